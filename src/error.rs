@@ -1,0 +1,146 @@
+//! The one error type of the crate, and its `Result` alias.
+//!
+//! Errors are coarse and prescriptive: each variant's documentation says whether retrying can
+//! help. Messages are rich: corruption names the file and the byte offset, I/O names the path.
+//! Programmer errors are assertions, not variants; everything that comes from the disk or from
+//! the caller is an `Error`.
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// The result type of every fallible shaledb operation.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in shaledb.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// An operating-system I/O call failed.
+    ///
+    /// Retrying may help for transient conditions (a full disk that has been cleaned up), but a
+    /// failed `fsync` is never retried by shaledb itself: the data it covered may be lost.
+    Io {
+        /// The file or directory the call was about, when there is one.
+        path: Option<PathBuf>,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// Bytes read from disk are not what shaledb wrote: a checksum mismatch, a bad length, an
+    /// unknown format version, a truncated file.
+    ///
+    /// Retrying does not help; the named file is damaged or was not written by this version.
+    Corruption {
+        /// The damaged file.
+        file: PathBuf,
+        /// Byte offset in `file` where the damage was detected.
+        offset: u64,
+        /// What is wrong, in words.
+        reason: String,
+    },
+    /// The caller passed something shaledb does not accept (a key or value over the size limit,
+    /// an option out of range). The message names the field. Retrying the same call does not help.
+    InvalidArgument(String),
+    /// The database was closed; reopen it to continue.
+    Closed,
+    /// The database refuses writes after an unrecoverable error (a failed WAL write or fsync);
+    /// the message holds the cause. Reopen the database to recover from the log.
+    ReadOnly(String),
+}
+
+impl Error {
+    /// An I/O error about `path`.
+    pub(crate) fn io(path: impl AsRef<Path>, source: io::Error) -> Self {
+        Error::Io {
+            path: Some(path.as_ref().to_path_buf()),
+            source,
+        }
+    }
+
+    /// A corruption error at `offset` in `file`.
+    pub(crate) fn corruption(
+        file: impl AsRef<Path>,
+        offset: u64,
+        reason: impl Into<String>,
+    ) -> Self {
+        Error::Corruption {
+            file: file.as_ref().to_path_buf(),
+            offset,
+            reason: reason.into(),
+        }
+    }
+
+    /// Whether this error reports damaged or foreign bytes on disk.
+    pub fn is_corruption(&self) -> bool {
+        matches!(self, Error::Corruption { .. })
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Io {
+                path: Some(path),
+                source,
+            } => {
+                write!(f, "I/O error on {}: {source}", path.display())
+            }
+            Error::Io { path: None, source } => write!(f, "I/O error: {source}"),
+            Error::Corruption {
+                file,
+                offset,
+                reason,
+            } => write!(
+                f,
+                "corruption in {} at byte offset {offset}: {reason}",
+                file.display()
+            ),
+            Error::InvalidArgument(message) => write!(f, "invalid argument: {message}"),
+            Error::Closed => write!(f, "the database is closed; open it again to continue"),
+            Error::ReadOnly(cause) => write!(
+                f,
+                "the database refuses writes after an unrecoverable error ({cause}); reopen it to recover"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+impl From<io::Error> for Error {
+    fn from(source: io::Error) -> Self {
+        Error::Io { path: None, source }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_names_file_and_offset() {
+        let error = Error::corruption("/db/000007.sst", 4096, "block checksum mismatch");
+        assert_eq!(
+            error.to_string(),
+            "corruption in /db/000007.sst at byte offset 4096: block checksum mismatch"
+        );
+        assert!(error.is_corruption());
+    }
+
+    #[test]
+    fn io_error_keeps_its_source() {
+        let error = Error::io(
+            "/db/LOCK",
+            io::Error::new(io::ErrorKind::PermissionDenied, "denied"),
+        );
+        assert!(std::error::Error::source(&error).is_some());
+        assert!(error.to_string().contains("/db/LOCK"));
+    }
+}

@@ -1,0 +1,2 @@
+//! The shaledb command-line program.
+fn main() {}
