@@ -1,0 +1,1 @@
+//! Fuzz checks for the log format (filled in with the log work).

@@ -1,0 +1,1 @@
+//! Fuzz checks for the manifest format (filled in with the manifest work).

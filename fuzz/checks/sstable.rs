@@ -1,0 +1,1 @@
+//! Fuzz checks for the sstable format (filled in with the sstable work).
