@@ -1,1 +1,32 @@
-//! Placeholder: filled in by the manifest work.
+//! The manifest: the durable history of which SSTables are live in which level, plus the
+//! database counters (log number, next file number, last sequence), and the `CURRENT` file that
+//! names the live manifest.
+//!
+//! FORMAT.md, "Manifest and CURRENT", is the source of truth for every byte written here.
+//!
+//! - [`edit`]: [`VersionEdit`] and [`FileMetadata`], one edit per manifest record, tagged fields;
+//! - [`state`]: [`ManifestState`], the state the edits describe, and consistency-checked apply;
+//! - [`current`]: the `CURRENT` file, replaced atomically;
+//! - [`writer`]: [`ManifestWriter`], which starts a manifest from a snapshot and appends edits
+//!   durably;
+//! - [`reader`]: [`recover`], which follows `CURRENT` and replays the manifest into a state.
+//!
+//! A manifest is a log file (FORMAT.md, "Log format", file kind `MANIFEST`) whose first record
+//! is a snapshot of the whole state, so that a new manifest can always be started from the
+//! current state and the old one deleted. Invariants: every manifest named by `CURRENT` was
+//! fully written, with its snapshot, and fsynced (with its directory) before `CURRENT` was
+//! switched to it; each edit is durable when `ManifestWriter::append` returns.
+//!
+//! Plain data structures and files, no threads: the engine serialises access.
+
+pub mod current;
+pub mod edit;
+pub mod state;
+
+pub use current::{read_current, write_current};
+pub use edit::{FileMetadata, VersionEdit};
+pub use state::{InconsistentEdit, ManifestState};
+
+/// The number of levels, L0 to L3. Part of the on-disk format (levels are recorded in edits);
+/// never change without a new format version.
+pub const NUM_LEVELS: usize = 4;

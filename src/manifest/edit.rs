@@ -1,0 +1,292 @@
+//! Version edits: one change to the set of live SSTables and to the counters of the database,
+//! and their tagged-field encoding (one edit = one manifest record).
+//!
+//! FORMAT.md, "Manifest and CURRENT", is the source of truth for the bytes. Each field is a
+//! `varint32` tag followed by its data; the tag values below are part of the on-disk format and
+//! never change. Tags with [`TAG_IGNORABLE_BIT`] set carry length-prefixed data that an older
+//! reader may skip, so that a later version can add optional information without breaking
+//! readers of this one.
+//!
+//! Invariants of a decoded edit (checked by [`VersionEdit::decode`]): every level is below
+//! [`NUM_LEVELS`]; every key is a valid internal key whose user key is at most `MAX_KEY_SIZE`
+//! bytes; `smallest <= largest` for keys and for sequence numbers; sequence numbers fit in 56
+//! bits; each scalar field and the snapshot marker appear at most once; a snapshot edit carries
+//! the log number, next file number and last sequence and deletes nothing. Consistency with the
+//! state the edit applies to is checked separately, by `ManifestState::apply`.
+
+use std::cmp::Ordering;
+
+use crate::coding::{Cursor, DecodeError, put_length_prefixed, put_varint32, put_varint64};
+use crate::key::{
+    FileNumber, MAX_KEY_SIZE, SequenceNumber, TRAILER_SIZE, compare_internal_keys,
+    parse_internal_key,
+};
+use crate::manifest::NUM_LEVELS;
+
+/// Tag of the log number: `varint64`. Part of the on-disk format; never change.
+pub const TAG_LOG_NUMBER: u32 = 1;
+/// Tag of the next file number: `varint64`. Part of the on-disk format; never change.
+pub const TAG_NEXT_FILE_NUMBER: u32 = 2;
+/// Tag of the last sequence number: `varint64`. Part of the on-disk format; never change.
+pub const TAG_LAST_SEQUENCE: u32 = 3;
+/// Tag of a deleted file: `varint32` level, `varint64` file number. Part of the on-disk
+/// format; never change.
+pub const TAG_DELETED_FILE: u32 = 4;
+/// Tag of a new file: level, number, size, smallest and largest internal key, smallest and
+/// largest sequence number. Part of the on-disk format; never change.
+pub const TAG_NEW_FILE: u32 = 5;
+/// Tag of the snapshot marker (no data): the edit describes the whole state. Part of the
+/// on-disk format; never change.
+pub const TAG_SNAPSHOT: u32 = 6;
+/// A tag with this bit set is followed by length-prefixed data, and a reader that does not know
+/// the tag skips it. A tag without it that a reader does not know is corruption. Part of the
+/// on-disk format; never change.
+pub const TAG_IGNORABLE_BIT: u32 = 1 << 6;
+
+/// An SSTable as the manifest records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileMetadata {
+    /// The table's file number (`NNNNNN.sst`).
+    pub number: FileNumber,
+    /// The table's size in bytes.
+    pub file_size: u64,
+    /// The smallest internal key in the table.
+    pub smallest: Vec<u8>,
+    /// The largest internal key in the table.
+    pub largest: Vec<u8>,
+    /// The smallest sequence number of any entry in the table.
+    pub smallest_sequence: SequenceNumber,
+    /// The largest sequence number of any entry in the table.
+    pub largest_sequence: SequenceNumber,
+}
+
+/// One change to the database's file set and counters. Every field is optional; an empty edit
+/// is valid and changes nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct VersionEdit {
+    /// Whether this edit is a full snapshot of the state (the first record of every manifest).
+    pub snapshot: bool,
+    /// Write-ahead logs with numbers below this one are obsolete.
+    pub log_number: Option<FileNumber>,
+    /// The next file number to hand out; every existing file's number is below it.
+    pub next_file_number: Option<FileNumber>,
+    /// The largest sequence number used so far.
+    pub last_sequence: Option<SequenceNumber>,
+    /// Files removed, as (level, file number), applied before the additions.
+    pub deleted_files: Vec<(usize, FileNumber)>,
+    /// Files added, as (level, metadata).
+    pub new_files: Vec<(usize, FileMetadata)>,
+}
+
+impl VersionEdit {
+    /// An edit that changes nothing.
+    pub fn new() -> Self {
+        VersionEdit::default()
+    }
+
+    /// Records that `file` was added to `level`.
+    pub fn add_file(&mut self, level: usize, file: FileMetadata) {
+        self.new_files.push((level, file));
+    }
+
+    /// Records that file `number` was removed from `level`.
+    pub fn delete_file(&mut self, level: usize, number: FileNumber) {
+        self.deleted_files.push((level, number));
+    }
+
+    /// Appends the encoding of this edit to `out` (FORMAT.md, "Manifest and CURRENT").
+    ///
+    /// # Panics
+    /// If a key is longer than `u32::MAX` bytes. Writers validate edits by decoding the result
+    /// (see `ManifestWriter::append`), which refuses anything a reader would refuse.
+    pub fn encode_to(&self, out: &mut Vec<u8>) {
+        if self.snapshot {
+            put_varint32(out, TAG_SNAPSHOT);
+        }
+        if let Some(number) = self.log_number {
+            put_varint32(out, TAG_LOG_NUMBER);
+            put_varint64(out, number.0);
+        }
+        if let Some(number) = self.next_file_number {
+            put_varint32(out, TAG_NEXT_FILE_NUMBER);
+            put_varint64(out, number.0);
+        }
+        if let Some(sequence) = self.last_sequence {
+            put_varint32(out, TAG_LAST_SEQUENCE);
+            put_varint64(out, sequence.0);
+        }
+        for &(level, number) in &self.deleted_files {
+            put_varint32(out, TAG_DELETED_FILE);
+            put_varint64(out, level as u64);
+            put_varint64(out, number.0);
+        }
+        for (level, file) in &self.new_files {
+            put_varint32(out, TAG_NEW_FILE);
+            put_varint64(out, *level as u64);
+            put_varint64(out, file.number.0);
+            put_varint64(out, file.file_size);
+            put_length_prefixed(out, &file.smallest);
+            put_length_prefixed(out, &file.largest);
+            put_varint64(out, file.smallest_sequence.0);
+            put_varint64(out, file.largest_sequence.0);
+        }
+    }
+
+    /// The encoding of this edit.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.encode_to(&mut out);
+        out
+    }
+
+    /// Decodes one edit from all of `bytes`, checking the invariants listed in the module
+    /// documentation. The error's offset is relative to the start of `bytes`.
+    pub fn decode(bytes: &[u8]) -> Result<VersionEdit, DecodeError> {
+        let mut cursor = Cursor::new(bytes);
+        let mut edit = VersionEdit::new();
+        while !cursor.is_empty() {
+            let field_start = cursor.position();
+            let tag = cursor.varint32()?;
+            edit.decode_field(tag, field_start, &mut cursor)?;
+        }
+        edit.check_snapshot_fields()?;
+        Ok(edit)
+    }
+
+    /// Decodes the data of one field with `tag`, which began at `field_start`.
+    fn decode_field(
+        &mut self,
+        tag: u32,
+        field_start: usize,
+        cursor: &mut Cursor<'_>,
+    ) -> Result<(), DecodeError> {
+        match tag {
+            TAG_SNAPSHOT => {
+                if self.snapshot {
+                    return Err(at(field_start, "snapshot marker appears twice in one edit"));
+                }
+                self.snapshot = true;
+                Ok(())
+            }
+            TAG_LOG_NUMBER => {
+                let value = FileNumber(cursor.varint64()?);
+                set_once(&mut self.log_number, value, field_start)
+            }
+            TAG_NEXT_FILE_NUMBER => {
+                let value = FileNumber(cursor.varint64()?);
+                set_once(&mut self.next_file_number, value, field_start)
+            }
+            TAG_LAST_SEQUENCE => {
+                let value = SequenceNumber(cursor.varint64()?);
+                if value > SequenceNumber::MAX {
+                    return Err(at(field_start, "last sequence does not fit in 56 bits"));
+                }
+                set_once(&mut self.last_sequence, value, field_start)
+            }
+            TAG_DELETED_FILE => {
+                let level = decode_level(cursor)?;
+                let number = FileNumber(cursor.varint64()?);
+                self.deleted_files.push((level, number));
+                Ok(())
+            }
+            TAG_NEW_FILE => {
+                let level = decode_level(cursor)?;
+                let file = decode_file_metadata(cursor)?;
+                self.new_files.push((level, file));
+                Ok(())
+            }
+            _ if tag & TAG_IGNORABLE_BIT != 0 => cursor.length_prefixed().map(|_| ()),
+            _ => Err(at(field_start, "unknown tag without the ignorable bit")),
+        }
+    }
+
+    /// A snapshot must describe the whole state: all three counters, and no deletions.
+    fn check_snapshot_fields(&self) -> Result<(), DecodeError> {
+        if !self.snapshot {
+            return Ok(());
+        }
+        if self.log_number.is_none()
+            || self.next_file_number.is_none()
+            || self.last_sequence.is_none()
+        {
+            return Err(at(
+                0,
+                "snapshot edit lacks the log number, next file number or last sequence",
+            ));
+        }
+        if !self.deleted_files.is_empty() {
+            return Err(at(0, "snapshot edit deletes files"));
+        }
+        Ok(())
+    }
+}
+
+/// Stores `value` in `slot` unless the field was already present in this edit: a second value
+/// would be ambiguous, so it is corruption rather than "last one wins".
+fn set_once<T>(slot: &mut Option<T>, value: T, field_start: usize) -> Result<(), DecodeError> {
+    if slot.is_some() {
+        return Err(at(field_start, "field appears twice in one edit"));
+    }
+    *slot = Some(value);
+    Ok(())
+}
+
+fn at(offset: usize, reason: &'static str) -> DecodeError {
+    DecodeError { offset, reason }
+}
+
+fn decode_level(cursor: &mut Cursor<'_>) -> Result<usize, DecodeError> {
+    let start = cursor.position();
+    let level = cursor.varint32()?;
+    if level as usize >= NUM_LEVELS {
+        return Err(at(start, "level is 4 or more (shaledb has levels 0 to 3)"));
+    }
+    Ok(level as usize)
+}
+
+fn decode_file_metadata(cursor: &mut Cursor<'_>) -> Result<FileMetadata, DecodeError> {
+    let number = FileNumber(cursor.varint64()?);
+    let file_size = cursor.varint64()?;
+    let smallest_start = cursor.position();
+    let smallest = decode_internal_key(cursor)?;
+    let largest = decode_internal_key(cursor)?;
+    if compare_internal_keys(&smallest, &largest) == Ordering::Greater {
+        return Err(at(
+            smallest_start,
+            "smallest key is greater than largest key",
+        ));
+    }
+    let sequence_start = cursor.position();
+    let smallest_sequence = SequenceNumber(cursor.varint64()?);
+    let largest_sequence = SequenceNumber(cursor.varint64()?);
+    if largest_sequence > SequenceNumber::MAX {
+        return Err(at(
+            sequence_start,
+            "sequence number does not fit in 56 bits",
+        ));
+    }
+    if smallest_sequence > largest_sequence {
+        return Err(at(
+            sequence_start,
+            "smallest sequence number is greater than largest",
+        ));
+    }
+    Ok(FileMetadata {
+        number,
+        file_size,
+        smallest,
+        largest,
+        smallest_sequence,
+        largest_sequence,
+    })
+}
+
+fn decode_internal_key(cursor: &mut Cursor<'_>) -> Result<Vec<u8>, DecodeError> {
+    let start = cursor.position();
+    let key = cursor.length_prefixed()?;
+    if key.len() > MAX_KEY_SIZE + TRAILER_SIZE {
+        return Err(at(start, "key longer than the 64 KiB limit"));
+    }
+    parse_internal_key(key).map_err(|reason| at(start, reason))?;
+    Ok(key.to_vec())
+}

@@ -1,0 +1,256 @@
+//! The state a manifest describes — the live SSTables of each level and the database counters —
+//! and the consistency-checked application of a [`VersionEdit`] to it.
+//!
+//! Invariants of a [`ManifestState`] built by [`ManifestState::from_snapshot`] and
+//! [`ManifestState::apply`] (FORMAT.md, "Manifest and CURRENT", consistency rules):
+//! - a file number is live in at most one level, and is below `next_file_number`;
+//! - `log_number <= next_file_number`, and `log_number`, `next_file_number` and
+//!   `last_sequence` never decrease from one edit to the next;
+//! - every live file's `largest_sequence` is at most `last_sequence`;
+//! - level 0 is ordered by file number, newest (largest number) first;
+//! - levels 1 to 3 are ordered by smallest internal key, and their files do not overlap.
+//!
+//! Plain data, no I/O: the manifest reader and writer drive it.
+
+use std::cmp::Ordering;
+use std::fmt;
+use std::path::Path;
+
+use crate::error::Error;
+use crate::key::{FileNumber, SequenceNumber, compare_internal_keys};
+use crate::manifest::NUM_LEVELS;
+use crate::manifest::edit::{FileMetadata, VersionEdit};
+
+/// Why an edit cannot be applied to a state. Read from disk it is corruption; offered to a
+/// writer it is a programming error of the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InconsistentEdit {
+    /// What is wrong, in words (naming the file number or counter).
+    pub reason: String,
+}
+
+impl InconsistentEdit {
+    fn new(reason: impl Into<String>) -> Self {
+        InconsistentEdit {
+            reason: reason.into(),
+        }
+    }
+
+    /// A corruption error for an edit read from `file` at byte `offset`.
+    pub fn into_corruption(self, file: &Path, offset: u64) -> Error {
+        Error::corruption(file, offset, format!("inconsistent edit: {}", self.reason))
+    }
+}
+
+impl fmt::Display for InconsistentEdit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.reason)
+    }
+}
+
+/// The database's file set and counters, as recovered from (or written to) a manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestState {
+    /// The number of the manifest this state lives in (`MANIFEST-NNNNNN`).
+    pub manifest_number: FileNumber,
+    /// Live SSTables per level: level 0 newest (largest file number) first, levels 1 to 3 by
+    /// smallest internal key.
+    pub levels: [Vec<FileMetadata>; NUM_LEVELS],
+    /// Write-ahead logs with numbers below this one are obsolete.
+    pub log_number: FileNumber,
+    /// The next file number to hand out.
+    pub next_file_number: FileNumber,
+    /// The largest sequence number used so far.
+    pub last_sequence: SequenceNumber,
+}
+
+impl ManifestState {
+    /// The state of a new, empty database living in manifest `manifest_number`: no files,
+    /// log number 0, last sequence 0, and the next file number just after the manifest's.
+    pub fn empty(manifest_number: FileNumber) -> Self {
+        ManifestState {
+            manifest_number,
+            levels: Default::default(),
+            log_number: FileNumber(0),
+            next_file_number: FileNumber(manifest_number.0.saturating_add(1)),
+            last_sequence: SequenceNumber(0),
+        }
+    }
+
+    /// The state a snapshot edit describes. Fails if `edit` is not a snapshot or its files are
+    /// inconsistent.
+    pub fn from_snapshot(
+        manifest_number: FileNumber,
+        edit: &VersionEdit,
+    ) -> Result<Self, InconsistentEdit> {
+        let (Some(log_number), Some(next_file_number), Some(last_sequence), true) = (
+            edit.log_number,
+            edit.next_file_number,
+            edit.last_sequence,
+            edit.snapshot,
+        ) else {
+            return Err(InconsistentEdit::new(
+                "the first edit of a manifest must be a snapshot with all counters",
+            ));
+        };
+        let mut state = ManifestState {
+            manifest_number,
+            levels: Default::default(),
+            log_number,
+            next_file_number,
+            last_sequence,
+        };
+        state.apply(edit)?;
+        Ok(state)
+    }
+
+    /// The snapshot edit that recreates this state: the first record of a new manifest.
+    pub fn to_snapshot_edit(&self) -> VersionEdit {
+        let mut edit = VersionEdit {
+            snapshot: true,
+            log_number: Some(self.log_number),
+            next_file_number: Some(self.next_file_number),
+            last_sequence: Some(self.last_sequence),
+            ..VersionEdit::default()
+        };
+        for (level, files) in self.levels.iter().enumerate() {
+            for file in files {
+                edit.add_file(level, file.clone());
+            }
+        }
+        edit
+    }
+
+    /// All live files with their levels.
+    pub fn files(&self) -> impl Iterator<Item = (usize, &FileMetadata)> {
+        self.levels
+            .iter()
+            .enumerate()
+            .flat_map(|(level, files)| files.iter().map(move |file| (level, file)))
+    }
+
+    /// The level file `number` is live in, if it is live.
+    pub fn level_of(&self, number: FileNumber) -> Option<usize> {
+        self.files()
+            .find(|(_, file)| file.number == number)
+            .map(|(level, _)| level)
+    }
+
+    /// Applies `edit`: counters first, then deletions, then additions, checking the invariants
+    /// in the module documentation. On error the state is partly updated and must be
+    /// discarded (apply to a clone when the old state must survive).
+    pub fn apply(&mut self, edit: &VersionEdit) -> Result<(), InconsistentEdit> {
+        self.apply_counters(edit)?;
+        for &(level, number) in &edit.deleted_files {
+            self.delete_file(level, number)?;
+        }
+        for (level, file) in &edit.new_files {
+            self.add_file(*level, file)?;
+        }
+        Ok(())
+    }
+
+    fn apply_counters(&mut self, edit: &VersionEdit) -> Result<(), InconsistentEdit> {
+        let log_number = edit.log_number.unwrap_or(self.log_number);
+        let next_file_number = edit.next_file_number.unwrap_or(self.next_file_number);
+        let last_sequence = edit.last_sequence.unwrap_or(self.last_sequence);
+        if log_number < self.log_number
+            || next_file_number < self.next_file_number
+            || last_sequence < self.last_sequence
+        {
+            return Err(InconsistentEdit::new(format!(
+                "counters go backwards: log number {} -> {log_number}, next file number {} -> \
+                 {next_file_number}, last sequence {} -> {last_sequence}",
+                self.log_number, self.next_file_number, self.last_sequence
+            )));
+        }
+        if log_number > next_file_number {
+            return Err(InconsistentEdit::new(format!(
+                "log number {log_number} is above next file number {next_file_number}"
+            )));
+        }
+        if self.manifest_number >= next_file_number {
+            return Err(InconsistentEdit::new(format!(
+                "next file number {next_file_number} is not above the manifest's own number {}",
+                self.manifest_number
+            )));
+        }
+        self.log_number = log_number;
+        self.next_file_number = next_file_number;
+        self.last_sequence = last_sequence;
+        Ok(())
+    }
+
+    fn delete_file(&mut self, level: usize, number: FileNumber) -> Result<(), InconsistentEdit> {
+        let files = self
+            .levels
+            .get_mut(level)
+            .ok_or_else(|| InconsistentEdit::new(format!("level {level} does not exist")))?;
+        let Some(position) = files.iter().position(|file| file.number == number) else {
+            return Err(InconsistentEdit::new(format!(
+                "deletes file {number} which is not live in level {level}"
+            )));
+        };
+        files.remove(position);
+        Ok(())
+    }
+
+    fn add_file(&mut self, level: usize, file: &FileMetadata) -> Result<(), InconsistentEdit> {
+        let number = file.number;
+        if number >= self.next_file_number {
+            return Err(InconsistentEdit::new(format!(
+                "adds file {number} which is not below next file number {}",
+                self.next_file_number
+            )));
+        }
+        if file.largest_sequence > self.last_sequence {
+            return Err(InconsistentEdit::new(format!(
+                "adds file {number} with sequence number {} above last sequence {}",
+                file.largest_sequence, self.last_sequence
+            )));
+        }
+        if let Some(live_level) = self.level_of(number) {
+            return Err(InconsistentEdit::new(format!(
+                "adds file {number} which is already live in level {live_level}"
+            )));
+        }
+        let files = self
+            .levels
+            .get_mut(level)
+            .ok_or_else(|| InconsistentEdit::new(format!("level {level} does not exist")))?;
+        if level == 0 {
+            let position = files.partition_point(|other| other.number > number);
+            files.insert(position, file.clone());
+            return Ok(());
+        }
+        insert_without_overlap(files, level, file)
+    }
+}
+
+/// Inserts `file` into a sorted level above 0, refusing it if it overlaps a neighbour.
+fn insert_without_overlap(
+    files: &mut Vec<FileMetadata>,
+    level: usize,
+    file: &FileMetadata,
+) -> Result<(), InconsistentEdit> {
+    let position = files.partition_point(|other| {
+        compare_internal_keys(&other.smallest, &file.smallest) == Ordering::Less
+    });
+    let overlaps_previous = position
+        .checked_sub(1)
+        .and_then(|index| files.get(index))
+        .is_some_and(|previous| {
+            compare_internal_keys(&previous.largest, &file.smallest) != Ordering::Less
+        });
+    let overlaps_next = files
+        .get(position)
+        .is_some_and(|next| compare_internal_keys(&file.largest, &next.smallest) != Ordering::Less);
+    if overlaps_previous || overlaps_next {
+        return Err(InconsistentEdit::new(format!(
+            "adds file {} whose key range overlaps another file of level {level}",
+            file.number
+        )));
+    }
+    files.insert(position, file.clone());
+    Ok(())
+}

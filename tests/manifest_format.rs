@@ -1,0 +1,604 @@
+//! The manifest format (FORMAT.md, "Manifest and CURRENT"): version edit round trips and
+//! decode errors, consistency checks, CURRENT, and — through the log — manifests written,
+//! replayed, restarted and damaged.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use common::Rng;
+use shaledb::coding::put_varint32;
+use shaledb::key::{MAX_KEY_SIZE, ValueKind, compare_internal_keys, internal_key};
+use shaledb::manifest::edit::{TAG_IGNORABLE_BIT, TAG_NEW_FILE};
+use shaledb::manifest::{
+    FileMetadata, ManifestState, NUM_LEVELS, VersionEdit, read_current, write_current,
+};
+use shaledb::{Error, FileNumber, SequenceNumber};
+
+const SEED: u64 = 0x5a1e_0006;
+
+// ---------------------------------------------------------------------------------------------
+// Generators.
+
+fn random_user_key(rng: &mut Rng) -> Vec<u8> {
+    if rng.chance(1, 50) {
+        return rng.bytes(MAX_KEY_SIZE);
+    }
+    let length = rng.between(0, 24);
+    rng.bytes(length)
+}
+
+fn random_kind(rng: &mut Rng) -> ValueKind {
+    if rng.chance(1, 2) {
+        ValueKind::Value
+    } else {
+        ValueKind::Tombstone
+    }
+}
+
+/// A file with arbitrary but valid metadata (smallest <= largest for keys and sequences).
+fn random_file(rng: &mut Rng) -> FileMetadata {
+    let sequence_a = SequenceNumber(rng.below(SequenceNumber::MAX.0 + 1));
+    let sequence_b = SequenceNumber(rng.below(SequenceNumber::MAX.0 + 1));
+    let mut smallest = internal_key(&random_user_key(rng), sequence_a, random_kind(rng));
+    let mut largest = internal_key(&random_user_key(rng), sequence_b, random_kind(rng));
+    if compare_internal_keys(&smallest, &largest).is_gt() {
+        std::mem::swap(&mut smallest, &mut largest);
+    }
+    FileMetadata {
+        number: FileNumber(rng.next_u64() >> rng.below(64)),
+        file_size: rng.next_u64() >> rng.below(64),
+        smallest,
+        largest,
+        smallest_sequence: sequence_a.min(sequence_b),
+        largest_sequence: sequence_a.max(sequence_b),
+    }
+}
+
+/// An edit with a random subset of fields, none of them checked against a state.
+fn random_edit(rng: &mut Rng) -> VersionEdit {
+    let mut edit = VersionEdit::new();
+    if rng.chance(1, 2) {
+        edit.log_number = Some(FileNumber(rng.next_u64()));
+    }
+    if rng.chance(1, 2) {
+        edit.next_file_number = Some(FileNumber(rng.next_u64()));
+    }
+    if rng.chance(1, 2) {
+        edit.last_sequence = Some(SequenceNumber(rng.below(SequenceNumber::MAX.0 + 1)));
+    }
+    for _ in 0..rng.between(0, 4) {
+        let level = rng.below(NUM_LEVELS as u64) as usize;
+        edit.delete_file(level, FileNumber(rng.next_u64() >> rng.below(64)));
+    }
+    for _ in 0..rng.between(0, 4) {
+        let level = rng.below(NUM_LEVELS as u64) as usize;
+        edit.add_file(level, random_file(rng));
+    }
+    edit
+}
+
+/// An in-memory model of the state, kept independently of `ManifestState::apply`.
+#[derive(Debug, Clone)]
+struct Model {
+    files: BTreeMap<FileNumber, (usize, FileMetadata)>,
+    log_number: FileNumber,
+    next_file_number: FileNumber,
+    last_sequence: SequenceNumber,
+}
+
+impl Model {
+    fn new(manifest_number: FileNumber) -> Self {
+        Model {
+            files: BTreeMap::new(),
+            log_number: FileNumber(0),
+            next_file_number: FileNumber(manifest_number.0 + 1),
+            last_sequence: SequenceNumber(0),
+        }
+    }
+
+    fn allocate(&mut self) -> FileNumber {
+        let number = self.next_file_number;
+        self.next_file_number.0 += 1;
+        number
+    }
+
+    /// A valid edit on the model's state, applied to the model.
+    fn random_edit(&mut self, rng: &mut Rng) -> VersionEdit {
+        let mut edit = VersionEdit::new();
+        if rng.chance(1, 2) {
+            self.last_sequence.0 += rng.below(1000);
+            edit.last_sequence = Some(self.last_sequence);
+        }
+        if rng.chance(1, 4) {
+            self.log_number = self.allocate();
+            edit.log_number = Some(self.log_number);
+        }
+        let live: Vec<(FileNumber, usize)> = self
+            .files
+            .iter()
+            .map(|(n, (level, _))| (*n, *level))
+            .collect();
+        for (number, level) in live {
+            if rng.chance(1, 5) {
+                edit.delete_file(level, number);
+                let (_, file) = self.files.remove(&number).expect("live file");
+                // Sometimes a trivial move: the same file re-added one level down.
+                if level + 1 < NUM_LEVELS && rng.chance(1, 3) {
+                    edit.add_file(level + 1, file.clone());
+                    self.files.insert(number, (level + 1, file));
+                }
+            }
+        }
+        for _ in 0..rng.between(0, 3) {
+            let number = self.allocate();
+            let level = rng.below(NUM_LEVELS as u64) as usize;
+            let file = self.file_for(rng, number);
+            edit.add_file(level, file.clone());
+            self.files.insert(number, (level, file));
+        }
+        if edit.next_file_number.is_none() || rng.chance(1, 2) {
+            edit.next_file_number = Some(self.next_file_number);
+        }
+        edit
+    }
+
+    /// A file whose key range is unique to its number, so levels 1 to 3 never overlap.
+    fn file_for(&self, rng: &mut Rng, number: FileNumber) -> FileMetadata {
+        let smallest_sequence = SequenceNumber(rng.below(self.last_sequence.0 + 1));
+        let largest_sequence = SequenceNumber(
+            rng.between(smallest_sequence.0 as usize, self.last_sequence.0 as usize) as u64,
+        );
+        let prefix = format!("{:08}", number.0);
+        FileMetadata {
+            number,
+            file_size: rng.below(1 << 30),
+            smallest: internal_key(
+                format!("{prefix}a").as_bytes(),
+                smallest_sequence,
+                ValueKind::Value,
+            ),
+            largest: internal_key(
+                format!("{prefix}z").as_bytes(),
+                largest_sequence,
+                ValueKind::Tombstone,
+            ),
+            smallest_sequence,
+            largest_sequence,
+        }
+    }
+
+    /// The state the model describes, ordered as `ManifestState` promises.
+    fn state(&self, manifest_number: FileNumber) -> ManifestState {
+        let mut levels: [Vec<FileMetadata>; NUM_LEVELS] = Default::default();
+        for (level, file) in self.files.values() {
+            levels[*level].push(file.clone());
+        }
+        levels[0].sort_by_key(|file| std::cmp::Reverse(file.number));
+        for files in &mut levels[1..] {
+            files.sort_by(|a, b| compare_internal_keys(&a.smallest, &b.smallest));
+        }
+        ManifestState {
+            manifest_number,
+            levels,
+            log_number: self.log_number,
+            next_file_number: self.next_file_number,
+            last_sequence: self.last_sequence,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Version edit encoding.
+
+#[test]
+fn random_edits_round_trip() {
+    let mut rng = Rng::new(SEED);
+    for round in 0..2000 {
+        let edit = random_edit(&mut rng);
+        let encoded = edit.encode();
+        let decoded = VersionEdit::decode(&encoded);
+        assert_eq!(decoded, Ok(edit), "seed {SEED:#x} round {round}");
+    }
+}
+
+#[test]
+fn empty_edit_is_empty_bytes_and_round_trips() {
+    let edit = VersionEdit::new();
+    assert!(edit.encode().is_empty());
+    assert_eq!(VersionEdit::decode(&[]), Ok(edit));
+}
+
+#[test]
+fn every_field_and_max_size_keys_round_trip() {
+    let max_key = vec![0xffu8; MAX_KEY_SIZE];
+    let file = FileMetadata {
+        number: FileNumber(u64::MAX),
+        file_size: u64::MAX,
+        smallest: internal_key(&max_key, SequenceNumber::MAX, ValueKind::Value),
+        largest: internal_key(&max_key, SequenceNumber(0), ValueKind::Tombstone),
+        smallest_sequence: SequenceNumber(0),
+        largest_sequence: SequenceNumber::MAX,
+    };
+    let mut edit = VersionEdit {
+        snapshot: true,
+        log_number: Some(FileNumber(u64::MAX)),
+        next_file_number: Some(FileNumber(u64::MAX)),
+        last_sequence: Some(SequenceNumber::MAX),
+        ..VersionEdit::default()
+    };
+    for level in 0..NUM_LEVELS {
+        edit.add_file(level, file.clone());
+    }
+    assert_eq!(VersionEdit::decode(&edit.encode()), Ok(edit.clone()));
+    edit.snapshot = false;
+    edit.delete_file(NUM_LEVELS - 1, FileNumber(u64::MAX));
+    assert_eq!(VersionEdit::decode(&edit.encode()), Ok(edit));
+}
+
+#[test]
+fn every_truncation_is_an_error_or_a_field_prefix() {
+    let mut rng = Rng::new(SEED ^ 1);
+    for round in 0..50 {
+        let edit = random_edit(&mut rng);
+        let encoded = edit.encode();
+        for length in 0..encoded.len() {
+            // A cut at a field boundary decodes to the fields before it; any other cut fails.
+            if let Ok(prefix) = VersionEdit::decode(&encoded[..length]) {
+                assert_eq!(
+                    prefix.encode(),
+                    &encoded[..length],
+                    "seed {SEED:#x} round {round} length {length}"
+                );
+            }
+        }
+    }
+}
+
+fn decode_error(bytes: &[u8]) -> (usize, &'static str) {
+    let error = VersionEdit::decode(bytes).expect_err("decode must fail");
+    (error.offset, error.reason)
+}
+
+fn valid_file() -> FileMetadata {
+    FileMetadata {
+        number: FileNumber(7),
+        file_size: 100,
+        smallest: internal_key(b"a", SequenceNumber(1), ValueKind::Value),
+        largest: internal_key(b"b", SequenceNumber(2), ValueKind::Value),
+        smallest_sequence: SequenceNumber(1),
+        largest_sequence: SequenceNumber(2),
+    }
+}
+
+#[test]
+fn unknown_and_ignorable_tags() {
+    let mut bytes = vec![0x01, 0x05]; // log number 5
+    put_varint32(&mut bytes, 9); // unknown, not ignorable
+    assert_eq!(
+        decode_error(&bytes),
+        (2, "unknown tag without the ignorable bit")
+    );
+    assert_eq!(decode_error(&[0x00]).0, 0, "tag 0 is not a field");
+
+    let mut bytes = vec![0x01, 0x05];
+    put_varint32(&mut bytes, TAG_IGNORABLE_BIT | 9);
+    bytes.extend_from_slice(&[3, b'x', b'y', b'z']);
+    bytes.extend_from_slice(&[0x03, 0x09]); // last sequence 9
+    let edit = VersionEdit::decode(&bytes).expect("ignorable field is skipped");
+    assert_eq!(edit.log_number, Some(FileNumber(5)));
+    assert_eq!(edit.last_sequence, Some(SequenceNumber(9)));
+
+    let mut truncated = vec![0x01, 0x05];
+    put_varint32(&mut truncated, TAG_IGNORABLE_BIT | 9);
+    truncated.extend_from_slice(&[3, b'x']);
+    assert_eq!(
+        decode_error(&truncated).1,
+        "length runs past the end of the data"
+    );
+}
+
+#[test]
+fn invalid_fields_are_errors_at_their_offset() {
+    let mut edit = VersionEdit::new();
+    edit.add_file(NUM_LEVELS, valid_file());
+    assert_eq!(
+        decode_error(&edit.encode()),
+        (1, "level is 4 or more (shaledb has levels 0 to 3)")
+    );
+
+    let mut edit = VersionEdit::new();
+    edit.delete_file(NUM_LEVELS, FileNumber(3));
+    assert_eq!(decode_error(&edit.encode()).0, 1);
+
+    let mut swapped = valid_file();
+    std::mem::swap(&mut swapped.smallest, &mut swapped.largest);
+    let mut edit = VersionEdit::new();
+    edit.add_file(1, swapped);
+    assert_eq!(
+        decode_error(&edit.encode()),
+        (4, "smallest key is greater than largest key")
+    );
+
+    let mut backwards = valid_file();
+    backwards.smallest_sequence = SequenceNumber(3);
+    let mut edit = VersionEdit::new();
+    edit.add_file(1, backwards);
+    assert_eq!(
+        decode_error(&edit.encode()).1,
+        "smallest sequence number is greater than largest"
+    );
+
+    let mut bad_key = valid_file();
+    bad_key.smallest = b"short".to_vec();
+    let mut edit = VersionEdit::new();
+    edit.add_file(1, bad_key);
+    assert_eq!(
+        decode_error(&edit.encode()),
+        (4, "internal key shorter than its 8-byte trailer")
+    );
+
+    let mut bad_kind = valid_file();
+    bad_kind.largest[1] = 9;
+    let mut edit = VersionEdit::new();
+    edit.add_file(1, bad_kind);
+    assert_eq!(
+        decode_error(&edit.encode()).1,
+        "unknown value kind in internal key"
+    );
+
+    let mut huge = valid_file();
+    huge.largest = internal_key(
+        &vec![b'z'; MAX_KEY_SIZE + 1],
+        SequenceNumber(2),
+        ValueKind::Value,
+    );
+    let mut edit = VersionEdit::new();
+    edit.add_file(1, huge);
+    assert_eq!(
+        decode_error(&edit.encode()).1,
+        "key longer than the 64 KiB limit"
+    );
+
+    let mut bytes = vec![TAG_NEW_FILE as u8];
+    bytes.extend_from_slice(&[0, 7, 100]);
+    assert_eq!(decode_error(&bytes).1, "truncated varint");
+}
+
+#[test]
+fn duplicate_fields_and_incomplete_snapshots_are_errors() {
+    assert_eq!(
+        decode_error(&[0x01, 0x05, 0x02, 0x09, 0x01, 0x06]),
+        (4, "field appears twice in one edit")
+    );
+    assert_eq!(decode_error(&[0x06, 0x06]).0, 1);
+    assert_eq!(
+        decode_error(&[0x06, 0x01, 0x05]).1,
+        "snapshot edit lacks the log number, next file number or last sequence"
+    );
+    let mut bytes = vec![0x06, 0x01, 0x05, 0x02, 0x09, 0x03, 0x01];
+    bytes.extend_from_slice(&[0x04, 0x00, 0x07]);
+    assert_eq!(decode_error(&bytes).1, "snapshot edit deletes files");
+    // 2^56 does not fit in a sequence number.
+    let mut bytes = vec![0x03];
+    shaledb::coding::put_varint64(&mut bytes, 1 << 56);
+    assert_eq!(
+        decode_error(&bytes),
+        (0, "last sequence does not fit in 56 bits")
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Consistency checks (no I/O).
+
+#[test]
+fn applying_random_edits_matches_the_model() {
+    let mut rng = Rng::new(SEED ^ 2);
+    let manifest_number = FileNumber(1);
+    let mut model = Model::new(manifest_number);
+    let mut state = ManifestState::empty(manifest_number);
+    for step in 0..500 {
+        let edit = model.random_edit(&mut rng);
+        let decoded = VersionEdit::decode(&edit.encode()).expect("valid edit decodes");
+        state
+            .apply(&decoded)
+            .unwrap_or_else(|error| panic!("seed {SEED:#x} step {step}: {error}"));
+        assert_eq!(
+            state,
+            model.state(manifest_number),
+            "seed {SEED:#x} step {step}"
+        );
+        if step % 50 == 0 {
+            let snapshot = state.to_snapshot_edit();
+            let decoded = VersionEdit::decode(&snapshot.encode()).expect("snapshot decodes");
+            let restored = ManifestState::from_snapshot(manifest_number, &decoded)
+                .expect("snapshot is consistent");
+            assert_eq!(restored, state, "seed {SEED:#x} step {step}");
+        }
+    }
+}
+
+fn state_with_file() -> ManifestState {
+    let mut state = ManifestState::empty(FileNumber(1));
+    let mut edit = VersionEdit::new();
+    edit.next_file_number = Some(FileNumber(10));
+    edit.last_sequence = Some(SequenceNumber(5));
+    edit.add_file(1, valid_file());
+    state.apply(&edit).expect("valid edit");
+    state
+}
+
+fn apply_error(edit: &VersionEdit) -> String {
+    let mut state = state_with_file();
+    state.apply(edit).expect_err("edit must be refused").reason
+}
+
+#[test]
+fn inconsistent_edits_are_refused() {
+    let mut edit = VersionEdit::new();
+    edit.delete_file(1, FileNumber(8));
+    assert!(apply_error(&edit).contains("deletes file 8 which is not live in level 1"));
+
+    let mut edit = VersionEdit::new();
+    edit.delete_file(2, FileNumber(7));
+    assert!(
+        apply_error(&edit).contains("not live in level 2"),
+        "wrong level"
+    );
+
+    let mut edit = VersionEdit::new();
+    edit.delete_file(1, FileNumber(7));
+    edit.delete_file(1, FileNumber(7));
+    assert!(
+        apply_error(&edit).contains("deletes file 7"),
+        "double delete"
+    );
+
+    let mut edit = VersionEdit::new();
+    let mut moved = valid_file();
+    moved.smallest = internal_key(b"x", SequenceNumber(1), ValueKind::Value);
+    moved.largest = internal_key(b"y", SequenceNumber(1), ValueKind::Value);
+    edit.add_file(0, moved);
+    assert!(apply_error(&edit).contains("adds file 7 which is already live in level 1"));
+
+    let mut edit = VersionEdit::new();
+    let mut too_new = valid_file();
+    too_new.number = FileNumber(10);
+    edit.add_file(0, too_new);
+    assert!(apply_error(&edit).contains("not below next file number 10"));
+
+    let mut edit = VersionEdit::new();
+    let mut overlapping = valid_file();
+    overlapping.number = FileNumber(8);
+    edit.add_file(1, overlapping);
+    assert!(apply_error(&edit).contains("overlaps another file of level 1"));
+
+    let mut edit = VersionEdit::new();
+    let mut future = valid_file();
+    future.number = FileNumber(8);
+    future.largest_sequence = SequenceNumber(6);
+    edit.add_file(0, future);
+    assert!(apply_error(&edit).contains("above last sequence 5"));
+
+    let edit = VersionEdit {
+        next_file_number: Some(FileNumber(9)),
+        ..VersionEdit::default()
+    };
+    assert!(apply_error(&edit).contains("counters go backwards"));
+
+    let edit = VersionEdit {
+        log_number: Some(FileNumber(11)),
+        ..VersionEdit::default()
+    };
+    assert!(apply_error(&edit).contains("log number 11 is above next file number 10"));
+}
+
+#[test]
+fn trivial_move_and_level0_order() {
+    let mut state = state_with_file();
+    let mut edit = VersionEdit::new();
+    edit.delete_file(1, FileNumber(7));
+    edit.add_file(2, valid_file());
+    for number in [8, 9, 3] {
+        let mut file = valid_file();
+        file.number = FileNumber(number);
+        edit.add_file(0, file);
+    }
+    state.apply(&edit).expect("a trivial move is consistent");
+    assert_eq!(state.level_of(FileNumber(7)), Some(2));
+    let level0: Vec<u64> = state.levels[0].iter().map(|file| file.number.0).collect();
+    assert_eq!(level0, [9, 8, 3], "level 0 is newest first");
+}
+
+#[test]
+fn snapshot_requires_all_counters() {
+    let edit = VersionEdit {
+        log_number: Some(FileNumber(1)),
+        ..VersionEdit::default()
+    };
+    assert!(ManifestState::from_snapshot(FileNumber(1), &edit).is_err());
+    let snapshot = ManifestState::empty(FileNumber(4)).to_snapshot_edit();
+    assert!(ManifestState::from_snapshot(FileNumber(4), &snapshot).is_ok());
+    assert!(
+        ManifestState::from_snapshot(FileNumber(5), &snapshot).is_err(),
+        "next file number must be above the manifest's own number"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// CURRENT.
+
+fn names_file(error: &Error, name: &str) -> bool {
+    matches!(error, Error::Corruption { file, .. } if file.file_name().is_some_and(|f| f == name))
+}
+
+#[test]
+fn current_round_trip_and_atomic_replace() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    assert!(
+        matches!(read_current(dir.path()), Ok(None)),
+        "missing CURRENT"
+    );
+    for number in [1u64, 5, 999_999, 1_234_567, u64::MAX] {
+        write_current(dir.path(), FileNumber(number)).expect("write CURRENT");
+        assert_eq!(
+            read_current(dir.path()).expect("read CURRENT"),
+            Some(FileNumber(number))
+        );
+    }
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .expect("list directory")
+        .map(|entry| {
+            entry
+                .expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    assert_eq!(names, ["CURRENT"], "no temporary file is left behind");
+    let text = std::fs::read_to_string(dir.path().join("CURRENT")).expect("read");
+    assert!(text.starts_with("shaledb-current v1\nMANIFEST-18446744073709551615\ncrc32 "));
+}
+
+fn read_damaged_current(dir: &Path, bytes: &[u8]) -> shaledb::Result<Option<FileNumber>> {
+    std::fs::write(dir.join("CURRENT"), bytes).expect("write CURRENT");
+    read_current(dir)
+}
+
+#[test]
+fn damaged_or_unknown_current_is_corruption() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    write_current(dir.path(), FileNumber(42)).expect("write CURRENT");
+    let good = std::fs::read(dir.path().join("CURRENT")).expect("read");
+    for offset in 0..good.len() {
+        for bit in [0x01u8, 0x20, 0x80] {
+            let mut damaged = good.clone();
+            damaged[offset] ^= bit;
+            let result = read_damaged_current(dir.path(), &damaged);
+            match result {
+                Err(error) => assert!(names_file(&error, "CURRENT"), "{offset}: {error}"),
+                Ok(found) => panic!("flip at {offset} read as {found:?}"),
+            }
+        }
+    }
+    for length in 0..good.len() {
+        let error = read_damaged_current(dir.path(), &good[..length]).expect_err("truncated");
+        assert!(names_file(&error, "CURRENT"), "{length}: {error}");
+    }
+    let unknown = String::from_utf8(good.clone())
+        .expect("text")
+        .replace(" v1\n", " v2\n");
+    let error = read_damaged_current(dir.path(), unknown.as_bytes()).expect_err("v2");
+    assert!(
+        error
+            .to_string()
+            .contains("unknown CURRENT format version \"2\""),
+        "{error}"
+    );
+    let error = read_damaged_current(dir.path(), b"MANIFEST-000042\n").expect_err("LevelDB style");
+    assert!(error.to_string().contains("bad magic"), "{error}");
+    let error = read_damaged_current(dir.path(), &vec![b'x'; 5000]).expect_err("huge");
+    assert!(names_file(&error, "CURRENT"), "{error}");
+}
