@@ -602,3 +602,49 @@ fn damaged_or_unknown_current_is_corruption() {
     let error = read_damaged_current(dir.path(), &vec![b'x'; 5000]).expect_err("huge");
     assert!(names_file(&error, "CURRENT"), "{error}");
 }
+
+/// The worked example of FORMAT.md section 6, pinned: a change here is a format change.
+#[test]
+fn format_example_bytes_are_stable() {
+    let expected = "01 09 02 0c 03 ac 02 04 00 05 05 01 0b 80 20 0b \
+                    61 6e 74 01 22 01 00 00 00 00 00 0b 62 65 65 00 \
+                    2c 01 00 00 00 00 00 a2 02 ac 02";
+    let hex: Vec<String> = format_example_edit()
+        .encode()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    let expected: Vec<&str> = expected.split_whitespace().collect();
+    assert_eq!(hex, expected);
+    assert_eq!(
+        VersionEdit::decode(&format_example_edit().encode()),
+        Ok(format_example_edit())
+    );
+    let current = shaledb::manifest::current::encode_current(FileNumber(6));
+    assert_eq!(
+        current,
+        b"shaledb-current v1\nMANIFEST-000006\ncrc32 d8b2362c\n"
+    );
+}
+
+fn format_example_edit() -> VersionEdit {
+    let mut edit = VersionEdit {
+        log_number: Some(FileNumber(9)),
+        next_file_number: Some(FileNumber(12)),
+        last_sequence: Some(SequenceNumber(300)),
+        ..VersionEdit::default()
+    };
+    edit.delete_file(0, FileNumber(5));
+    edit.add_file(
+        1,
+        FileMetadata {
+            number: FileNumber(11),
+            file_size: 4096,
+            smallest: internal_key(b"ant", SequenceNumber(290), ValueKind::Value),
+            largest: internal_key(b"bee", SequenceNumber(300), ValueKind::Tombstone),
+            smallest_sequence: SequenceNumber(290),
+            largest_sequence: SequenceNumber(300),
+        },
+    );
+    edit
+}
