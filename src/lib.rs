@@ -19,6 +19,7 @@
 #![warn(clippy::unwrap_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod batch;
 pub mod coding;
 pub mod error;
 pub mod fs;
@@ -27,5 +28,6 @@ pub mod log;
 pub mod manifest;
 pub mod sstable;
 
+pub use batch::WriteBatch;
 pub use error::{Error, Result};
 pub use key::{FileNumber, MAX_KEY_SIZE, MAX_VALUE_SIZE, SequenceNumber, ValueKind};
