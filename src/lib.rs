@@ -26,8 +26,11 @@ pub mod fs;
 pub mod key;
 pub mod log;
 pub mod manifest;
+pub mod memtable;
 pub mod sstable;
+pub mod value;
 
 pub use batch::WriteBatch;
 pub use error::{Error, Result};
 pub use key::{FileNumber, MAX_KEY_SIZE, MAX_VALUE_SIZE, SequenceNumber, ValueKind};
+pub use value::Value;
