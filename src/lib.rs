@@ -20,6 +20,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod batch;
+pub mod cache;
 pub mod coding;
 pub mod error;
 pub mod fs;
