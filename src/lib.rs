@@ -29,6 +29,7 @@ pub mod log;
 pub mod manifest;
 pub mod memtable;
 pub mod sstable;
+pub mod stats;
 pub mod value;
 
 pub use batch::WriteBatch;
