@@ -51,7 +51,7 @@ fn bucket_upper_bound(bucket: usize) -> u64 {
     let mantissa = (bucket % SUB_BUCKETS) as u64;
     let base = 1u64 << exponent;
     let step = 1u64 << (exponent - 2);
-    base.saturating_add((mantissa + 1) * step).saturating_sub(1)
+    (base - 1).saturating_add((mantissa + 1) * step)
 }
 
 impl Histogram {
