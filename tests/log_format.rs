@@ -497,6 +497,25 @@ fn wrong_file_kind_is_corruption() {
     assert!(reason.contains("expected MANIFEST"), "{reason}");
 }
 
+/// Sets header byte `index` to `value` and recomputes the header checksum.
+fn header_with(index: usize, value: u8) -> Vec<u8> {
+    let mut bytes = encode_log(KIND, [b"record"]);
+    bytes[index] = value;
+    let checksum = crc32fast::hash(&bytes[..12]);
+    bytes[12..16].copy_from_slice(&checksum.to_le_bytes());
+    bytes
+}
+
+#[test]
+fn unknown_file_kind_and_nonzero_reserved_byte_are_corruption() {
+    let (offset, reason) = open_error(header_with(10, 7), KIND);
+    assert_eq!(offset, 10);
+    assert!(reason.contains("unknown kind 7"), "{reason}");
+    let (offset, reason) = open_error(header_with(11, 1), KIND);
+    assert_eq!(offset, 11);
+    assert!(reason.contains("reserved"), "{reason}");
+}
+
 #[test]
 fn file_header_checksum_mismatch_is_corruption() {
     let mut bytes = encode_log(KIND, [b"record"]);

@@ -397,10 +397,15 @@ fn parse_fragment(bytes: &[u8], offset: usize, zeros_from: usize) -> Parsed {
 fn decode_fragment_header(header: &[u8]) -> Option<(u32, u16, u8)> {
     let mut cursor = Cursor::new(header);
     let checksum = cursor.u32().ok()?;
-    let length_bytes = cursor.bytes(2).ok()?;
-    let length = u16::from_le_bytes([*length_bytes.first()?, *length_bytes.get(1)?]);
+    let length = read_u16(&mut cursor)?;
     let type_byte = cursor.u8().ok()?;
     Some((checksum, length, type_byte))
+}
+
+/// The next two bytes as a little-endian `u16`.
+fn read_u16(cursor: &mut Cursor<'_>) -> Option<u16> {
+    let bytes: [u8; 2] = cursor.bytes(2).ok()?.try_into().ok()?;
+    Some(u16::from_le_bytes(bytes))
 }
 
 /// Whether a valid fragment starts at any byte offset in `from..zeros_from`. Used only to
@@ -460,10 +465,9 @@ fn describe_bad_header(path: &Path, bytes: &[u8], kind: LogFileKind) -> Error {
             ),
         );
     }
-    let Ok(version_bytes) = cursor.bytes(2) else {
+    let Some(version) = read_u16(&mut cursor) else {
         return truncated_header(path, bytes, kind);
     };
-    let version = u16::from_le_bytes([version_bytes[0], version_bytes[1]]);
     if version != LOG_FORMAT_VERSION {
         return Error::corruption(
             path,
@@ -473,7 +477,7 @@ fn describe_bad_header(path: &Path, bytes: &[u8], kind: LogFileKind) -> Error {
             ),
         );
     }
-    let (Ok(fields), Ok(stored)) = (cursor.bytes(2), cursor.u32()) else {
+    let (Ok(kind_byte), Ok(reserved), Ok(stored)) = (cursor.u8(), cursor.u8(), cursor.u32()) else {
         return truncated_header(path, bytes, kind);
     };
     let computed = crc32fast::hash(bytes.get(..12).unwrap_or_default());
@@ -486,11 +490,11 @@ fn describe_bad_header(path: &Path, bytes: &[u8], kind: LogFileKind) -> Error {
             ),
         );
     }
-    let found_kind = match LogFileKind::from_byte(fields[0]) {
+    let found_kind = match LogFileKind::from_byte(kind_byte) {
         Some(found) => found.to_string(),
-        None => format!("unknown kind {}", fields[0]),
+        None => format!("unknown kind {}", kind_byte),
     };
-    if fields[0] != kind.to_byte() {
+    if kind_byte != kind.to_byte() {
         return Error::corruption(
             path,
             10,
@@ -500,10 +504,7 @@ fn describe_bad_header(path: &Path, bytes: &[u8], kind: LogFileKind) -> Error {
     Error::corruption(
         path,
         11,
-        format!(
-            "reserved file header byte is {:#04x}, expected 0",
-            fields[1]
-        ),
+        format!("reserved file header byte is {:#04x}, expected 0", reserved),
     )
 }
 
