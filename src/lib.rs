@@ -19,13 +19,20 @@
 #![warn(clippy::unwrap_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod batch;
+pub mod cache;
 pub mod coding;
 pub mod error;
 pub mod fs;
 pub mod key;
 pub mod log;
 pub mod manifest;
+pub mod memtable;
 pub mod sstable;
+pub mod stats;
+pub mod value;
 
+pub use batch::WriteBatch;
 pub use error::{Error, Result};
 pub use key::{FileNumber, MAX_KEY_SIZE, MAX_VALUE_SIZE, SequenceNumber, ValueKind};
+pub use value::Value;

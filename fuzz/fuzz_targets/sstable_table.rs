@@ -1,0 +1,8 @@
+#![no_main]
+//! Fuzz target `sstable_table`: see `checks::sstable::sstable_table` for what it checks.
+
+#[allow(dead_code)]
+#[path = "../checks/mod.rs"]
+mod checks;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| checks::sstable::sstable_table(data));

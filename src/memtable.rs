@@ -1,0 +1,399 @@
+//! The memtable: recent writes in memory, in a lock-free skiplist ordered like internal keys.
+//!
+//! Entries are ordered by user key ascending, then sequence number descending (the internal-key
+//! order of FORMAT.md), so the newest version of a key comes first and a lookup at a snapshot is
+//! one `lower_bound`. Each entry is one allocation holding the user key and the value; reads hand
+//! out [`Value`]s that share it.
+//!
+//! Thread safety: any number of threads may insert and read at once through `&self`; the
+//! skiplist (crossbeam-skiplist) is lock-free. Entries are never removed: a memtable is dropped
+//! whole once it has been flushed and no reader holds it.
+//!
+//! Invariant: no two inserts carry the same (user key, sequence number); the commit path hands
+//! out each sequence number once.
+
+use std::borrow::Borrow;
+use std::cmp::Ordering;
+use std::ops::Bound;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering as AtomicOrdering};
+
+use crossbeam_skiplist::SkipMap;
+
+use crate::key::{SequenceNumber, ValueKind, pack_trailer};
+use crate::value::Value;
+
+/// Bytes charged per entry on top of its key and value, for the skiplist node and its tower.
+const ENTRY_OVERHEAD: usize = 64;
+
+/// One version of one key in a memtable. Cloning shares the allocation.
+#[derive(Clone)]
+pub struct MemtableEntry {
+    /// `user_key || value`.
+    data: Arc<[u8]>,
+    user_key_length: usize,
+    trailer: u64,
+}
+
+impl MemtableEntry {
+    /// The key the user wrote.
+    pub fn user_key(&self) -> &[u8] {
+        &self.data[..self.user_key_length]
+    }
+
+    /// When it was written.
+    pub fn sequence(&self) -> SequenceNumber {
+        SequenceNumber(self.trailer >> 8)
+    }
+
+    /// Whether it is a value or a tombstone.
+    pub fn kind(&self) -> ValueKind {
+        // Entries are only built by `Memtable::insert` from a `ValueKind`.
+        if self.trailer as u8 == ValueKind::Value as u8 {
+            ValueKind::Value
+        } else {
+            ValueKind::Tombstone
+        }
+    }
+
+    /// The value (empty for a tombstone), sharing the entry's allocation.
+    pub fn value(&self) -> Value {
+        Value::from_shared(self.data.clone(), self.user_key_length..self.data.len())
+    }
+
+    /// The internal key of this entry (user key and trailer), freshly encoded.
+    pub fn internal_key(&self) -> Vec<u8> {
+        crate::key::internal_key(self.user_key(), self.sequence(), self.kind())
+    }
+}
+
+impl std::fmt::Debug for MemtableEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemtableEntry")
+            .field("user_key", &String::from_utf8_lossy(self.user_key()))
+            .field("sequence", &self.sequence())
+            .field("kind", &self.kind())
+            .finish()
+    }
+}
+
+/// A view of an internal key, so that lookups can search the skiplist without allocating.
+trait KeyView {
+    fn user_key(&self) -> &[u8];
+    fn trailer(&self) -> u64;
+}
+
+impl KeyView for MemtableEntry {
+    fn user_key(&self) -> &[u8] {
+        MemtableEntry::user_key(self)
+    }
+    fn trailer(&self) -> u64 {
+        self.trailer
+    }
+}
+
+/// A borrowed search key.
+struct LookupKey<'a> {
+    user_key: &'a [u8],
+    trailer: u64,
+}
+
+impl KeyView for LookupKey<'_> {
+    fn user_key(&self) -> &[u8] {
+        self.user_key
+    }
+    fn trailer(&self) -> u64 {
+        self.trailer
+    }
+}
+
+fn compare_views(a: &dyn KeyView, b: &dyn KeyView) -> Ordering {
+    a.user_key()
+        .cmp(b.user_key())
+        .then_with(|| b.trailer().cmp(&a.trailer()))
+}
+
+impl PartialEq for dyn KeyView + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        compare_views(self, other) == Ordering::Equal
+    }
+}
+impl Eq for dyn KeyView + '_ {}
+impl PartialOrd for dyn KeyView + '_ {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for dyn KeyView + '_ {
+    fn cmp(&self, other: &Self) -> Ordering {
+        compare_views(self, other)
+    }
+}
+
+impl PartialEq for MemtableEntry {
+    fn eq(&self, other: &Self) -> bool {
+        compare_views(self, other) == Ordering::Equal
+    }
+}
+impl Eq for MemtableEntry {}
+impl PartialOrd for MemtableEntry {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for MemtableEntry {
+    fn cmp(&self, other: &Self) -> Ordering {
+        compare_views(self, other)
+    }
+}
+
+impl<'a> Borrow<dyn KeyView + 'a> for MemtableEntry {
+    fn borrow(&self) -> &(dyn KeyView + 'a) {
+        self
+    }
+}
+
+/// What a memtable knows about a key at a snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MemtableLookup {
+    /// The newest visible version is this value.
+    Found(Value),
+    /// The newest visible version is a tombstone: the key is deleted; look no further.
+    Deleted,
+}
+
+/// Recent writes, ordered for lookups and iteration. See the module documentation.
+#[derive(Default)]
+pub struct Memtable {
+    entries: SkipMap<MemtableEntry, ()>,
+    approximate_size: AtomicUsize,
+    largest_sequence: AtomicU64,
+}
+
+impl Memtable {
+    /// An empty memtable.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds one version of `user_key`. `value` is ignored (stored empty) for a tombstone.
+    pub fn insert(&self, user_key: &[u8], sequence: SequenceNumber, kind: ValueKind, value: &[u8]) {
+        let value = if kind == ValueKind::Tombstone {
+            &[][..]
+        } else {
+            value
+        };
+        let mut data = Vec::with_capacity(user_key.len() + value.len());
+        data.extend_from_slice(user_key);
+        data.extend_from_slice(value);
+        let entry = MemtableEntry {
+            data: Arc::from(data),
+            user_key_length: user_key.len(),
+            trailer: pack_trailer(sequence, kind),
+        };
+        self.approximate_size.fetch_add(
+            user_key.len() + value.len() + ENTRY_OVERHEAD,
+            AtomicOrdering::Relaxed,
+        );
+        self.largest_sequence
+            .fetch_max(sequence.0, AtomicOrdering::Relaxed);
+        self.entries.insert(entry, ());
+    }
+
+    /// The newest version of `user_key` with a sequence number at most `snapshot`.
+    pub fn get(&self, user_key: &[u8], snapshot: SequenceNumber) -> Option<MemtableLookup> {
+        let entry = self.seek(user_key, snapshot)?;
+        if entry.user_key() != user_key {
+            return None;
+        }
+        Some(match entry.kind() {
+            ValueKind::Value => MemtableLookup::Found(entry.value()),
+            ValueKind::Tombstone => MemtableLookup::Deleted,
+        })
+    }
+
+    /// The first entry at or after (`user_key`, `snapshot`) in internal-key order: the newest
+    /// version of `user_key` visible at `snapshot`, or else the first entry of a greater key.
+    pub fn seek(&self, user_key: &[u8], snapshot: SequenceNumber) -> Option<MemtableEntry> {
+        // The highest trailer for `snapshot` sorts before every entry with sequence <= snapshot.
+        let lookup = LookupKey {
+            user_key,
+            trailer: (snapshot.0 << 8) | 0xff,
+        };
+        let bound: Bound<&dyn KeyView> = Bound::Included(&lookup);
+        self.entries
+            .lower_bound(bound)
+            .map(|entry| entry.key().clone())
+    }
+
+    /// The entry after `entry` in internal-key order.
+    pub fn next_after(&self, entry: &MemtableEntry) -> Option<MemtableEntry> {
+        let bound: Bound<&dyn KeyView> = Bound::Excluded(entry);
+        self.entries
+            .lower_bound(bound)
+            .map(|next| next.key().clone())
+    }
+
+    /// The entry before `entry` in internal-key order.
+    pub fn previous_before(&self, entry: &MemtableEntry) -> Option<MemtableEntry> {
+        let bound: Bound<&dyn KeyView> = Bound::Excluded(entry);
+        self.entries
+            .upper_bound(bound)
+            .map(|previous| previous.key().clone())
+    }
+
+    /// The last entry at or before (`user_key`, oldest version) — for reverse seeks: the oldest
+    /// version of the greatest user key at most `user_key`.
+    pub fn seek_for_previous(&self, user_key: &[u8]) -> Option<MemtableEntry> {
+        let lookup = LookupKey {
+            user_key,
+            trailer: 0,
+        };
+        let bound: Bound<&dyn KeyView> = Bound::Included(&lookup);
+        self.entries
+            .upper_bound(bound)
+            .map(|entry| entry.key().clone())
+    }
+
+    /// The first entry in internal-key order.
+    pub fn first(&self) -> Option<MemtableEntry> {
+        self.entries.front().map(|entry| entry.key().clone())
+    }
+
+    /// The last entry in internal-key order.
+    pub fn last(&self) -> Option<MemtableEntry> {
+        self.entries.back().map(|entry| entry.key().clone())
+    }
+
+    /// Every entry in internal-key order (for flushing).
+    pub fn iter(&self) -> impl Iterator<Item = MemtableEntry> + '_ {
+        self.entries.iter().map(|entry| entry.key().clone())
+    }
+
+    /// Bytes of keys and values held, plus a per-entry overhead estimate.
+    pub fn approximate_size(&self) -> usize {
+        self.approximate_size.load(AtomicOrdering::Relaxed)
+    }
+
+    /// How many entries (versions) it holds.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether it holds no entry.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The largest sequence number inserted (0 when empty).
+    pub fn largest_sequence(&self) -> SequenceNumber {
+        SequenceNumber(self.largest_sequence.load(AtomicOrdering::Relaxed))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sequence(number: u64) -> SequenceNumber {
+        SequenceNumber(number)
+    }
+
+    #[test]
+    fn lookups_respect_snapshots_and_tombstones() {
+        let memtable = Memtable::new();
+        memtable.insert(b"k", sequence(1), ValueKind::Value, b"one");
+        memtable.insert(b"k", sequence(3), ValueKind::Tombstone, b"");
+        memtable.insert(b"k", sequence(5), ValueKind::Value, b"five");
+        memtable.insert(b"j", sequence(4), ValueKind::Value, b"jay");
+        assert_eq!(memtable.get(b"k", sequence(0)), None);
+        assert_eq!(
+            memtable.get(b"k", sequence(1)),
+            Some(MemtableLookup::Found(b"one".to_vec().into()))
+        );
+        assert_eq!(
+            memtable.get(b"k", sequence(2)),
+            Some(MemtableLookup::Found(b"one".to_vec().into()))
+        );
+        assert_eq!(
+            memtable.get(b"k", sequence(3)),
+            Some(MemtableLookup::Deleted)
+        );
+        assert_eq!(
+            memtable.get(b"k", SequenceNumber::MAX),
+            Some(MemtableLookup::Found(b"five".to_vec().into()))
+        );
+        assert_eq!(memtable.get(b"", SequenceNumber::MAX), None);
+        assert_eq!(memtable.get(b"k\0", SequenceNumber::MAX), None);
+        assert_eq!(memtable.largest_sequence(), sequence(5));
+    }
+
+    #[test]
+    fn iteration_is_in_internal_key_order_both_ways() {
+        let memtable = Memtable::new();
+        let mut expected = Vec::new();
+        for (index, key) in [b"b", b"a", b"c", b"a", b"b"].iter().enumerate() {
+            let sequence = sequence(index as u64 + 1);
+            memtable.insert(*key, sequence, ValueKind::Value, b"v");
+            expected.push(crate::key::internal_key(*key, sequence, ValueKind::Value));
+        }
+        expected.sort_by(|a, b| crate::key::compare_internal_keys(a, b));
+        let forward: Vec<_> = memtable.iter().map(|entry| entry.internal_key()).collect();
+        assert_eq!(forward, expected);
+
+        let mut backward = Vec::new();
+        let mut cursor = memtable.last();
+        while let Some(entry) = cursor {
+            backward.push(entry.internal_key());
+            cursor = memtable.previous_before(&entry);
+        }
+        backward.reverse();
+        assert_eq!(backward, expected);
+
+        let mut stepped = Vec::new();
+        let mut cursor = memtable.first();
+        while let Some(entry) = cursor {
+            stepped.push(entry.internal_key());
+            cursor = memtable.next_after(&entry);
+        }
+        assert_eq!(stepped, expected);
+        // The oldest version of the greatest key at most "b" is ("b", 1).
+        let entry = memtable.seek_for_previous(b"b").unwrap();
+        assert_eq!(
+            (entry.user_key(), entry.sequence()),
+            (&b"b"[..], sequence(1))
+        );
+    }
+
+    #[test]
+    fn concurrent_inserts_are_all_visible() {
+        let memtable = Arc::new(Memtable::new());
+        let threads: Vec<_> = (0..4u64)
+            .map(|thread| {
+                let memtable = memtable.clone();
+                std::thread::spawn(move || {
+                    for index in 0..2_000u64 {
+                        let key = format!("key-{thread}-{index:05}");
+                        let sequence = sequence(thread * 10_000 + index + 1);
+                        memtable.insert(key.as_bytes(), sequence, ValueKind::Value, key.as_bytes());
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        assert_eq!(memtable.len(), 8_000);
+        for thread in 0..4 {
+            for index in (0..2_000).step_by(97) {
+                let key = format!("key-{thread}-{index:05}");
+                let found = memtable.get(key.as_bytes(), SequenceNumber::MAX);
+                assert_eq!(
+                    found,
+                    Some(MemtableLookup::Found(key.as_bytes().to_vec().into()))
+                );
+            }
+        }
+        assert!(memtable.approximate_size() >= 8_000 * (2 * 14));
+    }
+}

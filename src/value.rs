@@ -1,0 +1,142 @@
+//! `Value`: a read result that shares the buffer it was found in instead of copying it.
+//!
+//! A value found in a memtable points into the memtable entry's allocation; one found in an
+//! SSTable points into the decoded block. Either way the bytes stay alive for as long as any
+//! `Value` refers to them, and cloning a `Value` never copies them.
+
+use std::fmt;
+use std::ops::{Deref, Range};
+use std::sync::Arc;
+
+/// Bytes returned by a read. Dereferences to `[u8]`; cheap to clone.
+///
+/// ```
+/// use shaledb::Value;
+///
+/// let value = Value::from(b"hello".to_vec());
+/// assert_eq!(&*value, b"hello");
+/// assert_eq!(value.len(), 5);
+/// assert_eq!(value, b"hello"[..]);
+/// ```
+#[derive(Clone)]
+pub struct Value {
+    buffer: Arc<[u8]>,
+    start: usize,
+    end: usize,
+}
+
+impl Value {
+    /// A value that is `range` of a shared `buffer`.
+    ///
+    /// # Panics
+    /// If `range` is not within `buffer` (a bug in the caller, which derives ranges from
+    /// already-validated lengths).
+    pub fn from_shared(buffer: Arc<[u8]>, range: Range<usize>) -> Self {
+        assert!(
+            range.start <= range.end && range.end <= buffer.len(),
+            "value range {range:?} outside a buffer of {} bytes",
+            buffer.len()
+        );
+        Value {
+            buffer,
+            start: range.start,
+            end: range.end,
+        }
+    }
+
+    /// Copies the bytes out into a `Vec`.
+    pub fn to_vec(&self) -> Vec<u8> {
+        self.as_ref().to_vec()
+    }
+}
+
+impl Deref for Value {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.buffer[self.start..self.end]
+    }
+}
+
+impl AsRef<[u8]> for Value {
+    fn as_ref(&self) -> &[u8] {
+        self
+    }
+}
+
+impl From<Vec<u8>> for Value {
+    fn from(bytes: Vec<u8>) -> Self {
+        let end = bytes.len();
+        Value {
+            buffer: Arc::from(bytes),
+            start: 0,
+            end,
+        }
+    }
+}
+
+impl From<&[u8]> for Value {
+    fn from(bytes: &[u8]) -> Self {
+        Value {
+            buffer: Arc::from(bytes),
+            start: 0,
+            end: bytes.len(),
+        }
+    }
+}
+
+impl PartialEq for Value {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for Value {}
+
+impl PartialEq<[u8]> for Value {
+    fn eq(&self, other: &[u8]) -> bool {
+        **self == *other
+    }
+}
+
+impl PartialEq<&[u8]> for Value {
+    fn eq(&self, other: &&[u8]) -> bool {
+        **self == **other
+    }
+}
+
+impl PartialEq<Vec<u8>> for Value {
+    fn eq(&self, other: &Vec<u8>) -> bool {
+        **self == **other
+    }
+}
+
+impl fmt::Debug for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match std::str::from_utf8(self) {
+            Ok(text) => write!(f, "Value({text:?})"),
+            Err(_) => write!(f, "Value({} bytes)", self.len()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_without_copying() {
+        let buffer: Arc<[u8]> = Arc::from(&b"keyvalue"[..]);
+        let value = Value::from_shared(buffer.clone(), 3..8);
+        assert_eq!(value, b"value"[..]);
+        let copy = value.clone();
+        assert_eq!(copy.as_ptr(), value.as_ptr());
+        assert_eq!(Arc::strong_count(&buffer), 3);
+    }
+
+    #[test]
+    #[should_panic(expected = "outside a buffer")]
+    fn range_outside_buffer_is_a_bug() {
+        let _ = Value::from_shared(Arc::from(&b"abc"[..]), 2..4);
+    }
+}
