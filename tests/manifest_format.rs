@@ -10,9 +10,11 @@ use std::path::Path;
 use common::Rng;
 use shaledb::coding::put_varint32;
 use shaledb::key::{MAX_KEY_SIZE, ValueKind, compare_internal_keys, internal_key};
+use shaledb::log::{LogFileKind, LogWriter};
 use shaledb::manifest::edit::{TAG_IGNORABLE_BIT, TAG_NEW_FILE};
 use shaledb::manifest::{
-    FileMetadata, ManifestState, NUM_LEVELS, VersionEdit, read_current, write_current,
+    FileMetadata, ManifestState, ManifestWriter, NUM_LEVELS, VersionEdit, read_current, recover,
+    write_current,
 };
 use shaledb::{Error, FileNumber, SequenceNumber};
 
@@ -647,4 +649,326 @@ fn format_example_edit() -> VersionEdit {
         },
     );
     edit
+}
+
+// ---------------------------------------------------------------------------------------------
+// Manifests on disk (through the log).
+
+/// Writes manifest `number` in `dir` from `model`'s current state, makes CURRENT name it, and
+/// appends `edits` valid edits generated from the model; returns the states after the snapshot
+/// and after each append.
+fn write_manifest(
+    dir: &Path,
+    number: FileNumber,
+    model: &mut Model,
+    rng: &mut Rng,
+    edits: usize,
+) -> Vec<ManifestState> {
+    write_manifest_with_sizes(dir, number, model, rng, edits).0
+}
+
+/// As `write_manifest`, also returning the manifest's size after the snapshot and each append.
+fn write_manifest_with_sizes(
+    dir: &Path,
+    number: FileNumber,
+    model: &mut Model,
+    rng: &mut Rng,
+    edits: usize,
+) -> (Vec<ManifestState>, Vec<u64>) {
+    let mut writer =
+        ManifestWriter::create(dir, number, &model.state(number)).expect("create manifest");
+    write_current(dir, number).expect("write CURRENT");
+    let mut states = vec![model.state(number)];
+    let mut sizes = vec![writer.file_size()];
+    for _ in 0..edits {
+        let edit = model.random_edit(rng);
+        writer.append(&edit).expect("append edit");
+        assert_eq!(writer.state(), &model.state(number));
+        states.push(model.state(number));
+        sizes.push(writer.file_size());
+    }
+    (states, sizes)
+}
+
+#[test]
+fn replay_of_many_edits_matches_the_model() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let mut rng = Rng::new(SEED ^ 3);
+    let mut model = Model::new(FileNumber(1));
+    let states = write_manifest(dir.path(), FileNumber(1), &mut model, &mut rng, 300);
+    let recovered = recover(dir.path()).expect("recover");
+    assert_eq!(Some(&recovered), states.last(), "seed {SEED:#x}");
+}
+
+#[test]
+fn manifest_written_restarted_appended_and_replayed() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let mut rng = Rng::new(SEED ^ 4);
+    let first = FileNumber(1);
+    let mut model = Model::new(first);
+    write_manifest(dir.path(), first, &mut model, &mut rng, 20);
+    let recovered = recover(dir.path()).expect("recover the first manifest");
+    assert_eq!(recovered, model.state(first), "seed {SEED:#x}");
+
+    // Restart: the recovered state becomes the snapshot of a new manifest, CURRENT switches.
+    let second = model.allocate();
+    let states = write_manifest(dir.path(), second, &mut model, &mut rng, 20);
+    assert_eq!(states[0].levels, recovered.levels);
+    std::fs::remove_file(shaledb::fs::manifest_path(dir.path(), first)).expect("remove old");
+    let recovered = recover(dir.path()).expect("recover the second manifest");
+    assert_eq!(recovered, model.state(second), "seed {SEED:#x}");
+    assert_eq!(recovered.manifest_number, second);
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .expect("list directory")
+        .map(|entry| {
+            entry
+                .expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .filter(|name| name.ends_with(".tmp"))
+        .collect();
+    assert!(names.is_empty(), "temporary files left: {names:?}");
+}
+
+#[test]
+fn missing_current_and_missing_manifest() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let error = recover(dir.path()).expect_err("no database");
+    assert!(
+        matches!(&error, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound),
+        "{error}"
+    );
+    assert!(matches!(read_current(dir.path()), Ok(None)));
+    write_current(dir.path(), FileNumber(3)).expect("write CURRENT");
+    let error = recover(dir.path()).expect_err("CURRENT names a missing manifest");
+    assert!(names_file(&error, "CURRENT"), "{error}");
+}
+
+#[test]
+fn writer_refuses_inconsistent_edits_and_stays_usable() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let mut rng = Rng::new(SEED ^ 5);
+    let number = FileNumber(1);
+    let mut model = Model::new(number);
+    let mut writer =
+        ManifestWriter::create(dir.path(), number, &model.state(number)).expect("create");
+    write_current(dir.path(), number).expect("write CURRENT");
+    let mut unknown = VersionEdit::new();
+    unknown.delete_file(0, FileNumber(1));
+    let error = writer
+        .append(&unknown)
+        .expect_err("delete of an unknown file");
+    assert!(matches!(error, Error::InvalidArgument(_)), "{error}");
+    let mut bad_level = VersionEdit::new();
+    bad_level.delete_file(NUM_LEVELS, FileNumber(1));
+    assert!(matches!(
+        writer.append(&bad_level),
+        Err(Error::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        writer.append(&ManifestState::empty(number).to_snapshot_edit()),
+        Err(Error::InvalidArgument(_))
+    ));
+    assert!(!writer.is_poisoned());
+    let edit = model.random_edit(&mut rng);
+    writer
+        .append(&edit)
+        .expect("a valid edit after refused ones");
+    assert_eq!(recover(dir.path()).expect("recover"), model.state(number));
+    let mut too_small = model.state(number);
+    too_small.next_file_number = FileNumber(2);
+    assert!(matches!(
+        ManifestWriter::create(dir.path(), FileNumber(2), &too_small),
+        Err(Error::InvalidArgument(_))
+    ));
+}
+
+/// Writes raw log records (bypassing the writer's checks) as manifest 1 and recovers it.
+fn recover_records(records: &[VersionEdit]) -> shaledb::Result<ManifestState> {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = shaledb::fs::manifest_path(dir.path(), FileNumber(1));
+    let mut log = LogWriter::create(&path, LogFileKind::Manifest).expect("create log");
+    for record in records {
+        log.add_record(&record.encode()).expect("add record");
+    }
+    log.sync().expect("sync");
+    write_current(dir.path(), FileNumber(1)).expect("write CURRENT");
+    recover(dir.path())
+}
+
+#[test]
+fn inconsistent_manifests_are_corruption() {
+    let snapshot = {
+        let mut state = ManifestState::empty(FileNumber(1));
+        state.next_file_number = FileNumber(10);
+        state.last_sequence = SequenceNumber(5);
+        state.levels[1].push(valid_file());
+        state.to_snapshot_edit()
+    };
+    assert!(recover_records(std::slice::from_ref(&snapshot)).is_ok());
+
+    // Consistent as an edit (same counters, no files), but a snapshot may only come first.
+    let mut empty_snapshot = snapshot.clone();
+    empty_snapshot.new_files.clear();
+    let mut delete_unknown = VersionEdit::new();
+    delete_unknown.delete_file(1, FileNumber(8));
+    let mut duplicate_add = VersionEdit::new();
+    let mut copy = valid_file();
+    copy.smallest = internal_key(b"x", SequenceNumber(1), ValueKind::Value);
+    copy.largest = internal_key(b"y", SequenceNumber(1), ValueKind::Value);
+    duplicate_add.add_file(2, copy);
+    let mut too_new = VersionEdit::new();
+    let mut file = valid_file();
+    file.number = FileNumber(10);
+    too_new.add_file(0, file);
+    for (name, records) in [
+        (
+            "delete of an unknown file",
+            vec![snapshot.clone(), delete_unknown],
+        ),
+        ("duplicate add", vec![snapshot.clone(), duplicate_add]),
+        (
+            "file number not below next",
+            vec![snapshot.clone(), too_new],
+        ),
+        ("second snapshot", vec![snapshot.clone(), empty_snapshot]),
+        ("no snapshot first", vec![VersionEdit::new()]),
+        ("no records", vec![]),
+    ] {
+        let error = recover_records(&records).expect_err(name);
+        assert!(names_file(&error, "MANIFEST-000001"), "{name}: {error}");
+    }
+}
+
+/// The bytes of a small manifest (a snapshot and a few edits), the state after each record and
+/// the file size after each record.
+fn small_manifest(dir: &Path) -> (Vec<u8>, Vec<ManifestState>, Vec<u64>) {
+    let mut rng = Rng::new(SEED ^ 6);
+    let mut model = Model::new(FileNumber(1));
+    for _ in 0..3 {
+        model.random_edit(&mut rng);
+    }
+    let (states, sizes) = write_manifest_with_sizes(dir, FileNumber(1), &mut model, &mut rng, 4);
+    let bytes = std::fs::read(shaledb::fs::manifest_path(dir, FileNumber(1))).expect("read");
+    assert_eq!(sizes.last(), Some(&(bytes.len() as u64)));
+    (bytes, states, sizes)
+}
+
+/// Recovers `dir` with `bytes` as its manifest: corruption must name the manifest and an offset
+/// inside it; success must give one of the states that were written.
+fn check_damaged(dir: &Path, bytes: &[u8], states: &[ManifestState], what: &str) {
+    let path = shaledb::fs::manifest_path(dir, FileNumber(1));
+    std::fs::write(&path, bytes).expect("write damaged manifest");
+    match recover(dir) {
+        Ok(state) => assert!(
+            states.contains(&state),
+            "{what}: a state that was never written"
+        ),
+        Err(Error::Corruption { file, offset, .. }) => {
+            assert_eq!(file, path, "{what}: corruption names the manifest");
+            assert!(
+                offset <= bytes.len() as u64,
+                "{what}: offset {offset} past the end"
+            );
+        }
+        Err(error) => panic!("{what}: unexpected error {error}"),
+    }
+}
+
+#[test]
+fn damage_sweeps_give_corruption_or_a_written_state() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let (good, states, sizes) = small_manifest(dir.path());
+    assert!(
+        good.len() < 4096,
+        "keep the sweep small: {} bytes",
+        good.len()
+    );
+    for offset in 0..good.len() {
+        for bit in [0x01u8, 0x80] {
+            let mut damaged = good.clone();
+            damaged[offset] ^= bit;
+            check_damaged(
+                dir.path(),
+                &damaged,
+                &states,
+                &format!("flip {bit:#x} at {offset}"),
+            );
+        }
+    }
+    for start in (0..good.len()).step_by(3) {
+        for length in [1, 4, 16] {
+            let mut damaged = good.clone();
+            let end = (start + length).min(good.len());
+            damaged[start..end].fill(0);
+            check_damaged(
+                dir.path(),
+                &damaged,
+                &states,
+                &format!("zero {start}..{end}"),
+            );
+        }
+    }
+    for length in 0..=good.len() {
+        let what = format!("truncate at {length}");
+        check_damaged(dir.path(), &good[..length], &states, &what);
+        // A cut inside edit k+1 is a torn tail: exactly the state after edit k survives.
+        let complete = sizes.iter().filter(|&&size| size <= length as u64).count();
+        match (complete.checked_sub(1), recover(dir.path())) {
+            (Some(last), Ok(state)) => assert_eq!(state, states[last], "{what}"),
+            (None, Err(error)) => assert!(error.is_corruption(), "{what}: {error}"),
+            (expected, result) => panic!("{what}: expected state {expected:?}, got {result:?}"),
+        }
+    }
+    std::fs::write(shaledb::fs::manifest_path(dir.path(), FileNumber(1)), &good).expect("restore");
+    assert_eq!(
+        Some(&recover(dir.path()).expect("undamaged")),
+        states.last()
+    );
+}
+
+/// Writes the seed corpora of the `manifest_edit` and `manifest_replay` fuzz targets.
+#[test]
+#[ignore = "regenerates fuzz/corpus/manifest_*; run by hand after a format change"]
+fn write_fuzz_corpus() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
+    let edit_dir = root.join("manifest_edit");
+    let replay_dir = root.join("manifest_replay");
+    std::fs::create_dir_all(&edit_dir).expect("create corpus directory");
+    std::fs::create_dir_all(&replay_dir).expect("create corpus directory");
+    let mut rng = Rng::new(SEED ^ 7);
+    std::fs::write(edit_dir.join("example"), format_example_edit().encode()).expect("write");
+    std::fs::write(edit_dir.join("empty"), []).expect("write");
+    for index in 0..6 {
+        let mut edit = random_edit(&mut rng);
+        for (_, file) in &mut edit.new_files {
+            // Keep corpus files small: no maximum-size keys.
+            file.smallest
+                .drain(..file.smallest.len().saturating_sub(40));
+            file.largest.drain(..file.largest.len().saturating_sub(40));
+            if compare_internal_keys(&file.smallest, &file.largest).is_gt() {
+                std::mem::swap(&mut file.smallest, &mut file.largest);
+            }
+        }
+        let bytes = edit.encode();
+        if VersionEdit::decode(&bytes).is_ok() {
+            std::fs::write(edit_dir.join(format!("random_{index}")), &bytes).expect("write");
+        }
+    }
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let (good, _, _) = small_manifest(dir.path());
+    std::fs::write(replay_dir.join("small"), &good).expect("write");
+    std::fs::write(replay_dir.join("truncated"), &good[..good.len() - 5]).expect("write");
+    let mut flipped = good.clone();
+    let middle = good.len() / 2;
+    flipped[middle] ^= 0x10;
+    std::fs::write(replay_dir.join("flipped"), &flipped).expect("write");
+    let fresh = tempfile::tempdir().expect("temporary directory");
+    let mut model = Model::new(FileNumber(1));
+    let states = write_manifest(fresh.path(), FileNumber(1), &mut model, &mut rng, 0);
+    assert_eq!(states.len(), 1);
+    let empty = std::fs::read(shaledb::fs::manifest_path(fresh.path(), FileNumber(1)));
+    std::fs::write(replay_dir.join("snapshot_only"), empty.expect("read")).expect("write");
 }

@@ -21,11 +21,15 @@
 
 pub mod current;
 pub mod edit;
+pub mod reader;
 pub mod state;
+pub mod writer;
 
 pub use current::{read_current, write_current};
 pub use edit::{FileMetadata, VersionEdit};
+pub use reader::recover;
 pub use state::{InconsistentEdit, ManifestState};
+pub use writer::ManifestWriter;
 
 /// The number of levels, L0 to L3. Part of the on-disk format (levels are recorded in edits);
 /// never change without a new format version.

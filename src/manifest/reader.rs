@@ -1,0 +1,104 @@
+//! Recovery: follow `CURRENT` to the live manifest and replay its edits into a
+//! [`ManifestState`].
+//!
+//! FORMAT.md, "Manifest and CURRENT", is the source of truth. The first record must be a
+//! snapshot; every later record is an edit applied with the consistency checks of
+//! `ManifestState::apply`. Damage handling: a torn tail (a crash in the middle of appending an
+//! edit that was therefore never acknowledged) ends the replay cleanly; damage anywhere else,
+//! an edit that does not decode, or an inconsistent edit is `Error::Corruption` naming the
+//! manifest and the byte offset: the record's offset (its first log fragment header) plus the
+//! offset within the record's payload.
+
+use std::path::Path;
+
+use crate::error::{Error, Result};
+use crate::fs::{CURRENT_FILE_NAME, manifest_path};
+use crate::key::FileNumber;
+use crate::log::{LogEvent, LogFileKind, LogReader};
+use crate::manifest::current::read_current;
+use crate::manifest::edit::VersionEdit;
+use crate::manifest::state::ManifestState;
+
+/// Reads `dir/CURRENT`, opens the manifest it names and replays it.
+///
+/// A missing `CURRENT` (no database in `dir`) is `Error::Io` with kind `NotFound` and the
+/// `CURRENT` path; use [`read_current`](crate::manifest::read_current) to tell that case apart
+/// before calling. A manifest named by `CURRENT` that does not exist is corruption.
+pub fn recover(dir: &Path) -> Result<ManifestState> {
+    let current_path = dir.join(CURRENT_FILE_NAME);
+    let Some(number) = read_current(dir)? else {
+        return Err(Error::io(
+            current_path,
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no CURRENT file: the directory holds no database",
+            ),
+        ));
+    };
+    let path = manifest_path(dir, number);
+    if !path.try_exists().map_err(|error| Error::io(&path, error))? {
+        return Err(Error::corruption(
+            &current_path,
+            0,
+            format!("CURRENT names {} which does not exist", path.display()),
+        ));
+    }
+    let reader = LogReader::open(&path, LogFileKind::Manifest)?;
+    replay(&path, number, reader)
+}
+
+/// Replays the records of manifest `number` (read from `file`, named in errors) into a state.
+pub fn replay(
+    file: &Path,
+    number: FileNumber,
+    events: impl IntoIterator<Item = LogEvent>,
+) -> Result<ManifestState> {
+    let mut state: Option<ManifestState> = None;
+    let mut last_offset = 0;
+    for event in events {
+        let (offset, payload) = match event {
+            LogEvent::Record { offset, payload } => (offset, payload),
+            LogEvent::TornTail { .. } => break,
+            corruption @ LogEvent::Corruption { .. } => {
+                return Err(corruption
+                    .to_error(file)
+                    .unwrap_or_else(|| Error::corruption(file, last_offset, "log corruption")));
+            }
+        };
+        last_offset = offset;
+        state = Some(apply_record(file, number, state, offset, &payload)?);
+    }
+    state.ok_or_else(|| {
+        Error::corruption(
+            file,
+            last_offset,
+            "manifest holds no complete snapshot record",
+        )
+    })
+}
+
+/// Decodes one record and applies it: the first one as the snapshot, the others as edits.
+fn apply_record(
+    file: &Path,
+    number: FileNumber,
+    state: Option<ManifestState>,
+    offset: u64,
+    payload: &[u8],
+) -> Result<ManifestState> {
+    let edit = VersionEdit::decode(payload).map_err(|error| error.into_corruption(file, offset))?;
+    let Some(mut state) = state else {
+        return ManifestState::from_snapshot(number, &edit)
+            .map_err(|error| error.into_corruption(file, offset));
+    };
+    if edit.snapshot {
+        return Err(Error::corruption(
+            file,
+            offset,
+            "snapshot record after the first record of the manifest",
+        ));
+    }
+    state
+        .apply(&edit)
+        .map_err(|error| error.into_corruption(file, offset))?;
+    Ok(state)
+}
