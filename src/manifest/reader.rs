@@ -22,7 +22,7 @@ use crate::manifest::state::ManifestState;
 /// Reads `dir/CURRENT`, opens the manifest it names and replays it.
 ///
 /// A missing `CURRENT` (no database in `dir`) is `Error::Io` with kind `NotFound` and the
-/// `CURRENT` path; use [`read_current`](crate::manifest::read_current) to tell that case apart
+/// `CURRENT` path; use [`read_current`] to tell that case apart
 /// before calling. A manifest named by `CURRENT` that does not exist is corruption.
 pub fn recover(dir: &Path) -> Result<ManifestState> {
     let current_path = dir.join(CURRENT_FILE_NAME);
