@@ -318,6 +318,12 @@ impl TableFile {
             }
             return Ok(None);
         }
+        if properties.bloom_bits_per_key == 0 {
+            return Err(self.corruption(
+                handle.offset,
+                "filter block present in a table built without a filter",
+            ));
+        }
         let (data, _) = self.read_data(handle, true)?;
         BloomFilter::decode(data.as_slice())
             .map(Some)
