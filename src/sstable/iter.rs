@@ -1,0 +1,178 @@
+//! [`TableIterator`]: walks every entry of a table in internal-key order, forward and backward,
+//! through the index block and one data block at a time.
+//!
+//! Invariant: when valid, the iterator sits on an entry whose key is a well-formed internal key
+//! (FORMAT.md, section 3). Every step returns `Result`: damage (a bad checksum, a malformed
+//! block, a bad handle) is `Err(Error::Corruption)` and leaves the iterator invalid; nothing
+//! panics on bad bytes. Blocks are read through [`Table::read_block`], the block-cache seam.
+
+use crate::error::Result;
+use crate::key::parse_internal_key;
+use crate::sstable::block::BlockIterator;
+use crate::sstable::format::BlockHandle;
+use crate::sstable::reader::{Table, decode_handle};
+
+/// A two-level iterator over a [`Table`]: the index picks the data block, the block iterator
+/// picks the entry. Owns a clone of the table, so it can outlive the borrow it came from.
+#[derive(Debug)]
+pub struct TableIterator {
+    table: Table,
+    verify_checksums: bool,
+    index: BlockIterator,
+    data: Option<BlockIterator>,
+    data_handle: Option<BlockHandle>,
+}
+
+impl TableIterator {
+    pub(crate) fn new(table: Table, verify_checksums: bool) -> Self {
+        let index = table.index_block().iter();
+        TableIterator {
+            table,
+            verify_checksums,
+            index,
+            data: None,
+            data_handle: None,
+        }
+    }
+
+    /// Whether the iterator is at an entry.
+    pub fn valid(&self) -> bool {
+        self.data.as_ref().is_some_and(BlockIterator::valid)
+    }
+
+    /// The current entry's internal key (empty when not valid).
+    pub fn key(&self) -> &[u8] {
+        self.data.as_ref().map_or(&[], BlockIterator::key)
+    }
+
+    /// The current entry's value (empty when not valid).
+    pub fn value(&self) -> &[u8] {
+        self.data.as_ref().map_or(&[], BlockIterator::value)
+    }
+
+    /// Positions at the first entry (invalid if the table is empty).
+    pub fn seek_to_first(&mut self) -> Result<()> {
+        self.step(|iterator| {
+            iterator.index.seek_to_first()?;
+            iterator.load_data_block()?;
+            if let Some(data) = &mut iterator.data {
+                data.seek_to_first()?;
+            }
+            iterator.skip_empty_blocks_forward()
+        })
+    }
+
+    /// Positions at the last entry (invalid if the table is empty).
+    pub fn seek_to_last(&mut self) -> Result<()> {
+        self.step(|iterator| {
+            iterator.index.seek_to_last()?;
+            iterator.load_data_block()?;
+            if let Some(data) = &mut iterator.data {
+                data.seek_to_last()?;
+            }
+            iterator.skip_empty_blocks_backward()
+        })
+    }
+
+    /// Positions at the first entry whose key is >= `target` in internal-key order (invalid if
+    /// there is none).
+    pub fn seek(&mut self, target: &[u8]) -> Result<()> {
+        self.step(|iterator| {
+            iterator.index.seek(target)?;
+            iterator.load_data_block()?;
+            if let Some(data) = &mut iterator.data {
+                data.seek(target)?;
+            }
+            iterator.skip_empty_blocks_forward()
+        })
+    }
+
+    /// Moves to the next entry (invalid after the last). A no-op when not valid.
+    #[expect(
+        clippy::should_implement_trait,
+        reason = "a fallible cursor step, not an Iterator: it returns Result and yields nothing"
+    )]
+    pub fn next(&mut self) -> Result<()> {
+        if !self.valid() {
+            return Ok(());
+        }
+        self.step(|iterator| {
+            if let Some(data) = &mut iterator.data {
+                data.next()?;
+            }
+            iterator.skip_empty_blocks_forward()
+        })
+    }
+
+    /// Moves to the previous entry (invalid before the first). A no-op when not valid.
+    pub fn prev(&mut self) -> Result<()> {
+        if !self.valid() {
+            return Ok(());
+        }
+        self.step(|iterator| {
+            if let Some(data) = &mut iterator.data {
+                data.prev()?;
+            }
+            iterator.skip_empty_blocks_backward()
+        })
+    }
+
+    /// Runs a positioning step; on error, or if it lands on a malformed key, the iterator
+    /// becomes invalid and the error is returned.
+    fn step(&mut self, action: impl FnOnce(&mut Self) -> Result<()>) -> Result<()> {
+        let result = action(self).and_then(|()| self.check_current_key());
+        if result.is_err() {
+            self.data = None;
+            self.data_handle = None;
+        }
+        result
+    }
+
+    fn check_current_key(&self) -> Result<()> {
+        let Some(data) = self.data.as_ref().filter(|data| data.valid()) else {
+            return Ok(());
+        };
+        match parse_internal_key(data.key()) {
+            Ok(_) => Ok(()),
+            Err(reason) => Err(data.block().origin().corruption(0, reason)),
+        }
+    }
+
+    /// Points `data` at the block the index is on (or at nothing if the index is exhausted).
+    fn load_data_block(&mut self) -> Result<()> {
+        if !self.index.valid() {
+            self.data = None;
+            self.data_handle = None;
+            return Ok(());
+        }
+        let handle = decode_handle(&self.index)?;
+        if self.data_handle != Some(handle) || self.data.is_none() {
+            let block = self.table.read_block(handle, self.verify_checksums)?;
+            self.data = Some(block.iter());
+            self.data_handle = Some(handle);
+        }
+        Ok(())
+    }
+
+    fn skip_empty_blocks_forward(&mut self) -> Result<()> {
+        while self.data.as_ref().is_some_and(|data| !data.valid()) {
+            self.index.next()?;
+            self.load_data_block()?;
+            if let Some(data) = &mut self.data {
+                data.seek_to_first()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn skip_empty_blocks_backward(&mut self) -> Result<()> {
+        while self.data.as_ref().is_some_and(|data| !data.valid()) {
+            self.index.prev()?;
+            self.load_data_block()?;
+            if let Some(data) = &mut self.data {
+                data.seek_to_last()?;
+            }
+        }
+        Ok(())
+    }
+}

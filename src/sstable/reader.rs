@@ -1,0 +1,418 @@
+//! [`Table`]: an open, immutable SSTable — point lookups through the bloom filter and index, and
+//! iterators over all entries.
+//!
+//! FORMAT.md, section 5, is the source of truth for the bytes. Opening a table checks, in order:
+//! the footer (magic, version, checksum), the properties, filter and index blocks (checksums,
+//! then contents), and that the blocks tile the file exactly as the writer lays them out. Data
+//! blocks are read lazily through [`Table::read_block`], which checks each block's checksum when
+//! asked (the default) before decoding it. Every damage is `Error::Corruption` naming the file and
+//! offset; nothing here panics on bad bytes.
+//!
+//! A `Table` is cheap to clone and safe to share between threads. [`Table::read_block`] is the
+//! one place blocks are decoded, so a block cache keyed by (file number, block offset) goes in
+//! front of it.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use memmap2::Mmap;
+
+use crate::coding::Cursor;
+use crate::error::{Error, Result};
+use crate::key::{
+    FileNumber, SequenceNumber, ValueKind, compare_internal_keys, internal_key, parse_internal_key,
+};
+use crate::sstable::block::{Block, BlockData, BlockOrigin, SharedBytes, decode_stored_payload};
+use crate::sstable::filter::BloomFilter;
+use crate::sstable::format::{BLOCK_TRAILER_SIZE, BlockHandle, FOOTER_SIZE, Footer};
+use crate::sstable::iter::TableIterator;
+use crate::sstable::properties::TableProperties;
+
+/// What a table knows about a user key at a snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LookupResult {
+    /// The newest visible entry sets the key to this value.
+    Value(Vec<u8>),
+    /// The newest visible entry is a tombstone: the key is deleted as of the snapshot.
+    Deleted,
+}
+
+/// The bytes of a table: a read-only memory map, or a vector.
+enum TableBytes {
+    Mapped(Mmap),
+    Owned(Vec<u8>),
+}
+
+impl AsRef<[u8]> for TableBytes {
+    fn as_ref(&self) -> &[u8] {
+        match self {
+            TableBytes::Mapped(map) => map,
+            TableBytes::Owned(bytes) => bytes,
+        }
+    }
+}
+
+/// The file's bytes and footer: enough to read blocks.
+struct TableFile {
+    file: Arc<Path>,
+    bytes: SharedBytes,
+    footer: Footer,
+}
+
+struct TableInner {
+    source: TableFile,
+    file_number: FileNumber,
+    index: Arc<Block>,
+    filter: Option<BloomFilter>,
+    properties: TableProperties,
+}
+
+/// An open SSTable. Clones share the same bytes and metadata.
+#[derive(Clone)]
+pub struct Table {
+    inner: Arc<TableInner>,
+}
+
+impl std::fmt::Debug for Table {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Table")
+            .field("file", &self.inner.source.file)
+            .field("file_number", &self.inner.file_number)
+            .field("file_size", &self.file_size())
+            .finish()
+    }
+}
+
+impl Table {
+    /// Opens the finished table at `path` by mapping it into memory.
+    pub fn open(path: &Path, file_number: FileNumber) -> Result<Table> {
+        let file = File::open(path).map_err(|error| Error::io(path, error))?;
+        let length = file
+            .metadata()
+            .map_err(|error| Error::io(path, error))?
+            .len();
+        if length < FOOTER_SIZE as u64 {
+            return Err(Error::corruption(
+                path,
+                0,
+                format!(
+                    "file is {length} bytes, shorter than the {FOOTER_SIZE}-byte SSTable footer"
+                ),
+            ));
+        }
+        // SAFETY: the map is read-only and SSTables are immutable once finished: shaledb never
+        // writes to, truncates or reuses a table file after `TableBuilder::finish`, and only
+        // deletes it (which keeps an existing mapping valid). Every read from the map is
+        // bounds-checked against its length.
+        let map = unsafe { Mmap::map(&file) }.map_err(|error| Error::io(path, error))?;
+        Self::from_shared(
+            path.to_path_buf(),
+            file_number,
+            Arc::new(TableBytes::Mapped(map)),
+        )
+    }
+
+    /// Opens a table held in memory; `name` is used in error messages. File number 0.
+    pub fn from_bytes(name: impl Into<PathBuf>, bytes: Vec<u8>) -> Result<Table> {
+        Self::from_shared(
+            name.into(),
+            FileNumber(0),
+            Arc::new(TableBytes::Owned(bytes)),
+        )
+    }
+
+    fn from_shared(file: PathBuf, file_number: FileNumber, bytes: SharedBytes) -> Result<Table> {
+        let file: Arc<Path> = Arc::from(file);
+        let footer = Footer::decode(&file, (*bytes).as_ref())?;
+        let source = TableFile {
+            file,
+            bytes,
+            footer,
+        };
+        source.check_layout()?;
+        let properties = source.read_properties()?;
+        let filter = source.read_filter(&properties)?;
+        let index = source.read_block(footer.index, true)?;
+        source.check_index(&index, &properties)?;
+        let inner = TableInner {
+            source,
+            file_number,
+            index,
+            filter,
+            properties,
+        };
+        Ok(Table {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// The file this table was opened from (or the name given to [`from_bytes`](Self::from_bytes)).
+    pub fn file(&self) -> &Path {
+        &self.inner.source.file
+    }
+
+    /// The table's file number (0 for tables from [`from_bytes`](Self::from_bytes)).
+    pub fn file_number(&self) -> FileNumber {
+        self.inner.file_number
+    }
+
+    /// Size of the table in bytes.
+    pub fn file_size(&self) -> u64 {
+        (*self.inner.source.bytes).as_ref().len() as u64
+    }
+
+    /// The table's properties, read when it was opened.
+    pub fn properties(&self) -> &TableProperties {
+        &self.inner.properties
+    }
+
+    /// The footer, read when the table was opened.
+    pub fn footer(&self) -> Footer {
+        self.inner.source.footer
+    }
+
+    /// The index block, decoded when the table was opened: one entry per data block, keyed by a
+    /// separator, valued by the encoded [`BlockHandle`].
+    pub fn index_block(&self) -> &Arc<Block> {
+        &self.inner.index
+    }
+
+    /// False if `user_key` is certainly absent; true if it may be present (always true when the
+    /// table has no filter).
+    pub fn may_contain(&self, user_key: &[u8]) -> bool {
+        self.inner
+            .filter
+            .as_ref()
+            .is_none_or(|filter| filter.may_contain(user_key))
+    }
+
+    /// Reads, checks (if `verify_checksums`) and decodes the block at `handle`. Uncompressed
+    /// blocks point into the table's bytes; compressed ones are decompressed into a new buffer.
+    /// This is the seam for a block cache keyed by (`file_number`, `handle.offset`).
+    pub fn read_block(&self, handle: BlockHandle, verify_checksums: bool) -> Result<Arc<Block>> {
+        self.inner.source.read_block(handle, verify_checksums)
+    }
+
+    /// The newest entry for `user_key` with a sequence number <= `snapshot`, checking block
+    /// checksums. `None` when the table holds no such entry.
+    pub fn get(&self, user_key: &[u8], snapshot: SequenceNumber) -> Result<Option<LookupResult>> {
+        self.get_with(user_key, snapshot, true)
+    }
+
+    /// [`get`](Self::get), with block checksum verification as a parameter.
+    pub fn get_with(
+        &self,
+        user_key: &[u8],
+        snapshot: SequenceNumber,
+        verify_checksums: bool,
+    ) -> Result<Option<LookupResult>> {
+        if !self.may_contain(user_key) {
+            return Ok(None);
+        }
+        let snapshot = snapshot.min(SequenceNumber::MAX);
+        // The value kind has the larger trailer, so this is the first key of `user_key` at or
+        // below `snapshot` in internal-key order.
+        let target = internal_key(user_key, snapshot, ValueKind::Value);
+        let mut iterator = self.iter_with(verify_checksums);
+        iterator.seek(&target)?;
+        if !iterator.valid() {
+            return Ok(None);
+        }
+        let parsed = parse_internal_key(iterator.key())
+            .map_err(|reason| Error::corruption(self.file(), 0, reason))?;
+        if parsed.user_key != user_key {
+            return Ok(None);
+        }
+        Ok(Some(match parsed.kind {
+            ValueKind::Value => LookupResult::Value(iterator.value().to_vec()),
+            ValueKind::Tombstone => LookupResult::Deleted,
+        }))
+    }
+
+    /// An iterator over every entry, checking block checksums; not yet positioned.
+    pub fn iter(&self) -> TableIterator {
+        self.iter_with(true)
+    }
+
+    /// [`iter`](Self::iter), with block checksum verification as a parameter.
+    pub fn iter_with(&self, verify_checksums: bool) -> TableIterator {
+        TableIterator::new(self.clone(), verify_checksums)
+    }
+}
+
+impl TableFile {
+    fn corruption(&self, offset: u64, reason: impl Into<String>) -> Error {
+        Error::corruption(&self.file, offset, reason)
+    }
+
+    fn data_end(&self) -> u64 {
+        ((*self.bytes).as_ref().len() - FOOTER_SIZE) as u64
+    }
+
+    /// The stored bytes and trailer of the block at `handle`, bounds-checked against the file.
+    fn stored_with_trailer(&self, handle: BlockHandle) -> Result<(usize, usize)> {
+        let end = handle
+            .end_with_trailer()
+            .filter(|&end| end <= self.data_end())
+            .ok_or_else(|| {
+                self.corruption(
+                    handle.offset.min(self.data_end()),
+                    format!(
+                        "block handle (offset {}, size {}) runs past the end of the blocks at {}",
+                        handle.offset,
+                        handle.size,
+                        self.data_end()
+                    ),
+                )
+            })?;
+        Ok((handle.offset as usize, end as usize))
+    }
+
+    fn read_data(&self, handle: BlockHandle, verify_checksums: bool) -> Result<(BlockData, bool)> {
+        let (start, end) = self.stored_with_trailer(handle)?;
+        let table = (*self.bytes).as_ref();
+        let stored = table.get(start..end).unwrap_or(&[]);
+        let payload = decode_stored_payload(&self.file, handle.offset, stored, verify_checksums)?;
+        Ok(match payload {
+            Some(contents) => (BlockData::Owned(contents), true),
+            None => (
+                BlockData::Shared {
+                    bytes: Arc::clone(&self.bytes),
+                    start,
+                    end: end - BLOCK_TRAILER_SIZE,
+                },
+                false,
+            ),
+        })
+    }
+
+    fn read_block(&self, handle: BlockHandle, verify_checksums: bool) -> Result<Arc<Block>> {
+        let (data, compressed) = self.read_data(handle, verify_checksums)?;
+        let origin = BlockOrigin {
+            file: Arc::clone(&self.file),
+            offset: handle.offset,
+            compressed,
+        };
+        Ok(Arc::new(Block::new(data, origin)?))
+    }
+
+    fn read_properties(&self) -> Result<TableProperties> {
+        let handle = self.footer.properties;
+        let (data, compressed) = self.read_data(handle, true)?;
+        let offset_of =
+            |position: usize| handle.offset + if compressed { 0 } else { position as u64 };
+        TableProperties::decode(data.as_slice()).map_err(|error| {
+            self.corruption(
+                offset_of(error.offset),
+                format!("properties block: {}", error.reason),
+            )
+        })
+    }
+
+    fn read_filter(&self, properties: &TableProperties) -> Result<Option<BloomFilter>> {
+        let handle = self.footer.filter;
+        if handle == BlockHandle::default() {
+            if properties.bloom_bits_per_key != 0 {
+                return Err(self.corruption(self.data_end(), "filter block missing"));
+            }
+            return Ok(None);
+        }
+        if properties.bloom_bits_per_key == 0 {
+            return Err(self.corruption(
+                handle.offset,
+                "filter block present in a table built without a filter",
+            ));
+        }
+        let (data, _) = self.read_data(handle, true)?;
+        BloomFilter::decode(data.as_slice())
+            .map(Some)
+            .map_err(|(position, reason)| {
+                self.corruption(
+                    handle.offset + position as u64,
+                    format!("filter block: {reason}"),
+                )
+            })
+    }
+
+    /// The writer puts data blocks, filter, index and properties back to back before the footer;
+    /// anything else is corruption (and would otherwise hide damaged bytes between blocks).
+    fn check_layout(&self) -> Result<()> {
+        let Footer {
+            index,
+            filter,
+            properties,
+        } = self.footer;
+        let filter_in_place =
+            filter == BlockHandle::default() || filter.end_with_trailer() == Some(index.offset);
+        if !filter_in_place
+            || index.end_with_trailer() != Some(properties.offset)
+            || properties.end_with_trailer() != Some(self.data_end())
+        {
+            return Err(self.corruption(
+                self.data_end(),
+                "footer block handles do not tile the end of the file",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checks that the index lists contiguous data blocks from offset 0 up to the meta blocks,
+    /// with strictly increasing keys, as many as the properties say.
+    fn check_index(&self, index: &Arc<Block>, properties: &TableProperties) -> Result<()> {
+        let data_end = if self.footer.filter == BlockHandle::default() {
+            self.footer.index.offset
+        } else {
+            self.footer.filter.offset
+        };
+        let mut iterator = index.iter();
+        iterator.seek_to_first()?;
+        let (mut expected_offset, mut count, mut previous_key) = (0u64, 0u64, Vec::new());
+        while iterator.valid() {
+            let handle = decode_handle(&iterator)?;
+            let ordered =
+                count == 0 || compare_internal_keys(&previous_key, iterator.key()).is_lt();
+            if handle.offset != expected_offset
+                || !ordered
+                || parse_internal_key(iterator.key()).is_err()
+            {
+                return Err(self.corruption(
+                    self.footer.index.offset,
+                    format!("index entry {count} is out of order or not contiguous"),
+                ));
+            }
+            expected_offset = handle.end_with_trailer().unwrap_or(u64::MAX);
+            count += 1;
+            previous_key.clear();
+            previous_key.extend_from_slice(iterator.key());
+            iterator.next()?;
+        }
+        if count != properties.data_block_count
+            || expected_offset != data_end
+            || expected_offset != properties.data_size
+        {
+            return Err(self.corruption(
+                self.footer.index.offset,
+                format!(
+                    "index lists {count} data blocks ending at {expected_offset}; properties say {} \
+                     blocks of {} bytes, meta blocks start at {data_end}",
+                    properties.data_block_count, properties.data_size
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Decodes the block handle in an index entry's value.
+pub(crate) fn decode_handle(index: &crate::sstable::block::BlockIterator) -> Result<BlockHandle> {
+    let mut cursor = Cursor::new(index.value());
+    let handle = BlockHandle::decode_from(&mut cursor);
+    match handle {
+        Ok(handle) if cursor.is_empty() => Ok(handle),
+        _ => Err(index
+            .block()
+            .origin()
+            .corruption(0, "index entry value is not a block handle")),
+    }
+}
