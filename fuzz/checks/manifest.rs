@@ -21,7 +21,11 @@ pub fn manifest_edit(data: &[u8]) {
     };
     let encoded = edit.encode();
     let again = VersionEdit::decode(&encoded);
-    assert_eq!(again.as_ref(), Ok(&edit), "re-encoded edit decodes differently");
+    assert_eq!(
+        again.as_ref(),
+        Ok(&edit),
+        "re-encoded edit decodes differently"
+    );
     assert_eq!(
         again.map(|edit| edit.encode()),
         Ok(encoded),
@@ -43,9 +47,22 @@ pub fn manifest_replay(data: &[u8]) {
 
 fn check_state_invariants(state: &ManifestState) {
     for (level, file) in state.files() {
-        assert!(file.number < state.next_file_number, "file {} not below next", file.number);
-        assert!(file.largest_sequence <= state.last_sequence, "file {}", file.number);
-        assert_eq!(state.level_of(file.number), Some(level), "file {} twice", file.number);
+        assert!(
+            file.number < state.next_file_number,
+            "file {} not below next",
+            file.number
+        );
+        assert!(
+            file.largest_sequence <= state.last_sequence,
+            "file {}",
+            file.number
+        );
+        assert_eq!(
+            state.level_of(file.number),
+            Some(level),
+            "file {} twice",
+            file.number
+        );
     }
     assert!(state.log_number <= state.next_file_number);
     for files in &state.levels[1..] {
