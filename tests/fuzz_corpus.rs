@@ -8,7 +8,7 @@ mod checks;
 
 use std::path::Path;
 
-fn all_targets() -> Vec<(&'static str, fn(&[u8]))> {
+fn all_targets() -> Vec<checks::Target> {
     let mut targets = Vec::new();
     targets.extend_from_slice(checks::log::TARGETS);
     targets.extend_from_slice(checks::manifest::TARGETS);

@@ -174,8 +174,4 @@ fn check_records_were_written(events: &[LogEvent], payloads: &[Vec<u8>], starts:
 }
 
 /// The fuzz targets of this module, by name.
-#[allow(
-    clippy::type_complexity,
-    reason = "the shape every fuzz check module shares"
-)]
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[("log_reader", log_reader)];
+pub const TARGETS: &[super::Target] = &[("log_reader", log_reader)];

@@ -78,7 +78,7 @@ fn check_state_invariants(state: &ManifestState) {
 }
 
 /// The fuzz targets of this module.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[super::Target] = &[
     ("manifest_edit", manifest_edit),
     ("manifest_replay", manifest_replay),
 ];

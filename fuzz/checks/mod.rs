@@ -4,6 +4,9 @@
 //! without a nightly toolchain. A check panics only when shaledb broke a promise: a decoder
 //! panicked, or returned something other than an error or the bytes that were written.
 
+/// A fuzz target: its name (the file under `fuzz/fuzz_targets/`) and its check.
+pub type Target = (&'static str, fn(&[u8]));
+
 pub mod log;
 pub mod manifest;
 pub mod sstable;

@@ -273,9 +273,7 @@ fn expect_corruption(error: &Error, original_size: usize, undamaged: bool) {
 }
 
 /// The SSTable fuzz targets.
-// The shape of `TARGETS` is shared by every format's checks; clippy finds it complex.
-#[allow(clippy::type_complexity)]
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[super::Target] = &[
     ("sstable_block", sstable_block),
     ("sstable_table", sstable_table),
 ];
