@@ -1062,8 +1062,10 @@ fn write_fuzz_corpus() {
 // ---------------------------------------------------------------------------------------------
 // The fuzz check, run here over its corpus and over seeded random recipes.
 
-#[path = "../fuzz/checks/log.rs"]
-mod log_fuzz_checks;
+#[allow(dead_code)]
+#[path = "../fuzz/checks/mod.rs"]
+mod fuzz_checks;
+use fuzz_checks::log as log_fuzz_checks;
 
 #[test]
 fn fuzz_check_passes_on_its_corpus_and_random_recipes() {

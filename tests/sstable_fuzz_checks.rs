@@ -4,9 +4,10 @@
 
 mod common;
 
-#[path = "../fuzz/checks/sstable.rs"]
+#[path = "../fuzz/checks/mod.rs"]
 #[allow(dead_code)]
-mod sstable_checks;
+mod fuzz_checks;
+use fuzz_checks::sstable as sstable_checks;
 
 use std::path::Path;
 
