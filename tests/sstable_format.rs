@@ -11,7 +11,8 @@ use std::sync::Arc;
 use common::Rng;
 use shaledb::key::{compare_internal_keys, internal_key, parse_internal_key, user_key};
 use shaledb::sstable::{
-    Block, BlockBuilder, Compression, LookupResult, Table, TableBuilder, TableOptions,
+    Block, BlockBuilder, BlockReadOptions, Compression, LookupResult, Table, TableBuilder,
+    TableOptions,
 };
 use shaledb::{Error, FileNumber, MAX_KEY_SIZE, MAX_VALUE_SIZE, SequenceNumber, ValueKind};
 
@@ -685,7 +686,7 @@ fn unverified_reads_return_the_same_data() {
     let mut rng = Rng::new(seed);
     let entries = random_entries(&mut rng, 500, Values::Mixed);
     let table = Table::from_bytes("noverify.sst", build(&entries, &small_blocks())).unwrap();
-    let mut iterator = table.iter_with(false);
+    let mut iterator = table.iter_with(BlockReadOptions::UNVERIFIED);
     iterator.seek_to_first().unwrap();
     for (key, value) in &entries {
         assert_eq!(
@@ -696,7 +697,9 @@ fn unverified_reads_return_the_same_data() {
         iterator.next().unwrap();
         let user = user_key(key);
         assert_eq!(
-            table.get_with(user, SequenceNumber::MAX, false).unwrap(),
+            table
+                .get_with(user, SequenceNumber::MAX, BlockReadOptions::UNVERIFIED)
+                .unwrap(),
             expected_get(&entries, user, SequenceNumber::MAX),
             "seed {seed}"
         );
@@ -800,14 +803,18 @@ fn check_damaged(damaged: Vec<u8>, entries: &[Entry], original_size: usize, what
             Err(error) => assert_corruption(&error, original_size, what),
         }
         // Without checksums, damage may go unnoticed, but it must never panic.
-        let _ = table.get_with(parsed.user_key, parsed.sequence, false);
+        let _ = table.get_with(
+            parsed.user_key,
+            parsed.sequence,
+            BlockReadOptions::UNVERIFIED,
+        );
     }
     let _ = unverified_scan(&table);
     detected
 }
 
 fn unverified_scan(table: &Table) -> Result<usize, Error> {
-    let mut iterator = table.iter_with(false);
+    let mut iterator = table.iter_with(BlockReadOptions::UNVERIFIED);
     let mut count = 0;
     iterator.seek_to_last()?;
     while iterator.valid() && count < 10_000 {

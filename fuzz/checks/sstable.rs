@@ -17,7 +17,9 @@ use std::cmp::Ordering;
 use std::sync::Arc;
 
 use shaledb::key::{compare_internal_keys, internal_key, parse_internal_key};
-use shaledb::sstable::{Block, Compression, LookupResult, Table, TableBuilder, TableOptions};
+use shaledb::sstable::{
+    Block, BlockReadOptions, Compression, LookupResult, Table, TableBuilder, TableOptions,
+};
 use shaledb::{Error, SequenceNumber, ValueKind};
 
 /// Upper bound on iteration steps, so that every call stays fast.
@@ -106,11 +108,15 @@ fn read_arbitrary_table(bytes: &[u8]) {
     for (key, _) in scanned.iter().take(8) {
         if let Ok(parsed) = parse_internal_key(key) {
             let _ = table.get(parsed.user_key, parsed.sequence);
-            let _ = table.get_with(parsed.user_key, SequenceNumber::MAX, false);
+            let _ = table.get_with(
+                parsed.user_key,
+                SequenceNumber::MAX,
+                BlockReadOptions::UNVERIFIED,
+            );
         }
     }
     let _ = table.get(b"", SequenceNumber::MAX);
-    let mut iterator = table.iter_with(false);
+    let mut iterator = table.iter_with(BlockReadOptions::UNVERIFIED);
     let _ = iterator.seek(&bytes[..bytes.len().min(16)]);
 }
 

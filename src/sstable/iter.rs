@@ -10,25 +10,25 @@ use crate::error::Result;
 use crate::key::parse_internal_key;
 use crate::sstable::block::BlockIterator;
 use crate::sstable::format::BlockHandle;
-use crate::sstable::reader::{Table, decode_handle};
+use crate::sstable::reader::{BlockReadOptions, Table, decode_handle};
 
 /// A two-level iterator over a [`Table`]: the index picks the data block, the block iterator
 /// picks the entry. Owns a clone of the table, so it can outlive the borrow it came from.
 #[derive(Debug)]
 pub struct TableIterator {
     table: Table,
-    verify_checksums: bool,
+    options: BlockReadOptions,
     index: BlockIterator,
     data: Option<BlockIterator>,
     data_handle: Option<BlockHandle>,
 }
 
 impl TableIterator {
-    pub(crate) fn new(table: Table, verify_checksums: bool) -> Self {
+    pub(crate) fn new(table: Table, options: BlockReadOptions) -> Self {
         let index = table.index_block().iter();
         TableIterator {
             table,
-            verify_checksums,
+            options,
             index,
             data: None,
             data_handle: None,
@@ -147,7 +147,7 @@ impl TableIterator {
         }
         let handle = decode_handle(&self.index)?;
         if self.data_handle != Some(handle) || self.data.is_none() {
-            let block = self.table.read_block(handle, self.verify_checksums)?;
+            let block = self.table.read_block(handle, self.options)?;
             self.data = Some(block.iter());
             self.data_handle = Some(handle);
         }

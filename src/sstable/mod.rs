@@ -35,4 +35,4 @@ pub use format::{BlockHandle, Footer};
 pub use iter::TableIterator;
 pub use options::{Compression, TableOptions};
 pub use properties::TableProperties;
-pub use reader::{LookupResult, Table};
+pub use reader::{BlockReadOptions, LookupResult, Table};

@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use memmap2::Mmap;
 
+use crate::cache::{BlockCache, BlockKey};
 use crate::coding::Cursor;
 use crate::error::{Error, Result};
 use crate::key::{
@@ -28,6 +29,33 @@ use crate::sstable::filter::BloomFilter;
 use crate::sstable::format::{BLOCK_TRAILER_SIZE, BlockHandle, FOOTER_SIZE, Footer};
 use crate::sstable::iter::TableIterator;
 use crate::sstable::properties::TableProperties;
+
+/// How a read treats the blocks it needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockReadOptions {
+    /// Verify each block's checksum when it is read from the file (default `true`).
+    pub verify_checksums: bool,
+    /// Keep blocks read from the file in the table's block cache, if it has one (default
+    /// `true`).
+    pub fill_cache: bool,
+}
+
+impl Default for BlockReadOptions {
+    fn default() -> Self {
+        BlockReadOptions {
+            verify_checksums: true,
+            fill_cache: true,
+        }
+    }
+}
+
+impl BlockReadOptions {
+    /// Reads that skip checksum verification (and so never fill the cache).
+    pub const UNVERIFIED: BlockReadOptions = BlockReadOptions {
+        verify_checksums: false,
+        fill_cache: false,
+    };
+}
 
 /// What a table knows about a user key at a snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,6 +91,7 @@ struct TableFile {
 struct TableInner {
     source: TableFile,
     file_number: FileNumber,
+    cache: Option<Arc<BlockCache<Block>>>,
     index: Arc<Block>,
     filter: Option<BloomFilter>,
     properties: TableProperties,
@@ -87,6 +116,15 @@ impl std::fmt::Debug for Table {
 impl Table {
     /// Opens the finished table at `path` by mapping it into memory.
     pub fn open(path: &Path, file_number: FileNumber) -> Result<Table> {
+        Self::open_with_cache(path, file_number, None)
+    }
+
+    /// [`open`](Self::open), keeping decoded blocks in `cache` under (`file_number`, offset).
+    pub fn open_with_cache(
+        path: &Path,
+        file_number: FileNumber,
+        cache: Option<Arc<BlockCache<Block>>>,
+    ) -> Result<Table> {
         let file = File::open(path).map_err(|error| Error::io(path, error))?;
         let length = file
             .metadata()
@@ -110,6 +148,7 @@ impl Table {
             path.to_path_buf(),
             file_number,
             Arc::new(TableBytes::Mapped(map)),
+            cache,
         )
     }
 
@@ -119,10 +158,16 @@ impl Table {
             name.into(),
             FileNumber(0),
             Arc::new(TableBytes::Owned(bytes)),
+            None,
         )
     }
 
-    fn from_shared(file: PathBuf, file_number: FileNumber, bytes: SharedBytes) -> Result<Table> {
+    fn from_shared(
+        file: PathBuf,
+        file_number: FileNumber,
+        bytes: SharedBytes,
+        cache: Option<Arc<BlockCache<Block>>>,
+    ) -> Result<Table> {
         let file: Arc<Path> = Arc::from(file);
         let footer = Footer::decode(&file, (*bytes).as_ref())?;
         let source = TableFile {
@@ -138,6 +183,7 @@ impl Table {
         let inner = TableInner {
             source,
             file_number,
+            cache,
             index,
             filter,
             properties,
@@ -187,25 +233,47 @@ impl Table {
             .is_none_or(|filter| filter.may_contain(user_key))
     }
 
-    /// Reads, checks (if `verify_checksums`) and decodes the block at `handle`. Uncompressed
-    /// blocks point into the table's bytes; compressed ones are decompressed into a new buffer.
-    /// This is the seam for a block cache keyed by (`file_number`, `handle.offset`).
-    pub fn read_block(&self, handle: BlockHandle, verify_checksums: bool) -> Result<Arc<Block>> {
-        self.inner.source.read_block(handle, verify_checksums)
+    /// The block at `handle`: from the block cache if the table has one and holds it, else
+    /// read, checked (if `options.verify_checksums`) and decoded, then cached if
+    /// `options.fill_cache` and the checksum was verified (so that a cached block is always a
+    /// verified one). Uncompressed blocks point into the table's bytes; compressed ones are
+    /// decompressed into a new buffer.
+    pub fn read_block(&self, handle: BlockHandle, options: BlockReadOptions) -> Result<Arc<Block>> {
+        let Some(cache) = &self.inner.cache else {
+            return self
+                .inner
+                .source
+                .read_block(handle, options.verify_checksums);
+        };
+        let key = BlockKey {
+            file: self.inner.file_number,
+            offset: handle.offset,
+        };
+        if let Some(block) = cache.get(&key) {
+            return Ok(block);
+        }
+        let block = self
+            .inner
+            .source
+            .read_block(handle, options.verify_checksums)?;
+        if options.fill_cache && options.verify_checksums {
+            cache.insert(key, Arc::clone(&block), block.size());
+        }
+        Ok(block)
     }
 
     /// The newest entry for `user_key` with a sequence number <= `snapshot`, checking block
     /// checksums. `None` when the table holds no such entry.
     pub fn get(&self, user_key: &[u8], snapshot: SequenceNumber) -> Result<Option<LookupResult>> {
-        self.get_with(user_key, snapshot, true)
+        self.get_with(user_key, snapshot, BlockReadOptions::default())
     }
 
-    /// [`get`](Self::get), with block checksum verification as a parameter.
+    /// [`get`](Self::get), with checksum verification and caching as parameters.
     pub fn get_with(
         &self,
         user_key: &[u8],
         snapshot: SequenceNumber,
-        verify_checksums: bool,
+        options: BlockReadOptions,
     ) -> Result<Option<LookupResult>> {
         if !self.may_contain(user_key) {
             return Ok(None);
@@ -214,7 +282,7 @@ impl Table {
         // The value kind has the larger trailer, so this is the first key of `user_key` at or
         // below `snapshot` in internal-key order.
         let target = internal_key(user_key, snapshot, ValueKind::Value);
-        let mut iterator = self.iter_with(verify_checksums);
+        let mut iterator = self.iter_with(options);
         iterator.seek(&target)?;
         if !iterator.valid() {
             return Ok(None);
@@ -232,12 +300,12 @@ impl Table {
 
     /// An iterator over every entry, checking block checksums; not yet positioned.
     pub fn iter(&self) -> TableIterator {
-        self.iter_with(true)
+        self.iter_with(BlockReadOptions::default())
     }
 
-    /// [`iter`](Self::iter), with block checksum verification as a parameter.
-    pub fn iter_with(&self, verify_checksums: bool) -> TableIterator {
-        TableIterator::new(self.clone(), verify_checksums)
+    /// [`iter`](Self::iter), with checksum verification and caching as parameters.
+    pub fn iter_with(&self, options: BlockReadOptions) -> TableIterator {
+        TableIterator::new(self.clone(), options)
     }
 }
 
