@@ -144,13 +144,6 @@ impl WriteBatch {
     }
 
     /// Stamps the first sequence number into the header (done by the commit path).
-    #[cfg_attr(
-        not(test),
-        expect(
-            dead_code,
-            reason = "the engine's commit path (next issue) stamps batches"
-        )
-    )]
     pub(crate) fn set_first_sequence(&mut self, sequence: SequenceNumber) {
         self.encoded[..8].copy_from_slice(&sequence.0.to_le_bytes());
     }

@@ -41,6 +41,9 @@ pub enum Error {
     /// The caller passed something shaledb does not accept (a key or value over the size limit,
     /// an option out of range). The message names the field. Retrying the same call does not help.
     InvalidArgument(String),
+    /// The database directory is already open, by this process or another (its `LOCK` file is
+    /// held). Close the other handle first; retrying while it is open does not help.
+    Locked(PathBuf),
     /// The database was closed; reopen it to continue.
     Closed,
     /// The database refuses writes after an unrecoverable error (a failed WAL write or fsync);
@@ -70,6 +73,31 @@ impl Error {
         }
     }
 
+    /// A copy of this error for another caller that shares its cause: every batch of a failed
+    /// write group gets one. `io::Error` is not `Clone`, so an I/O error is rebuilt from its kind
+    /// and message.
+    pub(crate) fn duplicate(&self) -> Error {
+        match self {
+            Error::Io { path, source } => Error::Io {
+                path: path.clone(),
+                source: io::Error::new(source.kind(), source.to_string()),
+            },
+            Error::Corruption {
+                file,
+                offset,
+                reason,
+            } => Error::Corruption {
+                file: file.clone(),
+                offset: *offset,
+                reason: reason.clone(),
+            },
+            Error::InvalidArgument(message) => Error::InvalidArgument(message.clone()),
+            Error::Locked(dir) => Error::Locked(dir.clone()),
+            Error::Closed => Error::Closed,
+            Error::ReadOnly(cause) => Error::ReadOnly(cause.clone()),
+        }
+    }
+
     /// Whether this error reports damaged or foreign bytes on disk.
     pub fn is_corruption(&self) -> bool {
         matches!(self, Error::Corruption { .. })
@@ -96,6 +124,11 @@ impl fmt::Display for Error {
                 file.display()
             ),
             Error::InvalidArgument(message) => write!(f, "invalid argument: {message}"),
+            Error::Locked(dir) => write!(
+                f,
+                "the database in {} is already open (its LOCK file is held by this or another process); close that handle first",
+                dir.display()
+            ),
             Error::Closed => write!(f, "the database is closed; open it again to continue"),
             Error::ReadOnly(cause) => write!(
                 f,

@@ -150,6 +150,187 @@ impl fmt::Display for LatencySummary {
     }
 }
 
+/// The engine's counters, updated as it works.
+#[derive(Default)]
+pub(crate) struct EngineStats {
+    /// Latency of each write-ahead-log fdatasync, in nanoseconds.
+    pub fsync_latency: Histogram,
+    /// Time writers spent waiting for flushes, in nanoseconds, one value per stall.
+    pub stalls: Histogram,
+    /// Memtables written to level-0 tables.
+    pub flushes: AtomicU64,
+    /// Bytes of level-0 tables written by flushes.
+    pub flush_bytes: AtomicU64,
+}
+
+impl EngineStats {
+    /// Records one stall of `duration`.
+    pub fn record_stall(&self, duration: Duration) {
+        self.stalls.record_duration(duration);
+    }
+
+    /// Records a finished flush that wrote `bytes`.
+    pub fn record_flush(&self, bytes: u64) {
+        self.flushes.fetch_add(1, Ordering::Relaxed);
+        self.flush_bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// A plain snapshot of these counters with the `gauges` read by the caller.
+    pub fn snapshot(&self, gauges: Gauges<'_>) -> Stats {
+        let commit = gauges.commit;
+        Stats {
+            levels: gauges
+                .levels
+                .iter()
+                .map(|&(files, bytes)| LevelStats { files, bytes })
+                .collect(),
+            memtable_bytes: gauges.memtable_bytes,
+            immutable_memtables: gauges.immutable_memtables,
+            immutable_memtable_bytes: gauges.immutable_bytes,
+            write_groups: commit.batches.count(),
+            batches_per_group_mean: commit.batches.mean(),
+            batches_per_group_max: commit.batches.max(),
+            bytes_per_group_mean: commit.bytes.mean(),
+            bytes_per_group_max: commit.bytes.max(),
+            synced_groups: commit.synced_groups.load(Ordering::Relaxed),
+            fsync_latency: self.fsync_latency.latency_summary(),
+            stall_count: self.stalls.count(),
+            stall_time: Duration::from_nanos(self.stalls.sum()),
+            cache_hits: gauges.cache.hits(),
+            cache_misses: gauges.cache.misses(),
+            cache_bytes: gauges.cache.usage() as u64,
+            flushes: self.flushes.load(Ordering::Relaxed),
+            flush_bytes: self.flush_bytes.load(Ordering::Relaxed),
+            error: gauges.error,
+        }
+    }
+}
+
+/// What the engine reads from its current state for a [`Stats`] snapshot.
+pub(crate) struct Gauges<'a> {
+    pub levels: [(usize, u64); crate::manifest::NUM_LEVELS],
+    pub memtable_bytes: u64,
+    pub immutable_memtables: usize,
+    pub immutable_bytes: u64,
+    pub commit: &'a crate::commit::GroupStats,
+    pub cache: &'a crate::cache::BlockCache<crate::sstable::Block>,
+    pub error: Option<String>,
+}
+
+/// Files and bytes in one level.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LevelStats {
+    /// Number of SSTables.
+    pub files: usize,
+    /// Their total size in bytes.
+    pub bytes: u64,
+}
+
+/// A snapshot of the database's counters and gauges, from `Db::stats`. `Display` prints a
+/// compact table.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Files and bytes per level, L0 first.
+    pub levels: Vec<LevelStats>,
+    /// Bytes in the active memtable.
+    pub memtable_bytes: u64,
+    /// Frozen memtables waiting to be flushed.
+    pub immutable_memtables: usize,
+    /// Bytes in the frozen memtables.
+    pub immutable_memtable_bytes: u64,
+    /// Write groups committed (one log write each).
+    pub write_groups: u64,
+    /// Mean batches per write group.
+    pub batches_per_group_mean: f64,
+    /// Most batches in one write group.
+    pub batches_per_group_max: u64,
+    /// Mean bytes per write group.
+    pub bytes_per_group_mean: f64,
+    /// Most bytes in one write group.
+    pub bytes_per_group_max: u64,
+    /// Write groups that asked for an fsync.
+    pub synced_groups: u64,
+    /// Write-ahead-log fsyncs: count and latency.
+    pub fsync_latency: LatencySummary,
+    /// Times writers waited for flushes.
+    pub stall_count: u64,
+    /// Total time writers waited for flushes.
+    pub stall_time: Duration,
+    /// Block cache lookups that hit.
+    pub cache_hits: u64,
+    /// Block cache lookups that missed.
+    pub cache_misses: u64,
+    /// Bytes held by the block cache.
+    pub cache_bytes: u64,
+    /// Memtables flushed to level-0 tables.
+    pub flushes: u64,
+    /// Bytes written by flushes.
+    pub flush_bytes: u64,
+    /// Why the database refuses writes, if it does.
+    pub error: Option<String>,
+}
+
+fn mebibytes(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+impl fmt::Display for Stats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "level  files      MiB")?;
+        for (level, stats) in self.levels.iter().enumerate() {
+            writeln!(
+                f,
+                "L{level}    {:>6} {:>8.1}",
+                stats.files,
+                mebibytes(stats.bytes)
+            )?;
+        }
+        writeln!(
+            f,
+            "memtable {:.1} MiB; {} frozen ({:.1} MiB); flushes {} ({:.1} MiB)",
+            mebibytes(self.memtable_bytes),
+            self.immutable_memtables,
+            mebibytes(self.immutable_memtable_bytes),
+            self.flushes,
+            mebibytes(self.flush_bytes)
+        )?;
+        writeln!(
+            f,
+            "write groups {} ({} synced): batches/group mean {:.2} max {}; bytes/group mean {:.0} max {}",
+            self.write_groups,
+            self.synced_groups,
+            self.batches_per_group_mean,
+            self.batches_per_group_max,
+            self.bytes_per_group_mean,
+            self.bytes_per_group_max
+        )?;
+        writeln!(f, "wal fsync {}", self.fsync_latency)?;
+        writeln!(
+            f,
+            "stalls {} totalling {:?}",
+            self.stall_count, self.stall_time
+        )?;
+        let lookups = self.cache_hits + self.cache_misses;
+        let hit_rate = if lookups == 0 {
+            0.0
+        } else {
+            100.0 * self.cache_hits as f64 / lookups as f64
+        };
+        write!(
+            f,
+            "block cache {:.1} MiB, hits {} misses {} ({hit_rate:.1}% hits)",
+            mebibytes(self.cache_bytes),
+            self.cache_hits,
+            self.cache_misses
+        )?;
+        if let Some(error) = &self.error {
+            write!(f, "\nwrites refused: {error}")?;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -256,10 +256,10 @@ impl LogReader {
         partial
             .payload
             .extend_from_slice(self.bytes.get(payload).unwrap_or_default());
-        if fragment_type == FragmentType::Last {
-            if let Some(partial) = self.partial.take() {
-                self.push_record(partial.start, partial.payload);
-            }
+        if fragment_type == FragmentType::Last
+            && let Some(partial) = self.partial.take()
+        {
+            self.push_record(partial.start, partial.payload);
         }
     }
 

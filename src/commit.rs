@@ -1,0 +1,324 @@
+//! Group commit: concurrent writers queue their batches and the writer at the front of the queue
+//! commits a whole group of them at once — one log write, at most one fdatasync.
+//!
+//! Invariants (the database's commit function relies on them):
+//! - **WAL order = sequence order = visibility order.** Exactly one leader runs the commit
+//!   function at a time, groups are taken from the front of a FIFO queue, and a batch's group is
+//!   committed (logged, inserted, published) before the next group's leader starts.
+//! - Every batch gets exactly one result: the result of its group's commit. A failed commit
+//!   fails every batch of the group; none of them is reported as written.
+//! - A group holds at most `max_group_bytes` of batches, and at most the leader's own size plus
+//!   128 KiB when the leader's batch is small, so a small write is never held hostage behind a
+//!   huge group. The leader's own batch is always taken, whatever its size.
+//!
+//! Flow:
+//! ```text
+//! write(batch):
+//!     lock queue; push batch
+//!     wait until (batch is done) or (batch is at the front)
+//!     if done: return its result                      -- a leader committed it for us
+//!     group = front batches up to the byte cap         -- we are the leader
+//!     unlock; result = commit(group); lock            -- sequence, WAL write, fsync, memtable, publish
+//!     pop the group; hand each member the result; wake them and the new front
+//! ```
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+use crate::batch::WriteBatch;
+use crate::error::Result;
+use crate::stats::Histogram;
+
+/// A leader whose own batch is at most this big caps its group at its size plus this much.
+const SMALL_BATCH_BYTES: usize = 128 << 10;
+
+/// One queued write.
+struct Waiter {
+    /// Taken by the leader when it forms the group.
+    batch: Mutex<Option<WriteBatch>>,
+    sync: bool,
+    bytes: usize,
+    /// Set by the leader of the batch's group; `Some` means done.
+    result: Mutex<Option<Result<()>>>,
+    wake: Condvar,
+}
+
+impl Waiter {
+    fn is_done(&self) -> bool {
+        lock(&self.result).is_some()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every critical section here is a few field updates that cannot panic half-way, so a
+    // poisoned lock (a panic elsewhere while it was held) leaves consistent data.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A group the leader commits.
+pub(crate) struct WriteGroup {
+    /// The batches in queue order.
+    pub batches: Vec<WriteBatch>,
+    /// Whether any member asked for its batch to be synced.
+    pub sync: bool,
+}
+
+/// Counters of the groups formed, for `Db::stats`.
+#[derive(Default)]
+pub(crate) struct GroupStats {
+    /// Batches per group.
+    pub batches: Histogram,
+    /// Bytes per group.
+    pub bytes: Histogram,
+    /// Groups that were synced.
+    pub synced_groups: AtomicU64,
+}
+
+/// The queue of writers. See the module documentation.
+pub(crate) struct GroupCommit {
+    queue: Mutex<VecDeque<Arc<Waiter>>>,
+    max_group_bytes: usize,
+    pub(crate) stats: GroupStats,
+}
+
+impl GroupCommit {
+    /// A queue forming groups of at most `max_group_bytes`.
+    pub(crate) fn new(max_group_bytes: usize) -> Self {
+        GroupCommit {
+            queue: Mutex::new(VecDeque::new()),
+            max_group_bytes,
+            stats: GroupStats::default(),
+        }
+    }
+
+    /// Commits `batch` as part of some group. If this writer becomes the leader, it calls
+    /// `commit` for the whole group; otherwise another writer's `commit` covers it.
+    pub(crate) fn write(
+        &self,
+        batch: WriteBatch,
+        sync: bool,
+        commit: impl FnOnce(&mut WriteGroup) -> Result<()>,
+    ) -> Result<()> {
+        let waiter = Arc::new(Waiter {
+            bytes: batch.approximate_size(),
+            batch: Mutex::new(Some(batch)),
+            sync,
+            result: Mutex::new(None),
+            wake: Condvar::new(),
+        });
+        let mut queue = lock(&self.queue);
+        queue.push_back(Arc::clone(&waiter));
+        queue = waiter
+            .wake
+            .wait_while(queue, |queue| {
+                !waiter.is_done()
+                    && !queue
+                        .front()
+                        .is_some_and(|front| Arc::ptr_eq(front, &waiter))
+            })
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(result) = lock(&waiter.result).take() {
+            return result;
+        }
+        let (mut group, member_count) = self.form_group(&queue);
+        drop(queue);
+
+        let result = commit(&mut group);
+
+        let mut queue = lock(&self.queue);
+        let mut own_result = None;
+        for _ in 0..member_count {
+            let member = queue.pop_front().expect("group members are still queued");
+            let member_result = match &result {
+                Ok(()) => Ok(()),
+                Err(error) => Err(error.duplicate()),
+            };
+            if Arc::ptr_eq(&member, &waiter) {
+                own_result = Some(member_result);
+            } else {
+                *lock(&member.result) = Some(member_result);
+                member.wake.notify_one();
+            }
+        }
+        if let Some(front) = queue.front() {
+            front.wake.notify_one();
+        }
+        drop(queue);
+        match (own_result, result) {
+            (_, Err(error)) => Err(error),
+            (Some(own), Ok(())) => own,
+            (None, Ok(())) => unreachable!("the leader is always the first member of its group"),
+        }
+    }
+
+    /// Takes the batches of the group led by the front of `queue`.
+    fn form_group(&self, queue: &VecDeque<Arc<Waiter>>) -> (WriteGroup, usize) {
+        let leader_bytes = queue.front().map_or(0, |leader| leader.bytes);
+        let mut limit = self.max_group_bytes;
+        if leader_bytes <= SMALL_BATCH_BYTES {
+            limit = limit.min(leader_bytes + SMALL_BATCH_BYTES);
+        }
+        let mut group = WriteGroup {
+            batches: Vec::new(),
+            sync: false,
+        };
+        let mut bytes = 0;
+        for (index, member) in queue.iter().enumerate() {
+            if index > 0 && bytes + member.bytes > limit {
+                break;
+            }
+            bytes += member.bytes;
+            group.sync |= member.sync;
+            if let Some(batch) = lock(&member.batch).take() {
+                group.batches.push(batch);
+            }
+        }
+        let member_count = group.batches.len();
+        self.stats.batches.record(member_count as u64);
+        self.stats.bytes.record(bytes as u64);
+        if group.sync {
+            self.stats.synced_groups.fetch_add(1, Ordering::Relaxed);
+        }
+        (group, member_count)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Error;
+    use std::sync::Barrier;
+
+    fn batch_with(key: &[u8], value_size: usize) -> WriteBatch {
+        let mut batch = WriteBatch::new();
+        batch.put(key, &vec![7; value_size]).unwrap();
+        batch
+    }
+
+    #[test]
+    fn every_batch_is_committed_once_in_queue_order() {
+        let commit = Arc::new(GroupCommit::new(1 << 20));
+        let log = Arc::new(Mutex::new(Vec::<Vec<u8>>::new()));
+        let threads: Vec<_> = (0..8)
+            .map(|thread| {
+                let (commit, log) = (commit.clone(), log.clone());
+                std::thread::spawn(move || {
+                    for index in 0..200 {
+                        let key = format!("{thread}-{index:03}").into_bytes();
+                        commit
+                            .write(batch_with(&key, 10), index % 2 == 0, |group| {
+                                let mut log = lock(&log);
+                                for batch in &group.batches {
+                                    for operation in batch.iter() {
+                                        if let crate::batch::BatchOperation::Put { key, .. } =
+                                            operation
+                                        {
+                                            log.push(key.to_vec());
+                                        }
+                                    }
+                                }
+                                Ok(())
+                            })
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        let log = lock(&log);
+        assert_eq!(log.len(), 1_600);
+        // Each thread's batches appear in the order that thread wrote them.
+        for thread in 0..8 {
+            let prefix = format!("{thread}-").into_bytes();
+            let own: Vec<_> = log.iter().filter(|key| key.starts_with(&prefix)).collect();
+            let mut sorted = own.clone();
+            sorted.sort();
+            assert_eq!(own, sorted, "thread {thread} out of order");
+            assert_eq!(own.len(), 200);
+        }
+        assert_eq!(commit.stats.batches.sum(), 1_600);
+    }
+
+    #[test]
+    fn concurrent_writers_form_groups_larger_than_one() {
+        let commit = Arc::new(GroupCommit::new(1 << 20));
+        let barrier = Arc::new(Barrier::new(16));
+        let threads: Vec<_> = (0..16)
+            .map(|_| {
+                let (commit, barrier) = (commit.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    for _ in 0..50 {
+                        // A slow "fsync" lets the queue fill behind the leader.
+                        commit
+                            .write(batch_with(b"k", 10), true, |_| {
+                                std::thread::sleep(std::time::Duration::from_millis(1));
+                                Ok(())
+                            })
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        assert_eq!(commit.stats.batches.sum(), 800);
+        assert!(
+            commit.stats.batches.max() > 1,
+            "no group held more than one batch"
+        );
+        assert!(commit.stats.batches.count() < 800);
+    }
+
+    #[test]
+    fn a_failed_commit_fails_every_member_of_the_group() {
+        let commit = Arc::new(GroupCommit::new(1 << 20));
+        let barrier = Arc::new(Barrier::new(8));
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let (commit, barrier) = (commit.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    commit.write(batch_with(b"k", 10), true, |group| {
+                        std::thread::sleep(std::time::Duration::from_millis(5));
+                        Err(Error::ReadOnly(format!(
+                            "injected failure of {} batches",
+                            group.batches.len()
+                        )))
+                    })
+                })
+            })
+            .collect();
+        for thread in threads {
+            let error = thread.join().unwrap().unwrap_err();
+            assert!(error.to_string().contains("injected failure"), "{error}");
+        }
+    }
+
+    #[test]
+    fn small_leaders_cap_their_group() {
+        let commit = GroupCommit::new(1 << 20);
+        let mut queue = VecDeque::new();
+        for size in [10, 100 << 10, 100 << 10] {
+            let batch = batch_with(b"k", size);
+            queue.push_back(Arc::new(Waiter {
+                bytes: batch.approximate_size(),
+                batch: Mutex::new(Some(batch)),
+                sync: false,
+                result: Mutex::new(None),
+                wake: Condvar::new(),
+            }));
+        }
+        // 10 bytes + 128 KiB admits the first 100 KiB batch but not the second.
+        let (group, members) = commit.form_group(&queue);
+        assert_eq!(members, 2);
+        assert_eq!(group.batches.len(), 2);
+        assert!(!group.sync);
+    }
+}

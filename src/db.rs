@@ -1,0 +1,678 @@
+//! `Db`: the database handle. Every read and write enters here; this module coordinates the
+//! commit queue, the memtables, the flush thread and the versions, and parses no bytes itself.
+//!
+//! Locks, always taken in this order: `wal` (held by the commit leader while it logs and
+//! inserts a group) → `state` (file numbers, frozen memtables, the manifest, the current
+//! version) → `view` (what readers see; written only while `state` is held). Readers take only a
+//! brief read lock on `view`.
+//!
+//! Invariants:
+//! - `visible_sequence` is published after every entry at or below it is in a memtable that is
+//!   in `view` (or in a table of the version in `view`); a reader loads the sequence first and
+//!   the view second, so it always finds every entry its sequence promises.
+//! - A frozen memtable leaves `view` in the same update that adds its table to the version.
+//! - A write-ahead log is deleted only after the manifest durably records a log number above it.
+
+use std::collections::VecDeque;
+use std::fs::{File, OpenOptions};
+use std::ops::{Bound, RangeBounds};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::batch::{BatchOperation, BatchReader, WriteBatch};
+use crate::cache::BlockCache;
+use crate::commit::{GroupCommit, WriteGroup};
+use crate::error::{Error, Result};
+use crate::fs::{LOCK_FILE_NAME, sync_dir, wal_path};
+use crate::iterator::{
+    DbIterator, InternalIterator, LevelIterator, MemtableIterator, SourceFactory, TableSource,
+    prefix_successor,
+};
+use crate::key::{FileNumber, SequenceNumber, ValueKind, check_key};
+use crate::log::{LogFileKind, LogWriter};
+use crate::manifest::ManifestWriter;
+use crate::memtable::{Memtable, MemtableLookup};
+use crate::options::{Options, ReadOptions, WriteOptions};
+use crate::snapshot::{Snapshot, SnapshotRegistry};
+use crate::sstable::{Block, BlockReadOptions, LookupResult};
+use crate::stats::{EngineStats, Stats};
+use crate::value::Value;
+use crate::version::Version;
+
+/// What readers see: the memtables and tables that together hold every visible entry.
+pub(crate) struct ReadView {
+    pub memtable: Arc<Memtable>,
+    /// Frozen memtables waiting for their flush, newest first.
+    pub immutables: Vec<Arc<Memtable>>,
+    pub version: Arc<Version>,
+}
+
+/// The commit leader's state: the log being written and the memtable it feeds.
+pub(crate) struct WalState {
+    pub writer: LogWriter,
+    pub number: FileNumber,
+    pub memtable: Arc<Memtable>,
+    /// The last sequence number handed out (equal to the visible one between groups).
+    pub last_sequence: SequenceNumber,
+}
+
+/// A frozen memtable and the log that holds its writes.
+#[derive(Clone)]
+pub(crate) struct ImmutableMemtable {
+    pub memtable: Arc<Memtable>,
+    pub wal_number: FileNumber,
+}
+
+/// Everything that changes when memtables rotate and flushes finish.
+pub(crate) struct EngineState {
+    /// Frozen memtables, oldest first.
+    pub immutables: VecDeque<ImmutableMemtable>,
+    pub version: Arc<Version>,
+    pub manifest: ManifestWriter,
+    pub next_file_number: u64,
+    /// The log the current memtable writes to (the manifest's log number once everything older
+    /// is flushed).
+    pub current_wal_number: FileNumber,
+    pub shutting_down: bool,
+    /// Set when a flush failed for good; the database is read-only from then on.
+    pub background_error: Option<String>,
+}
+
+impl EngineState {
+    pub fn allocate_file_number(&mut self) -> FileNumber {
+        let number = FileNumber(self.next_file_number);
+        self.next_file_number += 1;
+        number
+    }
+}
+
+pub(crate) struct DbInner {
+    pub dir: PathBuf,
+    pub options: Options,
+    pub lock_file: Mutex<Option<File>>,
+    pub commit: GroupCommit,
+    pub wal: Mutex<WalState>,
+    pub state: Mutex<EngineState>,
+    /// Signalled when `state` changes: a memtable was frozen, a flush finished, shutdown began.
+    pub state_changed: Condvar,
+    pub view: RwLock<Arc<ReadView>>,
+    pub visible_sequence: AtomicU64,
+    pub snapshots: Arc<SnapshotRegistry>,
+    pub cache: Arc<BlockCache<Block>>,
+    pub stats: EngineStats,
+    /// Why writes are refused, after a failed log write or fsync.
+    pub poisoned: Mutex<Option<String>>,
+    pub closed: AtomicBool,
+    pub flusher: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// Takes a mutex even if a panicking thread poisoned it. Every critical section in the engine
+/// leaves its data consistent at each step that can panic (only assertions can), so the data is
+/// still usable; a panicked background worker poisons the database through `poisoned` instead.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// An embedded key-value store. Open it, share it between threads (`Db` is `Send + Sync`; use
+/// `&Db` or `Arc<Db>`), and close it or drop it.
+///
+/// ```
+/// use shaledb::{Db, Options, WriteBatch, WriteOptions};
+///
+/// let dir = tempfile::tempdir()?;
+/// let db = Db::open(dir.path(), Options::default())?;
+/// db.put(b"greeting", b"hello")?;
+/// let mut batch = WriteBatch::new();
+/// batch.put(b"a", b"1")?;
+/// batch.delete(b"greeting")?;
+/// db.write(batch, &WriteOptions::SYNC)?;
+/// assert_eq!(db.get(b"a")?.as_deref(), Some(&b"1"[..]));
+/// assert_eq!(db.get(b"greeting")?, None);
+/// let keys: Vec<_> = db.iter().map(|item| item.map(|(key, _)| key)).collect::<Result<_, _>>()?;
+/// assert_eq!(keys, vec![b"a".to_vec()]);
+/// db.close()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Db {
+    inner: Arc<DbInner>,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("dir", &self.inner.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Db {
+    /// Opens (creating if `options.create_if_missing`) the database in directory `path`,
+    /// recovering every acknowledged write from the manifest and the write-ahead logs.
+    ///
+    /// Fails with [`Error::Locked`] if the directory is already open, in this process or
+    /// another; with `Error::InvalidArgument` for invalid options or a missing database when
+    /// `create_if_missing` is off; with `Error::Corruption` for damage recovery must not skip.
+    pub fn open(path: impl AsRef<Path>, options: Options) -> Result<Db> {
+        options.validate()?;
+        let dir = path.as_ref().to_path_buf();
+        let lock_file = acquire_lock(&dir, &options)?;
+        let inner = crate::recovery::open_inner(dir, options, lock_file)?;
+        let inner = Arc::new(inner);
+        crate::flush::start_flusher(&inner)?;
+        Ok(Db { inner })
+    }
+
+    /// Sets `key` to `value`, with the default sync from [`Options::sync_writes`].
+    pub fn put(&self, key: &[u8], value: &[u8]) -> Result<()> {
+        let mut batch = WriteBatch::new();
+        batch.put(key, value)?;
+        self.write(batch, &self.default_write_options())
+    }
+
+    /// Deletes `key` (no error if it is absent), with the default sync.
+    pub fn delete(&self, key: &[u8]) -> Result<()> {
+        let mut batch = WriteBatch::new();
+        batch.delete(key)?;
+        self.write(batch, &self.default_write_options())
+    }
+
+    /// Applies every operation of `batch` atomically: readers see all of it or none of it, and
+    /// after a crash all of it or none of it is present. With `options.sync` the batch is on
+    /// stable storage when this returns.
+    ///
+    /// After a failed log write or fsync every write fails with `Error::ReadOnly`: reopen the
+    /// database to recover from the log.
+    pub fn write(&self, batch: WriteBatch, options: &WriteOptions) -> Result<()> {
+        self.inner.check_open()?;
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let inner = &self.inner;
+        inner
+            .commit
+            .write(batch, options.sync, |group| inner.commit_group(group))
+    }
+
+    fn default_write_options(&self) -> WriteOptions {
+        WriteOptions {
+            sync: self.inner.options.sync_writes,
+        }
+    }
+
+    /// The value of `key`, or `None` if it is absent or deleted.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Value>> {
+        self.get_with(key, &ReadOptions::default())
+    }
+
+    /// [`get`](Self::get) with options: a snapshot, caching and checksum verification.
+    pub fn get_with(&self, key: &[u8], options: &ReadOptions<'_>) -> Result<Option<Value>> {
+        self.inner.check_open()?;
+        check_key(key)?;
+        let (sequence, view) = self.inner.read_point(options)?;
+        self.inner
+            .get_in_view(&view, key, sequence, block_options(options))
+    }
+
+    /// The values of `keys`, in the order of `keys`. The keys are sorted internally and looked up
+    /// against one consistent view, so that neighbouring keys share cached blocks.
+    pub fn multi_get<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Vec<Option<Value>>> {
+        self.multi_get_with(keys, &ReadOptions::default())
+    }
+
+    /// [`multi_get`](Self::multi_get) with options.
+    pub fn multi_get_with<K: AsRef<[u8]>>(
+        &self,
+        keys: &[K],
+        options: &ReadOptions<'_>,
+    ) -> Result<Vec<Option<Value>>> {
+        self.inner.check_open()?;
+        for key in keys {
+            check_key(key.as_ref())?;
+        }
+        let (sequence, view) = self.inner.read_point(options)?;
+        let mut order: Vec<usize> = (0..keys.len()).collect();
+        order.sort_by(|&a, &b| keys[a].as_ref().cmp(keys[b].as_ref()));
+        let mut results = vec![None; keys.len()];
+        let mut previous: Option<(usize, &[u8])> = None;
+        for index in order {
+            let key = keys[index].as_ref();
+            results[index] = match previous {
+                Some((earlier, previous_key)) if previous_key == key => results[earlier].clone(),
+                _ => self
+                    .inner
+                    .get_in_view(&view, key, sequence, block_options(options))?,
+            };
+            previous = Some((index, key));
+        }
+        Ok(results)
+    }
+
+    /// A snapshot of the database as it is now. Pass it in [`ReadOptions::snapshot`] to read
+    /// that state; drop it to let compaction discard the versions only it could see.
+    ///
+    /// ```
+    /// use shaledb::{Db, Options, ReadOptions};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// db.put(b"k", b"old")?;
+    /// let snapshot = db.snapshot();
+    /// db.put(b"k", b"new")?;
+    /// let at_snapshot = ReadOptions { snapshot: Some(&snapshot), ..ReadOptions::default() };
+    /// assert_eq!(db.get_with(b"k", &at_snapshot)?.as_deref(), Some(&b"old"[..]));
+    /// assert_eq!(db.get(b"k")?.as_deref(), Some(&b"new"[..]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn snapshot(&self) -> Snapshot {
+        let sequence = SequenceNumber(self.inner.visible_sequence.load(Ordering::Acquire));
+        self.inner.snapshots.take(sequence)
+    }
+
+    /// Every key and value in key order (reverse with `.rev()`), as of now.
+    pub fn iter(&self) -> DbIterator {
+        self.range::<&[u8], _>(..)
+    }
+
+    /// The keys within `range` and their values, in key order (reverse with `.rev()`), as of
+    /// now.
+    pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> DbIterator {
+        self.range_with(range, &ReadOptions::default())
+    }
+
+    /// The keys starting with `prefix` and their values, in key order, as of now.
+    pub fn prefix(&self, prefix: &[u8]) -> DbIterator {
+        match prefix_successor(prefix) {
+            Some(end) => self.range(prefix..end.as_slice()),
+            None => self.range(prefix..),
+        }
+    }
+
+    /// [`range`](Self::range) with options (a snapshot, caching, checksum verification). An
+    /// iterator reads one consistent view: the state when it was created, or the snapshot's.
+    pub fn range_with<K: AsRef<[u8]>, R: RangeBounds<K>>(
+        &self,
+        range: R,
+        options: &ReadOptions<'_>,
+    ) -> DbIterator {
+        let lower = owned_bound(range.start_bound());
+        let upper = owned_bound(range.end_bound());
+        match self
+            .inner
+            .check_open()
+            .and_then(|()| self.inner.read_point(options))
+        {
+            Ok((sequence, view)) => DbIterator::new(
+                view_sources(view, block_options(options)),
+                sequence,
+                lower,
+                upper,
+            ),
+            Err(error) => DbIterator::failed(error),
+        }
+    }
+
+    /// Freezes the memtable and waits until it and every memtable frozen before it are written
+    /// to level-0 SSTables.
+    pub fn flush(&self) -> Result<()> {
+        self.inner.check_open()?;
+        crate::flush::flush_and_wait(&self.inner)
+    }
+
+    /// Counters and gauges: files and bytes per level, memtables, write groups, fsyncs, stalls,
+    /// cache hits, flushes. `Display` prints them as a table.
+    pub fn stats(&self) -> Stats {
+        self.inner.stats()
+    }
+
+    /// Syncs the write-ahead log, stops the flush thread and releases the directory lock. Every
+    /// call after this fails with [`Error::Closed`]. Dropping a `Db` closes it too (ignoring
+    /// errors); call `close` to see them.
+    pub fn close(&self) -> Result<()> {
+        self.inner.close()
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        let _ = self.inner.close();
+    }
+}
+
+fn block_options(options: &ReadOptions<'_>) -> BlockReadOptions {
+    BlockReadOptions {
+        verify_checksums: options.verify_checksums,
+        fill_cache: options.fill_cache,
+    }
+}
+
+fn owned_bound<K: AsRef<[u8]>>(bound: Bound<&K>) -> Bound<Vec<u8>> {
+    match bound {
+        Bound::Included(key) => Bound::Included(key.as_ref().to_vec()),
+        Bound::Excluded(key) => Bound::Excluded(key.as_ref().to_vec()),
+        Bound::Unbounded => Bound::Unbounded,
+    }
+}
+
+/// The sources of a merge over `view`: memtables, level-0 tables, one iterator per deeper level.
+fn view_sources(view: Arc<ReadView>, options: BlockReadOptions) -> SourceFactory {
+    Box::new(move || {
+        let mut sources: Vec<Box<dyn InternalIterator>> = Vec::new();
+        sources.push(Box::new(MemtableIterator::new(Arc::clone(&view.memtable))));
+        for memtable in &view.immutables {
+            sources.push(Box::new(MemtableIterator::new(Arc::clone(memtable))));
+        }
+        for handle in &view.version.levels[0] {
+            sources.push(Box::new(TableSource::new(handle.table.iter_with(options))));
+        }
+        for level in &view.version.levels[1..] {
+            if !level.is_empty() {
+                sources.push(Box::new(LevelIterator::new(level.clone(), options)));
+            }
+        }
+        sources
+    })
+}
+
+fn acquire_lock(dir: &Path, options: &Options) -> Result<File> {
+    if !dir.exists() {
+        if !options.create_if_missing {
+            return Err(Error::InvalidArgument(format!(
+                "{} does not exist and Options::create_if_missing is false",
+                dir.display()
+            )));
+        }
+        std::fs::create_dir_all(dir).map_err(|error| Error::io(dir, error))?;
+    }
+    let path = dir.join(LOCK_FILE_NAME);
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|error| Error::io(&path, error))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Locked(dir.to_path_buf())),
+        Err(std::fs::TryLockError::Error(error)) => Err(Error::io(&path, error)),
+    }
+}
+
+impl DbInner {
+    pub fn check_open(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            Err(Error::Closed)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn check_writable(&self) -> Result<()> {
+        self.check_open()?;
+        match lock(&self.poisoned).as_ref() {
+            Some(cause) => Err(Error::ReadOnly(cause.clone())),
+            None => Ok(()),
+        }
+    }
+
+    /// Refuses every later write, keeping the first cause.
+    pub fn poison(&self, cause: String) {
+        lock(&self.poisoned).get_or_insert(cause);
+    }
+
+    /// The sequence number a read sees and the view it reads, in that order (see the module
+    /// invariants).
+    fn read_point(&self, options: &ReadOptions<'_>) -> Result<(SequenceNumber, Arc<ReadView>)> {
+        let sequence = match options.snapshot {
+            Some(snapshot) if !snapshot.belongs_to(&self.snapshots) => {
+                return Err(Error::InvalidArgument(
+                    "ReadOptions::snapshot was taken from another database".into(),
+                ));
+            }
+            Some(snapshot) => snapshot.sequence(),
+            None => SequenceNumber(self.visible_sequence.load(Ordering::Acquire)),
+        };
+        let view = Arc::clone(
+            &self
+                .view
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
+        Ok((sequence, view))
+    }
+
+    fn get_in_view(
+        &self,
+        view: &ReadView,
+        key: &[u8],
+        sequence: SequenceNumber,
+        options: BlockReadOptions,
+    ) -> Result<Option<Value>> {
+        let memtables = std::iter::once(&view.memtable).chain(view.immutables.iter());
+        for memtable in memtables {
+            match memtable.get(key, sequence) {
+                Some(MemtableLookup::Found(value)) => return Ok(Some(value)),
+                Some(MemtableLookup::Deleted) => return Ok(None),
+                None => {}
+            }
+        }
+        for handle in view.version.tables_for_key(key) {
+            match handle.table.get_with(key, sequence, options)? {
+                Some(LookupResult::Value(value)) => return Ok(Some(Value::from(value))),
+                Some(LookupResult::Deleted) => return Ok(None),
+                None => {}
+            }
+        }
+        Ok(None)
+    }
+
+    /// Commits one group (run by the group's leader; see `commit.rs`): sequence numbers, one log
+    /// write, at most one fsync, memtable inserts, then the new sequence becomes visible.
+    fn commit_group(&self, group: &mut WriteGroup) -> Result<()> {
+        self.check_writable()?;
+        let mut wal = lock(&self.wal);
+        self.make_room_for_write(&mut wal)?;
+        let mut last = wal.last_sequence.0;
+        for batch in &mut group.batches {
+            let first = last + 1;
+            last += batch.len() as u64;
+            if last > SequenceNumber::MAX.0 {
+                return Err(Error::InvalidArgument(
+                    "sequence numbers are exhausted".into(),
+                ));
+            }
+            batch.set_first_sequence(SequenceNumber(first));
+        }
+        let logged = wal
+            .writer
+            .add_records(group.batches.iter().map(WriteBatch::encoded));
+        if let Err(error) = logged {
+            self.poison(format!("writing the write-ahead log failed: {error}"));
+            return Err(error);
+        }
+        if group.sync {
+            let started = Instant::now();
+            let synced = wal.writer.sync();
+            self.stats.fsync_latency.record_duration(started.elapsed());
+            if let Err(error) = synced {
+                self.poison(format!("syncing the write-ahead log failed: {error}"));
+                return Err(error);
+            }
+        }
+        for batch in &group.batches {
+            insert_batch(&wal.memtable, batch.encoded())?;
+        }
+        wal.last_sequence = SequenceNumber(last);
+        self.visible_sequence.store(last, Ordering::Release);
+        Ok(())
+    }
+
+    /// Freezes a full memtable, waiting first while too many frozen ones wait for their flush.
+    fn make_room_for_write(&self, wal: &mut WalState) -> Result<()> {
+        if wal.memtable.approximate_size() < self.options.write_buffer_size {
+            return Ok(());
+        }
+        let mut state = lock(&self.state);
+        let mut stall_started: Option<Instant> = None;
+        while state.immutables.len() >= self.options.max_immutable_memtables {
+            if state.shutting_down {
+                return Err(Error::Closed);
+            }
+            if let Some(cause) = &state.background_error {
+                return Err(Error::ReadOnly(cause.clone()));
+            }
+            stall_started.get_or_insert_with(Instant::now);
+            state = self
+                .state_changed
+                .wait_timeout(state, Duration::from_millis(100))
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .0;
+        }
+        if let Some(started) = stall_started {
+            self.stats.record_stall(started.elapsed());
+        }
+        self.rotate_memtable(wal, &mut state)
+    }
+
+    /// Freezes the current memtable and starts a new log and memtable. The old log is synced
+    /// first, so that a synced write in the new log never survives a crash that an earlier
+    /// unsynced write in the old log does not.
+    pub fn rotate_memtable(&self, wal: &mut WalState, state: &mut EngineState) -> Result<()> {
+        if let Err(error) = wal.writer.sync() {
+            self.poison(format!("syncing the write-ahead log failed: {error}"));
+            return Err(error);
+        }
+        let number = state.allocate_file_number();
+        let path = wal_path(&self.dir, number);
+        let writer = LogWriter::create_preallocated(
+            &path,
+            LogFileKind::Wal,
+            self.options.write_buffer_size as u64,
+        )?;
+        sync_dir(&self.dir)?;
+        let old_writer = std::mem::replace(&mut wal.writer, writer);
+        drop(old_writer);
+        let old_number = std::mem::replace(&mut wal.number, number);
+        let old_memtable = std::mem::replace(&mut wal.memtable, Arc::new(Memtable::new()));
+        state.immutables.push_back(ImmutableMemtable {
+            memtable: old_memtable,
+            wal_number: old_number,
+        });
+        state.current_wal_number = number;
+        self.install_view(state, Arc::clone(&wal.memtable));
+        self.state_changed.notify_all();
+        Ok(())
+    }
+
+    /// Publishes a new read view built from `state` (called with `state` locked).
+    pub fn install_view(&self, state: &EngineState, memtable: Arc<Memtable>) {
+        let view = ReadView {
+            memtable,
+            immutables: state
+                .immutables
+                .iter()
+                .rev()
+                .map(|frozen| Arc::clone(&frozen.memtable))
+                .collect(),
+            version: Arc::clone(&state.version),
+        };
+        *self
+            .view
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(view);
+    }
+
+    /// The memtable readers currently see as the active one (with `state` locked).
+    pub fn current_memtable(&self) -> Arc<Memtable> {
+        Arc::clone(
+            &self
+                .view
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .memtable,
+        )
+    }
+
+    fn stats(&self) -> Stats {
+        let view = Arc::clone(
+            &self
+                .view
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
+        let background_error = lock(&self.state).background_error.clone();
+        let poisoned = lock(&self.poisoned).clone();
+        self.stats.snapshot(crate::stats::Gauges {
+            levels: view.version.level_summary(),
+            memtable_bytes: view.memtable.approximate_size() as u64,
+            immutable_memtables: view.immutables.len(),
+            immutable_bytes: view
+                .immutables
+                .iter()
+                .map(|memtable| memtable.approximate_size() as u64)
+                .sum(),
+            commit: &self.commit.stats,
+            cache: &self.cache,
+            error: poisoned.or(background_error),
+        })
+    }
+
+    fn close(&self) -> Result<()> {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let synced = {
+            let mut wal = lock(&self.wal);
+            if wal.writer.is_poisoned() {
+                Ok(())
+            } else {
+                wal.writer.sync()
+            }
+        };
+        {
+            let mut state = lock(&self.state);
+            state.shutting_down = true;
+            self.state_changed.notify_all();
+        }
+        if let Some(flusher) = lock(&self.flusher).take()
+            && flusher.join().is_err()
+        {
+            self.poison("the flush thread panicked".into());
+        }
+        if let Some(file) = lock(&self.lock_file).take() {
+            let _ = file.unlock();
+        }
+        synced
+    }
+}
+
+/// Inserts every operation of an encoded batch into `memtable`, with consecutive sequence
+/// numbers from the batch header.
+pub(crate) fn insert_batch(memtable: &Memtable, encoded: &[u8]) -> Result<()> {
+    let reader =
+        BatchReader::new(encoded).map_err(|error| Error::InvalidArgument(error.to_string()))?;
+    let first = reader.first_sequence().0;
+    for (sequence, operation) in (first..).zip(reader) {
+        let operation = operation.map_err(|error| Error::InvalidArgument(error.to_string()))?;
+        let sequence = SequenceNumber(sequence);
+        match operation {
+            BatchOperation::Put { key, value } => {
+                memtable.insert(key, sequence, ValueKind::Value, value)
+            }
+            BatchOperation::Delete { key } => {
+                memtable.insert(key, sequence, ValueKind::Tombstone, &[])
+            }
+        }
+    }
+    Ok(())
+}
+
+// The compiler checks the promise the documentation makes.
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Db>();
+};

@@ -1,0 +1,200 @@
+//! Flushing: the background thread that writes frozen memtables to level-0 SSTables, oldest
+//! first, and `Db::flush`, which freezes the memtable and waits for that.
+//!
+//! One flush, in the order durability needs: write the table and fsync it, fsync the directory,
+//! append the manifest edit (new table, new log number) and fsync it, install the new version
+//! and drop the memtable from the read view in one step, and only then delete the memtable's
+//! write-ahead log. A failed flush is retried with exponential backoff a few times; after that
+//! the database turns read-only with the cause in every write's error and in `stats()`.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::db::{DbInner, ImmutableMemtable, lock};
+use crate::error::{Error, Result};
+use crate::fs::{sync_dir, table_path, wal_path};
+use crate::key::FileNumber;
+use crate::manifest::{FileMetadata, VersionEdit};
+use crate::memtable::Memtable;
+use crate::options::Options;
+use crate::sstable::{Table, TableBuilder};
+use crate::version::TableHandle;
+
+/// Attempts per flush before the database gives up and turns read-only.
+const FLUSH_ATTEMPTS: u32 = 4;
+/// Wait before the first retry; doubled before each later one.
+const FIRST_RETRY_DELAY: Duration = Duration::from_millis(50);
+
+/// Writes every entry of `memtable` to a new level-0 table `number` in `dir`, fsyncs it and the
+/// directory, and returns its manifest record (`None` for an empty memtable).
+pub(crate) fn write_level0_table(
+    dir: &Path,
+    memtable: &Memtable,
+    number: FileNumber,
+    options: &Options,
+) -> Result<Option<FileMetadata>> {
+    if memtable.is_empty() {
+        return Ok(None);
+    }
+    let path = table_path(dir, number);
+    let mut builder = TableBuilder::create(&path, options.table.clone())?;
+    for entry in memtable.iter() {
+        if let Err(error) = builder.add(&entry.internal_key(), &entry.value()) {
+            let _ = builder.abandon();
+            return Err(error);
+        }
+    }
+    let summary = builder.finish()?;
+    sync_dir(dir)?;
+    let properties = summary.properties;
+    Ok(Some(FileMetadata {
+        number,
+        file_size: summary.file_size,
+        smallest: properties.smallest_key,
+        largest: properties.largest_key,
+        smallest_sequence: properties.smallest_sequence,
+        largest_sequence: properties.largest_sequence,
+    }))
+}
+
+/// Starts the flush thread of `inner`.
+pub(crate) fn start_flusher(inner: &Arc<DbInner>) -> Result<()> {
+    let worker = Arc::clone(inner);
+    let handle = std::thread::Builder::new()
+        .name("shaledb-flush".into())
+        .spawn(move || flush_loop(&worker))
+        .map_err(|error| Error::io(&inner.dir, error))?;
+    *lock(&inner.flusher) = Some(handle);
+    Ok(())
+}
+
+/// Waits for frozen memtables and flushes them, oldest first, until shutdown.
+fn flush_loop(inner: &DbInner) {
+    loop {
+        let job = {
+            let mut state = lock(&inner.state);
+            loop {
+                if state.shutting_down {
+                    return;
+                }
+                if state.background_error.is_none()
+                    && let Some(oldest) = state.immutables.front()
+                {
+                    break oldest.clone();
+                }
+                state = inner
+                    .state_changed
+                    .wait(state)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+            }
+        };
+        if let Err(error) = flush_with_retries(inner, &job) {
+            let cause = format!("flushing a memtable failed {FLUSH_ATTEMPTS} times: {error}");
+            inner.poison(cause.clone());
+            let mut state = lock(&inner.state);
+            state.background_error = Some(cause);
+            inner.state_changed.notify_all();
+        }
+    }
+}
+
+fn flush_with_retries(inner: &DbInner, job: &ImmutableMemtable) -> Result<()> {
+    let mut delay = FIRST_RETRY_DELAY;
+    let mut attempt = 1;
+    loop {
+        match flush_one(inner, job) {
+            Ok(()) => return Ok(()),
+            Err(error) if attempt >= FLUSH_ATTEMPTS => return Err(error),
+            Err(_) => {
+                std::thread::sleep(delay);
+                delay *= 2;
+                attempt += 1;
+            }
+        }
+    }
+}
+
+/// Flushes the oldest frozen memtable `job` (see the module documentation for the order).
+fn flush_one(inner: &DbInner, job: &ImmutableMemtable) -> Result<()> {
+    let number = lock(&inner.state).allocate_file_number();
+    let metadata = write_level0_table(&inner.dir, &job.memtable, number, &inner.options)?;
+    let table = match &metadata {
+        Some(metadata) => Some(Table::open_with_cache(
+            &table_path(&inner.dir, number),
+            metadata.number,
+            Some(Arc::clone(&inner.cache)),
+        )?),
+        None => None,
+    };
+
+    let mut state = lock(&inner.state);
+    // Logs from the next frozen memtable's on still hold unflushed writes.
+    let log_number = state
+        .immutables
+        .get(1)
+        .map_or(state.current_wal_number, |next| next.wal_number);
+    let mut edit = VersionEdit::new();
+    edit.log_number = Some(log_number);
+    edit.next_file_number = Some(FileNumber(state.next_file_number));
+    let previous_last = state.manifest.state().last_sequence;
+    edit.last_sequence = Some(previous_last.max(job.memtable.largest_sequence()));
+    let mut added = Vec::new();
+    if let (Some(metadata), Some(table)) = (metadata, table) {
+        edit.add_file(0, metadata.clone());
+        added.push(TableHandle { metadata, table });
+    }
+    if let Err(error) = state.manifest.append(&edit) {
+        drop(state);
+        let _ = std::fs::remove_file(table_path(&inner.dir, number));
+        return Err(error);
+    }
+    state.version = Arc::new(state.version.apply(&edit, added));
+    state.immutables.pop_front();
+    let memtable = inner.current_memtable();
+    inner.install_view(&state, memtable);
+    inner.state_changed.notify_all();
+    drop(state);
+
+    inner
+        .stats
+        .record_flush(edit.new_files.iter().map(|(_, file)| file.file_size).sum());
+    // The manifest no longer needs the log; a failure to delete it only leaves a file that the
+    // next open removes.
+    let _ = std::fs::remove_file(wal_path(&inner.dir, job.wal_number));
+    Ok(())
+}
+
+/// Freezes the active memtable (if it holds anything) and waits until every memtable frozen
+/// so far is flushed.
+pub(crate) fn flush_and_wait(inner: &DbInner) -> Result<()> {
+    let target_wal = {
+        let mut wal = lock(&inner.wal);
+        let mut state = lock(&inner.state);
+        if !wal.memtable.is_empty() {
+            inner.rotate_memtable(&mut wal, &mut state)?;
+        }
+        state.immutables.back().map(|frozen| frozen.wal_number)
+    };
+    let Some(target_wal) = target_wal else {
+        return Ok(());
+    };
+    let mut state = lock(&inner.state);
+    while state
+        .immutables
+        .iter()
+        .any(|frozen| frozen.wal_number <= target_wal)
+    {
+        if let Some(cause) = &state.background_error {
+            return Err(Error::ReadOnly(cause.clone()));
+        }
+        if state.shutting_down {
+            return Err(Error::Closed);
+        }
+        state = inner
+            .state_changed
+            .wait(state)
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+    }
+    Ok(())
+}

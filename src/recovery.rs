@@ -1,0 +1,345 @@
+//! Opening a database: create or recover the manifest, replay the write-ahead logs the manifest
+//! does not cover, write what they held to a level-0 table, start a new manifest and log, and
+//! remove the files nothing references any more.
+//!
+//! The order makes every crash during open safe: new files are fsynced and the directory synced
+//! before `CURRENT` names the manifest that references them, and old files are deleted only
+//! after that. A crash before `CURRENT` changes leaves the old manifest and old logs in charge,
+//! and the next open replays them again; files the crash left behind unreferenced are removed.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
+
+use crate::batch::BatchReader;
+use crate::cache::BlockCache;
+use crate::commit::GroupCommit;
+use crate::db::{DbInner, EngineState, ReadView, WalState, insert_batch};
+use crate::error::{Error, Result};
+use crate::fs::{FileKind, parse_file_name, sync_dir, table_path, wal_path};
+use crate::key::{FileNumber, SequenceNumber};
+use crate::log::{LogEvent, LogFileKind, LogReader, LogWriter};
+use crate::manifest::{
+    ManifestState, ManifestWriter, VersionEdit, read_current, recover, write_current,
+};
+use crate::memtable::Memtable;
+use crate::options::{Options, WalRecoveryMode};
+use crate::snapshot::SnapshotRegistry;
+use crate::sstable::Table;
+use crate::stats::EngineStats;
+use crate::version::Version;
+
+/// Builds the engine for the database in `dir` (whose lock is held by `lock_file`).
+pub(crate) fn open_inner(dir: PathBuf, options: Options, lock_file: File) -> Result<DbInner> {
+    let state = load_or_create_manifest(&dir, &options)?;
+    let found = list_files(&dir)?;
+    let highest_found = found.iter().map(|(_, number)| number.0).max().unwrap_or(0);
+    let mut next_file_number = state.next_file_number.0.max(highest_found + 1);
+    let mut allocate = || {
+        let number = FileNumber(next_file_number);
+        next_file_number += 1;
+        number
+    };
+
+    let mut wal_numbers: Vec<FileNumber> = found
+        .iter()
+        .filter(|(kind, number)| matches!(kind, FileKind::Wal(_)) && *number >= state.log_number)
+        .map(|(_, number)| *number)
+        .collect();
+    wal_numbers.sort();
+    let recovered = Memtable::new();
+    let mut last_sequence = state.last_sequence;
+    replay_logs(
+        &dir,
+        &wal_numbers,
+        options.wal_recovery_mode,
+        &recovered,
+        &mut last_sequence,
+    )?;
+
+    let cache = Arc::new(BlockCache::new(options.block_cache_capacity));
+    let mut edit = VersionEdit::new();
+    if !recovered.is_empty() {
+        let number = allocate();
+        if let Some(metadata) =
+            crate::flush::write_level0_table(&dir, &recovered, number, &options)?
+        {
+            edit.add_file(0, metadata);
+        }
+    }
+    let wal_number = allocate();
+    let manifest_number = allocate();
+    let wal = LogWriter::create_preallocated(
+        &wal_path(&dir, wal_number),
+        LogFileKind::Wal,
+        options.write_buffer_size as u64,
+    )?;
+    edit.log_number = Some(wal_number);
+    edit.next_file_number = Some(FileNumber(next_file_number));
+    edit.last_sequence = Some(last_sequence);
+    let mut new_state = state.clone();
+    new_state.apply(&edit).map_err(|error| {
+        Error::InvalidArgument(format!("recovery built an inconsistent edit: {error}"))
+    })?;
+    // `ManifestWriter::create` syncs the new manifest and the directory (and so the new log's
+    // and table's directory entries) before CURRENT names it.
+    let manifest = ManifestWriter::create(&dir, manifest_number, &new_state)?;
+    write_current(&dir, manifest_number)?;
+    let live_state = manifest.state().clone();
+    remove_obsolete_files(&dir, &live_state, wal_number, &found)?;
+
+    let version = Version::open(&dir, &live_state, |path, metadata| {
+        Table::open_with_cache(path, metadata.number, Some(Arc::clone(&cache)))
+    })?;
+    let version = Arc::new(version);
+    let memtable = Arc::new(Memtable::new());
+    let view = ReadView {
+        memtable: Arc::clone(&memtable),
+        immutables: Vec::new(),
+        version: Arc::clone(&version),
+    };
+    Ok(DbInner {
+        dir,
+        lock_file: Mutex::new(Some(lock_file)),
+        commit: GroupCommit::new(options.max_write_group_bytes),
+        wal: Mutex::new(WalState {
+            writer: wal,
+            number: wal_number,
+            memtable,
+            last_sequence,
+        }),
+        state: Mutex::new(EngineState {
+            immutables: VecDeque::new(),
+            version,
+            manifest,
+            next_file_number,
+            current_wal_number: wal_number,
+            shutting_down: false,
+            background_error: None,
+        }),
+        state_changed: Condvar::new(),
+        view: RwLock::new(Arc::new(view)),
+        visible_sequence: AtomicU64::new(last_sequence.0),
+        snapshots: Arc::new(SnapshotRegistry::default()),
+        cache,
+        stats: EngineStats::default(),
+        poisoned: Mutex::new(None),
+        closed: AtomicBool::new(false),
+        flusher: Mutex::new(None),
+        options,
+    })
+}
+
+/// The manifest state of an existing database, or of a new one created now.
+fn load_or_create_manifest(dir: &Path, options: &Options) -> Result<ManifestState> {
+    match read_current(dir)? {
+        Some(_) if options.error_if_exists => Err(Error::InvalidArgument(format!(
+            "a database already exists in {} and Options::error_if_exists is true",
+            dir.display()
+        ))),
+        Some(_) => recover(dir),
+        None if !options.create_if_missing => Err(Error::InvalidArgument(format!(
+            "no database in {} (no CURRENT file) and Options::create_if_missing is false",
+            dir.display()
+        ))),
+        None => {
+            let number = FileNumber(1);
+            let state = ManifestState::empty(number);
+            ManifestWriter::create(dir, number, &state)?;
+            write_current(dir, number)?;
+            Ok(state)
+        }
+    }
+}
+
+/// Every file in `dir` that shaledb could have written, with its number (0 for CURRENT/LOCK).
+fn list_files(dir: &Path) -> Result<Vec<(FileKind, FileNumber)>> {
+    let entries = std::fs::read_dir(dir).map_err(|error| Error::io(dir, error))?;
+    let mut files = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|error| Error::io(dir, error))?;
+        let Some(kind) = entry.file_name().to_str().and_then(parse_file_name) else {
+            continue;
+        };
+        let number = match kind {
+            FileKind::Wal(number)
+            | FileKind::Table(number)
+            | FileKind::Manifest(number)
+            | FileKind::Temporary(number) => number,
+            FileKind::Current | FileKind::Lock => FileNumber(0),
+        };
+        files.push((kind, number));
+    }
+    Ok(files)
+}
+
+/// What replay does after damage, by recovery mode.
+enum DamageAction {
+    Fail(Error),
+    StopEverything,
+    Continue,
+}
+
+/// What to do with damage other than a tolerated torn tail.
+fn on_damage(mode: WalRecoveryMode, error: Error) -> DamageAction {
+    match mode {
+        WalRecoveryMode::AbsoluteConsistency | WalRecoveryMode::TolerateCorruptedTailRecords => {
+            DamageAction::Fail(error)
+        }
+        WalRecoveryMode::PointInTime => DamageAction::StopEverything,
+        WalRecoveryMode::SkipAnyCorruptedRecords => DamageAction::Continue,
+    }
+}
+
+fn with_advice(error: Error) -> Error {
+    match error {
+        Error::Corruption {
+            file,
+            offset,
+            reason,
+        } => Error::Corruption {
+            file,
+            offset,
+            reason: format!(
+                "{reason}; open with WalRecoveryMode::PointInTime to recover the writes before the damage, or SkipAnyCorruptedRecords to salvage around it"
+            ),
+        },
+        other => other,
+    }
+}
+
+/// Replays `numbers` (ascending) into `memtable`, applying whole batches only, and raises
+/// `last_sequence` to the last sequence number replayed.
+fn replay_logs(
+    dir: &Path,
+    numbers: &[FileNumber],
+    mode: WalRecoveryMode,
+    memtable: &Memtable,
+    last_sequence: &mut SequenceNumber,
+) -> Result<()> {
+    // A torn tail is only acceptable at the end of the history: a later log with records means
+    // the torn log lost writes that had been synced before the later log started.
+    let mut pending_torn_tail: Option<Error> = None;
+    for &number in numbers {
+        let path = wal_path(dir, number);
+        let reader = match LogReader::open(&path, LogFileKind::Wal) {
+            Ok(reader) => reader,
+            Err(error) if error.is_corruption() => match on_damage(mode, error) {
+                DamageAction::Fail(error) => return Err(with_advice(error)),
+                DamageAction::StopEverything => return Ok(()),
+                DamageAction::Continue => continue,
+            },
+            Err(error) => return Err(error),
+        };
+        for event in reader {
+            let torn_tail = matches!(event, LogEvent::TornTail { .. });
+            let error = match event {
+                LogEvent::Record { offset, payload } => {
+                    match apply_record(&path, offset, &payload, memtable, last_sequence) {
+                        Ok(()) => match pending_torn_tail.take() {
+                            Some(error) => return Err(with_advice(error)),
+                            None => continue,
+                        },
+                        Err(error) => error,
+                    }
+                }
+                damage => match damage.to_error(&path) {
+                    Some(error) => error,
+                    None => continue,
+                },
+            };
+            if torn_tail && mode == WalRecoveryMode::TolerateCorruptedTailRecords {
+                pending_torn_tail = Some(Error::corruption(
+                    &path,
+                    error_offset(&error),
+                    "this write-ahead log ends in a torn record, but a later log holds writes: writes that were synced are missing",
+                ));
+                continue;
+            }
+            match on_damage(mode, error) {
+                DamageAction::Fail(error) => return Err(with_advice(error)),
+                DamageAction::StopEverything => return Ok(()),
+                DamageAction::Continue => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+fn error_offset(error: &Error) -> u64 {
+    match error {
+        Error::Corruption { offset, .. } => *offset,
+        _ => 0,
+    }
+}
+
+/// Decodes one log record as a write batch and inserts it whole, or reports it damaged.
+fn apply_record(
+    path: &Path,
+    offset: u64,
+    payload: &[u8],
+    memtable: &Memtable,
+    last_sequence: &mut SequenceNumber,
+) -> Result<()> {
+    let damaged =
+        |reason: String| Error::corruption(path, offset, format!("write batch: {reason}"));
+    let reader = BatchReader::new(payload).map_err(|error| damaged(error.to_string()))?;
+    // Decode the whole batch before inserting any of it: a batch is applied whole or not at all.
+    let count = reader
+        .clone()
+        .try_fold(0u64, |count, operation| operation.map(|_| count + 1));
+    let count = count.map_err(|error| damaged(error.to_string()))?;
+    if count == 0 {
+        return Err(damaged("empty batch".into()));
+    }
+    if reader.first_sequence() <= *last_sequence {
+        return Err(damaged(format!(
+            "sequence {} does not follow the last replayed sequence {}",
+            reader.first_sequence(),
+            last_sequence
+        )));
+    }
+    insert_batch(memtable, payload).map_err(|error| damaged(error.to_string()))?;
+    *last_sequence = SequenceNumber(reader.first_sequence().0 + count - 1);
+    Ok(())
+}
+
+/// Deletes every file the live state does not reference: logs older than `wal_number`, tables
+/// not in any level, manifests other than the live one, temporary files.
+fn remove_obsolete_files(
+    dir: &Path,
+    state: &ManifestState,
+    wal_number: FileNumber,
+    found: &[(FileKind, FileNumber)],
+) -> Result<()> {
+    let mut removed_any = false;
+    for &(kind, number) in found {
+        let obsolete = match kind {
+            FileKind::Wal(_) => number < wal_number,
+            FileKind::Table(_) => state.level_of(number).is_none(),
+            FileKind::Manifest(_) => number != state.manifest_number,
+            FileKind::Temporary(_) => true,
+            FileKind::Current | FileKind::Lock => false,
+        };
+        if !obsolete {
+            continue;
+        }
+        let path = match kind {
+            FileKind::Wal(_) => wal_path(dir, number),
+            FileKind::Table(_) => table_path(dir, number),
+            FileKind::Manifest(_) => crate::fs::manifest_path(dir, number),
+            _ => crate::fs::temporary_path(dir, number),
+        };
+        match std::fs::remove_file(&path) {
+            Ok(()) => removed_any = true,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => return Err(Error::io(&path, error)),
+        }
+    }
+    if removed_any {
+        sync_dir(dir)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,122 @@
+//! Snapshots: a sequence number pinned so that reads see the database exactly as it was, and
+//! the registry of live snapshots that compaction consults before dropping old versions.
+//!
+//! Thread safety: the registry is a mutex-protected multiset of sequence numbers; taking and
+//! dropping a snapshot are O(log n) under that mutex and never touch the write path.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::key::SequenceNumber;
+
+/// The live snapshots of one database.
+#[derive(Debug, Default)]
+pub(crate) struct SnapshotRegistry {
+    live: Mutex<BTreeMap<SequenceNumber, usize>>,
+}
+
+impl SnapshotRegistry {
+    fn live(&self) -> MutexGuard<'_, BTreeMap<SequenceNumber, usize>> {
+        // The map is updated by single insert/remove calls, never left half-changed.
+        self.live
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Pins `sequence` until the returned snapshot is dropped.
+    pub(crate) fn take(self: &Arc<Self>, sequence: SequenceNumber) -> Snapshot {
+        *self.live().entry(sequence).or_insert(0) += 1;
+        Snapshot {
+            sequence,
+            registry: Arc::clone(self),
+        }
+    }
+
+    /// The oldest pinned sequence number, if any snapshot is live.
+    #[cfg_attr(
+        not(test),
+        expect(dead_code, reason = "compaction (a later issue) reads it")
+    )]
+    pub(crate) fn oldest(&self) -> Option<SequenceNumber> {
+        self.live().keys().next().copied()
+    }
+
+    /// Every pinned sequence number, ascending (compaction keeps one version per snapshot).
+    #[cfg_attr(
+        not(test),
+        expect(dead_code, reason = "compaction (a later issue) reads it")
+    )]
+    pub(crate) fn pinned(&self) -> Vec<SequenceNumber> {
+        self.live().keys().copied().collect()
+    }
+
+    fn release(&self, sequence: SequenceNumber) {
+        let mut live = self.live();
+        if let Some(count) = live.get_mut(&sequence) {
+            *count -= 1;
+            if *count == 0 {
+                live.remove(&sequence);
+            }
+        }
+    }
+}
+
+/// A consistent, read-only view of the database as of the moment it was taken.
+///
+/// Pass it in [`ReadOptions::snapshot`](crate::ReadOptions) to read that state. While it is
+/// alive, compaction keeps the versions it can see; drop it to let them go.
+pub struct Snapshot {
+    sequence: SequenceNumber,
+    registry: Arc<SnapshotRegistry>,
+}
+
+impl Snapshot {
+    /// The sequence number of the last write this snapshot sees.
+    pub fn sequence(&self) -> SequenceNumber {
+        self.sequence
+    }
+
+    /// Whether this snapshot belongs to the database that owns `registry`.
+    pub(crate) fn belongs_to(&self, registry: &Arc<SnapshotRegistry>) -> bool {
+        Arc::ptr_eq(&self.registry, registry)
+    }
+}
+
+impl fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Snapshot")
+            .field("sequence", &self.sequence)
+            .finish()
+    }
+}
+
+impl Drop for Snapshot {
+    fn drop(&mut self) {
+        self.registry.release(self.sequence);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_tracks_live_snapshots() {
+        let registry = Arc::new(SnapshotRegistry::default());
+        let first = registry.take(SequenceNumber(5));
+        let second = registry.take(SequenceNumber(5));
+        let third = registry.take(SequenceNumber(9));
+        assert_eq!(registry.oldest(), Some(SequenceNumber(5)));
+        drop(first);
+        assert_eq!(
+            registry.pinned(),
+            vec![SequenceNumber(5), SequenceNumber(9)]
+        );
+        drop(second);
+        assert_eq!(registry.oldest(), Some(SequenceNumber(9)));
+        assert!(third.belongs_to(&registry));
+        drop(third);
+        assert_eq!(registry.oldest(), None);
+    }
+}
