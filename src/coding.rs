@@ -162,6 +162,13 @@ impl<'a> Cursor<'a> {
     /// A varint that must fit in a `u64`.
     pub fn varint64(&mut self) -> Result<u64, DecodeError> {
         let start = self.position;
+        // Fast path: most lengths in blocks are below 128 and take one byte.
+        if let Some(&byte) = self.bytes.get(start)
+            && byte < 0x80
+        {
+            self.position = start + 1;
+            return Ok(u64::from(byte));
+        }
         let mut value: u64 = 0;
         for index in 0..MAX_VARINT64_LEN {
             let byte = self.u8().map_err(|_| DecodeError {
