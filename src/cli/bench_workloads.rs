@@ -1,0 +1,314 @@
+//! The timed loops of `shaledb bench`, one function per workload, and the key and value
+//! generators they share.
+//!
+//! Keys are zero-padded decimal numbers: entry `i` of the table has user key `2 * i`, so every
+//! odd number is a key that is absent yet falls inside the table's key range (the bloom filter,
+//! not the range check, has to reject it). Entry `i` has sequence number `i + 1`. Every loop
+//! checks its results (a present key is found, an absent one is not, a scan sees every entry)
+//! and fails the benchmark rather than report figures for wrong work.
+
+use std::hint::black_box;
+use std::path::Path;
+
+use shaledb::key::append_internal_key;
+use shaledb::log::{LogEvent, LogFileKind, LogReader, LogWriter};
+use shaledb::sstable::{LookupResult, Table, TableBuilder};
+use shaledb::{SequenceNumber, ValueKind};
+
+use super::CliError;
+use super::bench::{BenchConfig, Measurement, time};
+use super::random::SplitMix64;
+
+/// Seeds of the generators; fixed so that runs are repeatable.
+const VALUE_SEED: u64 = 0x5eed_0001;
+const LOOKUP_SEED: u64 = 0x5eed_0002;
+
+/// Writes keys into a reused buffer of the configured size.
+struct KeyMaker {
+    buffer: Vec<u8>,
+}
+
+impl KeyMaker {
+    fn new(key_size: usize) -> Self {
+        KeyMaker {
+            buffer: vec![b'0'; key_size],
+        }
+    }
+
+    /// `number` in decimal, zero-padded to the key size (the configuration checked it fits).
+    fn key(&mut self, mut number: u64) -> &[u8] {
+        for digit in self.buffer.iter_mut().rev() {
+            *digit = b'0' + (number % 10) as u8;
+            number /= 10;
+        }
+        &self.buffer
+    }
+}
+
+/// Values cut from one pre-generated buffer, so that making a value costs nothing in the timed
+/// loops. Each 64-byte stretch is 32 random bytes repeated once, so LZ4 halves it roughly, as
+/// LevelDB's db_bench does with its default compression ratio.
+struct ValuePool {
+    bytes: Vec<u8>,
+    value_size: usize,
+}
+
+impl ValuePool {
+    fn new(value_size: usize) -> Self {
+        let length = (1 << 20).max(2 * value_size) + 64;
+        let mut random = SplitMix64::new(VALUE_SEED);
+        let mut bytes = Vec::with_capacity(length);
+        while bytes.len() < length {
+            let half: Vec<u8> = (0..4)
+                .flat_map(|_| random.next_u64().to_le_bytes())
+                .collect();
+            bytes.extend_from_slice(&half);
+            bytes.extend_from_slice(&half);
+        }
+        ValuePool { bytes, value_size }
+    }
+
+    /// The value of entry `index`: a slice at a position spread over the pool.
+    fn value(&self, index: u64) -> &[u8] {
+        let starts = (self.bytes.len() - self.value_size + 1) as u64;
+        let start = (index.wrapping_mul(7919) % starts) as usize;
+        &self.bytes[start..start + self.value_size]
+    }
+}
+
+/// Builds the table of `config.entries` sorted entries at `path`, including the final flush
+/// and fsync of `TableBuilder::finish`.
+pub fn table_build(config: &BenchConfig, path: &Path) -> Result<Measurement, CliError> {
+    let values = ValuePool::new(config.value_size);
+    let mut keys = KeyMaker::new(config.key_size);
+    let mut internal_key = Vec::with_capacity(config.key_size + 8);
+    let mut builder = TableBuilder::create(path, config.table_options.clone())?;
+    let (summary, elapsed) = time(|| {
+        for index in 0..config.entries {
+            internal_key.clear();
+            let sequence = SequenceNumber(index + 1);
+            append_internal_key(
+                &mut internal_key,
+                keys.key(2 * index),
+                sequence,
+                ValueKind::Value,
+            );
+            builder.add(&internal_key, values.value(index))?;
+        }
+        builder.finish()
+    });
+    let summary = summary?;
+    let properties = &summary.properties;
+    Ok(Measurement {
+        name: "sstable build",
+        operations: config.entries,
+        bytes: config.entries * config.entry_bytes(),
+        elapsed,
+        note: format!(
+            "file {:.1} MB, {} data blocks ({} LZ4)",
+            summary.file_size as f64 / 1e6,
+            properties.data_block_count,
+            properties.compressed_data_block_count
+        ),
+    })
+}
+
+/// `config.entries` point lookups of random keys that are present (`present`) or absent.
+pub fn table_lookups(
+    config: &BenchConfig,
+    table: &Table,
+    present: bool,
+) -> Result<Measurement, CliError> {
+    let mut random = SplitMix64::new(LOOKUP_SEED + u64::from(present));
+    let mut keys = KeyMaker::new(config.key_size);
+    let (found, elapsed) = time(|| -> Result<u64, CliError> {
+        let mut found = 0;
+        for _ in 0..config.entries {
+            let number = 2 * random.below(config.entries) + u64::from(!present);
+            let result = table.get(keys.key(number), SequenceNumber::MAX)?;
+            if let Some(LookupResult::Value(value)) = black_box(result) {
+                found += 1;
+                black_box(value);
+            }
+        }
+        Ok(found)
+    });
+    let found = found?;
+    let expected = if present { config.entries } else { 0 };
+    if found != expected {
+        return Err(CliError::Failed(format!(
+            "benchmark check failed: {found} of {} lookups found a value, expected {expected}",
+            config.entries
+        )));
+    }
+    let (name, note) = if present {
+        ("sstable get (present keys)", format!("{found} found"))
+    } else {
+        let passed = bloom_passes(config, table);
+        let rate = passed as f64 * 100.0 / config.entries as f64;
+        let note = format!("0 found; bloom filter let {rate:.2}% through (counted apart)");
+        ("sstable get (absent keys)", note)
+    };
+    Ok(Measurement {
+        name,
+        operations: config.entries,
+        bytes: config.entries * config.entry_bytes(),
+        elapsed,
+        note,
+    })
+}
+
+/// How many absent keys the bloom filter does not reject (outside any timed loop).
+fn bloom_passes(config: &BenchConfig, table: &Table) -> u64 {
+    let mut keys = KeyMaker::new(config.key_size);
+    (0..config.entries)
+        .filter(|&index| table.may_contain(keys.key(2 * index + 1)))
+        .count() as u64
+}
+
+/// Reads every entry in order, forward or backward, checking block checksums.
+pub fn table_scan(
+    config: &BenchConfig,
+    table: &Table,
+    forward: bool,
+) -> Result<Measurement, CliError> {
+    let (counted, elapsed) = time(|| -> Result<(u64, u64), CliError> {
+        let mut iterator = table.iter();
+        if forward {
+            iterator.seek_to_first()?;
+        } else {
+            iterator.seek_to_last()?;
+        }
+        let (mut entries, mut bytes) = (0u64, 0u64);
+        while iterator.valid() {
+            entries += 1;
+            bytes +=
+                (black_box(iterator.key()).len() - 8 + black_box(iterator.value()).len()) as u64;
+            if forward {
+                iterator.next()?;
+            } else {
+                iterator.prev()?;
+            }
+        }
+        Ok((entries, bytes))
+    });
+    let (entries, bytes) = counted?;
+    if entries != config.entries {
+        return Err(CliError::Failed(format!(
+            "benchmark check failed: the scan saw {entries} entries, the table has {}",
+            config.entries
+        )));
+    }
+    Ok(Measurement {
+        name: if forward {
+            "sstable scan forward"
+        } else {
+            "sstable scan backward"
+        },
+        operations: entries,
+        bytes,
+        elapsed,
+        note: String::from("every entry, checksums verified"),
+    })
+}
+
+/// Appends `config.entries` records without syncing: each is one `write` to the OS.
+pub fn log_append(config: &BenchConfig, path: &Path) -> Result<Measurement, CliError> {
+    let values = ValuePool::new(config.value_size);
+    let mut writer = LogWriter::create(path, LogFileKind::Wal)?;
+    let (result, elapsed) = time(|| -> Result<(), CliError> {
+        for index in 0..config.entries {
+            writer.add_record(values.value(index))?;
+        }
+        Ok(())
+    });
+    result?;
+    Ok(Measurement {
+        name: "log append (no sync)",
+        operations: config.entries,
+        bytes: config.entries * config.value_size as u64,
+        elapsed,
+        note: format!(
+            "file {:.1} MB, one write per record",
+            writer.offset() as f64 / 1e6
+        ),
+    })
+}
+
+/// Appends `config.sync_records` records with an `fdatasync` after each, to a fresh file or to
+/// one preallocated with zeros (the preallocation itself is not timed).
+pub fn log_append_synced(
+    config: &BenchConfig,
+    path: &Path,
+    preallocated: bool,
+) -> Result<Measurement, CliError> {
+    let values = ValuePool::new(config.value_size);
+    let mut writer = if preallocated {
+        let record_bytes = config.value_size as u64 + 7;
+        LogWriter::create_preallocated(
+            path,
+            LogFileKind::Wal,
+            config.sync_records * record_bytes * 2,
+        )?
+    } else {
+        LogWriter::create(path, LogFileKind::Wal)?
+    };
+    let (result, elapsed) = time(|| -> Result<(), CliError> {
+        for index in 0..config.sync_records {
+            writer.add_record(values.value(index))?;
+            writer.sync()?;
+        }
+        Ok(())
+    });
+    result?;
+    let fsyncs_per_second = config.sync_records as f64 / elapsed.as_secs_f64().max(1e-9);
+    Ok(Measurement {
+        name: if preallocated {
+            "log append + fdatasync (prealloc)"
+        } else {
+            "log append + fdatasync"
+        },
+        operations: config.sync_records,
+        bytes: config.sync_records * config.value_size as u64,
+        elapsed,
+        note: format!("{fsyncs_per_second:.0} fsyncs/s, one per record"),
+    })
+}
+
+/// Reads the unsynced log back: opening (which reads the file) and every record, checked.
+pub fn log_replay(config: &BenchConfig, path: &Path) -> Result<Measurement, CliError> {
+    let (counted, elapsed) = time(|| -> Result<(u64, u64), CliError> {
+        let (mut records, mut bytes) = (0u64, 0u64);
+        for event in LogReader::open(path, LogFileKind::Wal)? {
+            match event {
+                LogEvent::Record { payload, .. } => {
+                    records += 1;
+                    bytes += black_box(payload).len() as u64;
+                }
+                damage => {
+                    let error = damage
+                        .to_error(path)
+                        .map_or_else(String::new, |e| e.to_string());
+                    return Err(CliError::Failed(format!(
+                        "benchmark log is damaged: {error}"
+                    )));
+                }
+            }
+        }
+        Ok((records, bytes))
+    });
+    let (records, bytes) = counted?;
+    if records != config.entries {
+        return Err(CliError::Failed(format!(
+            "benchmark check failed: replay found {records} records, {} were written",
+            config.entries
+        )));
+    }
+    Ok(Measurement {
+        name: "log replay",
+        operations: records,
+        bytes,
+        elapsed,
+        note: String::from("read file, check every fragment"),
+    })
+}
