@@ -1,6 +1,7 @@
-//! `shaledb bench`: the built-in benchmark. Today it measures the on-disk formats — building,
+//! `shaledb bench`: the built-in benchmark. It measures the on-disk formats — building,
 //! reading and scanning an SSTable, appending to and replaying a log, with and without an
-//! `fdatasync` per record; engine workloads join it when the engine lands.
+//! `fdatasync` per record — and then the engine: random fill, random reads, and synced puts
+//! from 1 to 64 threads through group commit.
 //!
 //! Honesty rules: every figure is one timed loop (`Instant` around the loop, nothing else in
 //! it but the work and the checks that the work was right); results go through `black_box` so
@@ -14,6 +15,7 @@ use std::time::{Duration, Instant};
 use shaledb::sstable::{Compression, Table, TableOptions};
 use shaledb::{FileNumber, MAX_KEY_SIZE, MAX_VALUE_SIZE};
 
+use super::bench_engine as engine;
 use super::bench_workloads as workloads;
 use super::{CliError, flag_value, parse_number, split_flag, unknown_flag};
 
@@ -152,6 +154,19 @@ fn run_workloads(config: &BenchConfig, dir: &Path) -> Result<(), CliError> {
     let preallocated = workloads::log_append_synced(config, &preallocated_path, true)?;
     report(&preallocated)?;
     report(&workloads::log_replay(config, &log_path)?)?;
+    run_engine_workloads(config, dir)
+}
+
+fn run_engine_workloads(config: &BenchConfig, dir: &Path) -> Result<(), CliError> {
+    let (db, fill) = engine::fill_random(config, &dir.join("fillrandom"))?;
+    report(&fill)?;
+    report(&engine::read_random(config, &db)?)?;
+    db.close()?;
+    drop(db);
+    for threads in engine::SYNC_THREAD_COUNTS {
+        let db_dir = dir.join(format!("fillsync-{threads}"));
+        report(&engine::fill_sync(config, &db_dir, threads)?)?;
+    }
     Ok(())
 }
 

@@ -24,19 +24,19 @@ const VALUE_SEED: u64 = 0x5eed_0001;
 const LOOKUP_SEED: u64 = 0x5eed_0002;
 
 /// Writes keys into a reused buffer of the configured size.
-struct KeyMaker {
+pub(super) struct KeyMaker {
     buffer: Vec<u8>,
 }
 
 impl KeyMaker {
-    fn new(key_size: usize) -> Self {
+    pub(super) fn new(key_size: usize) -> Self {
         KeyMaker {
             buffer: vec![b'0'; key_size],
         }
     }
 
     /// `number` in decimal, zero-padded to the key size (the configuration checked it fits).
-    fn key(&mut self, mut number: u64) -> &[u8] {
+    pub(super) fn key(&mut self, mut number: u64) -> &[u8] {
         for digit in self.buffer.iter_mut().rev() {
             *digit = b'0' + (number % 10) as u8;
             number /= 10;
@@ -48,13 +48,13 @@ impl KeyMaker {
 /// Values cut from one pre-generated buffer, so that making a value costs nothing in the timed
 /// loops. Each 64-byte stretch is 32 random bytes repeated once, so LZ4 halves it roughly, as
 /// LevelDB's db_bench does with its default compression ratio.
-struct ValuePool {
+pub(super) struct ValuePool {
     bytes: Vec<u8>,
     value_size: usize,
 }
 
 impl ValuePool {
-    fn new(value_size: usize) -> Self {
+    pub(super) fn new(value_size: usize) -> Self {
         let length = (1 << 20).max(2 * value_size) + 64;
         let mut random = SplitMix64::new(VALUE_SEED);
         let mut bytes = Vec::with_capacity(length);
@@ -69,7 +69,7 @@ impl ValuePool {
     }
 
     /// The value of entry `index`: a slice at a position spread over the pool.
-    fn value(&self, index: u64) -> &[u8] {
+    pub(super) fn value(&self, index: u64) -> &[u8] {
         let starts = (self.bytes.len() - self.value_size + 1) as u64;
         let start = (index.wrapping_mul(7919) % starts) as usize;
         &self.bytes[start..start + self.value_size]
