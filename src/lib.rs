@@ -1,16 +1,29 @@
 //! # shaledb
 //!
 //! An embeddable LSM-tree key-value storage engine. Writes settle as layers — a write-ahead log
-//! and a memtable, then sorted string tables (SSTables) in four levels — and compaction presses
-//! them into fewer, larger ones.
+//! and a memtable, then sorted string tables (SSTables) on disk — and compaction presses them
+//! into fewer, larger ones.
 //!
-//! This release holds the foundation: the three on-disk formats, each specified byte by byte in
-//! `FORMAT.md` and each with a reader that returns [`Error::Corruption`] (naming file and offset)
-//! for damaged input instead of panicking or returning wrong data:
+//! Guarantees:
+//! - A write acknowledged with `sync` survives a crash or power loss; an unsynced one survives a
+//!   crash of the process.
+//! - A [`WriteBatch`] is applied whole or not at all: readers never see part of it, before or
+//!   after a crash.
+//! - Damaged files give [`Error::Corruption`] naming the file and the byte offset, never a panic
+//!   or wrong data. Every byte layout is specified in `FORMAT.md`.
 //!
-//! - [`log`]: the record log shared by the write-ahead log and the manifest;
-//! - [`sstable`]: sorted string tables with prefix-compressed blocks, LZ4, bloom filters;
-//! - [`manifest`]: version edits and the `CURRENT` pointer.
+//! ```
+//! use shaledb::{Db, Options};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let db = Db::open(dir.path(), Options::default())?;
+//! db.put(b"key", b"value")?;
+//! assert_eq!(db.get(b"key")?.as_deref(), Some(&b"value"[..]));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Start at [`Db`]. The on-disk formats are public for tools and fuzzing: [`log`] (the record log
+//! of write-ahead logs and manifests), [`sstable`], [`manifest`].
 //!
 //! Keys are limited to [`MAX_KEY_SIZE`] bytes and values to [`MAX_VALUE_SIZE`] bytes.
 
@@ -49,3 +62,8 @@ pub use options::{Options, ReadOptions, WalRecoveryMode, WriteOptions};
 pub use snapshot::Snapshot;
 pub use stats::{LatencySummary, LevelStats, Stats};
 pub use value::Value;
+
+/// The README's example, compiled as a doc test so that it cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeExample;

@@ -2,7 +2,7 @@
 //! holding checksummed fragments of records. FORMAT.md, section 4 "Log format", is the source of
 //! truth for every byte.
 //!
-//! - [`format`](self::format): constants and the small codecs (part of the on-disk format).
+//! - [`format`](mod@self::format): constants and the small codecs (part of the on-disk format).
 //! - [`LogWriter`]: appends records, one `write` per call (group commit), `fdatasync` on
 //!   [`LogWriter::sync`]; optional preallocation with zeros; poisoned after a failed write or
 //!   sync.
