@@ -7,7 +7,7 @@
 //!
 //! | concept | writer | reader |
 //! |---|---|---|
-//! | fixed parts (constants, handles, footer) | [`format`] | [`format`] |
+//! | fixed parts (constants, handles, footer) | [`format`](mod@format) | [`format`](mod@format) |
 //! | one block | [`BlockBuilder`] | [`Block`], [`BlockIterator`] |
 //! | bloom filter | [`FilterBuilder`] | [`BloomFilter`] |
 //! | properties | [`TableProperties::encode`] | [`TableProperties::decode`] |
