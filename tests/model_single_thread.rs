@@ -190,6 +190,9 @@ fn random_operations_with_reopens_match_the_model() {
     assert_matches_model(&db, &model, &format!("seed {seed}, final reopen"));
 }
 
+/// A range of borrowed keys, as `Db::range` takes it.
+type ByteRange<'a> = (Bound<&'a [u8]>, Bound<&'a [u8]>);
+
 #[test]
 fn inverted_and_empty_ranges_yield_nothing() {
     let dir = temp_dir();
@@ -197,7 +200,7 @@ fn inverted_and_empty_ranges_yield_nothing() {
     for key in [&b"a"[..], b"b", b"c"] {
         db.put(key, key).unwrap();
     }
-    let nothing: Vec<(Bound<&[u8]>, Bound<&[u8]>)> = vec![
+    let nothing: Vec<ByteRange> = vec![
         (Bound::Included(b"c"), Bound::Included(b"a")),
         (Bound::Excluded(b"b"), Bound::Excluded(b"b")),
         (Bound::Included(b"b"), Bound::Excluded(b"b")),

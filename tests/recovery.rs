@@ -347,3 +347,71 @@ fn create_if_missing_and_error_if_exists() {
     let db = Db::open(&missing, options).unwrap();
     assert_eq!(db.get(b"k").unwrap().as_deref(), Some(&b"v"[..]));
 }
+
+/// Adds a newer write-ahead log holding batch `BATCHES` (sequence numbers after every written
+/// batch), as a crash after a memtable rotation leaves behind.
+fn add_later_log(dir: &Path) {
+    let newest = newest_wal(dir);
+    let name = newest.file_name().unwrap().to_str().unwrap();
+    let Some(FileKind::Wal(number)) = parse_file_name(name) else {
+        panic!("{name} is not a log")
+    };
+    let path = shaledb::fs::wal_path(dir, shaledb::FileNumber(number.0 + 100));
+    let mut batch = WriteBatch::new();
+    for index in 0..KEYS_PER_BATCH {
+        batch
+            .put(&batch_key(BATCHES, index), &batch_value(BATCHES))
+            .unwrap();
+    }
+    // The batch header starts with its first sequence number (u64 LE); sequences 1.. went to
+    // the earlier batches.
+    let mut encoded = batch.encoded().to_vec();
+    let first_sequence = BATCHES * KEYS_PER_BATCH as u64 + 1;
+    encoded[..8].copy_from_slice(&first_sequence.to_le_bytes());
+    let mut writer = shaledb::log::LogWriter::create(&path, LogFileKind::Wal).unwrap();
+    writer.add_record(&encoded).unwrap();
+    writer.sync().unwrap();
+}
+
+#[test]
+fn a_torn_tail_followed_by_a_later_log_is_damage_in_the_middle() {
+    for mode in MODES {
+        let context = format!("{mode:?}");
+        let dir = temp_dir();
+        write_batches(dir.path());
+        damage(dir.path(), Damage::TornTail);
+        add_later_log(dir.path());
+        let opened = Db::open(dir.path(), large_buffer_options(mode));
+        let expected: Option<BTreeSet<u64>> = match mode {
+            // Writes synced after the torn one exist, so the tear lost acknowledged writes.
+            WalRecoveryMode::AbsoluteConsistency
+            | WalRecoveryMode::TolerateCorruptedTailRecords => None,
+            WalRecoveryMode::PointInTime => Some((0..BATCHES - 1).collect()),
+            WalRecoveryMode::SkipAnyCorruptedRecords => Some(
+                (0..=BATCHES)
+                    .filter(|&batch| batch != BATCHES - 1)
+                    .collect(),
+            ),
+        };
+        match expected {
+            None => {
+                let error = opened.expect_err(&context);
+                assert!(
+                    matches!(error, Error::Corruption { .. }),
+                    "{context}: {error}"
+                );
+            }
+            Some(expected) => {
+                let db = opened.unwrap_or_else(|error| panic!("{context}: {error}"));
+                assert_eq!(present_batches(&db, &context), expected, "{context}");
+                drop(db);
+                let db = Db::open(dir.path(), large_buffer_options(mode)).unwrap();
+                assert_eq!(
+                    present_batches(&db, &context),
+                    expected,
+                    "{context}, reopened"
+                );
+            }
+        }
+    }
+}
