@@ -59,3 +59,177 @@ impl Rng {
         out
     }
 }
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+use shaledb::{Db, DbIterator, Options};
+
+/// The seed of a randomized test: `SHALEDB_TEST_SEED` if set (to replay a failure), else one
+/// derived from the clock. Printed so that a failing run can be replayed.
+pub fn test_seed(test: &str) -> u64 {
+    let seed = match std::env::var("SHALEDB_TEST_SEED") {
+        Ok(text) => text.parse().expect("SHALEDB_TEST_SEED must be a u64"),
+        Err(_) => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_nanos() as u64),
+    };
+    eprintln!("{test}: seed {seed} (replay with SHALEDB_TEST_SEED={seed})");
+    seed
+}
+
+/// A fresh temporary directory, removed when the guard drops.
+pub fn temp_dir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("create a temporary directory")
+}
+
+/// Options that make a test go through many memtable rotations and flushes: the smallest write
+/// buffer, unsynced writes (durability is tested separately), a small block cache.
+pub fn small_options() -> Options {
+    Options {
+        write_buffer_size: 64 << 10,
+        sync_writes: false,
+        block_cache_capacity: 1 << 20,
+        ..Options::default()
+    }
+}
+
+/// What the database should hold.
+pub type Model = BTreeMap<Vec<u8>, Vec<u8>>;
+
+/// A list of (key, value) pairs, as iterators are compared.
+pub type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// Drains `iterator` into owned pairs, panicking (with `context`) on an error item.
+pub fn collect(
+    iterator: impl Iterator<Item = shaledb::Result<(Vec<u8>, shaledb::Value)>>,
+    context: &str,
+) -> Pairs {
+    iterator
+        .map(|item| {
+            let (key, value) =
+                item.unwrap_or_else(|error| panic!("{context}: iterator failed: {error}"));
+            (key, value.to_vec())
+        })
+        .collect()
+}
+
+/// Whether `key` lies within (`lower`, `upper`).
+pub fn within(key: &[u8], lower: &Bound<Vec<u8>>, upper: &Bound<Vec<u8>>) -> bool {
+    let above = match lower {
+        Bound::Included(lower) => key >= lower.as_slice(),
+        Bound::Excluded(lower) => key > lower.as_slice(),
+        Bound::Unbounded => true,
+    };
+    let below = match upper {
+        Bound::Included(upper) => key <= upper.as_slice(),
+        Bound::Excluded(upper) => key < upper.as_slice(),
+        Bound::Unbounded => true,
+    };
+    above && below
+}
+
+/// The model's pairs within the bounds, ascending. (Filters instead of `BTreeMap::range`, which
+/// panics on inverted bounds; the database must simply return nothing for those.)
+pub fn model_range(model: &Model, lower: &Bound<Vec<u8>>, upper: &Bound<Vec<u8>>) -> Pairs {
+    model
+        .iter()
+        .filter(|(key, _)| within(key, lower, upper))
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect()
+}
+
+/// The model's pairs whose key starts with `prefix`, ascending.
+pub fn model_prefix(model: &Model, prefix: &[u8]) -> Pairs {
+    model
+        .iter()
+        .filter(|(key, _)| key.starts_with(prefix))
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect()
+}
+
+/// A random bound around `key`: included, excluded or unbounded.
+pub fn random_bound(rng: &mut Rng, key: Vec<u8>) -> Bound<Vec<u8>> {
+    match rng.below(3) {
+        0 => Bound::Included(key),
+        1 => Bound::Excluded(key),
+        _ => Bound::Unbounded,
+    }
+}
+
+/// Checks every key of the model and a full scan both ways against the database.
+pub fn assert_matches_model(db: &Db, model: &Model, context: &str) {
+    let expected: Pairs = model.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let forward = collect(db.iter(), context);
+    assert_eq!(
+        forward.len(),
+        expected.len(),
+        "{context}: forward scan length"
+    );
+    assert!(
+        forward == expected,
+        "{context}: forward scan differs from the model"
+    );
+    let mut backward = collect(db.iter().rev(), context);
+    backward.reverse();
+    assert!(
+        backward == expected,
+        "{context}: reverse scan differs from the model"
+    );
+    for (key, value) in model {
+        let found = db
+            .get(key)
+            .unwrap_or_else(|error| panic!("{context}: get failed: {error}"));
+        assert_eq!(
+            found.as_deref(),
+            Some(value.as_slice()),
+            "{context}: get {key:?}"
+        );
+    }
+}
+
+/// Drains `iterator` alternating randomly between `next` and `next_back`, and returns the pairs
+/// in ascending order, checking on the way that the two ends never cross or repeat a key.
+pub fn collect_from_both_ends(rng: &mut Rng, mut iterator: DbIterator, context: &str) -> Pairs {
+    let mut front = Vec::new();
+    let mut back = Vec::new();
+    let mut front_done = false;
+    let mut back_done = false;
+    while !(front_done && back_done) {
+        let from_front = if front_done {
+            false
+        } else if back_done {
+            true
+        } else {
+            rng.chance(1, 2)
+        };
+        let item = if from_front {
+            iterator.next()
+        } else {
+            iterator.next_back()
+        };
+        match item {
+            None if from_front => front_done = true,
+            None => back_done = true,
+            Some(item) => {
+                let (key, value) = item.unwrap_or_else(|error| panic!("{context}: {error}"));
+                if from_front {
+                    front.push((key, value.to_vec()));
+                } else {
+                    back.push((key, value.to_vec()));
+                }
+            }
+        }
+    }
+    back.reverse();
+    front.extend(back);
+    for pair in front.windows(2) {
+        assert!(
+            pair[0].0 < pair[1].0,
+            "{context}: keys out of order or repeated: {:?} then {:?}",
+            pair[0].0,
+            pair[1].0
+        );
+    }
+    front
+}

@@ -1,0 +1,417 @@
+//! Opening after a drop without close, the directory lock, `create_if_missing` and
+//! `error_if_exists`, and each `WalRecoveryMode` facing a torn tail and damage in the middle of
+//! the newest write-ahead log. A batch is always recovered whole or not at all.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use common::{Model, Rng, assert_matches_model, small_options, temp_dir, test_seed};
+use shaledb::fs::{FileKind, parse_file_name};
+use shaledb::log::{FRAGMENT_HEADER_SIZE, LogEvent, LogFileKind, LogReader};
+use shaledb::{Db, Error, Options, WalRecoveryMode, WriteBatch, WriteOptions};
+
+/// Enough batches of about 1.3 KiB to fill two 32 KiB log blocks.
+const BATCHES: u64 = 40;
+const KEYS_PER_BATCH: usize = 4;
+
+const MODES: [WalRecoveryMode; 4] = [
+    WalRecoveryMode::TolerateCorruptedTailRecords,
+    WalRecoveryMode::AbsoluteConsistency,
+    WalRecoveryMode::PointInTime,
+    WalRecoveryMode::SkipAnyCorruptedRecords,
+];
+
+fn batch_key(batch: u64, index: usize) -> Vec<u8> {
+    format!("batch{batch:03}-{index}").into_bytes()
+}
+
+fn batch_value(batch: u64) -> Vec<u8> {
+    let mut value = format!("value of batch {batch} ").into_bytes();
+    value.resize(300, b'.');
+    value
+}
+
+/// Options whose memtable never fills in these tests, so that every batch stays in the log.
+fn large_buffer_options(mode: WalRecoveryMode) -> Options {
+    Options {
+        write_buffer_size: 4 << 20,
+        wal_recovery_mode: mode,
+        ..Options::default()
+    }
+}
+
+/// Writes `BATCHES` synced batches into a new database in `dir` and closes it without a flush.
+fn write_batches(dir: &Path) {
+    let db = Db::open(dir, large_buffer_options(WalRecoveryMode::default())).unwrap();
+    for batch in 0..BATCHES {
+        let mut write = WriteBatch::new();
+        for index in 0..KEYS_PER_BATCH {
+            write
+                .put(&batch_key(batch, index), &batch_value(batch))
+                .unwrap();
+        }
+        db.write(write, &WriteOptions::SYNC).unwrap();
+    }
+    db.close().unwrap();
+}
+
+fn newest_wal(dir: &Path) -> PathBuf {
+    let mut logs: Vec<(u64, PathBuf)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap())
+        .filter_map(
+            |entry| match entry.file_name().to_str().and_then(parse_file_name) {
+                Some(FileKind::Wal(number)) => Some((number.0, entry.path())),
+                _ => None,
+            },
+        )
+        .collect();
+    logs.sort();
+    logs.pop().expect("the database has a write-ahead log").1
+}
+
+/// (offset, payload length) of every record of the log at `path`.
+fn records(path: &Path) -> Vec<(u64, usize)> {
+    LogReader::open(path, LogFileKind::Wal)
+        .unwrap()
+        .map(|event| match event {
+            LogEvent::Record { offset, payload } => (offset, payload.len()),
+            other => panic!("undamaged log reports {other:?}"),
+        })
+        .collect()
+}
+
+/// The batches present in `db`, checking that each is whole and holds its own value.
+fn present_batches(db: &Db, context: &str) -> BTreeSet<u64> {
+    let mut keys_per_batch: BTreeMap<u64, usize> = BTreeMap::new();
+    for item in db.iter() {
+        let (key, value) = item.unwrap_or_else(|error| panic!("{context}: {error}"));
+        let text = String::from_utf8_lossy(&key).into_owned();
+        let batch: u64 = text
+            .strip_prefix("batch")
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|number| number.parse().ok())
+            .unwrap_or_else(|| panic!("{context}: unexpected key {text}"));
+        assert_eq!(*value, batch_value(batch)[..], "{context}: value of {text}");
+        *keys_per_batch.entry(batch).or_default() += 1;
+    }
+    for (batch, count) in &keys_per_batch {
+        assert_eq!(
+            *count, KEYS_PER_BATCH,
+            "{context}: batch {batch} is partly present"
+        );
+    }
+    keys_per_batch.into_keys().collect()
+}
+
+/// Which damage a test applies to the newest log.
+#[derive(Debug, Clone, Copy)]
+enum Damage {
+    /// Cut the file in the middle of the last record.
+    TornTail,
+    /// Flip a byte in the middle of the payload of record `DAMAGED_RECORD`.
+    Middle,
+}
+
+const DAMAGED_RECORD: u64 = 2;
+
+/// Damages the newest log and returns the batches whose records the log reader now reports
+/// lost (record `i` holds batch `i`). After a bad fragment the log format resumes at the next
+/// 32 KiB block (FORMAT.md 4.5), so damage in the middle loses the rest of its block.
+fn damage(dir: &Path, damage: Damage) -> BTreeSet<u64> {
+    let path = newest_wal(dir);
+    let records = records(&path);
+    assert_eq!(records.len() as u64, BATCHES, "one record per batch");
+    match damage {
+        Damage::TornTail => {
+            let (offset, length) = records[records.len() - 1];
+            let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+            file.set_len(offset + (FRAGMENT_HEADER_SIZE + length / 2) as u64)
+                .unwrap();
+        }
+        Damage::Middle => {
+            let (offset, length) = records[DAMAGED_RECORD as usize];
+            let mut bytes = std::fs::read(&path).unwrap();
+            bytes[offset as usize + FRAGMENT_HEADER_SIZE + length / 2] ^= 0x40;
+            std::fs::write(&path, bytes).unwrap();
+        }
+    }
+    let mut lost_ranges = Vec::new();
+    for event in LogReader::open(&path, LogFileKind::Wal).unwrap() {
+        match event {
+            LogEvent::Record { .. } => {}
+            LogEvent::Corruption { start, end, .. } => lost_ranges.push(start..end),
+            LogEvent::TornTail { offset, .. } => lost_ranges.push(offset..u64::MAX),
+        }
+    }
+    let lost: BTreeSet<u64> = (0..BATCHES)
+        .filter(|&batch| {
+            lost_ranges
+                .iter()
+                .any(|range| range.contains(&records[batch as usize].0))
+        })
+        .collect();
+    let damaged_batch = match damage {
+        Damage::TornTail => BATCHES - 1,
+        Damage::Middle => DAMAGED_RECORD,
+    };
+    assert!(
+        lost.contains(&damaged_batch),
+        "{damage:?}: the reader did not report batch {damaged_batch} lost: {lost:?}"
+    );
+    assert!(
+        lost.len() < BATCHES as usize - DAMAGED_RECORD as usize,
+        "{damage:?}: the log should hold records after the damaged block: {lost:?}"
+    );
+    lost
+}
+
+/// What opening with `mode` after `damage` (which lost the batches `lost`) must give: `None`
+/// for a corruption error, else the batches present.
+fn expected(mode: WalRecoveryMode, damage: Damage, lost: &BTreeSet<u64>) -> Option<BTreeSet<u64>> {
+    let kept = (0..BATCHES).filter(|batch| !lost.contains(batch));
+    match (mode, damage) {
+        (WalRecoveryMode::AbsoluteConsistency, _) => None,
+        (WalRecoveryMode::TolerateCorruptedTailRecords, Damage::Middle) => None,
+        (WalRecoveryMode::PointInTime, _) => {
+            let first_lost = lost.first().copied().unwrap_or(BATCHES);
+            Some((0..first_lost).collect())
+        }
+        (
+            WalRecoveryMode::TolerateCorruptedTailRecords
+            | WalRecoveryMode::SkipAnyCorruptedRecords,
+            _,
+        ) => Some(kept.collect()),
+    }
+}
+
+fn check_mode_after_damage(mode: WalRecoveryMode, kind: Damage) {
+    let context = format!("{mode:?} after {kind:?}");
+    let dir = temp_dir();
+    write_batches(dir.path());
+    let lost = damage(dir.path(), kind);
+    let opened = Db::open(dir.path(), large_buffer_options(mode));
+    let Some(expected) = expected(mode, kind, &lost) else {
+        let error = opened.expect_err(&format!("{context}: open must fail"));
+        assert!(
+            matches!(error, Error::Corruption { .. }),
+            "{context}: wrong error {error}"
+        );
+        // The refused open changed nothing: a tolerant mode still recovers afterwards.
+        let db = Db::open(
+            dir.path(),
+            large_buffer_options(WalRecoveryMode::SkipAnyCorruptedRecords),
+        )
+        .unwrap_or_else(|error| panic!("{context}: salvage after a refused open failed: {error}"));
+        let salvaged = present_batches(&db, &context);
+        let salvageable = expected(WalRecoveryMode::SkipAnyCorruptedRecords, kind, &lost);
+        assert_eq!(
+            Some(salvaged),
+            salvageable,
+            "{context}: the refused open changed the database"
+        );
+        return;
+    };
+    let db = opened.unwrap_or_else(|error| panic!("{context}: open failed: {error}"));
+    assert_eq!(present_batches(&db, &context), expected, "{context}");
+    // The recovered database is healthy: it takes writes and reopens with the strictest mode.
+    let mut write = WriteBatch::new();
+    for index in 0..KEYS_PER_BATCH {
+        write
+            .put(&batch_key(BATCHES, index), &batch_value(BATCHES))
+            .unwrap();
+    }
+    db.write(write, &WriteOptions::SYNC).unwrap();
+    db.close().unwrap();
+    drop(db);
+    let db = Db::open(
+        dir.path(),
+        large_buffer_options(WalRecoveryMode::AbsoluteConsistency),
+    )
+    .unwrap_or_else(|error| panic!("{context}: reopening the recovered database failed: {error}"));
+    let mut with_new = expected;
+    with_new.insert(BATCHES);
+    assert_eq!(
+        present_batches(&db, &context),
+        with_new,
+        "{context}, after reopen"
+    );
+}
+
+#[test]
+fn torn_tail_under_each_recovery_mode() {
+    for mode in MODES {
+        check_mode_after_damage(mode, Damage::TornTail);
+    }
+}
+
+#[test]
+fn middle_damage_under_each_recovery_mode() {
+    for mode in MODES {
+        check_mode_after_damage(mode, Damage::Middle);
+    }
+}
+
+#[test]
+fn an_undamaged_log_opens_under_every_mode() {
+    for mode in MODES {
+        let dir = temp_dir();
+        write_batches(dir.path());
+        let db = Db::open(dir.path(), large_buffer_options(mode))
+            .unwrap_or_else(|error| panic!("{mode:?}: clean log refused: {error}"));
+        assert_eq!(
+            present_batches(&db, &format!("{mode:?}")),
+            (0..BATCHES).collect()
+        );
+    }
+}
+
+#[test]
+fn drop_without_close_keeps_every_write_across_many_memtables() {
+    let seed = test_seed("drop_without_close_keeps_every_write_across_many_memtables");
+    let mut rng = Rng::new(seed);
+    let dir = temp_dir();
+    let mut model = Model::new();
+    for cycle in 0..6 {
+        let options = Options {
+            wal_recovery_mode: WalRecoveryMode::AbsoluteConsistency,
+            ..small_options()
+        };
+        let db = Db::open(dir.path(), options).unwrap();
+        assert_matches_model(&db, &model, &format!("seed {seed}, cycle {cycle}"));
+        // Several memtables' worth, so that the drop lands with frozen memtables still waiting.
+        for _ in 0..rng.between(500, 3_000) {
+            let key = format!("key-{:05}", rng.below(5_000)).into_bytes();
+            if rng.chance(1, 5) {
+                db.delete(&key).unwrap();
+                model.remove(&key);
+            } else {
+                let length = rng.between(1, 200);
+                let value = rng.bytes(length);
+                db.put(&key, &value).unwrap();
+                model.insert(key, value);
+            }
+        }
+        drop(db);
+    }
+    let db = Db::open(dir.path(), small_options()).unwrap();
+    assert_matches_model(&db, &model, &format!("seed {seed}, final"));
+}
+
+#[test]
+fn a_second_open_is_locked_until_the_first_closes() {
+    let dir = temp_dir();
+    let first = Db::open(dir.path(), small_options()).unwrap();
+    first.put(b"k", b"v").unwrap();
+    let error = Db::open(dir.path(), small_options()).unwrap_err();
+    assert!(matches!(error, Error::Locked(_)), "{error}");
+    first.close().unwrap();
+    let second = Db::open(dir.path(), small_options()).unwrap();
+    assert_eq!(second.get(b"k").unwrap().as_deref(), Some(&b"v"[..]));
+    let error = Db::open(dir.path(), small_options()).unwrap_err();
+    assert!(matches!(error, Error::Locked(_)), "{error}");
+    drop(second);
+    let third = Db::open(dir.path(), small_options()).unwrap();
+    assert_eq!(third.get(b"k").unwrap().as_deref(), Some(&b"v"[..]));
+}
+
+#[test]
+fn create_if_missing_and_error_if_exists() {
+    let parent = temp_dir();
+    let missing = parent.path().join("missing");
+    let options = Options {
+        create_if_missing: false,
+        ..small_options()
+    };
+    let error = Db::open(&missing, options.clone()).unwrap_err();
+    assert!(matches!(error, Error::InvalidArgument(_)), "{error}");
+    assert!(!missing.exists(), "a refused open created the directory");
+    std::fs::create_dir(&missing).unwrap();
+    let error = Db::open(&missing, options.clone()).unwrap_err();
+    assert!(
+        matches!(error, Error::InvalidArgument(_)),
+        "empty directory: {error}"
+    );
+
+    let exclusive = Options {
+        error_if_exists: true,
+        ..small_options()
+    };
+    let db = Db::open(&missing, exclusive.clone()).unwrap();
+    db.put(b"k", b"v").unwrap();
+    drop(db);
+    let error = Db::open(&missing, exclusive).unwrap_err();
+    assert!(matches!(error, Error::InvalidArgument(_)), "{error}");
+    let db = Db::open(&missing, options).unwrap();
+    assert_eq!(db.get(b"k").unwrap().as_deref(), Some(&b"v"[..]));
+}
+
+/// Adds a newer write-ahead log holding batch `BATCHES` (sequence numbers after every written
+/// batch), as a crash after a memtable rotation leaves behind.
+fn add_later_log(dir: &Path) {
+    let newest = newest_wal(dir);
+    let name = newest.file_name().unwrap().to_str().unwrap();
+    let Some(FileKind::Wal(number)) = parse_file_name(name) else {
+        panic!("{name} is not a log")
+    };
+    let path = shaledb::fs::wal_path(dir, shaledb::FileNumber(number.0 + 100));
+    let mut batch = WriteBatch::new();
+    for index in 0..KEYS_PER_BATCH {
+        batch
+            .put(&batch_key(BATCHES, index), &batch_value(BATCHES))
+            .unwrap();
+    }
+    // The batch header starts with its first sequence number (u64 LE); sequences 1.. went to
+    // the earlier batches.
+    let mut encoded = batch.encoded().to_vec();
+    let first_sequence = BATCHES * KEYS_PER_BATCH as u64 + 1;
+    encoded[..8].copy_from_slice(&first_sequence.to_le_bytes());
+    let mut writer = shaledb::log::LogWriter::create(&path, LogFileKind::Wal).unwrap();
+    writer.add_record(&encoded).unwrap();
+    writer.sync().unwrap();
+}
+
+#[test]
+fn a_torn_tail_followed_by_a_later_log_is_damage_in_the_middle() {
+    for mode in MODES {
+        let context = format!("{mode:?}");
+        let dir = temp_dir();
+        write_batches(dir.path());
+        damage(dir.path(), Damage::TornTail);
+        add_later_log(dir.path());
+        let opened = Db::open(dir.path(), large_buffer_options(mode));
+        let expected: Option<BTreeSet<u64>> = match mode {
+            // Writes synced after the torn one exist, so the tear lost acknowledged writes.
+            WalRecoveryMode::AbsoluteConsistency
+            | WalRecoveryMode::TolerateCorruptedTailRecords => None,
+            WalRecoveryMode::PointInTime => Some((0..BATCHES - 1).collect()),
+            WalRecoveryMode::SkipAnyCorruptedRecords => Some(
+                (0..=BATCHES)
+                    .filter(|&batch| batch != BATCHES - 1)
+                    .collect(),
+            ),
+        };
+        match expected {
+            None => {
+                let error = opened.expect_err(&context);
+                assert!(
+                    matches!(error, Error::Corruption { .. }),
+                    "{context}: {error}"
+                );
+            }
+            Some(expected) => {
+                let db = opened.unwrap_or_else(|error| panic!("{context}: {error}"));
+                assert_eq!(present_batches(&db, &context), expected, "{context}");
+                drop(db);
+                let db = Db::open(dir.path(), large_buffer_options(mode)).unwrap();
+                assert_eq!(
+                    present_batches(&db, &context),
+                    expected,
+                    "{context}, reopened"
+                );
+            }
+        }
+    }
+}
