@@ -473,8 +473,10 @@ impl DbInner {
     /// Commits one group (run by the group's leader; see `commit.rs`): sequence numbers, one log
     /// write, at most one fsync, memtable inserts, then the new sequence becomes visible.
     fn commit_group(&self, group: &mut WriteGroup) -> Result<()> {
-        self.check_writable()?;
         let mut wal = lock(&self.wal);
+        // Checked with the log locked: `close` sets `closed` before it takes this lock to sync
+        // and release the directory, so no group can write after the LOCK file is released.
+        self.check_writable()?;
         self.make_room_for_write(&mut wal)?;
         let mut last = wal.last_sequence.0;
         for batch in &mut group.batches {
@@ -519,7 +521,8 @@ impl DbInner {
         let mut state = lock(&self.state);
         let mut stall_started: Option<Instant> = None;
         while state.immutables.len() >= self.options.max_immutable_memtables {
-            if state.shutting_down {
+            // `close` sets `closed` first and then waits for this log lock: give it up.
+            if state.shutting_down || self.closed.load(Ordering::Acquire) {
                 return Err(Error::Closed);
             }
             if let Some(cause) = &state.background_error {

@@ -170,6 +170,7 @@ fn flush_one(inner: &DbInner, job: &ImmutableMemtable) -> Result<()> {
 pub(crate) fn flush_and_wait(inner: &DbInner) -> Result<()> {
     let target_wal = {
         let mut wal = lock(&inner.wal);
+        inner.check_open()?;
         let mut state = lock(&inner.state);
         if !wal.memtable.is_empty() {
             inner.rotate_memtable(&mut wal, &mut state)?;
