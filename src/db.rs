@@ -66,6 +66,12 @@ pub(crate) struct ImmutableMemtable {
     pub wal_number: FileNumber,
 }
 
+/// A preallocated write-ahead log waiting to become the current one.
+pub(crate) struct SpareWal {
+    pub number: FileNumber,
+    pub writer: LogWriter,
+}
+
 /// Everything that changes when memtables rotate and flushes finish.
 pub(crate) struct EngineState {
     /// Frozen memtables, oldest first.
@@ -76,6 +82,11 @@ pub(crate) struct EngineState {
     /// The log the current memtable writes to (the manifest's log number once everything older
     /// is flushed).
     pub current_wal_number: FileNumber,
+    /// The next write-ahead log, preallocated by the flush thread so that a rotation does not
+    /// wait for its zeros to be written. Its number is above `current_wal_number`.
+    pub spare_wal: Option<SpareWal>,
+    /// Whether the flush thread should prepare a spare log when it is idle.
+    pub spare_wanted: bool,
     pub shutting_down: bool,
     /// Set when a flush failed for good; the database is read-only from then on.
     pub background_error: Option<String>,
@@ -549,14 +560,14 @@ impl DbInner {
             self.poison(format!("syncing the write-ahead log failed: {error}"));
             return Err(error);
         }
-        let number = state.allocate_file_number();
-        let path = wal_path(&self.dir, number);
-        let writer = LogWriter::create_preallocated(
-            &path,
-            LogFileKind::Wal,
-            self.options.write_buffer_size as u64,
-        )?;
-        sync_dir(&self.dir)?;
+        // A log the flush thread preallocated ahead of time, or else one made now.
+        let (number, writer) = match state.spare_wal.take() {
+            Some(spare) => (spare.number, spare.writer),
+            None => {
+                let number = state.allocate_file_number();
+                (number, self.create_wal(number)?)
+            }
+        };
         let old_writer = std::mem::replace(&mut wal.writer, writer);
         drop(old_writer);
         let old_number = std::mem::replace(&mut wal.number, number);
@@ -566,9 +577,20 @@ impl DbInner {
             wal_number: old_number,
         });
         state.current_wal_number = number;
+        state.spare_wanted = true;
         self.install_view(state, Arc::clone(&wal.memtable));
         self.state_changed.notify_all();
         Ok(())
+    }
+
+    /// Creates write-ahead log `number`, preallocated to the write buffer size, and makes its
+    /// directory entry durable.
+    pub fn create_wal(&self, number: FileNumber) -> Result<LogWriter> {
+        let path = wal_path(&self.dir, number);
+        let size = self.options.write_buffer_size as u64;
+        let writer = LogWriter::create_preallocated(&path, LogFileKind::Wal, size)?;
+        sync_dir(&self.dir)?;
+        Ok(writer)
     }
 
     /// Publishes a new read view built from `state` (called with `state` locked).
@@ -645,6 +667,12 @@ impl DbInner {
             && flusher.join().is_err()
         {
             self.poison("the flush thread panicked".into());
+        }
+        // An unused preallocated log holds nothing; leaving it would only cost the next open a
+        // replay of zeros.
+        if let Some(spare) = lock(&self.state).spare_wal.take() {
+            drop(spare.writer);
+            let _ = std::fs::remove_file(wal_path(&self.dir, spare.number));
         }
         if let Some(file) = lock(&self.lock_file).take() {
             let _ = file.unlock();

@@ -6,12 +6,15 @@
 //! and drop the memtable from the read view in one step, and only then delete the memtable's
 //! write-ahead log. A failed flush is retried with exponential backoff a few times; after that
 //! the database turns read-only with the cause in every write's error and in `stats()`.
+//!
+//! When it has nothing to flush, the thread preallocates the next write-ahead log, so that a
+//! memtable rotation swaps logs instead of waiting for megabytes of zeros to reach the disk.
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::db::{DbInner, ImmutableMemtable, lock};
+use crate::db::{DbInner, ImmutableMemtable, SpareWal, lock};
 use crate::error::{Error, Result};
 use crate::fs::{sync_dir, table_path, wal_path};
 use crate::key::FileNumber;
@@ -69,7 +72,14 @@ pub(crate) fn start_flusher(inner: &Arc<DbInner>) -> Result<()> {
     Ok(())
 }
 
-/// Waits for frozen memtables and flushes them, oldest first, until shutdown.
+/// What the flush thread does next.
+enum Job {
+    Flush(ImmutableMemtable),
+    PrepareSpareWal(FileNumber),
+}
+
+/// Waits for frozen memtables and flushes them, oldest first, until shutdown; when idle,
+/// preallocates the next write-ahead log.
 fn flush_loop(inner: &DbInner) {
     loop {
         let job = {
@@ -81,7 +91,14 @@ fn flush_loop(inner: &DbInner) {
                 if state.background_error.is_none()
                     && let Some(oldest) = state.immutables.front()
                 {
-                    break oldest.clone();
+                    break Job::Flush(oldest.clone());
+                }
+                if state.spare_wanted
+                    && state.spare_wal.is_none()
+                    && state.background_error.is_none()
+                {
+                    state.spare_wanted = false;
+                    break Job::PrepareSpareWal(state.allocate_file_number());
                 }
                 state = inner
                     .state_changed
@@ -89,13 +106,38 @@ fn flush_loop(inner: &DbInner) {
                     .unwrap_or_else(|poisoned| poisoned.into_inner());
             }
         };
-        if let Err(error) = flush_with_retries(inner, &job) {
-            let cause = format!("flushing a memtable failed {FLUSH_ATTEMPTS} times: {error}");
-            inner.poison(cause.clone());
-            let mut state = lock(&inner.state);
-            state.background_error = Some(cause);
-            inner.state_changed.notify_all();
+        match job {
+            Job::Flush(frozen) => {
+                if let Err(error) = flush_with_retries(inner, &frozen) {
+                    let cause =
+                        format!("flushing a memtable failed {FLUSH_ATTEMPTS} times: {error}");
+                    inner.poison(cause.clone());
+                    let mut state = lock(&inner.state);
+                    state.background_error = Some(cause);
+                    inner.state_changed.notify_all();
+                }
+            }
+            Job::PrepareSpareWal(number) => prepare_spare_wal(inner, number),
         }
+    }
+}
+
+/// Creates log `number` ahead of the next rotation. A failure is not an error: the rotation
+/// then creates its log itself (and reports any failure to the writers).
+fn prepare_spare_wal(inner: &DbInner, number: FileNumber) {
+    let Ok(writer) = inner.create_wal(number) else {
+        let _ = std::fs::remove_file(wal_path(&inner.dir, number));
+        return;
+    };
+    let mut state = lock(&inner.state);
+    // A rotation that could not wait for this spare made a newer log: logs must be used in
+    // file-number order (recovery replays them in that order), so this one is discarded.
+    if number > state.current_wal_number && state.spare_wal.is_none() && !state.shutting_down {
+        state.spare_wal = Some(SpareWal { number, writer });
+    } else {
+        drop(state);
+        drop(writer);
+        let _ = std::fs::remove_file(wal_path(&inner.dir, number));
     }
 }
 

@@ -116,6 +116,8 @@ pub(crate) fn open_inner(dir: PathBuf, options: Options, lock_file: File) -> Res
             manifest,
             next_file_number,
             current_wal_number: wal_number,
+            spare_wal: None,
+            spare_wanted: true,
             shutting_down: false,
             background_error: None,
         }),
@@ -245,6 +247,9 @@ fn replay_logs(
                         Err(error) => error,
                     }
                 }
+                // A file whose header was never completely written (a crash just after it was
+                // created) holds nothing at all: not damage, in any mode (FORMAT.md 4.5, 7).
+                LogEvent::TornTail { offset: 0, .. } => continue,
                 damage => match damage.to_error(&path) {
                     Some(error) => error,
                     None => continue,

@@ -415,3 +415,28 @@ fn a_torn_tail_followed_by_a_later_log_is_damage_in_the_middle() {
         }
     }
 }
+
+/// A preallocated log whose header never reached the disk (a crash right after the flush thread
+/// prepared the next log, or right after a rotation) is all zeros: it holds nothing, and is not
+/// damage, even under `AbsoluteConsistency`.
+#[test]
+fn a_preallocated_log_without_its_header_is_empty_not_damage() {
+    for mode in MODES {
+        let dir = temp_dir();
+        write_batches(dir.path());
+        let newest = newest_wal(dir.path());
+        let number: u64 = newest
+            .file_stem()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let spare = dir.path().join(format!("{:06}.wal", number + 1));
+        std::fs::write(&spare, vec![0u8; 64 << 10]).unwrap();
+        let db = Db::open(dir.path(), large_buffer_options(mode))
+            .unwrap_or_else(|error| panic!("{mode:?}: {error}"));
+        let present = present_batches(&db, &format!("{mode:?}"));
+        assert_eq!(present, (0..BATCHES).collect(), "{mode:?}");
+    }
+}
