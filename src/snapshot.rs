@@ -66,6 +66,24 @@ impl SnapshotRegistry {
 ///
 /// Pass it in [`ReadOptions::snapshot`](crate::ReadOptions) to read that state. While it is
 /// alive, compaction keeps the versions it can see; drop it to let them go.
+///
+/// ```
+/// use shaledb::{Db, Options, ReadOptions};
+///
+/// let dir = tempfile::tempdir()?;
+/// let db = Db::open(dir.path(), Options::default())?;
+/// db.put(b"balance", b"100")?;
+/// let before = db.snapshot();
+/// db.put(b"balance", b"40")?;
+/// db.delete(b"balance")?;
+///
+/// let at_before = ReadOptions { snapshot: Some(&before), ..ReadOptions::default() };
+/// assert_eq!(db.get_with(b"balance", &at_before)?.as_deref(), Some(&b"100"[..]));
+/// assert_eq!(db.range_with::<&[u8], _>(.., &at_before).count(), 1);
+/// assert_eq!(db.get(b"balance")?, None);
+/// drop(before); // lets compaction drop the old version
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct Snapshot {
     sequence: SequenceNumber,
     registry: Arc<SnapshotRegistry>,
