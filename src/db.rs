@@ -32,6 +32,8 @@ use crate::iterator::{
     prefix_successor,
 };
 use crate::key::{FileNumber, SequenceNumber, ValueKind, check_key};
+#[cfg(test)]
+use crate::log::InjectedFaults;
 use crate::log::{LogFileKind, LogWriter};
 use crate::manifest::ManifestWriter;
 use crate::memtable::{Memtable, MemtableLookup};
@@ -707,3 +709,97 @@ const _: () = {
     const fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Db>();
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicI64;
+    use std::sync::atomic::Ordering::SeqCst;
+
+    fn batch_of(name: &str) -> WriteBatch {
+        let mut batch = WriteBatch::new();
+        batch
+            .put(format!("{name}-1").as_bytes(), name.as_bytes())
+            .unwrap();
+        batch
+            .put(format!("{name}-2").as_bytes(), name.as_bytes())
+            .unwrap();
+        batch
+    }
+
+    /// Holds the log lock so that one leader (`first`) blocks in its commit while `followers`
+    /// queue behind it and then form the next group together; the log operation chosen by
+    /// `countdown` fails on that second group. Returns each writer's result.
+    fn second_group_fails(
+        countdown: fn(&InjectedFaults) -> &AtomicI64,
+    ) -> (tempfile::TempDir, Arc<Db>, Vec<Result<()>>) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Arc::new(Db::open(dir.path(), Options::default()).unwrap());
+        let guard = lock(&db.inner.wal);
+        countdown(&guard.writer.faults).store(1, SeqCst);
+        let spawn = |name: String| {
+            let db = Arc::clone(&db);
+            std::thread::spawn(move || db.write(batch_of(&name), &WriteOptions::SYNC))
+        };
+        let first = spawn("first".into());
+        std::thread::sleep(Duration::from_millis(50));
+        let followers: Vec<_> = (0..7)
+            .map(|index| spawn(format!("follower{index}")))
+            .collect();
+        std::thread::sleep(Duration::from_millis(150));
+        drop(guard);
+        let mut results = vec![first.join().unwrap()];
+        results.extend(
+            followers
+                .into_iter()
+                .map(|follower| follower.join().unwrap()),
+        );
+        (dir, db, results)
+    }
+
+    fn check_poisoned_after(results: &[Result<()>], db: &Db, injected: &str) {
+        assert!(
+            results[0].is_ok(),
+            "the first group was fine: {:?}",
+            results[0]
+        );
+        for result in &results[1..] {
+            match result {
+                Err(Error::Io { source, .. }) => assert!(source.to_string().contains(injected)),
+                other => panic!("a member of the failed group got {other:?}"),
+            }
+        }
+        assert_eq!(
+            db.inner.commit.stats.batches.max(),
+            7,
+            "the followers formed one group"
+        );
+        match db.put(b"later", b"write") {
+            Err(Error::ReadOnly(cause)) => assert!(cause.contains(injected), "{cause}"),
+            other => panic!("a write after the failure got {other:?}"),
+        }
+        assert!(
+            db.stats()
+                .error
+                .is_some_and(|cause| cause.contains(injected))
+        );
+        assert_eq!(db.get(b"first-1").unwrap().as_deref(), Some(&b"first"[..]));
+    }
+
+    #[test]
+    fn a_failed_log_sync_fails_the_whole_group_and_the_database_refuses_writes() {
+        let (_dir, db, results) = second_group_fails(|faults| &faults.syncs_before_failure);
+        check_poisoned_after(&results, &db, "injected sync failure");
+        // The failed sync is not retried: closing does not sync the poisoned log again.
+        db.close().unwrap();
+    }
+
+    #[test]
+    fn a_failed_log_write_fails_the_whole_group_and_the_database_refuses_writes() {
+        let (_dir, db, results) = second_group_fails(|faults| &faults.writes_before_failure);
+        check_poisoned_after(&results, &db, "injected write failure");
+        // Nothing of the failed group reached the memtable.
+        assert_eq!(db.get(b"follower0-1").unwrap(), None);
+        db.close().unwrap();
+    }
+}

@@ -40,4 +40,6 @@ pub use format::{
     LOG_MAGIC, LogFileKind,
 };
 pub use reader::{LogEvent, LogReader};
+#[cfg(test)]
+pub(crate) use writer::InjectedFaults;
 pub use writer::{LogWriter, encode_log};

@@ -39,6 +39,45 @@ pub struct LogWriter {
     offset: u64,
     buffer: Vec<u8>,
     poisoned: Option<String>,
+    /// Failures the engine's unit tests inject, to check what a failed write or sync does.
+    #[cfg(test)]
+    pub(crate) faults: std::sync::Arc<InjectedFaults>,
+}
+
+/// Test-only: makes a chosen write or sync of a log fail as if the disk had refused it. Each
+/// countdown is the number of operations of that kind that still succeed before one fails;
+/// negative means never.
+#[cfg(test)]
+#[derive(Debug)]
+pub(crate) struct InjectedFaults {
+    pub writes_before_failure: std::sync::atomic::AtomicI64,
+    pub syncs_before_failure: std::sync::atomic::AtomicI64,
+}
+
+#[cfg(test)]
+impl Default for InjectedFaults {
+    fn default() -> Self {
+        InjectedFaults {
+            writes_before_failure: std::sync::atomic::AtomicI64::new(-1),
+            syncs_before_failure: std::sync::atomic::AtomicI64::new(-1),
+        }
+    }
+}
+
+#[cfg(test)]
+fn injected(countdown: &std::sync::atomic::AtomicI64, what: &str) -> Option<std::io::Error> {
+    use std::sync::atomic::Ordering::SeqCst;
+    match countdown.load(SeqCst) {
+        0 => {
+            countdown.store(-1, SeqCst);
+            Some(std::io::Error::other(format!("injected {what} failure")))
+        }
+        remaining if remaining > 0 => {
+            countdown.store(remaining - 1, SeqCst);
+            None
+        }
+        _ => None,
+    }
 }
 
 impl LogWriter {
@@ -83,6 +122,8 @@ impl LogWriter {
             offset: 0,
             buffer: Vec::new(),
             poisoned: None,
+            #[cfg(test)]
+            faults: Default::default(),
         }
     }
 
@@ -126,6 +167,11 @@ impl LogWriter {
     /// successful sync would not mean the earlier records are on disk.
     pub fn sync(&mut self) -> Result<()> {
         self.check_usable()?;
+        #[cfg(test)]
+        if let Some(error) = injected(&self.faults.syncs_before_failure, "sync") {
+            self.poisoned = Some(format!("sync failed: {error}"));
+            return Err(Error::io(&self.path, error));
+        }
         if let Err(error) = self.file.sync_data() {
             self.poisoned = Some(format!("sync failed: {error}"));
             return Err(Error::io(&self.path, error));
@@ -166,7 +212,14 @@ impl LogWriter {
 
     /// Writes the encode buffer and moves the logical end to `new_offset`, or poisons.
     fn write_buffer(&mut self, new_offset: u64) -> Result<()> {
-        if let Err(error) = self.file.write_all(&self.buffer) {
+        #[cfg(test)]
+        let written = match injected(&self.faults.writes_before_failure, "write") {
+            Some(error) => Err(error),
+            None => self.file.write_all(&self.buffer),
+        };
+        #[cfg(not(test))]
+        let written = self.file.write_all(&self.buffer);
+        if let Err(error) = written {
             self.poisoned = Some(format!("write failed: {error}"));
             return Err(Error::io(&self.path, error));
         }
