@@ -475,7 +475,7 @@ impl DbInner {
         }
         for handle in view.version.tables_for_key(key) {
             match handle.table.get_with(key, sequence, options)? {
-                Some(LookupResult::Value(value)) => return Ok(Some(Value::from(value))),
+                Some(LookupResult::Value(value)) => return Ok(Some(value)),
                 Some(LookupResult::Deleted) => return Ok(None),
                 None => {}
             }

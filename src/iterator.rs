@@ -162,7 +162,7 @@ impl InternalIterator for TableSource {
         self.iterator.key()
     }
     fn value(&self) -> Value {
-        Value::from(self.iterator.value())
+        self.iterator.shared_value()
     }
     fn seek(&mut self, target: &[u8]) -> Result<()> {
         self.iterator.seek(target)
@@ -251,7 +251,9 @@ impl InternalIterator for LevelIterator {
         self.current.as_ref().map_or(&[], TableIterator::key)
     }
     fn value(&self) -> Value {
-        Value::from(self.current.as_ref().map_or(&[][..], TableIterator::value))
+        self.current
+            .as_ref()
+            .map_or_else(|| Value::from(Vec::new()), TableIterator::shared_value)
     }
     fn seek(&mut self, target: &[u8]) -> Result<()> {
         // The first table whose largest key is >= target.

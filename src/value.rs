@@ -20,9 +20,31 @@ use std::sync::Arc;
 /// ```
 #[derive(Clone)]
 pub struct Value {
-    buffer: Arc<[u8]>,
+    buffer: Buffer,
     start: usize,
     end: usize,
+}
+
+/// A shared buffer for any owner of bytes (`AsRef<[u8]>`): a decoded SSTable block, a memory
+/// map.
+pub type SharedBuffer = Arc<dyn AsRef<[u8]> + Send + Sync>;
+
+/// What a `Value` points into.
+#[derive(Clone)]
+enum Buffer {
+    /// A plain shared allocation (memtable entries, copies).
+    Bytes(Arc<[u8]>),
+    /// Any other shared owner of bytes (a decoded SSTable block).
+    Shared(SharedBuffer),
+}
+
+impl Buffer {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Buffer::Bytes(bytes) => bytes,
+            Buffer::Shared(owner) => (**owner).as_ref(),
+        }
+    }
 }
 
 impl Value {
@@ -32,10 +54,23 @@ impl Value {
     /// If `range` is not within `buffer` (a bug in the caller, which derives ranges from
     /// already-validated lengths).
     pub fn from_shared(buffer: Arc<[u8]>, range: Range<usize>) -> Self {
+        Self::new(Buffer::Bytes(buffer), range)
+    }
+
+    /// A value that is `range` of the bytes of a shared owner, such as a decoded SSTable
+    /// block, which stays alive as long as the value does.
+    ///
+    /// # Panics
+    /// If `range` is not within the owner's bytes.
+    pub fn from_shared_buffer(owner: SharedBuffer, range: Range<usize>) -> Self {
+        Self::new(Buffer::Shared(owner), range)
+    }
+
+    fn new(buffer: Buffer, range: Range<usize>) -> Self {
+        let length = buffer.as_slice().len();
         assert!(
-            range.start <= range.end && range.end <= buffer.len(),
-            "value range {range:?} outside a buffer of {} bytes",
-            buffer.len()
+            range.start <= range.end && range.end <= length,
+            "value range {range:?} outside a buffer of {length} bytes"
         );
         Value {
             buffer,
@@ -54,7 +89,7 @@ impl Deref for Value {
     type Target = [u8];
 
     fn deref(&self) -> &[u8] {
-        &self.buffer[self.start..self.end]
+        &self.buffer.as_slice()[self.start..self.end]
     }
 }
 
@@ -68,7 +103,7 @@ impl From<Vec<u8>> for Value {
     fn from(bytes: Vec<u8>) -> Self {
         let end = bytes.len();
         Value {
-            buffer: Arc::from(bytes),
+            buffer: Buffer::Bytes(Arc::from(bytes)),
             start: 0,
             end,
         }
@@ -78,7 +113,7 @@ impl From<Vec<u8>> for Value {
 impl From<&[u8]> for Value {
     fn from(bytes: &[u8]) -> Self {
         Value {
-            buffer: Arc::from(bytes),
+            buffer: Buffer::Bytes(Arc::from(bytes)),
             start: 0,
             end: bytes.len(),
         }
@@ -132,6 +167,14 @@ mod tests {
         let copy = value.clone();
         assert_eq!(copy.as_ptr(), value.as_ptr());
         assert_eq!(Arc::strong_count(&buffer), 3);
+    }
+
+    #[test]
+    fn shares_any_owner_of_bytes() {
+        let owner: SharedBuffer = Arc::new(b"block contents".to_vec());
+        let value = Value::from_shared_buffer(owner.clone(), 6..14);
+        assert_eq!(value, b"contents"[..]);
+        assert_eq!(Arc::strong_count(&owner), 2);
     }
 
     #[test]

@@ -115,7 +115,7 @@ fn expected_get(entries: &[Entry], user: &[u8], snapshot: SequenceNumber) -> Opt
     let (key, value) = entries.get(index)?;
     let parsed = parse_internal_key(key).unwrap();
     (parsed.user_key == user).then(|| match parsed.kind {
-        ValueKind::Value => LookupResult::Value(value.clone()),
+        ValueKind::Value => LookupResult::Value(value.clone().into()),
         ValueKind::Tombstone => LookupResult::Deleted,
     })
 }
@@ -217,7 +217,7 @@ fn round_trip_many_entries() {
         let found = table.get(user_key(key), SequenceNumber::MAX).unwrap();
         assert_eq!(
             found,
-            Some(LookupResult::Value(value.clone())),
+            Some(LookupResult::Value(value.clone().into())),
             "seed {seed}"
         );
     }
@@ -304,7 +304,7 @@ fn versions_and_tombstones_respect_snapshots() {
     };
     let table = Table::from_bytes("versions.sst", build(&entries, &options)).unwrap();
     let get = |snapshot| table.get(b"key", SequenceNumber(snapshot)).unwrap();
-    let value = |bytes: &[u8]| Some(LookupResult::Value(bytes.to_vec()));
+    let value = |bytes: &[u8]| Some(LookupResult::Value(bytes.to_vec().into()));
     assert_eq!(get(100), value(b"nine"));
     assert_eq!(get(9), value(b"nine"));
     assert_eq!(get(8), Some(LookupResult::Deleted));
@@ -571,7 +571,7 @@ fn no_filter_when_bits_per_key_is_zero() {
     assert_eq!(table.get(b"anything", SequenceNumber::MAX).unwrap(), None);
     assert_eq!(
         table.get(b"k", SequenceNumber::MAX).unwrap(),
-        Some(LookupResult::Value(b"v".to_vec()))
+        Some(LookupResult::Value(b"v".to_vec().into()))
     );
 }
 
@@ -795,7 +795,7 @@ fn check_damaged(damaged: Vec<u8>, entries: &[Entry], original_size: usize, what
     for (key, value) in entries {
         let parsed = parse_internal_key(key).unwrap();
         let expected = match parsed.kind {
-            ValueKind::Value => LookupResult::Value(value.clone()),
+            ValueKind::Value => LookupResult::Value(value.clone().into()),
             ValueKind::Tombstone => LookupResult::Deleted,
         };
         match table.get(parsed.user_key, parsed.sequence) {

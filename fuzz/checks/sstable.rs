@@ -254,7 +254,7 @@ fn check_reads(bytes: Vec<u8>, entries: &[Entry], original_size: usize, undamage
     for (key, value) in entries {
         let parsed = parse_internal_key(key).expect("built keys are valid");
         let expected = match parsed.kind {
-            ValueKind::Value => LookupResult::Value(value.clone()),
+            ValueKind::Value => LookupResult::Value(value.clone().into()),
             ValueKind::Tombstone => LookupResult::Deleted,
         };
         match table.get(parsed.user_key, parsed.sequence) {

@@ -23,12 +23,13 @@ use crate::sstable::format::{
     BLOCK_TRAILER_SIZE, COMPRESSION_TYPE_LZ4, COMPRESSION_TYPE_NONE, MAX_BLOCK_SIZE,
     MAX_LZ4_EXPANSION, block_checksum,
 };
+use crate::value::{SharedBuffer, Value};
 
 /// The largest key a block may hold: an internal key of the largest user key.
 const MAX_BLOCK_KEY_SIZE: usize = MAX_KEY_SIZE + TRAILER_SIZE;
 
 /// Bytes shared between a table and the blocks decoded from it (a memory map or a vector).
-pub type SharedBytes = Arc<dyn AsRef<[u8]> + Send + Sync>;
+pub type SharedBytes = SharedBuffer;
 
 /// The bytes of a decoded block: owned (decompressed or copied), or a range of a table's bytes.
 #[derive(Clone)]
@@ -180,6 +181,12 @@ pub struct Block {
     restarts_offset: usize,
     restart_count: usize,
     origin: BlockOrigin,
+}
+
+impl AsRef<[u8]> for Block {
+    fn as_ref(&self) -> &[u8] {
+        self.contents()
+    }
 }
 
 impl Block {
@@ -354,6 +361,17 @@ impl BlockIterator {
     /// The block being iterated.
     pub fn block(&self) -> &Arc<Block> {
         &self.block
+    }
+
+    /// The current entry's value as a [`Value`] that shares the block instead of copying it
+    /// (empty when not valid).
+    pub fn shared_value(&self) -> Value {
+        if self.value_start <= self.value_end && self.value_end <= self.block.contents().len() {
+            let owner: SharedBuffer = Arc::clone(&self.block) as SharedBuffer;
+            Value::from_shared_buffer(owner, self.value_start..self.value_end)
+        } else {
+            Value::from(Vec::new())
+        }
     }
 
     /// Positions at the first entry (invalid if the block is empty).

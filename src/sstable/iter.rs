@@ -11,6 +11,7 @@ use crate::key::parse_internal_key;
 use crate::sstable::block::BlockIterator;
 use crate::sstable::format::BlockHandle;
 use crate::sstable::reader::{BlockReadOptions, Table, decode_handle};
+use crate::value::Value;
 
 /// A two-level iterator over a [`Table`]: the index picks the data block, the block iterator
 /// picks the entry. Owns a clone of the table, so it can outlive the borrow it came from.
@@ -48,6 +49,13 @@ impl TableIterator {
     /// The current entry's value (empty when not valid).
     pub fn value(&self) -> &[u8] {
         self.data.as_ref().map_or(&[], BlockIterator::value)
+    }
+
+    /// The current entry's value, sharing its block instead of copying (empty when not valid).
+    pub fn shared_value(&self) -> Value {
+        self.data
+            .as_ref()
+            .map_or_else(|| Value::from(Vec::new()), BlockIterator::shared_value)
     }
 
     /// Positions at the first entry (invalid if the table is empty).

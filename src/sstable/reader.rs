@@ -29,6 +29,7 @@ use crate::sstable::filter::BloomFilter;
 use crate::sstable::format::{BLOCK_TRAILER_SIZE, BlockHandle, FOOTER_SIZE, Footer};
 use crate::sstable::iter::TableIterator;
 use crate::sstable::properties::TableProperties;
+use crate::value::Value;
 
 /// How a read treats the blocks it needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,8 +61,9 @@ impl BlockReadOptions {
 /// What a table knows about a user key at a snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LookupResult {
-    /// The newest visible entry sets the key to this value.
-    Value(Vec<u8>),
+    /// The newest visible entry sets the key to this value (sharing the block it was read
+    /// from).
+    Value(Value),
     /// The newest visible entry is a tombstone: the key is deleted as of the snapshot.
     Deleted,
 }
@@ -293,7 +295,7 @@ impl Table {
             return Ok(None);
         }
         Ok(Some(match parsed.kind {
-            ValueKind::Value => LookupResult::Value(iterator.value().to_vec()),
+            ValueKind::Value => LookupResult::Value(iterator.shared_value()),
             ValueKind::Tombstone => LookupResult::Deleted,
         }))
     }
