@@ -584,85 +584,80 @@ impl DbIterator {
     }
 }
 
-impl Iterator for DbIterator {
-    type Item = Result<(Key, Value)>;
-
-    fn next(&mut self) -> Option<Self::Item> {
+impl DbIterator {
+    /// One step from the front (`Direction::Forward`) or the back: start that end's merge if
+    /// needed, find its next visible entry, and end the iteration where the two ends meet.
+    fn step(&mut self, direction: Direction) -> Option<Result<(Key, Value)>> {
         if let Some(error) = self.pending_error.take() {
             return self.finish_with(error);
         }
         if self.finished {
             return None;
         }
-        let mut merge = match self.front.merge.take() {
+        let forward = direction == Direction::Forward;
+        let taken = if forward {
+            self.front.merge.take()
+        } else {
+            self.back.merge.take()
+        };
+        let mut merge = match taken {
             Some(merge) => merge,
-            None => match self.start_front() {
+            None => match if forward {
+                self.start_front()
+            } else {
+                self.start_back()
+            } {
                 Ok(merge) => merge,
                 Err(error) => return self.finish_with(error),
             },
         };
-        let step = self.step_forward(&mut merge);
-        self.front.merge = Some(merge);
-        match step {
-            Err(error) => self.finish_with(error),
+        let step = if forward {
+            self.step_forward(&mut merge)
+        } else {
+            self.step_backward(&mut merge)
+        };
+        let (this_end, other_end) = if forward {
+            (&mut self.front, &self.back)
+        } else {
+            (&mut self.back, &self.front)
+        };
+        this_end.merge = Some(merge);
+        let (key, value) = match step {
+            Err(error) => return self.finish_with(error),
             Ok(None) => {
                 self.finished = true;
-                None
+                return None;
             }
-            Ok(Some((key, value))) => {
-                if self
-                    .back
-                    .last_yielded
-                    .as_ref()
-                    .is_some_and(|back| key >= *back)
-                {
-                    self.finished = true;
-                    return None;
-                }
-                self.front.last_yielded = Some(key.clone());
-                Some(Ok((key, value)))
+            Ok(Some(entry)) => entry,
+        };
+        // The other end already yielded this key or one beyond it: the ends have met.
+        let met = other_end.last_yielded.as_ref().is_some_and(|other| {
+            if forward {
+                key >= *other
+            } else {
+                key <= *other
             }
+        });
+        if met {
+            self.finished = true;
+            return None;
         }
+        this_end.last_yielded = Some(key.clone());
+        Some(Ok((key, value)))
+    }
+}
+
+impl Iterator for DbIterator {
+    type Item = Result<(Key, Value)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.step(Direction::Forward)
     }
 }
 
 impl DoubleEndedIterator for DbIterator {
     fn next_back(&mut self) -> Option<Self::Item> {
-        if let Some(error) = self.pending_error.take() {
-            return self.finish_with(error);
-        }
-        if self.finished {
-            return None;
-        }
-        let mut merge = match self.back.merge.take() {
-            Some(merge) => merge,
-            None => match self.start_back() {
-                Ok(merge) => merge,
-                Err(error) => return self.finish_with(error),
-            },
-        };
-        let step = self.step_backward(&mut merge);
-        self.back.merge = Some(merge);
-        match step {
-            Err(error) => self.finish_with(error),
-            Ok(None) => {
-                self.finished = true;
-                None
-            }
-            Ok(Some((key, value))) => {
-                if self
-                    .front
-                    .last_yielded
-                    .as_ref()
-                    .is_some_and(|front| key <= *front)
-                {
-                    self.finished = true;
-                    return None;
-                }
-                self.back.last_yielded = Some(key.clone());
-                Some(Ok((key, value)))
-            }
-        }
+        self.step(Direction::Backward)
     }
 }
 
