@@ -36,6 +36,7 @@ pub mod batch;
 pub mod cache;
 pub mod coding;
 mod commit;
+mod compaction;
 mod db;
 pub mod error;
 mod flush;
