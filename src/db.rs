@@ -13,11 +13,11 @@
 //! - A frozen memtable leaves `view` in the same update that adds its table to the version.
 //! - A write-ahead log is deleted only after the manifest durably records a log number above it.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::fs::{File, OpenOptions};
 use std::ops::{Bound, RangeBounds};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 use crate::batch::{BatchOperation, BatchReader, WriteBatch};
 use crate::cache::BlockCache;
 use crate::commit::{GroupCommit, WriteGroup};
+use crate::compaction::picker::PickerOptions;
 use crate::error::{Error, Result};
 use crate::fs::{LOCK_FILE_NAME, sync_dir, wal_path};
 use crate::iterator::{
@@ -35,14 +36,20 @@ use crate::key::{FileNumber, SequenceNumber, ValueKind, check_key};
 #[cfg(test)]
 use crate::log::InjectedFaults;
 use crate::log::{LogFileKind, LogWriter};
-use crate::manifest::ManifestWriter;
+use crate::manifest::{ManifestWriter, NUM_LEVELS, VersionEdit, write_current};
 use crate::memtable::{Memtable, MemtableLookup};
 use crate::options::{Options, ReadOptions, WriteOptions};
 use crate::snapshot::{Snapshot, SnapshotRegistry};
 use crate::sstable::{Block, BlockReadOptions, LookupResult};
 use crate::stats::{EngineStats, Stats};
+use crate::stats::{Pressure, RateMeter};
 use crate::value::Value;
-use crate::version::Version;
+use crate::version::{TableHandle, Version};
+
+/// Delay per level-0 file past the slowdown trigger, for each write group.
+const SLOWDOWN_STEP: Duration = Duration::from_millis(1);
+/// The longest a write group is delayed before the stop trigger.
+const SLOWDOWN_MAX: Duration = Duration::from_millis(20);
 
 /// What readers see: the memtables and tables that together hold every visible entry.
 pub(crate) struct ReadView {
@@ -92,6 +99,12 @@ pub(crate) struct EngineState {
     pub shutting_down: bool,
     /// Set when a flush failed for good; the database is read-only from then on.
     pub background_error: Option<String>,
+    /// Files that a running compaction reads: no other compaction may take them.
+    pub compacting: HashSet<FileNumber>,
+    /// Compactions running now (background and manual).
+    pub running_compactions: usize,
+    /// Per level, the largest key of the last file compacted out of it (round robin).
+    pub cursors: [Option<Vec<u8>>; NUM_LEVELS],
 }
 
 impl EngineState {
@@ -120,6 +133,12 @@ pub(crate) struct DbInner {
     pub poisoned: Mutex<Option<String>>,
     pub closed: AtomicBool,
     pub flusher: Mutex<Option<JoinHandle<()>>>,
+    /// The compaction threads.
+    pub background_threads: Mutex<Vec<JoinHandle<()>>>,
+    /// Level-0 files in the current version, for the write path's backpressure check.
+    pub level0_files: AtomicUsize,
+    /// Bytes written by the write path, for the write rate in `pressure()`.
+    pub write_rate: RateMeter,
 }
 
 /// Takes a mutex even if a panicking thread poisoned it. Every critical section in the engine
@@ -177,6 +196,7 @@ impl Db {
         let inner = crate::recovery::open_inner(dir, options, lock_file)?;
         let inner = Arc::new(inner);
         crate::flush::start_flusher(&inner)?;
+        crate::compaction::scheduler::start(&inner)?;
         Ok(Db { inner })
     }
 
@@ -336,13 +356,37 @@ impl Db {
         crate::flush::flush_and_wait(&self.inner)
     }
 
+    /// Flushes the memtable, then compacts every file holding keys in `range`, level by level,
+    /// down to the last level: deleted and overwritten versions that no snapshot can see are
+    /// dropped. Waits until done.
+    pub fn compact_range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Result<()> {
+        self.inner.check_open()?;
+        let lower = owned_bound(range.start_bound());
+        let upper = owned_bound(range.end_bound());
+        crate::flush::flush_and_wait(&self.inner)?;
+        crate::compaction::scheduler::compact_range(&self.inner, lower, upper)
+    }
+
+    /// Waits until no flush or compaction is running or due.
+    pub fn wait_for_compaction(&self) -> Result<()> {
+        self.inner.check_open()?;
+        crate::compaction::scheduler::wait_for_compaction(&self.inner)
+    }
+
+    /// How close writes are to being slowed down or stopped by compaction debt, so that an
+    /// application can shed or defer load before a stall happens.
+    pub fn pressure(&self) -> Pressure {
+        self.inner.pressure()
+    }
+
     /// Counters and gauges: files and bytes per level, memtables, write groups, fsyncs, stalls,
-    /// cache hits, flushes. `Display` prints them as a table.
+    /// cache hits, flushes, compactions. `Display` prints them as a table.
     pub fn stats(&self) -> Stats {
         self.inner.stats()
     }
 
-    /// Syncs the write-ahead log, stops the flush thread and releases the directory lock. Every
+    /// Syncs the write-ahead log, stops the flush and compaction threads (a running compaction
+    /// is abandoned; its inputs stay live) and releases the directory lock. Every
     /// call after this fails with [`Error::Closed`]. Dropping a `Db` closes it too (ignoring
     /// errors); call `close` to see them.
     pub fn close(&self) -> Result<()> {
@@ -490,6 +534,7 @@ impl DbInner {
         // Checked with the log locked: `close` sets `closed` before it takes this lock to sync
         // and release the directory, so no group can write after the LOCK file is released.
         self.check_writable()?;
+        self.apply_backpressure()?;
         self.make_room_for_write(&mut wal)?;
         let mut last = wal.last_sequence.0;
         for batch in &mut group.batches {
@@ -523,7 +568,82 @@ impl DbInner {
         }
         wal.last_sequence = SequenceNumber(last);
         self.visible_sequence.store(last, Ordering::Release);
+        let bytes = group
+            .batches
+            .iter()
+            .map(WriteBatch::approximate_size)
+            .sum::<usize>();
+        self.write_rate.add(bytes as u64);
         Ok(())
+    }
+
+    /// Delays this write group while level 0 is past the slowdown trigger (longer the further
+    /// past, and bounded), and holds it while level 0 is at the stop trigger, until compaction
+    /// brings it down. Called by the commit leader, so the whole write path feels it.
+    fn apply_backpressure(&self) -> Result<()> {
+        let level0 = self.level0_files.load(Ordering::Acquire);
+        let slowdown = self.options.level0_slowdown_trigger;
+        let stop = self.options.level0_stop_trigger;
+        if level0 < slowdown {
+            return Ok(());
+        }
+        if level0 < stop {
+            let excess = (level0 - slowdown + 1) as u32;
+            let delay = (SLOWDOWN_STEP * excess).min(SLOWDOWN_MAX);
+            std::thread::sleep(delay);
+            self.stats.slowdowns.record_duration(delay);
+            return Ok(());
+        }
+        let started = Instant::now();
+        let mut state = lock(&self.state);
+        while state.version.levels[0].len() >= stop {
+            if state.shutting_down || self.closed.load(Ordering::Acquire) {
+                return Err(Error::Closed);
+            }
+            if let Some(cause) = &state.background_error {
+                return Err(Error::ReadOnly(cause.clone()));
+            }
+            state = self
+                .state_changed
+                .wait_timeout(state, Duration::from_millis(100))
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .0;
+        }
+        self.stats.record_stall(started.elapsed());
+        Ok(())
+    }
+
+    /// See [`Db::pressure`].
+    fn pressure(&self) -> Pressure {
+        let options = self.picker_options();
+        let (levels, immutables) = {
+            let state = lock(&self.state);
+            (
+                state.manifest.state().levels.clone(),
+                state.immutables.len(),
+            )
+        };
+        let level0 = levels[0].len();
+        let mut debt = 0u64;
+        if level0 >= options.level0_compaction_trigger {
+            debt += levels[0].iter().map(|file| file.file_size).sum::<u64>();
+        }
+        for (level, files) in levels.iter().enumerate().take(NUM_LEVELS - 1).skip(1) {
+            let bytes: u64 = files.iter().map(|file| file.file_size).sum();
+            let target =
+                crate::compaction::picker::level_target_size(level, &options).unwrap_or(u64::MAX);
+            debt += bytes.saturating_sub(target);
+        }
+        Pressure::estimate(crate::stats::PressureInputs {
+            compaction_debt_bytes: debt,
+            level0_files: level0,
+            level0_slowdown_trigger: self.options.level0_slowdown_trigger,
+            level0_stop_trigger: self.options.level0_stop_trigger,
+            immutable_memtables: immutables,
+            max_immutable_memtables: self.options.max_immutable_memtables,
+            write_buffer_size: self.options.write_buffer_size as u64,
+            write_rate_bytes_per_second: self.write_rate.rate(),
+        })
     }
 
     /// Freezes a full memtable, waiting first while too many frozen ones wait for their flush.
@@ -595,6 +715,54 @@ impl DbInner {
         Ok(writer)
     }
 
+    /// The picker's sizing, from the options.
+    pub fn picker_options(&self) -> PickerOptions {
+        PickerOptions {
+            level0_compaction_trigger: self.options.level0_compaction_trigger,
+            level1_target_size: self.options.level1_target_size,
+            level_size_multiplier: self.options.level_size_multiplier,
+            target_file_size: self.options.target_file_size,
+        }
+    }
+
+    /// Makes `edit` durable in the manifest (with the current next file number), starting a new
+    /// manifest when this one has grown past `Options::max_manifest_size`.
+    pub fn log_edit(&self, state: &mut EngineState, edit: &mut VersionEdit) -> Result<()> {
+        edit.next_file_number = Some(FileNumber(state.next_file_number));
+        state.manifest.append(edit)?;
+        if state.manifest.file_size() > self.options.max_manifest_size {
+            // A failure here leaves the old manifest, which is complete, in charge.
+            let _ = self.roll_manifest(state);
+        }
+        Ok(())
+    }
+
+    /// Writes the current state as the snapshot that starts a new manifest, points CURRENT at
+    /// it, and deletes the old manifest.
+    fn roll_manifest(&self, state: &mut EngineState) -> Result<()> {
+        let number = state.allocate_file_number();
+        let mut snapshot = state.manifest.state().clone();
+        snapshot.next_file_number = FileNumber(state.next_file_number);
+        let manifest = ManifestWriter::create(&self.dir, number, &snapshot)?;
+        write_current(&self.dir, number)?;
+        let old = std::mem::replace(&mut state.manifest, manifest);
+        let _ = std::fs::remove_file(old.path());
+        self.stats.manifest_rolls.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Logs `edit` (which only adds and deletes tables) and installs the version it makes;
+    /// `added` holds the handles of `edit.new_files` in order.
+    pub fn install_edit(&self, mut edit: VersionEdit, added: Vec<Arc<TableHandle>>) -> Result<()> {
+        let mut state = lock(&self.state);
+        self.log_edit(&mut state, &mut edit)?;
+        state.version = Arc::new(state.version.apply(&edit, added));
+        let memtable = self.current_memtable();
+        self.install_view(&state, memtable);
+        self.state_changed.notify_all();
+        Ok(())
+    }
+
     /// Publishes a new read view built from `state` (called with `state` locked).
     pub fn install_view(&self, state: &EngineState, memtable: Arc<Memtable>) {
         let view = ReadView {
@@ -607,6 +775,8 @@ impl DbInner {
                 .collect(),
             version: Arc::clone(&state.version),
         };
+        self.level0_files
+            .store(state.version.levels[0].len(), Ordering::Release);
         *self
             .view
             .write()
@@ -631,10 +801,16 @@ impl DbInner {
                 .read()
                 .unwrap_or_else(|poisoned| poisoned.into_inner()),
         );
-        let background_error = lock(&self.state).background_error.clone();
+        let (background_error, level_scores) = {
+            let state = lock(&self.state);
+            let levels = &state.manifest.state().levels;
+            let scores = crate::compaction::picker::level_scores(levels, &self.picker_options());
+            (state.background_error.clone(), scores)
+        };
         let poisoned = lock(&self.poisoned).clone();
         self.stats.snapshot(crate::stats::Gauges {
             levels: view.version.level_summary(),
+            level_scores,
             memtable_bytes: view.memtable.approximate_size() as u64,
             immutable_memtables: view.immutables.len(),
             immutable_bytes: view
@@ -645,6 +821,7 @@ impl DbInner {
             commit: &self.commit.stats,
             cache: &self.cache,
             error: poisoned.or(background_error),
+            user_bytes_written: self.write_rate.total(),
         })
     }
 
@@ -664,6 +841,12 @@ impl DbInner {
             let mut state = lock(&self.state);
             state.shutting_down = true;
             self.state_changed.notify_all();
+        }
+        let compactors: Vec<_> = lock(&self.background_threads).drain(..).collect();
+        for compactor in compactors {
+            if compactor.join().is_err() {
+                self.poison("a compaction thread panicked".into());
+            }
         }
         if let Some(flusher) = lock(&self.flusher).take()
             && flusher.join().is_err()

@@ -21,8 +21,8 @@ use crate::key::FileNumber;
 use crate::manifest::{FileMetadata, VersionEdit};
 use crate::memtable::Memtable;
 use crate::options::Options;
-use crate::sstable::{Table, TableBuilder};
-use crate::version::TableHandle;
+use crate::sstable::TableBuilder;
+use crate::version::open_table_handle;
 
 /// Attempts per flush before the database gives up and turns read-only.
 const FLUSH_ATTEMPTS: u32 = 4;
@@ -161,12 +161,8 @@ fn flush_with_retries(inner: &DbInner, job: &ImmutableMemtable) -> Result<()> {
 fn flush_one(inner: &DbInner, job: &ImmutableMemtable) -> Result<()> {
     let number = lock(&inner.state).allocate_file_number();
     let metadata = write_level0_table(&inner.dir, &job.memtable, number, &inner.options)?;
-    let table = match &metadata {
-        Some(metadata) => Some(Table::open_with_cache(
-            &table_path(&inner.dir, number),
-            metadata.number,
-            Some(Arc::clone(&inner.cache)),
-        )?),
+    let handle = match metadata {
+        Some(metadata) => Some(open_table_handle(&inner.dir, metadata, &inner.cache)?),
         None => None,
     };
 
@@ -178,17 +174,17 @@ fn flush_one(inner: &DbInner, job: &ImmutableMemtable) -> Result<()> {
         .map_or(state.current_wal_number, |next| next.wal_number);
     let mut edit = VersionEdit::new();
     edit.log_number = Some(log_number);
-    edit.next_file_number = Some(FileNumber(state.next_file_number));
     let previous_last = state.manifest.state().last_sequence;
     edit.last_sequence = Some(previous_last.max(job.memtable.largest_sequence()));
     let mut added = Vec::new();
-    if let (Some(metadata), Some(table)) = (metadata, table) {
-        edit.add_file(0, metadata.clone());
-        added.push(TableHandle { metadata, table });
+    if let Some(handle) = handle {
+        edit.add_file(0, handle.metadata.clone());
+        added.push(Arc::new(handle));
     }
-    if let Err(error) = state.manifest.append(&edit) {
+    if let Err(error) = inner.log_edit(&mut state, &mut edit) {
         drop(state);
-        let _ = std::fs::remove_file(table_path(&inner.dir, number));
+        // The table never became live: its handle deletes the file.
+        added.iter().for_each(|handle| handle.mark_obsolete());
         return Err(error);
     }
     state.version = Arc::new(state.version.apply(&edit, added));

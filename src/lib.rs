@@ -61,7 +61,7 @@ pub use iterator::{DbIterator, Key};
 pub use key::{FileNumber, MAX_KEY_SIZE, MAX_VALUE_SIZE, SequenceNumber, ValueKind};
 pub use options::{Options, ReadOptions, WalRecoveryMode, WriteOptions};
 pub use snapshot::Snapshot;
-pub use stats::{LatencySummary, LevelStats, Stats};
+pub use stats::{LatencySummary, LevelStats, Pressure, Stats};
 pub use value::Value;
 
 /// The README's example, compiled as a doc test so that it cannot drift from the API.

@@ -57,6 +57,25 @@ pub struct Options {
     pub table: TableOptions,
     /// What recovery does with damaged write-ahead logs.
     pub wal_recovery_mode: WalRecoveryMode,
+    /// Level-0 files at which a compaction into level 1 is due. Default 4.
+    pub level0_compaction_trigger: usize,
+    /// Level-0 files from which each write group is delayed a little (more as the count grows),
+    /// so that writers feel compaction debt before they outrun it. Default 20.
+    pub level0_slowdown_trigger: usize,
+    /// Level-0 files at which writes wait until compaction brings the count down. Default 36.
+    pub level0_stop_trigger: usize,
+    /// Target size of level 1 in bytes; each deeper level targets `level_size_multiplier`
+    /// times the one above, and level 3, the last, has no bound. Default 256 MiB.
+    pub level1_target_size: u64,
+    /// Size ratio between consecutive levels. Default 10.
+    pub level_size_multiplier: u64,
+    /// Target size of one SSTable written by compaction, in bytes. Default 64 MiB.
+    pub target_file_size: u64,
+    /// Threads running compactions (flushes have their own). Default 2.
+    pub background_threads: usize,
+    /// Size in bytes past which the manifest is rewritten as a snapshot of the current state
+    /// into a new file. Default 16 MiB.
+    pub max_manifest_size: u64,
 }
 
 impl Default for Options {
@@ -71,6 +90,14 @@ impl Default for Options {
             block_cache_capacity: 64 << 20,
             table: TableOptions::default(),
             wal_recovery_mode: WalRecoveryMode::default(),
+            level0_compaction_trigger: 4,
+            level0_slowdown_trigger: 20,
+            level0_stop_trigger: 36,
+            level1_target_size: 256 << 20,
+            level_size_multiplier: 10,
+            target_file_size: 64 << 20,
+            background_threads: 2,
+            max_manifest_size: 16 << 20,
         }
     }
 }
@@ -106,6 +133,49 @@ impl Options {
             256 << 20,
         )?;
         self.table.validate()?;
+        check_range(
+            "level0_compaction_trigger",
+            self.level0_compaction_trigger,
+            1,
+            1 << 10,
+        )?;
+        check_range(
+            "level0_slowdown_trigger",
+            self.level0_slowdown_trigger,
+            self.level0_compaction_trigger,
+            1 << 10,
+        )?;
+        check_range(
+            "level0_stop_trigger",
+            self.level0_stop_trigger,
+            self.level0_slowdown_trigger,
+            1 << 10,
+        )?;
+        check_range(
+            "level1_target_size",
+            self.level1_target_size as usize,
+            1 << 10,
+            usize::MAX,
+        )?;
+        check_range(
+            "level_size_multiplier",
+            self.level_size_multiplier as usize,
+            2,
+            1000,
+        )?;
+        check_range(
+            "target_file_size",
+            self.target_file_size as usize,
+            1 << 10,
+            usize::MAX,
+        )?;
+        check_range("background_threads", self.background_threads, 1, 64)?;
+        check_range(
+            "max_manifest_size",
+            self.max_manifest_size as usize,
+            4 << 10,
+            usize::MAX,
+        )?;
         Ok(())
     }
 }

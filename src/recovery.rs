@@ -7,10 +7,10 @@
 //! after that. A crash before `CURRENT` changes leaves the old manifest and old logs in charge,
 //! and the next open replays them again; files the crash left behind unreferenced are removed.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 
 use crate::batch::BatchReader;
@@ -27,8 +27,7 @@ use crate::manifest::{
 use crate::memtable::Memtable;
 use crate::options::{Options, WalRecoveryMode};
 use crate::snapshot::SnapshotRegistry;
-use crate::sstable::Table;
-use crate::stats::EngineStats;
+use crate::stats::{EngineStats, RateMeter};
 use crate::version::Version;
 
 /// Builds the engine for the database in `dir` (whose lock is held by `lock_file`).
@@ -90,10 +89,9 @@ pub(crate) fn open_inner(dir: PathBuf, options: Options, lock_file: File) -> Res
     let live_state = manifest.state().clone();
     remove_obsolete_files(&dir, &live_state, wal_number, &found)?;
 
-    let version = Version::open(&dir, &live_state, |path, metadata| {
-        Table::open_with_cache(path, metadata.number, Some(Arc::clone(&cache)))
-    })?;
+    let version = Version::open(&dir, &live_state, &cache)?;
     let version = Arc::new(version);
+    let level0_count = version.levels[0].len();
     let memtable = Arc::new(Memtable::new());
     let view = ReadView {
         memtable: Arc::clone(&memtable),
@@ -120,6 +118,9 @@ pub(crate) fn open_inner(dir: PathBuf, options: Options, lock_file: File) -> Res
             spare_wanted: true,
             shutting_down: false,
             background_error: None,
+            compacting: HashSet::new(),
+            running_compactions: 0,
+            cursors: Default::default(),
         }),
         state_changed: Condvar::new(),
         view: RwLock::new(Arc::new(view)),
@@ -130,6 +131,9 @@ pub(crate) fn open_inner(dir: PathBuf, options: Options, lock_file: File) -> Res
         poisoned: Mutex::new(None),
         closed: AtomicBool::new(false),
         flusher: Mutex::new(None),
+        background_threads: Mutex::new(Vec::new()),
+        level0_files: AtomicUsize::new(level0_count),
+        write_rate: RateMeter::default(),
         options,
     })
 }

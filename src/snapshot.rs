@@ -33,20 +33,7 @@ impl SnapshotRegistry {
         }
     }
 
-    /// The oldest pinned sequence number, if any snapshot is live.
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "compaction (a later issue) reads it")
-    )]
-    pub(crate) fn oldest(&self) -> Option<SequenceNumber> {
-        self.live().keys().next().copied()
-    }
-
     /// Every pinned sequence number, ascending (compaction keeps one version per snapshot).
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "compaction (a later issue) reads it")
-    )]
     pub(crate) fn pinned(&self) -> Vec<SequenceNumber> {
         self.live().keys().copied().collect()
     }
@@ -125,16 +112,16 @@ mod tests {
         let first = registry.take(SequenceNumber(5));
         let second = registry.take(SequenceNumber(5));
         let third = registry.take(SequenceNumber(9));
-        assert_eq!(registry.oldest(), Some(SequenceNumber(5)));
+        assert_eq!(registry.pinned().first(), Some(&SequenceNumber(5)));
         drop(first);
         assert_eq!(
             registry.pinned(),
             vec![SequenceNumber(5), SequenceNumber(9)]
         );
         drop(second);
-        assert_eq!(registry.oldest(), Some(SequenceNumber(9)));
+        assert_eq!(registry.pinned(), vec![SequenceNumber(9)]);
         assert!(third.belongs_to(&registry));
         drop(third);
-        assert_eq!(registry.oldest(), None);
+        assert!(registry.pinned().is_empty());
     }
 }

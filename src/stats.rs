@@ -161,6 +161,18 @@ pub(crate) struct EngineStats {
     pub flushes: AtomicU64,
     /// Bytes of level-0 tables written by flushes.
     pub flush_bytes: AtomicU64,
+    /// Delays applied to write groups past the level-0 slowdown trigger, in nanoseconds.
+    pub slowdowns: Histogram,
+    /// Compactions finished (trivial moves included).
+    pub compactions: AtomicU64,
+    /// Compactions that moved a file by a manifest edit alone.
+    pub trivial_moves: AtomicU64,
+    /// Bytes of input tables compactions read.
+    pub compaction_bytes_read: AtomicU64,
+    /// Bytes of tables compactions wrote.
+    pub compaction_bytes_written: AtomicU64,
+    /// Times the manifest was rewritten into a new file.
+    pub manifest_rolls: AtomicU64,
 }
 
 impl EngineStats {
@@ -175,6 +187,18 @@ impl EngineStats {
         self.flush_bytes.fetch_add(bytes, Ordering::Relaxed);
     }
 
+    /// Records a finished compaction.
+    pub fn record_compaction(&self, report: &crate::compaction::job::CompactionReport) {
+        self.compactions.fetch_add(1, Ordering::Relaxed);
+        if report.trivial_move {
+            self.trivial_moves.fetch_add(1, Ordering::Relaxed);
+        }
+        self.compaction_bytes_read
+            .fetch_add(report.bytes_read, Ordering::Relaxed);
+        self.compaction_bytes_written
+            .fetch_add(report.bytes_written, Ordering::Relaxed);
+    }
+
     /// A plain snapshot of these counters with the `gauges` read by the caller.
     pub fn snapshot(&self, gauges: Gauges<'_>) -> Stats {
         let commit = gauges.commit;
@@ -184,6 +208,7 @@ impl EngineStats {
                 .iter()
                 .map(|&(files, bytes)| LevelStats { files, bytes })
                 .collect(),
+            level_scores: gauges.level_scores.to_vec(),
             memtable_bytes: gauges.memtable_bytes,
             immutable_memtables: gauges.immutable_memtables,
             immutable_memtable_bytes: gauges.immutable_bytes,
@@ -201,6 +226,14 @@ impl EngineStats {
             cache_bytes: gauges.cache.usage() as u64,
             flushes: self.flushes.load(Ordering::Relaxed),
             flush_bytes: self.flush_bytes.load(Ordering::Relaxed),
+            slowdown_count: self.slowdowns.count(),
+            slowdown_time: Duration::from_nanos(self.slowdowns.sum()),
+            compactions: self.compactions.load(Ordering::Relaxed),
+            trivial_moves: self.trivial_moves.load(Ordering::Relaxed),
+            compaction_bytes_read: self.compaction_bytes_read.load(Ordering::Relaxed),
+            compaction_bytes_written: self.compaction_bytes_written.load(Ordering::Relaxed),
+            manifest_rolls: self.manifest_rolls.load(Ordering::Relaxed),
+            user_bytes_written: gauges.user_bytes_written,
             error: gauges.error,
         }
     }
@@ -209,12 +242,15 @@ impl EngineStats {
 /// What the engine reads from its current state for a [`Stats`] snapshot.
 pub(crate) struct Gauges<'a> {
     pub levels: [(usize, u64); crate::manifest::NUM_LEVELS],
+    pub level_scores: [f64; crate::manifest::NUM_LEVELS - 1],
     pub memtable_bytes: u64,
     pub immutable_memtables: usize,
     pub immutable_bytes: u64,
     pub commit: &'a crate::commit::GroupStats,
     pub cache: &'a crate::cache::BlockCache<crate::sstable::Block>,
     pub error: Option<String>,
+    /// User bytes written (the encoded size of committed batches).
+    pub user_bytes_written: u64,
 }
 
 /// Files and bytes in one level.
@@ -233,6 +269,8 @@ pub struct LevelStats {
 pub struct Stats {
     /// Files and bytes per level, L0 first.
     pub levels: Vec<LevelStats>,
+    /// Compaction scores of L0, L1 and L2 (a level whose score is at least 1 is due).
+    pub level_scores: Vec<f64>,
     /// Bytes in the active memtable.
     pub memtable_bytes: u64,
     /// Frozen memtables waiting to be flushed.
@@ -267,6 +305,22 @@ pub struct Stats {
     pub flushes: u64,
     /// Bytes written by flushes.
     pub flush_bytes: u64,
+    /// Write groups delayed because level 0 was past its slowdown trigger.
+    pub slowdown_count: u64,
+    /// Total delay of those write groups.
+    pub slowdown_time: Duration,
+    /// Compactions finished, trivial moves included.
+    pub compactions: u64,
+    /// Compactions that moved a file down by a manifest edit alone.
+    pub trivial_moves: u64,
+    /// Bytes of input tables compactions read.
+    pub compaction_bytes_read: u64,
+    /// Bytes of tables compactions wrote.
+    pub compaction_bytes_written: u64,
+    /// Times the manifest was rewritten into a new file.
+    pub manifest_rolls: u64,
+    /// Bytes of write batches committed (what the application asked to write).
+    pub user_bytes_written: u64,
     /// Why the database refuses writes, if it does.
     pub error: Option<String>,
 }
@@ -277,14 +331,18 @@ fn mebibytes(bytes: u64) -> f64 {
 
 impl fmt::Display for Stats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "level  files      MiB")?;
+        writeln!(f, "level  files      MiB  score")?;
         for (level, stats) in self.levels.iter().enumerate() {
-            writeln!(
+            write!(
                 f,
                 "L{level}    {:>6} {:>8.1}",
                 stats.files,
                 mebibytes(stats.bytes)
             )?;
+            match self.level_scores.get(level) {
+                Some(score) => writeln!(f, "  {score:>5.2}")?,
+                None => writeln!(f)?,
+            }
         }
         writeln!(
             f,
@@ -308,8 +366,17 @@ impl fmt::Display for Stats {
         writeln!(f, "wal fsync {}", self.fsync_latency)?;
         writeln!(
             f,
-            "stalls {} totalling {:?}",
-            self.stall_count, self.stall_time
+            "stalls {} totalling {:?}; slowdowns {} totalling {:?}",
+            self.stall_count, self.stall_time, self.slowdown_count, self.slowdown_time
+        )?;
+        writeln!(
+            f,
+            "compactions {} ({} trivial moves): read {:.1} MiB, wrote {:.1} MiB; manifest rolls {}",
+            self.compactions,
+            self.trivial_moves,
+            mebibytes(self.compaction_bytes_read),
+            mebibytes(self.compaction_bytes_written),
+            self.manifest_rolls
         )?;
         let lookups = self.cache_hits + self.cache_misses;
         let hit_rate = if lookups == 0 {
@@ -331,6 +398,150 @@ impl fmt::Display for Stats {
     }
 }
 
+/// A write rate over the last second or so: a running total and the window it is measured in.
+#[derive(Debug)]
+pub(crate) struct RateMeter {
+    total: AtomicU64,
+    window: std::sync::Mutex<RateWindow>,
+}
+
+#[derive(Debug)]
+struct RateWindow {
+    started: std::time::Instant,
+    total_at_start: u64,
+    last_rate: f64,
+}
+
+/// A rate window shorter than this is extended rather than measured.
+const RATE_WINDOW: Duration = Duration::from_secs(1);
+
+impl Default for RateMeter {
+    fn default() -> Self {
+        RateMeter {
+            total: AtomicU64::new(0),
+            window: std::sync::Mutex::new(RateWindow {
+                started: std::time::Instant::now(),
+                total_at_start: 0,
+                last_rate: 0.0,
+            }),
+        }
+    }
+}
+
+impl RateMeter {
+    /// Counts `bytes` more.
+    pub fn add(&self, bytes: u64) {
+        self.total.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// Everything counted so far.
+    pub fn total(&self) -> u64 {
+        self.total.load(Ordering::Relaxed)
+    }
+
+    /// Bytes per second over the current window once it is a second long (then a new window
+    /// starts), else the previous window's rate.
+    pub fn rate(&self) -> f64 {
+        let total = self.total();
+        let mut window = self
+            .window
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let elapsed = window.started.elapsed();
+        if elapsed >= RATE_WINDOW || window.last_rate == 0.0 && elapsed >= RATE_WINDOW / 10 {
+            window.last_rate = (total - window.total_at_start) as f64 / elapsed.as_secs_f64();
+            if elapsed >= RATE_WINDOW {
+                window.started = std::time::Instant::now();
+                window.total_at_start = total;
+            }
+        }
+        window.last_rate
+    }
+}
+
+/// What [`Pressure::estimate`] works from.
+pub(crate) struct PressureInputs {
+    pub compaction_debt_bytes: u64,
+    pub level0_files: usize,
+    pub level0_slowdown_trigger: usize,
+    pub level0_stop_trigger: usize,
+    pub immutable_memtables: usize,
+    pub max_immutable_memtables: usize,
+    pub write_buffer_size: u64,
+    pub write_rate_bytes_per_second: f64,
+}
+
+/// How close writes are to being slowed down or stopped, from `Db::pressure`: an application
+/// can shed or defer load before a stall instead of discovering it.
+///
+/// The time estimates assume the current write rate goes on and compaction does not catch up:
+/// every `write_buffer_size` bytes written become one more level-0 file. They are `None` when
+/// nothing is being written (no stall is coming) and zero when the condition already holds.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Pressure {
+    /// Bytes compaction must move down before every level is within its target: all of level 0
+    /// once it is at its compaction trigger, and the excess of levels 1 and 2 over their targets.
+    pub compaction_debt_bytes: u64,
+    /// Level-0 files now.
+    pub level0_files: usize,
+    /// Level-0 files still to come before write groups are delayed (0: they are).
+    pub level0_files_until_slowdown: usize,
+    /// Level-0 files still to come before writes stop (0: they have).
+    pub level0_files_until_stop: usize,
+    /// Frozen memtables waiting for their flush.
+    pub immutable_memtables: usize,
+    /// Frozen memtables still allowed before writers wait for a flush.
+    pub immutable_memtables_until_stall: usize,
+    /// Recent write rate, in bytes of batches per second.
+    pub write_rate_bytes_per_second: f64,
+    /// Estimated time until write groups are delayed.
+    pub time_until_slowdown: Option<Duration>,
+    /// Estimated time until writes stop (level 0 at its stop trigger, or every frozen memtable
+    /// slot taken).
+    pub time_until_stop: Option<Duration>,
+}
+
+impl Pressure {
+    pub(crate) fn estimate(inputs: PressureInputs) -> Pressure {
+        let until_slowdown = inputs
+            .level0_slowdown_trigger
+            .saturating_sub(inputs.level0_files);
+        let until_stop = inputs
+            .level0_stop_trigger
+            .saturating_sub(inputs.level0_files);
+        let memtables_left = inputs
+            .max_immutable_memtables
+            .saturating_sub(inputs.immutable_memtables);
+        let rate = inputs.write_rate_bytes_per_second;
+        let time_for = |memtables: usize| -> Option<Duration> {
+            if memtables == 0 {
+                return Some(Duration::ZERO);
+            }
+            (rate > 0.0).then(|| {
+                Duration::from_secs_f64(memtables as f64 * inputs.write_buffer_size as f64 / rate)
+            })
+        };
+        let stop_by_level0 = time_for(until_stop);
+        let stop_by_memtables = time_for(memtables_left);
+        let time_until_stop = match (stop_by_level0, stop_by_memtables) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        Pressure {
+            compaction_debt_bytes: inputs.compaction_debt_bytes,
+            level0_files: inputs.level0_files,
+            level0_files_until_slowdown: until_slowdown,
+            level0_files_until_stop: until_stop,
+            immutable_memtables: inputs.immutable_memtables,
+            immutable_memtables_until_stall: memtables_left,
+            write_rate_bytes_per_second: rate,
+            time_until_slowdown: time_for(until_slowdown),
+            time_until_stop,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -349,6 +560,37 @@ mod tests {
             assert!(value <= bucket_upper_bound(bucket));
             assert!(bucket == 0 || value > bucket_upper_bound(bucket - 1));
         }
+    }
+
+    fn inputs(level0_files: usize, rate: f64) -> PressureInputs {
+        PressureInputs {
+            compaction_debt_bytes: 0,
+            level0_files,
+            level0_slowdown_trigger: 20,
+            level0_stop_trigger: 36,
+            immutable_memtables: 0,
+            max_immutable_memtables: 2,
+            write_buffer_size: 1 << 20,
+            write_rate_bytes_per_second: rate,
+        }
+    }
+
+    #[test]
+    fn pressure_estimates_follow_the_write_rate() {
+        // 10 files to go at one 1 MiB memtable per second: 10 s to the slowdown; the two free
+        // memtable slots come first for the stop.
+        let pressure = Pressure::estimate(inputs(10, f64::from(1 << 20)));
+        assert_eq!(pressure.level0_files_until_slowdown, 10);
+        assert_eq!(pressure.level0_files_until_stop, 26);
+        assert_eq!(pressure.time_until_slowdown, Some(Duration::from_secs(10)));
+        assert_eq!(pressure.time_until_stop, Some(Duration::from_secs(2)));
+        // Nothing written: no stall is coming.
+        let idle = Pressure::estimate(inputs(10, 0.0));
+        assert_eq!(idle.time_until_slowdown, None);
+        // Past the slowdown trigger: already slowed.
+        let slowed = Pressure::estimate(inputs(25, 0.0));
+        assert_eq!(slowed.level0_files_until_slowdown, 0);
+        assert_eq!(slowed.time_until_slowdown, Some(Duration::ZERO));
     }
 
     #[test]

@@ -5,28 +5,87 @@
 //! Invariants: level 0 is ordered newest first (the newest table holds the newest versions of
 //! its keys); levels 1 to 3 are sorted by smallest key and do not overlap. A version never
 //! changes after it is built; `apply` builds the next one.
+//!
+//! Files are reference-counted through their `Arc<TableHandle>`: a table that an edit removes
+//! is marked obsolete, and its file is deleted when the last version, read view or iterator
+//! holding it lets go — never while a reader may still use it.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::cache::BlockCache;
 use crate::error::Result;
 use crate::fs::table_path;
 use crate::key::{SequenceNumber, compare_internal_keys, user_key};
 use crate::manifest::{FileMetadata, ManifestState, NUM_LEVELS, VersionEdit};
-use crate::sstable::Table;
+use crate::sstable::{Block, Table};
 
-/// A live SSTable: its manifest record and the open table.
-#[derive(Clone)]
+/// A live SSTable: its manifest record and the open table. Deletes its file when dropped after
+/// an edit removed it (see the module documentation).
 pub(crate) struct TableHandle {
     pub metadata: FileMetadata,
     pub table: Table,
+    path: PathBuf,
+    cache: Option<Arc<BlockCache<Block>>>,
+    obsolete: AtomicBool,
+}
+
+impl Drop for TableHandle {
+    fn drop(&mut self) {
+        if self.obsolete.load(Ordering::Acquire) {
+            // A failure leaves an unreferenced file that the next open removes.
+            let _ = std::fs::remove_file(&self.path);
+            if let Some(cache) = &self.cache {
+                cache.remove_file(self.metadata.number);
+            }
+        }
+    }
 }
 
 impl TableHandle {
+    /// A handle for `table`, the file at `path` described by `metadata`, whose blocks may sit
+    /// in `cache`.
+    pub fn new(
+        metadata: FileMetadata,
+        table: Table,
+        path: PathBuf,
+        cache: Option<Arc<BlockCache<Block>>>,
+    ) -> Self {
+        TableHandle {
+            metadata,
+            table,
+            path,
+            cache,
+            obsolete: AtomicBool::new(false),
+        }
+    }
+
+    /// Marks the file for deletion once the last reference to this handle is dropped.
+    pub fn mark_obsolete(&self) {
+        self.obsolete.store(true, Ordering::Release);
+    }
+
     /// Whether the table's key range may hold `key` (a user key).
     pub fn covers(&self, key: &[u8]) -> bool {
         user_key(&self.metadata.smallest) <= key && key <= user_key(&self.metadata.largest)
     }
+}
+
+/// Opens table `metadata.number` of `dir` with the block cache.
+pub(crate) fn open_table_handle(
+    dir: &Path,
+    metadata: FileMetadata,
+    cache: &Arc<BlockCache<Block>>,
+) -> Result<TableHandle> {
+    let path = table_path(dir, metadata.number);
+    let table = Table::open_with_cache(&path, metadata.number, Some(Arc::clone(cache)))?;
+    Ok(TableHandle::new(
+        metadata,
+        table,
+        path,
+        Some(Arc::clone(cache)),
+    ))
 }
 
 /// The live tables of every level. See the module documentation.
@@ -40,16 +99,13 @@ impl Version {
     pub fn open(
         dir: &Path,
         state: &ManifestState,
-        open_table: impl Fn(&Path, &FileMetadata) -> Result<Table>,
+        cache: &Arc<BlockCache<Block>>,
     ) -> Result<Version> {
         let mut version = Version::default();
         for (level, files) in state.levels.iter().enumerate() {
             for metadata in files {
-                let table = open_table(&table_path(dir, metadata.number), metadata)?;
-                version.levels[level].push(Arc::new(TableHandle {
-                    metadata: metadata.clone(),
-                    table,
-                }));
+                let handle = open_table_handle(dir, metadata.clone(), cache)?;
+                version.levels[level].push(Arc::new(handle));
             }
         }
         version.sort_levels();
@@ -57,17 +113,41 @@ impl Version {
     }
 
     /// The next version: this one with `edit`'s deletions and additions (`added` holds the
-    /// opened tables of `edit.new_files`, in the same order).
-    pub fn apply(&self, edit: &VersionEdit, added: Vec<TableHandle>) -> Version {
+    /// handles of `edit.new_files`, in the same order; a file moved between levels keeps its
+    /// handle). Removed files that are not re-added are marked obsolete.
+    pub fn apply(&self, edit: &VersionEdit, added: Vec<Arc<TableHandle>>) -> Version {
         let mut next = self.clone();
+        let mut removed = Vec::new();
         for (level, number) in &edit.deleted_files {
-            next.levels[*level].retain(|handle| handle.metadata.number != *number);
+            next.levels[*level].retain(|handle| {
+                let keep = handle.metadata.number != *number;
+                if !keep {
+                    removed.push(Arc::clone(handle));
+                }
+                keep
+            });
         }
         for ((level, _), handle) in edit.new_files.iter().zip(added) {
-            next.levels[*level].push(Arc::new(handle));
+            next.levels[*level].push(handle);
+        }
+        for handle in removed {
+            if !edit
+                .new_files
+                .iter()
+                .any(|(_, file)| file.number == handle.metadata.number)
+            {
+                handle.mark_obsolete();
+            }
         }
         next.sort_levels();
         next
+    }
+
+    /// The handle of live file `number`, if any level holds it.
+    pub fn find(&self, number: crate::key::FileNumber) -> Option<&Arc<TableHandle>> {
+        self.all_tables()
+            .map(|(_, handle)| handle)
+            .find(|handle| handle.metadata.number == number)
     }
 
     fn sort_levels(&mut self) {

@@ -1,6 +1,8 @@
 //! Compaction: merging SSTables of one level into the next, so that reads consult few files and
 //! overwritten or deleted data is dropped.
 //!
+//! - [`scheduler`]: the compaction threads, `compact_range` and `wait_for_compaction`.
+//! - [`job`]: one compaction — merge, cut outputs, install them in one manifest edit.
 //! - [`picker`]: which files to compact next (a pure function of the file lists, the files
 //!   already being compacted and the per-level round-robin cursors); also the level scores that
 //!   stats and write backpressure read.
@@ -13,11 +15,6 @@
 //!   version of a key in the compaction's range, so newer versions never end up below older
 //!   ones.
 
-#[cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        reason = "the compaction job and the engine (a parallel change) call the picker"
-    )
-)]
+pub(crate) mod job;
 pub(crate) mod picker;
+pub(crate) mod scheduler;

@@ -120,11 +120,13 @@ impl Compaction {
     }
 
     /// The smallest user key of any input.
+    #[cfg(test)]
     pub fn smallest_user_key(&self) -> &[u8] {
         self.range().smallest
     }
 
     /// The largest user key of any input.
+    #[cfg(test)]
     pub fn largest_user_key(&self) -> &[u8] {
         self.range().largest
     }
@@ -140,6 +142,7 @@ impl Compaction {
         self.inputs.iter().chain(&self.next_inputs)
     }
 
+    #[cfg(test)]
     fn range(&self) -> KeyRange<'_> {
         KeyRange::of_files(self.all_inputs()).expect("a compaction has at least one input")
     }
@@ -448,7 +451,7 @@ fn touching_run(files: &[FileMetadata], mut run: Range<usize>) -> Range<usize> {
 }
 
 /// Whether the user-key range of `file` intersects the range from `start` to `end`.
-fn in_bounds(file: &FileMetadata, start: Bound<&[u8]>, end: Bound<&[u8]>) -> bool {
+pub(crate) fn in_bounds(file: &FileMetadata, start: Bound<&[u8]>, end: Bound<&[u8]>) -> bool {
     let smallest = user_key(&file.smallest);
     let largest = user_key(&file.largest);
     let after_start = match start {

@@ -1,0 +1,310 @@
+//! One compaction: merge the input tables into new tables of the output level, keeping every
+//! version a reader can still see and dropping the rest, then install the result in one
+//! manifest edit.
+//!
+//! What is kept. Live snapshots split sequence numbers into stripes (a stripe ends at a
+//! snapshot's sequence; the last stripe is everything newer than the newest snapshot). A reader
+//! at a snapshot sees, for each key, the newest version at or below its sequence: so of the
+//! versions of one key, exactly the newest in each stripe is visible and kept. A tombstone is
+//! dropped when it is the newest version in the oldest stripe (no snapshot can see past it) and
+//! no level below the output can hold an older version of its key. Iterators and point reads
+//! need no stripes: they pin the version they read, whose input files stay on disk until they
+//! let go.
+//!
+//! Durability order: every output is fsynced and the directory synced before the manifest edit
+//! that adds the outputs and removes the inputs is appended (and fsynced); the inputs' files are
+//! deleted only after that, when the last version holding them is dropped.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use crate::compaction::picker::{Compaction, Levels, PickerOptions, max_grandparent_overlap_bytes};
+use crate::db::{DbInner, lock};
+use crate::error::{Error, Result};
+use crate::fs::{sync_dir, table_path};
+use crate::iterator::{InternalIterator, LevelIterator, MergingIterator, TableSource};
+use crate::key::{FileNumber, ValueKind, parse_internal_key, user_key};
+use crate::manifest::{FileMetadata, VersionEdit};
+use crate::sstable::{BlockReadOptions, TableBuilder};
+use crate::version::{TableHandle, Version, open_table_handle};
+
+/// Compactions read every block once: verify it, but do not push the working set out of the
+/// block cache.
+const COMPACTION_READS: BlockReadOptions = BlockReadOptions {
+    verify_checksums: true,
+    fill_cache: false,
+};
+
+/// How many entries a compaction merges between checks for shutdown.
+const SHUTDOWN_CHECK_INTERVAL: u64 = 4096;
+
+/// What a finished compaction did, for the statistics.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct CompactionReport {
+    /// Bytes of the input tables.
+    pub bytes_read: u64,
+    pub bytes_written: u64,
+    pub trivial_move: bool,
+}
+
+/// Runs `compaction`, picked from `levels` (the manifest's files when it was picked) against
+/// `version` (which holds the input tables open), and installs its result.
+pub(crate) fn run(
+    inner: &DbInner,
+    compaction: &Compaction,
+    levels: &Levels,
+    version: &Version,
+    options: &PickerOptions,
+) -> Result<CompactionReport> {
+    if compaction.trivial_move {
+        return move_trivially(inner, compaction, version);
+    }
+    let outputs = merge(inner, compaction, levels, version, options)?;
+    let report = CompactionReport {
+        bytes_read: compaction.input_bytes(),
+        bytes_written: outputs.iter().map(|handle| handle.metadata.file_size).sum(),
+        trivial_move: false,
+    };
+    install(inner, compaction, outputs)?;
+    Ok(report)
+}
+
+fn find_handles(version: &Version, files: &[FileMetadata]) -> Result<Vec<Arc<TableHandle>>> {
+    files
+        .iter()
+        .map(|file| {
+            version.find(file.number).cloned().ok_or_else(|| {
+                Error::InvalidArgument(format!("compaction input {} is not live", file.number))
+            })
+        })
+        .collect()
+}
+
+/// Moves the single input to the output level by a manifest edit alone.
+fn move_trivially(
+    inner: &DbInner,
+    compaction: &Compaction,
+    version: &Version,
+) -> Result<CompactionReport> {
+    let handles = find_handles(version, &compaction.inputs)?;
+    let mut edit = VersionEdit::new();
+    for handle in &handles {
+        edit.delete_file(compaction.level, handle.metadata.number);
+        edit.add_file(compaction.output_level, handle.metadata.clone());
+    }
+    inner.install_edit(edit, handles)?;
+    Ok(CompactionReport {
+        trivial_move: true,
+        ..CompactionReport::default()
+    })
+}
+
+/// The merge sources: each level-0 input on its own (they overlap), a level iterator for the
+/// sorted inputs of a deeper level, and one for the output level's inputs.
+fn sources(compaction: &Compaction, version: &Version) -> Result<Vec<Box<dyn InternalIterator>>> {
+    let inputs = find_handles(version, &compaction.inputs)?;
+    let next_inputs = find_handles(version, &compaction.next_inputs)?;
+    let mut sources: Vec<Box<dyn InternalIterator>> = Vec::new();
+    if compaction.level == 0 {
+        for handle in &inputs {
+            sources.push(Box::new(TableSource::new(
+                handle.table.iter_with(COMPACTION_READS),
+            )));
+        }
+    } else {
+        sources.push(Box::new(LevelIterator::new(inputs, COMPACTION_READS)));
+    }
+    if !next_inputs.is_empty() {
+        sources.push(Box::new(LevelIterator::new(next_inputs, COMPACTION_READS)));
+    }
+    Ok(sources)
+}
+
+/// Merges the inputs into new, durable tables of the output level (not yet live).
+fn merge(
+    inner: &DbInner,
+    compaction: &Compaction,
+    levels: &Levels,
+    version: &Version,
+    options: &PickerOptions,
+) -> Result<Vec<Arc<TableHandle>>> {
+    let mut merge = MergingIterator::new(sources(compaction, version)?);
+    let mut outputs = OutputFiles::new(inner, compaction, options);
+    let merged = merge
+        .seek_forward(None)
+        .and_then(|()| merge_entries(inner, compaction, levels, &mut merge, &mut outputs));
+    match merged.and_then(|()| outputs.finish()) {
+        Ok(handles) => {
+            if !handles.is_empty() {
+                sync_dir(&inner.dir)?;
+            }
+            Ok(handles)
+        }
+        Err(error) => {
+            outputs.abandon();
+            Err(error)
+        }
+    }
+}
+
+/// Feeds the merged entries to `outputs`, keeping the newest version of each key in each
+/// snapshot stripe and dropping tombstones nothing below can need (see the module docs).
+fn merge_entries(
+    inner: &DbInner,
+    compaction: &Compaction,
+    levels: &Levels,
+    merge: &mut MergingIterator,
+    outputs: &mut OutputFiles<'_>,
+) -> Result<()> {
+    let snapshots = inner.snapshots.pinned();
+    let mut current_key: Option<Vec<u8>> = None;
+    let mut last_stripe = usize::MAX;
+    let mut merged = 0u64;
+    while merge.valid() {
+        merged += 1;
+        if merged.is_multiple_of(SHUTDOWN_CHECK_INTERVAL) && inner.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
+        let key = merge.key();
+        let parsed = parse_internal_key(key)
+            .map_err(|reason| Error::corruption(inner.dir.join("(compaction input)"), 0, reason))?;
+        let value = merge.value();
+        if current_key.as_deref() != Some(parsed.user_key) {
+            outputs.before_user_key(parsed.user_key)?;
+            current_key = Some(parsed.user_key.to_vec());
+            last_stripe = usize::MAX;
+        }
+        let stripe = snapshots.partition_point(|snapshot| *snapshot < parsed.sequence);
+        let newest_in_stripe = stripe != last_stripe;
+        last_stripe = stripe;
+        let obsolete_tombstone = parsed.kind == ValueKind::Tombstone
+            && stripe == 0
+            && compaction.is_base_level_for_key(parsed.user_key, levels);
+        if newest_in_stripe && !obsolete_tombstone {
+            outputs.add(key, &value)?;
+        }
+        merge.advance()?;
+    }
+    Ok(())
+}
+
+/// The output tables of one compaction, cut at the target file size and where their overlap
+/// with the level below the output grows too large — always between two user keys, so that the
+/// versions of one key stay in one file.
+struct OutputFiles<'a> {
+    inner: &'a DbInner,
+    compaction: &'a Compaction,
+    target_file_size: u64,
+    max_grandparent_overlap: u64,
+    grandparent_index: usize,
+    grandparent_overlap: u64,
+    started: bool,
+    current: Option<(FileNumber, TableBuilder)>,
+    finished: Vec<Arc<TableHandle>>,
+}
+
+impl<'a> OutputFiles<'a> {
+    fn new(inner: &'a DbInner, compaction: &'a Compaction, options: &PickerOptions) -> Self {
+        OutputFiles {
+            inner,
+            compaction,
+            target_file_size: options.target_file_size,
+            max_grandparent_overlap: max_grandparent_overlap_bytes(options),
+            grandparent_index: 0,
+            grandparent_overlap: 0,
+            started: false,
+            current: None,
+            finished: Vec::new(),
+        }
+    }
+
+    /// Called before the first entry of each user key: cuts the current file if it is full.
+    fn before_user_key(&mut self, key: &[u8]) -> Result<()> {
+        let grandparents = &self.compaction.grandparents;
+        while let Some(file) = grandparents.get(self.grandparent_index)
+            && user_key(&file.largest) < key
+        {
+            if self.started {
+                self.grandparent_overlap += file.file_size;
+            }
+            self.grandparent_index += 1;
+        }
+        self.started = true;
+        let full = self.current.as_ref().is_some_and(|(_, builder)| {
+            builder.approximate_size() >= self.target_file_size
+                || self.grandparent_overlap > self.max_grandparent_overlap
+        });
+        if full {
+            self.finish_current()?;
+            self.grandparent_overlap = 0;
+        }
+        Ok(())
+    }
+
+    fn add(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        if self.current.is_none() {
+            let number = lock(&self.inner.state).allocate_file_number();
+            let builder = TableBuilder::create(
+                &table_path(&self.inner.dir, number),
+                self.inner.options.table.clone(),
+            )?;
+            self.current = Some((number, builder));
+        }
+        match &mut self.current {
+            Some((_, builder)) => builder.add(key, value),
+            None => unreachable!("a builder was just created"),
+        }
+    }
+
+    fn finish_current(&mut self) -> Result<()> {
+        let Some((number, builder)) = self.current.take() else {
+            return Ok(());
+        };
+        let summary = builder.finish()?;
+        let properties = summary.properties;
+        let metadata = FileMetadata {
+            number,
+            file_size: summary.file_size,
+            smallest: properties.smallest_key,
+            largest: properties.largest_key,
+            smallest_sequence: properties.smallest_sequence,
+            largest_sequence: properties.largest_sequence,
+        };
+        let handle = open_table_handle(&self.inner.dir, metadata, &self.inner.cache)?;
+        self.finished.push(Arc::new(handle));
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<Vec<Arc<TableHandle>>> {
+        self.finish_current()?;
+        Ok(std::mem::take(&mut self.finished))
+    }
+
+    /// Removes every output written so far.
+    fn abandon(&mut self) {
+        if let Some((_, builder)) = self.current.take() {
+            let _ = builder.abandon();
+        }
+        // The outputs never became live: dropping their handles deletes their files.
+        for handle in self.finished.drain(..) {
+            handle.mark_obsolete();
+        }
+    }
+}
+
+/// Installs a merge's outputs: one edit removing the inputs and adding the outputs.
+fn install(inner: &DbInner, compaction: &Compaction, outputs: Vec<Arc<TableHandle>>) -> Result<()> {
+    let mut edit = VersionEdit::new();
+    for (level, number) in compaction.deleted_files() {
+        edit.delete_file(level, number);
+    }
+    for handle in &outputs {
+        edit.add_file(compaction.output_level, handle.metadata.clone());
+    }
+    let installed = inner.install_edit(edit, outputs.clone());
+    if installed.is_err() {
+        // The outputs never became live: their files go when the handles are dropped.
+        outputs.iter().for_each(|handle| handle.mark_obsolete());
+    }
+    installed
+}
