@@ -10,6 +10,7 @@ use std::path::Path;
 
 fn all_targets() -> Vec<checks::Target> {
     let mut targets = Vec::new();
+    targets.extend_from_slice(checks::db::TARGETS);
     targets.extend_from_slice(checks::log::TARGETS);
     targets.extend_from_slice(checks::manifest::TARGETS);
     targets.extend_from_slice(checks::sstable::TARGETS);

@@ -7,6 +7,7 @@
 /// A fuzz target: its name (the file under `fuzz/fuzz_targets/`) and its check.
 pub type Target = (&'static str, fn(&[u8]));
 
+pub mod db;
 pub mod log;
 pub mod manifest;
 pub mod sstable;
