@@ -14,10 +14,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::compaction::stripes::SnapshotStripes;
 use crate::db::{DbInner, ImmutableMemtable, SpareWal, lock};
 use crate::error::{Error, Result};
 use crate::fs::{sync_dir, table_path, wal_path};
-use crate::key::FileNumber;
+use crate::key::{FileNumber, SequenceNumber};
 use crate::manifest::{FileMetadata, VersionEdit};
 use crate::memtable::Memtable;
 use crate::options::Options;
@@ -29,20 +30,28 @@ const FLUSH_ATTEMPTS: u32 = 4;
 /// Wait before the first retry; doubled before each later one.
 const FIRST_RETRY_DELAY: Duration = Duration::from_millis(50);
 
-/// Writes every entry of `memtable` to a new level-0 table `number` in `dir`, fsyncs it and the
-/// directory, and returns its manifest record (`None` for an empty memtable).
+/// Writes the entries of `memtable` that a reader can still see (given the live `snapshots`,
+/// ascending) to a new level-0 table `number` in `dir`, fsyncs it and the directory, and returns
+/// its manifest record (`None` for an empty memtable).
 pub(crate) fn write_level0_table(
     dir: &Path,
     memtable: &Memtable,
     number: FileNumber,
     options: &Options,
+    snapshots: &[SequenceNumber],
 ) -> Result<Option<FileMetadata>> {
     if memtable.is_empty() {
         return Ok(None);
     }
     let path = table_path(dir, number);
     let mut builder = TableBuilder::create(&path, options.table.clone())?;
+    // Versions that no snapshot and no later reader can see are not written. (Tombstones are
+    // kept: older versions of their keys may sit in tables below.)
+    let mut stripes = SnapshotStripes::new(snapshots);
     for entry in memtable.iter() {
+        if !stripes.admit(entry.user_key(), entry.sequence()).visible {
+            continue;
+        }
         if let Err(error) = builder.add(&entry.internal_key(), &entry.value()) {
             let _ = builder.abandon();
             return Err(error);
@@ -160,7 +169,14 @@ fn flush_with_retries(inner: &DbInner, job: &ImmutableMemtable) -> Result<()> {
 /// Flushes the oldest frozen memtable `job` (see the module documentation for the order).
 fn flush_one(inner: &DbInner, job: &ImmutableMemtable) -> Result<()> {
     let number = lock(&inner.state).allocate_file_number();
-    let metadata = write_level0_table(&inner.dir, &job.memtable, number, &inner.options)?;
+    let snapshots = inner.snapshots.pinned();
+    let metadata = write_level0_table(
+        &inner.dir,
+        &job.memtable,
+        number,
+        &inner.options,
+        &snapshots,
+    )?;
     let handle = match metadata {
         Some(metadata) => Some(open_table_handle(&inner.dir, metadata, &inner.cache)?),
         None => None,

@@ -63,7 +63,7 @@ pub(crate) fn open_inner(dir: PathBuf, options: Options, lock_file: File) -> Res
     if !recovered.is_empty() {
         let number = allocate();
         if let Some(metadata) =
-            crate::flush::write_level0_table(&dir, &recovered, number, &options)?
+            crate::flush::write_level0_table(&dir, &recovered, number, &options, &[])?
         {
             edit.add_file(0, metadata);
         }

@@ -2,12 +2,10 @@
 //! version a reader can still see and dropping the rest, then install the result in one
 //! manifest edit.
 //!
-//! What is kept. Live snapshots split sequence numbers into stripes (a stripe ends at a
-//! snapshot's sequence; the last stripe is everything newer than the newest snapshot). A reader
-//! at a snapshot sees, for each key, the newest version at or below its sequence: so of the
-//! versions of one key, exactly the newest in each stripe is visible and kept. A tombstone is
-//! dropped when it is the newest version in the oldest stripe (no snapshot can see past it) and
-//! no level below the output can hold an older version of its key. Iterators and point reads
+//! What is kept: of the versions of each key, the newest in each snapshot stripe (see
+//! `stripes.rs`: exactly the versions some reader can see). A tombstone is dropped when it is the
+//! newest version in the oldest stripe (no snapshot can see past it) and no level below the
+//! output can hold an older version of its key. Iterators and point reads
 //! need no stripes: they pin the version they read, whose input files stay on disk until they
 //! let go.
 //!
@@ -19,6 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use crate::compaction::picker::{Compaction, Levels, PickerOptions, max_grandparent_overlap_bytes};
+use crate::compaction::stripes::SnapshotStripes;
 use crate::db::{DbInner, lock};
 use crate::error::{Error, Result};
 use crate::fs::{sync_dir, table_path};
@@ -157,8 +156,8 @@ fn merge_entries(
     outputs: &mut OutputFiles<'_>,
 ) -> Result<()> {
     let snapshots = inner.snapshots.pinned();
+    let mut stripes = SnapshotStripes::new(&snapshots);
     let mut current_key: Option<Vec<u8>> = None;
-    let mut last_stripe = usize::MAX;
     let mut merged = 0u64;
     while merge.valid() {
         merged += 1;
@@ -168,20 +167,16 @@ fn merge_entries(
         let key = merge.key();
         let parsed = parse_internal_key(key)
             .map_err(|reason| Error::corruption(inner.dir.join("(compaction input)"), 0, reason))?;
-        let value = merge.value();
         if current_key.as_deref() != Some(parsed.user_key) {
             outputs.before_user_key(parsed.user_key)?;
             current_key = Some(parsed.user_key.to_vec());
-            last_stripe = usize::MAX;
         }
-        let stripe = snapshots.partition_point(|snapshot| *snapshot < parsed.sequence);
-        let newest_in_stripe = stripe != last_stripe;
-        last_stripe = stripe;
+        let admission = stripes.admit(parsed.user_key, parsed.sequence);
         let obsolete_tombstone = parsed.kind == ValueKind::Tombstone
-            && stripe == 0
+            && admission.oldest_stripe
             && compaction.is_base_level_for_key(parsed.user_key, levels);
-        if newest_in_stripe && !obsolete_tombstone {
-            outputs.add(key, &value)?;
+        if admission.visible && !obsolete_tombstone {
+            outputs.add(key, &merge.value())?;
         }
         merge.advance()?;
     }

@@ -18,3 +18,4 @@
 pub(crate) mod job;
 pub(crate) mod picker;
 pub(crate) mod scheduler;
+pub(crate) mod stripes;
