@@ -233,3 +233,78 @@ pub fn collect_from_both_ends(rng: &mut Rng, mut iterator: DbIterator, context: 
     }
     front
 }
+
+/// Options that make a short test run many flushes and compactions through every level: the
+/// smallest write buffer, a 256 KiB level 1 (so level 2 targets 2.5 MiB and deeper data goes to
+/// level 3) and 64 KiB compaction outputs. Unsynced writes; durability is tested separately.
+pub fn tiny_options() -> Options {
+    Options {
+        write_buffer_size: 64 << 10,
+        level1_target_size: 256 << 10,
+        target_file_size: 64 << 10,
+        sync_writes: false,
+        block_cache_capacity: 1 << 20,
+        ..Options::default()
+    }
+}
+
+/// The files of `dir` whose name ends with `suffix`, with their sizes in bytes, sorted by name.
+pub fn files_ending_with(dir: &std::path::Path, suffix: &str) -> Vec<(String, u64)> {
+    let mut files: Vec<(String, u64)> = std::fs::read_dir(dir)
+        .expect("list the database directory")
+        .map(|entry| entry.expect("read a directory entry"))
+        .filter_map(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let size = entry.metadata().map_or(0, |metadata| metadata.len());
+            name.ends_with(suffix).then_some((name, size))
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// Total size in bytes of the SSTables in `dir`.
+pub fn table_bytes(dir: &std::path::Path) -> u64 {
+    files_ending_with(dir, ".sst")
+        .iter()
+        .map(|(_, size)| size)
+        .sum()
+}
+
+/// Checks, from the manifest of the closed database in `dir`, that levels 1 to 3 are sorted and
+/// their files' user-key ranges do not overlap, and that every listed table exists and no other
+/// table is left in the directory. Returns the number of files per level.
+pub fn check_levels_on_disk(dir: &std::path::Path, context: &str) -> [usize; 4] {
+    let state = shaledb::manifest::recover(dir)
+        .unwrap_or_else(|error| panic!("{context}: recovering the manifest failed: {error}"));
+    let mut counts = [0; 4];
+    let mut listed = std::collections::BTreeSet::new();
+    for (level, files) in state.levels.iter().enumerate() {
+        counts[level] = files.len();
+        for file in files {
+            listed.insert(format!("{:06}.sst", file.number.0));
+        }
+        if level == 0 {
+            continue;
+        }
+        for pair in files.windows(2) {
+            let previous_largest = shaledb::key::user_key(&pair[0].largest);
+            let next_smallest = shaledb::key::user_key(&pair[1].smallest);
+            assert!(
+                previous_largest < next_smallest,
+                "{context}: level {level} files {} and {} overlap or are out of order",
+                pair[0].number.0,
+                pair[1].number.0
+            );
+        }
+    }
+    let on_disk: std::collections::BTreeSet<String> = files_ending_with(dir, ".sst")
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    assert_eq!(
+        on_disk, listed,
+        "{context}: the tables on disk differ from those the manifest lists"
+    );
+    counts
+}
