@@ -53,6 +53,8 @@ fn bench_with_small_sizes_runs_every_workload() {
         "log append (no sync)",
         "log append + fdatasync",
         "log replay",
+        "db fillrandom + compaction",
+        "db overwrite + compaction",
     ] {
         let row = stdout.lines().find(|line| line.starts_with(workload));
         let row = row.unwrap_or_else(|| panic!("no row for {workload:?} in:\n{stdout}"));
@@ -62,6 +64,9 @@ fn bench_with_small_sizes_runs_every_workload() {
         );
     }
     assert!(stdout.contains("fsyncs/s"), "{stdout}");
+    assert!(stdout.contains("write amp"), "{stdout}");
+    assert!(stdout.contains("space amp"), "{stdout}");
+    assert!(stdout.contains("db compact_range (all levels)"), "{stdout}");
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! `shaledb bench`: the built-in benchmark. It measures the on-disk formats — building,
 //! reading and scanning an SSTable, appending to and replaying a log, with and without an
-//! `fdatasync` per record — and then the engine: random fill, random reads, and synced puts
-//! from 1 to 64 threads through group commit.
+//! `fdatasync` per record — and then the engine: random fill, random reads, synced puts from 1
+//! to 64 threads through group commit, and the write and space amplification of a random fill
+//! and an overwrite with compaction (`bench_amplification`).
 //!
 //! Honesty rules: every figure is one timed loop (`Instant` around the loop, nothing else in
 //! it but the work and the checks that the work was right); results go through `black_box` so
@@ -15,6 +16,7 @@ use std::time::{Duration, Instant};
 use shaledb::sstable::{Compression, Table, TableOptions};
 use shaledb::{FileNumber, MAX_KEY_SIZE, MAX_VALUE_SIZE};
 
+use super::bench_amplification as amplification;
 use super::bench_engine as engine;
 use super::bench_workloads as workloads;
 use super::{CliError, flag_value, parse_number, split_flag, unknown_flag};
@@ -166,6 +168,9 @@ fn run_engine_workloads(config: &BenchConfig, dir: &Path) -> Result<(), CliError
     for threads in engine::SYNC_THREAD_COUNTS {
         let db_dir = dir.join(format!("fillsync-{threads}"));
         report(&engine::fill_sync(config, &db_dir, threads)?)?;
+    }
+    for measurement in amplification::amplification(config, &dir.join("amplification"))? {
+        report(&measurement)?;
     }
     Ok(())
 }

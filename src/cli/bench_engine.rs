@@ -30,7 +30,7 @@ fn unsynced_options() -> Options {
 }
 
 /// The entry index written `step`-th: a permutation of `0..entries`.
-fn permuted(step: u64, entries: u64) -> u64 {
+pub(super) fn permuted(step: u64, entries: u64) -> u64 {
     let coprime = gcd(PERMUTATION_MULTIPLIER % entries, entries) == 1;
     let multiplier = if coprime { PERMUTATION_MULTIPLIER } else { 1 };
     ((u128::from(step) * u128::from(multiplier)) % u128::from(entries)) as u64

@@ -17,6 +17,7 @@ macro_rules! say {
 }
 
 mod bench;
+mod bench_amplification;
 mod bench_engine;
 mod bench_workloads;
 mod escape;
