@@ -67,13 +67,10 @@ fn snapshots_keep_their_versions_through_compaction() {
     snapshot_versions_through_compaction(seed, false);
 }
 
-/// Known gap, kept as the regression test for its fix: `compact_range` (and background
-/// compaction) never takes the last level as a source, so versions that a snapshot kept alive
-/// once they reached level 3 (and tombstones that reached it under a snapshot) stay there after
-/// the snapshot is dropped.
+/// Regression test: versions that a snapshot kept alive once they reached level 3 (and
+/// tombstones that reached it under a snapshot) are reclaimed by `compact_range` after the
+/// snapshot is dropped (the last level is rewritten in place, one file at a time).
 #[test]
-#[ignore = "compact_range never rewrites the last level, so versions a dropped snapshot kept \
-            there are never reclaimed"]
 fn dropping_a_snapshot_lets_compact_range_reclaim_its_versions() {
     let seed = test_seed("dropping_a_snapshot_lets_compact_range_reclaim_its_versions");
     snapshot_versions_through_compaction(seed, true);

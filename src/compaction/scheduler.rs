@@ -8,6 +8,7 @@
 //! exponential backoff a few times; after that the database turns read-only, with the cause in
 //! every write's error and in `stats()`.
 
+use std::collections::HashSet;
 use std::ops::Bound;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -15,11 +16,11 @@ use std::time::Duration;
 
 use crate::compaction::job::{self, CompactionReport};
 use crate::compaction::picker::{
-    Compaction, Levels, PickerOptions, in_bounds, pick_compaction, pick_range,
+    Compaction, LAST_LEVEL, Levels, PickerOptions, in_bounds, pick_compaction, pick_range,
 };
 use crate::db::{DbInner, EngineState, lock};
 use crate::error::{Error, Result};
-use crate::manifest::NUM_LEVELS;
+use crate::key::FileNumber;
 use crate::version::Version;
 
 /// Attempts per compaction before the database gives up and turns read-only.
@@ -84,9 +85,20 @@ fn compaction_loop(inner: &DbInner) {
                     .unwrap_or_else(|poisoned| poisoned.into_inner());
             }
         };
-        let result = run_with_retries(inner, &picked, &options);
-        finish(inner, &picked.compaction, result);
+        let (compaction, result) = run_picked(inner, picked, &options);
+        finish(inner, &compaction, result);
     }
+}
+
+/// Runs a picked compaction, then lets go of the version it read before returning, so that
+/// when `finish` reports the compaction done, no reference of ours keeps its input files.
+fn run_picked(
+    inner: &DbInner,
+    picked: Picked,
+    options: &PickerOptions,
+) -> (Compaction, Result<CompactionReport>) {
+    let result = run_with_retries(inner, &picked, options);
+    (picked.compaction, result)
 }
 
 fn run_with_retries(
@@ -144,58 +156,126 @@ fn finish(inner: &DbInner, compaction: &Compaction, result: Result<CompactionRep
 }
 
 /// Compacts every file overlapping the user-key range `lower..upper`, level by level, down to
-/// the last level, and returns when done. Runs on the caller's thread beside the background
-/// compactions, waiting for files they hold.
+/// the last level, then rewrites the last level's files in the range that may hold versions or
+/// tombstones no reader needs any more; returns when done. Runs on the caller's thread beside
+/// the background compactions, waiting for files they hold.
 pub(crate) fn compact_range(
     inner: &DbInner,
     lower: Bound<Vec<u8>>,
     upper: Bound<Vec<u8>>,
 ) -> Result<()> {
     let options = inner.picker_options();
-    for level in 0..NUM_LEVELS - 1 {
-        let picked = {
-            let mut state = lock(&inner.state);
-            loop {
-                inner.check_open()?;
-                if let Some(cause) = &state.background_error {
-                    return Err(Error::ReadOnly(cause.clone()));
-                }
-                let levels = state.manifest.state().levels.clone();
-                let start = lower.as_ref().map(Vec::as_slice);
-                let end = upper.as_ref().map(Vec::as_slice);
-                let in_range = levels[level].iter().any(|file| in_bounds(file, start, end));
-                match pick_range(level, start, end, &levels, &state.compacting, &options) {
-                    Some(compaction) => {
-                        mark_busy(&mut state, &compaction);
-                        break Some(Picked {
-                            compaction,
-                            levels,
-                            version: Arc::clone(&state.version),
-                        });
-                    }
-                    // Files in the range exist but a background compaction holds some of them
-                    // (or the files below them): wait for it.
-                    None if in_range && state.running_compactions > 0 => {
-                        state = inner
-                            .state_changed
-                            .wait(state)
-                            .unwrap_or_else(|poisoned| poisoned.into_inner());
-                    }
-                    None => break None,
-                }
-            }
-        };
-        if let Some(picked) = picked {
-            let result = run_with_retries(inner, &picked, &options);
-            let outcome = match &result {
-                Ok(_) => Ok(()),
-                Err(error) => Err(error.duplicate()),
-            };
-            finish(inner, &picked.compaction, result);
-            outcome?;
-        }
+    let start = lower.as_ref().map(Vec::as_slice);
+    let end = upper.as_ref().map(Vec::as_slice);
+    for level in 0..LAST_LEVEL {
+        run_manual(
+            inner,
+            &options,
+            |levels, busy| pick_range(level, start, end, levels, busy, &options),
+            |levels| levels[level].iter().any(|file| in_bounds(file, start, end)),
+        )?;
+    }
+    // The last level is never the source of a background compaction (it has no size bound),
+    // so versions that a dropped snapshot kept, and tombstones that reached it under a
+    // snapshot, go only here. One file at a time: its outputs stay inside its own key range, so
+    // a concurrent compaction into the last level cannot overlap them.
+    for number in reclaimable_last_level_files(inner, start, end) {
+        run_manual(
+            inner,
+            &options,
+            |levels, busy| rewrite_in_place(LAST_LEVEL, number, levels, busy),
+            |levels| levels[LAST_LEVEL].iter().any(|file| file.number == number),
+        )?;
     }
     Ok(())
+}
+
+/// Files of the last level in the range whose properties show more entries than keys, or
+/// tombstones: rewriting them can drop something.
+fn reclaimable_last_level_files(
+    inner: &DbInner,
+    start: Bound<&[u8]>,
+    end: Bound<&[u8]>,
+) -> Vec<FileNumber> {
+    let state = lock(&inner.state);
+    state.version.levels[LAST_LEVEL]
+        .iter()
+        .filter(|handle| in_bounds(&handle.metadata, start, end))
+        .filter(|handle| {
+            let properties = handle.table.properties();
+            properties.entry_count > properties.user_key_count || properties.tombstone_count > 0
+        })
+        .map(|handle| handle.metadata.number)
+        .collect()
+}
+
+/// A compaction of file `number` of `level` into the same level (a rewrite), unless it is
+/// busy or gone.
+fn rewrite_in_place(
+    level: usize,
+    number: FileNumber,
+    levels: &Levels,
+    busy: &HashSet<FileNumber>,
+) -> Option<Compaction> {
+    if busy.contains(&number) {
+        return None;
+    }
+    let file = levels[level].iter().find(|file| file.number == number)?;
+    Some(Compaction {
+        level,
+        output_level: level,
+        inputs: vec![file.clone()],
+        next_inputs: Vec::new(),
+        grandparents: Vec::new(),
+        trivial_move: false,
+        cursor: None,
+        score: 0.0,
+    })
+}
+
+/// Runs one manual compaction chosen by `pick`, waiting while `pick` finds nothing because
+/// background compactions hold the files and `wanted` says there is work in the range.
+fn run_manual(
+    inner: &DbInner,
+    options: &PickerOptions,
+    pick: impl Fn(&Levels, &HashSet<FileNumber>) -> Option<Compaction>,
+    wanted: impl Fn(&Levels) -> bool,
+) -> Result<()> {
+    let picked = {
+        let mut state = lock(&inner.state);
+        loop {
+            inner.check_open()?;
+            if let Some(cause) = &state.background_error {
+                return Err(Error::ReadOnly(cause.clone()));
+            }
+            let levels = state.manifest.state().levels.clone();
+            match pick(&levels, &state.compacting) {
+                Some(compaction) => {
+                    mark_busy(&mut state, &compaction);
+                    let version = Arc::clone(&state.version);
+                    break Picked {
+                        compaction,
+                        levels,
+                        version,
+                    };
+                }
+                None if wanted(&levels) && state.running_compactions > 0 => {
+                    state = inner
+                        .state_changed
+                        .wait(state)
+                        .unwrap_or_else(|poisoned| poisoned.into_inner());
+                }
+                None => return Ok(()),
+            }
+        }
+    };
+    let result = run_picked(inner, picked, options);
+    let outcome = match &result.1 {
+        Ok(_) => Ok(()),
+        Err(error) => Err(error.duplicate()),
+    };
+    finish(inner, &result.0, result.1);
+    outcome
 }
 
 /// Waits until no flush or compaction is pending or running.
