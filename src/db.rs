@@ -722,6 +722,7 @@ impl DbInner {
             level1_target_size: self.options.level1_target_size,
             level_size_multiplier: self.options.level_size_multiplier,
             target_file_size: self.options.target_file_size,
+            level0_size_percent_trigger: self.options.level0_size_percent_trigger,
         }
     }
 

@@ -59,6 +59,10 @@ pub struct Options {
     pub wal_recovery_mode: WalRecoveryMode,
     /// Level-0 files at which a compaction into level 1 is due. Default 4.
     pub level0_compaction_trigger: usize,
+    /// Level-0 bytes, in percent of the bytes in levels 1 to 3, at which a compaction into level
+    /// 1 is due once level 0 holds two files — so that space amplification stays low while the
+    /// database is small (0 disables). Default 25.
+    pub level0_size_percent_trigger: u64,
     /// Level-0 files from which each write group is delayed a little (more as the count grows),
     /// so that writers feel compaction debt before they outrun it. Default 20.
     pub level0_slowdown_trigger: usize,
@@ -91,6 +95,7 @@ impl Default for Options {
             table: TableOptions::default(),
             wal_recovery_mode: WalRecoveryMode::default(),
             level0_compaction_trigger: 4,
+            level0_size_percent_trigger: 25,
             level0_slowdown_trigger: 20,
             level0_stop_trigger: 36,
             level1_target_size: 256 << 20,
@@ -138,6 +143,12 @@ impl Options {
             self.level0_compaction_trigger,
             1,
             1 << 10,
+        )?;
+        check_range(
+            "level0_size_percent_trigger",
+            self.level0_size_percent_trigger as usize,
+            0,
+            10_000,
         )?;
         check_range(
             "level0_slowdown_trigger",

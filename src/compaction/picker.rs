@@ -3,7 +3,9 @@
 //! locks. The caller (the engine) marks the chosen files busy until the compaction is installed
 //! or abandoned, and stores the returned cursor.
 //!
-//! **Scores.** Level 0 scores its file count over `level0_compaction_trigger`; levels 1 and 2
+//! **Scores.** Level 0 scores its file count over `level0_compaction_trigger` (or, once it holds
+//! two files, its bytes over `level0_size_percent_trigger` percent of the deeper levels' bytes,
+//! if that is higher: see `level0_score`); levels 1 and 2
 //! score their bytes over their target size ([`level_target_size`]); level 3, the last, has no
 //! score and is never a source. [`level_scores`] counts every file (for stats and backpressure);
 //! [`pick_compaction`] counts only files not being compacted, so that a level already being
@@ -61,6 +63,9 @@ pub struct PickerOptions {
     pub level_size_multiplier: u64,
     /// Target size of one compaction output file in bytes. Default 64 MiB.
     pub target_file_size: u64,
+    /// Level-0 bytes, in percent of the bytes in the deeper levels, at which level 0 also
+    /// scores 1 once it holds at least two files (0 disables). Default 25.
+    pub level0_size_percent_trigger: u64,
 }
 
 impl Default for PickerOptions {
@@ -70,6 +75,7 @@ impl Default for PickerOptions {
             level1_target_size: 256 << 20,
             level_size_multiplier: 10,
             target_file_size: 64 << 20,
+            level0_size_percent_trigger: 25,
         }
     }
 }
@@ -195,13 +201,39 @@ fn scores_of(
     for (level, score) in scores.iter_mut().enumerate() {
         let files = levels[level].iter().filter(|file| counts(file));
         *score = match level_target_size(level, options) {
-            None => files.count() as f64 / options.level0_compaction_trigger.max(1) as f64,
+            None => level0_score(levels, options, &counts),
             Some(target) => {
                 files.map(|file| file.file_size).sum::<u64>() as f64 / target.max(1) as f64
             }
         };
     }
     scores
+}
+
+/// Level 0 scores its file count over the trigger, or — once it holds two files — its bytes
+/// over `level0_size_percent_trigger` percent of the deeper levels' bytes, whichever is higher.
+/// The second keeps space amplification low while the database is small: there a few level-0
+/// files can hold as much as everything below them, long before their count reaches the
+/// trigger. In a large database the deeper levels dwarf level 0 and the count rules.
+fn level0_score(
+    levels: &Levels,
+    options: &PickerOptions,
+    counts: &impl Fn(&FileMetadata) -> bool,
+) -> f64 {
+    let files: Vec<&FileMetadata> = levels[0].iter().filter(|file| counts(file)).collect();
+    let by_count = files.len() as f64 / options.level0_compaction_trigger.max(1) as f64;
+    if files.len() < 2 || options.level0_size_percent_trigger == 0 {
+        return by_count;
+    }
+    let level0_bytes: u64 = files.iter().map(|file| file.file_size).sum();
+    let deeper_bytes: u64 = levels[1..]
+        .iter()
+        .flatten()
+        .map(|file| file.file_size)
+        .sum();
+    let allowed = deeper_bytes.saturating_mul(options.level0_size_percent_trigger) / 100;
+    let by_size = level0_bytes as f64 / allowed.max(1) as f64;
+    by_count.max(by_size)
 }
 
 /// The compaction to run next, or `None` if no level scores at least 1 or every level that does

@@ -42,6 +42,7 @@ fn options() -> PickerOptions {
         level1_target_size: 100,
         level_size_multiplier: 10,
         target_file_size: 10,
+        level0_size_percent_trigger: 0,
     }
 }
 
@@ -616,6 +617,7 @@ fn options_for_simulation() -> PickerOptions {
         level1_target_size: 60,
         level_size_multiplier: 3,
         target_file_size: 8,
+        level0_size_percent_trigger: 0,
     }
 }
 
@@ -693,4 +695,50 @@ fn simulation_of_concurrent_picks_keeps_every_invariant() {
         counts.iter().all(|&count| count >= 100),
         "seed {seed}: {counts:?}"
     );
+}
+
+#[test]
+fn level0_also_scores_its_size_against_the_deeper_levels() {
+    let options = PickerOptions {
+        level0_compaction_trigger: 4,
+        level0_size_percent_trigger: 25,
+        ..options()
+    };
+    // The deeper bytes sit in L3, which has no score of its own.
+    let deeper = vec![file(10, "a", "m", 400), file(11, "n", "z", 400)];
+    // One file is never enough, whatever its size.
+    let one = levels(
+        vec![file(1, "a", "z", 1000)],
+        deeper.clone(),
+        vec![],
+        vec![],
+    );
+    assert_eq!(level_scores(&one, &options)[0], 0.25);
+    // Two files of 150 bytes against 800 below: 300 / (25% of 800) = 1.5, above 2 / 4.
+    let two = levels(
+        vec![file(2, "a", "k", 150), file(1, "c", "z", 150)],
+        vec![],
+        vec![],
+        deeper.clone(),
+    );
+    assert_eq!(level_scores(&two, &options)[0], 1.5);
+    let compaction = pick_compaction(&two, &busy(&[]), &no_cursors(), &options).unwrap();
+    assert_eq!(
+        (compaction.level, numbers(&compaction.inputs)),
+        (0, vec![2, 1])
+    );
+    // Small level-0 files against large deeper levels: the count decides.
+    let small = levels(
+        vec![file(2, "a", "k", 10), file(1, "c", "z", 10)],
+        vec![],
+        vec![],
+        deeper,
+    );
+    assert_eq!(level_scores(&small, &options)[0], 0.5);
+    // Disabled: only the count.
+    let disabled = PickerOptions {
+        level0_size_percent_trigger: 0,
+        ..options
+    };
+    assert_eq!(level_scores(&two, &disabled)[0], 0.5);
 }
