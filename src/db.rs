@@ -139,6 +139,8 @@ pub(crate) struct DbInner {
     pub level0_files: AtomicUsize,
     /// Bytes written by the write path, for the write rate in `pressure()`.
     pub write_rate: RateMeter,
+    /// Bytes of records in the current write-ahead log, for `stats()`.
+    pub wal_bytes: AtomicU64,
 }
 
 /// Takes a mutex even if a panicking thread poisoned it. Every critical section in the engine
@@ -568,6 +570,7 @@ impl DbInner {
         }
         wal.last_sequence = SequenceNumber(last);
         self.visible_sequence.store(last, Ordering::Release);
+        self.wal_bytes.store(wal.writer.offset(), Ordering::Relaxed);
         let bytes = group
             .batches
             .iter()
@@ -823,6 +826,7 @@ impl DbInner {
             cache: &self.cache,
             error: poisoned.or(background_error),
             user_bytes_written: self.write_rate.total(),
+            wal_bytes: self.wal_bytes.load(Ordering::Relaxed),
         })
     }
 

@@ -134,6 +134,7 @@ pub(crate) fn open_inner(dir: PathBuf, options: Options, lock_file: File) -> Res
         background_threads: Mutex::new(Vec::new()),
         level0_files: AtomicUsize::new(level0_count),
         write_rate: RateMeter::default(),
+        wal_bytes: AtomicU64::new(0),
         options,
     })
 }

@@ -234,6 +234,7 @@ impl EngineStats {
             compaction_bytes_written: self.compaction_bytes_written.load(Ordering::Relaxed),
             manifest_rolls: self.manifest_rolls.load(Ordering::Relaxed),
             user_bytes_written: gauges.user_bytes_written,
+            wal_bytes: gauges.wal_bytes,
             error: gauges.error,
         }
     }
@@ -251,6 +252,8 @@ pub(crate) struct Gauges<'a> {
     pub error: Option<String>,
     /// User bytes written (the encoded size of committed batches).
     pub user_bytes_written: u64,
+    /// Bytes of records in the current write-ahead log.
+    pub wal_bytes: u64,
 }
 
 /// Files and bytes in one level.
@@ -277,6 +280,8 @@ pub struct Stats {
     pub immutable_memtables: usize,
     /// Bytes in the frozen memtables.
     pub immutable_memtable_bytes: u64,
+    /// Bytes of records in the current write-ahead log (it is preallocated larger).
+    pub wal_bytes: u64,
     /// Write groups committed (one log write each).
     pub write_groups: u64,
     /// Mean batches per write group.
@@ -346,8 +351,9 @@ impl fmt::Display for Stats {
         }
         writeln!(
             f,
-            "memtable {:.1} MiB; {} frozen ({:.1} MiB); flushes {} ({:.1} MiB)",
+            "memtable {:.1} MiB, wal {:.1} MiB; {} frozen ({:.1} MiB); flushes {} ({:.1} MiB)",
             mebibytes(self.memtable_bytes),
+            mebibytes(self.wal_bytes),
             self.immutable_memtables,
             mebibytes(self.immutable_memtable_bytes),
             self.flushes,

@@ -22,6 +22,10 @@ fn stats_count_groups_flushes_and_cache_hits() {
     let mut batch = WriteBatch::new();
     batch.put(b"synced", b"yes").unwrap();
     db.write(batch, &WriteOptions::SYNC).unwrap();
+    assert!(
+        db.stats().wal_bytes > 0,
+        "the current log holds the last writes"
+    );
     db.flush().unwrap();
     let written = db.stats();
     assert!(
@@ -30,10 +34,10 @@ fn stats_count_groups_flushes_and_cache_hits() {
     );
     assert!(written.synced_groups >= 1, "{written:?}");
     assert!(written.flushes >= 1, "{written:?}");
-    assert!(
-        written.levels[0].files >= 1 && written.levels[0].bytes > 0,
-        "{written:?}"
-    );
+    // Flushed tables may already have been compacted out of level 0.
+    let files: usize = written.levels.iter().map(|level| level.files).sum();
+    let bytes: u64 = written.levels.iter().map(|level| level.bytes).sum();
+    assert!(files >= 1 && bytes > 0, "{written:?}");
     assert_eq!(
         written.immutable_memtables, 0,
         "flush waits for every frozen memtable"
