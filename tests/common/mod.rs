@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod crash;
+
 /// SplitMix64: tiny, fast, and good enough to drive tests. Not for cryptography.
 #[derive(Debug, Clone)]
 pub struct Rng(u64);
