@@ -53,6 +53,7 @@ pub mod sstable;
 pub mod stats;
 pub mod value;
 mod version;
+mod write;
 
 pub use batch::WriteBatch;
 pub use db::Db;

@@ -16,7 +16,7 @@ use std::sync::{Arc, Condvar, Mutex, RwLock};
 use crate::batch::BatchReader;
 use crate::cache::BlockCache;
 use crate::commit::GroupCommit;
-use crate::db::{DbInner, EngineState, ReadView, WalState, insert_batch};
+use crate::db::{DbInner, EngineState, ReadView, WalState};
 use crate::error::{Error, Result};
 use crate::fs::{FileKind, parse_file_name, sync_dir, table_path, wal_path};
 use crate::key::{FileNumber, SequenceNumber};
@@ -29,6 +29,7 @@ use crate::options::{Options, WalRecoveryMode};
 use crate::snapshot::SnapshotRegistry;
 use crate::stats::{EngineStats, RateMeter};
 use crate::version::Version;
+use crate::write::insert_batch;
 
 /// Builds the engine for the database in `dir` (whose lock is held by `lock_file`).
 pub(crate) fn open_inner(dir: PathBuf, options: Options, lock_file: File) -> Result<DbInner> {

@@ -1,0 +1,202 @@
+//! The write path of the engine, run by the leader of each commit group (`commit.rs`):
+//! backpressure from compaction debt, freezing a full memtable behind a fresh write-ahead log,
+//! stamping sequence numbers, one log write and at most one fsync for the group, memtable
+//! inserts, and publishing the new sequence number. `db.rs` states the lock order and the
+//! invariants this code keeps.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use crate::batch::{BatchOperation, BatchReader, WriteBatch};
+use crate::commit::WriteGroup;
+use crate::db::{DbInner, EngineState, ImmutableMemtable, WalState, lock};
+use crate::error::{Error, Result};
+use crate::fs::{sync_dir, wal_path};
+use crate::key::{FileNumber, SequenceNumber, ValueKind};
+use crate::log::{LogFileKind, LogWriter};
+use crate::memtable::Memtable;
+
+/// Delay per level-0 file past the slowdown trigger, for each write group.
+const SLOWDOWN_STEP: Duration = Duration::from_millis(1);
+/// The longest a write group is delayed before the stop trigger.
+const SLOWDOWN_MAX: Duration = Duration::from_millis(20);
+
+impl DbInner {
+    /// Commits one group (run by the group's leader; see `commit.rs`): sequence numbers, one log
+    /// write, at most one fsync, memtable inserts, then the new sequence becomes visible.
+    pub(crate) fn commit_group(&self, group: &mut WriteGroup) -> Result<()> {
+        let mut wal = lock(&self.wal);
+        // Checked with the log locked: `close` sets `closed` before it takes this lock to sync
+        // and release the directory, so no group can write after the LOCK file is released.
+        self.check_writable()?;
+        self.apply_backpressure()?;
+        self.make_room_for_write(&mut wal)?;
+        let mut last = wal.last_sequence.0;
+        for batch in &mut group.batches {
+            let first = last + 1;
+            last += batch.len() as u64;
+            if last > SequenceNumber::MAX.0 {
+                return Err(Error::InvalidArgument(
+                    "sequence numbers are exhausted".into(),
+                ));
+            }
+            batch.set_first_sequence(SequenceNumber(first));
+        }
+        let logged = wal
+            .writer
+            .add_records(group.batches.iter().map(WriteBatch::encoded));
+        if let Err(error) = logged {
+            self.poison(format!("writing the write-ahead log failed: {error}"));
+            return Err(error);
+        }
+        if group.sync {
+            let started = Instant::now();
+            let synced = wal.writer.sync();
+            self.stats.fsync_latency.record_duration(started.elapsed());
+            if let Err(error) = synced {
+                self.poison(format!("syncing the write-ahead log failed: {error}"));
+                return Err(error);
+            }
+        }
+        for batch in &group.batches {
+            insert_batch(&wal.memtable, batch.encoded())?;
+        }
+        wal.last_sequence = SequenceNumber(last);
+        self.visible_sequence.store(last, Ordering::Release);
+        self.wal_bytes.store(wal.writer.offset(), Ordering::Relaxed);
+        let bytes = group
+            .batches
+            .iter()
+            .map(WriteBatch::approximate_size)
+            .sum::<usize>();
+        self.write_rate.add(bytes as u64);
+        Ok(())
+    }
+
+    /// Delays this write group while level 0 is past the slowdown trigger (longer the further
+    /// past, and bounded), and holds it while level 0 is at the stop trigger, until compaction
+    /// brings it down. Called by the commit leader, so the whole write path feels it.
+    fn apply_backpressure(&self) -> Result<()> {
+        let level0 = self.level0_files.load(Ordering::Acquire);
+        let slowdown = self.options.level0_slowdown_trigger;
+        let stop = self.options.level0_stop_trigger;
+        if level0 < slowdown {
+            return Ok(());
+        }
+        if level0 < stop {
+            let excess = (level0 - slowdown + 1) as u32;
+            let delay = (SLOWDOWN_STEP * excess).min(SLOWDOWN_MAX);
+            std::thread::sleep(delay);
+            self.stats.slowdowns.record_duration(delay);
+            return Ok(());
+        }
+        let started = Instant::now();
+        let mut state = lock(&self.state);
+        while state.version.levels[0].len() >= stop {
+            if state.shutting_down || self.closed.load(Ordering::Acquire) {
+                return Err(Error::Closed);
+            }
+            if let Some(cause) = &state.background_error {
+                return Err(Error::ReadOnly(cause.clone()));
+            }
+            state = self
+                .state_changed
+                .wait_timeout(state, Duration::from_millis(100))
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .0;
+        }
+        self.stats.record_stall(started.elapsed());
+        Ok(())
+    }
+
+    /// Freezes a full memtable, waiting first while too many frozen ones wait for their flush.
+    fn make_room_for_write(&self, wal: &mut WalState) -> Result<()> {
+        if wal.memtable.approximate_size() < self.options.write_buffer_size {
+            return Ok(());
+        }
+        let mut state = lock(&self.state);
+        let mut stall_started: Option<Instant> = None;
+        while state.immutables.len() >= self.options.max_immutable_memtables {
+            // `close` sets `closed` first and then waits for this log lock: give it up.
+            if state.shutting_down || self.closed.load(Ordering::Acquire) {
+                return Err(Error::Closed);
+            }
+            if let Some(cause) = &state.background_error {
+                return Err(Error::ReadOnly(cause.clone()));
+            }
+            stall_started.get_or_insert_with(Instant::now);
+            state = self
+                .state_changed
+                .wait_timeout(state, Duration::from_millis(100))
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .0;
+        }
+        if let Some(started) = stall_started {
+            self.stats.record_stall(started.elapsed());
+        }
+        self.rotate_memtable(wal, &mut state)
+    }
+
+    /// Freezes the current memtable and starts a new log and memtable. The old log is synced
+    /// first, so that a synced write in the new log never survives a crash that an earlier
+    /// unsynced write in the old log does not.
+    pub fn rotate_memtable(&self, wal: &mut WalState, state: &mut EngineState) -> Result<()> {
+        if let Err(error) = wal.writer.sync() {
+            self.poison(format!("syncing the write-ahead log failed: {error}"));
+            return Err(error);
+        }
+        // A log the flush thread preallocated ahead of time, or else one made now.
+        let (number, writer) = match state.spare_wal.take() {
+            Some(spare) => (spare.number, spare.writer),
+            None => {
+                let number = state.allocate_file_number();
+                (number, self.create_wal(number)?)
+            }
+        };
+        let old_writer = std::mem::replace(&mut wal.writer, writer);
+        drop(old_writer);
+        let old_number = std::mem::replace(&mut wal.number, number);
+        let old_memtable = std::mem::replace(&mut wal.memtable, Arc::new(Memtable::new()));
+        state.immutables.push_back(ImmutableMemtable {
+            memtable: old_memtable,
+            wal_number: old_number,
+        });
+        state.current_wal_number = number;
+        state.spare_wanted = true;
+        self.install_view(state, Arc::clone(&wal.memtable));
+        self.state_changed.notify_all();
+        Ok(())
+    }
+
+    /// Creates write-ahead log `number`, preallocated to the write buffer size, and makes its
+    /// directory entry durable.
+    pub fn create_wal(&self, number: FileNumber) -> Result<LogWriter> {
+        let path = wal_path(&self.dir, number);
+        let size = self.options.write_buffer_size as u64;
+        let writer = LogWriter::create_preallocated(&path, LogFileKind::Wal, size)?;
+        sync_dir(&self.dir)?;
+        Ok(writer)
+    }
+}
+
+/// Inserts every operation of an encoded batch into `memtable`, with consecutive sequence
+/// numbers from the batch header.
+pub(crate) fn insert_batch(memtable: &Memtable, encoded: &[u8]) -> Result<()> {
+    let reader =
+        BatchReader::new(encoded).map_err(|error| Error::InvalidArgument(error.to_string()))?;
+    let first = reader.first_sequence().0;
+    for (sequence, operation) in (first..).zip(reader) {
+        let operation = operation.map_err(|error| Error::InvalidArgument(error.to_string()))?;
+        let sequence = SequenceNumber(sequence);
+        match operation {
+            BatchOperation::Put { key, value } => {
+                memtable.insert(key, sequence, ValueKind::Value, value)
+            }
+            BatchOperation::Delete { key } => {
+                memtable.insert(key, sequence, ValueKind::Tombstone, &[])
+            }
+        }
+    }
+    Ok(())
+}
