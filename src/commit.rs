@@ -25,8 +25,10 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use crate::batch::WriteBatch;
+use crate::commit_policy::{AdaptiveState, CommitPolicy};
 use crate::error::Result;
 use crate::stats::Histogram;
 
@@ -35,6 +37,8 @@ const SMALL_BATCH_BYTES: usize = 128 << 10;
 
 /// One queued write.
 struct Waiter {
+    /// When the writer joined the queue (for commit latency).
+    enqueued: Instant,
     /// Taken by the leader when it forms the group.
     batch: Mutex<Option<WriteBatch>>,
     sync: bool,
@@ -75,23 +79,90 @@ pub(crate) struct GroupStats {
     pub bytes: Histogram,
     /// Groups that were synced.
     pub synced_groups: AtomicU64,
+    /// How long leaders waited for company before committing, in nanoseconds.
+    pub leader_wait: Histogram,
+    /// Each write's latency from joining the queue to its result, in nanoseconds.
+    pub commit_latency: Histogram,
+}
+
+/// The writers waiting, and what the adaptive policy has measured about them.
+struct Queue {
+    waiters: VecDeque<Arc<Waiter>>,
+    adaptive: AdaptiveState,
 }
 
 /// The queue of writers. See the module documentation.
 pub(crate) struct GroupCommit {
-    queue: Mutex<VecDeque<Arc<Waiter>>>,
-    max_group_bytes: usize,
+    queue: Mutex<Queue>,
+    policy: CommitPolicy,
+    /// The byte cap of `CommitPolicy::Immediate` groups.
+    immediate_max_bytes: usize,
     pub(crate) stats: GroupStats,
 }
 
 impl GroupCommit {
-    /// A queue forming groups of at most `max_group_bytes`.
-    pub(crate) fn new(max_group_bytes: usize) -> Self {
+    /// A queue forming groups by `policy` (`Immediate` groups of at most `immediate_max_bytes`).
+    pub(crate) fn new(policy: CommitPolicy, immediate_max_bytes: usize) -> Self {
         GroupCommit {
-            queue: Mutex::new(VecDeque::new()),
-            max_group_bytes,
+            queue: Mutex::new(Queue {
+                waiters: VecDeque::new(),
+                adaptive: AdaptiveState::default(),
+            }),
+            policy,
+            immediate_max_bytes,
             stats: GroupStats::default(),
         }
+    }
+
+    /// The adaptive policy's current wait budget (zero for the other policies).
+    pub(crate) fn wait_budget(&self) -> Duration {
+        match self.policy {
+            CommitPolicy::Adaptive { .. } => lock(&self.queue).adaptive.wait_budget(),
+            _ => Duration::ZERO,
+        }
+    }
+
+    /// Lets the leader wait for more writers, as the policy says, until the group would be
+    /// full, the wait is over, or (adaptive) arrivals stop.
+    fn wait_for_company<'a>(
+        &self,
+        mut queue: MutexGuard<'a, Queue>,
+        leader: &Waiter,
+    ) -> MutexGuard<'a, Queue> {
+        let wait = match self.policy {
+            CommitPolicy::Immediate => Duration::ZERO,
+            CommitPolicy::Window { max_wait, .. } => max_wait,
+            CommitPolicy::Adaptive { .. } => queue.adaptive.wait_for(queue.waiters.len()),
+        };
+        if wait.is_zero() {
+            return queue;
+        }
+        let (max_batches, max_bytes) = self.policy.caps(self.immediate_max_bytes);
+        let started = Instant::now();
+        let deadline = started + wait;
+        loop {
+            let bytes: usize = queue.waiters.iter().map(|waiter| waiter.bytes).sum();
+            if queue.waiters.len() >= max_batches || bytes >= max_bytes {
+                break;
+            }
+            let mut until = deadline;
+            if matches!(self.policy, CommitPolicy::Adaptive { .. })
+                && let Some(last) = queue.adaptive.last_arrival()
+            {
+                until = until.min(last + queue.adaptive.arrival_gap().saturating_mul(2));
+            }
+            let now = Instant::now();
+            if now >= until {
+                break;
+            }
+            queue = leader
+                .wake
+                .wait_timeout(queue, until - now)
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .0;
+        }
+        self.stats.leader_wait.record_duration(started.elapsed());
+        queue
     }
 
     /// Commits `batch` as part of some group. If this writer becomes the leader, it calls
@@ -103,6 +174,7 @@ impl GroupCommit {
         commit: impl FnOnce(&mut WriteGroup) -> Result<()>,
     ) -> Result<()> {
         let waiter = Arc::new(Waiter {
+            enqueued: Instant::now(),
             bytes: batch.approximate_size(),
             batch: Mutex::new(Some(batch)),
             sync,
@@ -110,12 +182,20 @@ impl GroupCommit {
             wake: Condvar::new(),
         });
         let mut queue = lock(&self.queue);
-        queue.push_back(Arc::clone(&waiter));
+        queue.adaptive.on_arrival(waiter.enqueued);
+        queue.waiters.push_back(Arc::clone(&waiter));
+        if queue.waiters.len() > 1
+            && let Some(front) = queue.waiters.front()
+        {
+            // The leader may be waiting for company.
+            front.wake.notify_one();
+        }
         queue = waiter
             .wake
             .wait_while(queue, |queue| {
                 !waiter.is_done()
                     && !queue
+                        .waiters
                         .front()
                         .is_some_and(|front| Arc::ptr_eq(front, &waiter))
             })
@@ -123,15 +203,25 @@ impl GroupCommit {
         if let Some(result) = lock(&waiter.result).take() {
             return result;
         }
-        let (mut group, member_count) = self.form_group(&queue);
+        queue = self.wait_for_company(queue, &waiter);
+        let (mut group, member_count) = self.form_group(&queue.waiters);
         drop(queue);
 
+        let commit_started = Instant::now();
         let result = commit(&mut group);
+        let commit_time = commit_started.elapsed();
 
         let mut queue = lock(&self.queue);
         let mut own_result = None;
+        let mut oldest_latency = Duration::ZERO;
         for _ in 0..member_count {
-            let member = queue.pop_front().expect("group members are still queued");
+            let member = queue
+                .waiters
+                .pop_front()
+                .expect("group members are still queued");
+            let latency = member.enqueued.elapsed();
+            self.stats.commit_latency.record_duration(latency);
+            oldest_latency = oldest_latency.max(latency);
             let member_result = match &result {
                 Ok(()) => Ok(()),
                 Err(error) => Err(error.duplicate()),
@@ -143,7 +233,12 @@ impl GroupCommit {
                 member.wake.notify_one();
             }
         }
-        if let Some(front) = queue.front() {
+        if let CommitPolicy::Adaptive { target_latency, .. } = self.policy {
+            queue
+                .adaptive
+                .on_commit(member_count, commit_time, oldest_latency, target_latency);
+        }
+        if let Some(front) = queue.waiters.front() {
             front.wake.notify_one();
         }
         drop(queue);
@@ -157,7 +252,7 @@ impl GroupCommit {
     /// Takes the batches of the group led by the front of `queue`.
     fn form_group(&self, queue: &VecDeque<Arc<Waiter>>) -> (WriteGroup, usize) {
         let leader_bytes = queue.front().map_or(0, |leader| leader.bytes);
-        let mut limit = self.max_group_bytes;
+        let (max_batches, mut limit) = self.policy.caps(self.immediate_max_bytes);
         if leader_bytes <= SMALL_BATCH_BYTES {
             limit = limit.min(leader_bytes + SMALL_BATCH_BYTES);
         }
@@ -167,7 +262,7 @@ impl GroupCommit {
         };
         let mut bytes = 0;
         for (index, member) in queue.iter().enumerate() {
-            if index > 0 && bytes + member.bytes > limit {
+            if index > 0 && (bytes + member.bytes > limit || index >= max_batches) {
                 break;
             }
             bytes += member.bytes;
@@ -200,7 +295,7 @@ mod tests {
 
     #[test]
     fn every_batch_is_committed_once_in_queue_order() {
-        let commit = Arc::new(GroupCommit::new(1 << 20));
+        let commit = Arc::new(GroupCommit::new(CommitPolicy::Immediate, 1 << 20));
         let log = Arc::new(Mutex::new(Vec::<Vec<u8>>::new()));
         let threads: Vec<_> = (0..8)
             .map(|thread| {
@@ -246,7 +341,7 @@ mod tests {
 
     #[test]
     fn concurrent_writers_form_groups_larger_than_one() {
-        let commit = Arc::new(GroupCommit::new(1 << 20));
+        let commit = Arc::new(GroupCommit::new(CommitPolicy::Immediate, 1 << 20));
         let barrier = Arc::new(Barrier::new(16));
         let threads: Vec<_> = (0..16)
             .map(|_| {
@@ -278,7 +373,7 @@ mod tests {
 
     #[test]
     fn a_failed_commit_fails_every_member_of_the_group() {
-        let commit = Arc::new(GroupCommit::new(1 << 20));
+        let commit = Arc::new(GroupCommit::new(CommitPolicy::Immediate, 1 << 20));
         let barrier = Arc::new(Barrier::new(8));
         let threads: Vec<_> = (0..8)
             .map(|_| {
@@ -303,11 +398,12 @@ mod tests {
 
     #[test]
     fn small_leaders_cap_their_group() {
-        let commit = GroupCommit::new(1 << 20);
+        let commit = GroupCommit::new(CommitPolicy::Immediate, 1 << 20);
         let mut queue = VecDeque::new();
         for size in [10, 100 << 10, 100 << 10] {
             let batch = batch_with(b"k", size);
             queue.push_back(Arc::new(Waiter {
+                enqueued: Instant::now(),
                 bytes: batch.approximate_size(),
                 batch: Mutex::new(Some(batch)),
                 sync: false,

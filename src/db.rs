@@ -665,6 +665,7 @@ impl DbInner {
             error: poisoned.or(background_error),
             user_bytes_written: self.write_rate.total(),
             wal_bytes: self.wal_bytes.load(Ordering::Relaxed),
+            commit_wait_budget: self.commit.wait_budget(),
         })
     }
 

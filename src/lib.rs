@@ -36,6 +36,7 @@ pub mod batch;
 pub mod cache;
 pub mod coding;
 mod commit;
+mod commit_policy;
 mod compaction;
 mod db;
 pub mod error;
@@ -56,6 +57,7 @@ mod version;
 mod write;
 
 pub use batch::WriteBatch;
+pub use commit_policy::CommitPolicy;
 pub use db::Db;
 pub use error::{Error, Result};
 pub use iterator::{DbIterator, Key};

@@ -1,6 +1,7 @@
 //! `Options` (how a database is opened and tuned), `WriteOptions` and `ReadOptions` (per call),
 //! and their validation, which names the offending field.
 
+use crate::commit_policy::CommitPolicy;
 use crate::error::{Error, Result};
 use crate::snapshot::Snapshot;
 use crate::sstable::TableOptions;
@@ -47,8 +48,12 @@ pub struct Options {
     pub write_buffer_size: usize,
     /// Frozen memtables allowed to wait for their flush before writers wait too. Default 2.
     pub max_immutable_memtables: usize,
-    /// Most bytes of batches one group commit writes to the log at once. Default 1 MiB.
+    /// Most bytes of batches one group commit writes to the log at once under
+    /// `CommitPolicy::Immediate` (the other policies carry their own caps). Default 1 MiB.
     pub max_write_group_bytes: usize,
+    /// How the leader of a group commit forms its group: commit at once, wait within a window,
+    /// or adapt to a latency target (the default). See [`CommitPolicy`].
+    pub commit_policy: CommitPolicy,
     /// Capacity of the block cache of decompressed SSTable blocks, in bytes. Default 64 MiB;
     /// 0 disables it.
     pub block_cache_capacity: usize,
@@ -91,6 +96,7 @@ impl Default for Options {
             write_buffer_size: 64 << 20,
             max_immutable_memtables: 2,
             max_write_group_bytes: 1 << 20,
+            commit_policy: CommitPolicy::default(),
             block_cache_capacity: 64 << 20,
             table: TableOptions::default(),
             wal_recovery_mode: WalRecoveryMode::default(),
@@ -138,6 +144,7 @@ impl Options {
             256 << 20,
         )?;
         self.table.validate()?;
+        self.commit_policy.validate()?;
         check_range(
             "level0_compaction_trigger",
             self.level0_compaction_trigger,

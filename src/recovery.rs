@@ -102,7 +102,7 @@ pub(crate) fn open_inner(dir: PathBuf, options: Options, lock_file: File) -> Res
     Ok(DbInner {
         dir,
         lock_file: Mutex::new(Some(lock_file)),
-        commit: GroupCommit::new(options.max_write_group_bytes),
+        commit: GroupCommit::new(options.commit_policy, options.max_write_group_bytes),
         wal: Mutex::new(WalState {
             writer: wal,
             number: wal_number,

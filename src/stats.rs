@@ -151,8 +151,9 @@ impl fmt::Display for LatencySummary {
 }
 
 /// The engine's counters, updated as it works.
-#[derive(Default)]
 pub(crate) struct EngineStats {
+    /// When the database was opened (for rates).
+    pub opened: std::time::Instant,
     /// Latency of each write-ahead-log fdatasync, in nanoseconds.
     pub fsync_latency: Histogram,
     /// Time writers spent waiting for flushes, in nanoseconds, one value per stall.
@@ -173,6 +174,24 @@ pub(crate) struct EngineStats {
     pub compaction_bytes_written: AtomicU64,
     /// Times the manifest was rewritten into a new file.
     pub manifest_rolls: AtomicU64,
+}
+
+impl Default for EngineStats {
+    fn default() -> Self {
+        EngineStats {
+            opened: std::time::Instant::now(),
+            fsync_latency: Histogram::default(),
+            stalls: Histogram::default(),
+            flushes: AtomicU64::new(0),
+            flush_bytes: AtomicU64::new(0),
+            slowdowns: Histogram::default(),
+            compactions: AtomicU64::new(0),
+            trivial_moves: AtomicU64::new(0),
+            compaction_bytes_read: AtomicU64::new(0),
+            compaction_bytes_written: AtomicU64::new(0),
+            manifest_rolls: AtomicU64::new(0),
+        }
+    }
 }
 
 impl EngineStats {
@@ -219,6 +238,13 @@ impl EngineStats {
             bytes_per_group_max: commit.bytes.max(),
             synced_groups: commit.synced_groups.load(Ordering::Relaxed),
             fsync_latency: self.fsync_latency.latency_summary(),
+            fsyncs_per_second: self.fsync_latency.count() as f64
+                / self.opened.elapsed().as_secs_f64().max(1e-9),
+            batches_per_group_p50: commit.batches.percentile(0.50),
+            batches_per_group_p99: commit.batches.percentile(0.99),
+            commit_latency: commit.commit_latency.latency_summary(),
+            leader_wait: commit.leader_wait.latency_summary(),
+            commit_wait_budget: gauges.commit_wait_budget,
             stall_count: self.stalls.count(),
             stall_time: Duration::from_nanos(self.stalls.sum()),
             cache_hits: gauges.cache.hits(),
@@ -254,6 +280,8 @@ pub(crate) struct Gauges<'a> {
     pub user_bytes_written: u64,
     /// Bytes of records in the current write-ahead log.
     pub wal_bytes: u64,
+    /// The adaptive commit policy's wait budget.
+    pub commit_wait_budget: Duration,
 }
 
 /// Files and bytes in one level.
@@ -294,8 +322,20 @@ pub struct Stats {
     pub bytes_per_group_max: u64,
     /// Write groups that asked for an fsync.
     pub synced_groups: u64,
-    /// Write-ahead-log fsyncs: count and latency.
+    /// Write-ahead-log fsyncs: count and latency — what `sync: true` costs on this device.
     pub fsync_latency: LatencySummary,
+    /// Write-ahead-log fsyncs per second since the database was opened.
+    pub fsyncs_per_second: f64,
+    /// Median and 99th percentile of batches per write group.
+    pub batches_per_group_p50: u64,
+    /// See `batches_per_group_p50`.
+    pub batches_per_group_p99: u64,
+    /// Each write's latency from joining the commit queue to its result.
+    pub commit_latency: LatencySummary,
+    /// How long group leaders waited for company before committing.
+    pub leader_wait: LatencySummary,
+    /// How long the adaptive commit policy currently lets a leader wait.
+    pub commit_wait_budget: Duration,
     /// Times writers waited for flushes.
     pub stall_count: u64,
     /// Total time writers waited for flushes.
@@ -369,7 +409,20 @@ impl fmt::Display for Stats {
             self.bytes_per_group_mean,
             self.bytes_per_group_max
         )?;
-        writeln!(f, "wal fsync {}", self.fsync_latency)?;
+        writeln!(
+            f,
+            "wal fsync {} ({:.0}/s); group size p50 {} p99 {}",
+            self.fsync_latency,
+            self.fsyncs_per_second,
+            self.batches_per_group_p50,
+            self.batches_per_group_p99
+        )?;
+        writeln!(f, "commit latency {}", self.commit_latency)?;
+        writeln!(
+            f,
+            "leader wait {}; adaptive wait budget {:?}",
+            self.leader_wait, self.commit_wait_budget
+        )?;
         writeln!(
             f,
             "stalls {} totalling {:?}; slowdowns {} totalling {:?}",

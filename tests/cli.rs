@@ -67,6 +67,12 @@ fn bench_with_small_sizes_runs_every_workload() {
     assert!(stdout.contains("write amp"), "{stdout}");
     assert!(stdout.contains("space amp"), "{stdout}");
     assert!(stdout.contains("db compact_range (all levels)"), "{stdout}");
+    for policy in ["immediate", "window 1ms", "adaptive"] {
+        for threads in [1, 4, 16, 64] {
+            let row = format!("db fillsync {policy}, {threads} thr");
+            assert!(stdout.contains(&row), "no row {row:?} in:\n{stdout}");
+        }
+    }
 }
 
 #[test]

@@ -165,9 +165,17 @@ fn run_engine_workloads(config: &BenchConfig, dir: &Path) -> Result<(), CliError
     report(&engine::read_random(config, &db)?)?;
     db.close()?;
     drop(db);
-    for threads in engine::SYNC_THREAD_COUNTS {
-        let db_dir = dir.join(format!("fillsync-{threads}"));
-        report(&engine::fill_sync(config, &db_dir, threads)?)?;
+    for (policy_name, policy) in engine::commit_policies() {
+        for threads in engine::SYNC_THREAD_COUNTS {
+            let db_dir = dir.join(format!("fillsync-{policy_name}-{threads}"));
+            report(&engine::fill_sync(
+                config,
+                &db_dir,
+                threads,
+                policy_name,
+                policy,
+            )?)?;
+        }
     }
     for measurement in amplification::amplification(config, &dir.join("amplification"))? {
         report(&measurement)?;
@@ -179,7 +187,7 @@ fn run_engine_workloads(config: &BenchConfig, dir: &Path) -> Result<(), CliError
 #[derive(Debug)]
 pub struct Measurement {
     /// The workload's name, as the table row shows it.
-    pub name: &'static str,
+    pub name: String,
     /// Operations done in the timed loop.
     pub operations: u64,
     /// User bytes moved in the timed loop.

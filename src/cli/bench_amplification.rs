@@ -144,7 +144,7 @@ pub fn amplification(config: &BenchConfig, dir: &Path) -> Result<Vec<Measurement
     filled?;
     let after_fill = WriteCounters::now(Some(&db));
     let fill = Measurement {
-        name: "db fillrandom + compaction",
+        name: "db fillrandom + compaction".into(),
         operations: config.entries,
         bytes: user_bytes,
         elapsed: fill_elapsed,
@@ -161,7 +161,7 @@ pub fn amplification(config: &BenchConfig, dir: &Path) -> Result<Vec<Measurement
     let files_note = format!("before the flush {}", level_files(&db.stats()));
     let (space_note, full) = space_amplification(config, &db, dir)?;
     let overwrite = Measurement {
-        name: "db overwrite + compaction",
+        name: "db overwrite + compaction".into(),
         operations: config.entries,
         bytes: user_bytes,
         elapsed: overwrite_elapsed,
@@ -197,7 +197,7 @@ fn space_amplification(
         at_rest.all_bytes as f64 / live_bytes.max(1) as f64,
     );
     let full = Measurement {
-        name: "db compact_range (all levels)",
+        name: "db compact_range (all levels)".into(),
         operations: at_rest.table_entries,
         bytes: at_rest.table_entries * config.entry_bytes(),
         elapsed,

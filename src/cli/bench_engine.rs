@@ -7,8 +7,9 @@
 use std::hint::black_box;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
-use shaledb::{Db, Options, WriteBatch, WriteOptions};
+use shaledb::{CommitPolicy, Db, Options, WriteBatch, WriteOptions};
 
 use super::CliError;
 use super::bench::{BenchConfig, Measurement, time};
@@ -58,7 +59,7 @@ pub fn fill_random(config: &BenchConfig, dir: &Path) -> Result<(Db, Measurement)
     result?;
     let stats = db.stats();
     let measurement = Measurement {
-        name: "db fillrandom (no sync)",
+        name: "db fillrandom (no sync)".into(),
         operations: config.entries,
         bytes: config.entries * config.entry_bytes(),
         elapsed,
@@ -94,7 +95,7 @@ pub fn read_random(config: &BenchConfig, db: &Db) -> Result<Measurement, CliErro
     let stats = db.stats();
     let level0 = stats.levels.first().map_or(0, |level| level.files);
     Ok(Measurement {
-        name: "db readrandom",
+        name: "db readrandom".into(),
         operations: config.entries,
         bytes: config.entries * config.entry_bytes(),
         elapsed,
@@ -106,9 +107,36 @@ pub fn read_random(config: &BenchConfig, db: &Db) -> Result<Measurement, CliErro
     })
 }
 
-/// Synced single puts from `threads` threads on a fresh database in `dir`.
-pub fn fill_sync(config: &BenchConfig, dir: &Path, threads: u64) -> Result<Measurement, CliError> {
-    let db = Arc::new(Db::open(dir, unsynced_options())?);
+/// The commit policies the synced workloads compare, with their names in the table.
+pub fn commit_policies() -> [(&'static str, CommitPolicy); 3] {
+    [
+        ("immediate", CommitPolicy::Immediate),
+        (
+            "window 1ms",
+            CommitPolicy::Window {
+                max_wait: Duration::from_millis(1),
+                max_batches: 1024,
+                max_bytes: 1 << 20,
+            },
+        ),
+        ("adaptive", CommitPolicy::default()),
+    ]
+}
+
+/// Synced single puts from `threads` threads on a fresh database in `dir`, committed under
+/// `policy`.
+pub fn fill_sync(
+    config: &BenchConfig,
+    dir: &Path,
+    threads: u64,
+    policy_name: &str,
+    policy: CommitPolicy,
+) -> Result<Measurement, CliError> {
+    let options = Options {
+        commit_policy: policy,
+        ..unsynced_options()
+    };
+    let db = Arc::new(Db::open(dir, options)?);
     let puts_per_thread = config.sync_records.div_ceil(threads).max(16);
     let values = Arc::new(ValuePool::new(config.value_size));
     let (outcome, elapsed) = time(|| {
@@ -141,24 +169,18 @@ pub fn fill_sync(config: &BenchConfig, dir: &Path, threads: u64) -> Result<Measu
     let stats = db.stats();
     let operations = threads * puts_per_thread;
     let seconds = elapsed.as_secs_f64().max(1e-9);
-    let name = match threads {
-        1 => "db fillsync, 1 thread",
-        4 => "db fillsync, 4 threads",
-        16 => "db fillsync, 16 threads",
-        _ => "db fillsync, 64 threads",
-    };
     Ok(Measurement {
-        name,
+        name: format!("db fillsync {policy_name}, {threads} thr"),
         operations,
         bytes: operations * config.entry_bytes(),
         elapsed,
         note: format!(
-            "{:.0} fsyncs/s; {:.1} batches per group (max {}); fsync p50 {:?} p99 {:?}",
+            "{:.0} fsyncs/s; {:.1} per group; latency p50 {:?} p99 {:?}; fsync p50 {:?}",
             stats.fsync_latency.count as f64 / seconds,
             stats.batches_per_group_mean,
-            stats.batches_per_group_max,
+            stats.commit_latency.p50,
+            stats.commit_latency.p99,
             stats.fsync_latency.p50,
-            stats.fsync_latency.p99
         ),
     })
 }

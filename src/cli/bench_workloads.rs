@@ -100,7 +100,7 @@ pub fn table_build(config: &BenchConfig, path: &Path) -> Result<Measurement, Cli
     let summary = summary?;
     let properties = &summary.properties;
     Ok(Measurement {
-        name: "sstable build",
+        name: "sstable build".into(),
         operations: config.entries,
         bytes: config.entries * config.entry_bytes(),
         elapsed,
@@ -150,7 +150,7 @@ pub fn table_lookups(
         ("sstable get (absent keys)", note)
     };
     Ok(Measurement {
-        name,
+        name: name.into(),
         operations: config.entries,
         bytes: config.entries * config.entry_bytes(),
         elapsed,
@@ -204,7 +204,8 @@ pub fn table_scan(
             "sstable scan forward"
         } else {
             "sstable scan backward"
-        },
+        }
+        .into(),
         operations: entries,
         bytes,
         elapsed,
@@ -224,7 +225,7 @@ pub fn log_append(config: &BenchConfig, path: &Path) -> Result<Measurement, CliE
     });
     result?;
     Ok(Measurement {
-        name: "log append (no sync)",
+        name: "log append (no sync)".into(),
         operations: config.entries,
         bytes: config.entries * config.value_size as u64,
         elapsed,
@@ -267,7 +268,8 @@ pub fn log_append_synced(
             "log append + fdatasync (prealloc)"
         } else {
             "log append + fdatasync"
-        },
+        }
+        .into(),
         operations: config.sync_records,
         bytes: config.sync_records * config.value_size as u64,
         elapsed,
@@ -305,7 +307,7 @@ pub fn log_replay(config: &BenchConfig, path: &Path) -> Result<Measurement, CliE
         )));
     }
     Ok(Measurement {
-        name: "log replay",
+        name: "log replay".into(),
         operations: records,
         bytes,
         elapsed,
