@@ -37,6 +37,7 @@ pub mod cache;
 pub mod coding;
 mod commit;
 mod compaction;
+pub mod config;
 mod db;
 pub mod error;
 mod flush;
