@@ -1,11 +1,12 @@
 //! Configuration from text: [`Options`] built from `key = value` pairs, from a small text file,
 //! or changed one key at a time with [`Options::set`].
 //!
-//! This module owns the mapping from key names to `Options` fields (one private table of
-//! key, accepted values and setter) and the parsers of sizes, durations and booleans. It never decides what a valid
-//! setting is beyond its syntax: the ranges and the relations between fields (level-0 triggers in
-//! order, …) stay in [`Options::validate`], which every whole-configuration entry point runs at the
-//! end, so a configuration from text can never be more permissive than one built in code.
+//! This module owns the mapping from key names to `Options` fields (one private table of key,
+//! accepted values and setter) and the parsers of sizes, durations and booleans. It never
+//! decides what a valid setting is beyond its syntax: the ranges and the relations between
+//! fields (level-0 triggers in order, …) stay in [`Options::validate`], which every
+//! whole-configuration entry point runs at the end, so a configuration from text can never be
+//! more permissive than one built in code.
 //!
 //! # File syntax
 //!
@@ -28,8 +29,8 @@
 //!
 //! - **size**: a whole number of bytes (`4096`), or a whole number with a binary unit `B`, `KiB`,
 //!   `MiB`, `GiB` or `TiB` (`64MiB`, `64 MiB`; units are case-insensitive). Decimal units (`KB`,
-//!   `MB`, `GB`, `TB`) are refused, because people write `64MB` meaning both 64 000 000 and
-//!   64 × 2²⁰; fractions (`1.5GiB`) are refused too. A size that overflows, or that does not fit
+//!   `MB`, `GB`, `TB`) are refused, because people write `64MB` meaning both 64 000 000
+//!   and 64 × 2²⁰; fractions (`1.5GiB`) are refused too. A size that overflows, or that does not fit
 //!   the field's type, is an error.
 //! - **count**: a whole number without unit.
 //! - **boolean**: `true` or `false`.
