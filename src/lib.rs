@@ -38,6 +38,7 @@ pub mod coding;
 mod commit;
 mod commit_policy;
 mod compaction;
+pub mod config;
 mod db;
 pub mod error;
 mod flush;

@@ -25,7 +25,8 @@ pub enum WalRecoveryMode {
     SkipAnyCorruptedRecords,
 }
 
-/// How a database is opened and tuned. Start from `Options::default()` and change fields.
+/// How a database is opened and tuned. Start from `Options::default()` and change fields, or
+/// build it from `key = value` text: see [`config`](crate::config) for the keys.
 ///
 /// ```
 /// let options = shaledb::Options {
