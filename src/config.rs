@@ -36,7 +36,7 @@
 //! - **boolean**: `true` or `false`.
 //! - **duration** (for keys that take one): a whole number with a unit `ns`, `us` (or `µs`), `ms`,
 //!   `s`, `m` or `h` (`500us`, `10ms`, `2s`, `1m`). A plain number is refused: its unit would be a
-//!   guess. Parsed by [`parse_duration`]; no key of the current `Options` takes one yet.
+//!   guess. Parsed by [`parse_duration`].
 //!
 //! # Keys
 //!
@@ -63,6 +63,11 @@
 //! | `table.restart_interval` | count, 1 ..= 1024 | [`TableOptions::restart_interval`](crate::sstable::TableOptions::restart_interval) | `16` |
 //! | `table.bloom_bits_per_key` | count, 0 ..= 64, 0 writes no filter | [`TableOptions::bloom_bits_per_key`](crate::sstable::TableOptions::bloom_bits_per_key) | `10` |
 //! | `table.compression` | `none`, `lz4` | [`TableOptions::compression`](crate::sstable::TableOptions::compression) | `lz4` |
+//! | `commit_policy` | `immediate`, `window`, `adaptive` (applied before the keys below, wherever it stands) | [`Options::commit_policy`] | `adaptive` |
+//! | `commit_policy.max_wait` | duration, at most 1 s; with `window` | [`CommitPolicy::Window`](crate::CommitPolicy::Window) | `1ms` |
+//! | `commit_policy.target_latency` | duration, at most 1 s; with `adaptive` | [`CommitPolicy::Adaptive`](crate::CommitPolicy::Adaptive) | `2ms` |
+//! | `commit_policy.max_batches` | count, at least 1; with `window` or `adaptive` | batches per group | `1024` |
+//! | `commit_policy.max_bytes` | size, at least 1 KiB; with `window` or `adaptive` | bytes per group | `1MiB` |
 //!
 //! Ranges are checked by [`Options::validate`] once all keys are applied (by
 //! [`Options::from_pairs`], [`Options::from_config_str`] and [`Options::from_config_file`]); a
@@ -81,6 +86,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use crate::commit_policy::CommitPolicy;
 use crate::error::{Error, Result};
 use crate::options::{Options, WalRecoveryMode};
 use crate::sstable::Compression;
@@ -219,7 +225,94 @@ const SETTINGS: &[Setting] = &[
             parse_compression(value).map(|parsed| options.table.compression = parsed)
         },
     },
+    Setting {
+        key: "commit_policy",
+        accepts: "a commit policy; use immediate, window or adaptive",
+        apply: |options, value| set_policy_kind(&mut options.commit_policy, value),
+    },
+    Setting {
+        key: "commit_policy.max_wait",
+        accepts: "a duration (e.g. 1ms), with commit_policy = window",
+        apply: |options, value| match &mut options.commit_policy {
+            CommitPolicy::Window { max_wait, .. } => {
+                parse_duration(value).map(|parsed| *max_wait = parsed)
+            }
+            _ => None,
+        },
+    },
+    Setting {
+        key: "commit_policy.target_latency",
+        accepts: "a duration (e.g. 2ms), with commit_policy = adaptive",
+        apply: |options, value| match &mut options.commit_policy {
+            CommitPolicy::Adaptive { target_latency, .. } => {
+                parse_duration(value).map(|parsed| *target_latency = parsed)
+            }
+            _ => None,
+        },
+    },
+    Setting {
+        key: "commit_policy.max_batches",
+        accepts: "a count, with commit_policy = window or adaptive",
+        apply: |options, value| match &mut options.commit_policy {
+            CommitPolicy::Window { max_batches, .. }
+            | CommitPolicy::Adaptive { max_batches, .. } => {
+                count(value).map(|parsed| *max_batches = parsed)
+            }
+            CommitPolicy::Immediate => None,
+        },
+    },
+    Setting {
+        key: "commit_policy.max_bytes",
+        accepts: "a size, with commit_policy = window or adaptive",
+        apply: |options, value| match &mut options.commit_policy {
+            CommitPolicy::Window { max_bytes, .. } | CommitPolicy::Adaptive { max_bytes, .. } => {
+                size(value).map(|parsed| *max_bytes = parsed)
+            }
+            CommitPolicy::Immediate => None,
+        },
+    },
 ];
+
+/// Switches the policy's kind, keeping its caps where the new kind has them.
+fn set_policy_kind(policy: &mut CommitPolicy, value: &str) -> Option<()> {
+    let (max_batches, max_bytes) = match *policy {
+        CommitPolicy::Window {
+            max_batches,
+            max_bytes,
+            ..
+        }
+        | CommitPolicy::Adaptive {
+            max_batches,
+            max_bytes,
+            ..
+        } => (max_batches, max_bytes),
+        CommitPolicy::Immediate => (1024, 1 << 20),
+    };
+    *policy = match value {
+        "immediate" => CommitPolicy::Immediate,
+        "window" => CommitPolicy::Window {
+            max_wait: Duration::from_millis(1),
+            max_batches,
+            max_bytes,
+        },
+        "adaptive" => match CommitPolicy::default() {
+            CommitPolicy::Adaptive { target_latency, .. } => CommitPolicy::Adaptive {
+                target_latency,
+                max_batches,
+                max_bytes,
+            },
+            other => other,
+        },
+        _ => return None,
+    };
+    Some(())
+}
+
+/// Keys applied before all others, whatever their position: the parameters of a policy only
+/// make sense once its kind is known.
+fn applied_first(key: &str) -> bool {
+    key == "commit_policy"
+}
 
 /// The names of every configurable key, in the order of the table in the module documentation.
 pub fn keys() -> impl Iterator<Item = &'static str> {
@@ -255,6 +348,8 @@ impl Options {
     {
         let mut options = Options::default();
         let mut seen: Vec<String> = Vec::new();
+        let mut pairs: Vec<(K, V)> = pairs.into_iter().collect();
+        pairs.sort_by_key(|(key, _)| !applied_first(key.as_ref().trim()));
         for (key, value) in pairs {
             let key = key.as_ref().trim();
             if seen.iter().any(|earlier| earlier == key) {
@@ -274,7 +369,18 @@ impl Options {
         let mut options = Options::default();
         // (key, line number) of every key applied so far, to name both lines of a duplicate.
         let mut seen: Vec<(&str, usize)> = Vec::new();
-        for (index, line) in text.lines().enumerate() {
+        let mut lines: Vec<(usize, &str)> = text.lines().enumerate().collect();
+        lines.sort_by_key(|(_, line)| {
+            let key = line
+                .split('#')
+                .next()
+                .unwrap_or("")
+                .split('=')
+                .next()
+                .unwrap_or("");
+            !applied_first(key.trim())
+        });
+        for (index, line) in lines {
             let line_number = index + 1;
             let Some((key, value)) = split_line(line, line_number)? else {
                 continue;
