@@ -64,8 +64,8 @@
 //! | `table.bloom_bits_per_key` | count, 0 ..= 64, 0 writes no filter | [`TableOptions::bloom_bits_per_key`](crate::sstable::TableOptions::bloom_bits_per_key) | `10` |
 //! | `table.compression` | `none`, `lz4` | [`TableOptions::compression`](crate::sstable::TableOptions::compression) | `lz4` |
 //! | `commit_policy` | `immediate`, `window`, `adaptive` (applied before the keys below, wherever it stands) | [`Options::commit_policy`] | `adaptive` |
-//! | `commit_policy.max_wait` | duration, at most 1 s; with `window` | [`CommitPolicy::Window`](crate::CommitPolicy::Window) | `1ms` |
-//! | `commit_policy.target_latency` | duration, at most 1 s; with `adaptive` | [`CommitPolicy::Adaptive`](crate::CommitPolicy::Adaptive) | `2ms` |
+//! | `commit_policy.max_wait` | duration, at most 1 s; with `window` | [`crate::CommitPolicy::Window`] | `1ms` |
+//! | `commit_policy.target_latency` | duration, at most 1 s; with `adaptive` | [`crate::CommitPolicy::Adaptive`] | `2ms` |
 //! | `commit_policy.max_batches` | count, at least 1; with `window` or `adaptive` | batches per group | `1024` |
 //! | `commit_policy.max_bytes` | size, at least 1 KiB; with `window` or `adaptive` | bytes per group | `1MiB` |
 //!
