@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use shaledb::{
-    BatchStrategy, BatchWriter, BatchWriterOptions, Db, Options, WriteBatch, WriteOptions,
+    BatchStrategy, BatchWriter, BatchWriterOptions, Db, Options, Ticket, WriteBatch, WriteOptions,
 };
 
 /// Puts per benchmark iteration.
@@ -40,7 +40,7 @@ fn hand_built(db: &Db) {
 }
 
 fn pipelined(writer: &BatchWriter) {
-    let mut tickets = VecDeque::with_capacity(OUTSTANDING_TICKETS);
+    let mut tickets: VecDeque<Ticket> = VecDeque::with_capacity(OUTSTANDING_TICKETS);
     for index in 0..OPERATIONS {
         if tickets.len() == OUTSTANDING_TICKETS
             && let Some(oldest) = tickets.pop_front()
