@@ -33,6 +33,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod batch;
+mod batch_writer;
 pub mod cache;
 pub mod coding;
 mod commit;
@@ -58,6 +59,10 @@ mod version;
 mod write;
 
 pub use batch::WriteBatch;
+pub use batch_writer::{
+    BatchStrategy, BatchWriter, BatchWriterOptions, BatchWriterStats, OPERATION_OVERHEAD_BYTES,
+    RetryPolicy, Ticket,
+};
 pub use commit_policy::CommitPolicy;
 pub use db::Db;
 pub use error::{Error, Result};
