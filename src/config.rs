@@ -275,18 +275,11 @@ const SETTINGS: &[Setting] = &[
 
 /// Switches the policy's kind, keeping its caps where the new kind has them.
 fn set_policy_kind(policy: &mut CommitPolicy, value: &str) -> Option<()> {
+    // An immediate policy has no caps of its own: a new window or adaptive one starts from the
+    // default caps.
     let (max_batches, max_bytes) = match *policy {
-        CommitPolicy::Window {
-            max_batches,
-            max_bytes,
-            ..
-        }
-        | CommitPolicy::Adaptive {
-            max_batches,
-            max_bytes,
-            ..
-        } => (max_batches, max_bytes),
-        CommitPolicy::Immediate => (1024, 1 << 20),
+        CommitPolicy::Immediate => CommitPolicy::default().caps(0),
+        current => current.caps(0),
     };
     *policy = match value {
         "immediate" => CommitPolicy::Immediate,
