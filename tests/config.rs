@@ -6,9 +6,9 @@ mod common;
 use std::time::Duration;
 
 use common::Rng;
-use shaledb::config::{keys, parse_duration, parse_size};
+use shaledb::config::{batch_keys, keys, parse_duration, parse_size};
 use shaledb::sstable::Compression;
-use shaledb::{Options, WalRecoveryMode};
+use shaledb::{BatchStrategy, BatchWriterOptions, Options, RetryPolicy, WalRecoveryMode};
 
 /// One key set to a non-default value, and a check that the field took it.
 type RoundTrip = (&'static str, &'static str, fn(&Options) -> bool);
@@ -79,7 +79,7 @@ fn every_key_round_trips() {
     let tested: Vec<&str> = ROUND_TRIPS.iter().map(|(key, _, _)| *key).collect();
     for key in keys() {
         // The commit policy's keys depend on each other: `commit_policy_keys` tests them.
-        if key.starts_with("commit_policy") {
+        if key.starts_with("commit.") {
             continue;
         }
         assert!(tested.contains(&key), "{key} has no round-trip case");
@@ -100,8 +100,7 @@ fn every_key_round_trips() {
 fn commit_policy_keys() {
     use shaledb::CommitPolicy;
     // The kind is applied first wherever it stands, so its parameters may come before it.
-    let text =
-        "commit_policy.max_wait = 3ms\ncommit_policy.max_batches = 64\ncommit_policy = window\n";
+    let text = "commit.max_wait = 3ms\ncommit.max_batches = 64\ncommit.policy = window\n";
     let options = Options::from_config_str(text).unwrap();
     assert_eq!(
         options.commit_policy,
@@ -112,9 +111,9 @@ fn commit_policy_keys() {
         }
     );
     let options = Options::from_pairs([
-        ("commit_policy.target_latency", "500us"),
-        ("commit_policy.max_bytes", "256KiB"),
-        ("commit_policy", "adaptive"),
+        ("commit.target_latency", "500us"),
+        ("commit.max_bytes", "256KiB"),
+        ("commit.policy", "adaptive"),
     ])
     .unwrap();
     assert_eq!(
@@ -125,29 +124,28 @@ fn commit_policy_keys() {
             max_bytes: 256 << 10,
         }
     );
-    let options = Options::from_pairs([("commit_policy", "immediate")]).unwrap();
+    let options = Options::from_pairs([("commit.policy", "immediate")]).unwrap();
     assert_eq!(options.commit_policy, CommitPolicy::Immediate);
     // A parameter of another kind is refused, naming the key and the kind it needs.
-    let message =
-        invalid_argument_message(Options::from_pairs([("commit_policy.max_wait", "1ms")]));
+    let message = invalid_argument_message(Options::from_pairs([("commit.max_wait", "1ms")]));
     assert!(
-        message.contains("commit_policy.max_wait") && message.contains("window"),
+        message.contains("commit.max_wait") && message.contains("window"),
         "{message}"
     );
     let message = invalid_argument_message(Options::from_pairs([
-        ("commit_policy", "immediate"),
-        ("commit_policy.max_batches", "8"),
+        ("commit.policy", "immediate"),
+        ("commit.max_batches", "8"),
     ]));
-    assert!(message.contains("commit_policy.max_batches"), "{message}");
-    let message = invalid_argument_message(Options::from_pairs([("commit_policy", "eventually")]));
+    assert!(message.contains("commit.max_batches"), "{message}");
+    let message = invalid_argument_message(Options::from_pairs([("commit.policy", "eventually")]));
     assert!(
         message.contains("immediate, window or adaptive"),
         "{message}"
     );
     // Ranges are the policy's own.
     let message = invalid_argument_message(Options::from_pairs([
-        ("commit_policy", "window"),
-        ("commit_policy.max_wait", "5s"),
+        ("commit.policy", "window"),
+        ("commit.max_wait", "5s"),
     ]));
     assert!(message.contains("max_wait"), "{message}");
 }
@@ -441,4 +439,182 @@ fn file_errors_name_the_file() {
         message.contains("not UTF-8 text (invalid byte at offset 14)"),
         "{message}"
     );
+}
+
+fn batch_invalid_argument_message(result: shaledb::Result<BatchWriterOptions>) -> String {
+    match result {
+        Err(shaledb::Error::InvalidArgument(message)) => message,
+        other => panic!("expected an invalid-argument error, got {other:?}"),
+    }
+}
+
+/// Each `batch.*` key set with the strategy it needs, and the options it must give.
+fn batch_cases() -> Vec<(Vec<(&'static str, &'static str)>, BatchWriterOptions)> {
+    let with = |strategy| BatchWriterOptions {
+        strategy,
+        ..BatchWriterOptions::default()
+    };
+    vec![
+        (
+            vec![
+                ("batch.strategy", "fixed_size"),
+                ("batch.operations", "250"),
+            ],
+            with(BatchStrategy::FixedSize(250)),
+        ),
+        (
+            vec![("batch.window", "7ms"), ("batch.strategy", "time_window")],
+            with(BatchStrategy::TimeWindow(Duration::from_millis(7))),
+        ),
+        (
+            vec![
+                ("batch.strategy", "memory_bound"),
+                ("batch.bytes", "256KiB"),
+            ],
+            with(BatchStrategy::MemoryBound(256 << 10)),
+        ),
+        (
+            vec![
+                ("batch.strategy", "adaptive"),
+                ("batch.min_operations", "8"),
+                ("batch.max_operations", "512"),
+                ("batch.target_latency", "3ms"),
+            ],
+            with(BatchStrategy::Adaptive {
+                min_operations: 8,
+                max_operations: 512,
+                target_latency: Duration::from_millis(3),
+            }),
+        ),
+        (
+            vec![
+                ("batch.strategy", "low_latency"),
+                ("batch.max_in_flight_bytes", "8MiB"),
+                ("batch.sync", "false"),
+                ("batch.retry.max_attempts", "4"),
+                ("batch.retry.initial_backoff", "500us"),
+                ("batch.retry.max_backoff", "20ms"),
+            ],
+            BatchWriterOptions {
+                strategy: BatchStrategy::LowLatency,
+                max_in_flight_bytes: 8 << 20,
+                sync: false,
+                retry: RetryPolicy {
+                    max_attempts: 4,
+                    initial_backoff: Duration::from_micros(500),
+                    max_backoff: Duration::from_millis(20),
+                },
+            },
+        ),
+    ]
+}
+
+#[test]
+fn batch_writer_keys_round_trip() {
+    let cases = batch_cases();
+    for key in batch_keys() {
+        let tested = cases
+            .iter()
+            .any(|(pairs, _)| pairs.iter().any(|(case_key, _)| *case_key == key));
+        assert!(tested, "{key} has no round-trip case");
+    }
+    for (pairs, expected) in cases {
+        assert_ne!(expected, BatchWriterOptions::default(), "{pairs:?}");
+        let from_pairs = BatchWriterOptions::from_pairs(pairs.iter().copied()).unwrap();
+        assert_eq!(from_pairs, expected, "{pairs:?}");
+        let text: String = pairs
+            .iter()
+            .map(|(key, value)| format!("{key} = {value}\n"))
+            .collect();
+        assert_eq!(
+            BatchWriterOptions::from_config_str(&text).unwrap(),
+            expected,
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn one_file_configures_the_database_and_the_batch_writer() {
+    let text = "\
+write_buffer_size = 16MiB
+commit.policy = adaptive
+commit.target_latency = 2ms
+batch.strategy = time_window
+batch.window = 5ms
+";
+    let directory = common::temp_dir();
+    let path = directory.path().join("shaledb.conf");
+    std::fs::write(&path, text).unwrap();
+    let options = Options::from_config_file(&path).unwrap();
+    assert_eq!(options.write_buffer_size, 16 << 20);
+    let batching = BatchWriterOptions::from_config_file(&path).unwrap();
+    assert_eq!(
+        batching.strategy,
+        BatchStrategy::TimeWindow(Duration::from_millis(5))
+    );
+    // A typo is unknown to both tables, so neither skips it.
+    let typo = format!("{text}batch.windw = 5ms\n");
+    let message = invalid_argument_message(Options::from_config_str(&typo));
+    assert!(message.contains("did you mean batch.window?"), "{message}");
+    let message = batch_invalid_argument_message(BatchWriterOptions::from_config_str(&typo));
+    assert!(
+        message.starts_with("line 6: batch.windw: unknown key; did you mean batch.window?"),
+        "{message}"
+    );
+    // `set` is for one table: a key of the other is refused, naming why.
+    let message = batch_invalid_argument_message(
+        BatchWriterOptions::default()
+            .set("write_buffer_size", "1MiB")
+            .map(|()| BatchWriterOptions::default()),
+    );
+    assert!(message.contains("other options type"), "{message}");
+}
+
+#[test]
+fn batch_writer_keys_refuse_bad_values_and_contradictions() {
+    let cases: &[(&[(&str, &str)], &str)] = &[
+        (
+            &[("batch.strategy", "sometimes")],
+            "fixed_size, time_window, memory_bound, adaptive or low_latency",
+        ),
+        (
+            &[("batch.window", "5ms")],
+            "with batch.strategy = time_window",
+        ),
+        (
+            &[("batch.strategy", "fixed_size"), ("batch.bytes", "1MiB")],
+            "batch.bytes",
+        ),
+        (
+            &[("batch.strategy", "time_window"), ("batch.window", "5")],
+            "with batch.strategy = time_window",
+        ),
+        (&[("batch.sync", "maybe")], "is not a boolean"),
+        (
+            &[("batch.strategy", "fixed_size"), ("batch.operations", "0")],
+            "FixedSize must be at least 1",
+        ),
+        (
+            &[
+                ("batch.strategy", "adaptive"),
+                ("batch.min_operations", "64"),
+                ("batch.max_operations", "8"),
+            ],
+            "max_operations",
+        ),
+        (
+            &[
+                ("batch.retry.initial_backoff", "1s"),
+                ("batch.retry.max_backoff", "1ms"),
+            ],
+            "max_backoff",
+        ),
+        (&[("batch.max_in_flight_bytes", "0")], "max_in_flight_bytes"),
+    ];
+    for (pairs, expected) in cases {
+        let message =
+            batch_invalid_argument_message(BatchWriterOptions::from_pairs(pairs.iter().copied()));
+        assert!(message.contains(expected), "{pairs:?}: {message}");
+    }
 }

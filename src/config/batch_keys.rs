@@ -1,0 +1,191 @@
+//! The key table of [`BatchWriterOptions`] (the `batch.*` rows of the
+//! [module documentation](super)) and its text entry points. Ranges stay in
+//! [`BatchWriterOptions::validate`].
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::{
+    BOOLEAN_ACCEPTS, COUNT_ACCEPTS, Configurable, DURATION_ACCEPTS, SIZE_ACCEPTS, Setting, count,
+    from_file, from_pairs, from_text, parse_bool, parse_duration, set_key, size,
+};
+use crate::batch_writer::{BatchStrategy, BatchWriterOptions};
+use crate::error::Result;
+
+/// The parameters a strategy starts with when `batch.strategy` selects it; the other keys
+/// change them. They match the table in the module documentation.
+const DEFAULT_FIXED_SIZE: usize = 1000;
+const DEFAULT_WINDOW: Duration = Duration::from_millis(5);
+const DEFAULT_MEMORY_BOUND: usize = 1 << 20;
+const DEFAULT_MIN_OPERATIONS: usize = 16;
+const DEFAULT_MAX_OPERATIONS: usize = 4096;
+const DEFAULT_TARGET_LATENCY: Duration = Duration::from_millis(2);
+
+/// Every `batch.*` key, in the order of the table in the module documentation.
+pub(super) const SETTINGS: &[Setting<BatchWriterOptions>] = &[
+    Setting {
+        key: "batch.strategy",
+        accepts: "a batching strategy; use fixed_size, time_window, memory_bound, adaptive or \
+                  low_latency",
+        apply: |options, value| set_strategy_kind(&mut options.strategy, value),
+    },
+    Setting {
+        key: "batch.operations",
+        accepts: "a count, with batch.strategy = fixed_size",
+        apply: |options, value| match &mut options.strategy {
+            BatchStrategy::FixedSize(operations) => count(value).map(|parsed| *operations = parsed),
+            _ => None,
+        },
+    },
+    Setting {
+        key: "batch.window",
+        accepts: "a duration (e.g. 5ms), with batch.strategy = time_window",
+        apply: |options, value| match &mut options.strategy {
+            BatchStrategy::TimeWindow(window) => {
+                parse_duration(value).map(|parsed| *window = parsed)
+            }
+            _ => None,
+        },
+    },
+    Setting {
+        key: "batch.bytes",
+        accepts: "a size (e.g. 1MiB), with batch.strategy = memory_bound",
+        apply: |options, value| match &mut options.strategy {
+            BatchStrategy::MemoryBound(bytes) => size(value).map(|parsed| *bytes = parsed),
+            _ => None,
+        },
+    },
+    Setting {
+        key: "batch.min_operations",
+        accepts: "a count, with batch.strategy = adaptive",
+        apply: |options, value| match &mut options.strategy {
+            BatchStrategy::Adaptive { min_operations, .. } => {
+                count(value).map(|parsed| *min_operations = parsed)
+            }
+            _ => None,
+        },
+    },
+    Setting {
+        key: "batch.max_operations",
+        accepts: "a count, with batch.strategy = adaptive",
+        apply: |options, value| match &mut options.strategy {
+            BatchStrategy::Adaptive { max_operations, .. } => {
+                count(value).map(|parsed| *max_operations = parsed)
+            }
+            _ => None,
+        },
+    },
+    Setting {
+        key: "batch.target_latency",
+        accepts: "a duration (e.g. 2ms), with batch.strategy = adaptive",
+        apply: |options, value| match &mut options.strategy {
+            BatchStrategy::Adaptive { target_latency, .. } => {
+                parse_duration(value).map(|parsed| *target_latency = parsed)
+            }
+            _ => None,
+        },
+    },
+    Setting {
+        key: "batch.max_in_flight_bytes",
+        accepts: SIZE_ACCEPTS,
+        apply: |options, value| size(value).map(|parsed| options.max_in_flight_bytes = parsed),
+    },
+    Setting {
+        key: "batch.sync",
+        accepts: BOOLEAN_ACCEPTS,
+        apply: |options, value| parse_bool(value).map(|parsed| options.sync = parsed),
+    },
+    Setting {
+        key: "batch.retry.max_attempts",
+        accepts: COUNT_ACCEPTS,
+        apply: |options, value| count(value).map(|parsed| options.retry.max_attempts = parsed),
+    },
+    Setting {
+        key: "batch.retry.initial_backoff",
+        accepts: DURATION_ACCEPTS,
+        apply: |options, value| {
+            parse_duration(value).map(|parsed| options.retry.initial_backoff = parsed)
+        },
+    },
+    Setting {
+        key: "batch.retry.max_backoff",
+        accepts: DURATION_ACCEPTS,
+        apply: |options, value| {
+            parse_duration(value).map(|parsed| options.retry.max_backoff = parsed)
+        },
+    },
+];
+
+/// Switches the strategy's kind. Selecting the kind already set keeps its parameters; another
+/// kind starts from the defaults of the key table.
+fn set_strategy_kind(strategy: &mut BatchStrategy, value: &str) -> Option<()> {
+    let selected = match value {
+        "fixed_size" => BatchStrategy::FixedSize(DEFAULT_FIXED_SIZE),
+        "time_window" => BatchStrategy::TimeWindow(DEFAULT_WINDOW),
+        "memory_bound" => BatchStrategy::MemoryBound(DEFAULT_MEMORY_BOUND),
+        "adaptive" => BatchStrategy::Adaptive {
+            min_operations: DEFAULT_MIN_OPERATIONS,
+            max_operations: DEFAULT_MAX_OPERATIONS,
+            target_latency: DEFAULT_TARGET_LATENCY,
+        },
+        "low_latency" => BatchStrategy::LowLatency,
+        _ => return None,
+    };
+    if std::mem::discriminant(strategy) != std::mem::discriminant(&selected) {
+        *strategy = selected;
+    }
+    Some(())
+}
+
+impl Configurable for BatchWriterOptions {
+    const SETTINGS: &'static [Setting<Self>] = SETTINGS;
+
+    fn is_other_key(key: &str) -> bool {
+        super::keys().any(|known| known == key)
+    }
+
+    fn applied_first(key: &str) -> bool {
+        key == "batch.strategy"
+    }
+
+    fn validate(&self) -> Result<()> {
+        BatchWriterOptions::validate(self)
+    }
+}
+
+impl BatchWriterOptions {
+    /// Sets one `batch.*` key (see the [key table](crate::config)) from its text value. Only the
+    /// syntax is checked here; call [`BatchWriterOptions::validate`] once all keys are set.
+    ///
+    /// Fails with [`Error::InvalidArgument`](crate::Error::InvalidArgument) naming the key and
+    /// what it accepts (a parameter of another strategy than the one set is refused), or, for
+    /// an unknown key, naming the closest known key.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
+        set_key(self, key, value)
+    }
+
+    /// Options from the defaults with each `(key, value)` pair applied in order
+    /// (`batch.strategy` first), then validated. A key given twice is refused; keys of
+    /// [`Options`](crate::Options) are skipped.
+    pub fn from_pairs<I, K, V>(pairs: I) -> Result<BatchWriterOptions>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        from_pairs(pairs)
+    }
+
+    /// Options from the defaults with every `batch.* = value` line of `text` applied (see the
+    /// [file syntax](crate::config#file-syntax)), then validated; lines with keys of
+    /// [`Options`](crate::Options) are skipped, so one file can configure both.
+    pub fn from_config_str(text: &str) -> Result<BatchWriterOptions> {
+        from_text(text)
+    }
+
+    /// Options from the text file at `path`, as [`BatchWriterOptions::from_config_str`]; errors
+    /// name the file.
+    pub fn from_config_file(path: impl AsRef<Path>) -> Result<BatchWriterOptions> {
+        from_file(path.as_ref())
+    }
+}

@@ -1,0 +1,495 @@
+//! Configuration from text: [`Options`] and [`BatchWriterOptions`] built from `key = value`
+//! pairs, from a small text file, or changed one key at a time with [`Options::set`] /
+//! [`BatchWriterOptions::set`].
+//!
+//! This module owns the syntax (lines, comments, sizes, durations, booleans) and the generic
+//! steps every entry point shares (unknown-key suggestions, duplicates, keys applied first,
+//! validation at the end); the tables mapping key names to fields live beside it, one per
+//! options type (`options_keys.rs`, `batch_keys.rs`). It never decides what a valid setting is
+//! beyond its syntax: ranges and relations between fields (level-0 triggers in order, …) stay
+//! in [`Options::validate`] and [`BatchWriterOptions::validate`], which every
+//! whole-configuration entry point runs at the end, so a configuration from text can never be
+//! more permissive than one built in code.
+//!
+//! One file can hold both kinds of keys: [`Options::from_config_file`] skips the `batch.*` keys
+//! and [`BatchWriterOptions::from_config_file`] skips the others. A key that neither table
+//! knows is an error in both, so a typo is never silently ignored.
+//!
+//! # File syntax
+//!
+//! One `key = value` per line. Everything after a `#` is a comment; blank lines are ignored;
+//! whitespace around keys and values is trimmed. A line without `=`, an unknown key, a value
+//! that does not parse, and a key given twice are errors naming the line number and the key.
+//!
+//! ```text
+//! # a small, write-heavy database
+//! write_buffer_size = 16MiB
+//! sync_writes = false
+//! wal_recovery_mode = point_in_time
+//! table.block_size = 16KiB
+//! table.compression = none
+//! level0_compaction_trigger = 8
+//! level0_slowdown_trigger = 24
+//! commit.policy = adaptive
+//! commit.target_latency = 2ms
+//! batch.strategy = time_window
+//! batch.window = 5ms
+//! ```
+//!
+//! # Value syntax
+//!
+//! - **size**: a whole number of bytes (`4096`), or a whole number with a binary unit `B`, `KiB`,
+//!   `MiB`, `GiB` or `TiB` (`64MiB`, `64 MiB`; units are case-insensitive). Decimal units (`KB`,
+//!   `MB`, `GB`, `TB`) are refused, because people write `64MB` meaning both 64 000 000
+//!   and 64 × 2²⁰; fractions (`1.5GiB`) are refused too. A size that overflows, or that does not fit
+//!   the field's type, is an error.
+//! - **count**: a whole number without unit.
+//! - **boolean**: `true` or `false`.
+//! - **duration** (for keys that take one): a whole number with a unit `ns`, `us` (or `µs`), `ms`,
+//!   `s`, `m` or `h` (`500us`, `10ms`, `2s`, `1m`). A plain number is refused: its unit would be a
+//!   guess. Parsed by [`parse_duration`].
+//!
+//! # Keys
+//!
+//! | key | value | field | default |
+//! |---|---|---|---|
+//! | `create_if_missing` | boolean | [`Options::create_if_missing`] | `true` |
+//! | `error_if_exists` | boolean | [`Options::error_if_exists`] | `false` |
+//! | `sync_writes` | boolean | [`Options::sync_writes`] | `true` |
+//! | `write_buffer_size` | size, 64 KiB ..= 4 GiB | [`Options::write_buffer_size`] | `64MiB` |
+//! | `max_immutable_memtables` | count, 1 ..= 64 | [`Options::max_immutable_memtables`] | `2` |
+//! | `max_write_group_bytes` | size, 1 KiB ..= 256 MiB | [`Options::max_write_group_bytes`] | `1MiB` |
+//! | `block_cache_capacity` | size, 0 disables | [`Options::block_cache_capacity`] | `64MiB` |
+//! | `wal_recovery_mode` | `tolerate_corrupted_tail_records`, `absolute_consistency`, `point_in_time`, `skip_any_corrupted_records` | [`Options::wal_recovery_mode`] | `tolerate_corrupted_tail_records` |
+//! | `level0_compaction_trigger` | count, 1 ..= 1024 | [`Options::level0_compaction_trigger`] | `4` |
+//! | `level0_size_percent_trigger` | count (percent), 0 ..= 10000, 0 disables | [`Options::level0_size_percent_trigger`] | `25` |
+//! | `level0_slowdown_trigger` | count, `level0_compaction_trigger` ..= 1024 | [`Options::level0_slowdown_trigger`] | `20` |
+//! | `level0_stop_trigger` | count, `level0_slowdown_trigger` ..= 1024 | [`Options::level0_stop_trigger`] | `36` |
+//! | `level1_target_size` | size, at least 1 KiB | [`Options::level1_target_size`] | `256MiB` |
+//! | `level_size_multiplier` | count, 2 ..= 1000 | [`Options::level_size_multiplier`] | `10` |
+//! | `target_file_size` | size, at least 1 KiB | [`Options::target_file_size`] | `64MiB` |
+//! | `background_threads` | count, 1 ..= 64 | [`Options::background_threads`] | `2` |
+//! | `max_manifest_size` | size, at least 4 KiB | [`Options::max_manifest_size`] | `16MiB` |
+//! | `table.block_size` | size, 64 B ..= 16 MiB | [`TableOptions::block_size`](crate::sstable::TableOptions::block_size) | `4KiB` |
+//! | `table.restart_interval` | count, 1 ..= 1024 | [`TableOptions::restart_interval`](crate::sstable::TableOptions::restart_interval) | `16` |
+//! | `table.bloom_bits_per_key` | count, 0 ..= 64, 0 writes no filter | [`TableOptions::bloom_bits_per_key`](crate::sstable::TableOptions::bloom_bits_per_key) | `10` |
+//! | `table.compression` | `none`, `lz4` | [`TableOptions::compression`](crate::sstable::TableOptions::compression) | `lz4` |
+//! | `commit.policy` | `immediate`, `window`, `adaptive` (applied before the keys below, wherever it stands) | [`Options::commit_policy`] | `adaptive` |
+//! | `commit.max_wait` | duration, at most 1 s; with `window` | [`CommitPolicy::Window`] | `1ms` |
+//! | `commit.target_latency` | duration, at most 1 s; with `adaptive` | [`CommitPolicy::Adaptive`] | `2ms` |
+//! | `commit.max_batches` | count, at least 1; with `window` or `adaptive` | batches per group | `1024` |
+//! | `commit.max_bytes` | size, at least 1 KiB; with `window` or `adaptive` | bytes per group | `1MiB` |
+//! | `batch.strategy` | `fixed_size`, `time_window`, `memory_bound`, `adaptive`, `low_latency` (applied before the keys below, wherever it stands) | [`BatchWriterOptions::strategy`] | `low_latency` |
+//! | `batch.operations` | count, at least 1; with `fixed_size` | [`BatchStrategy::FixedSize`] | `1000` |
+//! | `batch.window` | duration, more than zero; with `time_window` | [`BatchStrategy::TimeWindow`] | `5ms` |
+//! | `batch.bytes` | size, at least 1 B; with `memory_bound` | [`BatchStrategy::MemoryBound`] | `1MiB` |
+//! | `batch.min_operations` | count, at least 1; with `adaptive` | [`BatchStrategy::Adaptive`] | `16` |
+//! | `batch.max_operations` | count, at least `batch.min_operations`; with `adaptive` | [`BatchStrategy::Adaptive`] | `4096` |
+//! | `batch.target_latency` | duration, more than zero; with `adaptive` | [`BatchStrategy::Adaptive`] | `2ms` |
+//! | `batch.max_in_flight_bytes` | size, at least 1 B | [`BatchWriterOptions::max_in_flight_bytes`] | `64MiB` |
+//! | `batch.sync` | boolean | [`BatchWriterOptions::sync`] | `true` |
+//! | `batch.retry.max_attempts` | count, at least 1 (1 = no retry) | [`RetryPolicy::max_attempts`] | `1` |
+//! | `batch.retry.initial_backoff` | duration | [`RetryPolicy::initial_backoff`] | `1ms` |
+//! | `batch.retry.max_backoff` | duration, at least `batch.retry.initial_backoff` | [`RetryPolicy::max_backoff`] | `100ms` |
+//!
+//! Ranges are checked by [`Options::validate`] / [`BatchWriterOptions::validate`] once all keys
+//! are applied (by `from_pairs`, `from_config_str` and `from_config_file`); a single `set` only
+//! checks the syntax, because a range may depend on a key set later. A parameter of another kind
+//! of policy or strategy (`batch.window` with `batch.strategy = fixed_size`) is an error naming
+//! the kind it needs.
+//!
+//! ```
+//! let options = shaledb::Options::from_config_str(
+//!     "write_buffer_size = 16MiB  # small memtables\n\
+//!      table.compression = none\n",
+//! )?;
+//! assert_eq!(options.write_buffer_size, 16 << 20);
+//! assert_eq!(options.table.compression, shaledb::sstable::Compression::None);
+//!
+//! let text = "commit.policy = window\ncommit.max_wait = 500us\nbatch.strategy = fixed_size\n";
+//! let batching = shaledb::BatchWriterOptions::from_config_str(text)?;
+//! assert_eq!(batching.strategy, shaledb::BatchStrategy::FixedSize(1000));
+//! # Ok::<(), shaledb::Error>(())
+//! ```
+
+mod batch_keys;
+mod options_keys;
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+#[cfg(doc)]
+use crate::{BatchStrategy, BatchWriterOptions, CommitPolicy, Options, RetryPolicy};
+
+/// What a value of each kind looks like, for error messages.
+const SIZE_ACCEPTS: &str = "a size; use bytes or a unit: KiB, MiB, GiB, TiB (e.g. 64MiB)";
+const COUNT_ACCEPTS: &str = "a count; use a whole number (e.g. 4)";
+const BOOLEAN_ACCEPTS: &str = "a boolean; use true or false";
+const DURATION_ACCEPTS: &str =
+    "a duration; use a whole number and ns, us, ms, s, m or h (e.g. 5ms)";
+
+/// One configurable key: its name, what its value looks like (for error messages), and how it
+/// is stored. `apply` returns `None` when the value does not parse, does not fit the field, or
+/// belongs to another kind of policy than the one set.
+struct Setting<T> {
+    key: &'static str,
+    accepts: &'static str,
+    apply: fn(&mut T, &str) -> Option<()>,
+}
+
+/// An options type configurable from text: its key table and the rules around it.
+trait Configurable: Default + Sized + 'static {
+    /// Every key, in the order of the table in the module documentation.
+    const SETTINGS: &'static [Setting<Self>];
+    /// Whether `key` belongs to the other options type: the whole-configuration entry points
+    /// skip those keys, so that one file can configure both.
+    fn is_other_key(key: &str) -> bool;
+    /// Whether `key` is applied before all others, whatever its position: the parameters of a
+    /// policy only make sense once its kind is known.
+    fn applied_first(key: &str) -> bool;
+    /// The checks of ranges and relations, run once every key is applied.
+    fn validate(&self) -> Result<()>;
+}
+
+/// The names of every configurable key of [`Options`], in the order of the key table.
+pub fn keys() -> impl Iterator<Item = &'static str> {
+    options_keys::SETTINGS.iter().map(|setting| setting.key)
+}
+
+/// The names of every configurable key of [`BatchWriterOptions`], in the order of the key table.
+pub fn batch_keys() -> impl Iterator<Item = &'static str> {
+    batch_keys::SETTINGS.iter().map(|setting| setting.key)
+}
+
+/// Every key of both tables, for suggestions.
+fn all_keys() -> impl Iterator<Item = &'static str> {
+    keys().chain(batch_keys())
+}
+
+/// Sets one key of `target` from its text value, checking only the syntax.
+fn set_key<T: Configurable>(target: &mut T, key: &str, value: &str) -> Result<()> {
+    let Some(setting) = T::SETTINGS.iter().find(|setting| setting.key == key) else {
+        if T::is_other_key(key) {
+            return Err(Error::InvalidArgument(format!(
+                "{key}: a key of the other options type (Options keys configure the database, \
+                 batch.* keys a BatchWriter)"
+            )));
+        }
+        return Err(Error::InvalidArgument(unknown_key_message(key)));
+    };
+    (setting.apply)(target, value.trim()).ok_or_else(|| {
+        Error::InvalidArgument(format!(
+            "{key}: {value:?} is not {accepts}",
+            accepts = setting.accepts
+        ))
+    })
+}
+
+/// Options from the defaults with each pair applied (keys applied first go first), then
+/// validated. A key given twice is refused: one of the two values would be silently ignored.
+fn from_pairs<T, I, K, V>(pairs: I) -> Result<T>
+where
+    T: Configurable,
+    I: IntoIterator<Item = (K, V)>,
+    K: AsRef<str>,
+    V: AsRef<str>,
+{
+    let mut target = T::default();
+    let mut seen: Vec<String> = Vec::new();
+    let mut pairs: Vec<(K, V)> = pairs.into_iter().collect();
+    pairs.sort_by_key(|(key, _)| !T::applied_first(key.as_ref().trim()));
+    for (key, value) in pairs {
+        let key = key.as_ref().trim();
+        if seen.iter().any(|earlier| earlier == key) {
+            return Err(Error::InvalidArgument(format!("{key}: given twice")));
+        }
+        seen.push(key.to_string());
+        if T::is_other_key(key) {
+            continue;
+        }
+        set_key(&mut target, key, value.as_ref())?;
+    }
+    target.validate()?;
+    Ok(target)
+}
+
+/// Options from the defaults with every `key = value` line of `text` applied, then validated.
+/// Errors about a line name its number, counted from 1.
+fn from_text<T: Configurable>(text: &str) -> Result<T> {
+    let mut lines = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        if let Some((key, value)) = split_line(line, index + 1)? {
+            lines.push((index + 1, key, value));
+        }
+    }
+    lines.sort_by_key(|(_, key, _)| !T::applied_first(key));
+    let mut target = T::default();
+    // (key, line number) of every key seen so far, to name both lines of a duplicate.
+    let mut seen: Vec<(&str, usize)> = Vec::new();
+    for (line_number, key, value) in lines {
+        if let Some((_, earlier)) = seen.iter().find(|(earlier_key, _)| *earlier_key == key) {
+            return Err(Error::InvalidArgument(format!(
+                "line {line_number}: {key}: already set on line {earlier}"
+            )));
+        }
+        seen.push((key, line_number));
+        if T::is_other_key(key) {
+            continue;
+        }
+        set_key(&mut target, key, value)
+            .map_err(|error| prefix_message(error, &format!("line {line_number}")))?;
+    }
+    target.validate()?;
+    Ok(target)
+}
+
+/// Options from the text file at `path`, as [`from_text`]; errors name the file. A file that
+/// cannot be read is [`Error::Io`]; one that is not UTF-8 is [`Error::InvalidArgument`].
+fn from_file<T: Configurable>(path: &Path) -> Result<T> {
+    let bytes = std::fs::read(path).map_err(|error| Error::io(path, error))?;
+    let text = String::from_utf8(bytes).map_err(|error| {
+        Error::InvalidArgument(format!(
+            "{}: not UTF-8 text (invalid byte at offset {})",
+            path.display(),
+            error.utf8_error().valid_up_to()
+        ))
+    })?;
+    from_text(&text).map_err(|error| prefix_message(error, &path.display().to_string()))
+}
+
+/// The key and value of one line, `None` for a blank or comment-only line.
+fn split_line(line: &str, line_number: usize) -> Result<Option<(&str, &str)>> {
+    let content = line
+        .split_once('#')
+        .map_or(line, |(before, _)| before)
+        .trim();
+    if content.is_empty() {
+        return Ok(None);
+    }
+    let Some((key, value)) = content.split_once('=') else {
+        return Err(Error::InvalidArgument(format!(
+            "line {line_number}: {content:?} is not `key = value`"
+        )));
+    };
+    let (key, value) = (key.trim(), value.trim());
+    if key.is_empty() {
+        return Err(Error::InvalidArgument(format!(
+            "line {line_number}: no key before `=`"
+        )));
+    }
+    Ok(Some((key, value)))
+}
+
+/// `error` with `prefix: ` in front of its message, when it is an invalid-argument error.
+fn prefix_message(error: Error, prefix: &str) -> Error {
+    match error {
+        Error::InvalidArgument(message) => Error::InvalidArgument(format!("{prefix}: {message}")),
+        other => other,
+    }
+}
+
+/// The message for an unknown key, suggesting the closest known key when one is close.
+fn unknown_key_message(key: &str) -> String {
+    let closest = all_keys()
+        .map(|known| (edit_distance(key, known), known))
+        .min();
+    let unprefixed = all_keys().find(|known| {
+        ["table.", "commit.", "batch."]
+            .iter()
+            .any(|prefix| known.strip_prefix(prefix) == Some(key))
+    });
+    match (unprefixed, closest) {
+        (Some(known), _) => format!("{key}: unknown key; did you mean {known}?"),
+        (None, Some((distance, known))) if distance <= key.len().max(known.len()) / 3 => {
+            format!("{key}: unknown key; did you mean {known}?")
+        }
+        _ => format!(
+            "{key}: unknown key; known keys: {}",
+            all_keys().collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
+/// Levenshtein distance between two strings, in characters.
+fn edit_distance(left: &str, right: &str) -> usize {
+    let right: Vec<char> = right.chars().collect();
+    let mut previous: Vec<usize> = (0..=right.len()).collect();
+    for (row, left_char) in left.chars().enumerate() {
+        let mut current = Vec::with_capacity(right.len() + 1);
+        current.push(row + 1);
+        for (column, right_char) in right.iter().enumerate() {
+            let substitution = previous[column] + usize::from(left_char != *right_char);
+            let deletion = previous[column + 1] + 1;
+            let insertion = current[column] + 1;
+            current.push(substitution.min(deletion).min(insertion));
+        }
+        previous = current;
+    }
+    previous[right.len()]
+}
+
+/// A size converted to the field's integer type, `None` if it does not parse or fit.
+fn size<T: TryFrom<u64>>(value: &str) -> Option<T> {
+    T::try_from(parse_size(value)?).ok()
+}
+
+/// A count converted to the field's integer type, `None` if it does not parse or fit.
+fn count<T: TryFrom<u64>>(value: &str) -> Option<T> {
+    T::try_from(parse_whole_number(value)?).ok()
+}
+
+/// A whole decimal number of ASCII digits, `None` on anything else or on overflow.
+fn parse_whole_number(text: &str) -> Option<u64> {
+    if text.is_empty() || !text.bytes().all(|byte| byte.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+/// Splits `"64 MiB"` into `("64", "MiB")`: the leading digits and the trimmed rest.
+fn split_number_and_unit(text: &str) -> (&str, &str) {
+    let text = text.trim();
+    let digits = text.bytes().take_while(u8::is_ascii_digit).count();
+    let (number, unit) = text.split_at(digits);
+    (number, unit.trim())
+}
+
+/// Parses a size in bytes: a whole number, optionally followed by a binary unit `B`, `KiB`,
+/// `MiB`, `GiB` or `TiB` (case-insensitive, optionally separated by spaces). `None` for anything
+/// else, including decimal units (`MB`), fractions and values that overflow a `u64`.
+///
+/// ```
+/// use shaledb::config::parse_size;
+/// assert_eq!(parse_size("64MiB"), Some(64 << 20));
+/// assert_eq!(parse_size("4096"), Some(4096));
+/// assert_eq!(parse_size("64MB"), None);
+/// ```
+pub fn parse_size(text: &str) -> Option<u64> {
+    let (number, unit) = split_number_and_unit(text);
+    let multiplier: u64 = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kib" => 1 << 10,
+        "mib" => 1 << 20,
+        "gib" => 1 << 30,
+        "tib" => 1 << 40,
+        _ => return None,
+    };
+    parse_whole_number(number)?.checked_mul(multiplier)
+}
+
+/// Parses a duration: a whole number followed by a unit `ns`, `us` (or `µs`), `ms`, `s`, `m`
+/// (minutes) or `h` (optionally separated by spaces). A plain number has no unit and gives
+/// `None`, as does anything else or a value past `u64::MAX` nanoseconds (about 584 years).
+///
+/// ```
+/// use std::time::Duration;
+/// use shaledb::config::parse_duration;
+/// assert_eq!(parse_duration("500us"), Some(Duration::from_micros(500)));
+/// assert_eq!(parse_duration("1m"), Some(Duration::from_secs(60)));
+/// assert_eq!(parse_duration("10"), None);
+/// ```
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let (number, unit) = split_number_and_unit(text);
+    let nanoseconds_per_unit: u64 = match unit {
+        "ns" => 1,
+        "us" | "µs" => 1_000,
+        "ms" => 1_000_000,
+        "s" => 1_000_000_000,
+        "m" => 60 * 1_000_000_000,
+        "h" => 3_600 * 1_000_000_000,
+        _ => return None,
+    };
+    let nanoseconds = parse_whole_number(number)?.checked_mul(nanoseconds_per_unit)?;
+    Some(Duration::from_nanos(nanoseconds))
+}
+
+/// Parses `true` or `false`; `None` for anything else.
+pub fn parse_bool(text: &str) -> Option<bool> {
+    match text.trim() {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_is_in_the_documentation_table() {
+        let source = include_str!("mod.rs");
+        for key in all_keys() {
+            let row = format!("//! | `{key}` |");
+            assert!(source.contains(&row), "{key} has no row in the key table");
+        }
+    }
+
+    /// The field names of a pretty `Debug` output of a struct: its own fields, and the fields
+    /// of those named in `nested` as `outer.inner`.
+    fn debug_fields(debug: &str, nested: &[&str]) -> Vec<String> {
+        let mut fields = Vec::new();
+        let mut outer: Option<String> = None;
+        for line in debug.lines() {
+            let Some((name, _)) = line.trim().split_once(':') else {
+                continue;
+            };
+            match line.len() - line.trim_start().len() {
+                4 => {
+                    outer = nested.contains(&name).then(|| name.to_string());
+                    fields.push(name.to_string());
+                }
+                8 => {
+                    if let Some(outer) = &outer {
+                        fields.push(format!("{outer}.{name}"));
+                    }
+                }
+                _ => {}
+            }
+        }
+        fields
+    }
+
+    /// Every field of `Options` and `TableOptions` has a key: the field names are read from the
+    /// pretty `Debug` output, so a new field fails this test until it gets a key.
+    #[test]
+    fn every_field_has_a_key() {
+        let fields = debug_fields(&format!("{:#?}", crate::Options::default()), &["table"]);
+        assert!(fields.len() > 20, "{fields:?}");
+        for field in fields {
+            // The commit policy's keys are `commit.*`, shorter than the field's name.
+            let field = if field == "commit_policy" {
+                "commit".to_string()
+            } else {
+                field
+            };
+            let covered = keys().any(|key| key == field || key.starts_with(&format!("{field}.")));
+            assert!(covered, "Options field {field} has no configuration key");
+        }
+    }
+
+    /// Every field of `BatchWriterOptions` and `RetryPolicy` has a `batch.*` key.
+    #[test]
+    fn every_batch_writer_field_has_a_key() {
+        let debug = format!("{:#?}", crate::BatchWriterOptions::default());
+        let fields = debug_fields(&debug, &["retry"]);
+        assert!(fields.len() >= 6, "{fields:?}");
+        for field in fields {
+            let key = format!("batch.{field}");
+            let covered =
+                batch_keys().any(|known| known == key || known.starts_with(&format!("{key}.")));
+            assert!(
+                covered,
+                "BatchWriterOptions field {field} has no configuration key"
+            );
+        }
+    }
+
+    #[test]
+    fn edit_distance_counts_edits() {
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("same", "same"), 0);
+    }
+}
