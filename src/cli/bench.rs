@@ -17,6 +17,7 @@ use shaledb::sstable::{Compression, Table, TableOptions};
 use shaledb::{FileNumber, MAX_KEY_SIZE, MAX_VALUE_SIZE};
 
 use super::bench_amplification as amplification;
+use super::bench_batches as batches;
 use super::bench_engine as engine;
 use super::bench_workloads as workloads;
 use super::{CliError, flag_value, parse_number, split_flag, unknown_flag};
@@ -40,7 +41,20 @@ pub struct BenchConfig {
     pub dir: Option<PathBuf>,
     /// The options of the benchmark table.
     pub table_options: TableOptions,
+    /// The workload groups to run, from [`WORKLOAD_GROUPS`].
+    pub workloads: Vec<&'static str>,
 }
+
+/// The workload groups `--workloads` selects from, in the order they run.
+pub const WORKLOAD_GROUPS: [&str; 7] = [
+    "formats",
+    "fillrandom",
+    "fillsync",
+    "fillbatch",
+    "batchwriter",
+    "amplification",
+    "fsync",
+];
 
 impl BenchConfig {
     fn parse(arguments: &[String]) -> Result<BenchConfig, CliError> {
@@ -49,6 +63,7 @@ impl BenchConfig {
         let mut value_size = 100;
         let mut sync_records = None;
         let mut dir = None;
+        let mut workloads: Vec<&'static str> = WORKLOAD_GROUPS.to_vec();
         let mut rest = arguments.iter();
         while let Some(argument) = rest.next() {
             let (flag, inline) = split_flag(argument);
@@ -61,6 +76,7 @@ impl BenchConfig {
                 }
                 "--sync-records" => sync_records = Some(parse_number(flag, value()?, 1, 1 << 20)?),
                 "--dir" => dir = Some(PathBuf::from(value()?)),
+                "--workloads" => workloads = parse_workloads(value()?)?,
                 _ => return Err(unknown_flag("bench", argument)),
             }
         }
@@ -80,6 +96,7 @@ impl BenchConfig {
                 .unwrap_or_else(|| (entries / 10).clamp(1, SYNC_RECORDS_DEFAULT_MAX)),
             dir,
             table_options: TableOptions::default(),
+            workloads,
         })
     }
 
@@ -87,6 +104,31 @@ impl BenchConfig {
     pub fn entry_bytes(&self) -> u64 {
         (self.key_size + self.value_size) as u64
     }
+}
+
+/// The groups named in a comma-separated `--workloads` list, in the order they run.
+fn parse_workloads(list: &str) -> Result<Vec<&'static str>, CliError> {
+    let mut selected = Vec::new();
+    for name in list
+        .split(',')
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+    {
+        if !WORKLOAD_GROUPS.contains(&name) {
+            return Err(CliError::Usage(format!(
+                "--workloads: unknown workload {name:?}; known: {}",
+                WORKLOAD_GROUPS.join(", ")
+            )));
+        }
+        selected.push(name);
+    }
+    if selected.is_empty() {
+        return Err(CliError::Usage("--workloads: the list is empty".into()));
+    }
+    Ok(WORKLOAD_GROUPS
+        .into_iter()
+        .filter(|group| selected.contains(group))
+        .collect())
 }
 
 /// The number of decimal digits of `number`.
@@ -140,6 +182,48 @@ fn print_header(config: &BenchConfig, dir: &Path) -> Result<(), CliError> {
 }
 
 fn run_workloads(config: &BenchConfig, dir: &Path) -> Result<(), CliError> {
+    for group in &config.workloads {
+        match *group {
+            "formats" => run_format_workloads(config, dir)?,
+            "fillrandom" => {
+                let (db, fill) = engine::fill_random(config, &dir.join("fillrandom"))?;
+                report(&fill)?;
+                report(&engine::read_random(config, &db)?)?;
+                db.close()?;
+            }
+            "fsync" => report(&workloads::log_append_synced(
+                config,
+                &dir.join("fsync-probe.wal"),
+                true,
+            )?)?,
+            "fillsync" => run_fill_sync(config, dir)?,
+            "fillbatch" => {
+                for threads in batches::BATCH_THREAD_COUNTS {
+                    report(&batches::fill_batch(
+                        config,
+                        &dir.join("fillbatch"),
+                        threads,
+                    )?)?;
+                }
+            }
+            "batchwriter" => {
+                for (name, strategy) in batches::batch_strategies() {
+                    let db_dir = dir.join(format!("batchwriter-{name}"));
+                    report(&batches::batch_writer(config, &db_dir, name, strategy)?)?;
+                }
+            }
+            _ => {
+                for measurement in amplification::amplification(config, &dir.join("amplification"))?
+                {
+                    report(&measurement)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn run_format_workloads(config: &BenchConfig, dir: &Path) -> Result<(), CliError> {
     let table_path = dir.join("000001.sst");
     report(&workloads::table_build(config, &table_path)?)?;
     let table = Table::open(&table_path, FileNumber(1))?;
@@ -153,20 +237,25 @@ fn run_workloads(config: &BenchConfig, dir: &Path) -> Result<(), CliError> {
     let synced_path = dir.join("000003.wal");
     report(&workloads::log_append_synced(config, &synced_path, false)?)?;
     let preallocated_path = dir.join("000004.wal");
-    let preallocated = workloads::log_append_synced(config, &preallocated_path, true)?;
-    report(&preallocated)?;
-    report(&workloads::log_replay(config, &log_path)?)?;
-    run_engine_workloads(config, dir)
+    report(&workloads::log_append_synced(
+        config,
+        &preallocated_path,
+        true,
+    )?)?;
+    report(&workloads::log_replay(config, &log_path)?)
 }
 
-fn run_engine_workloads(config: &BenchConfig, dir: &Path) -> Result<(), CliError> {
-    let (db, fill) = engine::fill_random(config, &dir.join("fillrandom"))?;
-    report(&fill)?;
-    report(&engine::read_random(config, &db)?)?;
-    db.close()?;
-    drop(db);
-    for (policy_name, policy) in engine::commit_policies() {
-        for threads in engine::SYNC_THREAD_COUNTS {
+/// Synced single puts under each commit policy from 1 to 64 threads, each thread count right
+/// after an fdatasync probe of the disk, so that every row can be compared with the disk's rate
+/// at that moment.
+fn run_fill_sync(config: &BenchConfig, dir: &Path) -> Result<(), CliError> {
+    for threads in engine::SYNC_THREAD_COUNTS {
+        report(&workloads::log_append_synced(
+            config,
+            &dir.join(format!("fsync-probe-{threads}.wal")),
+            true,
+        )?)?;
+        for (policy_name, policy) in engine::commit_policies() {
             let db_dir = dir.join(format!("fillsync-{policy_name}-{threads}"));
             report(&engine::fill_sync(
                 config,
@@ -176,9 +265,6 @@ fn run_engine_workloads(config: &BenchConfig, dir: &Path) -> Result<(), CliError
                 policy,
             )?)?;
         }
-    }
-    for measurement in amplification::amplification(config, &dir.join("amplification"))? {
-        report(&measurement)?;
     }
     Ok(())
 }

@@ -18,6 +18,7 @@ macro_rules! say {
 
 mod bench;
 mod bench_amplification;
+mod bench_batches;
 mod bench_engine;
 mod bench_workloads;
 mod escape;
@@ -40,6 +41,11 @@ commands:
       --sync-records N       records of the fdatasync workload (default entries/10, at most 2000)
       --dir PATH             where to write (default: a fresh directory under the system temp
                              directory, removed afterwards; PATH is kept)
+      --workloads LIST       comma-separated groups to run (default all): formats, fillrandom
+                             (with readrandom), fillsync (synced single puts, 1-64 threads, per
+                             commit policy), fillbatch (synced 1,000-put batches), batchwriter
+                             (single puts through a BatchWriter), amplification, fsync (the
+                             disk's fdatasync rate)
   inspect FILE [--entries]   print what a shaledb file holds: an SSTable (footer, properties,
                              blocks; --entries lists every entry), a write-ahead log or manifest
                              (records, decoded version edits, damage), or CURRENT; exits with
