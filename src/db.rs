@@ -14,7 +14,6 @@
 //! - A write-ahead log is deleted only after the manifest durably records a log number above it.
 
 use std::collections::{HashSet, VecDeque};
-use std::fs::{File, OpenOptions};
 use std::ops::{Bound, RangeBounds};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -26,16 +25,14 @@ use crate::cache::BlockCache;
 use crate::commit::GroupCommit;
 use crate::compaction::picker::PickerOptions;
 use crate::error::{Error, Result};
-use crate::fs::{LOCK_FILE_NAME, wal_path};
+use crate::fs::{LOCK_FILE_NAME, remove_file, wal_path};
 use crate::iterator::{
     DbIterator, InternalIterator, LevelIterator, MemtableIterator, SourceFactory, TableSource,
     prefix_successor,
 };
 use crate::key::{FileNumber, SequenceNumber, check_key};
-#[cfg(test)]
-use crate::log::InjectedFaults;
 use crate::log::LogWriter;
-use crate::manifest::{ManifestWriter, NUM_LEVELS, VersionEdit, write_current};
+use crate::manifest::{ManifestWriter, NUM_LEVELS, VersionEdit, write_current_on};
 use crate::memtable::{Memtable, MemtableLookup};
 use crate::options::{Options, ReadOptions, WriteOptions};
 use crate::snapshot::{Snapshot, SnapshotRegistry};
@@ -44,6 +41,7 @@ use crate::stats::{EngineStats, Stats};
 use crate::stats::{Pressure, RateMeter};
 use crate::value::Value;
 use crate::version::{TableHandle, Version};
+use crate::vfs::{FileLock, FileSystem};
 
 /// What readers see: the memtables and tables that together hold every visible entry.
 pub(crate) struct ReadView {
@@ -112,7 +110,7 @@ impl EngineState {
 pub(crate) struct DbInner {
     pub dir: PathBuf,
     pub options: Options,
-    pub lock_file: Mutex<Option<File>>,
+    pub lock_file: Mutex<Option<Box<dyn FileLock>>>,
     pub commit: GroupCommit,
     pub wal: Mutex<WalState>,
     pub state: Mutex<EngineState>,
@@ -431,31 +429,38 @@ fn view_sources(view: Arc<ReadView>, options: BlockReadOptions) -> SourceFactory
     })
 }
 
-fn acquire_lock(dir: &Path, options: &Options) -> Result<File> {
-    if !dir.exists() {
+fn acquire_lock(dir: &Path, options: &Options) -> Result<Box<dyn FileLock>> {
+    let file_system = &*options.file_system;
+    let exists = file_system
+        .exists(dir)
+        .map_err(|error| Error::io(dir, error))?;
+    if !exists {
         if !options.create_if_missing {
             return Err(Error::InvalidArgument(format!(
                 "{} does not exist and Options::create_if_missing is false",
                 dir.display()
             )));
         }
-        std::fs::create_dir_all(dir).map_err(|error| Error::io(dir, error))?;
+        file_system
+            .create_dir_all(dir)
+            .map_err(|error| Error::io(dir, error))?;
     }
     let path = dir.join(LOCK_FILE_NAME);
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|error| Error::io(&path, error))?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Locked(dir.to_path_buf())),
-        Err(std::fs::TryLockError::Error(error)) => Err(Error::io(&path, error)),
+    match file_system.lock(&path) {
+        Ok(lock) => Ok(lock),
+        Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
+            Err(Error::Locked(dir.to_path_buf()))
+        }
+        Err(error) => Err(Error::io(&path, error)),
     }
 }
 
 impl DbInner {
+    /// The file system every file operation goes through (`Options::file_system`).
+    pub fn file_system(&self) -> &dyn FileSystem {
+        &*self.options.file_system
+    }
+
     pub fn check_open(&self) -> Result<()> {
         if self.closed.load(Ordering::Acquire) {
             Err(Error::Closed)
@@ -585,10 +590,10 @@ impl DbInner {
         let number = state.allocate_file_number();
         let mut snapshot = state.manifest.state().clone();
         snapshot.next_file_number = FileNumber(state.next_file_number);
-        let manifest = ManifestWriter::create(&self.dir, number, &snapshot)?;
-        write_current(&self.dir, number)?;
+        let manifest = ManifestWriter::create_on(self.file_system(), &self.dir, number, &snapshot)?;
+        write_current_on(self.file_system(), &self.dir, number)?;
         let old = std::mem::replace(&mut state.manifest, manifest);
-        let _ = std::fs::remove_file(old.path());
+        let _ = remove_file(self.file_system(), old.path());
         self.stats.manifest_rolls.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
@@ -701,11 +706,10 @@ impl DbInner {
         // replay of zeros.
         if let Some(spare) = lock(&self.state).spare_wal.take() {
             drop(spare.writer);
-            let _ = std::fs::remove_file(wal_path(&self.dir, spare.number));
+            let _ = remove_file(self.file_system(), &wal_path(&self.dir, spare.number));
         }
-        if let Some(file) = lock(&self.lock_file).take() {
-            let _ = file.unlock();
-        }
+        // Dropping the lock releases it.
+        drop(lock(&self.lock_file).take());
         synced
     }
 }
@@ -719,8 +723,7 @@ const _: () = {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::AtomicI64;
-    use std::sync::atomic::Ordering::SeqCst;
+    use crate::vfs::{FaultFileSystem, FileClass};
     use std::time::Duration;
 
     fn batch_of(name: &str) -> WriteBatch {
@@ -735,15 +738,26 @@ mod tests {
     }
 
     /// Holds the log lock so that one leader (`first`) blocks in its commit while `followers`
-    /// queue behind it and then form the next group together; the log operation chosen by
-    /// `countdown` fails on that second group. Returns each writer's result.
+    /// queue behind it and then form the next group together; `arm` makes the log operation
+    /// of that second group fail (the first group's is the first of its kind from then on).
+    /// Returns each writer's result.
     fn second_group_fails(
-        countdown: fn(&InjectedFaults) -> &AtomicI64,
+        arm: fn(&FaultFileSystem),
     ) -> (tempfile::TempDir, Arc<Db>, Vec<Result<()>>) {
         let dir = tempfile::tempdir().unwrap();
-        let db = Arc::new(Db::open(dir.path(), Options::default()).unwrap());
+        let file_system = FaultFileSystem::new();
+        let options = Options {
+            write_buffer_size: 1 << 20,
+            file_system: Arc::new(file_system.clone()),
+            ..Options::default()
+        };
+        let db = Arc::new(Db::open(dir.path(), options).unwrap());
+        // The flush thread's spare log writes and syncs a log too: let it finish first.
+        while lock(&db.inner.state).spare_wal.is_none() {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         let guard = lock(&db.inner.wal);
-        countdown(&guard.writer.faults).store(1, SeqCst);
+        arm(&file_system);
         let spawn = |name: String| {
             let db = Arc::clone(&db);
             std::thread::spawn(move || db.write(batch_of(&name), &WriteOptions::SYNC))
@@ -795,7 +809,8 @@ mod tests {
 
     #[test]
     fn a_failed_log_sync_fails_the_whole_group_and_the_database_refuses_writes() {
-        let (_dir, db, results) = second_group_fails(|faults| &faults.syncs_before_failure);
+        let (_dir, db, results) =
+            second_group_fails(|file_system| file_system.fail_sync(2, FileClass::Wal));
         check_poisoned_after(&results, &db, "injected sync failure");
         // The failed sync is not retried: closing does not sync the poisoned log again.
         db.close().unwrap();
@@ -803,7 +818,8 @@ mod tests {
 
     #[test]
     fn a_failed_log_write_fails_the_whole_group_and_the_database_refuses_writes() {
-        let (_dir, db, results) = second_group_fails(|faults| &faults.writes_before_failure);
+        let (_dir, db, results) =
+            second_group_fails(|file_system| file_system.fail_write(2, FileClass::Wal));
         check_poisoned_after(&results, &db, "injected write failure");
         // Nothing of the failed group reached the memtable.
         assert_eq!(db.get(b"follower0-1").unwrap(), None);

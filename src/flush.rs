@@ -17,7 +17,7 @@ use std::time::Duration;
 use crate::compaction::stripes::SnapshotStripes;
 use crate::db::{DbInner, ImmutableMemtable, SpareWal, lock};
 use crate::error::{Error, Result};
-use crate::fs::{sync_dir, table_path, wal_path};
+use crate::fs::{remove_file, sync_dir, table_path, wal_path};
 use crate::key::{FileNumber, SequenceNumber};
 use crate::manifest::{FileMetadata, VersionEdit};
 use crate::memtable::Memtable;
@@ -44,7 +44,9 @@ pub(crate) fn write_level0_table(
         return Ok(None);
     }
     let path = table_path(dir, number);
-    let mut builder = TableBuilder::create(&path, options.table.clone())?;
+    let file_system = &options.file_system;
+    let mut builder =
+        TableBuilder::create_on(Arc::clone(file_system), &path, options.table.clone())?;
     // Versions that no snapshot and no later reader can see are not written. (Tombstones are
     // kept: older versions of their keys may sit in tables below.)
     let mut stripes = SnapshotStripes::new(snapshots);
@@ -58,7 +60,7 @@ pub(crate) fn write_level0_table(
         }
     }
     let summary = builder.finish()?;
-    sync_dir(dir)?;
+    sync_dir(&**file_system, dir)?;
     let properties = summary.properties;
     Ok(Some(FileMetadata {
         number,
@@ -135,7 +137,7 @@ fn flush_loop(inner: &DbInner) {
 /// then creates its log itself (and reports any failure to the writers).
 fn prepare_spare_wal(inner: &DbInner, number: FileNumber) {
     let Ok(writer) = inner.create_wal(number) else {
-        let _ = std::fs::remove_file(wal_path(&inner.dir, number));
+        let _ = remove_file(inner.file_system(), &wal_path(&inner.dir, number));
         return;
     };
     let mut state = lock(&inner.state);
@@ -146,7 +148,7 @@ fn prepare_spare_wal(inner: &DbInner, number: FileNumber) {
     } else {
         drop(state);
         drop(writer);
-        let _ = std::fs::remove_file(wal_path(&inner.dir, number));
+        let _ = remove_file(inner.file_system(), &wal_path(&inner.dir, number));
     }
 }
 
@@ -178,7 +180,12 @@ fn flush_one(inner: &DbInner, job: &ImmutableMemtable) -> Result<()> {
         &snapshots,
     )?;
     let handle = match metadata {
-        Some(metadata) => Some(open_table_handle(&inner.dir, metadata, &inner.cache)?),
+        Some(metadata) => Some(open_table_handle(
+            &inner.options.file_system,
+            &inner.dir,
+            metadata,
+            &inner.cache,
+        )?),
         None => None,
     };
 
@@ -215,7 +222,7 @@ fn flush_one(inner: &DbInner, job: &ImmutableMemtable) -> Result<()> {
         .record_flush(edit.new_files.iter().map(|(_, file)| file.file_size).sum());
     // The manifest no longer needs the log; a failure to delete it only leaves a file that the
     // next open removes.
-    let _ = std::fs::remove_file(wal_path(&inner.dir, job.wal_number));
+    let _ = remove_file(inner.file_system(), &wal_path(&inner.dir, job.wal_number));
     Ok(())
 }
 

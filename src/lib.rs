@@ -55,6 +55,7 @@ mod snapshot;
 pub mod sstable;
 pub mod stats;
 pub mod value;
+pub mod vfs;
 mod version;
 mod write;
 
