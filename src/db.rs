@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use crate::batch::WriteBatch;
 use crate::cache::BlockCache;
@@ -455,7 +456,31 @@ fn acquire_lock(dir: &Path, options: &Options) -> Result<Box<dyn FileLock>> {
     }
 }
 
+/// The longest wait between two attempts of a failed flush or compaction.
+pub(crate) const RETRY_DELAY_MAX: Duration = Duration::from_secs(1);
+
 impl DbInner {
+    /// Waits `delay` before a background retry, waking early when the database closes; false
+    /// if it is closing, so that a retry loop never holds up `close`.
+    pub fn wait_before_retry(&self, delay: Duration) -> bool {
+        let deadline = Instant::now() + delay;
+        let mut state = lock(&self.state);
+        loop {
+            if state.shutting_down || self.closed.load(Ordering::Acquire) {
+                return false;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return true;
+            }
+            state = self
+                .state_changed
+                .wait_timeout(state, deadline - now)
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .0;
+        }
+    }
+
     /// The file system every file operation goes through (`Options::file_system`).
     pub fn file_system(&self) -> &dyn FileSystem {
         &*self.options.file_system
@@ -574,7 +599,15 @@ impl DbInner {
 
     /// Makes `edit` durable in the manifest (with the current next file number), starting a new
     /// manifest when this one has grown past `Options::max_manifest_size`.
+    ///
+    /// After a failed append the manifest's tail is unknown, so the next call first starts a
+    /// new manifest from the state as of the last good edit (what the failed edit would have
+    /// changed is not in it; the caller keeps that edit's new files for the next open to sort
+    /// out, since the failed record may still have reached the disk).
     pub fn log_edit(&self, state: &mut EngineState, edit: &mut VersionEdit) -> Result<()> {
+        if state.manifest.is_poisoned() {
+            self.roll_manifest(state)?;
+        }
         edit.next_file_number = Some(FileNumber(state.next_file_number));
         state.manifest.append(edit)?;
         if state.manifest.file_size() > self.options.max_manifest_size {

@@ -303,8 +303,10 @@ fn install(inner: &DbInner, compaction: &Compaction, outputs: Vec<Arc<TableHandl
         edit.add_file(compaction.output_level, handle.metadata.clone());
     }
     let installed = inner.install_edit(edit, outputs.clone());
-    if installed.is_err() {
-        // The outputs never became live: their files go when the handles are dropped.
+    // Unless a failed manifest write may still have reached the disk naming them (then the
+    // next open sorts them out), the outputs never became live: their files go when the
+    // handles are dropped.
+    if installed.is_err() && !lock(&inner.state).manifest.is_poisoned() {
         outputs.iter().for_each(|handle| handle.mark_obsolete());
     }
     installed
