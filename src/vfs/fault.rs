@@ -33,7 +33,7 @@ use super::{FileBytes, FileLock, FileSystem, OsFileSystem, WritableFile, parent_
 use crate::fs::{FileKind, LOCK_FILE_NAME, parse_file_name};
 
 /// Which files a fault applies to, by the kind their name shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FileClass {
     /// Every file (and, for syncs, directories too).
     Any,
@@ -45,10 +45,15 @@ pub enum FileClass {
     Manifest,
     /// `CURRENT`, and the `NNNNNN.tmp` files that replace it.
     Current,
+    /// Exactly the file (or directory) at this path.
+    Exactly(PathBuf),
 }
 
 impl FileClass {
-    fn matches(self, path: &Path) -> bool {
+    fn matches(&self, path: &Path) -> bool {
+        if let FileClass::Exactly(exact) = self {
+            return exact == path;
+        }
         let kind = path
             .file_name()
             .and_then(|name| name.to_str())
@@ -117,7 +122,7 @@ struct DirState {
     durable: BTreeMap<String, FileId>,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Countdown {
     remaining: u64,
     class: FileClass,
@@ -565,7 +570,7 @@ impl WritableFile for FaultWritableFile {
         let tear = match &mut state.tear_fault {
             Some((countdown, keep)) => {
                 let keep = *keep;
-                let mut slot = Some(*countdown);
+                let mut slot = Some(countdown.clone());
                 let fires = Countdown::fires(&mut slot, &self.path);
                 match slot {
                     Some(left) => *countdown = left,
