@@ -149,7 +149,8 @@ impl Countdown {
 #[derive(Debug, Default)]
 struct State {
     dead: bool,
-    disk_full: bool,
+    /// The files that cannot be created or grow, while the disk is full.
+    disk_full: Option<FileClass>,
     next_id: FileId,
     files: HashMap<FileId, FileRecord>,
     dirs: HashMap<PathBuf, DirState>,
@@ -422,11 +423,12 @@ impl FaultFileSystem {
         self.state().tear_fault = Some((countdown, keep));
     }
 
-    /// While `full`, creating a file and any write that would make a file longer fail with
+    /// With `Some(class)` the disk is full for files of `class` (`FileClass::Any`: for every
+    /// file): creating one, and any write that would make one longer, fail with
     /// `ErrorKind::StorageFull`; overwriting bytes a file already has (a preallocated log)
-    /// still works, as on a real disk.
-    pub fn set_disk_full(&self, full: bool) {
-        self.state().disk_full = full;
+    /// still works, as on a real disk. `None` frees the space.
+    pub fn set_disk_full(&self, class: Option<FileClass>) {
+        self.state().disk_full = class;
     }
 
     /// Disarms every countdown and clears the disk-full flag.
@@ -437,7 +439,7 @@ impl FaultFileSystem {
         state.rename_fault = None;
         state.tear_fault = None;
         state.crash_countdown = None;
-        state.disk_full = false;
+        state.disk_full = None;
     }
 
     /// Simulates power loss now: see the module documentation. Every later operation fails
@@ -563,7 +565,8 @@ impl WritableFile for FaultWritableFile {
             return Err(injected_error("write", &self.path));
         }
         let length = state.files.get(&self.id).map_or(0, |record| record.length);
-        if state.disk_full && self.position + bytes.len() as u64 > length {
+        let full = state.disk_full.as_ref().is_some_and(|class| class.matches(&self.path));
+        if full && self.position + bytes.len() as u64 > length {
             state.stats.injected_failures += 1;
             return Err(disk_full_error());
         }
@@ -615,7 +618,7 @@ impl FileSystem for FaultFileSystem {
     fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
         let mut state = self.state();
         state.begin_mutation()?;
-        if state.disk_full {
+        if state.disk_full.as_ref().is_some_and(|class| class.matches(path)) {
             state.stats.injected_failures += 1;
             return Err(disk_full_error());
         }
