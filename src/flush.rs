@@ -171,7 +171,10 @@ fn flush_with_retries(inner: &DbInner, job: &ImmutableMemtable) -> Result<()> {
             Err(error) => error,
         };
         if error.is_storage_full() {
-            inner.stats.storage_full_retries.fetch_add(1, Ordering::Relaxed);
+            inner
+                .stats
+                .storage_full_retries
+                .fetch_add(1, Ordering::Relaxed);
         } else if attempt >= FLUSH_ATTEMPTS {
             return Err(error);
         } else {

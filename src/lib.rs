@@ -55,8 +55,8 @@ mod snapshot;
 pub mod sstable;
 pub mod stats;
 pub mod value;
-pub mod vfs;
 mod version;
+pub mod vfs;
 mod write;
 
 pub use batch::WriteBatch;

@@ -174,8 +174,9 @@ impl DbInner {
     pub fn create_wal(&self, number: FileNumber) -> Result<LogWriter> {
         let path = wal_path(&self.dir, number);
         let size = self.options.write_buffer_size as u64;
-        let created = LogWriter::create_preallocated_on(self.file_system(), &path, LogFileKind::Wal, size)
-            .and_then(|writer| sync_dir(self.file_system(), &self.dir).map(|()| writer));
+        let created =
+            LogWriter::create_preallocated_on(self.file_system(), &path, LogFileKind::Wal, size)
+                .and_then(|writer| sync_dir(self.file_system(), &self.dir).map(|()| writer));
         if created.is_err() {
             // A log that is not complete and named durably is never used; removing it keeps a
             // full disk from filling up with attempts.

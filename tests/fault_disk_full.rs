@@ -116,7 +116,10 @@ fn fill_during_writes(test: &str, class: FileClass) -> (usize, u64) {
 #[test]
 fn a_full_disk_during_flush_stalls_writers_loses_nothing_and_writes_resume_when_space_returns() {
     let (failures, retries) = fill_during_writes("a_full_disk_during_flush", FileClass::Table);
-    assert!(retries >= 3, "the flush met the full disk only {retries} times");
+    assert!(
+        retries >= 3,
+        "the flush met the full disk only {retries} times"
+    );
     assert_eq!(failures, 0, "writers wait for the flush instead of failing");
 }
 
@@ -141,7 +144,10 @@ fn a_full_disk_during_compaction_loses_nothing_and_the_compaction_finishes_when_
         write_batches(&db, &mut rng, &mut model, 300, seed);
         db.flush().expect("flush");
     }
-    assert!(db.stats().levels[0].files >= 4, "seed {seed}: level 0 was built");
+    assert!(
+        db.stats().levels[0].files >= 4,
+        "seed {seed}: level 0 was built"
+    );
     file_system.set_disk_full(Some(FileClass::Any));
     let done = AtomicBool::new(false);
     std::thread::scope(|scope| {
@@ -156,7 +162,10 @@ fn a_full_disk_during_compaction_loses_nothing_and_the_compaction_finishes_when_
         "seed {seed}: the compaction never met the full disk: {stats}"
     );
     assert_eq!(stats.error, None, "seed {seed}: the database gave up");
-    assert_eq!(stats.levels[0].files, 0, "seed {seed}: level 0 was compacted");
+    assert_eq!(
+        stats.levels[0].files, 0,
+        "seed {seed}: level 0 was compacted"
+    );
     check(&db, &model, &format!("seed {seed}, after the compaction"));
     write_batches(&db, &mut rng, &mut model, 300, seed);
     db.close().expect("close");

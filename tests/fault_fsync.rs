@@ -45,7 +45,8 @@ fn fail_a_sync(seed: u64, file_system: &FaultFileSystem, dir: &Path) -> Vec<(Str
     let mut acknowledged = Vec::new();
     for index in 0..50 {
         let write = batch(index, &mut rng);
-        db.write(write, &WriteOptions::SYNC).expect("write before the fault");
+        db.write(write, &WriteOptions::SYNC)
+            .expect("write before the fault");
         let key = format!("key{index:04}");
         let value = db.get(key.as_bytes()).expect("read").expect("present");
         acknowledged.push((key, value.to_vec()));
@@ -54,7 +55,10 @@ fn fail_a_sync(seed: u64, file_system: &FaultFileSystem, dir: &Path) -> Vec<(Str
     let failed = db.write(batch(50, &mut rng), &WriteOptions::SYNC);
     match failed {
         Err(Error::Io { source, .. }) => {
-            assert!(source.to_string().contains("injected sync failure"), "seed {seed}: {source}")
+            assert!(
+                source.to_string().contains("injected sync failure"),
+                "seed {seed}: {source}"
+            )
         }
         other => panic!("seed {seed}: the write whose sync failed returned {other:?}"),
     }
@@ -64,7 +68,10 @@ fn fail_a_sync(seed: u64, file_system: &FaultFileSystem, dir: &Path) -> Vec<(Str
             other => panic!("seed {seed}: a write after the failed sync returned {other:?}"),
         }
     }
-    assert!(db.stats().error.is_some(), "seed {seed}: stats show no error");
+    assert!(
+        db.stats().error.is_some(),
+        "seed {seed}: stats show no error"
+    );
     // Reads still work, and see what was acknowledged.
     for (key, value) in &acknowledged {
         let found = db.get(key.as_bytes()).expect("read after the failure");
@@ -79,7 +86,8 @@ fn check_reopened(dir: &Path, file_system: &FaultFileSystem, acknowledged: &[(St
         let found = db.get(key.as_bytes()).expect("read after reopen");
         assert_eq!(found.as_deref(), Some(&value[..]), "{key} after reopen");
     }
-    db.put(b"after", b"reopen").expect("the reopened database takes writes");
+    db.put(b"after", b"reopen")
+        .expect("the reopened database takes writes");
     db.close().expect("close");
 }
 

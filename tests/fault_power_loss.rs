@@ -174,7 +174,10 @@ fn run_cycle(seed: u64, crash_after: u64, torn: bool, totals: &mut Totals) -> u6
             logs
         }
         Err(_) => {
-            assert!(file_system.is_dead(), "{context}: open failed without a power loss");
+            assert!(
+                file_system.is_dead(),
+                "{context}: open failed without a power loss"
+            );
             batches
                 .into_iter()
                 .map(|batches| WriterLog {
@@ -196,10 +199,17 @@ fn run_cycle(seed: u64, crash_after: u64, torn: bool, totals: &mut Totals) -> u6
         recovered[writer].insert(key.to_vec(), value.to_vec());
     }
     for (writer, log) in logs.iter().enumerate() {
-        check_writer(&recovered[writer], log, &format!("{context}, writer {writer}"));
+        check_writer(
+            &recovered[writer],
+            log,
+            &format!("{context}, writer {writer}"),
+        );
         totals.acknowledged_batches += log.acknowledged as u64;
         totals.synced_batches_checked += log.last_synced_acknowledged.map_or(0, |index| {
-            log.batches[..=index].iter().filter(|batch| batch.sync).count() as u64
+            log.batches[..=index]
+                .iter()
+                .filter(|batch| batch.sync)
+                .count() as u64
         });
     }
     db.close()

@@ -134,7 +134,11 @@ pub fn write_current(dir: &Path, number: FileNumber) -> Result<()> {
 }
 
 /// [`write_current`] through `file_system`.
-pub fn write_current_on(file_system: &dyn FileSystem, dir: &Path, number: FileNumber) -> Result<()> {
+pub fn write_current_on(
+    file_system: &dyn FileSystem,
+    dir: &Path,
+    number: FileNumber,
+) -> Result<()> {
     write_file_atomically(
         file_system,
         &temporary_path(dir, number),

@@ -16,9 +16,9 @@ use crate::fs::{CURRENT_FILE_NAME, manifest_path};
 use crate::key::FileNumber;
 use crate::log::{LogEvent, LogFileKind, LogReader};
 use crate::manifest::current::read_current_on;
-use crate::vfs::{FileSystem, OsFileSystem};
 use crate::manifest::edit::VersionEdit;
 use crate::manifest::state::ManifestState;
+use crate::vfs::{FileSystem, OsFileSystem};
 
 /// Reads `dir/CURRENT`, opens the manifest it names and replays it.
 ///

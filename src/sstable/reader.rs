@@ -141,12 +141,7 @@ impl Table {
 
     /// Opens a table held in memory; `name` is used in error messages. File number 0.
     pub fn from_bytes(name: impl Into<PathBuf>, bytes: Vec<u8>) -> Result<Table> {
-        Self::from_shared(
-            name.into(),
-            FileNumber(0),
-            Arc::new(bytes),
-            None,
-        )
+        Self::from_shared(name.into(), FileNumber(0), Arc::new(bytes), None)
     }
 
     fn from_shared(

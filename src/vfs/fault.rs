@@ -58,14 +58,17 @@ impl FileClass {
             .file_name()
             .and_then(|name| name.to_str())
             .and_then(parse_file_name);
-        match (self, kind) {
-            (FileClass::Any, _) => true,
-            (FileClass::Wal, Some(FileKind::Wal(_))) => true,
-            (FileClass::Table, Some(FileKind::Table(_))) => true,
-            (FileClass::Manifest, Some(FileKind::Manifest(_))) => true,
-            (FileClass::Current, Some(FileKind::Current | FileKind::Temporary(_))) => true,
-            _ => false,
-        }
+        matches!(
+            (self, kind),
+            (FileClass::Any, _)
+                | (FileClass::Wal, Some(FileKind::Wal(_)))
+                | (FileClass::Table, Some(FileKind::Table(_)))
+                | (FileClass::Manifest, Some(FileKind::Manifest(_)))
+                | (
+                    FileClass::Current,
+                    Some(FileKind::Current | FileKind::Temporary(_))
+                )
+        )
     }
 }
 
@@ -565,7 +568,10 @@ impl WritableFile for FaultWritableFile {
             return Err(injected_error("write", &self.path));
         }
         let length = state.files.get(&self.id).map_or(0, |record| record.length);
-        let full = state.disk_full.as_ref().is_some_and(|class| class.matches(&self.path));
+        let full = state
+            .disk_full
+            .as_ref()
+            .is_some_and(|class| class.matches(&self.path));
         if full && self.position + bytes.len() as u64 > length {
             state.stats.injected_failures += 1;
             return Err(disk_full_error());
@@ -618,7 +624,11 @@ impl FileSystem for FaultFileSystem {
     fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
         let mut state = self.state();
         state.begin_mutation()?;
-        if state.disk_full.as_ref().is_some_and(|class| class.matches(path)) {
+        if state
+            .disk_full
+            .as_ref()
+            .is_some_and(|class| class.matches(path))
+        {
             state.stats.injected_failures += 1;
             return Err(disk_full_error());
         }
