@@ -14,28 +14,26 @@
 //! - A write-ahead log is deleted only after the manifest durably records a log number above it.
 
 use std::collections::{HashSet, VecDeque};
-use std::fs::{File, OpenOptions};
 use std::ops::{Bound, RangeBounds};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use crate::batch::WriteBatch;
 use crate::cache::BlockCache;
 use crate::commit::GroupCommit;
 use crate::compaction::picker::PickerOptions;
 use crate::error::{Error, Result};
-use crate::fs::{LOCK_FILE_NAME, wal_path};
+use crate::fs::{LOCK_FILE_NAME, remove_file, wal_path};
 use crate::iterator::{
     DbIterator, InternalIterator, LevelIterator, MemtableIterator, SourceFactory, TableSource,
     prefix_successor,
 };
 use crate::key::{FileNumber, SequenceNumber, check_key};
-#[cfg(test)]
-use crate::log::InjectedFaults;
 use crate::log::LogWriter;
-use crate::manifest::{ManifestWriter, NUM_LEVELS, VersionEdit, write_current};
+use crate::manifest::{ManifestWriter, NUM_LEVELS, VersionEdit, write_current_on};
 use crate::memtable::{Memtable, MemtableLookup};
 use crate::options::{Options, ReadOptions, WriteOptions};
 use crate::snapshot::{Snapshot, SnapshotRegistry};
@@ -44,6 +42,7 @@ use crate::stats::{EngineStats, Stats};
 use crate::stats::{Pressure, RateMeter};
 use crate::value::Value;
 use crate::version::{TableHandle, Version};
+use crate::vfs::{FileLock, FileSystem};
 
 /// What readers see: the memtables and tables that together hold every visible entry.
 pub(crate) struct ReadView {
@@ -112,7 +111,7 @@ impl EngineState {
 pub(crate) struct DbInner {
     pub dir: PathBuf,
     pub options: Options,
-    pub lock_file: Mutex<Option<File>>,
+    pub lock_file: Mutex<Option<Box<dyn FileLock>>>,
     pub commit: GroupCommit,
     pub wal: Mutex<WalState>,
     pub state: Mutex<EngineState>,
@@ -431,31 +430,62 @@ fn view_sources(view: Arc<ReadView>, options: BlockReadOptions) -> SourceFactory
     })
 }
 
-fn acquire_lock(dir: &Path, options: &Options) -> Result<File> {
-    if !dir.exists() {
+fn acquire_lock(dir: &Path, options: &Options) -> Result<Box<dyn FileLock>> {
+    let file_system = &*options.file_system;
+    let exists = file_system
+        .exists(dir)
+        .map_err(|error| Error::io(dir, error))?;
+    if !exists {
         if !options.create_if_missing {
             return Err(Error::InvalidArgument(format!(
                 "{} does not exist and Options::create_if_missing is false",
                 dir.display()
             )));
         }
-        std::fs::create_dir_all(dir).map_err(|error| Error::io(dir, error))?;
+        file_system
+            .create_dir_all(dir)
+            .map_err(|error| Error::io(dir, error))?;
     }
     let path = dir.join(LOCK_FILE_NAME);
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|error| Error::io(&path, error))?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Locked(dir.to_path_buf())),
-        Err(std::fs::TryLockError::Error(error)) => Err(Error::io(&path, error)),
+    match file_system.lock(&path) {
+        Ok(lock) => Ok(lock),
+        Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
+            Err(Error::Locked(dir.to_path_buf()))
+        }
+        Err(error) => Err(Error::io(&path, error)),
     }
 }
 
+/// The longest wait between two attempts of a failed flush or compaction.
+pub(crate) const RETRY_DELAY_MAX: Duration = Duration::from_secs(1);
+
 impl DbInner {
+    /// Waits `delay` before a background retry, waking early when the database closes; false
+    /// if it is closing, so that a retry loop never holds up `close`.
+    pub fn wait_before_retry(&self, delay: Duration) -> bool {
+        let deadline = Instant::now() + delay;
+        let mut state = lock(&self.state);
+        loop {
+            if state.shutting_down || self.closed.load(Ordering::Acquire) {
+                return false;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return true;
+            }
+            state = self
+                .state_changed
+                .wait_timeout(state, deadline - now)
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .0;
+        }
+    }
+
+    /// The file system every file operation goes through (`Options::file_system`).
+    pub fn file_system(&self) -> &dyn FileSystem {
+        &*self.options.file_system
+    }
+
     pub fn check_open(&self) -> Result<()> {
         if self.closed.load(Ordering::Acquire) {
             Err(Error::Closed)
@@ -569,7 +599,15 @@ impl DbInner {
 
     /// Makes `edit` durable in the manifest (with the current next file number), starting a new
     /// manifest when this one has grown past `Options::max_manifest_size`.
+    ///
+    /// After a failed append the manifest's tail is unknown, so the next call first starts a
+    /// new manifest from the state as of the last good edit (what the failed edit would have
+    /// changed is not in it; the caller keeps that edit's new files for the next open to sort
+    /// out, since the failed record may still have reached the disk).
     pub fn log_edit(&self, state: &mut EngineState, edit: &mut VersionEdit) -> Result<()> {
+        if state.manifest.is_poisoned() {
+            self.roll_manifest(state)?;
+        }
         edit.next_file_number = Some(FileNumber(state.next_file_number));
         state.manifest.append(edit)?;
         if state.manifest.file_size() > self.options.max_manifest_size {
@@ -585,10 +623,10 @@ impl DbInner {
         let number = state.allocate_file_number();
         let mut snapshot = state.manifest.state().clone();
         snapshot.next_file_number = FileNumber(state.next_file_number);
-        let manifest = ManifestWriter::create(&self.dir, number, &snapshot)?;
-        write_current(&self.dir, number)?;
+        let manifest = ManifestWriter::create_on(self.file_system(), &self.dir, number, &snapshot)?;
+        write_current_on(self.file_system(), &self.dir, number)?;
         let old = std::mem::replace(&mut state.manifest, manifest);
-        let _ = std::fs::remove_file(old.path());
+        let _ = remove_file(self.file_system(), old.path());
         self.stats.manifest_rolls.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
@@ -701,11 +739,10 @@ impl DbInner {
         // replay of zeros.
         if let Some(spare) = lock(&self.state).spare_wal.take() {
             drop(spare.writer);
-            let _ = std::fs::remove_file(wal_path(&self.dir, spare.number));
+            let _ = remove_file(self.file_system(), &wal_path(&self.dir, spare.number));
         }
-        if let Some(file) = lock(&self.lock_file).take() {
-            let _ = file.unlock();
-        }
+        // Dropping the lock releases it.
+        drop(lock(&self.lock_file).take());
         synced
     }
 }
@@ -719,8 +756,7 @@ const _: () = {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::AtomicI64;
-    use std::sync::atomic::Ordering::SeqCst;
+    use crate::vfs::{FaultFileSystem, FileClass};
     use std::time::Duration;
 
     fn batch_of(name: &str) -> WriteBatch {
@@ -735,15 +771,26 @@ mod tests {
     }
 
     /// Holds the log lock so that one leader (`first`) blocks in its commit while `followers`
-    /// queue behind it and then form the next group together; the log operation chosen by
-    /// `countdown` fails on that second group. Returns each writer's result.
+    /// queue behind it and then form the next group together; `arm` makes the log operation
+    /// of that second group fail (the first group's is the first of its kind from then on).
+    /// Returns each writer's result.
     fn second_group_fails(
-        countdown: fn(&InjectedFaults) -> &AtomicI64,
+        arm: fn(&FaultFileSystem),
     ) -> (tempfile::TempDir, Arc<Db>, Vec<Result<()>>) {
         let dir = tempfile::tempdir().unwrap();
-        let db = Arc::new(Db::open(dir.path(), Options::default()).unwrap());
+        let file_system = FaultFileSystem::new();
+        let options = Options {
+            write_buffer_size: 1 << 20,
+            file_system: Arc::new(file_system.clone()),
+            ..Options::default()
+        };
+        let db = Arc::new(Db::open(dir.path(), options).unwrap());
+        // The flush thread's spare log writes and syncs a log too: let it finish first.
+        while lock(&db.inner.state).spare_wal.is_none() {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         let guard = lock(&db.inner.wal);
-        countdown(&guard.writer.faults).store(1, SeqCst);
+        arm(&file_system);
         let spawn = |name: String| {
             let db = Arc::clone(&db);
             std::thread::spawn(move || db.write(batch_of(&name), &WriteOptions::SYNC))
@@ -795,7 +842,8 @@ mod tests {
 
     #[test]
     fn a_failed_log_sync_fails_the_whole_group_and_the_database_refuses_writes() {
-        let (_dir, db, results) = second_group_fails(|faults| &faults.syncs_before_failure);
+        let (_dir, db, results) =
+            second_group_fails(|file_system| file_system.fail_sync(2, FileClass::Wal));
         check_poisoned_after(&results, &db, "injected sync failure");
         // The failed sync is not retried: closing does not sync the poisoned log again.
         db.close().unwrap();
@@ -803,7 +851,8 @@ mod tests {
 
     #[test]
     fn a_failed_log_write_fails_the_whole_group_and_the_database_refuses_writes() {
-        let (_dir, db, results) = second_group_fails(|faults| &faults.writes_before_failure);
+        let (_dir, db, results) =
+            second_group_fails(|file_system| file_system.fail_write(2, FileClass::Wal));
         check_poisoned_after(&results, &db, "injected write failure");
         // Nothing of the failed group reached the memtable.
         assert_eq!(db.get(b"follower0-1").unwrap(), None);

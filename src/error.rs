@@ -102,6 +102,12 @@ impl Error {
     pub fn is_corruption(&self) -> bool {
         matches!(self, Error::Corruption { .. })
     }
+
+    /// Whether this error reports a full disk (`ErrorKind::StorageFull`): retrying can succeed
+    /// once space is freed.
+    pub fn is_storage_full(&self) -> bool {
+        matches!(self, Error::Io { source, .. } if source.kind() == io::ErrorKind::StorageFull)
+    }
 }
 
 impl fmt::Display for Error {

@@ -5,19 +5,23 @@
 //! append the manifest edit (new table, new log number) and fsync it, install the new version
 //! and drop the memtable from the read view in one step, and only then delete the memtable's
 //! write-ahead log. A failed flush is retried with exponential backoff a few times; after that
-//! the database turns read-only with the cause in every write's error and in `stats()`.
+//! the database turns read-only with the cause in every write's error and in `stats()`. A flush
+//! that failed because the disk is full is retried until space returns (the backoff capped at
+//! `RETRY_DELAY_MAX`, each retry counted in `stats().storage_full_retries`), while writers wait
+//! at `max_immutable_memtables`.
 //!
 //! When it has nothing to flush, the thread preallocates the next write-ahead log, so that a
 //! memtable rotation swaps logs instead of waiting for megabytes of zeros to reach the disk.
 
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use crate::compaction::stripes::SnapshotStripes;
-use crate::db::{DbInner, ImmutableMemtable, SpareWal, lock};
+use crate::db::{DbInner, ImmutableMemtable, RETRY_DELAY_MAX, SpareWal, lock};
 use crate::error::{Error, Result};
-use crate::fs::{sync_dir, table_path, wal_path};
+use crate::fs::{remove_file, sync_dir, table_path, wal_path};
 use crate::key::{FileNumber, SequenceNumber};
 use crate::manifest::{FileMetadata, VersionEdit};
 use crate::memtable::Memtable;
@@ -44,7 +48,9 @@ pub(crate) fn write_level0_table(
         return Ok(None);
     }
     let path = table_path(dir, number);
-    let mut builder = TableBuilder::create(&path, options.table.clone())?;
+    let file_system = &options.file_system;
+    let mut builder =
+        TableBuilder::create_on(Arc::clone(file_system), &path, options.table.clone())?;
     // Versions that no snapshot and no later reader can see are not written. (Tombstones are
     // kept: older versions of their keys may sit in tables below.)
     let mut stripes = SnapshotStripes::new(snapshots);
@@ -58,7 +64,7 @@ pub(crate) fn write_level0_table(
         }
     }
     let summary = builder.finish()?;
-    sync_dir(dir)?;
+    sync_dir(&**file_system, dir)?;
     let properties = summary.properties;
     Ok(Some(FileMetadata {
         number,
@@ -117,13 +123,17 @@ fn flush_loop(inner: &DbInner) {
         };
         match job {
             Job::Flush(frozen) => {
-                if let Err(error) = flush_with_retries(inner, &frozen) {
-                    let cause =
-                        format!("flushing a memtable failed {FLUSH_ATTEMPTS} times: {error}");
-                    inner.poison(cause.clone());
-                    let mut state = lock(&inner.state);
-                    state.background_error = Some(cause);
-                    inner.state_changed.notify_all();
+                match flush_with_retries(inner, &frozen) {
+                    // Closing stopped the retries: the frozen memtable's log still holds it.
+                    Ok(()) | Err(Error::Closed) => {}
+                    Err(error) => {
+                        let cause =
+                            format!("flushing a memtable failed {FLUSH_ATTEMPTS} times: {error}");
+                        inner.poison(cause.clone());
+                        let mut state = lock(&inner.state);
+                        state.background_error = Some(cause);
+                        inner.state_changed.notify_all();
+                    }
                 }
             }
             Job::PrepareSpareWal(number) => prepare_spare_wal(inner, number),
@@ -135,7 +145,7 @@ fn flush_loop(inner: &DbInner) {
 /// then creates its log itself (and reports any failure to the writers).
 fn prepare_spare_wal(inner: &DbInner, number: FileNumber) {
     let Ok(writer) = inner.create_wal(number) else {
-        let _ = std::fs::remove_file(wal_path(&inner.dir, number));
+        let _ = remove_file(inner.file_system(), &wal_path(&inner.dir, number));
         return;
     };
     let mut state = lock(&inner.state);
@@ -146,23 +156,34 @@ fn prepare_spare_wal(inner: &DbInner, number: FileNumber) {
     } else {
         drop(state);
         drop(writer);
-        let _ = std::fs::remove_file(wal_path(&inner.dir, number));
+        let _ = remove_file(inner.file_system(), &wal_path(&inner.dir, number));
     }
 }
 
+/// Flushes `job`, retrying: a few times for most errors, and for as long as it takes when the
+/// disk is full. `Error::Closed` if the database closed while waiting to retry.
 fn flush_with_retries(inner: &DbInner, job: &ImmutableMemtable) -> Result<()> {
     let mut delay = FIRST_RETRY_DELAY;
     let mut attempt = 1;
     loop {
-        match flush_one(inner, job) {
+        let error = match flush_one(inner, job) {
             Ok(()) => return Ok(()),
-            Err(error) if attempt >= FLUSH_ATTEMPTS => return Err(error),
-            Err(_) => {
-                std::thread::sleep(delay);
-                delay *= 2;
-                attempt += 1;
-            }
+            Err(error) => error,
+        };
+        if error.is_storage_full() {
+            inner
+                .stats
+                .storage_full_retries
+                .fetch_add(1, Ordering::Relaxed);
+        } else if attempt >= FLUSH_ATTEMPTS {
+            return Err(error);
+        } else {
+            attempt += 1;
         }
+        if !inner.wait_before_retry(delay) {
+            return Err(Error::Closed);
+        }
+        delay = (delay * 2).min(RETRY_DELAY_MAX);
     }
 }
 
@@ -178,7 +199,12 @@ fn flush_one(inner: &DbInner, job: &ImmutableMemtable) -> Result<()> {
         &snapshots,
     )?;
     let handle = match metadata {
-        Some(metadata) => Some(open_table_handle(&inner.dir, metadata, &inner.cache)?),
+        Some(metadata) => Some(open_table_handle(
+            &inner.options.file_system,
+            &inner.dir,
+            metadata,
+            &inner.cache,
+        )?),
         None => None,
     };
 
@@ -198,9 +224,14 @@ fn flush_one(inner: &DbInner, job: &ImmutableMemtable) -> Result<()> {
         added.push(Arc::new(handle));
     }
     if let Err(error) = inner.log_edit(&mut state, &mut edit) {
+        // A failed manifest write may still have reached the disk naming the table: keep the
+        // file then (the next open removes it if nothing names it). Otherwise the table never
+        // became live and its handle deletes the file.
+        let maybe_named = state.manifest.is_poisoned();
         drop(state);
-        // The table never became live: its handle deletes the file.
-        added.iter().for_each(|handle| handle.mark_obsolete());
+        if !maybe_named {
+            added.iter().for_each(|handle| handle.mark_obsolete());
+        }
         return Err(error);
     }
     state.version = Arc::new(state.version.apply(&edit, added));
@@ -215,7 +246,7 @@ fn flush_one(inner: &DbInner, job: &ImmutableMemtable) -> Result<()> {
         .record_flush(edit.new_files.iter().map(|(_, file)| file.file_size).sum());
     // The manifest no longer needs the log; a failure to delete it only leaves a file that the
     // next open removes.
-    let _ = std::fs::remove_file(wal_path(&inner.dir, job.wal_number));
+    let _ = remove_file(inner.file_system(), &wal_path(&inner.dir, job.wal_number));
     Ok(())
 }
 

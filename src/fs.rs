@@ -6,12 +6,11 @@
 //! `CURRENT`, `LOCK`, `MANIFEST-NNNNNN`, `NNNNNN.wal`, `NNNNNN.sst`, and `NNNNNN.tmp` while a
 //! file is being replaced. `NNNNNN` is a file number, zero-padded to at least six digits.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::key::FileNumber;
+use crate::vfs::{FileSystem, parent_dir};
 
 /// Name of the file that names the live manifest.
 pub const CURRENT_FILE_NAME: &str = "CURRENT";
@@ -88,28 +87,41 @@ fn parse_number(digits: &str) -> Option<FileNumber> {
 }
 
 /// Makes the entries of `dir` (files created, renamed or removed in it) durable.
-pub fn sync_dir(dir: &Path) -> Result<()> {
-    let handle = File::open(dir).map_err(|error| Error::io(dir, error))?;
-    handle.sync_all().map_err(|error| Error::io(dir, error))
+pub fn sync_dir(file_system: &dyn FileSystem, dir: &Path) -> Result<()> {
+    file_system
+        .sync_dir(dir)
+        .map_err(|error| Error::io(dir, error))
+}
+
+/// Removes the file at `path`, treating a file that is already gone as removed.
+pub fn remove_file(file_system: &dyn FileSystem, path: &Path) -> Result<()> {
+    match file_system.remove(path) {
+        Ok(()) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(error) => Err(Error::io(path, error)),
+    }
 }
 
 /// Replaces `target` with `contents` so that a crash leaves either the old or the new file:
 /// write `temporary`, fsync it, rename it over `target`, fsync the directory.
-pub fn write_file_atomically(temporary: &Path, target: &Path, contents: &[u8]) -> Result<()> {
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(temporary)
+pub fn write_file_atomically(
+    file_system: &dyn FileSystem,
+    temporary: &Path,
+    target: &Path,
+    contents: &[u8],
+) -> Result<()> {
+    let mut file = file_system
+        .create(temporary)
         .map_err(|error| Error::io(temporary, error))?;
     file.write_all(contents)
         .map_err(|error| Error::io(temporary, error))?;
     file.sync_all()
         .map_err(|error| Error::io(temporary, error))?;
     drop(file);
-    fs::rename(temporary, target).map_err(|error| Error::io(target, error))?;
-    let dir = target.parent().unwrap_or(Path::new("."));
-    sync_dir(dir)
+    file_system
+        .rename(temporary, target)
+        .map_err(|error| Error::io(target, error))?;
+    sync_dir(file_system, &parent_dir(target))
 }
 
 #[cfg(test)]
@@ -152,9 +164,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let target = dir.path().join("CURRENT");
         let temporary = temporary_path(dir.path(), FileNumber(1));
-        write_file_atomically(&temporary, &target, b"one").unwrap();
-        write_file_atomically(&temporary, &target, b"two").unwrap();
-        assert_eq!(fs::read(&target).unwrap(), b"two");
+        let file_system = crate::vfs::OsFileSystem;
+        write_file_atomically(&file_system, &temporary, &target, b"one").unwrap();
+        write_file_atomically(&file_system, &temporary, &target, b"two").unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"two");
         assert!(!temporary.exists());
     }
 }

@@ -56,6 +56,7 @@ pub mod sstable;
 pub mod stats;
 pub mod value;
 mod version;
+pub mod vfs;
 mod write;
 
 pub use batch::WriteBatch;

@@ -1,10 +1,13 @@
 //! `Options` (how a database is opened and tuned), `WriteOptions` and `ReadOptions` (per call),
 //! and their validation, which names the offending field.
 
+use std::sync::Arc;
+
 use crate::commit_policy::CommitPolicy;
 use crate::error::{Error, Result};
 use crate::snapshot::Snapshot;
 use crate::sstable::TableOptions;
+use crate::vfs::{FileSystem, OsFileSystem};
 
 /// What recovery does with damage found in a write-ahead log. The names follow RocksDB's
 /// `WALRecoveryMode`, whose users know them.
@@ -86,6 +89,10 @@ pub struct Options {
     /// Size in bytes past which the manifest is rewritten as a snapshot of the current state
     /// into a new file. Default 16 MiB.
     pub max_manifest_size: u64,
+    /// The file system every file operation goes through. Default [`OsFileSystem`]; tests put
+    /// a [`FaultFileSystem`](crate::vfs::FaultFileSystem) here to inject failures and power
+    /// loss. Not settable from configuration text.
+    pub file_system: Arc<dyn FileSystem>,
 }
 
 impl Default for Options {
@@ -110,6 +117,7 @@ impl Default for Options {
             target_file_size: 64 << 20,
             background_threads: 2,
             max_manifest_size: 16 << 20,
+            file_system: Arc::new(OsFileSystem),
         }
     }
 }

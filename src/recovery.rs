@@ -8,7 +8,6 @@
 //! and the next open replays them again; files the crash left behind unreferenced are removed.
 
 use std::collections::{HashSet, VecDeque};
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
@@ -18,23 +17,30 @@ use crate::cache::BlockCache;
 use crate::commit::GroupCommit;
 use crate::db::{DbInner, EngineState, ReadView, WalState};
 use crate::error::{Error, Result};
-use crate::fs::{FileKind, parse_file_name, sync_dir, table_path, wal_path};
+use crate::fs::{FileKind, parse_file_name, remove_file, sync_dir, table_path, wal_path};
 use crate::key::{FileNumber, SequenceNumber};
 use crate::log::{LogEvent, LogFileKind, LogReader, LogWriter};
 use crate::manifest::{
-    ManifestState, ManifestWriter, VersionEdit, read_current, recover, write_current,
+    ManifestState, ManifestWriter, VersionEdit, read_current_on, recover_on, write_current_on,
 };
 use crate::memtable::Memtable;
 use crate::options::{Options, WalRecoveryMode};
 use crate::snapshot::SnapshotRegistry;
 use crate::stats::{EngineStats, RateMeter};
 use crate::version::Version;
+use crate::vfs::{FileLock, FileSystem};
 use crate::write::insert_batch;
 
 /// Builds the engine for the database in `dir` (whose lock is held by `lock_file`).
-pub(crate) fn open_inner(dir: PathBuf, options: Options, lock_file: File) -> Result<DbInner> {
+pub(crate) fn open_inner(
+    dir: PathBuf,
+    options: Options,
+    lock_file: Box<dyn FileLock>,
+) -> Result<DbInner> {
+    let file_system = Arc::clone(&options.file_system);
+    let file_system = &*file_system;
     let state = load_or_create_manifest(&dir, &options)?;
-    let found = list_files(&dir)?;
+    let found = list_files(file_system, &dir)?;
     let highest_found = found.iter().map(|(_, number)| number.0).max().unwrap_or(0);
     let mut next_file_number = state.next_file_number.0.max(highest_found + 1);
     let mut allocate = || {
@@ -52,6 +58,7 @@ pub(crate) fn open_inner(dir: PathBuf, options: Options, lock_file: File) -> Res
     let recovered = Memtable::new();
     let mut last_sequence = state.last_sequence;
     replay_logs(
+        file_system,
         &dir,
         &wal_numbers,
         options.wal_recovery_mode,
@@ -71,7 +78,8 @@ pub(crate) fn open_inner(dir: PathBuf, options: Options, lock_file: File) -> Res
     }
     let wal_number = allocate();
     let manifest_number = allocate();
-    let wal = LogWriter::create_preallocated(
+    let wal = LogWriter::create_preallocated_on(
+        file_system,
         &wal_path(&dir, wal_number),
         LogFileKind::Wal,
         options.write_buffer_size as u64,
@@ -85,12 +93,12 @@ pub(crate) fn open_inner(dir: PathBuf, options: Options, lock_file: File) -> Res
     })?;
     // `ManifestWriter::create` syncs the new manifest and the directory (and so the new log's
     // and table's directory entries) before CURRENT names it.
-    let manifest = ManifestWriter::create(&dir, manifest_number, &new_state)?;
-    write_current(&dir, manifest_number)?;
+    let manifest = ManifestWriter::create_on(file_system, &dir, manifest_number, &new_state)?;
+    write_current_on(file_system, &dir, manifest_number)?;
     let live_state = manifest.state().clone();
-    remove_obsolete_files(&dir, &live_state, wal_number, &found)?;
+    remove_obsolete_files(file_system, &dir, &live_state, wal_number, &found)?;
 
-    let version = Version::open(&dir, &live_state, &cache)?;
+    let version = Version::open(&options.file_system, &dir, &live_state, &cache)?;
     let version = Arc::new(version);
     let level0_count = version.levels[0].len();
     let memtable = Arc::new(Memtable::new());
@@ -142,12 +150,13 @@ pub(crate) fn open_inner(dir: PathBuf, options: Options, lock_file: File) -> Res
 
 /// The manifest state of an existing database, or of a new one created now.
 fn load_or_create_manifest(dir: &Path, options: &Options) -> Result<ManifestState> {
-    match read_current(dir)? {
+    let file_system = &*options.file_system;
+    match read_current_on(file_system, dir)? {
         Some(_) if options.error_if_exists => Err(Error::InvalidArgument(format!(
             "a database already exists in {} and Options::error_if_exists is true",
             dir.display()
         ))),
-        Some(_) => recover(dir),
+        Some(_) => recover_on(file_system, dir),
         None if !options.create_if_missing => Err(Error::InvalidArgument(format!(
             "no database in {} (no CURRENT file) and Options::create_if_missing is false",
             dir.display()
@@ -155,20 +164,21 @@ fn load_or_create_manifest(dir: &Path, options: &Options) -> Result<ManifestStat
         None => {
             let number = FileNumber(1);
             let state = ManifestState::empty(number);
-            ManifestWriter::create(dir, number, &state)?;
-            write_current(dir, number)?;
+            ManifestWriter::create_on(file_system, dir, number, &state)?;
+            write_current_on(file_system, dir, number)?;
             Ok(state)
         }
     }
 }
 
 /// Every file in `dir` that shaledb could have written, with its number (0 for CURRENT/LOCK).
-fn list_files(dir: &Path) -> Result<Vec<(FileKind, FileNumber)>> {
-    let entries = std::fs::read_dir(dir).map_err(|error| Error::io(dir, error))?;
+fn list_files(file_system: &dyn FileSystem, dir: &Path) -> Result<Vec<(FileKind, FileNumber)>> {
+    let names = file_system
+        .list(dir)
+        .map_err(|error| Error::io(dir, error))?;
     let mut files = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|error| Error::io(dir, error))?;
-        let Some(kind) = entry.file_name().to_str().and_then(parse_file_name) else {
+    for name in names {
+        let Some(kind) = parse_file_name(&name) else {
             continue;
         };
         let number = match kind {
@@ -221,6 +231,7 @@ fn with_advice(error: Error) -> Error {
 /// Replays `numbers` (ascending) into `memtable`, applying whole batches only, and raises
 /// `last_sequence` to the last sequence number replayed.
 fn replay_logs(
+    file_system: &dyn FileSystem,
     dir: &Path,
     numbers: &[FileNumber],
     mode: WalRecoveryMode,
@@ -232,7 +243,7 @@ fn replay_logs(
     let mut pending_torn_tail: Option<Error> = None;
     for &number in numbers {
         let path = wal_path(dir, number);
-        let reader = match LogReader::open(&path, LogFileKind::Wal) {
+        let reader = match LogReader::open_on(file_system, &path, LogFileKind::Wal) {
             Ok(reader) => reader,
             Err(error) if error.is_corruption() => match on_damage(mode, error) {
                 DamageAction::Fail(error) => return Err(with_advice(error)),
@@ -320,6 +331,7 @@ fn apply_record(
 /// Deletes every file the live state does not reference: logs older than `wal_number`, tables
 /// not in any level, manifests other than the live one, temporary files.
 fn remove_obsolete_files(
+    file_system: &dyn FileSystem,
     dir: &Path,
     state: &ManifestState,
     wal_number: FileNumber,
@@ -343,14 +355,11 @@ fn remove_obsolete_files(
             FileKind::Manifest(_) => crate::fs::manifest_path(dir, number),
             _ => crate::fs::temporary_path(dir, number),
         };
-        match std::fs::remove_file(&path) {
-            Ok(()) => removed_any = true,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-            Err(error) => return Err(Error::io(&path, error)),
-        }
+        remove_file(file_system, &path)?;
+        removed_any = true;
     }
     if removed_any {
-        sync_dir(dir)?;
+        sync_dir(file_system, dir)?;
     }
     Ok(())
 }

@@ -174,6 +174,8 @@ pub(crate) struct EngineStats {
     pub compaction_bytes_written: AtomicU64,
     /// Times the manifest was rewritten into a new file.
     pub manifest_rolls: AtomicU64,
+    /// Flush and compaction attempts that failed on a full disk and were retried.
+    pub storage_full_retries: AtomicU64,
 }
 
 impl Default for EngineStats {
@@ -190,6 +192,7 @@ impl Default for EngineStats {
             compaction_bytes_read: AtomicU64::new(0),
             compaction_bytes_written: AtomicU64::new(0),
             manifest_rolls: AtomicU64::new(0),
+            storage_full_retries: AtomicU64::new(0),
         }
     }
 }
@@ -259,6 +262,7 @@ impl EngineStats {
             compaction_bytes_read: self.compaction_bytes_read.load(Ordering::Relaxed),
             compaction_bytes_written: self.compaction_bytes_written.load(Ordering::Relaxed),
             manifest_rolls: self.manifest_rolls.load(Ordering::Relaxed),
+            storage_full_retries: self.storage_full_retries.load(Ordering::Relaxed),
             user_bytes_written: gauges.user_bytes_written,
             wal_bytes: gauges.wal_bytes,
             error: gauges.error,
@@ -364,6 +368,9 @@ pub struct Stats {
     pub compaction_bytes_written: u64,
     /// Times the manifest was rewritten into a new file.
     pub manifest_rolls: u64,
+    /// Flush and compaction attempts that failed because the disk was full and were retried
+    /// (background work stalls, without turning the database read-only, until space returns).
+    pub storage_full_retries: u64,
     /// Bytes of write batches committed (what the application asked to write).
     pub user_bytes_written: u64,
     /// Why the database refuses writes, if it does.
@@ -430,12 +437,13 @@ impl fmt::Display for Stats {
         )?;
         writeln!(
             f,
-            "compactions {} ({} trivial moves): read {:.1} MiB, wrote {:.1} MiB; manifest rolls {}",
+            "compactions {} ({} trivial moves): read {:.1} MiB, wrote {:.1} MiB; manifest rolls {}; disk-full retries {}",
             self.compactions,
             self.trivial_moves,
             mebibytes(self.compaction_bytes_read),
             mebibytes(self.compaction_bytes_written),
-            self.manifest_rolls
+            self.manifest_rolls,
+            self.storage_full_retries
         )?;
         let lookups = self.cache_hits + self.cache_misses;
         let hit_rate = if lookups == 0 {

@@ -20,6 +20,7 @@ use crate::fs::table_path;
 use crate::key::{SequenceNumber, compare_internal_keys, user_key};
 use crate::manifest::{FileMetadata, ManifestState, NUM_LEVELS, VersionEdit};
 use crate::sstable::{Block, Table};
+use crate::vfs::FileSystem;
 
 /// A live SSTable: its manifest record and the open table. Deletes its file when dropped after
 /// an edit removed it (see the module documentation).
@@ -27,6 +28,7 @@ pub(crate) struct TableHandle {
     pub metadata: FileMetadata,
     pub table: Table,
     path: PathBuf,
+    file_system: Arc<dyn FileSystem>,
     cache: Option<Arc<BlockCache<Block>>>,
     obsolete: AtomicBool,
 }
@@ -35,7 +37,7 @@ impl Drop for TableHandle {
     fn drop(&mut self) {
         if self.obsolete.load(Ordering::Acquire) {
             // A failure leaves an unreferenced file that the next open removes.
-            let _ = std::fs::remove_file(&self.path);
+            let _ = self.file_system.remove(&self.path);
             if let Some(cache) = &self.cache {
                 cache.remove_file(self.metadata.number);
             }
@@ -44,18 +46,20 @@ impl Drop for TableHandle {
 }
 
 impl TableHandle {
-    /// A handle for `table`, the file at `path` described by `metadata`, whose blocks may sit
-    /// in `cache`.
+    /// A handle for `table`, the file at `path` of `file_system` described by `metadata`, whose
+    /// blocks may sit in `cache`.
     pub fn new(
         metadata: FileMetadata,
         table: Table,
         path: PathBuf,
+        file_system: Arc<dyn FileSystem>,
         cache: Option<Arc<BlockCache<Block>>>,
     ) -> Self {
         TableHandle {
             metadata,
             table,
             path,
+            file_system,
             cache,
             obsolete: AtomicBool::new(false),
         }
@@ -72,19 +76,22 @@ impl TableHandle {
     }
 }
 
-/// Opens table `metadata.number` of `dir` with the block cache.
+/// Opens table `metadata.number` of `dir` through `file_system`, with the block cache.
 pub(crate) fn open_table_handle(
+    file_system: &Arc<dyn FileSystem>,
     dir: &Path,
     metadata: FileMetadata,
     cache: &Arc<BlockCache<Block>>,
 ) -> Result<TableHandle> {
     let path = table_path(dir, metadata.number);
-    let table = Table::open_with_cache(&path, metadata.number, Some(Arc::clone(cache)))?;
+    let cache = Some(Arc::clone(cache));
+    let table = Table::open_on(&**file_system, &path, metadata.number, cache.clone())?;
     Ok(TableHandle::new(
         metadata,
         table,
         path,
-        Some(Arc::clone(cache)),
+        Arc::clone(file_system),
+        cache,
     ))
 }
 
@@ -97,6 +104,7 @@ pub(crate) struct Version {
 impl Version {
     /// Opens every table the manifest state lists.
     pub fn open(
+        file_system: &Arc<dyn FileSystem>,
         dir: &Path,
         state: &ManifestState,
         cache: &Arc<BlockCache<Block>>,
@@ -104,7 +112,7 @@ impl Version {
         let mut version = Version::default();
         for (level, files) in state.levels.iter().enumerate() {
             for metadata in files {
-                let handle = open_table_handle(dir, metadata.clone(), cache)?;
+                let handle = open_table_handle(file_system, dir, metadata.clone(), cache)?;
                 version.levels[level].push(Arc::new(handle));
             }
         }

@@ -12,7 +12,7 @@ use crate::batch::{BatchOperation, BatchReader, WriteBatch};
 use crate::commit::WriteGroup;
 use crate::db::{DbInner, EngineState, ImmutableMemtable, WalState, lock};
 use crate::error::{Error, Result};
-use crate::fs::{sync_dir, wal_path};
+use crate::fs::{remove_file, sync_dir, wal_path};
 use crate::key::{FileNumber, SequenceNumber, ValueKind};
 use crate::log::{LogFileKind, LogWriter};
 use crate::memtable::Memtable;
@@ -174,9 +174,15 @@ impl DbInner {
     pub fn create_wal(&self, number: FileNumber) -> Result<LogWriter> {
         let path = wal_path(&self.dir, number);
         let size = self.options.write_buffer_size as u64;
-        let writer = LogWriter::create_preallocated(&path, LogFileKind::Wal, size)?;
-        sync_dir(&self.dir)?;
-        Ok(writer)
+        let created =
+            LogWriter::create_preallocated_on(self.file_system(), &path, LogFileKind::Wal, size)
+                .and_then(|writer| sync_dir(self.file_system(), &self.dir).map(|()| writer));
+        if created.is_err() {
+            // A log that is not complete and named durably is never used; removing it keeps a
+            // full disk from filling up with attempts.
+            let _ = remove_file(self.file_system(), &path);
+        }
+        created
     }
 }
 

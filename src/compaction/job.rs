@@ -135,7 +135,7 @@ fn merge(
     match merged.and_then(|()| outputs.finish()) {
         Ok(handles) => {
             if !handles.is_empty() {
-                sync_dir(&inner.dir)?;
+                sync_dir(inner.file_system(), &inner.dir)?;
             }
             Ok(handles)
         }
@@ -239,7 +239,8 @@ impl<'a> OutputFiles<'a> {
     fn add(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
         if self.current.is_none() {
             let number = lock(&self.inner.state).allocate_file_number();
-            let builder = TableBuilder::create(
+            let builder = TableBuilder::create_on(
+                Arc::clone(&self.inner.options.file_system),
                 &table_path(&self.inner.dir, number),
                 self.inner.options.table.clone(),
             )?;
@@ -265,7 +266,12 @@ impl<'a> OutputFiles<'a> {
             smallest_sequence: properties.smallest_sequence,
             largest_sequence: properties.largest_sequence,
         };
-        let handle = open_table_handle(&self.inner.dir, metadata, &self.inner.cache)?;
+        let handle = open_table_handle(
+            &self.inner.options.file_system,
+            &self.inner.dir,
+            metadata,
+            &self.inner.cache,
+        )?;
         self.finished.push(Arc::new(handle));
         Ok(())
     }
@@ -297,8 +303,10 @@ fn install(inner: &DbInner, compaction: &Compaction, outputs: Vec<Arc<TableHandl
         edit.add_file(compaction.output_level, handle.metadata.clone());
     }
     let installed = inner.install_edit(edit, outputs.clone());
-    if installed.is_err() {
-        // The outputs never became live: their files go when the handles are dropped.
+    // Unless a failed manifest write may still have reached the disk naming them (then the
+    // next open sorts them out), the outputs never became live: their files go when the
+    // handles are dropped.
+    if installed.is_err() && !lock(&inner.state).manifest.is_poisoned() {
         outputs.iter().for_each(|handle| handle.mark_obsolete());
     }
     installed

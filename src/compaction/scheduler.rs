@@ -6,7 +6,9 @@
 //! the lock, then unmark the files and wake everyone waiting on `state_changed`. Flushes run on
 //! their own thread and never wait behind a compaction. A failed compaction is retried with
 //! exponential backoff a few times; after that the database turns read-only, with the cause in
-//! every write's error and in `stats()`.
+//! every write's error and in `stats()`. A compaction that failed because the disk is full is
+//! retried until space returns (backoff capped at `RETRY_DELAY_MAX`, counted in
+//! `stats().storage_full_retries`); its partial outputs are removed before each retry.
 
 use std::collections::HashSet;
 use std::ops::Bound;
@@ -18,7 +20,7 @@ use crate::compaction::job::{self, CompactionReport};
 use crate::compaction::picker::{
     Compaction, LAST_LEVEL, Levels, PickerOptions, in_bounds, pick_compaction, pick_range,
 };
-use crate::db::{DbInner, EngineState, lock};
+use crate::db::{DbInner, EngineState, RETRY_DELAY_MAX, lock};
 use crate::error::{Error, Result};
 use crate::key::FileNumber;
 use crate::version::Version;
@@ -118,16 +120,19 @@ fn run_with_retries(
         ) {
             Ok(report) => return Ok(report),
             Err(Error::Closed) => return Err(Error::Closed),
-            Err(error) if attempt >= COMPACTION_ATTEMPTS => return Err(error),
-            Err(_) => {
-                std::thread::sleep(delay);
-                delay *= 2;
-                attempt += 1;
-                if inner.closed.load(Ordering::Acquire) {
-                    return Err(Error::Closed);
-                }
+            Err(error) if error.is_storage_full() => {
+                inner
+                    .stats
+                    .storage_full_retries
+                    .fetch_add(1, Ordering::Relaxed);
             }
+            Err(error) if attempt >= COMPACTION_ATTEMPTS => return Err(error),
+            Err(_) => attempt += 1,
         }
+        if !inner.wait_before_retry(delay) {
+            return Err(Error::Closed);
+        }
+        delay = (delay * 2).min(RETRY_DELAY_MAX);
     }
 }
 

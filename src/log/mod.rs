@@ -40,6 +40,4 @@ pub use format::{
     LOG_MAGIC, LogFileKind,
 };
 pub use reader::{LogEvent, LogReader};
-#[cfg(test)]
-pub(crate) use writer::InjectedFaults;
 pub use writer::{LogWriter, encode_log};

@@ -28,6 +28,7 @@ use super::format::{
 };
 use crate::coding::Cursor;
 use crate::error::{Error, Result};
+use crate::vfs::{FileSystem, OsFileSystem};
 
 /// One thing a [`LogReader`] found, in file order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,7 +136,14 @@ impl LogReader {
     /// never completely written (empty, all zeros, or a truncated header with only zeros
     /// after it) opens as a log whose only event is a `TornTail` at offset 0.
     pub fn open(path: &Path, kind: LogFileKind) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|error| Error::io(path, error))?;
+        Self::open_on(&OsFileSystem, path, kind)
+    }
+
+    /// [`open`](Self::open) through `file_system`.
+    pub fn open_on(file_system: &dyn FileSystem, path: &Path, kind: LogFileKind) -> Result<Self> {
+        let bytes = file_system
+            .read(path)
+            .map_err(|error| Error::io(path, error))?;
         LogReader::from_bytes(path, bytes, kind)
     }
 

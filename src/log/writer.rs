@@ -13,8 +13,6 @@
 //!
 //! Not thread-safe by itself: the engine serialises writers (one group-commit leader at a time).
 
-use std::fs::{File, OpenOptions};
-use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use super::format::{
@@ -22,6 +20,7 @@ use super::format::{
     encode_file_header, fragment_checksum,
 };
 use crate::error::{Error, Result};
+use crate::vfs::{FileSystem, OsFileSystem, WritableFile};
 
 /// The encode buffer keeps at most this much capacity between calls, so that one huge record
 /// does not pin its memory for the life of the writer.
@@ -33,51 +32,12 @@ const PREALLOCATION_CHUNK_SIZE: usize = 1024 * 1024;
 /// Appends records to a log file (a write-ahead log or a manifest).
 #[derive(Debug)]
 pub struct LogWriter {
-    file: File,
+    file: Box<dyn WritableFile>,
     path: PathBuf,
     kind: LogFileKind,
     offset: u64,
     buffer: Vec<u8>,
     poisoned: Option<String>,
-    /// Failures the engine's unit tests inject, to check what a failed write or sync does.
-    #[cfg(test)]
-    pub(crate) faults: std::sync::Arc<InjectedFaults>,
-}
-
-/// Test-only: makes a chosen write or sync of a log fail as if the disk had refused it. Each
-/// countdown is the number of operations of that kind that still succeed before one fails;
-/// negative means never.
-#[cfg(test)]
-#[derive(Debug)]
-pub(crate) struct InjectedFaults {
-    pub writes_before_failure: std::sync::atomic::AtomicI64,
-    pub syncs_before_failure: std::sync::atomic::AtomicI64,
-}
-
-#[cfg(test)]
-impl Default for InjectedFaults {
-    fn default() -> Self {
-        InjectedFaults {
-            writes_before_failure: std::sync::atomic::AtomicI64::new(-1),
-            syncs_before_failure: std::sync::atomic::AtomicI64::new(-1),
-        }
-    }
-}
-
-#[cfg(test)]
-fn injected(countdown: &std::sync::atomic::AtomicI64, what: &str) -> Option<std::io::Error> {
-    use std::sync::atomic::Ordering::SeqCst;
-    match countdown.load(SeqCst) {
-        0 => {
-            countdown.store(-1, SeqCst);
-            Some(std::io::Error::other(format!("injected {what} failure")))
-        }
-        remaining if remaining > 0 => {
-            countdown.store(remaining - 1, SeqCst);
-            None
-        }
-        _ => None,
-    }
 }
 
 impl LogWriter {
@@ -88,7 +48,12 @@ impl LogWriter {
     /// [`crate::fs::sync_dir`] on the parent directory before relying on the file's existence
     /// after a crash.
     pub fn create(path: &Path, kind: LogFileKind) -> Result<Self> {
-        let file = open_for_writing(path)?;
+        Self::create_on(&OsFileSystem, path, kind)
+    }
+
+    /// [`create`](Self::create) through `file_system`.
+    pub fn create_on(file_system: &dyn FileSystem, path: &Path, kind: LogFileKind) -> Result<Self> {
+        let file = open_for_writing(file_system, path)?;
         let mut writer = LogWriter::new(file, path, kind);
         writer.write_file_header()?;
         Ok(writer)
@@ -103,18 +68,27 @@ impl LogWriter {
     /// the zeros after the last record as a clean end. Records that outgrow the preallocation
     /// simply extend the file. As with [`create`](Self::create), the caller syncs the directory.
     pub fn create_preallocated(path: &Path, kind: LogFileKind, bytes: u64) -> Result<Self> {
-        let mut file = open_for_writing(path)?;
+        Self::create_preallocated_on(&OsFileSystem, path, kind, bytes)
+    }
+
+    /// [`create_preallocated`](Self::create_preallocated) through `file_system`.
+    pub fn create_preallocated_on(
+        file_system: &dyn FileSystem,
+        path: &Path,
+        kind: LogFileKind,
+        bytes: u64,
+    ) -> Result<Self> {
+        let mut file = open_for_writing(file_system, path)?;
         let length = preallocated_length(bytes);
-        write_zeros(&mut file, length).map_err(|error| Error::io(path, error))?;
+        write_zeros(file.as_mut(), length).map_err(|error| Error::io(path, error))?;
         file.sync_all().map_err(|error| Error::io(path, error))?;
-        file.seek(SeekFrom::Start(0))
-            .map_err(|error| Error::io(path, error))?;
+        file.seek(0).map_err(|error| Error::io(path, error))?;
         let mut writer = LogWriter::new(file, path, kind);
         writer.write_file_header()?;
         Ok(writer)
     }
 
-    fn new(file: File, path: &Path, kind: LogFileKind) -> Self {
+    fn new(file: Box<dyn WritableFile>, path: &Path, kind: LogFileKind) -> Self {
         LogWriter {
             file,
             path: path.to_path_buf(),
@@ -122,8 +96,6 @@ impl LogWriter {
             offset: 0,
             buffer: Vec::new(),
             poisoned: None,
-            #[cfg(test)]
-            faults: Default::default(),
         }
     }
 
@@ -167,11 +139,6 @@ impl LogWriter {
     /// successful sync would not mean the earlier records are on disk.
     pub fn sync(&mut self) -> Result<()> {
         self.check_usable()?;
-        #[cfg(test)]
-        if let Some(error) = injected(&self.faults.syncs_before_failure, "sync") {
-            self.poisoned = Some(format!("sync failed: {error}"));
-            return Err(Error::io(&self.path, error));
-        }
         if let Err(error) = self.file.sync_data() {
             self.poisoned = Some(format!("sync failed: {error}"));
             return Err(Error::io(&self.path, error));
@@ -212,12 +179,6 @@ impl LogWriter {
 
     /// Writes the encode buffer and moves the logical end to `new_offset`, or poisons.
     fn write_buffer(&mut self, new_offset: u64) -> Result<()> {
-        #[cfg(test)]
-        let written = match injected(&self.faults.writes_before_failure, "write") {
-            Some(error) => Err(error),
-            None => self.file.write_all(&self.buffer),
-        };
-        #[cfg(not(test))]
         let written = self.file.write_all(&self.buffer);
         if let Err(error) = written {
             self.poisoned = Some(format!("write failed: {error}"));
@@ -228,12 +189,9 @@ impl LogWriter {
     }
 }
 
-fn open_for_writing(path: &Path) -> Result<File> {
-    OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(path)
+fn open_for_writing(file_system: &dyn FileSystem, path: &Path) -> Result<Box<dyn WritableFile>> {
+    file_system
+        .create(path)
         .map_err(|error| Error::io(path, error))
 }
 
@@ -243,7 +201,7 @@ fn preallocated_length(bytes: u64) -> u64 {
     bytes.div_ceil(block).max(1).saturating_mul(block)
 }
 
-fn write_zeros(file: &mut File, length: u64) -> std::io::Result<()> {
+fn write_zeros(file: &mut dyn WritableFile, length: u64) -> std::io::Result<()> {
     let chunk = vec![0u8; PREALLOCATION_CHUNK_SIZE];
     let mut remaining = length;
     while remaining > 0 {
@@ -326,10 +284,10 @@ mod tests {
     fn failed_write_poisons_the_writer() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("000001.wal");
-        std::fs::write(&path, b"").unwrap();
-        // A read-only handle makes every write fail, standing in for a full or failing disk.
-        let file = File::open(&path).unwrap();
+        let file_system = crate::vfs::FaultFileSystem::new();
+        let file = file_system.create(&path).unwrap();
         let mut writer = LogWriter::new(file, &path, LogFileKind::Wal);
+        file_system.fail_write(1, crate::vfs::FileClass::Wal);
         let first = writer.add_record(b"lost").unwrap_err();
         assert!(matches!(first, Error::Io { .. }), "{first}");
         assert!(writer.is_poisoned());

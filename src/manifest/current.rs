@@ -15,8 +15,7 @@
 //! directory fsynced. A reader that finds anything else reports corruption naming `CURRENT`;
 //! a missing `CURRENT` is not corruption but the sign of a directory without a database.
 
-use std::fs;
-use std::io::{ErrorKind, Read};
+use std::io::ErrorKind;
 use std::path::Path;
 
 use crate::error::{Error, Result};
@@ -25,6 +24,7 @@ use crate::fs::{
     write_file_atomically,
 };
 use crate::key::FileNumber;
+use crate::vfs::{FileSystem, OsFileSystem};
 
 /// The magic text that starts `CURRENT`, followed by the version digits. Part of the on-disk
 /// format; never change.
@@ -33,7 +33,7 @@ pub const CURRENT_MAGIC: &str = "shaledb-current v";
 pub const CURRENT_VERSION: u32 = 1;
 /// The prefix of the checksum line. Part of the on-disk format; never change.
 const CHECKSUM_PREFIX: &str = "crc32 ";
-/// `CURRENT` files are tiny; a larger one is not ours and is not read whole.
+/// `CURRENT` files are tiny; a larger one is not ours.
 const CURRENT_SIZE_MAX: u64 = 4096;
 
 /// The bytes of a `CURRENT` file naming manifest `number`.
@@ -105,16 +105,17 @@ fn parse_manifest_name(name: &[u8]) -> Option<FileNumber> {
 /// database in `dir` yet), or corruption naming `CURRENT` if it is damaged or of an unknown
 /// version.
 pub fn read_current(dir: &Path) -> Result<Option<FileNumber>> {
+    read_current_on(&OsFileSystem, dir)
+}
+
+/// [`read_current`] through `file_system`.
+pub fn read_current_on(file_system: &dyn FileSystem, dir: &Path) -> Result<Option<FileNumber>> {
     let path = dir.join(CURRENT_FILE_NAME);
-    let file = match fs::File::open(&path) {
-        Ok(file) => file,
+    let bytes = match file_system.read(&path) {
+        Ok(bytes) => bytes,
         Err(error) if error.kind() == ErrorKind::NotFound => return Ok(None),
         Err(error) => return Err(Error::io(&path, error)),
     };
-    let mut bytes = Vec::new();
-    file.take(CURRENT_SIZE_MAX + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|error| Error::io(&path, error))?;
     if bytes.len() as u64 > CURRENT_SIZE_MAX {
         return Err(Error::corruption(
             &path,
@@ -129,7 +130,17 @@ pub fn read_current(dir: &Path) -> Result<Option<FileNumber>> {
 /// fsync it, rename it over `CURRENT`, fsync `dir`. A crash leaves the old or the new `CURRENT`
 /// (and perhaps a stray `NNNNNN.tmp`, which the engine may delete).
 pub fn write_current(dir: &Path, number: FileNumber) -> Result<()> {
+    write_current_on(&OsFileSystem, dir, number)
+}
+
+/// [`write_current`] through `file_system`.
+pub fn write_current_on(
+    file_system: &dyn FileSystem,
+    dir: &Path,
+    number: FileNumber,
+) -> Result<()> {
     write_file_atomically(
+        file_system,
         &temporary_path(dir, number),
         &dir.join(CURRENT_FILE_NAME),
         &encode_current(number),

@@ -25,9 +25,9 @@ pub mod reader;
 pub mod state;
 pub mod writer;
 
-pub use current::{read_current, write_current};
+pub use current::{read_current, read_current_on, write_current, write_current_on};
 pub use edit::{FileMetadata, VersionEdit};
-pub use reader::recover;
+pub use reader::{recover, recover_on};
 pub use state::{InconsistentEdit, ManifestState};
 pub use writer::ManifestWriter;
 

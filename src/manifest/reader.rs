@@ -15,18 +15,24 @@ use crate::error::{Error, Result};
 use crate::fs::{CURRENT_FILE_NAME, manifest_path};
 use crate::key::FileNumber;
 use crate::log::{LogEvent, LogFileKind, LogReader};
-use crate::manifest::current::read_current;
+use crate::manifest::current::read_current_on;
 use crate::manifest::edit::VersionEdit;
 use crate::manifest::state::ManifestState;
+use crate::vfs::{FileSystem, OsFileSystem};
 
 /// Reads `dir/CURRENT`, opens the manifest it names and replays it.
 ///
 /// A missing `CURRENT` (no database in `dir`) is `Error::Io` with kind `NotFound` and the
-/// `CURRENT` path; use [`read_current`] to tell that case apart
+/// `CURRENT` path; use [`read_current`](crate::manifest::read_current) to tell that case apart
 /// before calling. A manifest named by `CURRENT` that does not exist is corruption.
 pub fn recover(dir: &Path) -> Result<ManifestState> {
+    recover_on(&OsFileSystem, dir)
+}
+
+/// [`recover`] through `file_system`.
+pub fn recover_on(file_system: &dyn FileSystem, dir: &Path) -> Result<ManifestState> {
     let current_path = dir.join(CURRENT_FILE_NAME);
-    let Some(number) = read_current(dir)? else {
+    let Some(number) = read_current_on(file_system, dir)? else {
         return Err(Error::io(
             current_path,
             std::io::Error::new(
@@ -36,14 +42,17 @@ pub fn recover(dir: &Path) -> Result<ManifestState> {
         ));
     };
     let path = manifest_path(dir, number);
-    if !path.try_exists().map_err(|error| Error::io(&path, error))? {
+    let exists = file_system
+        .exists(&path)
+        .map_err(|error| Error::io(&path, error))?;
+    if !exists {
         return Err(Error::corruption(
             &current_path,
             0,
             format!("CURRENT names {} which does not exist", path.display()),
         ));
     }
-    let reader = LogReader::open(&path, LogFileKind::Manifest)?;
+    let reader = LogReader::open_on(file_system, &path, LogFileKind::Manifest)?;
     replay(&path, number, reader)
 }
 

@@ -17,6 +17,7 @@ use crate::key::FileNumber;
 use crate::log::{LogFileKind, LogWriter};
 use crate::manifest::edit::VersionEdit;
 use crate::manifest::state::ManifestState;
+use crate::vfs::{FileSystem, OsFileSystem};
 
 /// Appends version edits to one manifest file.
 pub struct ManifestWriter {
@@ -43,13 +44,23 @@ impl ManifestWriter {
     /// Fails with `Error::InvalidArgument` if the snapshot is inconsistent (for example a
     /// `next_file_number` not above `number`).
     pub fn create(dir: &Path, number: FileNumber, snapshot: &ManifestState) -> Result<Self> {
+        Self::create_on(&OsFileSystem, dir, number, snapshot)
+    }
+
+    /// [`create`](Self::create) through `file_system`.
+    pub fn create_on(
+        file_system: &dyn FileSystem,
+        dir: &Path,
+        number: FileNumber,
+        snapshot: &ManifestState,
+    ) -> Result<Self> {
         let edit = snapshot.to_snapshot_edit();
         let state = check_snapshot(number, &edit)?;
         let path = manifest_path(dir, number);
-        let mut log = LogWriter::create(&path, LogFileKind::Manifest)?;
+        let mut log = LogWriter::create_on(file_system, &path, LogFileKind::Manifest)?;
         log.add_record(&edit.encode())?;
         log.sync()?;
-        sync_dir(dir)?;
+        sync_dir(file_system, dir)?;
         Ok(ManifestWriter {
             path,
             log,

@@ -10,9 +10,9 @@
 //! `Ok`. After any error the builder must be abandoned.
 
 use std::cmp::Ordering;
-use std::fs::{self, File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::coding::put_varint32;
 use crate::error::{Error, Result};
@@ -28,6 +28,7 @@ use crate::sstable::format::{
 };
 use crate::sstable::options::{Compression, TableOptions};
 use crate::sstable::properties::TableProperties;
+use crate::vfs::{FileSystem, OsFileSystem, WritableFile};
 
 /// Index blocks restart at every entry: their keys rarely share prefixes, and it makes the
 /// binary search land exactly on the block.
@@ -42,10 +43,25 @@ pub struct TableSummary {
     pub properties: TableProperties,
 }
 
+/// `std::io::Write` over a [`WritableFile`], so that a `BufWriter` can batch small writes.
+struct FileWriter(Box<dyn WritableFile>);
+
+impl Write for FileWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.write_all(bytes)?;
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 enum Sink {
     File {
         path: PathBuf,
-        writer: BufWriter<File>,
+        file_system: Arc<dyn FileSystem>,
+        writer: BufWriter<FileWriter>,
     },
     Memory(Vec<u8>),
 }
@@ -68,16 +84,23 @@ pub struct TableBuilder {
 impl TableBuilder {
     /// Creates (or truncates) the file at `path` and starts a table in it.
     pub fn create(path: &Path, options: TableOptions) -> Result<Self> {
+        Self::create_on(Arc::new(OsFileSystem), path, options)
+    }
+
+    /// [`create`](Self::create) through `file_system`.
+    pub fn create_on(
+        file_system: Arc<dyn FileSystem>,
+        path: &Path,
+        options: TableOptions,
+    ) -> Result<Self> {
         options.validate()?;
-        let file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(path)
+        let file = file_system
+            .create(path)
             .map_err(|error| Error::io(path, error))?;
         let sink = Sink::File {
             path: path.to_path_buf(),
-            writer: BufWriter::with_capacity(64 * 1024, file),
+            file_system,
+            writer: BufWriter::with_capacity(64 * 1024, FileWriter(file)),
         };
         Ok(Self::with_sink(sink, options))
     }
@@ -235,7 +258,7 @@ impl TableBuilder {
 
     fn write(&mut self, bytes: &[u8]) -> Result<()> {
         match &mut self.sink {
-            Sink::File { path, writer } => {
+            Sink::File { path, writer, .. } => {
                 writer
                     .write_all(bytes)
                     .map_err(|error| Error::io(&*path, error))?;
@@ -252,10 +275,11 @@ impl TableBuilder {
     pub fn finish(mut self) -> Result<TableSummary> {
         self.write_meta_blocks()?;
         let file_size = self.offset;
-        if let Sink::File { path, writer } = &mut self.sink {
+        if let Sink::File { path, writer, .. } = &mut self.sink {
             writer.flush().map_err(|error| Error::io(&*path, error))?;
             writer
-                .get_ref()
+                .get_mut()
+                .0
                 .sync_all()
                 .map_err(|error| Error::io(&*path, error))?;
         }
@@ -315,9 +339,15 @@ impl TableBuilder {
     /// Stops writing and removes the partial file.
     pub fn abandon(self) -> Result<()> {
         match self.sink {
-            Sink::File { path, writer } => {
+            Sink::File {
+                path,
+                file_system,
+                writer,
+            } => {
                 drop(writer);
-                fs::remove_file(&path).map_err(|error| Error::io(&path, error))
+                file_system
+                    .remove(&path)
+                    .map_err(|error| Error::io(&path, error))
             }
             Sink::Memory(_) => Ok(()),
         }

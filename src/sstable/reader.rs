@@ -12,11 +12,8 @@
 //! one place blocks are decoded, so a block cache keyed by (file number, block offset) goes in
 //! front of it.
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-use memmap2::Mmap;
 
 use crate::cache::{BlockCache, BlockKey};
 use crate::coding::Cursor;
@@ -30,6 +27,7 @@ use crate::sstable::format::{BLOCK_TRAILER_SIZE, BlockHandle, FOOTER_SIZE, Foote
 use crate::sstable::iter::TableIterator;
 use crate::sstable::properties::TableProperties;
 use crate::value::Value;
+use crate::vfs::{FileSystem, OsFileSystem};
 
 /// How a read treats the blocks it needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,21 +64,6 @@ pub enum LookupResult {
     Value(Value),
     /// The newest visible entry is a tombstone: the key is deleted as of the snapshot.
     Deleted,
-}
-
-/// The bytes of a table: a read-only memory map, or a vector.
-enum TableBytes {
-    Mapped(Mmap),
-    Owned(Vec<u8>),
-}
-
-impl AsRef<[u8]> for TableBytes {
-    fn as_ref(&self) -> &[u8] {
-        match self {
-            TableBytes::Mapped(map) => map,
-            TableBytes::Owned(bytes) => bytes,
-        }
-    }
 }
 
 /// The file's bytes and footer: enough to read blocks.
@@ -127,12 +110,24 @@ impl Table {
         file_number: FileNumber,
         cache: Option<Arc<BlockCache<Block>>>,
     ) -> Result<Table> {
-        let file = File::open(path).map_err(|error| Error::io(path, error))?;
-        let length = file
-            .metadata()
-            .map_err(|error| Error::io(path, error))?
-            .len();
-        if length < FOOTER_SIZE as u64 {
+        Self::open_on(&OsFileSystem, path, file_number, cache)
+    }
+
+    /// [`open_with_cache`](Self::open_with_cache) through `file_system`, whose
+    /// [`map`](FileSystem::map) gives the bytes (a memory map for the operating system's).
+    pub fn open_on(
+        file_system: &dyn FileSystem,
+        path: &Path,
+        file_number: FileNumber,
+        cache: Option<Arc<BlockCache<Block>>>,
+    ) -> Result<Table> {
+        // SSTables are immutable once finished: shaledb never writes to, truncates or reuses a
+        // table file after `TableBuilder::finish`, and only deletes it, as `map` requires.
+        let bytes = file_system
+            .map(path)
+            .map_err(|error| Error::io(path, error))?;
+        let length = (*bytes).as_ref().len();
+        if length < FOOTER_SIZE {
             return Err(Error::corruption(
                 path,
                 0,
@@ -141,27 +136,12 @@ impl Table {
                 ),
             ));
         }
-        // SAFETY: the map is read-only and SSTables are immutable once finished: shaledb never
-        // writes to, truncates or reuses a table file after `TableBuilder::finish`, and only
-        // deletes it (which keeps an existing mapping valid). Every read from the map is
-        // bounds-checked against its length.
-        let map = unsafe { Mmap::map(&file) }.map_err(|error| Error::io(path, error))?;
-        Self::from_shared(
-            path.to_path_buf(),
-            file_number,
-            Arc::new(TableBytes::Mapped(map)),
-            cache,
-        )
+        Self::from_shared(path.to_path_buf(), file_number, bytes, cache)
     }
 
     /// Opens a table held in memory; `name` is used in error messages. File number 0.
     pub fn from_bytes(name: impl Into<PathBuf>, bytes: Vec<u8>) -> Result<Table> {
-        Self::from_shared(
-            name.into(),
-            FileNumber(0),
-            Arc::new(TableBytes::Owned(bytes)),
-            None,
-        )
+        Self::from_shared(name.into(), FileNumber(0), Arc::new(bytes), None)
     }
 
     fn from_shared(

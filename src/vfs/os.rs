@@ -1,0 +1,137 @@
+//! [`OsFileSystem`]: the [`FileSystem`] of the operating system, the default of
+//! `Options::file_system`. Finished files are read through read-only memory maps.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Seek, SeekFrom, Write};
+use std::path::Path;
+use std::sync::Arc;
+
+use memmap2::Mmap;
+
+use super::{FileBytes, FileLock, FileSystem, WritableFile};
+
+/// The operating system's file system.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OsFileSystem;
+
+#[derive(Debug)]
+struct OsWritableFile {
+    file: File,
+}
+
+impl WritableFile for OsWritableFile {
+    fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.file.write_all(bytes)
+    }
+
+    fn seek(&mut self, offset: u64) -> io::Result<()> {
+        self.file.seek(SeekFrom::Start(offset)).map(|_| ())
+    }
+
+    fn sync_data(&mut self) -> io::Result<()> {
+        self.file.sync_data()
+    }
+
+    fn sync_all(&mut self) -> io::Result<()> {
+        self.file.sync_all()
+    }
+}
+
+/// An exclusive `flock`-style lock, released when the file is closed.
+#[derive(Debug)]
+struct OsFileLock {
+    file: File,
+}
+
+impl FileLock for OsFileLock {}
+
+impl Drop for OsFileLock {
+    fn drop(&mut self) {
+        // Closing the file releases the lock too; unlocking first makes it explicit.
+        let _ = self.file.unlock();
+    }
+}
+
+/// A read-only memory map of a whole file.
+struct MappedFile(Mmap);
+
+impl AsRef<[u8]> for MappedFile {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl FileSystem for OsFileSystem {
+    fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(path)?;
+        Ok(Box::new(OsWritableFile { file }))
+    }
+
+    fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+        std::fs::read(path)
+    }
+
+    fn map(&self, path: &Path) -> io::Result<FileBytes> {
+        let file = File::open(path)?;
+        if file.metadata()?.len() == 0 {
+            // An empty file cannot be mapped on every platform; it has no bytes to share.
+            return Ok(Arc::new(Vec::<u8>::new()));
+        }
+        // SAFETY: the map is read-only, and the caller promises (see `FileSystem::map`) that the
+        // file is never written or truncated while the map is alive; removing the file keeps an
+        // existing mapping valid. Every read from the map is bounds-checked against its length.
+        let map = unsafe { Mmap::map(&file) }?;
+        Ok(Arc::new(MappedFile(map)))
+    }
+
+    fn exists(&self, path: &Path) -> io::Result<bool> {
+        path.try_exists()
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        std::fs::rename(from, to)
+    }
+
+    fn remove(&self, path: &Path) -> io::Result<()> {
+        std::fs::remove_file(path)
+    }
+
+    fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
+        let mut names = Vec::new();
+        for entry in std::fs::read_dir(dir)? {
+            // Names that are not UTF-8 are not shaledb's files.
+            if let Ok(name) = entry?.file_name().into_string() {
+                names.push(name);
+            }
+        }
+        Ok(names)
+    }
+
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        File::open(dir)?.sync_all()
+    }
+
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
+        std::fs::create_dir_all(dir)
+    }
+
+    fn lock(&self, path: &Path) -> io::Result<Box<dyn FileLock>> {
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)?;
+        match file.try_lock() {
+            Ok(()) => Ok(Box::new(OsFileLock { file })),
+            Err(std::fs::TryLockError::WouldBlock) => Err(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                "the file is locked by another holder",
+            )),
+            Err(std::fs::TryLockError::Error(error)) => Err(error),
+        }
+    }
+}
