@@ -187,6 +187,7 @@ impl Model {
             log_number: self.log_number,
             next_file_number: self.next_file_number,
             last_sequence: self.last_sequence,
+            wals: Vec::new(),
         }
     }
 }

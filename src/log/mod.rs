@@ -42,4 +42,4 @@ pub use format::{
 pub use reader::{LogEvent, LogReader};
 #[cfg(test)]
 pub(crate) use writer::InjectedFaults;
-pub use writer::{LogWriter, encode_log};
+pub use writer::{LogWriter, encode_log, preallocated_length};

@@ -26,7 +26,7 @@ pub mod state;
 pub mod writer;
 
 pub use current::{read_current, write_current};
-pub use edit::{FileMetadata, VersionEdit};
+pub use edit::{FileMetadata, VersionEdit, WalMetadata};
 pub use reader::recover;
 pub use state::{InconsistentEdit, ManifestState};
 pub use writer::ManifestWriter;

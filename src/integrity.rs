@@ -1,0 +1,86 @@
+//! Checks at open that the files the manifest names are there as it recorded them, before
+//! recovery changes anything in the directory: every live table exists with its recorded size,
+//! and a directory without `CURRENT` holds no database files. (Write-ahead logs the manifest
+//! records are checked while they are replayed, in `recovery.rs`, because what their damage
+//! means depends on the recovery mode.)
+//!
+//! Why: a missing or damaged `CURRENT`, manifest, table or log next to other data must be an
+//! error, never a fresh empty database or a silently older state (FORMAT.md, section 6.6). The
+//! checks only read directory entries and file sizes; the bytes are checked by the readers.
+
+use std::path::Path;
+
+use crate::error::{Error, Result};
+use crate::fs::{CURRENT_FILE_NAME, FileKind, parse_file_name, table_path};
+use crate::key::FileNumber;
+use crate::manifest::ManifestState;
+
+/// Fails with corruption naming the first table of `state` that is missing from `found` (the
+/// directory listing) or whose size differs from the size the manifest records.
+pub(crate) fn check_files_at_open(
+    dir: &Path,
+    state: &ManifestState,
+    found: &[(FileKind, FileNumber)],
+) -> Result<()> {
+    for (level, file) in state.files() {
+        let path = table_path(dir, file.number);
+        if !found.contains(&(FileKind::Table(file.number), file.number)) {
+            return Err(Error::corruption(
+                &path,
+                0,
+                format!(
+                    "table {} of level {level} is missing: the manifest records it as live",
+                    file.number
+                ),
+            ));
+        }
+        let size = std::fs::metadata(&path)
+            .map_err(|error| Error::io(&path, error))?
+            .len();
+        if size != file.file_size {
+            return Err(Error::corruption(
+                &path,
+                size.min(file.file_size),
+                format!(
+                    "table {} is {size} bytes, but the manifest records {} bytes",
+                    file.number, file.file_size
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Called when `dir` has no `CURRENT`: fails with corruption naming `CURRENT` if the directory
+/// holds database files, so that a lost `CURRENT` never opens as a new, empty database.
+///
+/// The one file that may exist without `CURRENT` is `MANIFEST-000001`, the first manifest of a
+/// new database, written just before the first `CURRENT` (a crash in between leaves it alone);
+/// a database that was ever opened has a later manifest, a write-ahead log, or tables.
+pub(crate) fn check_no_database_without_current(dir: &Path) -> Result<()> {
+    let entries = std::fs::read_dir(dir).map_err(|error| Error::io(dir, error))?;
+    for entry in entries {
+        let entry = entry.map_err(|error| Error::io(dir, error))?;
+        let name = entry.file_name();
+        let Some(kind) = name.to_str().and_then(parse_file_name) else {
+            continue;
+        };
+        let is_data = match kind {
+            FileKind::Wal(_) | FileKind::Table(_) => true,
+            FileKind::Manifest(number) => number != FileNumber(1),
+            FileKind::Current | FileKind::Lock | FileKind::Temporary(_) => false,
+        };
+        if is_data {
+            return Err(Error::corruption(
+                dir.join(CURRENT_FILE_NAME),
+                0,
+                format!(
+                    "CURRENT is missing, but the directory holds database files (such as {}): \
+                     refusing to start a new, empty database over them",
+                    name.to_string_lossy()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
