@@ -8,20 +8,39 @@
 //! error, never a fresh empty database or a silently older state (FORMAT.md, section 6.6). The
 //! checks only read directory entries and file sizes; the bytes are checked by the readers.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::fs::{CURRENT_FILE_NAME, FileKind, parse_file_name, table_path};
+use crate::fs::{CURRENT_FILE_NAME, FileKind, parse_file_name, table_path, wal_path};
 use crate::key::FileNumber;
 use crate::manifest::ManifestState;
+use crate::options::WalRecoveryMode;
 
 /// Fails with corruption naming the first table of `state` that is missing from `found` (the
-/// directory listing) or whose size differs from the size the manifest records.
+/// directory listing) or whose size differs from the size the manifest records, or the first
+/// write-ahead log the manifest records as live that is missing (except in `mode`
+/// `SkipAnyCorruptedRecords`, which salvages what is left).
 pub(crate) fn check_files_at_open(
     dir: &Path,
     state: &ManifestState,
     found: &[(FileKind, FileNumber)],
+    mode: WalRecoveryMode,
 ) -> Result<()> {
+    for wal in &state.wals {
+        let present = found.contains(&(FileKind::Wal(wal.number), wal.number));
+        if !present && mode != WalRecoveryMode::SkipAnyCorruptedRecords {
+            return Err(Error::corruption(
+                wal_path(dir, wal.number),
+                0,
+                format!(
+                    "write-ahead log {} is missing: the manifest records it as live, so it held \
+                     writes that are in no table; open with WalRecoveryMode::SkipAnyCorruptedRecords \
+                     to salvage the rest",
+                    wal.number
+                ),
+            ));
+        }
+    }
     for (level, file) in state.files() {
         let path = table_path(dir, file.number);
         if !found.contains(&(FileKind::Table(file.number), file.number)) {
@@ -83,4 +102,31 @@ pub(crate) fn check_no_database_without_current(dir: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// When the manifest ended in a torn record (`torn` = its path and the offset of the tear) and
+/// the state before the tear does not match the files (`error`, from
+/// [`check_files_at_open`]), the likely cause is the manifest losing acknowledged edits (a
+/// crash during an append leaves a state that matches): the error then names the manifest.
+pub(crate) fn blame_torn_manifest(error: Error, torn: Option<&(PathBuf, u64)>) -> Error {
+    match (error, torn) {
+        (
+            Error::Corruption {
+                file,
+                offset,
+                reason,
+            },
+            Some((manifest, torn_at)),
+        ) if file != *manifest => Error::corruption(
+            manifest,
+            *torn_at,
+            format!(
+                "the manifest ends in a torn record at offset {torn_at}, and the state before \
+                 it does not match the directory, so the manifest lost edits: {} at offset \
+                 {offset}: {reason}",
+                file.display()
+            ),
+        ),
+        (error, _) => error,
+    }
 }

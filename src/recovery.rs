@@ -23,7 +23,7 @@ use crate::key::{FileNumber, SequenceNumber};
 use crate::log::format::record_end;
 use crate::log::{FILE_HEADER_SIZE, LogEvent, LogFileKind, LogReader, LogWriter};
 use crate::manifest::{
-    ManifestState, ManifestWriter, VersionEdit, WalMetadata, read_current, recover,
+    ManifestState, ManifestWriter, VersionEdit, WalMetadata, read_current, recover_manifest,
     write_current,
 };
 use crate::memtable::Memtable;
@@ -35,7 +35,7 @@ use crate::write::insert_batch;
 
 /// Builds the engine for the database in `dir` (whose lock is held by `lock_file`).
 pub(crate) fn open_inner(dir: PathBuf, options: Options, lock_file: File) -> Result<DbInner> {
-    let state = load_or_create_manifest(&dir, &options)?;
+    let (state, torn_manifest) = load_or_create_manifest(&dir, &options)?;
     let found = list_files(&dir)?;
     let highest_found = found.iter().map(|(_, number)| number.0).max().unwrap_or(0);
     let mut next_file_number = state.next_file_number.0.max(highest_found + 1);
@@ -45,7 +45,8 @@ pub(crate) fn open_inner(dir: PathBuf, options: Options, lock_file: File) -> Res
         number
     };
 
-    crate::integrity::check_files_at_open(&dir, &state, &found)?;
+    crate::integrity::check_files_at_open(&dir, &state, &found, options.wal_recovery_mode)
+        .map_err(|error| crate::integrity::blame_torn_manifest(error, torn_manifest.as_ref()))?;
     let wal_numbers: Vec<FileNumber> = found
         .iter()
         .filter(|(kind, number)| matches!(kind, FileKind::Wal(_)) && *number >= state.log_number)
@@ -147,14 +148,22 @@ pub(crate) fn open_inner(dir: PathBuf, options: Options, lock_file: File) -> Res
     })
 }
 
-/// The manifest state of an existing database, or of a new one created now.
-fn load_or_create_manifest(dir: &Path, options: &Options) -> Result<ManifestState> {
+/// The manifest state of an existing database, or of a new one created now; and, when the
+/// manifest ended in a torn record, its path and the offset of the tear.
+fn load_or_create_manifest(
+    dir: &Path,
+    options: &Options,
+) -> Result<(ManifestState, Option<(PathBuf, u64)>)> {
     match read_current(dir)? {
         Some(_) if options.error_if_exists => Err(Error::InvalidArgument(format!(
             "a database already exists in {} and Options::error_if_exists is true",
             dir.display()
         ))),
-        Some(_) => recover(dir),
+        Some(_) => {
+            let recovered = recover_manifest(dir)?;
+            let torn = recovered.torn_at.map(|offset| (recovered.path, offset));
+            Ok((recovered.state, torn))
+        }
         None if !options.create_if_missing => Err(Error::InvalidArgument(format!(
             "no database in {} (no CURRENT file) and Options::create_if_missing is false",
             dir.display()
@@ -165,7 +174,7 @@ fn load_or_create_manifest(dir: &Path, options: &Options) -> Result<ManifestStat
             let state = ManifestState::empty(number);
             ManifestWriter::create(dir, number, &state)?;
             write_current(dir, number)?;
-            Ok(state)
+            Ok((state, None))
         }
     }
 }
@@ -234,9 +243,10 @@ enum Flow {
 }
 
 /// Replays the logs numbered `found` (those in the directory at or above the manifest's log
-/// number) and every log the manifest records as live (`recorded`), in number order, into
-/// `memtable`, applying whole batches only; returns the last sequence number replayed (or
-/// `last_sequence` if none).
+/// number), in number order, into `memtable`, applying whole batches only, and checks each
+/// against what the manifest records of it (`recorded`); returns the last sequence number
+/// replayed (or `last_sequence` if none). Missing logs were refused before, by the integrity
+/// checks.
 fn replay_logs(
     dir: &Path,
     found: &[FileNumber],
@@ -246,9 +256,7 @@ fn replay_logs(
     last_sequence: SequenceNumber,
 ) -> Result<SequenceNumber> {
     let mut numbers: Vec<FileNumber> = found.to_vec();
-    numbers.extend(recorded.iter().map(|wal| wal.number));
     numbers.sort();
-    numbers.dedup();
     let mut replay = Replay {
         mode,
         memtable,
@@ -258,18 +266,7 @@ fn replay_logs(
     for number in numbers {
         let path = wal_path(dir, number);
         let record = recorded.iter().find(|wal| wal.number == number);
-        let flow = if found.contains(&number) {
-            replay.log(&path, record)?
-        } else {
-            replay.damage(Error::corruption(
-                &path,
-                0,
-                format!(
-                    "write-ahead log {number} is missing: the manifest records it as live, so it held writes that are not in any table"
-                ),
-            ))?
-        };
-        if flow == Flow::Stop {
+        if replay.log(&path, record)? == Flow::Stop {
             break;
         }
     }

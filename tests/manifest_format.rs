@@ -744,7 +744,7 @@ fn missing_current_and_missing_manifest() {
     assert!(matches!(read_current(dir.path()), Ok(None)));
     write_current(dir.path(), FileNumber(3)).expect("write CURRENT");
     let error = recover(dir.path()).expect_err("CURRENT names a missing manifest");
-    assert!(names_file(&error, "CURRENT"), "{error}");
+    assert!(names_file(&error, "MANIFEST-000003"), "{error}");
 }
 
 #[test]

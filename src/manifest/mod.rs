@@ -27,7 +27,7 @@ pub mod writer;
 
 pub use current::{read_current, write_current};
 pub use edit::{FileMetadata, VersionEdit, WalMetadata};
-pub use reader::recover;
+pub use reader::{RecoveredManifest, recover, recover_manifest};
 pub use state::{InconsistentEdit, ManifestState};
 pub use writer::ManifestWriter;
 
