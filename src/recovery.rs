@@ -340,7 +340,13 @@ impl Replay<'_> {
 
     /// Applies one intact record, or handles it as damage.
     fn record(&mut self, path: &Path, offset: u64, payload: &[u8]) -> Result<Flow> {
-        match apply_record(path, offset, payload, self.memtable, &mut self.last_sequence) {
+        match apply_record(
+            path,
+            offset,
+            payload,
+            self.memtable,
+            &mut self.last_sequence,
+        ) {
             Ok(()) => match self.pending_torn_tail.take() {
                 Some(error) => Err(with_advice(error)),
                 None => Ok(Flow::Next),

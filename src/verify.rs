@@ -88,11 +88,7 @@ struct TableTally {
 }
 
 /// Reads every block of table `metadata.number` and checks it against `metadata`.
-fn verify_table(
-    inner: &DbInner,
-    metadata: &FileMetadata,
-    report: &mut VerifyReport,
-) -> Result<()> {
+fn verify_table(inner: &DbInner, metadata: &FileMetadata, report: &mut VerifyReport) -> Result<()> {
     let path = table_path(&inner.dir, metadata.number);
     let table = Table::open(&path, metadata.number)?;
     if table.file_size() != metadata.file_size {

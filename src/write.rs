@@ -159,7 +159,8 @@ impl DbInner {
         // any write goes to the new one, so recovery can tell lost synced writes or a deleted
         // log from a torn tail (FORMAT.md 6.1, tag 7).
         let mut edit = VersionEdit::new();
-        edit.wals.push(self.wal_metadata(wal.number, Some(wal.writer.offset())));
+        edit.wals
+            .push(self.wal_metadata(wal.number, Some(wal.writer.offset())));
         edit.wals.push(self.wal_metadata(number, None));
         if let Err(error) = self.log_edit(state, &mut edit) {
             self.poison(format!(

@@ -96,7 +96,8 @@ fn build() -> Pristine {
             let batch = chunk
                 .iter()
                 .filter_map(|&index| {
-                    choose(index).map(|value_round| (key(index), value_round.map(|r| value(index, r))))
+                    choose(index)
+                        .map(|value_round| (key(index), value_round.map(|r| value(index, r))))
                 })
                 .collect();
             apply(&db, &mut model, batch);
@@ -112,7 +113,10 @@ fn build() -> Pristine {
             .map(|offset| {
                 let index = (batch_number * 23 + offset * 37) % KEYS;
                 let delete = (batch_number + offset) % 7 == 0;
-                (key(index), (!delete).then(|| value(index, 3 + batch_number)))
+                (
+                    key(index),
+                    (!delete).then(|| value(index, 3 + batch_number)),
+                )
             })
             .collect();
         apply(&db, &mut model, batch);
@@ -301,7 +305,11 @@ fn run_trial(pristine: &Pristine, dir: &Path, damaged: &str, mode: WalRecoveryMo
     if refused {
         // Every read that succeeded returned exactly what was written, absent keys included.
         for (key, value) in &read {
-            assert_eq!(pristine.model.get(key), value.as_ref(), "point read of {key:?}");
+            assert_eq!(
+                pristine.model.get(key),
+                value.as_ref(),
+                "point read of {key:?}"
+            );
         }
         for (key, value) in &scanned {
             assert_eq!(pristine.model.get(key), Some(value), "scanned {key:?}");
@@ -382,7 +390,10 @@ fn sweep(trials_per_kind: usize, seed: u64) {
     let mut counts = Counts::new();
     for kind in [Kind::Wal, Kind::Table, Kind::Manifest, Kind::Current] {
         let candidates = files_of(pristine.dir.path(), kind);
-        assert!(!candidates.is_empty(), "the pristine database has no {kind:?} file");
+        assert!(
+            !candidates.is_empty(),
+            "the pristine database has no {kind:?} file"
+        );
         for trial in 0..trials_per_kind {
             let damage = DAMAGES[trial % DAMAGES.len()];
             let target = &candidates[rng.below(candidates.len() as u64) as usize];

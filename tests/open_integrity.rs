@@ -75,7 +75,10 @@ fn assert_corruption_naming(result: shaledb::Result<Db>, path: &Path) {
     match result {
         Err(Error::Corruption { file, .. }) => assert_eq!(file.file_name(), path.file_name()),
         Err(other) => panic!("expected corruption naming {}, got {other}", path.display()),
-        Ok(_) => panic!("expected corruption naming {}, but open succeeded", path.display()),
+        Ok(_) => panic!(
+            "expected corruption naming {}, but open succeeded",
+            path.display()
+        ),
     }
 }
 
@@ -151,7 +154,9 @@ fn the_manifest_records_each_wal_and_its_synced_size_at_close() {
         }
     }
     let state = recover(dir.path()).unwrap();
-    let record = state.wal(number).expect("the manifest records the live log");
+    let record = state
+        .wal(number)
+        .expect("the manifest records the live log");
     assert_eq!(record.synced_size, Some(end));
     assert_eq!(record.preallocated_size, 64 << 10);
     assert_eq!(std::fs::metadata(&wal).unwrap().len(), 64 << 10);

@@ -47,7 +47,11 @@ fn large_buffer_options(mode: WalRecoveryMode) -> Options {
 /// database is open, so the manifest does not record how far the last log was synced at close.
 fn write_batches(dir: &Path) {
     let live = temp_dir();
-    let db = Db::open(live.path(), large_buffer_options(WalRecoveryMode::default())).unwrap();
+    let db = Db::open(
+        live.path(),
+        large_buffer_options(WalRecoveryMode::default()),
+    )
+    .unwrap();
     for batch in 0..BATCHES {
         let mut write = WriteBatch::new();
         for index in 0..KEYS_PER_BATCH {

@@ -257,7 +257,10 @@ impl ManifestState {
             )));
         }
         let position = self.wals.partition_point(|other| other.number < number);
-        let Some(known) = self.wals.get_mut(position).filter(|known| known.number == number)
+        let Some(known) = self
+            .wals
+            .get_mut(position)
+            .filter(|known| known.number == number)
         else {
             self.wals.insert(position, *wal);
             return Ok(());
