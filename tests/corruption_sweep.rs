@@ -11,7 +11,7 @@
 //! accept damage after the last synced record (a torn tail) as long as the data is exact.
 //!
 //! Counts per file kind and outcome are printed (run with `--nocapture`). The trial count per
-//! kind is `SHALEDB_SWEEP_TRIALS` (default 60); the ignored `long_corruption_sweep` runs 1,000.
+//! kind is `SHALEDB_SWEEP_TRIALS` (default 100); the ignored `long_corruption_sweep` runs 1,000.
 
 mod common;
 
@@ -448,7 +448,7 @@ fn trials_from_env(default: usize) -> usize {
 
 #[test]
 fn corruption_sweep() {
-    sweep(trials_from_env(60), test_seed("corruption_sweep"));
+    sweep(trials_from_env(100), test_seed("corruption_sweep"));
 }
 
 #[test]
