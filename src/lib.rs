@@ -44,6 +44,7 @@ mod db;
 pub mod error;
 mod flush;
 pub mod fs;
+mod integrity;
 mod iterator;
 pub mod key;
 pub mod log;
@@ -55,6 +56,7 @@ mod snapshot;
 pub mod sstable;
 pub mod stats;
 pub mod value;
+mod verify;
 mod version;
 pub mod vfs;
 mod write;
@@ -73,6 +75,7 @@ pub use options::{Options, ReadOptions, WalRecoveryMode, WriteOptions};
 pub use snapshot::Snapshot;
 pub use stats::{LatencySummary, LevelStats, Pressure, Stats};
 pub use value::Value;
+pub use verify::VerifyReport;
 
 /// The README's example, compiled as a doc test so that it cannot drift from the API.
 #[cfg(doctest)]

@@ -19,9 +19,11 @@ use crate::db::{DbInner, EngineState, ReadView, WalState};
 use crate::error::{Error, Result};
 use crate::fs::{FileKind, parse_file_name, remove_file, sync_dir, table_path, wal_path};
 use crate::key::{FileNumber, SequenceNumber};
-use crate::log::{LogEvent, LogFileKind, LogReader, LogWriter};
+use crate::log::format::record_end;
+use crate::log::{FILE_HEADER_SIZE, LogEvent, LogFileKind, LogReader, LogWriter};
 use crate::manifest::{
-    ManifestState, ManifestWriter, VersionEdit, read_current_on, recover_on, write_current_on,
+    ManifestState, ManifestWriter, VersionEdit, WalMetadata, read_current_on,
+    recover_manifest_on, write_current_on,
 };
 use crate::memtable::Memtable;
 use crate::options::{Options, WalRecoveryMode};
@@ -39,7 +41,7 @@ pub(crate) fn open_inner(
 ) -> Result<DbInner> {
     let file_system = Arc::clone(&options.file_system);
     let file_system = &*file_system;
-    let state = load_or_create_manifest(&dir, &options)?;
+    let (state, torn_manifest) = load_or_create_manifest(&dir, &options)?;
     let found = list_files(file_system, &dir)?;
     let highest_found = found.iter().map(|(_, number)| number.0).max().unwrap_or(0);
     let mut next_file_number = state.next_file_number.0.max(highest_found + 1);
@@ -49,21 +51,22 @@ pub(crate) fn open_inner(
         number
     };
 
-    let mut wal_numbers: Vec<FileNumber> = found
+    crate::integrity::check_files_at_open(file_system, &dir, &state, &found, options.wal_recovery_mode)
+        .map_err(|error| crate::integrity::blame_torn_manifest(error, torn_manifest.as_ref()))?;
+    let wal_numbers: Vec<FileNumber> = found
         .iter()
         .filter(|(kind, number)| matches!(kind, FileKind::Wal(_)) && *number >= state.log_number)
         .map(|(_, number)| *number)
         .collect();
-    wal_numbers.sort();
     let recovered = Memtable::new();
-    let mut last_sequence = state.last_sequence;
-    replay_logs(
+    let last_sequence = replay_logs(
         file_system,
         &dir,
         &wal_numbers,
+        &state.wals,
         options.wal_recovery_mode,
         &recovered,
-        &mut last_sequence,
+        state.last_sequence,
     )?;
 
     let cache = Arc::new(BlockCache::new(options.block_cache_capacity));
@@ -85,6 +88,11 @@ pub(crate) fn open_inner(
         options.write_buffer_size as u64,
     )?;
     edit.log_number = Some(wal_number);
+    edit.wals.push(WalMetadata {
+        number: wal_number,
+        preallocated_size: crate::log::preallocated_length(options.write_buffer_size as u64),
+        synced_size: None,
+    });
     edit.next_file_number = Some(FileNumber(next_file_number));
     edit.last_sequence = Some(last_sequence);
     let mut new_state = state.clone();
@@ -148,25 +156,34 @@ pub(crate) fn open_inner(
     })
 }
 
-/// The manifest state of an existing database, or of a new one created now.
-fn load_or_create_manifest(dir: &Path, options: &Options) -> Result<ManifestState> {
+/// The manifest state of an existing database, or of a new one created now; and, when the
+/// manifest ended in a torn record, its path and the offset of the tear.
+fn load_or_create_manifest(
+    dir: &Path,
+    options: &Options,
+) -> Result<(ManifestState, Option<(PathBuf, u64)>)> {
     let file_system = &*options.file_system;
     match read_current_on(file_system, dir)? {
         Some(_) if options.error_if_exists => Err(Error::InvalidArgument(format!(
             "a database already exists in {} and Options::error_if_exists is true",
             dir.display()
         ))),
-        Some(_) => recover_on(file_system, dir),
+        Some(_) => {
+            let recovered = recover_manifest_on(file_system, dir)?;
+            let torn = recovered.torn_at.map(|offset| (recovered.path, offset));
+            Ok((recovered.state, torn))
+        }
         None if !options.create_if_missing => Err(Error::InvalidArgument(format!(
             "no database in {} (no CURRENT file) and Options::create_if_missing is false",
             dir.display()
         ))),
         None => {
+            crate::integrity::check_no_database_without_current(file_system, dir)?;
             let number = FileNumber(1);
             let state = ManifestState::empty(number);
             ManifestWriter::create_on(file_system, dir, number, &state)?;
             write_current_on(file_system, dir, number)?;
-            Ok(state)
+            Ok((state, None))
         }
     }
 }
@@ -228,66 +245,187 @@ fn with_advice(error: Error) -> Error {
     }
 }
 
-/// Replays `numbers` (ascending) into `memtable`, applying whole batches only, and raises
-/// `last_sequence` to the last sequence number replayed.
+/// Whether replay goes on with the next log after one log.
+#[derive(PartialEq, Eq)]
+enum Flow {
+    Next,
+    Stop,
+}
+
+/// Replays the logs numbered `found` (those in the directory at or above the manifest's log
+/// number), in number order, into `memtable`, applying whole batches only, and checks each
+/// against what the manifest records of it (`recorded`); returns the last sequence number
+/// replayed (or `last_sequence` if none). Missing logs were refused before, by the integrity
+/// checks.
 fn replay_logs(
     file_system: &dyn FileSystem,
     dir: &Path,
-    numbers: &[FileNumber],
+    found: &[FileNumber],
+    recorded: &[WalMetadata],
     mode: WalRecoveryMode,
     memtable: &Memtable,
-    last_sequence: &mut SequenceNumber,
-) -> Result<()> {
-    // A torn tail is only acceptable at the end of the history: a later log with records means
-    // the torn log lost writes that had been synced before the later log started.
-    let mut pending_torn_tail: Option<Error> = None;
-    for &number in numbers {
+    last_sequence: SequenceNumber,
+) -> Result<SequenceNumber> {
+    let mut numbers: Vec<FileNumber> = found.to_vec();
+    numbers.sort();
+    let mut replay = Replay {
+        file_system,
+        mode,
+        memtable,
+        last_sequence,
+        pending_torn_tail: None,
+    };
+    for number in numbers {
         let path = wal_path(dir, number);
-        let reader = match LogReader::open_on(file_system, &path, LogFileKind::Wal) {
+        let record = recorded.iter().find(|wal| wal.number == number);
+        if replay.log(&path, record)? == Flow::Stop {
+            break;
+        }
+    }
+    Ok(replay.last_sequence)
+}
+
+/// The state of a replay across logs.
+struct Replay<'a> {
+    file_system: &'a dyn FileSystem,
+    mode: WalRecoveryMode,
+    memtable: &'a Memtable,
+    last_sequence: SequenceNumber,
+    /// A torn tail is only acceptable at the end of the history: a later log with records
+    /// means the torn log lost writes that had been synced before the later log started.
+    pending_torn_tail: Option<Error>,
+}
+
+impl Replay<'_> {
+    /// Handles damage other than a tolerated torn tail, by recovery mode.
+    fn damage(&mut self, error: Error) -> Result<Flow> {
+        match on_damage(self.mode, error) {
+            DamageAction::Fail(error) => Err(with_advice(error)),
+            DamageAction::StopEverything => Ok(Flow::Stop),
+            DamageAction::Continue => Ok(Flow::Next),
+        }
+    }
+
+    /// Replays one log; `record` is what the manifest knows of it (FORMAT.md 6.1, tag 7).
+    fn log(&mut self, path: &Path, record: Option<&WalMetadata>) -> Result<Flow> {
+        let reader = match LogReader::open_on(self.file_system, path, LogFileKind::Wal) {
             Ok(reader) => reader,
-            Err(error) if error.is_corruption() => match on_damage(mode, error) {
-                DamageAction::Fail(error) => return Err(with_advice(error)),
-                DamageAction::StopEverything => return Ok(()),
-                DamageAction::Continue => continue,
-            },
+            Err(error) if error.is_corruption() => return self.damage(error),
             Err(error) => return Err(error),
         };
+        let synced_size = record.and_then(|wal| wal.synced_size);
+        let file_size = reader.file_size();
+        let mut records_end = FILE_HEADER_SIZE as u64;
         for event in reader {
-            let torn_tail = matches!(event, LogEvent::TornTail { .. });
-            let error = match event {
+            let flow = match event {
                 LogEvent::Record { offset, payload } => {
-                    match apply_record(&path, offset, &payload, memtable, last_sequence) {
-                        Ok(()) => match pending_torn_tail.take() {
-                            Some(error) => return Err(with_advice(error)),
-                            None => continue,
-                        },
-                        Err(error) => error,
-                    }
+                    records_end = record_end(offset, payload.len());
+                    self.record(path, offset, &payload)?
+                }
+                LogEvent::TornTail { offset, reason } if synced_size.is_some_and(|s| offset < s) => {
+                    self.damage(Error::corruption(
+                        path,
+                        offset,
+                        format!("{reason}, before offset {} through which the manifest records this log was synced: synced writes are lost", synced_size.unwrap_or(0)),
+                    ))?
                 }
                 // A file whose header was never completely written (a crash just after it was
                 // created) holds nothing at all: not damage, in any mode (FORMAT.md 4.5, 7).
-                LogEvent::TornTail { offset: 0, .. } => continue,
-                damage => match damage.to_error(&path) {
-                    Some(error) => error,
-                    None => continue,
+                LogEvent::TornTail { offset: 0, .. } => {
+                    records_end = 0;
+                    Flow::Next
+                }
+                torn @ LogEvent::TornTail { .. } => self.torn_tail(path, &torn)?,
+                damage => match damage.to_error(path) {
+                    Some(error) => self.damage(error)?,
+                    None => Flow::Next,
                 },
             };
-            if torn_tail && mode == WalRecoveryMode::TolerateCorruptedTailRecords {
-                pending_torn_tail = Some(Error::corruption(
-                    &path,
-                    error_offset(&error),
-                    "this write-ahead log ends in a torn record, but a later log holds writes: writes that were synced are missing",
-                ));
-                continue;
-            }
-            match on_damage(mode, error) {
-                DamageAction::Fail(error) => return Err(with_advice(error)),
-                DamageAction::StopEverything => return Ok(()),
-                DamageAction::Continue => {}
+            if flow == Flow::Stop {
+                return Ok(Flow::Stop);
             }
         }
+        match check_extent(path, record, file_size, records_end) {
+            Some(error) => self.damage(error),
+            None => Ok(Flow::Next),
+        }
     }
-    Ok(())
+
+    /// Applies one intact record, or handles it as damage.
+    fn record(&mut self, path: &Path, offset: u64, payload: &[u8]) -> Result<Flow> {
+        match apply_record(
+            path,
+            offset,
+            payload,
+            self.memtable,
+            &mut self.last_sequence,
+        ) {
+            Ok(()) => match self.pending_torn_tail.take() {
+                Some(error) => Err(with_advice(error)),
+                None => Ok(Flow::Next),
+            },
+            Err(error) => self.damage(error),
+        }
+    }
+
+    /// A torn tail that the manifest does not contradict: tolerated at the end of the history
+    /// in `TolerateCorruptedTailRecords`, damage in the other modes.
+    fn torn_tail(&mut self, path: &Path, torn: &LogEvent) -> Result<Flow> {
+        let Some(error) = torn.to_error(path) else {
+            return Ok(Flow::Next);
+        };
+        if self.mode != WalRecoveryMode::TolerateCorruptedTailRecords {
+            return self.damage(error);
+        }
+        self.pending_torn_tail = Some(Error::corruption(
+            path,
+            error_offset(&error),
+            "this write-ahead log ends in a torn record, but a later log holds writes: writes that were synced are missing",
+        ));
+        Ok(Flow::Next)
+    }
+}
+
+/// Checks a log against what the manifest records of it: a file shorter than its synced
+/// preallocation was truncated; valid records that end before (or run past) the recorded
+/// synced size mean synced writes were lost (or the log is not the one the manifest knew).
+fn check_extent(
+    path: &Path,
+    record: Option<&WalMetadata>,
+    file_size: u64,
+    records_end: u64,
+) -> Option<Error> {
+    let wal = record?;
+    if file_size < wal.preallocated_size {
+        return Some(Error::corruption(
+            path,
+            file_size,
+            format!(
+                "the file is {file_size} bytes, shorter than the {} bytes it was preallocated and synced to: it was truncated",
+                wal.preallocated_size
+            ),
+        ));
+    }
+    let synced = wal.synced_size?;
+    if records_end < synced {
+        return Some(Error::corruption(
+            path,
+            records_end,
+            format!(
+                "valid records end at offset {records_end}, but the manifest records that this log was synced through offset {synced}: synced writes are lost"
+            ),
+        ));
+    }
+    if records_end > synced {
+        return Some(Error::corruption(
+            path,
+            synced,
+            format!(
+                "records continue to offset {records_end}, past offset {synced} where the manifest records that this log was finished"
+            ),
+        ));
+    }
+    None
 }
 
 fn error_offset(error: &Error) -> u64 {

@@ -14,7 +14,8 @@ use crate::db::{DbInner, EngineState, ImmutableMemtable, WalState, lock};
 use crate::error::{Error, Result};
 use crate::fs::{remove_file, sync_dir, wal_path};
 use crate::key::{FileNumber, SequenceNumber, ValueKind};
-use crate::log::{LogFileKind, LogWriter};
+use crate::log::{LogFileKind, LogWriter, preallocated_length};
+use crate::manifest::{VersionEdit, WalMetadata};
 use crate::memtable::Memtable;
 
 /// Delay per level-0 file past the slowdown trigger, for each write group.
@@ -154,6 +155,19 @@ impl DbInner {
                 (number, self.create_wal(number)?)
             }
         };
+        // The manifest learns how far the old log was synced and that the new one exists before
+        // any write goes to the new one, so recovery can tell lost synced writes or a deleted
+        // log from a torn tail (FORMAT.md 6.1, tag 7).
+        let mut edit = VersionEdit::new();
+        edit.wals
+            .push(self.wal_metadata(wal.number, Some(wal.writer.offset())));
+        edit.wals.push(self.wal_metadata(number, None));
+        if let Err(error) = self.log_edit(state, &mut edit) {
+            self.poison(format!(
+                "recording a write-ahead log switch in the manifest failed: {error}"
+            ));
+            return Err(error);
+        }
         let old_writer = std::mem::replace(&mut wal.writer, writer);
         drop(old_writer);
         let old_number = std::mem::replace(&mut wal.number, number);
@@ -167,6 +181,16 @@ impl DbInner {
         self.install_view(state, Arc::clone(&wal.memtable));
         self.state_changed.notify_all();
         Ok(())
+    }
+
+    /// The manifest record of write-ahead log `number`, created by this engine (so preallocated
+    /// to the write buffer size), synced and finished at `synced_size` if given.
+    pub fn wal_metadata(&self, number: FileNumber, synced_size: Option<u64>) -> WalMetadata {
+        WalMetadata {
+            number,
+            preallocated_size: preallocated_length(self.options.write_buffer_size as u64),
+            synced_size,
+        }
     }
 
     /// Creates write-ahead log `number`, preallocated to the write buffer size, and makes its

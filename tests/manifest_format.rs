@@ -187,6 +187,7 @@ impl Model {
             log_number: self.log_number,
             next_file_number: self.next_file_number,
             last_sequence: self.last_sequence,
+            wals: Vec::new(),
         }
     }
 }
@@ -743,7 +744,7 @@ fn missing_current_and_missing_manifest() {
     assert!(matches!(read_current(dir.path()), Ok(None)));
     write_current(dir.path(), FileNumber(3)).expect("write CURRENT");
     let error = recover(dir.path()).expect_err("CURRENT names a missing manifest");
-    assert!(names_file(&error, "CURRENT"), "{error}");
+    assert!(names_file(&error, "MANIFEST-000003"), "{error}");
 }
 
 #[test]
@@ -971,4 +972,60 @@ fn write_fuzz_corpus() {
     assert_eq!(states.len(), 1);
     let empty = std::fs::read(shaledb::fs::manifest_path(fresh.path(), FileNumber(1)));
     std::fs::write(replay_dir.join("snapshot_only"), empty.expect("read")).expect("write");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Write-ahead log records (tag 7).
+
+fn wal(number: u64, synced_size: Option<u64>) -> shaledb::manifest::WalMetadata {
+    shaledb::manifest::WalMetadata {
+        number: FileNumber(number),
+        preallocated_size: 65_536,
+        synced_size,
+    }
+}
+
+#[test]
+fn wal_records_round_trip_and_follow_the_consistency_rules() {
+    let mut edit = VersionEdit::new();
+    edit.wals = vec![wal(4, Some(1_234)), wal(5, None)];
+    let encoded = edit.encode();
+    // Tag 7, number 4, preallocated 65,536 (varint 80 80 04), synced 1,234 (d2 09); then log 5.
+    assert_eq!(
+        encoded,
+        [7, 4, 0x80, 0x80, 4, 0xd2, 9, 7, 5, 0x80, 0x80, 4, 0]
+    );
+    assert_eq!(VersionEdit::decode(&encoded).expect("decode"), edit);
+
+    let mut state = ManifestState::empty(FileNumber(1));
+    state.next_file_number = FileNumber(10);
+    state.log_number = FileNumber(4);
+    let mut started = VersionEdit::new();
+    started.wals = vec![wal(4, None), wal(5, None)];
+    state.apply(&started).expect("start two logs");
+    let mut finished = VersionEdit::new();
+    finished.wals = vec![wal(4, Some(100))];
+    state.apply(&finished).expect("finish log 4");
+    assert_eq!(state.wal(FileNumber(4)), Some(&wal(4, Some(100))));
+
+    let refused = |edit_wals: Vec<shaledb::manifest::WalMetadata>, state: &ManifestState| {
+        let mut edit = VersionEdit::new();
+        edit.wals = edit_wals;
+        state.clone().apply(&edit).expect_err("inconsistent").reason
+    };
+    assert!(refused(vec![wal(3, None)], &state).contains("outside the live range"));
+    assert!(refused(vec![wal(10, None)], &state).contains("outside the live range"));
+    assert!(refused(vec![wal(4, Some(101))], &state).contains("changes the recorded sizes"));
+    let mut other_size = wal(5, None);
+    other_size.preallocated_size = 1;
+    assert!(refused(vec![other_size], &state).contains("changes the recorded sizes"));
+
+    // A flush that moves the log number past log 4 makes the state forget it.
+    let mut flushed = VersionEdit::new();
+    flushed.log_number = Some(FileNumber(5));
+    state.apply(&flushed).expect("advance the log number");
+    assert_eq!(state.wals, vec![wal(5, None)]);
+    let snapshot = VersionEdit::decode(&state.to_snapshot_edit().encode()).expect("snapshot");
+    let restored = ManifestState::from_snapshot(FileNumber(1), &snapshot).expect("restore");
+    assert_eq!(restored, state);
 }

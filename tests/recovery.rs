@@ -42,9 +42,16 @@ fn large_buffer_options(mode: WalRecoveryMode) -> Options {
     }
 }
 
-/// Writes `BATCHES` synced batches into a new database in `dir` and closes it without a flush.
+/// Writes `BATCHES` synced batches into a new database and leaves in `dir` the files as a
+/// crash (of the process, or of the machine after the last sync) would: a copy taken while the
+/// database is open, so the manifest does not record how far the last log was synced at close.
 fn write_batches(dir: &Path) {
-    let db = Db::open(dir, large_buffer_options(WalRecoveryMode::default())).unwrap();
+    let live = temp_dir();
+    let db = Db::open(
+        live.path(),
+        large_buffer_options(WalRecoveryMode::default()),
+    )
+    .unwrap();
     for batch in 0..BATCHES {
         let mut write = WriteBatch::new();
         for index in 0..KEYS_PER_BATCH {
@@ -54,9 +61,11 @@ fn write_batches(dir: &Path) {
         }
         db.write(write, &WriteOptions::SYNC).unwrap();
     }
+    common::copy_database_files(live.path(), dir);
     db.close().unwrap();
 }
 
+/// The newest write-ahead log that holds records (a preallocated spare log may be newer).
 fn newest_wal(dir: &Path) -> PathBuf {
     let mut logs: Vec<(u64, PathBuf)> = std::fs::read_dir(dir)
         .unwrap()
@@ -67,6 +76,11 @@ fn newest_wal(dir: &Path) -> PathBuf {
                 _ => None,
             },
         )
+        .filter(|(_, path)| {
+            LogReader::open(path, LogFileKind::Wal)
+                .unwrap()
+                .any(|event| matches!(event, LogEvent::Record { .. }))
+        })
         .collect();
     logs.sort();
     logs.pop().expect("the database has a write-ahead log").1
@@ -109,7 +123,8 @@ fn present_batches(db: &Db, context: &str) -> BTreeSet<u64> {
 /// Which damage a test applies to the newest log.
 #[derive(Debug, Clone, Copy)]
 enum Damage {
-    /// Cut the file in the middle of the last record.
+    /// Zero the file from the middle of the last record on, as a crash during that write leaves
+    /// a preallocated log.
     TornTail,
     /// Flip a byte in the middle of the payload of record `DAMAGED_RECORD`.
     Middle,
@@ -126,10 +141,13 @@ fn damage(dir: &Path, damage: Damage) -> BTreeSet<u64> {
     assert_eq!(records.len() as u64, BATCHES, "one record per batch");
     match damage {
         Damage::TornTail => {
+            // The log was preallocated with synced zeros, so a crash in the middle of the last
+            // write leaves zeros after the part that reached the disk, not a shorter file.
             let (offset, length) = records[records.len() - 1];
-            let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
-            file.set_len(offset + (FRAGMENT_HEADER_SIZE + length / 2) as u64)
-                .unwrap();
+            let cut = offset as usize + FRAGMENT_HEADER_SIZE + length / 2;
+            let mut bytes = std::fs::read(&path).unwrap();
+            bytes[cut..].fill(0);
+            std::fs::write(&path, bytes).unwrap();
         }
         Damage::Middle => {
             let (offset, length) = records[DAMAGED_RECORD as usize];

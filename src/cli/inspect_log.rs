@@ -161,6 +161,20 @@ fn print_edit_fields(edit: &VersionEdit) -> Result<(), CliError> {
     for (level, file) in &edit.new_files {
         say!("  add L{level} {}", describe_file(file));
     }
+    for wal in &edit.wals {
+        match wal.synced_size {
+            Some(synced) => say!(
+                "  wal #{}: preallocated {} bytes, finished, synced through {synced}",
+                wal.number,
+                wal.preallocated_size
+            ),
+            None => say!(
+                "  wal #{}: preallocated {} bytes, started",
+                wal.number,
+                wal.preallocated_size
+            ),
+        }
+    }
     Ok(())
 }
 

@@ -129,7 +129,59 @@ pub fn encode_file_header(kind: LogFileKind) -> [u8; FILE_HEADER_SIZE] {
     header
 }
 
+/// The logical end of a record of `payload_length` bytes whose first fragment header is at
+/// file offset `offset` (as a reader reports a record): the offset right after its last
+/// fragment, where a writer continues (with padding first if the block tail is too short).
+pub fn record_end(offset: u64, payload_length: usize) -> u64 {
+    let block = BLOCK_SIZE as u64;
+    let mut offset = offset;
+    let mut remaining = payload_length as u64;
+    loop {
+        let left_in_block = block - offset % block;
+        let available = left_in_block.saturating_sub(FRAGMENT_HEADER_SIZE as u64);
+        let taken = remaining.min(available);
+        remaining -= taken;
+        offset += FRAGMENT_HEADER_SIZE as u64 + taken;
+        if remaining == 0 {
+            return offset;
+        }
+    }
+}
+
 /// The offset of the first block boundary strictly after `offset`.
 pub fn next_block_start(offset: usize) -> usize {
     (offset / BLOCK_SIZE + 1) * BLOCK_SIZE
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::writer::encode_record;
+
+    #[test]
+    fn record_end_matches_what_the_writer_writes() {
+        let block = BLOCK_SIZE as u64;
+        let offsets = [16, 100, block - 8, block - 7, block + 3, 3 * block - 20];
+        let lengths = [
+            0,
+            1,
+            6,
+            7,
+            500,
+            BLOCK_SIZE - 7,
+            BLOCK_SIZE,
+            3 * BLOCK_SIZE + 11,
+        ];
+        for offset in offsets {
+            for length in lengths {
+                let mut out = Vec::new();
+                let end = encode_record(&mut out, offset, &vec![9u8; length]);
+                assert_eq!(
+                    record_end(offset, length),
+                    end,
+                    "offset {offset}, length {length}"
+                );
+            }
+        }
+    }
 }

@@ -40,4 +40,4 @@ pub use format::{
     LOG_MAGIC, LogFileKind,
 };
 pub use reader::{LogEvent, LogReader};
-pub use writer::{LogWriter, encode_log};
+pub use writer::{LogWriter, encode_log, preallocated_length};

@@ -185,6 +185,11 @@ impl LogReader {
         self.kind
     }
 
+    /// The length of the file in bytes, zeros after the last record included.
+    pub fn file_size(&self) -> u64 {
+        self.bytes.len() as u64
+    }
+
     /// Reads one fragment (or skips block padding) and updates the state.
     fn step(&mut self) {
         let offset = self.position;

@@ -195,8 +195,9 @@ fn open_for_writing(file_system: &dyn FileSystem, path: &Path) -> Result<Box<dyn
         .map_err(|error| Error::io(path, error))
 }
 
-/// `bytes` rounded up to a whole number of blocks, and at least one block.
-fn preallocated_length(bytes: u64) -> u64 {
+/// The length [`LogWriter::create_preallocated`] gives a file asked for `bytes`: `bytes` rounded
+/// up to a whole number of blocks, and at least one block.
+pub fn preallocated_length(bytes: u64) -> u64 {
     let block = BLOCK_SIZE as u64;
     bytes.div_ceil(block).max(1).saturating_mul(block)
 }

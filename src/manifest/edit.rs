@@ -38,6 +38,9 @@ pub const TAG_NEW_FILE: u32 = 5;
 /// Tag of the snapshot marker (no data): the edit describes the whole state. Part of the
 /// on-disk format; never change.
 pub const TAG_SNAPSHOT: u32 = 6;
+/// Tag of a write-ahead log record: `varint64` log number, `varint64` preallocated size,
+/// `varint64` synced size (0 = not recorded yet). Part of the on-disk format; never change.
+pub const TAG_WAL: u32 = 7;
 /// A tag with this bit set is followed by length-prefixed data, and a reader that does not know
 /// the tag skips it. A tag without it that a reader does not know is corruption. Part of the
 /// on-disk format; never change.
@@ -60,6 +63,22 @@ pub struct FileMetadata {
     pub largest_sequence: SequenceNumber,
 }
 
+/// A write-ahead log as the manifest records it: that it exists, how large its preallocated
+/// (and synced) zero-filled file was, and, once the log is finished, how far its records were
+/// synced. Recovery uses it to tell lost synced writes from a torn unsynced tail (FORMAT.md,
+/// "Manifest and CURRENT", tag 7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WalMetadata {
+    /// The log's file number (`NNNNNN.wal`).
+    pub number: FileNumber,
+    /// The length of the file after preallocation, synced before any record was written: the
+    /// file is never shorter than this.
+    pub preallocated_size: u64,
+    /// The logical end of the log's records when it was last synced and finished (rotated away
+    /// from, or closed), or `None` while the log may still grow.
+    pub synced_size: Option<u64>,
+}
+
 /// One change to the database's file set and counters. Every field is optional; an empty edit
 /// is valid and changes nothing.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -76,6 +95,8 @@ pub struct VersionEdit {
     pub deleted_files: Vec<(usize, FileNumber)>,
     /// Files added, as (level, metadata).
     pub new_files: Vec<(usize, FileMetadata)>,
+    /// Write-ahead logs started or finished, applied after the files.
+    pub wals: Vec<WalMetadata>,
 }
 
 impl VersionEdit {
@@ -129,6 +150,12 @@ impl VersionEdit {
             put_length_prefixed(out, &file.largest);
             put_varint64(out, file.smallest_sequence.0);
             put_varint64(out, file.largest_sequence.0);
+        }
+        for wal in &self.wals {
+            put_varint32(out, TAG_WAL);
+            put_varint64(out, wal.number.0);
+            put_varint64(out, wal.preallocated_size);
+            put_varint64(out, wal.synced_size.unwrap_or(0));
         }
     }
 
@@ -193,6 +220,17 @@ impl VersionEdit {
                 let level = decode_level(cursor)?;
                 let file = decode_file_metadata(cursor)?;
                 self.new_files.push((level, file));
+                Ok(())
+            }
+            TAG_WAL => {
+                let number = FileNumber(cursor.varint64()?);
+                let preallocated_size = cursor.varint64()?;
+                let synced_size = Some(cursor.varint64()?).filter(|&size| size != 0);
+                self.wals.push(WalMetadata {
+                    number,
+                    preallocated_size,
+                    synced_size,
+                });
                 Ok(())
             }
             _ if tag & TAG_IGNORABLE_BIT != 0 => cursor.length_prefixed().map(|_| ()),

@@ -26,8 +26,8 @@ pub mod state;
 pub mod writer;
 
 pub use current::{read_current, read_current_on, write_current, write_current_on};
-pub use edit::{FileMetadata, VersionEdit};
-pub use reader::{recover, recover_on};
+pub use edit::{FileMetadata, VersionEdit, WalMetadata};
+pub use reader::{RecoveredManifest, recover, recover_manifest, recover_manifest_on, recover_on};
 pub use state::{InconsistentEdit, ManifestState};
 pub use writer::ManifestWriter;
 

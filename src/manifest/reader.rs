@@ -9,12 +9,14 @@
 //! manifest and the byte offset: the record's offset (its first log fragment header) plus the
 //! offset within the record's payload.
 
-use std::path::Path;
+use std::cell::Cell;
+use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::fs::{CURRENT_FILE_NAME, manifest_path};
 use crate::key::FileNumber;
-use crate::log::{LogEvent, LogFileKind, LogReader};
+use crate::log::format::record_end;
+use crate::log::{FILE_HEADER_SIZE, LogEvent, LogFileKind, LogReader};
 use crate::manifest::current::read_current_on;
 use crate::manifest::edit::VersionEdit;
 use crate::manifest::state::ManifestState;
@@ -24,13 +26,39 @@ use crate::vfs::{FileSystem, OsFileSystem};
 ///
 /// A missing `CURRENT` (no database in `dir`) is `Error::Io` with kind `NotFound` and the
 /// `CURRENT` path; use [`read_current`](crate::manifest::read_current) to tell that case apart
-/// before calling. A manifest named by `CURRENT` that does not exist is corruption.
+/// before calling. A manifest named by `CURRENT` that does not exist is corruption naming the
+/// missing manifest.
 pub fn recover(dir: &Path) -> Result<ManifestState> {
     recover_on(&OsFileSystem, dir)
 }
 
 /// [`recover`] through `file_system`.
 pub fn recover_on(file_system: &dyn FileSystem, dir: &Path) -> Result<ManifestState> {
+    recover_manifest_on(file_system, dir).map(|recovered| recovered.state)
+}
+
+/// A manifest replayed by [`recover_manifest`].
+#[derive(Debug)]
+pub struct RecoveredManifest {
+    /// The state its intact records describe.
+    pub state: ManifestState,
+    /// The manifest's path.
+    pub path: PathBuf,
+    /// Where its intact records end, when bytes that are not a record follow them: a torn
+    /// last edit (a crash while it was appended, so never acknowledged) or damage that looks
+    /// like one. `None` when the file ends right after its last record.
+    pub torn_at: Option<u64>,
+}
+
+/// Like [`recover`], and also tells whether the manifest ended in a torn record, so that the
+/// engine can name the manifest when the state before the tear does not match the directory
+/// (the manifest then lost edits that had been acknowledged).
+pub fn recover_manifest(dir: &Path) -> Result<RecoveredManifest> {
+    recover_manifest_on(&OsFileSystem, dir)
+}
+
+/// [`recover_manifest`] through `file_system`.
+pub fn recover_manifest_on(file_system: &dyn FileSystem, dir: &Path) -> Result<RecoveredManifest> {
     let current_path = dir.join(CURRENT_FILE_NAME);
     let Some(number) = read_current_on(file_system, dir)? else {
         return Err(Error::io(
@@ -47,13 +75,37 @@ pub fn recover_on(file_system: &dyn FileSystem, dir: &Path) -> Result<ManifestSt
         .map_err(|error| Error::io(&path, error))?;
     if !exists {
         return Err(Error::corruption(
-            &current_path,
+            &path,
             0,
-            format!("CURRENT names {} which does not exist", path.display()),
+            format!(
+                "manifest {} is missing: {} names it as the live manifest",
+                path.display(),
+                current_path.display()
+            ),
         ));
     }
     let reader = LogReader::open_on(file_system, &path, LogFileKind::Manifest)?;
-    replay(&path, number, reader)
+    let file_size = reader.file_size();
+    let records_end = Cell::new(FILE_HEADER_SIZE as u64);
+    let torn_tail = Cell::new(None);
+    let events = reader.inspect(|event| match event {
+        LogEvent::Record { offset, payload } => {
+            records_end.set(record_end(*offset, payload.len()));
+        }
+        LogEvent::TornTail { offset, .. } => torn_tail.set(Some(*offset)),
+        LogEvent::Corruption { .. } => {}
+    });
+    let state = replay(&path, number, events)?;
+    let records_end = records_end.get();
+    // A manifest is never preallocated: bytes after its last record are a torn append.
+    let torn_at = torn_tail
+        .get()
+        .or((file_size > records_end).then_some(records_end));
+    Ok(RecoveredManifest {
+        state,
+        path,
+        torn_at,
+    })
 }
 
 /// Replays the records of manifest `number` (read from `file`, named in errors) into a state.

@@ -8,7 +8,10 @@
 //!   `last_sequence` never decrease from one edit to the next;
 //! - every live file's `largest_sequence` is at most `last_sequence`;
 //! - level 0 is ordered by file number, newest (largest number) first;
-//! - levels 1 to 3 are ordered by smallest internal key, and their files do not overlap.
+//! - levels 1 to 3 are ordered by smallest internal key, and their files do not overlap;
+//! - the recorded write-ahead logs are the live ones (`log_number <= number <
+//!   next_file_number`), ordered by number; a log's preallocated size never changes and its
+//!   synced size, once recorded, never changes either.
 //!
 //! Plain data, no I/O: the manifest reader and writer drive it.
 
@@ -19,7 +22,7 @@ use std::path::Path;
 use crate::error::Error;
 use crate::key::{FileNumber, SequenceNumber, compare_internal_keys};
 use crate::manifest::NUM_LEVELS;
-use crate::manifest::edit::{FileMetadata, VersionEdit};
+use crate::manifest::edit::{FileMetadata, VersionEdit, WalMetadata};
 
 /// Why an edit cannot be applied to a state. Read from disk it is corruption; offered to a
 /// writer it is a programming error of the caller.
@@ -62,6 +65,9 @@ pub struct ManifestState {
     pub next_file_number: FileNumber,
     /// The largest sequence number used so far.
     pub last_sequence: SequenceNumber,
+    /// The live write-ahead logs the manifest knows of (numbers at or above `log_number`),
+    /// ordered by number. Empty in manifests written before tag 7 existed.
+    pub wals: Vec<WalMetadata>,
 }
 
 impl ManifestState {
@@ -74,6 +80,7 @@ impl ManifestState {
             log_number: FileNumber(0),
             next_file_number: FileNumber(manifest_number.0.saturating_add(1)),
             last_sequence: SequenceNumber(0),
+            wals: Vec::new(),
         }
     }
 
@@ -99,6 +106,7 @@ impl ManifestState {
             log_number,
             next_file_number,
             last_sequence,
+            wals: Vec::new(),
         };
         state.apply(edit)?;
         Ok(state)
@@ -118,7 +126,13 @@ impl ManifestState {
                 edit.add_file(level, file.clone());
             }
         }
+        edit.wals = self.wals.clone();
         edit
+    }
+
+    /// The record of live write-ahead log `number`, if the manifest has one.
+    pub fn wal(&self, number: FileNumber) -> Option<&WalMetadata> {
+        self.wals.iter().find(|wal| wal.number == number)
     }
 
     /// All live files with their levels.
@@ -147,6 +161,11 @@ impl ManifestState {
         for (level, file) in &edit.new_files {
             self.add_file(*level, file)?;
         }
+        for wal in &edit.wals {
+            self.record_wal(wal)?;
+        }
+        let log_number = self.log_number;
+        self.wals.retain(|wal| wal.number >= log_number);
         Ok(())
     }
 
@@ -224,6 +243,36 @@ impl ManifestState {
             return Ok(());
         }
         insert_without_overlap(files, level, file)
+    }
+}
+
+impl ManifestState {
+    /// Records that log `wal.number` was started, or finished at its synced size.
+    fn record_wal(&mut self, wal: &WalMetadata) -> Result<(), InconsistentEdit> {
+        let number = wal.number;
+        if number < self.log_number || number >= self.next_file_number {
+            return Err(InconsistentEdit::new(format!(
+                "records write-ahead log {number} outside the live range {}..{}",
+                self.log_number, self.next_file_number
+            )));
+        }
+        let position = self.wals.partition_point(|other| other.number < number);
+        let Some(known) = self
+            .wals
+            .get_mut(position)
+            .filter(|known| known.number == number)
+        else {
+            self.wals.insert(position, *wal);
+            return Ok(());
+        };
+        let synced_changes = known.synced_size.is_some() && known.synced_size != wal.synced_size;
+        if known.preallocated_size != wal.preallocated_size || synced_changes {
+            return Err(InconsistentEdit::new(format!(
+                "changes the recorded sizes of write-ahead log {number}"
+            )));
+        }
+        *known = *wal;
+        Ok(())
     }
 }
 

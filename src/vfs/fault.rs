@@ -700,6 +700,12 @@ impl FileSystem for FaultFileSystem {
         path.try_exists()
     }
 
+    fn file_size(&self, path: &Path) -> io::Result<u64> {
+        // Writes reach the real file at once, so its length is the file's current length.
+        self.state().check_alive()?;
+        std::fs::metadata(path).map(|metadata| metadata.len())
+    }
+
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
         let mut state = self.state();
         state.begin_mutation()?;

@@ -60,6 +60,8 @@ pub trait FileSystem: Send + Sync + Debug {
     fn map(&self, path: &Path) -> io::Result<FileBytes>;
     /// Whether a file or directory exists at `path`.
     fn exists(&self, path: &Path) -> io::Result<bool>;
+    /// The length in bytes of the file at `path`.
+    fn file_size(&self, path: &Path) -> io::Result<u64>;
     /// Renames `from` to `to`, replacing `to` if it exists.
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
     /// Removes the file at `path`.

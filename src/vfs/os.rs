@@ -92,6 +92,10 @@ impl FileSystem for OsFileSystem {
         path.try_exists()
     }
 
+    fn file_size(&self, path: &Path) -> io::Result<u64> {
+        std::fs::metadata(path).map(|metadata| metadata.len())
+    }
+
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
         std::fs::rename(from, to)
     }
