@@ -10,7 +10,7 @@
 
 use crate::coding::{Cursor, DecodeError, put_length_prefixed};
 use crate::error::Result;
-use crate::key::{SequenceNumber, ValueKind, check_key, check_value};
+use crate::key::{MAX_KEY_SIZE, MAX_VALUE_SIZE, SequenceNumber, ValueKind, check_key, check_value};
 
 /// Bytes of the batch header: first sequence number (u64) and operation count (u32).
 pub const BATCH_HEADER_SIZE: usize = 12;
@@ -201,14 +201,30 @@ impl<'a> BatchReader<'a> {
             offset: tag_offset,
             reason: "unknown operation kind in write batch",
         })?;
-        let key = self.cursor.length_prefixed()?;
+        let key = self.length_prefixed_within(MAX_KEY_SIZE, "key over the size limit")?;
         match kind {
             ValueKind::Value => {
-                let value = self.cursor.length_prefixed()?;
+                let value =
+                    self.length_prefixed_within(MAX_VALUE_SIZE, "value over the size limit")?;
                 Ok(BatchOperation::Put { key, value })
             }
             ValueKind::Tombstone => Ok(BatchOperation::Delete { key }),
         }
+    }
+
+    /// A length-prefixed key or value of at most `limit` bytes. A longer one was never written
+    /// by `WriteBatch`, which checks the limits, and no table could hold it.
+    fn length_prefixed_within(
+        &mut self,
+        limit: usize,
+        reason: &'static str,
+    ) -> std::result::Result<&'a [u8], DecodeError> {
+        let offset = self.cursor.position();
+        let bytes = self.cursor.length_prefixed()?;
+        if bytes.len() > limit {
+            return Err(DecodeError { offset, reason });
+        }
+        Ok(bytes)
     }
 }
 
@@ -319,6 +335,17 @@ mod tests {
                 .unwrap()
                 .any(|operation| operation.is_err())
         );
+        // A key one byte over the limit, which `WriteBatch::delete` would have refused.
+        let mut oversized_key = vec![0; 8];
+        oversized_key.extend_from_slice(&1u32.to_le_bytes());
+        oversized_key.push(ValueKind::Tombstone as u8);
+        put_length_prefixed(&mut oversized_key, &vec![b'k'; MAX_KEY_SIZE + 1]);
+        let error = BatchReader::new(&oversized_key)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(error.offset, BATCH_HEADER_SIZE + 1, "{error:?}");
         let mut bad_kind = encoded;
         bad_kind[BATCH_HEADER_SIZE] = 9;
         let error = BatchReader::new(&bad_kind)
