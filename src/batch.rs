@@ -161,6 +161,9 @@ pub struct BatchReader<'a> {
     count: u32,
     cursor: Cursor<'a>,
     decoded: u32,
+    /// Set after the last item: the end, or an error. (A count past the declared one cannot
+    /// mark this: the declared count may be `u32::MAX`.)
+    finished: bool,
 }
 
 impl<'a> BatchReader<'a> {
@@ -182,6 +185,7 @@ impl<'a> BatchReader<'a> {
             count,
             cursor,
             decoded: 0,
+            finished: false,
         })
     }
 
@@ -234,17 +238,17 @@ impl<'a> Iterator for BatchReader<'a> {
     /// The next operation; after the declared count, an error if bytes are left over. After an
     /// error the iteration ends.
     fn next(&mut self) -> Option<Self::Item> {
+        if self.finished {
+            return None;
+        }
         if self.decoded == self.count {
+            self.finished = true;
             if self.cursor.is_empty() {
                 return None;
             }
-            self.decoded = self.count.wrapping_add(1);
             return Some(Err(self
                 .cursor
                 .error("bytes after the last operation of a write batch")));
-        }
-        if self.decoded > self.count {
-            return None;
         }
         match self.decode_one() {
             Ok(operation) => {
@@ -252,7 +256,7 @@ impl<'a> Iterator for BatchReader<'a> {
                 Some(Ok(operation))
             }
             Err(error) => {
-                self.decoded = self.count.wrapping_add(1);
+                self.finished = true;
                 Some(Err(error))
             }
         }
@@ -346,6 +350,12 @@ mod tests {
             .unwrap()
             .unwrap_err();
         assert_eq!(error.offset, BATCH_HEADER_SIZE + 1, "{error:?}");
+        // With the largest declared count, an error still ends the iteration.
+        let mut largest_count = vec![0; 8];
+        largest_count.extend_from_slice(&u32::MAX.to_le_bytes());
+        largest_count.extend_from_slice(&[0xff, 0xff]);
+        let items: Vec<_> = BatchReader::new(&largest_count).unwrap().take(3).collect();
+        assert_eq!(items.len(), 1, "{items:?}");
         let mut bad_kind = encoded;
         bad_kind[BATCH_HEADER_SIZE] = 9;
         let error = BatchReader::new(&bad_kind)

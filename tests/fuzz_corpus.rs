@@ -205,6 +205,10 @@ fn options_text_seeds_are_what_their_names_say() {
     for (name, bytes) in options_text_seeds() {
         let text = String::from_utf8(bytes).unwrap();
         let outcome = shaledb::Options::from_config_str(&text);
-        assert_eq!(outcome.is_ok(), name.starts_with("valid-"), "{name}: {outcome:?}");
+        assert_eq!(
+            outcome.is_ok(),
+            name.starts_with("valid-"),
+            "{name}: {outcome:?}"
+        );
     }
 }

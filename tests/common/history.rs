@@ -305,10 +305,46 @@ impl History {
         Err(format!(
             "writer {thread}: the recovered keys match no prefix of its batches from {low} \
              (the last protected acknowledged batch; base {base}) to {high} (one past the last \
-             acknowledged, {last}); against prefix {low}: {difference}",
+             acknowledged, {last}); against prefix {low}: {at_low}; against prefix {high}: \
+             {at_high}; {beyond}",
             base = base.prefix,
-            difference = describe_difference(&at_low.model, recovered),
+            at_low = describe_difference(&at_low.model, recovered),
+            at_high = describe_difference(&state.model, recovered),
+            beyond = self.describe_beyond(thread, state, recovered),
         ))
+    }
+
+    /// For a violation's message: whether `recovered` is part of the batch after `state`, or
+    /// the state after a later prefix (a batch acknowledged but not seen as such).
+    fn describe_beyond(
+        &self,
+        thread: usize,
+        mut state: WriterState,
+        recovered: &BTreeMap<usize, Vec<u8>>,
+    ) -> String {
+        let next = self.workload.batch(self.seed, thread, state.prefix + 1);
+        for taken in 1..next.operations.len() {
+            let mut partial = state.clone();
+            let part = Batch {
+                operations: next.operations[..taken].to_vec(),
+                sync: next.sync,
+            };
+            partial.apply(&part);
+            if &partial.model == recovered {
+                return format!(
+                    "it is the first {taken} of {} operations of batch {}",
+                    next.operations.len(),
+                    state.prefix + 1
+                );
+            }
+        }
+        for _ in 0..64 {
+            state.apply(&self.workload.batch(self.seed, thread, state.prefix + 1));
+            if &state.model == recovered {
+                return format!("it is the state after prefix {}", state.prefix);
+            }
+        }
+        "it is neither part of the next batch nor a prefix up to 64 further".into()
     }
 }
 
