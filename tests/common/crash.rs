@@ -21,6 +21,12 @@ use shaledb::{Db, Options, WriteBatch, WriteOptions};
 use super::history::{Acknowledged, Contract, History, Operation, Workload, key};
 use super::{Pairs, Rng, collect, temp_dir, test_seed};
 
+/// Starts the child's line for each acknowledged batch, followed by the writer and batch id.
+/// Searched for anywhere in a line, not only at its start: with `--nocapture`, the test harness
+/// prints `test <name> ... ` without a newline before the test runs, so the first
+/// acknowledgement shares that line.
+const ACK_MARKER: &str = "shaledb-ack ";
+
 /// What distinguishes one crash test from another.
 pub struct CrashTest {
     /// The ignored test in the same binary that runs [`run_child`].
@@ -106,7 +112,7 @@ pub fn run_child(test: &CrashTest) {
                     let options = WriteOptions { sync: batch.sync };
                     db.write(encoded, &options).unwrap();
                     let mut out = stdout.lock().unwrap();
-                    writeln!(out, "ack {thread} {id}").unwrap();
+                    writeln!(out, "{ACK_MARKER}{thread} {id}").unwrap();
                     out.flush().unwrap();
                 }
             })
@@ -166,9 +172,10 @@ fn run_and_kill(
         // kill: the pipe keeps what the child wrote.
         for line in BufReader::new(stdout).lines() {
             let Ok(line) = line else { break };
-            let Some(rest) = line.strip_prefix("ack ") else {
+            let Some(position) = line.find(ACK_MARKER) else {
                 continue;
             };
+            let rest = &line[position + ACK_MARKER.len()..];
             let (thread, id) = rest.split_once(' ').unwrap();
             let (thread, id): (usize, u64) = (thread.parse().unwrap(), id.parse().unwrap());
             let synced = workload.batch(seed, thread, id).sync;
