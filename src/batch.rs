@@ -79,8 +79,8 @@ impl WriteBatch {
     }
 
     /// Adds "set `key` to `value`". Fails with `Error::InvalidArgument` if the key or value is
-    /// over its size limit ([`MAX_KEY_SIZE`](crate::MAX_KEY_SIZE),
-    /// [`MAX_VALUE_SIZE`](crate::MAX_VALUE_SIZE)) or the batch already holds `u32::MAX`
+    /// over its size limit ([`MAX_KEY_SIZE`],
+    /// [`MAX_VALUE_SIZE`]) or the batch already holds `u32::MAX`
     /// operations; the batch is unchanged then.
     pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
         check_key(key)?;
