@@ -10,7 +10,7 @@
 
 use crate::coding::{Cursor, DecodeError, put_length_prefixed};
 use crate::error::Result;
-use crate::key::{SequenceNumber, ValueKind, check_key, check_value};
+use crate::key::{MAX_KEY_SIZE, MAX_VALUE_SIZE, SequenceNumber, ValueKind, check_key, check_value};
 
 /// Bytes of the batch header: first sequence number (u64) and operation count (u32).
 pub const BATCH_HEADER_SIZE: usize = 12;
@@ -79,8 +79,8 @@ impl WriteBatch {
     }
 
     /// Adds "set `key` to `value`". Fails with `Error::InvalidArgument` if the key or value is
-    /// over its size limit ([`MAX_KEY_SIZE`](crate::MAX_KEY_SIZE),
-    /// [`MAX_VALUE_SIZE`](crate::MAX_VALUE_SIZE)) or the batch already holds `u32::MAX`
+    /// over its size limit ([`MAX_KEY_SIZE`],
+    /// [`MAX_VALUE_SIZE`]) or the batch already holds `u32::MAX`
     /// operations; the batch is unchanged then.
     pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
         check_key(key)?;
@@ -161,6 +161,9 @@ pub struct BatchReader<'a> {
     count: u32,
     cursor: Cursor<'a>,
     decoded: u32,
+    /// Set after the last item: the end, or an error. (A count past the declared one cannot
+    /// mark this: the declared count may be `u32::MAX`.)
+    finished: bool,
 }
 
 impl<'a> BatchReader<'a> {
@@ -182,6 +185,7 @@ impl<'a> BatchReader<'a> {
             count,
             cursor,
             decoded: 0,
+            finished: false,
         })
     }
 
@@ -201,14 +205,30 @@ impl<'a> BatchReader<'a> {
             offset: tag_offset,
             reason: "unknown operation kind in write batch",
         })?;
-        let key = self.cursor.length_prefixed()?;
+        let key = self.length_prefixed_within(MAX_KEY_SIZE, "key over the size limit")?;
         match kind {
             ValueKind::Value => {
-                let value = self.cursor.length_prefixed()?;
+                let value =
+                    self.length_prefixed_within(MAX_VALUE_SIZE, "value over the size limit")?;
                 Ok(BatchOperation::Put { key, value })
             }
             ValueKind::Tombstone => Ok(BatchOperation::Delete { key }),
         }
+    }
+
+    /// A length-prefixed key or value of at most `limit` bytes. A longer one was never written
+    /// by `WriteBatch`, which checks the limits, and no table could hold it.
+    fn length_prefixed_within(
+        &mut self,
+        limit: usize,
+        reason: &'static str,
+    ) -> std::result::Result<&'a [u8], DecodeError> {
+        let offset = self.cursor.position();
+        let bytes = self.cursor.length_prefixed()?;
+        if bytes.len() > limit {
+            return Err(DecodeError { offset, reason });
+        }
+        Ok(bytes)
     }
 }
 
@@ -218,17 +238,17 @@ impl<'a> Iterator for BatchReader<'a> {
     /// The next operation; after the declared count, an error if bytes are left over. After an
     /// error the iteration ends.
     fn next(&mut self) -> Option<Self::Item> {
+        if self.finished {
+            return None;
+        }
         if self.decoded == self.count {
+            self.finished = true;
             if self.cursor.is_empty() {
                 return None;
             }
-            self.decoded = self.count.wrapping_add(1);
             return Some(Err(self
                 .cursor
                 .error("bytes after the last operation of a write batch")));
-        }
-        if self.decoded > self.count {
-            return None;
         }
         match self.decode_one() {
             Ok(operation) => {
@@ -236,7 +256,7 @@ impl<'a> Iterator for BatchReader<'a> {
                 Some(Ok(operation))
             }
             Err(error) => {
-                self.decoded = self.count.wrapping_add(1);
+                self.finished = true;
                 Some(Err(error))
             }
         }
@@ -319,6 +339,23 @@ mod tests {
                 .unwrap()
                 .any(|operation| operation.is_err())
         );
+        // A key one byte over the limit, which `WriteBatch::delete` would have refused.
+        let mut oversized_key = vec![0; 8];
+        oversized_key.extend_from_slice(&1u32.to_le_bytes());
+        oversized_key.push(ValueKind::Tombstone as u8);
+        put_length_prefixed(&mut oversized_key, &vec![b'k'; MAX_KEY_SIZE + 1]);
+        let error = BatchReader::new(&oversized_key)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(error.offset, BATCH_HEADER_SIZE + 1, "{error:?}");
+        // With the largest declared count, an error still ends the iteration.
+        let mut largest_count = vec![0; 8];
+        largest_count.extend_from_slice(&u32::MAX.to_le_bytes());
+        largest_count.extend_from_slice(&[0xff, 0xff]);
+        let items: Vec<_> = BatchReader::new(&largest_count).unwrap().take(3).collect();
+        assert_eq!(items.len(), 1, "{items:?}");
         let mut bad_kind = encoded;
         bad_kind[BATCH_HEADER_SIZE] = 9;
         let error = BatchReader::new(&bad_kind)

@@ -7,6 +7,8 @@
 /// A fuzz target: its name (the file under `fuzz/fuzz_targets/`) and its check.
 pub type Target = (&'static str, fn(&[u8]));
 
+pub mod batch;
+pub mod config;
 pub mod db;
 pub mod log;
 pub mod manifest;

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod crash;
+pub mod history;
 
 /// SplitMix64: tiny, fast, and good enough to drive tests. Not for cryptography.
 #[derive(Debug, Clone)]
