@@ -22,8 +22,8 @@ use crate::key::{FileNumber, SequenceNumber};
 use crate::log::format::record_end;
 use crate::log::{FILE_HEADER_SIZE, LogEvent, LogFileKind, LogReader, LogWriter};
 use crate::manifest::{
-    ManifestState, ManifestWriter, VersionEdit, WalMetadata, read_current_on,
-    recover_manifest_on, write_current_on,
+    ManifestState, ManifestWriter, VersionEdit, WalMetadata, read_current_on, recover_manifest_on,
+    write_current_on,
 };
 use crate::memtable::Memtable;
 use crate::options::{Options, WalRecoveryMode};
@@ -51,8 +51,14 @@ pub(crate) fn open_inner(
         number
     };
 
-    crate::integrity::check_files_at_open(file_system, &dir, &state, &found, options.wal_recovery_mode)
-        .map_err(|error| crate::integrity::blame_torn_manifest(error, torn_manifest.as_ref()))?;
+    crate::integrity::check_files_at_open(
+        file_system,
+        &dir,
+        &state,
+        &found,
+        options.wal_recovery_mode,
+    )
+    .map_err(|error| crate::integrity::blame_torn_manifest(error, torn_manifest.as_ref()))?;
     let wal_numbers: Vec<FileNumber> = found
         .iter()
         .filter(|(kind, number)| matches!(kind, FileKind::Wal(_)) && *number >= state.log_number)

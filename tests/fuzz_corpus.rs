@@ -141,17 +141,17 @@ fn options_text_seeds() -> Vec<(String, Vec<u8>)> {
              target_file_size = 32mib\nbackground_threads = 4\nmax_manifest_size = 4KiB\n\
              table.block_size = 16KiB\ntable.restart_interval = 32\n\
              table.bloom_bits_per_key = 0\ntable.compression = none\n\
-             commit_policy.max_batches = 64\ncommit_policy.max_bytes = 2MiB\n\
-             commit_policy.target_latency = 500us\ncommit_policy = adaptive\n",
+             commit.max_batches = 64\ncommit.max_bytes = 2MiB\n\
+             commit.target_latency = 500us\ncommit.policy = adaptive\n",
         ),
         (
             "valid-window",
-            "# group commits in a window\ncommit_policy = window\n\
-             commit_policy.max_wait = 250µs  # at most 1 s\ncommit_policy.max_bytes = 1KiB\n",
+            "# group commits in a window\ncommit.policy = window\n\
+             commit.max_wait = 250µs  # at most 1 s\ncommit.max_bytes = 1KiB\n",
         ),
         (
             "valid-immediate",
-            "commit_policy = immediate\n\n   \n# nothing else\n",
+            "commit.policy = immediate\n\n   \n# nothing else\n",
         ),
         (
             "valid-recovery-modes",
@@ -162,7 +162,7 @@ fn options_text_seeds() -> Vec<(String, Vec<u8>)> {
         ("bad-fraction", "write_buffer_size = 1.5GiB\n"),
         (
             "bad-duration-without-unit",
-            "commit_policy = window\ncommit_policy.max_wait = 10\n",
+            "commit.policy = window\ncommit.max_wait = 10\n",
         ),
         ("bad-negative", "background_threads = -1\n"),
         (
@@ -181,9 +181,26 @@ fn options_text_seeds() -> Vec<(String, Vec<u8>)> {
         ("bad-empty-key", "= 5\n"),
         (
             "bad-parameter-of-other-policy",
-            "commit_policy = immediate\ncommit_policy.max_bytes = 1MiB\n",
+            "commit.policy = immediate\ncommit.max_bytes = 1MiB\n",
         ),
         ("bad-boolean", "sync_writes = yes\n"),
+        (
+            "valid-both-tables",
+            "write_buffer_size = 16MiB\ncommit.policy = adaptive\ncommit.target_latency = 2ms\n\
+             batch.strategy = time_window\nbatch.window = 5ms\n",
+        ),
+        (
+            "valid-batch-every-key",
+            "batch.strategy = adaptive\nbatch.min_operations = 8\nbatch.max_operations = 512\n\
+             batch.target_latency = 3ms\nbatch.max_in_flight_bytes = 8MiB\nbatch.sync = false\n\
+             batch.retry.max_attempts = 4\nbatch.retry.initial_backoff = 500us\n\
+             batch.retry.max_backoff = 20ms\n",
+        ),
+        (
+            "bad-batch-parameter-of-other-strategy",
+            "batch.strategy = fixed_size\nbatch.window = 5ms\n",
+        ),
+        ("bad-batch-typo", "batch.windw = 5ms\n"),
     ];
     texts
         .iter()
@@ -204,7 +221,9 @@ fn write_batch_and_options_text_seed_corpora() {
 fn options_text_seeds_are_what_their_names_say() {
     for (name, bytes) in options_text_seeds() {
         let text = String::from_utf8(bytes).unwrap();
-        let outcome = shaledb::Options::from_config_str(&text);
+        // A valid file configures both the database and a batch writer.
+        let outcome = shaledb::Options::from_config_str(&text)
+            .and_then(|_| shaledb::BatchWriterOptions::from_config_str(&text));
         assert_eq!(
             outcome.is_ok(),
             name.starts_with("valid-"),

@@ -1,4 +1,4 @@
-//! Fuzz check for configuration from text (`src/config.rs`).
+//! Fuzz check for configuration from text (`src/config/`).
 //!
 //! `options_text` reads the input as UTF-8 text (other inputs are skipped) and uses it twice:
 //! - as a configuration file for `Options::from_config_str`. It must not panic; an error must be
@@ -13,9 +13,9 @@
 //! `shaledb::config::keys()` lists without a renderer fails the check, so a new key (such as a
 //! future `batch.*` key) is covered by adding its line there.
 
-use shaledb::config::keys;
+use shaledb::config::{batch_keys, keys};
 use shaledb::sstable::Compression;
-use shaledb::{CommitPolicy, Error, Options, WalRecoveryMode};
+use shaledb::{BatchWriterOptions, CommitPolicy, Error, Options, WalRecoveryMode};
 
 /// Arbitrary text as a configuration file and as `Options::set` calls.
 pub fn options_text(data: &[u8]) {
@@ -24,6 +24,33 @@ pub fn options_text(data: &[u8]) {
     };
     check_config_file(text);
     check_set_calls(text);
+    check_batch_writer_config(text);
+}
+
+/// The same text configures a `BatchWriter` (its `batch.*` keys): accepted options validate
+/// and `BatchWriterOptions::from_pairs` agrees with `BatchWriterOptions::from_config_str`.
+fn check_batch_writer_config(text: &str) {
+    let options = match BatchWriterOptions::from_config_str(text) {
+        Ok(options) => options,
+        Err(error) => return check_error(&error, None),
+    };
+    assert!(
+        options.validate().is_ok(),
+        "accepted batch writer options do not validate"
+    );
+    let pairs: Vec<(&str, &str)> = text
+        .lines()
+        .filter_map(|line| {
+            let content = line.split_once('#').map_or(line, |(before, _)| before);
+            let (key, value) = content.trim().split_once('=')?;
+            Some((key.trim(), value.trim()))
+        })
+        .collect();
+    assert_eq!(
+        BatchWriterOptions::from_pairs(pairs).ok(),
+        Some(options),
+        "BatchWriterOptions::from_pairs disagrees with from_config_str"
+    );
 }
 
 fn check_config_file(text: &str) {
@@ -81,7 +108,8 @@ fn check_error(error: &Error, key: Option<&str>) {
 }
 
 /// The `(key, value)` pairs of an accepted configuration file, in the order they are applied:
-/// `commit_policy` first, as `Options::from_config_str` does.
+/// `commit.policy` first, as `Options::from_config_str` does. The `batch.*` keys, which
+/// `Options` skips, are left out.
 fn pairs_of(text: &str) -> Vec<(&str, &str)> {
     let mut pairs: Vec<(&str, &str)> = text
         .lines()
@@ -90,8 +118,9 @@ fn pairs_of(text: &str) -> Vec<(&str, &str)> {
             let (key, value) = content.trim().split_once('=')?;
             Some((key.trim(), value.trim()))
         })
+        .filter(|(key, _)| !batch_keys().any(|batch_key| batch_key == *key))
         .collect();
-    pairs.sort_by_key(|(key, _)| *key != "commit_policy");
+    pairs.sort_by_key(|(key, _)| *key != "commit.policy");
     pairs
 }
 
@@ -187,26 +216,26 @@ const RENDERERS: &[(&str, Renderer)] = &[
     ("table.compression", |o| {
         Some(compression(o.table.compression).into())
     }),
-    ("commit_policy", |o| {
+    ("commit.policy", |o| {
         Some(policy_kind(&o.commit_policy).into())
     }),
-    ("commit_policy.max_wait", |o| match o.commit_policy {
+    ("commit.max_wait", |o| match o.commit_policy {
         CommitPolicy::Window { max_wait, .. } => Some(format!("{}ns", max_wait.as_nanos())),
         _ => None,
     }),
-    ("commit_policy.target_latency", |o| match o.commit_policy {
+    ("commit.target_latency", |o| match o.commit_policy {
         CommitPolicy::Adaptive { target_latency, .. } => {
             Some(format!("{}ns", target_latency.as_nanos()))
         }
         _ => None,
     }),
-    ("commit_policy.max_batches", |o| match o.commit_policy {
+    ("commit.max_batches", |o| match o.commit_policy {
         CommitPolicy::Window { max_batches, .. } | CommitPolicy::Adaptive { max_batches, .. } => {
             Some(max_batches.to_string())
         }
         CommitPolicy::Immediate => None,
     }),
-    ("commit_policy.max_bytes", |o| match o.commit_policy {
+    ("commit.max_bytes", |o| match o.commit_policy {
         CommitPolicy::Window { max_bytes, .. } | CommitPolicy::Adaptive { max_bytes, .. } => {
             Some(max_bytes.to_string())
         }

@@ -291,7 +291,12 @@ fn prefix_message(error: Error, prefix: &str) -> Error {
 
 /// The message for an unknown key, suggesting the closest known key when one is close.
 fn unknown_key_message(key: &str) -> String {
+    // A suggestion needs an edit distance of at most a third of the longer key, so a key much
+    // longer than every known one has none; skipping it keeps a huge key from costing a
+    // quadratic edit distance.
+    let longest_known = all_keys().map(str::len).max().unwrap_or(0);
     let closest = all_keys()
+        .filter(|_| key.len() <= longest_known * 3 / 2)
         .map(|known| (edit_distance(key, known), known))
         .min();
     let unprefixed = all_keys().find(|known| {
