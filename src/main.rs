@@ -28,6 +28,10 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         // A closed output pipe is how `shale dump sst FILE | head` ends; nothing to report.
         Err(cli::CliError::OutputClosed) => ExitCode::FAILURE,
+        Err(error @ cli::CliError::Usage(_)) => {
+            eprintln!("shale: {error} (see '{} --help')", command_path());
+            ExitCode::from(error.exit_status())
+        }
         Err(error) => {
             eprintln!("shale: {error}");
             ExitCode::from(error.exit_status())
@@ -53,26 +57,31 @@ fn report_parse_error(error: &clap::Error) -> ExitCode {
         return ExitCode::from(if printed.is_ok() { status } else { 1 });
     }
     let rendered = error.to_string();
-    let first_line = rendered.lines().next().unwrap_or("invalid command line");
-    let problem = first_line.strip_prefix("error: ").unwrap_or(first_line);
-    eprintln!("shale: {problem} (see '{} --help')", command_path(&rendered));
+    // clap's message runs to the first blank line (a missing argument is named on the line
+    // after the problem); the usage and hints after it are left to --help.
+    let message: Vec<&str> = rendered
+        .lines()
+        .take_while(|line| !line.trim().is_empty())
+        .map(str::trim)
+        .collect();
+    let message = message.join(" ");
+    let problem = message.strip_prefix("error: ").unwrap_or(&message);
+    eprintln!("shale: {problem} (see '{} --help')", command_path());
     ExitCode::from(2)
 }
 
-/// The command the mistake was made in (`shale dump sst`), read from the usage line of clap's
-/// message: the words before the first placeholder.
-fn command_path(rendered: &str) -> String {
-    let usage = rendered
-        .lines()
-        .find_map(|line| line.trim().strip_prefix("Usage: "))
-        .unwrap_or("shale");
-    let words: Vec<&str> = usage
-        .split_whitespace()
-        .take_while(|word| word.chars().all(|c| c.is_ascii_lowercase() || c == '-'))
-        .collect();
-    if words.is_empty() {
-        "shale".into()
-    } else {
-        words.join(" ")
+/// The command the mistake was made in (`shale dump sst`): the leading arguments that name
+/// subcommands.
+fn command_path() -> String {
+    use clap::CommandFactory as _;
+    let mut command = cli::args::Cli::command();
+    let mut path = vec![String::from("shale")];
+    for argument in std::env::args().skip(1) {
+        let Some(subcommand) = command.find_subcommand(&argument).cloned() else {
+            break;
+        };
+        path.push(argument);
+        command = subcommand;
     }
+    path.join(" ")
 }

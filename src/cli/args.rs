@@ -147,8 +147,7 @@ pub enum Workload {
 }
 
 /// The workloads a bare `shale bench` runs.
-pub const DEFAULT_WORKLOADS: &str =
-    "fillseq,fillrandom,overwrite,readrandom,readmissing,seekrandom,multiget,fillsync,fillbatch,\
+pub const DEFAULT_WORKLOADS: &str = "fillseq,fillrandom,overwrite,readrandom,readmissing,seekrandom,multiget,fillsync,fillbatch,\
      batchwriter";
 
 /// The commit policies `--policy` selects for fillsync.
@@ -210,8 +209,8 @@ pub struct BenchArgs {
     /// Default: num/100, at most 2000.
     #[arg(long, value_name = "N", value_parser = parse_count)]
     pub sync_num: Option<u64>,
-    /// Comma-separated workloads to run, in any order; they run in the order listed under
-    /// "possible values".
+    /// Comma-separated workloads to run, in any order; they run in the order listed below.
+    /// Default: fillseq through batchwriter (the first ten).
     #[arg(long, value_name = "LIST", value_enum, value_delimiter = ',',
           default_value = DEFAULT_WORKLOADS, hide_default_value = true)]
     pub workloads: Vec<Workload>,

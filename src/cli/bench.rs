@@ -84,9 +84,9 @@ impl BenchConfig {
             key_size: arguments.key_size as usize,
             value_size: arguments.value_size as usize,
             threads: arguments.threads.clone(),
-            sync_num: arguments.sync_num.unwrap_or_else(|| {
-                (num / SYNC_NUM_DIVISOR).clamp(1, SYNC_NUM_DEFAULT_MAX)
-            }),
+            sync_num: arguments
+                .sync_num
+                .unwrap_or_else(|| (num / SYNC_NUM_DIVISOR).clamp(1, SYNC_NUM_DEFAULT_MAX)),
             workloads,
             policy: arguments.policy,
             strategy: arguments.strategy,
@@ -274,7 +274,14 @@ impl Bench<'_> {
         db.wait_for_compaction()?;
         spinner.finish();
         let user_bytes = written * self.config.entry_bytes();
-        amplification::measure(self.config, db, self.dir, before, user_bytes, self.live_keys)
+        amplification::measure(
+            self.config,
+            db,
+            self.dir,
+            before,
+            user_bytes,
+            self.live_keys,
+        )
     }
 
     fn read(&mut self, workload: Workload) -> Result<(), CliError> {
@@ -312,10 +319,15 @@ impl Bench<'_> {
     fn existing_db(&mut self) -> Result<&Arc<Db>, CliError> {
         if self.db.is_none() {
             clear_directory(self.dir)?;
-            let db = self.db.insert(Arc::new(Db::open(self.dir, self.config.db_options())?));
+            let db = self
+                .db
+                .insert(Arc::new(Db::open(self.dir, self.config.db_options())?));
             engine::fill(self.config, db, true)?;
             self.live_keys = self.config.num;
-            report::note(self.config, "(no fill ran before: filled with fillseq, untimed)")?;
+            report::note(
+                self.config,
+                "(no fill ran before: filled with fillseq, untimed)",
+            )?;
         }
         self.db
             .as_ref()

@@ -10,7 +10,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use shaledb::stats::Histogram;
-use shaledb::{BatchStrategy, BatchWriter, BatchWriterOptions, Db, Ticket, WriteBatch, WriteOptions};
+use shaledb::{
+    BatchStrategy, BatchWriter, BatchWriterOptions, Db, Ticket, WriteBatch, WriteOptions,
+};
 
 use super::CliError;
 use super::args::StrategyChoice;
@@ -144,8 +146,7 @@ pub fn batch_writer(
     let histogram = Histogram::default();
     let progress = Progress::bar(config, "batchwriter", operations);
     let (outcome, elapsed) = time(|| -> Result<(), CliError> {
-        let mut tickets: VecDeque<(Instant, Ticket)> =
-            VecDeque::with_capacity(OUTSTANDING_TICKETS);
+        let mut tickets: VecDeque<(Instant, Ticket)> = VecDeque::with_capacity(OUTSTANDING_TICKETS);
         for index in 0..operations {
             if tickets.len() == OUTSTANDING_TICKETS
                 && let Some((issued, oldest)) = tickets.pop_front()

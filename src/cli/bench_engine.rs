@@ -59,7 +59,11 @@ fn write_pass(
     let values = ValuePool::new(config.value_size);
     let mut keys = KeyMaker::new(config.key_size);
     let histogram = Histogram::default();
-    let progress = Progress::bar(config, if pass == 0 { "fill" } else { "overwrite" }, config.num);
+    let progress = Progress::bar(
+        config,
+        if pass == 0 { "fill" } else { "overwrite" },
+        config.num,
+    );
     let offset = pass * (config.num / 3);
     let (result, elapsed) = time(|| -> Result<(), CliError> {
         for step in 0..config.num {
@@ -147,19 +151,24 @@ pub fn read_random(
     let per_thread = config.num.div_ceil(threads);
     let histogram = Histogram::default();
     let progress = Progress::bar(config, "readrandom", per_thread * threads);
-    let (found, elapsed) = on_threads(threads, &histogram, &progress, |thread, histogram, progress| {
-        let mut random = SplitMix64::new(READ_SEED + thread);
-        let mut keys = KeyMaker::new(config.key_size);
-        let mut found = 0;
-        for read in 0..per_thread {
-            let key = keys.key(2 * random.below(live_keys));
-            if timed(histogram, || db.get(key))?.is_some() {
-                found += 1;
+    let (found, elapsed) = on_threads(
+        threads,
+        &histogram,
+        &progress,
+        |thread, histogram, progress| {
+            let mut random = SplitMix64::new(READ_SEED + thread);
+            let mut keys = KeyMaker::new(config.key_size);
+            let mut found = 0;
+            for read in 0..per_thread {
+                let key = keys.key(2 * random.below(live_keys));
+                if timed(histogram, || db.get(key))?.is_some() {
+                    found += 1;
+                }
+                progress.step(read + 1);
             }
-            progress.step(read + 1);
-        }
-        Ok(found)
-    })?;
+            Ok(found)
+        },
+    )?;
     progress.finish();
     let operations = per_thread * threads;
     if found != operations {
@@ -182,7 +191,11 @@ pub fn read_random(
 }
 
 /// `readmissing`: `num` reads of absent keys between present ones.
-pub fn read_missing(config: &BenchConfig, db: &Db, live_keys: u64) -> Result<Measurement, CliError> {
+pub fn read_missing(
+    config: &BenchConfig,
+    db: &Db,
+    live_keys: u64,
+) -> Result<Measurement, CliError> {
     let mut random = SplitMix64::new(MISSING_SEED);
     let mut keys = KeyMaker::new(config.key_size);
     let histogram = Histogram::default();
@@ -305,7 +318,11 @@ pub fn multi_get(config: &BenchConfig, db: &Db, live_keys: u64) -> Result<Measur
 pub fn commit_policies(choice: PolicyChoice) -> Vec<(&'static str, CommitPolicy)> {
     let all = [
         (PolicyChoice::Adaptive, "adaptive", CommitPolicy::default()),
-        (PolicyChoice::Immediate, "immediate", CommitPolicy::Immediate),
+        (
+            PolicyChoice::Immediate,
+            "immediate",
+            CommitPolicy::Immediate,
+        ),
         (
             PolicyChoice::Window,
             "window 1ms",
@@ -334,17 +351,22 @@ pub fn fill_sync(
     let values = ValuePool::new(config.value_size);
     let histogram = Histogram::default();
     let progress = Progress::bar(config, "fillsync", per_thread * threads);
-    let (_, elapsed) = on_threads(threads, &histogram, &progress, |thread, histogram, progress| {
-        let mut keys = KeyMaker::new(config.key_size);
-        for put in 0..per_thread {
-            let index = thread * per_thread + put;
-            let mut batch = WriteBatch::new();
-            batch.put(keys.key(2 * index), values.value(index))?;
-            timed(histogram, || db.write(batch, &WriteOptions::SYNC))?;
-            progress.step(put + 1);
-        }
-        Ok(per_thread)
-    })?;
+    let (_, elapsed) = on_threads(
+        threads,
+        &histogram,
+        &progress,
+        |thread, histogram, progress| {
+            let mut keys = KeyMaker::new(config.key_size);
+            for put in 0..per_thread {
+                let index = thread * per_thread + put;
+                let mut batch = WriteBatch::new();
+                batch.put(keys.key(2 * index), values.value(index))?;
+                timed(histogram, || db.write(batch, &WriteOptions::SYNC))?;
+                progress.step(put + 1);
+            }
+            Ok(per_thread)
+        },
+    )?;
     progress.finish();
     let stats = db.stats();
     let operations = threads * per_thread;

@@ -120,7 +120,10 @@ fn print_amplification(amplification: &Amplification) -> Result<(), CliError> {
 /// proportional to its bytes, its file count and its size.
 pub fn tree_lines(levels: &[LevelStats]) -> Vec<String> {
     let largest = levels.iter().map(|level| level.bytes).max().unwrap_or(0);
-    let deepest = levels.iter().rposition(|level| level.files > 0).unwrap_or(0);
+    let deepest = levels
+        .iter()
+        .rposition(|level| level.files > 0)
+        .unwrap_or(0);
     levels
         .iter()
         .take(deepest + 1)
@@ -240,10 +243,7 @@ mod tests {
     #[test]
     fn tree_bars_are_proportional_and_show_small_levels() {
         let levels = [
-            LevelStats {
-                files: 1,
-                bytes: 1,
-            },
+            LevelStats { files: 1, bytes: 1 },
             LevelStats {
                 files: 4,
                 bytes: 1000,
@@ -257,7 +257,11 @@ mod tests {
         ];
         let lines = tree_lines(&levels);
         let marks = |line: &str| line.matches('#').count();
-        assert_eq!(lines.len(), 4, "down to the deepest level with files: {lines:?}");
+        assert_eq!(
+            lines.len(),
+            4,
+            "down to the deepest level with files: {lines:?}"
+        );
         assert_eq!(marks(&lines[0]), 1);
         assert_eq!(marks(&lines[1]), BAR_WIDTH);
         assert_eq!(marks(&lines[2]), 0);

@@ -282,11 +282,7 @@ pub fn log_append_synced(
     let values = ValuePool::new(config.value_size);
     let mut writer = if preallocated {
         let record_bytes = config.value_size as u64 + 7;
-        LogWriter::create_preallocated(
-            path,
-            LogFileKind::Wal,
-            config.sync_num * record_bytes * 2,
-        )?
+        LogWriter::create_preallocated(path, LogFileKind::Wal, config.sync_num * record_bytes * 2)?
     } else {
         LogWriter::create(path, LogFileKind::Wal)?
     };

@@ -25,9 +25,8 @@ fn open(dir: &Path, create: bool) -> Result<Db, CliError> {
         write_buffer_size: COMMAND_WRITE_BUFFER_SIZE,
         ..Options::default()
     };
-    Db::open(dir, options).map_err(|error| {
-        CliError::Failed(format!("cannot open {}: {error}", dir.display()))
-    })
+    Db::open(dir, options)
+        .map_err(|error| CliError::Failed(format!("cannot open {}: {error}", dir.display())))
 }
 
 /// The bytes of a key or value given on the command line.
