@@ -60,7 +60,7 @@ impl Progress {
     /// Reports that the caller has done `done` operations (counted by that caller alone, so
     /// that several threads can share one bar).
     pub fn step(&self, done: u64) {
-        if done % STEP == 0 && done > 0 {
+        if done.is_multiple_of(STEP) && done > 0 {
             self.bar.inc(STEP);
         }
     }

@@ -83,15 +83,12 @@ pub fn scan(
         None => Bound::Unbounded,
     };
     let db = open(dir, false)?;
-    let limit = limit.unwrap_or(u64::MAX);
-    let mut printed = 0;
-    for item in db.range::<Vec<u8>, _>((lower, upper)) {
-        if printed == limit {
-            break;
-        }
+    let limit = limit.map_or(usize::MAX, |limit| {
+        usize::try_from(limit).unwrap_or(usize::MAX)
+    });
+    for item in db.range::<Vec<u8>, _>((lower, upper)).take(limit) {
         let (key, value) = item?;
         say!("{}\t{}", escape_bytes(&key), escape_bytes(&value));
-        printed += 1;
     }
     Ok(db.close()?)
 }

@@ -1,8 +1,8 @@
 //! `shale dump sst FILE`, `shale dump wal FILE` and `shale dump manifest DIR`: readable output
 //! of what a shaledb file holds, the way RocksDB's sst_dump and ldb are used. This module finds
 //! the file (for a manifest: the one the directory's `CURRENT` names) and its number, and hands
-//! it to the printer for its kind: [`inspect_table`](super::inspect_table) for SSTables and
-//! [`inspect_log`](super::inspect_log) for write-ahead logs and manifests. FORMAT.md is the
+//! it to the printer for its kind: [`inspect_table`] for SSTables and
+//! [`inspect_log`] for write-ahead logs and manifests. FORMAT.md is the
 //! source of truth for every field printed.
 //!
 //! Everything is read through the library's checked readers; a damaged or foreign file gives an

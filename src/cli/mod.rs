@@ -1,5 +1,5 @@
 //! Command dispatch and the program's error type. The command line is declared in [`args`]
-//! (clap); each command owns one module: [`bench`], [`db_commands`] (get, put, delete, scan,
+//! (clap); each command owns one module: [`bench`](mod@bench), [`db_commands`] (get, put, delete, scan,
 //! stats, verify, compact) and [`dump`]. Commands return [`CliError`]; `main` prints it on one
 //! line and exits with its status: 2 for a usage mistake, 1 for a failure (I/O error, damaged
 //! file, missing key).
