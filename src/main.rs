@@ -39,22 +39,23 @@ fn main() -> ExitCode {
     }
 }
 
-/// Prints `--help` and `--version` in full; a usage mistake as one line (clap's first line,
-/// which names the problem) pointing to `--help`, with exit status 2.
+/// Prints `--help` and `--version` in full; a usage mistake as one line (clap's message, which
+/// names the problem) pointing to the command's `--help`, with exit status 2.
 fn report_parse_error(error: &clap::Error) -> ExitCode {
-    if matches!(
-        error.kind(),
-        ErrorKind::DisplayHelp
-            | ErrorKind::DisplayVersion
-            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
-    ) {
-        let printed = error.print();
-        let status = if error.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
-            2
-        } else {
-            0
-        };
-        return ExitCode::from(if printed.is_ok() { status } else { 1 });
+    match error.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            return if error.print().is_ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            };
+        }
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let path = command_path();
+            eprintln!("shale: '{path}' needs a subcommand (see '{path} --help')");
+            return ExitCode::from(2);
+        }
+        _ => {}
     }
     let rendered = error.to_string();
     // clap's message runs to the first blank line (a missing argument is named on the line

@@ -216,6 +216,7 @@ fn usage_mistakes_exit_2_with_one_line() {
         &["scan", "dir", "--limit", "-1"],
         &["dump", "sst"],
         &["dump", "table", "file"],
+        &["dump"],
     ] {
         let stderr = shale_fails(arguments, 2);
         assert!(stderr.contains("--help"), "{arguments:?}: {stderr}");
