@@ -1,7 +1,9 @@
-//! The `shaledb` program end to end: the built binary is run as a child process. The benchmark
-//! with small sizes must name every workload; `inspect` must describe a table, a write-ahead
-//! log, a manifest and `CURRENT` written by the library, and must fail with a message (and a
-//! non-zero exit status, no panic) on a missing file, a garbage file and a damaged log.
+//! The `shale` program end to end: the built binary is run as a child process. The benchmark
+//! with small sizes must print a row (and, after fills, amplification and the tree) for every
+//! workload, or one JSON object each with `--json`; get/put/delete/scan must round-trip keys
+//! with escapes; stats, verify and compact must work on a database the library wrote; `dump`
+//! must describe a table, a write-ahead log and a manifest; and every mistake must give one
+//! line on standard error and exit status 2 (usage) or 1 (failure), never a panic.
 
 mod common;
 
@@ -13,15 +15,15 @@ use shaledb::key::internal_key;
 use shaledb::log::{LogFileKind, LogWriter, encode_log};
 use shaledb::manifest::{FileMetadata, ManifestState, ManifestWriter, VersionEdit, write_current};
 use shaledb::sstable::{TableBuilder, TableOptions};
-use shaledb::{FileNumber, SequenceNumber, ValueKind};
+use shaledb::{Db, FileNumber, Options, SequenceNumber, ValueKind};
 
 const SEED: u64 = 0xc11_7e57;
 
-fn shaledb(arguments: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_shaledb"))
+fn shale(arguments: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_shale"))
         .args(arguments)
         .output()
-        .expect("the shaledb binary runs")
+        .expect("the shale binary runs")
 }
 
 fn text(output: &Output) -> (String, String) {
@@ -35,75 +37,324 @@ fn path_str(path: &Path) -> &str {
     path.to_str().expect("temporary paths are UTF-8")
 }
 
-#[test]
-fn bench_with_small_sizes_runs_every_workload() {
-    let output = shaledb(&["bench", "--entries", "2000"]);
+/// Runs `arguments`, expecting success; returns standard output.
+fn shale_ok(arguments: &[&str]) -> String {
+    let output = shale(arguments);
     let (stdout, stderr) = text(&output);
     assert!(
         output.status.success(),
-        "stdout:\n{stdout}\nstderr:\n{stderr}"
+        "{arguments:?}: stdout:\n{stdout}\nstderr:\n{stderr}"
     );
+    stdout
+}
+
+/// Runs `arguments`, expecting exit status `status` and one line on standard error.
+fn shale_fails(arguments: &[&str], status: i32) -> String {
+    let output = shale(arguments);
+    let (stdout, stderr) = text(&output);
+    assert_eq!(
+        output.status.code(),
+        Some(status),
+        "{arguments:?}: stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert!(stderr.starts_with("shale: "), "{arguments:?}: {stderr}");
+    assert_eq!(
+        stderr.lines().count(),
+        1,
+        "{arguments:?}: one line: {stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{arguments:?}: {stderr}");
+    stderr
+}
+
+const ALL_WORKLOADS: &str = "fillseq,fillrandom,overwrite,readrandom,readmissing,seekrandom,\
+                             multiget,fillsync,fillbatch,batchwriter,compact,sstable,log,fsync";
+
+#[test]
+fn bench_with_small_sizes_runs_every_workload() {
+    let stdout = shale_ok(&[
+        "bench",
+        "--num",
+        "2_000",
+        "--sync-num",
+        "20",
+        "--threads",
+        "1,2",
+        "--policy",
+        "all",
+        "--strategy",
+        "all",
+        "--workloads",
+        ALL_WORKLOADS,
+    ]);
     assert!(stdout.contains(env!("CARGO_PKG_VERSION")), "{stdout}");
-    for workload in [
+    let row = |name: &str| -> String {
+        stdout
+            .lines()
+            .find(|line| line.starts_with(name))
+            .unwrap_or_else(|| panic!("no row for {name:?} in:\n{stdout}"))
+            .to_string()
+    };
+    for name in [
+        "fillseq ",
+        "fillrandom ",
+        "overwrite ",
+        "readrandom, 1 threads",
+        "readrandom, 2 threads",
+        "readmissing ",
         "sstable build",
-        "sstable get (present keys)",
         "sstable get (absent keys)",
-        "sstable scan forward",
-        "sstable scan backward",
-        "log append (no sync)",
-        "log append + fdatasync",
         "log replay",
-        "db fillrandom + compaction",
-        "db overwrite + compaction",
     ] {
-        let row = stdout.lines().find(|line| line.starts_with(workload));
-        let row = row.unwrap_or_else(|| panic!("no row for {workload:?} in:\n{stdout}"));
-        assert!(
-            row.contains("2000") || workload.contains("fdatasync"),
-            "{row}"
-        );
+        let line = row(name);
+        assert!(line.contains(" 2000 "), "{name}: {line}");
     }
-    assert!(stdout.contains("fsyncs/s"), "{stdout}");
-    assert!(stdout.contains("write amp"), "{stdout}");
-    assert!(stdout.contains("space amp"), "{stdout}");
-    assert!(stdout.contains("db compact_range (all levels)"), "{stdout}");
-    for policy in ["immediate", "window 1ms", "adaptive"] {
-        for threads in [1, 4, 16, 64] {
-            let row = format!("db fillsync {policy}, {threads} thr");
-            assert!(stdout.contains(&row), "no row {row:?} in:\n{stdout}");
+    assert!(row("seekrandom ").contains(" 200 "), "{stdout}");
+    assert!(row("multiget ").contains(" 20 "), "{stdout}");
+    for policy in ["adaptive", "immediate", "window 1ms"] {
+        for threads in [1, 2] {
+            assert!(row(&format!("fillsync {policy}, {threads} threads")).contains(" 20 "));
         }
     }
-}
-
-#[test]
-fn bench_refuses_bad_arguments_with_usage_errors() {
-    for arguments in [
-        &["bench", "--entries", "lots"][..],
-        &["bench", "--entries"],
-        &["bench", "--entries", "0"],
-        &["bench", "--frobnicate"],
-        &["bench", "--key-size", "2", "--entries", "5000"],
-        &["no-such-command"],
+    for strategy in [
+        "low_latency",
+        "fixed_size 1000",
+        "adaptive",
+        "time_window 2ms",
     ] {
-        let output = shaledb(arguments);
-        let (_, stderr) = text(&output);
-        assert_eq!(output.status.code(), Some(2), "{arguments:?}: {stderr}");
-        assert!(stderr.starts_with("shaledb: "), "{arguments:?}: {stderr}");
-        assert!(!stderr.contains("panicked"), "{arguments:?}: {stderr}");
+        row(&format!("batchwriter {strategy}"));
+    }
+    row("fillbatch, 2 threads");
+    row("compact (all levels)");
+    row("log append + fdatasync (prealloc)");
+    // Three unsynced fills, 6 + 2 + 4 rows of the synced ones, and compact.
+    let amplification_lines = stdout
+        .lines()
+        .filter(|line| line.starts_with("    write amp"))
+        .count();
+    assert_eq!(amplification_lines, 3 + 6 + 2 + 4 + 1, "{stdout}");
+    assert!(stdout.contains("space amp"), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .any(|line| line.trim_start().starts_with("L0 ")),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn bench_json_prints_one_object_per_workload() {
+    let stdout = shale_ok(&[
+        "bench",
+        "--num",
+        "1000",
+        "--sync-num",
+        "10",
+        "--json",
+        "--workloads",
+        "readrandom,fillrandom,fillsync,sstable",
+    ]);
+    let lines: Vec<&str> = stdout.lines().collect();
+    // fillrandom, readrandom, fillsync, and the sstable workload's five rows.
+    assert_eq!(lines.len(), 8, "{stdout}");
+    for line in &lines {
+        assert!(
+            line.starts_with("{\"workload\":\"") && line.ends_with('}'),
+            "{line}"
+        );
+        assert_eq!(
+            line.matches('{').count(),
+            line.matches('}').count(),
+            "{line}"
+        );
+        assert_eq!(
+            line.matches('[').count(),
+            line.matches(']').count(),
+            "{line}"
+        );
+        assert_eq!(line.matches('"').count() % 2, 0, "{line}");
+        for key in [
+            "\"ops\":",
+            "\"ops_per_sec\":",
+            "\"mb_per_sec\":",
+            "\"latency_us\":",
+        ] {
+            assert!(line.contains(key), "{key} in {line}");
+        }
+    }
+    assert!(
+        lines[0].starts_with("{\"workload\":\"fillrandom\",\"ops\":1000,"),
+        "{stdout}"
+    );
+    assert!(lines[0].contains("\"write_amp_engine\":"), "{}", lines[0]);
+    assert!(
+        lines[0].contains("\"levels\":[{\"level\":0,"),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1].contains("\"p99\":") && !lines[1].contains("write_amp"),
+        "{}",
+        lines[1]
+    );
+    assert!(lines[7].contains("\"latency_us\":null"), "{}", lines[7]);
+}
+
+#[test]
+fn usage_mistakes_exit_2_with_one_line() {
+    for arguments in [
+        &["bench", "--num", "lots"][..],
+        &["bench", "--num"],
+        &["bench", "--num", "0"],
+        &["bench", "--frobnicate"],
+        &["bench", "--key-size", "2", "--num", "5000"],
+        &["bench", "--workloads", "fillseq,nope"],
+        &["bench", "--threads", "0"],
+        &["no-such-command"],
+        &["get", "only-a-dir"],
+        &["get", "dir", "bad\\escape"],
+        &["scan", "dir", "--limit", "-1"],
+        &["dump", "sst"],
+        &["dump", "table", "file"],
+        &["dump"],
+    ] {
+        let stderr = shale_fails(arguments, 2);
+        assert!(stderr.contains("--help"), "{arguments:?}: {stderr}");
     }
 }
 
 #[test]
-fn help_prints_usage() {
-    for arguments in [&["help"][..], &["--help"]] {
-        let output = shaledb(arguments);
-        let (stdout, _) = text(&output);
-        assert!(output.status.success());
-        assert!(
-            stdout.contains("usage: shaledb") && stdout.contains("inspect"),
-            "{stdout}"
-        );
+fn every_command_has_help() {
+    for command in [
+        &[][..],
+        &["bench"],
+        &["get"],
+        &["put"],
+        &["delete"],
+        &["scan"],
+        &["stats"],
+        &["verify"],
+        &["compact"],
+        &["dump"],
+        &["dump", "sst"],
+        &["dump", "wal"],
+        &["dump", "manifest"],
+    ] {
+        let mut arguments = command.to_vec();
+        arguments.push("--help");
+        let stdout = shale_ok(&arguments);
+        assert!(stdout.contains("Usage: shale"), "{arguments:?}: {stdout}");
     }
+    assert!(shale_ok(&["--version"]).contains(env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn put_get_delete_scan_round_trip() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let db = dir.path().join("db");
+    let db = path_str(&db);
+    shale_ok(&["put", db, "b\\x00key", "two\\x0alines"]);
+    shale_ok(&["put", db, "a", "first"]);
+    shale_ok(&["put", db, "c", "third"]);
+    assert_eq!(shale_ok(&["get", db, "a"]), "first\n");
+    assert_eq!(shale_ok(&["get", db, "b\\x00key"]), "two\\x0alines\n");
+    assert_eq!(
+        shale_ok(&["scan", db]),
+        "a\tfirst\nb\\x00key\ttwo\\x0alines\nc\tthird\n"
+    );
+    assert_eq!(
+        shale_ok(&["scan", db, "--from", "b", "--to", "c"]),
+        "b\\x00key\ttwo\\x0alines\n"
+    );
+    assert_eq!(shale_ok(&["scan", db, "--limit", "1"]), "a\tfirst\n");
+    shale_ok(&["delete", db, "a"]);
+    let stderr = shale_fails(&["get", db, "a"], 1);
+    assert!(stderr.contains("not found"), "{stderr}");
+    assert_eq!(
+        shale_ok(&["scan", db, "--limit", "1"]),
+        "b\\x00key\ttwo\\x0alines\n"
+    );
+
+    // Only put creates a database: every other command refuses a directory without one.
+    let missing = dir.path().join("missing");
+    for command in ["get", "delete"] {
+        shale_fails(&[command, path_str(&missing), "a"], 1);
+    }
+    for command in ["scan", "stats", "verify", "compact"] {
+        shale_fails(&[command, path_str(&missing)], 1);
+    }
+    assert!(!missing.exists(), "a read command created {missing:?}");
+}
+
+/// Writes `count` keys to a database in `dir` through the library, flushing every quarter so
+/// that it has several tables.
+fn write_database(dir: &Path, rng: &mut Rng, count: u64) {
+    let options = Options {
+        sync_writes: false,
+        ..Options::default()
+    };
+    let db = Db::open(dir, options).expect("open");
+    for index in 0..count {
+        let length = rng.between(10, 400);
+        let value = rng.compressible_bytes(length);
+        db.put(format!("key-{index:06}").as_bytes(), &value)
+            .expect("put");
+        if index % (count / 4) == count / 4 - 1 {
+            db.flush().expect("flush");
+        }
+    }
+    db.close().expect("close");
+}
+
+#[test]
+fn stats_verify_and_compact_work_on_a_library_database() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let seed = common::test_seed("cli_stats_verify_compact");
+    let mut rng = Rng::new(seed);
+    let count = 2000 + rng.below(1000);
+    write_database(dir.path(), &mut rng, count);
+    let db = path_str(dir.path());
+    let stats = shale_ok(&["stats", db]);
+    assert!(
+        stats.contains("level  files") && stats.contains("L3"),
+        "{stats}"
+    );
+    let verified = shale_ok(&["verify", db]);
+    assert!(
+        verified.contains(&format!("ok: {count} live entries")),
+        "seed {seed}: {verified}"
+    );
+    let compacted = shale_ok(&["compact", db]);
+    let after = compacted.split("after:").nth(1).expect("an after section");
+    let last_level = after
+        .lines()
+        .find(|line| line.trim_start().starts_with("L3"));
+    let last_level = last_level.unwrap_or_else(|| panic!("seed {seed}: {compacted}"));
+    assert!(last_level.contains('#'), "seed {seed}: {compacted}");
+    let scanned = shale_ok(&["scan", db]);
+    assert_eq!(scanned.lines().count() as u64, count, "seed {seed}");
+}
+
+#[test]
+fn verify_and_dump_report_a_damaged_table_with_status_1() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let seed = common::test_seed("cli_damaged_table");
+    let mut rng = Rng::new(seed);
+    write_database(dir.path(), &mut rng, 400);
+    let tables: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("list")
+        .map(|entry| entry.expect("entry").path())
+        .filter(|path| path.extension().is_some_and(|extension| extension == "sst"))
+        .collect();
+    let table = tables.first().expect("a table");
+    let mut bytes = std::fs::read(table).expect("read table");
+    // The first data block starts the file: damage a byte inside it.
+    let at = rng.below(100) as usize + 10;
+    bytes[at] ^= 0x5a;
+    std::fs::write(table, &bytes).expect("write damaged table");
+    let stderr = shale_fails(&["verify", path_str(dir.path())], 1);
+    assert!(stderr.contains("damaged"), "seed {seed}: {stderr}");
+    shale_fails(&["dump", "sst", path_str(table)], 1);
 }
 
 /// Writes a table of `count` random user keys (some tombstones) and returns their number.
@@ -128,13 +379,13 @@ fn write_table(path: &Path, rng: &mut Rng, count: u64) -> u64 {
 }
 
 #[test]
-fn inspect_table_prints_properties_and_entries() {
+fn dump_sst_prints_properties_and_entries() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let mut rng = Rng::new(SEED);
     let count = rng.below(500) + 100;
     let path = dir.path().join("000007.sst");
     let tombstones = write_table(&path, &mut rng, count);
-    let output = shaledb(&["inspect", path_str(&path), "--entries"]);
+    let output = shale(&["dump", "sst", path_str(&path), "--entries"]);
     let (stdout, stderr) = text(&output);
     assert!(output.status.success(), "seed {SEED}: {stdout}\n{stderr}");
     let expected = format!("entries:          {count} ({tombstones} tombstones)");
@@ -156,16 +407,16 @@ fn inspect_table_prints_properties_and_entries() {
         "{stdout}"
     );
 
-    // The same table under a name shaledb never uses is recognised by its magic number.
+    // The same table under a name shaledb never uses is read all the same.
     let renamed = dir.path().join("table.bin");
     std::fs::copy(&path, &renamed).expect("copy table");
-    let output = shaledb(&["inspect", path_str(&renamed)]);
+    let output = shale(&["dump", "sst", path_str(&renamed)]);
     assert!(output.status.success(), "{:?}", text(&output));
     assert!(text(&output).0.contains("SSTable"));
 }
 
 #[test]
-fn inspect_wal_lists_records_and_reports_damage() {
+fn dump_wal_lists_records_and_reports_damage() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let mut rng = Rng::new(SEED + 1);
     let count = rng.below(40) + 10;
@@ -179,7 +430,7 @@ fn inspect_wal_lists_records_and_reports_damage() {
     let mut writer = LogWriter::create(&path, LogFileKind::Wal).expect("create log");
     writer.add_records(&payloads).expect("append");
     writer.sync().expect("sync");
-    let output = shaledb(&["inspect", path_str(&path)]);
+    let output = shale(&["dump", "wal", path_str(&path)]);
     let (stdout, stderr) = text(&output);
     assert!(
         output.status.success(),
@@ -199,7 +450,7 @@ fn inspect_wal_lists_records_and_reports_damage() {
     bytes[40] ^= 0xff;
     let damaged = dir.path().join("000004.wal");
     std::fs::write(&damaged, &bytes).expect("write damaged log");
-    let output = shaledb(&["inspect", path_str(&damaged)]);
+    let output = shale(&["dump", "wal", path_str(&damaged)]);
     let (stdout, stderr) = text(&output);
     assert_eq!(output.status.code(), Some(1), "{stdout}\n{stderr}");
     assert!(stdout.contains("DAMAGE: bytes 16.."), "{stdout}");
@@ -207,7 +458,7 @@ fn inspect_wal_lists_records_and_reports_damage() {
 }
 
 #[test]
-fn inspect_manifest_and_current() {
+fn dump_manifest_reads_current_and_every_edit() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let number = FileNumber(2);
     let mut writer =
@@ -229,10 +480,11 @@ fn inspect_manifest_and_current() {
     writer.append(&edit).expect("append edit");
     write_current(dir.path(), number).expect("write CURRENT");
 
-    let manifest = dir.path().join("MANIFEST-000002");
-    let output = shaledb(&["inspect", path_str(&manifest)]);
+    let output = shale(&["dump", "manifest", path_str(dir.path())]);
     let (stdout, stderr) = text(&output);
     assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("CURRENT: names"), "{stdout}");
+    assert!(stdout.contains("MANIFEST-000002"), "{stdout}");
     assert!(stdout.contains("2 records"), "{stdout}");
     assert!(stdout.contains("snapshot of the whole state"), "{stdout}");
     assert!(
@@ -242,15 +494,20 @@ fn inspect_manifest_and_current() {
     assert!(stdout.contains("last sequence 77"), "{stdout}");
     assert!(stdout.contains("L1: 1 files, 4321 bytes"), "{stdout}");
 
-    let current = dir.path().join("CURRENT");
-    let output = shaledb(&["inspect", path_str(&current)]);
-    let (stdout, stderr) = text(&output);
-    assert!(output.status.success(), "{stdout}\n{stderr}");
-    assert!(stdout.contains("MANIFEST-000002"), "{stdout}");
+    // The manifest file itself can be named too.
+    let manifest = dir.path().join("MANIFEST-000002");
+    let output = shale(&["dump", "manifest", path_str(&manifest)]);
+    assert!(output.status.success(), "{:?}", text(&output));
+    assert!(text(&output).0.contains("L1: 1 files, 4321 bytes"));
+
+    // A directory without CURRENT is not a database.
+    let empty = tempfile::tempdir().expect("temporary directory");
+    let output = shale(&["dump", "manifest", path_str(empty.path())]);
+    assert_eq!(output.status.code(), Some(1), "{:?}", text(&output));
 }
 
 #[test]
-fn inspect_missing_garbage_and_damaged_files_fail_with_a_message() {
+fn dump_of_missing_garbage_and_damaged_files_fails_with_a_message() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let mut rng = Rng::new(SEED + 2);
     let garbage = dir.path().join("garbage.bin");
@@ -260,13 +517,14 @@ fn inspect_missing_garbage_and_damaged_files_fail_with_a_message() {
     let fake_log = dir.path().join("000006.wal");
     std::fs::write(&fake_log, rng.bytes(100)).expect("write fake log");
     let missing = dir.path().join("000009.sst");
-    for (path, expected) in [
-        (&missing, "cannot read"),
-        (&garbage, "not a shaledb file"),
-        (&fake_table, "corruption in"),
-        (&fake_log, "corruption in"),
+    for (kind, path, expected) in [
+        ("sst", &missing, "cannot read"),
+        ("sst", &garbage, "corruption in"),
+        ("wal", &garbage, "corruption in"),
+        ("sst", &fake_table, "corruption in"),
+        ("wal", &fake_log, "corruption in"),
     ] {
-        let output = shaledb(&["inspect", path_str(path)]);
+        let output = shale(&["dump", kind, path_str(path)]);
         let (stdout, stderr) = text(&output);
         assert_eq!(
             output.status.code(),
@@ -279,7 +537,8 @@ fn inspect_missing_garbage_and_damaged_files_fail_with_a_message() {
             SEED + 2
         );
         assert!(!stderr.contains("panicked"), "{path:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
     }
-    let output = shaledb(&["inspect"]);
+    let output = shale(&["dump", "sst"]);
     assert_eq!(output.status.code(), Some(2), "{:?}", text(&output));
 }

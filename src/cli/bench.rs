@@ -1,102 +1,98 @@
-//! `shaledb bench`: the built-in benchmark. It measures the on-disk formats — building,
-//! reading and scanning an SSTable, appending to and replaying a log, with and without an
-//! `fdatasync` per record — and then the engine: random fill, random reads, synced puts from 1
-//! to 64 threads through group commit, and the write and space amplification of a random fill
-//! and an overwrite with compaction (`bench_amplification`).
+//! `shale bench`: db_bench-style workloads on one database. Fill workloads start a fresh
+//! database and are followed (untimed) by a flush and the compactions they caused, then by
+//! write amplification, space amplification and the shape of the tree; read workloads run on
+//! what the last fill left. Also reachable: the formats alone (`sstable`, `log`, `fsync`) and a
+//! full compaction (`compact`). The workloads are in `bench_engine`, `bench_batches`,
+//! `bench_workloads` and `bench_amplification`; output in `bench_report`.
 //!
 //! Honesty rules: every figure is one timed loop (`Instant` around the loop, nothing else in
-//! it but the work and the checks that the work was right); results go through `black_box` so
-//! the compiler cannot drop the work; keys and values come from a seeded SplitMix64, so runs
-//! are repeatable. MB means 10^6 bytes of user data (key + value, or the record payload).
+//! it but the work, the per-operation latency clock and the checks that the work was right);
+//! results go through `black_box` so the compiler cannot drop the work; keys and values come
+//! from a seeded SplitMix64, so runs are repeatable. MB means 10^6 bytes of user data.
+//!
+//! Keys: entry `i` has user key `2 * i` (zero-padded decimal), so odd numbers are absent keys
+//! inside the key range. Every fill writes entries `0..count`, so the live keys are always
+//! `0..live_keys` and reads can check what they find.
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use shaledb::sstable::{Compression, Table, TableOptions};
-use shaledb::{FileNumber, MAX_KEY_SIZE, MAX_VALUE_SIZE};
+use clap::Parser as _;
+use shaledb::sstable::TableOptions;
+use shaledb::stats::Histogram;
+use shaledb::{Db, Options};
 
-use super::bench_amplification as amplification;
+use super::CliError;
+use super::args::{BenchArgs, Cli, Command, PolicyChoice, StrategyChoice, Workload};
+use super::bench_amplification::{self as amplification, Amplification, WriteCounters};
 use super::bench_batches as batches;
 use super::bench_engine as engine;
+use super::bench_report as report;
 use super::bench_workloads as workloads;
-use super::{CliError, flag_value, parse_number, split_flag, unknown_flag};
 
-/// At most this many records are appended with one `fdatasync` each: a sync costs milliseconds
-/// on many disks, and this many already give a stable rate.
-const SYNC_RECORDS_DEFAULT_MAX: u64 = 2_000;
+/// Synced operations by default are `num` divided by this, at most `SYNC_NUM_DEFAULT_MAX`: a
+/// sync costs milliseconds on many disks, and this many already give a stable rate.
+const SYNC_NUM_DIVISOR: u64 = 100;
+const SYNC_NUM_DEFAULT_MAX: u64 = 2_000;
 
-/// What to run: sizes and where.
+/// What to run: sizes, workloads and output.
 #[derive(Debug, Clone)]
 pub struct BenchConfig {
-    /// SSTable entries, unsynced log records, and lookups of each kind.
-    pub entries: u64,
+    /// Keys of a fill, reads of each read workload.
+    pub num: u64,
     /// User key size in bytes.
     pub key_size: usize,
     /// Value size in bytes, also the log record size.
     pub value_size: usize,
-    /// Records of the log workloads that sync after every record.
-    pub sync_records: u64,
-    /// Where to write; `None` for a temporary directory.
-    pub dir: Option<PathBuf>,
-    /// The options of the benchmark table.
+    /// Thread counts of fillsync, fillbatch and readrandom: one row each.
+    pub threads: Vec<u64>,
+    /// Synced operations of fillsync and of the synced log workloads.
+    pub sync_num: u64,
+    /// The workloads, in the order they run.
+    pub workloads: Vec<Workload>,
+    /// Commit policies of fillsync.
+    pub policy: PolicyChoice,
+    /// Strategies of batchwriter.
+    pub strategy: StrategyChoice,
+    /// `Options::write_buffer_size` of the benchmark databases.
+    pub write_buffer_size: usize,
+    /// One JSON object per workload, no table, no progress bars.
+    pub json: bool,
+    /// The options of the format-level benchmark table.
     pub table_options: TableOptions,
-    /// The workload groups to run, from [`WORKLOAD_GROUPS`].
-    pub workloads: Vec<&'static str>,
 }
 
-/// The workload groups `--workloads` selects from, in the order they run.
-pub const WORKLOAD_GROUPS: [&str; 7] = [
-    "formats",
-    "fillrandom",
-    "fillsync",
-    "fillbatch",
-    "batchwriter",
-    "amplification",
-    "fsync",
-];
-
 impl BenchConfig {
-    fn parse(arguments: &[String]) -> Result<BenchConfig, CliError> {
-        let mut entries = 1_000_000;
-        let mut key_size = 16;
-        let mut value_size = 100;
-        let mut sync_records = None;
-        let mut dir = None;
-        let mut workloads: Vec<&'static str> = WORKLOAD_GROUPS.to_vec();
-        let mut rest = arguments.iter();
-        while let Some(argument) = rest.next() {
-            let (flag, inline) = split_flag(argument);
-            let mut value = || flag_value(flag, inline, &mut rest);
-            match flag {
-                "--entries" => entries = parse_number(flag, value()?, 1, 1 << 32)?,
-                "--key-size" => key_size = parse_number(flag, value()?, 1, MAX_KEY_SIZE as u64)?,
-                "--value-size" => {
-                    value_size = parse_number(flag, value()?, 0, MAX_VALUE_SIZE as u64)?;
-                }
-                "--sync-records" => sync_records = Some(parse_number(flag, value()?, 1, 1 << 20)?),
-                "--dir" => dir = Some(PathBuf::from(value()?)),
-                "--workloads" => workloads = parse_workloads(value()?)?,
-                _ => return Err(unknown_flag("bench", argument)),
-            }
-        }
-        let key_digits_needed = decimal_digits(2 * entries);
-        if key_size < key_digits_needed {
+    fn from_args(arguments: &BenchArgs) -> Result<BenchConfig, CliError> {
+        let num = arguments.num;
+        let key_digits_needed = decimal_digits(2 * num + 1);
+        if arguments.key_size < key_digits_needed {
             return Err(CliError::Usage(format!(
-                "--key-size {key_size} is too small for {entries} entries: keys are zero-padded \
-                 decimal numbers up to {}, which need {key_digits_needed} bytes",
-                2 * entries
+                "--key-size {} is too small for --num {num}: keys are zero-padded decimal \
+                 numbers up to {}, which need {key_digits_needed} bytes",
+                arguments.key_size,
+                2 * num + 1
             )));
         }
+        let mut workloads = arguments.workloads.clone();
+        workloads.sort_unstable();
+        workloads.dedup();
         Ok(BenchConfig {
-            entries,
-            key_size: key_size as usize,
-            value_size: value_size as usize,
-            sync_records: sync_records
-                .unwrap_or_else(|| (entries / 10).clamp(1, SYNC_RECORDS_DEFAULT_MAX)),
-            dir,
-            table_options: TableOptions::default(),
+            num,
+            key_size: arguments.key_size as usize,
+            value_size: arguments.value_size as usize,
+            threads: arguments.threads.clone(),
+            sync_num: arguments
+                .sync_num
+                .unwrap_or_else(|| (num / SYNC_NUM_DIVISOR).clamp(1, SYNC_NUM_DEFAULT_MAX)),
             workloads,
+            policy: arguments.policy,
+            strategy: arguments.strategy,
+            write_buffer_size: arguments.write_buffer_size as usize,
+            json: arguments.json,
+            table_options: TableOptions::default(),
         })
     }
 
@@ -104,31 +100,28 @@ impl BenchConfig {
     pub fn entry_bytes(&self) -> u64 {
         (self.key_size + self.value_size) as u64
     }
+
+    /// The options every benchmark database is opened with: unsynced writes by default (the
+    /// synced workloads ask for sync per write) and the configured memtable size.
+    pub fn db_options(&self) -> Options {
+        Options {
+            sync_writes: false,
+            write_buffer_size: self.write_buffer_size,
+            ..Options::default()
+        }
+    }
 }
 
-/// The groups named in a comma-separated `--workloads` list, in the order they run.
-fn parse_workloads(list: &str) -> Result<Vec<&'static str>, CliError> {
-    let mut selected = Vec::new();
-    for name in list
-        .split(',')
-        .map(str::trim)
-        .filter(|name| !name.is_empty())
-    {
-        if !WORKLOAD_GROUPS.contains(&name) {
-            return Err(CliError::Usage(format!(
-                "--workloads: unknown workload {name:?}; known: {}",
-                WORKLOAD_GROUPS.join(", ")
-            )));
-        }
-        selected.push(name);
+/// The arguments of `shale bench` with every default, which `shale` without a command runs.
+pub fn default_args() -> Result<BenchArgs, CliError> {
+    match Cli::try_parse_from(["shale", "bench"]) {
+        Ok(Cli {
+            command: Some(Command::Bench(arguments)),
+        }) => Ok(arguments),
+        _ => Err(CliError::Failed(
+            "the default benchmark arguments do not parse (a bug)".into(),
+        )),
     }
-    if selected.is_empty() {
-        return Err(CliError::Usage("--workloads: the list is empty".into()));
-    }
-    Ok(WORKLOAD_GROUPS
-        .into_iter()
-        .filter(|group| selected.contains(group))
-        .collect())
 }
 
 /// The number of decimal digits of `number`.
@@ -136,141 +129,214 @@ fn decimal_digits(number: u64) -> u64 {
     u64::from(number.checked_ilog10().unwrap_or(0)) + 1
 }
 
-/// Runs `shaledb bench` with `arguments`.
-pub fn run(arguments: &[String]) -> Result<(), CliError> {
-    let config = BenchConfig::parse(arguments)?;
-    let directory = BenchDirectory::create(config.dir.as_deref())?;
-    print_header(&config, directory.path())?;
-    let result = run_workloads(&config, directory.path());
-    let cleanup = directory.remove();
-    result.and(cleanup)
-}
-
-fn print_header(config: &BenchConfig, dir: &Path) -> Result<(), CliError> {
-    let options = &config.table_options;
-    let compression = match options.compression {
-        Compression::None => "none",
-        Compression::Lz4 => "lz4",
+/// Runs `shale bench` with `arguments`.
+pub fn run(arguments: &BenchArgs) -> Result<(), CliError> {
+    let config = BenchConfig::from_args(arguments)?;
+    let database = BenchDirectory::create(arguments.db.as_deref())?;
+    let scratch = BenchDirectory::create(None)?;
+    report::print_header(&config, database.path())?;
+    let mut bench = Bench {
+        config: &config,
+        dir: database.path(),
+        scratch: scratch.path(),
+        db: None,
+        live_keys: 0,
     };
-    say!(
-        "shaledb {} bench: {} entries, {}-byte keys, {}-byte values (about half compressible), \
-         {} synced records",
-        env!("CARGO_PKG_VERSION"),
-        config.entries,
-        config.key_size,
-        config.value_size,
-        config.sync_records,
-    );
-    say!(
-        "sstable: {}-byte blocks, restart interval {}, bloom {} bits/key, {compression}; dir {}",
-        options.block_size,
-        options.restart_interval,
-        options.bloom_bits_per_key,
-        dir.display()
-    );
-    say!("MB = 10^6 bytes of keys and values (log: record payloads)");
-    say!();
-    say!(
-        "{:<34} {:>9} {:>10} {:>12} {:>9}  notes",
-        "workload",
-        "ops",
-        "µs/op",
-        "ops/s",
-        "MB/s"
-    );
-    Ok(())
+    let result = bench.run_all();
+    let closed = bench.db.take().map_or(Ok(()), |db| db.close());
+    result?;
+    closed?;
+    database.remove()?;
+    scratch.remove()
 }
 
-fn run_workloads(config: &BenchConfig, dir: &Path) -> Result<(), CliError> {
-    for group in &config.workloads {
-        match *group {
-            "formats" => run_format_workloads(config, dir)?,
-            "fillrandom" => {
-                let (db, fill) = engine::fill_random(config, &dir.join("fillrandom"))?;
-                report(&fill)?;
-                report(&engine::read_random(config, &db)?)?;
-                db.close()?;
+/// The benchmark's state between workloads: the open database and its live keys.
+pub struct Bench<'a> {
+    /// What to run.
+    pub config: &'a BenchConfig,
+    /// The database directory.
+    pub dir: &'a Path,
+    /// Where the format-level workloads write their files.
+    pub scratch: &'a Path,
+    /// The database the last fill left, if any.
+    pub db: Option<Arc<Db>>,
+    /// Entries `0..live_keys` are in the database.
+    pub live_keys: u64,
+}
+
+impl Bench<'_> {
+    fn run_all(&mut self) -> Result<(), CliError> {
+        for &workload in &self.config.workloads {
+            self.run_one(workload)?;
+        }
+        Ok(())
+    }
+
+    fn run_one(&mut self, workload: Workload) -> Result<(), CliError> {
+        let config = self.config;
+        match workload {
+            Workload::Fillseq | Workload::Fillrandom => {
+                let ordered = workload == Workload::Fillseq;
+                self.fill(config.num, config.db_options(), |db| {
+                    engine::fill(config, db, ordered)
+                })
             }
-            "fsync" => report(&workloads::log_append_synced(
+            Workload::Fillsync => self.fill_sync(),
+            Workload::Fillbatch => {
+                for &threads in &config.threads {
+                    let count = batches::operations(config, threads);
+                    self.fill(count, config.db_options(), |db| {
+                        batches::fill_batch(config, db, threads)
+                    })?;
+                }
+                Ok(())
+            }
+            Workload::Batchwriter => {
+                for (name, strategy) in batches::batch_strategies(config.strategy) {
+                    let count = batches::operations(config, 1);
+                    self.fill(count, config.db_options(), |db| {
+                        batches::batch_writer(config, db, name, strategy)
+                    })?;
+                }
+                Ok(())
+            }
+            Workload::Overwrite => self.overwrite(),
+            Workload::Readrandom
+            | Workload::Readmissing
+            | Workload::Seekrandom
+            | Workload::Multiget
+            | Workload::Compact => self.read(workload),
+            Workload::Sstable => workloads::run_sstable(config, self.scratch),
+            Workload::Log => workloads::run_log(config, self.scratch),
+            Workload::Fsync => report::row(
                 config,
-                &dir.join("fsync-probe.wal"),
-                true,
-            )?)?,
-            "fillsync" => run_fill_sync(config, dir)?,
-            "fillbatch" => {
-                for threads in batches::BATCH_THREAD_COUNTS {
-                    report(&batches::fill_batch(
-                        config,
-                        &dir.join("fillbatch"),
-                        threads,
-                    )?)?;
-                }
-            }
-            "batchwriter" => {
-                for (name, strategy) in batches::batch_strategies() {
-                    let db_dir = dir.join(format!("batchwriter-{name}"));
-                    report(&batches::batch_writer(config, &db_dir, name, strategy)?)?;
-                }
-            }
-            _ => {
-                for measurement in amplification::amplification(config, &dir.join("amplification"))?
-                {
-                    report(&measurement)?;
-                }
-            }
+                &workloads::log_append_synced(config, &self.scratch.join("fsync.wal"), true)?,
+                None,
+            ),
         }
     }
-    Ok(())
-}
 
-fn run_format_workloads(config: &BenchConfig, dir: &Path) -> Result<(), CliError> {
-    let table_path = dir.join("000001.sst");
-    report(&workloads::table_build(config, &table_path)?)?;
-    let table = Table::open(&table_path, FileNumber(1))?;
-    report(&workloads::table_lookups(config, &table, true)?)?;
-    report(&workloads::table_lookups(config, &table, false)?)?;
-    report(&workloads::table_scan(config, &table, true)?)?;
-    report(&workloads::table_scan(config, &table, false)?)?;
-    drop(table);
-    let log_path = dir.join("000002.wal");
-    report(&workloads::log_append(config, &log_path)?)?;
-    let synced_path = dir.join("000003.wal");
-    report(&workloads::log_append_synced(config, &synced_path, false)?)?;
-    let preallocated_path = dir.join("000004.wal");
-    report(&workloads::log_append_synced(
-        config,
-        &preallocated_path,
-        true,
-    )?)?;
-    report(&workloads::log_replay(config, &log_path)?)
-}
+    fn fill_sync(&mut self) -> Result<(), CliError> {
+        let config = self.config;
+        for &threads in &config.threads {
+            for (name, policy) in engine::commit_policies(config.policy) {
+                let per_thread = config.sync_num.div_ceil(threads);
+                let options = Options {
+                    commit_policy: policy,
+                    ..config.db_options()
+                };
+                self.fill(per_thread * threads, options, |db| {
+                    engine::fill_sync(config, db, threads, name)
+                })?;
+            }
+        }
+        Ok(())
+    }
 
-/// Synced single puts under each commit policy from 1 to 64 threads, each thread count right
-/// after an fdatasync probe of the disk, so that every row can be compared with the disk's rate
-/// at that moment.
-fn run_fill_sync(config: &BenchConfig, dir: &Path) -> Result<(), CliError> {
-    for threads in engine::SYNC_THREAD_COUNTS {
-        report(&workloads::log_append_synced(
-            config,
-            &dir.join(format!("fsync-probe-{threads}.wal")),
-            true,
-        )?)?;
-        for (policy_name, policy) in engine::commit_policies() {
-            let db_dir = dir.join(format!("fillsync-{policy_name}-{threads}"));
-            report(&engine::fill_sync(
-                config,
-                &db_dir,
-                threads,
-                policy_name,
-                policy,
-            )?)?;
+    /// Runs `work` on a fresh database opened with `options`, which it fills with entries
+    /// `0..count`, then settles the tree and reports the row and its amplification.
+    fn fill(
+        &mut self,
+        count: u64,
+        options: Options,
+        work: impl FnOnce(&Arc<Db>) -> Result<Measurement, CliError>,
+    ) -> Result<(), CliError> {
+        if let Some(db) = self.db.take() {
+            db.close()?;
+        }
+        clear_directory(self.dir)?;
+        let before = WriteCounters::now(None);
+        let db = self.db.insert(Arc::new(Db::open(self.dir, options)?));
+        let measurement = work(db)?;
+        self.live_keys = count;
+        let amplification = self.settle(&before, count)?;
+        report::row(self.config, &measurement, Some(&amplification))
+    }
+
+    fn overwrite(&mut self) -> Result<(), CliError> {
+        let config = self.config;
+        let db = self.existing_db()?;
+        let before = WriteCounters::now(Some(db));
+        let measurement = engine::overwrite(config, db)?;
+        self.live_keys = self.live_keys.max(config.num);
+        let amplification = self.settle(&before, config.num)?;
+        report::row(config, &measurement, Some(&amplification))
+    }
+
+    /// Flushes and waits for compaction (untimed, with a spinner), then measures the writes
+    /// since `before` against `written` entries of user data, and the tree.
+    fn settle(&self, before: &WriteCounters, written: u64) -> Result<Amplification, CliError> {
+        let Some(db) = self.db.as_ref() else {
+            return Err(CliError::Failed("no database to settle".into()));
+        };
+        let spinner = super::bench_progress::Progress::spinner(self.config, "flush + compaction");
+        db.flush()?;
+        db.wait_for_compaction()?;
+        spinner.finish();
+        let user_bytes = written * self.config.entry_bytes();
+        amplification::measure(
+            self.config,
+            db,
+            self.dir,
+            before,
+            user_bytes,
+            self.live_keys,
+        )
+    }
+
+    fn read(&mut self, workload: Workload) -> Result<(), CliError> {
+        let config = self.config;
+        let live_keys = {
+            self.existing_db()?;
+            self.live_keys
+        };
+        let Some(db) = self.db.as_ref() else {
+            return Err(CliError::Failed("no database to read".into()));
+        };
+        match workload {
+            Workload::Readrandom => {
+                for &threads in &config.threads {
+                    let measurement = engine::read_random(config, db, live_keys, threads)?;
+                    report::row(config, &measurement, None)?;
+                }
+                Ok(())
+            }
+            Workload::Readmissing => {
+                report::row(config, &engine::read_missing(config, db, live_keys)?, None)
+            }
+            Workload::Seekrandom => {
+                report::row(config, &engine::seek_random(config, db, live_keys)?, None)
+            }
+            Workload::Multiget => {
+                report::row(config, &engine::multi_get(config, db, live_keys)?, None)
+            }
+            _ => amplification::compact(config, db, self.dir, live_keys),
         }
     }
-    Ok(())
+
+    /// The database of the last fill; without one, fills a fresh one with fillseq first,
+    /// untimed and unreported, so that reads have something to find.
+    fn existing_db(&mut self) -> Result<&Arc<Db>, CliError> {
+        if self.db.is_none() {
+            clear_directory(self.dir)?;
+            let db = self
+                .db
+                .insert(Arc::new(Db::open(self.dir, self.config.db_options())?));
+            engine::fill(self.config, db, true)?;
+            self.live_keys = self.config.num;
+            report::note(
+                self.config,
+                "(no fill ran before: filled with fillseq, untimed)",
+            )?;
+        }
+        self.db
+            .as_ref()
+            .ok_or_else(|| CliError::Failed("no database".into()))
+    }
 }
 
 /// One timed workload.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Measurement {
     /// The workload's name, as the table row shows it.
     pub name: String,
@@ -280,8 +346,35 @@ pub struct Measurement {
     pub bytes: u64,
     /// Time the loop took.
     pub elapsed: Duration,
+    /// Percentiles of the time one operation took, where measured.
+    pub latency: Option<Latency>,
     /// Anything else worth knowing (file size, checks).
     pub note: String,
+}
+
+/// Latency percentiles of one workload's operations.
+#[derive(Debug, Clone, Copy)]
+pub struct Latency {
+    /// Median.
+    pub p50: Duration,
+    /// 99th percentile.
+    pub p99: Duration,
+    /// 99.9th percentile.
+    pub p999: Duration,
+}
+
+impl Latency {
+    /// The percentiles of a histogram of nanoseconds (within its bucket precision, 19%).
+    pub fn from_histogram(histogram: &Histogram) -> Option<Latency> {
+        if histogram.count() == 0 {
+            return None;
+        }
+        Some(Latency {
+            p50: Duration::from_nanos(histogram.percentile(0.50)),
+            p99: Duration::from_nanos(histogram.percentile(0.99)),
+            p999: Duration::from_nanos(histogram.percentile(0.999)),
+        })
+    }
 }
 
 /// Times `work`, which returns a value kept alive through `black_box`.
@@ -291,22 +384,32 @@ pub fn time<T>(work: impl FnOnce() -> T) -> (T, Duration) {
     (result, start.elapsed())
 }
 
-fn report(measurement: &Measurement) -> Result<(), CliError> {
-    let seconds = measurement.elapsed.as_secs_f64().max(1e-9);
-    let operations = measurement.operations as f64;
-    say!(
-        "{:<34} {:>9} {:>10.3} {:>12.0} {:>9.1}  {}",
-        measurement.name,
-        measurement.operations,
-        seconds * 1e6 / operations.max(1.0),
-        operations / seconds,
-        measurement.bytes as f64 / 1e6 / seconds,
-        measurement.note
-    );
+/// Runs `operation` and records how long it took in `histogram`.
+pub fn timed<T>(histogram: &Histogram, operation: impl FnOnce() -> T) -> T {
+    let start = Instant::now();
+    let result = black_box(operation());
+    histogram.record_duration(start.elapsed());
+    result
+}
+
+/// Removes everything in `dir`, the benchmark's own database directory (checked empty or new
+/// when the benchmark started, so nothing else lives there).
+fn clear_directory(dir: &Path) -> Result<(), CliError> {
+    let failed = |error: std::io::Error| {
+        CliError::Failed(format!("cannot clear {}: {error}", dir.display()))
+    };
+    for entry in std::fs::read_dir(dir).map_err(failed)? {
+        let path = entry.map_err(failed)?.path();
+        if path.is_dir() {
+            std::fs::remove_dir_all(&path).map_err(failed)?;
+        } else {
+            std::fs::remove_file(&path).map_err(failed)?;
+        }
+    }
     Ok(())
 }
 
-/// The directory the benchmark writes in: the caller's (kept) or a temporary one (removed).
+/// A directory the benchmark writes in: the caller's (kept) or a temporary one (removed).
 struct BenchDirectory {
     path: PathBuf,
     temporary: bool,
@@ -327,7 +430,7 @@ impl BenchDirectory {
             let mut entries = std::fs::read_dir(path).map_err(|error| failed(path, error))?;
             if entries.next().is_some() {
                 return Err(CliError::Usage(format!(
-                    "--dir {} is not empty; the benchmark only writes into an empty or new \
+                    "--db {} is not empty; the benchmark only writes into an empty or new \
                      directory",
                     path.display()
                 )));
@@ -340,7 +443,7 @@ impl BenchDirectory {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |since| since.subsec_nanos());
-        let name = format!("shaledb-bench-{}-{nanos}", std::process::id());
+        let name = format!("shale-bench-{}-{nanos}", std::process::id());
         let path = std::env::temp_dir().join(name);
         std::fs::create_dir(&path).map_err(|error| failed(&path, error))?;
         Ok(BenchDirectory {

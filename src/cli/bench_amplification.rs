@@ -1,38 +1,34 @@
-//! The amplification workloads of `shaledb bench`: a random fill of every entry with default
-//! options (writes unsynced), then an overwrite of every key once, each followed by
-//! `wait_for_compaction`, and then a full `compact_range`. The rows give the time; the notes give
-//! write and space amplification, defined here once:
+//! Write and space amplification of `shale bench`, measured after every fill (once its flush
+//! and compactions have finished), and the `compact` workload. Defined here once:
 //!
-//! - **user bytes** of a pass: entries × (key size + value size), the logical data the
+//! - **user bytes** of a fill: entries written × (key size + value size), the logical data the
 //!   application asked to write (no batch or log framing).
-//! - **write amp, disk**: bytes this process sent towards the disk during the pass (from opening
-//!   the database, or the end of the previous pass, to `wait_for_compaction` returning) over user
+//! - **write amp, disk**: bytes this process sent towards the disk from the start of the fill
+//!   (before the database was opened, for a fresh one) to the end of its compactions, over user
 //!   bytes. Read from Linux's `/proc/self/io` as `write_bytes − cancelled_write_bytes`: Linux
 //!   counts a page when a write dirties it (so no sync is needed to see it, and rewriting a page
 //!   that is still dirty counts once) and cancels the count of dirty pages truncated or deleted
 //!   before writeback, which never reach the disk. It includes the zeros that preallocate each
 //!   write-ahead log; it excludes the file system's journal and metadata writes (done by kernel
-//!   threads). "n/a" where `/proc/self/io` is missing.
+//!   threads). Absent where `/proc/self/io` is missing.
 //! - **write amp, engine**: the engine's own accounting over user bytes: committed batch bytes
 //!   (the log's payload) + bytes of tables written by flushes + bytes of tables written by
 //!   compactions (`Stats::user_bytes_written + flush_bytes + compaction_bytes_written`). It
 //!   leaves out log framing and preallocation, the manifest, and the file system.
-//! - **space amp**: bytes of the live SSTables at rest (after the overwrite, a `flush` and
-//!   `wait_for_compaction`) over bytes of the SSTables holding the same data fully compacted
-//!   (after `compact_range(..)`, one version per key, in the last level). Both sides are
-//!   compressed the same way, so compression neither hides nor inflates the redundancy.
-//!   Also shown: SSTable entries per live key, and the size of every file in the directory
-//!   (including preallocated write-ahead logs) over user bytes of the live data.
+//! - **space amp** after a fill: SSTable entries per live key — the versions and tombstones
+//!   compaction has not yet dropped, independent of compression. The `compact` workload gives
+//!   the exact figure in bytes: SSTable bytes at rest over SSTable bytes of the same data fully
+//!   compacted (one version per key, in the last level).
 
 use std::path::Path;
 
 use shaledb::sstable::Table;
-use shaledb::{Db, FileNumber, Options, Stats};
+use shaledb::{Db, FileNumber, LevelStats, Stats};
 
 use super::CliError;
 use super::bench::{BenchConfig, Measurement, time};
-use super::bench_engine::permuted;
-use super::bench_workloads::{KeyMaker, ValuePool};
+use super::bench_progress::Progress;
+use super::bench_report::row;
 
 /// `write_bytes − cancelled_write_bytes` of this process, or `None` without `/proc/self/io`.
 fn process_disk_writes() -> Option<u64> {
@@ -51,31 +47,66 @@ fn engine_writes(stats: &Stats) -> u64 {
 }
 
 /// Disk and engine write counters at one moment.
-struct WriteCounters {
+pub struct WriteCounters {
     disk: Option<u64>,
     engine: u64,
 }
 
 impl WriteCounters {
-    fn now(db: Option<&Db>) -> WriteCounters {
+    /// The counters now; `None` for the moment before a fresh database is opened.
+    pub fn now(db: Option<&Db>) -> WriteCounters {
         WriteCounters {
             disk: process_disk_writes(),
             engine: db.map_or(0, |db| engine_writes(&db.stats())),
         }
     }
+}
 
-    /// "write amp X disk, Y engine" for the writes since `earlier` over `user_bytes`.
-    fn amplification_since(&self, earlier: &WriteCounters, user_bytes: u64) -> String {
-        let user_bytes = user_bytes.max(1) as f64;
-        let disk = match (self.disk, earlier.disk) {
-            (Some(now), Some(then)) => {
-                format!("{:.2}", now.saturating_sub(then) as f64 / user_bytes)
-            }
-            _ => "n/a".into(),
-        };
-        let engine = self.engine.saturating_sub(earlier.engine) as f64 / user_bytes;
-        format!("write amp {disk} disk (/proc/self/io), {engine:.2} engine")
-    }
+/// The amplification and tree shape after a fill.
+#[derive(Debug, Clone)]
+pub struct Amplification {
+    /// Disk write amplification, where `/proc/self/io` exists.
+    pub write_disk: Option<f64>,
+    /// Engine write amplification.
+    pub write_engine: f64,
+    /// SSTable entries per live key.
+    pub space: f64,
+    /// Bytes of every SSTable.
+    pub sst_bytes: u64,
+    /// Bytes of every file in the directory (preallocated logs included).
+    pub all_bytes: u64,
+    /// Key and value bytes of the live entries.
+    pub live_bytes: u64,
+    /// Files and bytes per level.
+    pub levels: Vec<LevelStats>,
+}
+
+/// Measures `db` in `dir`, settled: the writes since `before` over `user_bytes`, and the space
+/// its `live_keys` entries take.
+pub fn measure(
+    config: &BenchConfig,
+    db: &Db,
+    dir: &Path,
+    before: &WriteCounters,
+    user_bytes: u64,
+    live_keys: u64,
+) -> Result<Amplification, CliError> {
+    let after = WriteCounters::now(Some(db));
+    let user = user_bytes.max(1) as f64;
+    let write_disk = match (after.disk, before.disk) {
+        (Some(now), Some(then)) => Some(now.saturating_sub(then) as f64 / user),
+        _ => None,
+    };
+    let usage = directory_usage(dir)?;
+    Ok(Amplification {
+        write_disk,
+        write_engine: after.engine.saturating_sub(before.engine) as f64 / user,
+        space: usage.table_entries as f64 / live_keys.max(1) as f64,
+        sst_bytes: usage.table_bytes,
+        all_bytes: usage.all_bytes,
+        live_bytes: live_keys * config.entry_bytes(),
+        levels: db.stats().levels,
+    })
 }
 
 /// The files of a database directory.
@@ -104,109 +135,37 @@ fn directory_usage(dir: &Path) -> Result<DirectoryUsage, CliError> {
     Ok(usage)
 }
 
-/// Puts every key once in random order (pass 0 is the fill, pass 1 the overwrite, with other
-/// values), then waits for every flush and compaction this caused.
-fn write_pass(config: &BenchConfig, db: &Db, pass: u64) -> Result<(), CliError> {
-    let values = ValuePool::new(config.value_size);
-    let mut keys = KeyMaker::new(config.key_size);
-    let offset = pass * (config.entries / 3);
-    for step in 0..config.entries {
-        let index = permuted((step + offset) % config.entries, config.entries);
-        db.put(
-            keys.key(2 * index),
-            values.value(index + pass * config.entries),
-        )?;
-    }
-    db.wait_for_compaction()?;
-    Ok(())
-}
-
-fn level_files(stats: &Stats) -> String {
-    let files: Vec<String> = stats
-        .levels
-        .iter()
-        .map(|level| level.files.to_string())
-        .collect();
-    format!("files per level {}", files.join("/"))
-}
-
-/// Runs the fill, the overwrite and the full compaction on a fresh database in `dir` with
-/// default options (unsynced writes), and returns their rows.
-pub fn amplification(config: &BenchConfig, dir: &Path) -> Result<Vec<Measurement>, CliError> {
-    let user_bytes = config.entries * config.entry_bytes();
-    let start = WriteCounters::now(None);
-    let options = Options {
-        sync_writes: false,
-        ..Options::default()
-    };
-    let db = Db::open(dir, options)?;
-    let (filled, fill_elapsed) = time(|| write_pass(config, &db, 0));
-    filled?;
-    let after_fill = WriteCounters::now(Some(&db));
-    let fill = Measurement {
-        name: "db fillrandom + compaction".into(),
-        operations: config.entries,
-        bytes: user_bytes,
-        elapsed: fill_elapsed,
-        note: format!(
-            "{}; {}",
-            after_fill.amplification_since(&start, user_bytes),
-            level_files(&db.stats())
-        ),
-    };
-    let (overwritten, overwrite_elapsed) = time(|| write_pass(config, &db, 1));
-    overwritten?;
-    let after_overwrite = WriteCounters::now(Some(&db));
-    let write_note = after_overwrite.amplification_since(&after_fill, user_bytes);
-    let files_note = format!("before the flush {}", level_files(&db.stats()));
-    let (space_note, full) = space_amplification(config, &db, dir)?;
-    let overwrite = Measurement {
-        name: "db overwrite + compaction".into(),
-        operations: config.entries,
-        bytes: user_bytes,
-        elapsed: overwrite_elapsed,
-        note: format!("{write_note}; {space_note}; {files_note}"),
-    };
-    db.close()?;
-    Ok(vec![fill, overwrite, full])
-}
-
-/// Brings the data to rest (flush, wait), measures the directory, then compacts everything and
-/// measures again. Returns the space note and the row of the full compaction.
-fn space_amplification(
-    config: &BenchConfig,
-    db: &Db,
-    dir: &Path,
-) -> Result<(String, Measurement), CliError> {
+/// The `compact` workload: brings `db` to rest, measures its SSTables, compacts the whole key
+/// range (timed) and measures again; reports the exact space amplification and the tree after.
+pub fn compact(config: &BenchConfig, db: &Db, dir: &Path, live_keys: u64) -> Result<(), CliError> {
+    let spinner = Progress::spinner(config, "flush + compaction");
     db.flush()?;
     db.wait_for_compaction()?;
+    spinner.finish();
     let at_rest = directory_usage(dir)?;
-    let at_rest_files = level_files(&db.stats());
+    let before = WriteCounters::now(Some(db));
     let compactions_before = db.stats().compactions;
+    let spinner = Progress::spinner(config, "compact_range");
     let (compacted, elapsed) = time(|| db.compact_range::<&[u8], _>(..));
+    spinner.finish();
     compacted?;
     let compacted = directory_usage(dir)?;
-    let live_bytes = config.entries * config.entry_bytes();
-    let note = format!(
-        "space amp {:.3} (sst {:.1} MB at rest / {:.1} MB fully compacted), {:.3} sst entries \
-         per live key, all files {:.2}x live key+value bytes; at rest {at_rest_files}",
-        at_rest.table_bytes as f64 / compacted.table_bytes.max(1) as f64,
-        at_rest.table_bytes as f64 / 1e6,
-        compacted.table_bytes as f64 / 1e6,
-        at_rest.table_entries as f64 / config.entries as f64,
-        at_rest.all_bytes as f64 / live_bytes.max(1) as f64,
-    );
-    let full = Measurement {
-        name: "db compact_range (all levels)".into(),
+    let mut amplification = measure(config, db, dir, &before, at_rest.table_bytes, live_keys)?;
+    amplification.space = at_rest.table_bytes as f64 / compacted.table_bytes.max(1) as f64;
+    let measurement = Measurement {
+        name: "compact (all levels)".into(),
         operations: at_rest.table_entries,
         bytes: at_rest.table_entries * config.entry_bytes(),
         elapsed,
+        latency: None,
         note: format!(
-            "ops = sst entries merged; {} compactions (every level with files, down to L3); \
-             {} entries left",
+            "ops = SSTable entries merged; {} compactions; {} entries left; space amp = \
+             {:.1} MB at rest / {:.1} MB compacted; write amp over the bytes at rest",
             db.stats().compactions - compactions_before,
-            compacted.table_entries
+            compacted.table_entries,
+            at_rest.table_bytes as f64 / 1e6,
+            compacted.table_bytes as f64 / 1e6,
         ),
     };
-    Ok((note, full))
+    row(config, &measurement, Some(&amplification))
 }

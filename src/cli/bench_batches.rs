@@ -1,41 +1,55 @@
-//! The batched-write workloads of `shaledb bench`: `fillbatch` (synced hand-built
-//! `WriteBatch`es of 1,000 or 100 puts, from 1 or 4 threads) and `batchwriter` (one producer
-//! writing single puts through a `BatchWriter`, keeping a window of durable tickets outstanding,
-//! once per strategy). The 1,000-put row is the reference the batch writer is compared with:
-//! the batch writer should reach at least half of its throughput.
+//! The batched-write workloads of `shale bench`: `fillbatch` (synced hand-built `WriteBatch`es
+//! of 100 puts from several threads) and `batchwriter` (one producer writing single puts
+//! through a `BatchWriter`, keeping a window of durable tickets outstanding, once per chosen
+//! strategy). Both write `sync_num * PUTS_PER_SYNC_OPERATION` puts (at most `num`), since each
+//! commit carries many. Latency is per batch for fillbatch and per acknowledged put (ticket
+//! issued to ticket durable) for batchwriter.
 
 use std::collections::VecDeque;
-use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use shaledb::stats::Histogram;
 use shaledb::{
-    BatchStrategy, BatchWriter, BatchWriterOptions, Db, Options, Ticket, WriteBatch, WriteOptions,
+    BatchStrategy, BatchWriter, BatchWriterOptions, Db, Ticket, WriteBatch, WriteOptions,
 };
 
 use super::CliError;
-use super::bench::{BenchConfig, Measurement, time};
+use super::args::StrategyChoice;
+use super::bench::{BenchConfig, Latency, Measurement, time, timed};
+use super::bench_progress::Progress;
 use super::bench_workloads::{KeyMaker, ValuePool};
 
-/// (threads, puts per batch) of the `fillbatch` rows.
-pub const BATCH_THREAD_COUNTS: [(u64, u64); 3] = [(1, 1000), (1, 100), (4, 100)];
+/// Puts per synced `WriteBatch` of fillbatch.
+pub const BATCH_SIZE: u64 = 100;
 /// Tickets the batch-writer producer keeps outstanding before it waits on the oldest.
 const OUTSTANDING_TICKETS: usize = 4_000;
-/// Puts per synced fsync record of `--sync-records`: the batched workloads write this many
-/// times more puts than the single-put ones, since each commit carries many.
-const PUTS_PER_SYNC_RECORD: u64 = 50;
+/// Puts per synced operation of `--sync-num`.
+const PUTS_PER_SYNC_OPERATION: u64 = 50;
 
-/// Puts each batched workload writes.
-fn operations(config: &BenchConfig) -> u64 {
-    (config.sync_records * PUTS_PER_SYNC_RECORD).min(config.entries)
+/// Puts a batched workload writes from `threads` threads: a whole number of batches per
+/// thread.
+pub fn operations(config: &BenchConfig, threads: u64) -> u64 {
+    let puts = (config.sync_num * PUTS_PER_SYNC_OPERATION).min(config.num);
+    let batches_per_thread = (puts / threads).div_ceil(BATCH_SIZE).max(1);
+    batches_per_thread * BATCH_SIZE * threads
 }
 
-/// The strategies of the `batchwriter` rows, with their names.
-pub fn batch_strategies() -> [(&'static str, BatchStrategy); 4] {
-    [
-        ("low_latency", BatchStrategy::LowLatency),
-        ("fixed_size 1000", BatchStrategy::FixedSize(1000)),
+/// The strategies `choice` selects for batchwriter, with their names.
+pub fn batch_strategies(choice: StrategyChoice) -> Vec<(&'static str, BatchStrategy)> {
+    let all = [
         (
+            StrategyChoice::LowLatency,
+            "low_latency",
+            BatchStrategy::LowLatency,
+        ),
+        (
+            StrategyChoice::FixedSize,
+            "fixed_size 1000",
+            BatchStrategy::FixedSize(1000),
+        ),
+        (
+            StrategyChoice::Adaptive,
             "adaptive",
             BatchStrategy::Adaptive {
                 min_operations: 64,
@@ -44,62 +58,65 @@ pub fn batch_strategies() -> [(&'static str, BatchStrategy); 4] {
             },
         ),
         (
+            StrategyChoice::TimeWindow,
             "time_window 2ms",
             BatchStrategy::TimeWindow(Duration::from_millis(2)),
         ),
-    ]
+    ];
+    all.into_iter()
+        .filter(|(strategy, _, _)| choice == StrategyChoice::All || choice == *strategy)
+        .map(|(_, name, strategy)| (name, strategy))
+        .collect()
 }
 
-/// Synced batches of `batch_size` puts from `threads` threads on a fresh database.
-pub fn fill_batch(
-    config: &BenchConfig,
-    dir: &Path,
-    (threads, batch_size): (u64, u64),
-) -> Result<Measurement, CliError> {
-    let db_dir = dir.join(format!("{threads}-{batch_size}"));
-    let db = Arc::new(Db::open(&db_dir, Options::default())?);
-    let batches_per_thread = (operations(config) / threads).div_ceil(batch_size).max(1);
-    let values = Arc::new(ValuePool::new(config.value_size));
+/// `fillbatch`: synced batches of `BATCH_SIZE` puts from `threads` threads on a fresh `db`.
+pub fn fill_batch(config: &BenchConfig, db: &Db, threads: u64) -> Result<Measurement, CliError> {
+    let batches_per_thread = operations(config, threads) / threads / BATCH_SIZE;
+    let values = ValuePool::new(config.value_size);
+    let histogram = Histogram::default();
+    let progress = Progress::bar(config, "fillbatch", batches_per_thread * threads);
     let (outcome, elapsed) = time(|| {
-        let workers: Vec<_> = (0..threads)
-            .map(|thread| {
-                let (db, values) = (Arc::clone(&db), Arc::clone(&values));
-                let key_size = config.key_size;
-                std::thread::spawn(move || -> Result<(), CliError> {
-                    let mut keys = KeyMaker::new(key_size);
-                    for batch_number in 0..batches_per_thread {
-                        let mut batch = WriteBatch::new();
-                        for put in 0..batch_size {
-                            let index =
-                                (thread * batches_per_thread + batch_number) * batch_size + put;
-                            batch.put(keys.key(index), values.value(index))?;
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|thread| {
+                    let (values, histogram, progress) = (&values, &histogram, &progress);
+                    scope.spawn(move || -> Result<(), CliError> {
+                        let mut keys = KeyMaker::new(config.key_size);
+                        for number in 0..batches_per_thread {
+                            let first = (thread * batches_per_thread + number) * BATCH_SIZE;
+                            let mut batch = WriteBatch::new();
+                            for index in first..first + BATCH_SIZE {
+                                batch.put(keys.key(2 * index), values.value(index))?;
+                            }
+                            timed(histogram, || db.write(batch, &WriteOptions::SYNC))?;
+                            progress.step(number + 1);
                         }
-                        db.write(batch, &WriteOptions::SYNC)?;
-                    }
-                    Ok(())
+                        Ok(())
+                    })
                 })
-            })
-            .collect();
-        join_all(workers)
+                .collect();
+            join_all(workers)
+        })
     });
+    progress.finish();
     outcome?;
-    let stats = db.stats();
-    let operations = threads * batches_per_thread * batch_size;
+    let operations = threads * batches_per_thread * BATCH_SIZE;
     Ok(Measurement {
-        name: format!("db fillbatch {batch_size}/batch, {threads} thr"),
+        name: format!("fillbatch, {threads} threads"),
         operations,
         bytes: operations * config.entry_bytes(),
         elapsed,
+        latency: Latency::from_histogram(&histogram),
         note: format!(
-            "{} synced batches; commit latency p50 {:?} p99 {:?}",
-            threads * batches_per_thread,
-            stats.commit_latency.p50,
-            stats.commit_latency.p99
+            "{} synced batches of {BATCH_SIZE} puts; latency per batch",
+            threads * batches_per_thread
         ),
     })
 }
 
-fn join_all(workers: Vec<std::thread::JoinHandle<Result<(), CliError>>>) -> Result<(), CliError> {
+fn join_all(
+    workers: Vec<std::thread::ScopedJoinHandle<'_, Result<(), CliError>>>,
+) -> Result<(), CliError> {
     for worker in workers {
         worker
             .join()
@@ -108,52 +125,59 @@ fn join_all(workers: Vec<std::thread::JoinHandle<Result<(), CliError>>>) -> Resu
     Ok(())
 }
 
-/// One producer writing single synced puts through a `BatchWriter` with `strategy`, waiting on
-/// the oldest ticket once `OUTSTANDING_TICKETS` are outstanding.
+/// `batchwriter`: one producer writing single synced puts through a `BatchWriter` with
+/// `strategy`, waiting on the oldest ticket once `OUTSTANDING_TICKETS` are outstanding.
 pub fn batch_writer(
     config: &BenchConfig,
-    dir: &Path,
+    db: &Arc<Db>,
     name: &str,
     strategy: BatchStrategy,
 ) -> Result<Measurement, CliError> {
-    let db = Arc::new(Db::open(dir, Options::default())?);
     let writer = BatchWriter::new(
-        Arc::clone(&db),
+        Arc::clone(db),
         BatchWriterOptions {
             strategy,
             ..BatchWriterOptions::default()
         },
     )?;
-    let operations = operations(config);
+    let operations = operations(config, 1);
     let values = ValuePool::new(config.value_size);
     let mut keys = KeyMaker::new(config.key_size);
+    let histogram = Histogram::default();
+    let progress = Progress::bar(config, "batchwriter", operations);
     let (outcome, elapsed) = time(|| -> Result<(), CliError> {
-        let mut tickets: VecDeque<Ticket> = VecDeque::with_capacity(OUTSTANDING_TICKETS);
+        let mut tickets: VecDeque<(Instant, Ticket)> = VecDeque::with_capacity(OUTSTANDING_TICKETS);
         for index in 0..operations {
             if tickets.len() == OUTSTANDING_TICKETS
-                && let Some(oldest) = tickets.pop_front()
+                && let Some((issued, oldest)) = tickets.pop_front()
             {
                 oldest.wait()?;
+                histogram.record_duration(issued.elapsed());
             }
-            tickets.push_back(writer.put(keys.key(index), values.value(index))?);
+            let ticket = writer.put(keys.key(2 * index), values.value(index))?;
+            tickets.push_back((Instant::now(), ticket));
+            progress.step(index + 1);
         }
         // A fixed-size strategy holds its last partial batch until a flush.
         writer.flush()?;
-        for ticket in tickets {
+        for (issued, ticket) in tickets {
             ticket.wait()?;
+            histogram.record_duration(issued.elapsed());
         }
         Ok(())
     });
+    progress.finish();
     outcome?;
     let stats = writer.stats();
     Ok(Measurement {
-        name: format!("db batchwriter {name}"),
+        name: format!("batchwriter {name}"),
         operations,
         bytes: operations * config.entry_bytes(),
         elapsed,
+        latency: Latency::from_histogram(&histogram),
         note: format!(
-            "{} commits, {:.0} puts per batch; one producer, {OUTSTANDING_TICKETS} tickets \
-             outstanding",
+            "{} commits, {:.0} puts per batch; {OUTSTANDING_TICKETS} tickets outstanding; \
+             latency put to durable (upper bound)",
             stats.commits, stats.mean_batch_size
         ),
     })

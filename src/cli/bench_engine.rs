@@ -1,34 +1,38 @@
-//! The engine workloads of `shaledb bench`, db_bench style: `fillrandom` (unsynced single puts
-//! in random key order), `readrandom` (point reads of present keys on that database), and
-//! `fillsync` (synced single puts from 1, 4, 16 and 64 threads on fresh databases, where group
-//! commit lets concurrent writers share one fdatasync). The notes give fsyncs per second and
-//! the mean number of batches per write group, from `Db::stats`.
+//! The engine workloads of `shale bench`, db_bench style: `fillseq` and `fillrandom` (unsynced
+//! single puts in key or random order), `overwrite` (every key once more, random order),
+//! `readrandom` (point reads of present keys, from several threads), `readmissing` (point reads
+//! of absent keys inside the key range), `seekrandom` (a seek and a scan of 100 entries),
+//! `multiget` (100 keys per call) and `fillsync` (synced single puts from several threads,
+//! where group commit lets concurrent writers share one fdatasync).
+//!
+//! Every loop records each operation's latency and checks its results (a present key is found,
+//! an absent one is not, a scan sees the entries that follow its key) and fails the benchmark
+//! rather than report figures for wrong work.
 
 use std::hint::black_box;
-use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
-use shaledb::{CommitPolicy, Db, Options, WriteBatch, WriteOptions};
+use shaledb::stats::Histogram;
+use shaledb::{CommitPolicy, Db, WriteBatch, WriteOptions};
 
 use super::CliError;
-use super::bench::{BenchConfig, Measurement, time};
+use super::args::PolicyChoice;
+use super::bench::{BenchConfig, Latency, Measurement, time, timed};
+use super::bench_progress::Progress;
 use super::bench_workloads::{KeyMaker, ValuePool};
 use super::random::SplitMix64;
 
 const READ_SEED: u64 = 0x5eed_0003;
+const MISSING_SEED: u64 = 0x5eed_0004;
+const SEEK_SEED: u64 = 0x5eed_0005;
+const MULTI_GET_SEED: u64 = 0x5eed_0006;
 /// A prime: `index * PERMUTATION_MULTIPLIER mod entries` visits every index once when the two
 /// are coprime.
 const PERMUTATION_MULTIPLIER: u64 = 2_654_435_761;
-/// Thread counts of the synced-put workloads.
-pub const SYNC_THREAD_COUNTS: [u64; 4] = [1, 4, 16, 64];
-
-fn unsynced_options() -> Options {
-    Options {
-        sync_writes: false,
-        ..Options::default()
-    }
-}
+/// Entries one `seekrandom` operation reads after its seek.
+pub const SEEK_SCAN_LENGTH: u64 = 100;
+/// Keys of one `multiget` call.
+pub const MULTI_GET_KEYS: u64 = 100;
 
 /// The entry index written `step`-th: a permutation of `0..entries`.
 pub(super) fn permuted(step: u64, entries: u64) -> u64 {
@@ -44,74 +48,283 @@ fn gcd(mut a: u64, mut b: u64) -> u64 {
     a
 }
 
-/// Puts every entry once, in random order, without sync; returns the open database.
-pub fn fill_random(config: &BenchConfig, dir: &Path) -> Result<(Db, Measurement), CliError> {
-    let db = Db::open(dir, unsynced_options())?;
+/// Puts entries `0..num` (pass `pass` chooses the values and where the random order starts) in
+/// key order or a random order, unsynced.
+fn write_pass(
+    config: &BenchConfig,
+    db: &Db,
+    ordered: bool,
+    pass: u64,
+) -> Result<(Duration, Histogram), CliError> {
     let values = ValuePool::new(config.value_size);
     let mut keys = KeyMaker::new(config.key_size);
+    let histogram = Histogram::default();
+    let progress = Progress::bar(
+        config,
+        if pass == 0 { "fill" } else { "overwrite" },
+        config.num,
+    );
+    let offset = pass * (config.num / 3);
     let (result, elapsed) = time(|| -> Result<(), CliError> {
-        for step in 0..config.entries {
-            let index = permuted(step, config.entries);
-            db.put(keys.key(2 * index), values.value(index))?;
+        for step in 0..config.num {
+            let index = if ordered {
+                step
+            } else {
+                permuted((step + offset) % config.num, config.num)
+            };
+            let value = values.value(index + pass * config.num);
+            timed(&histogram, || db.put(keys.key(2 * index), value))?;
+            progress.step(step + 1);
         }
         Ok(())
     });
+    progress.finish();
     result?;
-    let stats = db.stats();
-    let measurement = Measurement {
-        name: "db fillrandom (no sync)".into(),
-        operations: config.entries,
-        bytes: config.entries * config.entry_bytes(),
-        elapsed,
-        note: format!(
-            "{} write groups, {} flushes",
-            stats.write_groups, stats.flushes
-        ),
-    };
-    Ok((db, measurement))
+    Ok((elapsed, histogram))
 }
 
-/// Reads random present keys of the database `fill_random` wrote, checking each is found.
-pub fn read_random(config: &BenchConfig, db: &Db) -> Result<Measurement, CliError> {
-    let mut random = SplitMix64::new(READ_SEED);
-    let mut keys = KeyMaker::new(config.key_size);
-    let (found, elapsed) = time(|| -> Result<u64, CliError> {
-        let mut found = 0;
-        for _ in 0..config.entries {
-            let number = 2 * random.below(config.entries);
-            if black_box(db.get(keys.key(number))?).is_some() {
-                found += 1;
+/// `fillseq` (`ordered`) or `fillrandom` on `db`.
+pub fn fill(config: &BenchConfig, db: &Db, ordered: bool) -> Result<Measurement, CliError> {
+    let (elapsed, histogram) = write_pass(config, db, ordered, 0)?;
+    let stats = db.stats();
+    Ok(Measurement {
+        name: if ordered { "fillseq" } else { "fillrandom" }.into(),
+        operations: config.num,
+        bytes: config.num * config.entry_bytes(),
+        elapsed,
+        latency: Latency::from_histogram(&histogram),
+        note: format!(
+            "no sync; {} write groups, {} stalls",
+            stats.write_groups, stats.stall_count
+        ),
+    })
+}
+
+/// `overwrite`: entries `0..num` again with other values, in random order.
+pub fn overwrite(config: &BenchConfig, db: &Db) -> Result<Measurement, CliError> {
+    let (elapsed, histogram) = write_pass(config, db, false, 1)?;
+    Ok(Measurement {
+        name: "overwrite".into(),
+        operations: config.num,
+        bytes: config.num * config.entry_bytes(),
+        elapsed,
+        latency: Latency::from_histogram(&histogram),
+        note: "no sync".into(),
+    })
+}
+
+/// Runs `work(thread, histogram, progress)` on `threads` scoped threads and returns the sum of
+/// what they return and the time until the last one finished.
+fn on_threads(
+    threads: u64,
+    histogram: &Histogram,
+    progress: &Progress,
+    work: impl Fn(u64, &Histogram, &Progress) -> Result<u64, CliError> + Sync,
+) -> Result<(u64, Duration), CliError> {
+    let (outcome, elapsed) = time(|| {
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|thread| {
+                    let work = &work;
+                    scope.spawn(move || work(thread, histogram, progress))
+                })
+                .collect();
+            let mut total = 0;
+            for worker in workers {
+                total += worker
+                    .join()
+                    .map_err(|_| CliError::Failed("a benchmark thread panicked".into()))??;
             }
-        }
-        Ok(found)
+            Ok::<u64, CliError>(total)
+        })
     });
-    let found = found?;
-    if found != config.entries {
+    Ok((outcome?, elapsed))
+}
+
+/// `readrandom`: `num` reads of random present keys, split over `threads` threads.
+pub fn read_random(
+    config: &BenchConfig,
+    db: &Db,
+    live_keys: u64,
+    threads: u64,
+) -> Result<Measurement, CliError> {
+    let per_thread = config.num.div_ceil(threads);
+    let histogram = Histogram::default();
+    let progress = Progress::bar(config, "readrandom", per_thread * threads);
+    let (found, elapsed) = on_threads(
+        threads,
+        &histogram,
+        &progress,
+        |thread, histogram, progress| {
+            let mut random = SplitMix64::new(READ_SEED + thread);
+            let mut keys = KeyMaker::new(config.key_size);
+            let mut found = 0;
+            for read in 0..per_thread {
+                let key = keys.key(2 * random.below(live_keys));
+                if timed(histogram, || db.get(key))?.is_some() {
+                    found += 1;
+                }
+                progress.step(read + 1);
+            }
+            Ok(found)
+        },
+    )?;
+    progress.finish();
+    let operations = per_thread * threads;
+    if found != operations {
         return Err(CliError::Failed(format!(
-            "readrandom found {found} of {} present keys",
-            config.entries
+            "readrandom found {found} of {operations} present keys"
         )));
     }
     let stats = db.stats();
-    let level0 = stats.levels.first().map_or(0, |level| level.files);
     Ok(Measurement {
-        name: "db readrandom".into(),
-        operations: config.entries,
-        bytes: config.entries * config.entry_bytes(),
+        name: format!("readrandom, {threads} threads"),
+        operations,
+        bytes: operations * config.entry_bytes(),
         elapsed,
+        latency: Latency::from_histogram(&histogram),
         note: format!(
-            "{found} found; memtable {:.0} MB, {level0} L0 files; cache {:.0}% hits",
-            stats.memtable_bytes as f64 / 1e6,
+            "{found} found; block cache {:.0}% hits",
             100.0 * stats.cache_hits as f64 / (stats.cache_hits + stats.cache_misses).max(1) as f64
         ),
     })
 }
 
-/// The commit policies the synced workloads compare, with their names in the table.
-pub fn commit_policies() -> [(&'static str, CommitPolicy); 3] {
-    [
-        ("immediate", CommitPolicy::Immediate),
+/// `readmissing`: `num` reads of absent keys between present ones.
+pub fn read_missing(
+    config: &BenchConfig,
+    db: &Db,
+    live_keys: u64,
+) -> Result<Measurement, CliError> {
+    let mut random = SplitMix64::new(MISSING_SEED);
+    let mut keys = KeyMaker::new(config.key_size);
+    let histogram = Histogram::default();
+    let progress = Progress::bar(config, "readmissing", config.num);
+    let (found, elapsed) = time(|| -> Result<u64, CliError> {
+        let mut found = 0;
+        for read in 0..config.num {
+            let key = keys.key(2 * random.below(live_keys) + 1);
+            if timed(&histogram, || db.get(key))?.is_some() {
+                found += 1;
+            }
+            progress.step(read + 1);
+        }
+        Ok(found)
+    });
+    progress.finish();
+    let found = found?;
+    if found != 0 {
+        return Err(CliError::Failed(format!(
+            "readmissing found {found} keys that were never written"
+        )));
+    }
+    Ok(Measurement {
+        name: "readmissing".into(),
+        operations: config.num,
+        bytes: config.num * config.key_size as u64,
+        elapsed,
+        latency: Latency::from_histogram(&histogram),
+        note: "0 found; MB/s counts key bytes".into(),
+    })
+}
+
+/// `seekrandom`: `num / 10` seeks to a random present key, each reading the next
+/// `SEEK_SCAN_LENGTH` entries.
+pub fn seek_random(config: &BenchConfig, db: &Db, live_keys: u64) -> Result<Measurement, CliError> {
+    let seeks = (config.num / 10).max(1);
+    let mut random = SplitMix64::new(SEEK_SEED);
+    let mut keys = KeyMaker::new(config.key_size);
+    let histogram = Histogram::default();
+    let progress = Progress::bar(config, "seekrandom", seeks);
+    let (read, elapsed) = time(|| -> Result<(u64, u64), CliError> {
+        let (mut entries, mut bytes) = (0, 0);
+        for seek in 0..seeks {
+            let start = random.below(live_keys);
+            let key = keys.key(2 * start);
+            let (seen, seen_bytes) = timed(&histogram, || scan_from(db, key))?;
+            let expected = SEEK_SCAN_LENGTH.min(live_keys - start);
+            if seen != expected {
+                return Err(CliError::Failed(format!(
+                    "seekrandom read {seen} entries from entry {start}, expected {expected}"
+                )));
+            }
+            entries += seen;
+            bytes += seen_bytes;
+            progress.step(seek + 1);
+        }
+        Ok((entries, bytes))
+    });
+    progress.finish();
+    let (entries, bytes) = read?;
+    Ok(Measurement {
+        name: "seekrandom".into(),
+        operations: seeks,
+        bytes,
+        elapsed,
+        latency: Latency::from_histogram(&histogram),
+        note: format!("seek + next {SEEK_SCAN_LENGTH}; {entries} entries read"),
+    })
+}
+
+/// Reads up to `SEEK_SCAN_LENGTH` entries from `key` on; returns how many and their bytes.
+fn scan_from(db: &Db, key: &[u8]) -> Result<(u64, u64), CliError> {
+    let (mut entries, mut bytes) = (0, 0);
+    for item in db.range(key..).take(SEEK_SCAN_LENGTH as usize) {
+        let (key, value) = item?;
+        entries += 1;
+        bytes += (black_box(key).len() + black_box(value).len()) as u64;
+    }
+    Ok((entries, bytes))
+}
+
+/// `multiget`: `num / 100` calls of `multi_get` with `MULTI_GET_KEYS` random present keys.
+pub fn multi_get(config: &BenchConfig, db: &Db, live_keys: u64) -> Result<Measurement, CliError> {
+    let calls = (config.num / MULTI_GET_KEYS).max(1);
+    let mut random = SplitMix64::new(MULTI_GET_SEED);
+    let mut keys = KeyMaker::new(config.key_size);
+    let histogram = Histogram::default();
+    let progress = Progress::bar(config, "multiget", calls);
+    let (found, elapsed) = time(|| -> Result<u64, CliError> {
+        let mut found = 0;
+        for call in 0..calls {
+            let batch: Vec<Vec<u8>> = (0..MULTI_GET_KEYS)
+                .map(|_| keys.key(2 * random.below(live_keys)).to_vec())
+                .collect();
+            let values = timed(&histogram, || db.multi_get(&batch))?;
+            found += values.iter().filter(|value| value.is_some()).count() as u64;
+            progress.step(call + 1);
+        }
+        Ok(found)
+    });
+    progress.finish();
+    let found = found?;
+    if found != calls * MULTI_GET_KEYS {
+        return Err(CliError::Failed(format!(
+            "multiget found {found} of {} present keys",
+            calls * MULTI_GET_KEYS
+        )));
+    }
+    Ok(Measurement {
+        name: "multiget".into(),
+        operations: calls,
+        bytes: found * config.entry_bytes(),
+        elapsed,
+        latency: Latency::from_histogram(&histogram),
+        note: format!("{MULTI_GET_KEYS} keys per call, all found; ops = calls"),
+    })
+}
+
+/// The commit policies `choice` selects for fillsync, with their names in the table.
+pub fn commit_policies(choice: PolicyChoice) -> Vec<(&'static str, CommitPolicy)> {
+    let all = [
+        (PolicyChoice::Adaptive, "adaptive", CommitPolicy::default()),
         (
+            PolicyChoice::Immediate,
+            "immediate",
+            CommitPolicy::Immediate,
+        ),
+        (
+            PolicyChoice::Window,
             "window 1ms",
             CommitPolicy::Window {
                 max_wait: Duration::from_millis(1),
@@ -119,67 +332,55 @@ pub fn commit_policies() -> [(&'static str, CommitPolicy); 3] {
                 max_bytes: 1 << 20,
             },
         ),
-        ("adaptive", CommitPolicy::default()),
-    ]
+    ];
+    all.into_iter()
+        .filter(|(policy, _, _)| choice == PolicyChoice::All || choice == *policy)
+        .map(|(_, name, policy)| (name, policy))
+        .collect()
 }
 
-/// Synced single puts from `threads` threads on a fresh database in `dir`, committed under
-/// `policy`.
+/// `fillsync`: synced single puts from `threads` threads on `db` (fresh, opened by the caller
+/// with the commit policy named `policy_name`), `sync_num` in all.
 pub fn fill_sync(
     config: &BenchConfig,
-    dir: &Path,
+    db: &Db,
     threads: u64,
     policy_name: &str,
-    policy: CommitPolicy,
 ) -> Result<Measurement, CliError> {
-    let options = Options {
-        commit_policy: policy,
-        ..unsynced_options()
-    };
-    let db = Arc::new(Db::open(dir, options)?);
-    let puts_per_thread = config.sync_records.div_ceil(threads).max(16);
-    let values = Arc::new(ValuePool::new(config.value_size));
-    let (outcome, elapsed) = time(|| {
-        let workers: Vec<_> = (0..threads)
-            .map(|thread| {
-                let (db, values) = (Arc::clone(&db), Arc::clone(&values));
-                let key_size = config.key_size;
-                std::thread::spawn(move || -> Result<(), CliError> {
-                    let mut keys = KeyMaker::new(key_size);
-                    for put in 0..puts_per_thread {
-                        let index = thread * puts_per_thread + put;
-                        let mut batch = WriteBatch::new();
-                        batch.put(keys.key(index), values.value(index))?;
-                        db.write(batch, &WriteOptions::SYNC)?;
-                    }
-                    Ok(())
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|worker| {
-                worker
-                    .join()
-                    .map_err(|_| CliError::Failed("a writer thread panicked".into()))?
-            })
-            .collect::<Result<Vec<()>, CliError>>()
-    });
-    outcome?;
+    let per_thread = config.sync_num.div_ceil(threads);
+    let values = ValuePool::new(config.value_size);
+    let histogram = Histogram::default();
+    let progress = Progress::bar(config, "fillsync", per_thread * threads);
+    let (_, elapsed) = on_threads(
+        threads,
+        &histogram,
+        &progress,
+        |thread, histogram, progress| {
+            let mut keys = KeyMaker::new(config.key_size);
+            for put in 0..per_thread {
+                let index = thread * per_thread + put;
+                let mut batch = WriteBatch::new();
+                batch.put(keys.key(2 * index), values.value(index))?;
+                timed(histogram, || db.write(batch, &WriteOptions::SYNC))?;
+                progress.step(put + 1);
+            }
+            Ok(per_thread)
+        },
+    )?;
+    progress.finish();
     let stats = db.stats();
-    let operations = threads * puts_per_thread;
+    let operations = threads * per_thread;
     let seconds = elapsed.as_secs_f64().max(1e-9);
     Ok(Measurement {
-        name: format!("db fillsync {policy_name}, {threads} thr"),
+        name: format!("fillsync {policy_name}, {threads} threads"),
         operations,
         bytes: operations * config.entry_bytes(),
         elapsed,
+        latency: Latency::from_histogram(&histogram),
         note: format!(
-            "{:.0} fsyncs/s; {:.1} per group; latency p50 {:?} p99 {:?}; fsync p50 {:?}",
+            "{:.0} fsyncs/s, {:.1} batches per group; fsync p50 {:?}",
             stats.fsync_latency.count as f64 / seconds,
             stats.batches_per_group_mean,
-            stats.commit_latency.p50,
-            stats.commit_latency.p99,
             stats.fsync_latency.p50,
         ),
     })
@@ -201,5 +402,13 @@ mod tests {
             seen.sort_unstable();
             assert_eq!(seen, (0..entries).collect::<Vec<_>>());
         }
+    }
+
+    #[test]
+    fn policy_choice_selects_one_or_all() {
+        assert_eq!(commit_policies(PolicyChoice::All).len(), 3);
+        let immediate = commit_policies(PolicyChoice::Immediate);
+        assert_eq!(immediate.len(), 1);
+        assert_eq!(immediate[0].0, "immediate");
     }
 }

@@ -1,5 +1,6 @@
-//! The timed loops of `shaledb bench`, one function per workload, and the key and value
-//! generators they share.
+//! The format-level workloads of `shale bench` (`sstable`: build, lookups, scans of one table;
+//! `log`: appends with and without fdatasync, replay; `fsync`: the disk's fdatasync rate), one
+//! function per timed loop, and the key and value generators every workload shares.
 //!
 //! Keys are zero-padded decimal numbers: entry `i` of the table has user key `2 * i`, so every
 //! odd number is a key that is absent yet falls inside the table's key range (the bloom filter,
@@ -13,10 +14,11 @@ use std::path::Path;
 use shaledb::key::append_internal_key;
 use shaledb::log::{LogEvent, LogFileKind, LogReader, LogWriter};
 use shaledb::sstable::{LookupResult, Table, TableBuilder};
-use shaledb::{SequenceNumber, ValueKind};
+use shaledb::{FileNumber, SequenceNumber, ValueKind};
 
 use super::CliError;
 use super::bench::{BenchConfig, Measurement, time};
+use super::bench_report::row;
 use super::random::SplitMix64;
 
 /// Seeds of the generators; fixed so that runs are repeatable.
@@ -76,7 +78,37 @@ impl ValuePool {
     }
 }
 
-/// Builds the table of `config.entries` sorted entries at `path`, including the final flush
+/// The `sstable` workload: builds a table of `num` entries in `dir`, then looks up present and
+/// absent keys and scans it both ways.
+pub fn run_sstable(config: &BenchConfig, dir: &Path) -> Result<(), CliError> {
+    let table_path = dir.join("000001.sst");
+    row(config, &table_build(config, &table_path)?, None)?;
+    let table = Table::open(&table_path, FileNumber(1))?;
+    row(config, &table_lookups(config, &table, true)?, None)?;
+    row(config, &table_lookups(config, &table, false)?, None)?;
+    row(config, &table_scan(config, &table, true)?, None)?;
+    row(config, &table_scan(config, &table, false)?, None)
+}
+
+/// The `log` workload: `num` unsynced appends, `sync_num` synced ones to a fresh and to a
+/// preallocated file, and a replay of the unsynced log.
+pub fn run_log(config: &BenchConfig, dir: &Path) -> Result<(), CliError> {
+    let log_path = dir.join("000002.wal");
+    row(config, &log_append(config, &log_path)?, None)?;
+    row(
+        config,
+        &log_append_synced(config, &dir.join("000003.wal"), false)?,
+        None,
+    )?;
+    row(
+        config,
+        &log_append_synced(config, &dir.join("000004.wal"), true)?,
+        None,
+    )?;
+    row(config, &log_replay(config, &log_path)?, None)
+}
+
+/// Builds the table of `config.num` sorted entries at `path`, including the final flush
 /// and fsync of `TableBuilder::finish`.
 pub fn table_build(config: &BenchConfig, path: &Path) -> Result<Measurement, CliError> {
     let values = ValuePool::new(config.value_size);
@@ -84,7 +116,7 @@ pub fn table_build(config: &BenchConfig, path: &Path) -> Result<Measurement, Cli
     let mut internal_key = Vec::with_capacity(config.key_size + 8);
     let mut builder = TableBuilder::create(path, config.table_options.clone())?;
     let (summary, elapsed) = time(|| {
-        for index in 0..config.entries {
+        for index in 0..config.num {
             internal_key.clear();
             let sequence = SequenceNumber(index + 1);
             append_internal_key(
@@ -101,9 +133,10 @@ pub fn table_build(config: &BenchConfig, path: &Path) -> Result<Measurement, Cli
     let properties = &summary.properties;
     Ok(Measurement {
         name: "sstable build".into(),
-        operations: config.entries,
-        bytes: config.entries * config.entry_bytes(),
+        operations: config.num,
+        bytes: config.num * config.entry_bytes(),
         elapsed,
+        latency: None,
         note: format!(
             "file {:.1} MB, {} data blocks ({} LZ4)",
             summary.file_size as f64 / 1e6,
@@ -113,7 +146,7 @@ pub fn table_build(config: &BenchConfig, path: &Path) -> Result<Measurement, Cli
     })
 }
 
-/// `config.entries` point lookups of random keys that are present (`present`) or absent.
+/// `config.num` point lookups of random keys that are present (`present`) or absent.
 pub fn table_lookups(
     config: &BenchConfig,
     table: &Table,
@@ -123,8 +156,8 @@ pub fn table_lookups(
     let mut keys = KeyMaker::new(config.key_size);
     let (found, elapsed) = time(|| -> Result<u64, CliError> {
         let mut found = 0;
-        for _ in 0..config.entries {
-            let number = 2 * random.below(config.entries) + u64::from(!present);
+        for _ in 0..config.num {
+            let number = 2 * random.below(config.num) + u64::from(!present);
             let result = table.get(keys.key(number), SequenceNumber::MAX)?;
             if let Some(LookupResult::Value(value)) = black_box(result) {
                 found += 1;
@@ -134,26 +167,27 @@ pub fn table_lookups(
         Ok(found)
     });
     let found = found?;
-    let expected = if present { config.entries } else { 0 };
+    let expected = if present { config.num } else { 0 };
     if found != expected {
         return Err(CliError::Failed(format!(
             "benchmark check failed: {found} of {} lookups found a value, expected {expected}",
-            config.entries
+            config.num
         )));
     }
     let (name, note) = if present {
         ("sstable get (present keys)", format!("{found} found"))
     } else {
         let passed = bloom_passes(config, table);
-        let rate = passed as f64 * 100.0 / config.entries as f64;
+        let rate = passed as f64 * 100.0 / config.num as f64;
         let note = format!("0 found; bloom filter let {rate:.2}% through (counted apart)");
         ("sstable get (absent keys)", note)
     };
     Ok(Measurement {
         name: name.into(),
-        operations: config.entries,
-        bytes: config.entries * config.entry_bytes(),
+        operations: config.num,
+        bytes: config.num * config.entry_bytes(),
         elapsed,
+        latency: None,
         note,
     })
 }
@@ -161,7 +195,7 @@ pub fn table_lookups(
 /// How many absent keys the bloom filter does not reject (outside any timed loop).
 fn bloom_passes(config: &BenchConfig, table: &Table) -> u64 {
     let mut keys = KeyMaker::new(config.key_size);
-    (0..config.entries)
+    (0..config.num)
         .filter(|&index| table.may_contain(keys.key(2 * index + 1)))
         .count() as u64
 }
@@ -193,10 +227,10 @@ pub fn table_scan(
         Ok((entries, bytes))
     });
     let (entries, bytes) = counted?;
-    if entries != config.entries {
+    if entries != config.num {
         return Err(CliError::Failed(format!(
             "benchmark check failed: the scan saw {entries} entries, the table has {}",
-            config.entries
+            config.num
         )));
     }
     Ok(Measurement {
@@ -209,16 +243,17 @@ pub fn table_scan(
         operations: entries,
         bytes,
         elapsed,
+        latency: None,
         note: String::from("every entry, checksums verified"),
     })
 }
 
-/// Appends `config.entries` records without syncing: each is one `write` to the OS.
+/// Appends `config.num` records without syncing: each is one `write` to the OS.
 pub fn log_append(config: &BenchConfig, path: &Path) -> Result<Measurement, CliError> {
     let values = ValuePool::new(config.value_size);
     let mut writer = LogWriter::create(path, LogFileKind::Wal)?;
     let (result, elapsed) = time(|| -> Result<(), CliError> {
-        for index in 0..config.entries {
+        for index in 0..config.num {
             writer.add_record(values.value(index))?;
         }
         Ok(())
@@ -226,9 +261,10 @@ pub fn log_append(config: &BenchConfig, path: &Path) -> Result<Measurement, CliE
     result?;
     Ok(Measurement {
         name: "log append (no sync)".into(),
-        operations: config.entries,
-        bytes: config.entries * config.value_size as u64,
+        operations: config.num,
+        bytes: config.num * config.value_size as u64,
         elapsed,
+        latency: None,
         note: format!(
             "file {:.1} MB, one write per record",
             writer.offset() as f64 / 1e6
@@ -236,7 +272,7 @@ pub fn log_append(config: &BenchConfig, path: &Path) -> Result<Measurement, CliE
     })
 }
 
-/// Appends `config.sync_records` records with an `fdatasync` after each, to a fresh file or to
+/// Appends `config.sync_num` records with an `fdatasync` after each, to a fresh file or to
 /// one preallocated with zeros (the preallocation itself is not timed).
 pub fn log_append_synced(
     config: &BenchConfig,
@@ -246,23 +282,19 @@ pub fn log_append_synced(
     let values = ValuePool::new(config.value_size);
     let mut writer = if preallocated {
         let record_bytes = config.value_size as u64 + 7;
-        LogWriter::create_preallocated(
-            path,
-            LogFileKind::Wal,
-            config.sync_records * record_bytes * 2,
-        )?
+        LogWriter::create_preallocated(path, LogFileKind::Wal, config.sync_num * record_bytes * 2)?
     } else {
         LogWriter::create(path, LogFileKind::Wal)?
     };
     let (result, elapsed) = time(|| -> Result<(), CliError> {
-        for index in 0..config.sync_records {
+        for index in 0..config.sync_num {
             writer.add_record(values.value(index))?;
             writer.sync()?;
         }
         Ok(())
     });
     result?;
-    let fsyncs_per_second = config.sync_records as f64 / elapsed.as_secs_f64().max(1e-9);
+    let fsyncs_per_second = config.sync_num as f64 / elapsed.as_secs_f64().max(1e-9);
     Ok(Measurement {
         name: if preallocated {
             "log append + fdatasync (prealloc)"
@@ -270,9 +302,10 @@ pub fn log_append_synced(
             "log append + fdatasync"
         }
         .into(),
-        operations: config.sync_records,
-        bytes: config.sync_records * config.value_size as u64,
+        operations: config.sync_num,
+        bytes: config.sync_num * config.value_size as u64,
         elapsed,
+        latency: None,
         note: format!("{fsyncs_per_second:.0} fsyncs/s, one per record"),
     })
 }
@@ -300,10 +333,10 @@ pub fn log_replay(config: &BenchConfig, path: &Path) -> Result<Measurement, CliE
         Ok((records, bytes))
     });
     let (records, bytes) = counted?;
-    if records != config.entries {
+    if records != config.num {
         return Err(CliError::Failed(format!(
             "benchmark check failed: replay found {records} records, {} were written",
-            config.entries
+            config.num
         )));
     }
     Ok(Measurement {
@@ -311,6 +344,7 @@ pub fn log_replay(config: &BenchConfig, path: &Path) -> Result<Measurement, CliE
         operations: records,
         bytes,
         elapsed,
+        latency: None,
         note: String::from("read file, check every fragment"),
     })
 }

@@ -1,4 +1,4 @@
-//! `shaledb inspect` for log files: every record with its offset and size, every damaged range
+//! `shale dump wal|manifest`: every record with its offset and size, every damaged range
 //! with its reason, and for a manifest each version edit decoded and replayed into the state it
 //! describes (with the same consistency checks as recovery). FORMAT.md, sections 4 and 6, is the
 //! source of truth.

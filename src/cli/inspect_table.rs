@@ -1,4 +1,4 @@
-//! `shaledb inspect` for SSTables: footer, properties, block counts, and a full scan that
+//! `shale dump sst`: footer, properties, block counts, and a full scan that
 //! verifies every block checksum and (with `--entries`) lists every entry. FORMAT.md, section 5,
 //! is the source of truth for the fields printed.
 

@@ -1,0 +1,276 @@
+//! The command line of `shale`, declared with clap's derive: every subcommand, flag and help
+//! text. Parsing only; the commands live in their own modules and receive these structs.
+//!
+//! Invariant: every flag a command reads is declared here with its range, so that a wrong value
+//! is a usage error (exit status 2) before any file is touched.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// `shale`: the command-line tool of shaledb.
+#[derive(Debug, Parser)]
+#[command(
+    name = "shale",
+    version,
+    about = "shaledb's command-line tool: a db_bench-style benchmark, reads and writes of a \
+             database, and readable dumps of its files",
+    long_about = None,
+    after_help = "Without a command, `shale` runs a short benchmark (`shale bench` with its \
+                  defaults) in a temporary directory."
+)]
+pub struct Cli {
+    /// The command; none runs `bench` with its defaults.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run db_bench-style workloads and print ops/s, MB/s, latency percentiles, amplification
+    /// and the shape of the tree.
+    Bench(BenchArgs),
+    /// Print the value of KEY (exit status 1 if it is absent).
+    Get {
+        /// The database directory.
+        dir: PathBuf,
+        /// The key; `\xNN` and `\\` escapes are decoded, as `scan` prints them.
+        key: String,
+    },
+    /// Set KEY to VALUE (a synced write); creates the database if DIR holds none.
+    Put {
+        /// The database directory.
+        dir: PathBuf,
+        /// The key; `\xNN` and `\\` escapes are decoded.
+        key: String,
+        /// The value; `\xNN` and `\\` escapes are decoded.
+        value: String,
+    },
+    /// Delete KEY (a synced write; no error if it is absent).
+    Delete {
+        /// The database directory.
+        dir: PathBuf,
+        /// The key; `\xNN` and `\\` escapes are decoded.
+        key: String,
+    },
+    /// Print keys and values in key order, one `KEY<TAB>VALUE` line each, escaped.
+    Scan {
+        /// The database directory.
+        dir: PathBuf,
+        /// Start at this key (inclusive).
+        #[arg(long, value_name = "KEY")]
+        from: Option<String>,
+        /// Stop before this key (exclusive).
+        #[arg(long, value_name = "KEY")]
+        to: Option<String>,
+        /// Print at most this many entries.
+        #[arg(long, value_name = "N")]
+        limit: Option<u64>,
+    },
+    /// Print the database's statistics: files and bytes per level, memtable, counters.
+    Stats {
+        /// The database directory.
+        dir: PathBuf,
+    },
+    /// Read every entry of the database, verifying every block checksum (exit status 1 on
+    /// damage).
+    Verify {
+        /// The database directory.
+        dir: PathBuf,
+    },
+    /// Compact the whole key range down to the last level; print the tree before and after.
+    Compact {
+        /// The database directory.
+        dir: PathBuf,
+    },
+    /// Print what a shaledb file holds, the way sst_dump and ldb do for RocksDB.
+    #[command(subcommand)]
+    Dump(DumpCommand),
+}
+
+/// The kinds of file `shale dump` reads.
+#[derive(Debug, Subcommand)]
+pub enum DumpCommand {
+    /// An SSTable: footer, properties, blocks, and a scan verifying every checksum.
+    Sst {
+        /// The `.sst` file.
+        file: PathBuf,
+        /// List every entry (user key, sequence, kind, value length).
+        #[arg(long)]
+        entries: bool,
+    },
+    /// A write-ahead log: every record with its offset, size and batch, and any damage.
+    Wal {
+        /// The `.wal` file.
+        file: PathBuf,
+    },
+    /// The live manifest of a database (the one CURRENT names): every version edit and the
+    /// state they replay to.
+    Manifest {
+        /// The database directory.
+        dir: PathBuf,
+    },
+}
+
+/// The workloads of `shale bench`, in the order they run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
+pub enum Workload {
+    /// Unsynced puts in key order on a fresh database.
+    Fillseq,
+    /// Unsynced puts in random key order on a fresh database.
+    Fillrandom,
+    /// Unsynced puts overwriting every key once, in random order.
+    Overwrite,
+    /// Point reads of present keys (from --threads threads).
+    Readrandom,
+    /// Point reads of absent keys inside the key range.
+    Readmissing,
+    /// A seek to a random key and a scan of the next 100 entries, num/10 times.
+    Seekrandom,
+    /// multi_get of 100 random present keys, num/100 times.
+    Multiget,
+    /// Synced single puts from --threads threads under each --policy, on a fresh database.
+    Fillsync,
+    /// Synced 100-operation batches from --threads threads, on a fresh database.
+    Fillbatch,
+    /// Single puts through a BatchWriter under each --strategy, on a fresh database.
+    Batchwriter,
+    /// A full compact_range of the current database: exact space amplification.
+    Compact,
+    /// The SSTable format alone: build, point lookups, scans forward and backward.
+    Sstable,
+    /// The log format alone: appends with and without fdatasync, replay.
+    Log,
+    /// The disk's fdatasync rate: synced appends to a preallocated file.
+    Fsync,
+}
+
+/// The workloads a bare `shale bench` runs.
+pub const DEFAULT_WORKLOADS: &str = "fillseq,fillrandom,overwrite,readrandom,readmissing,seekrandom,multiget,fillsync,fillbatch,\
+     batchwriter";
+
+/// The commit policies `--policy` selects for fillsync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PolicyChoice {
+    /// The default adaptive policy.
+    Adaptive,
+    /// Commit at once.
+    Immediate,
+    /// Wait up to 1 ms for more writers.
+    Window,
+    /// One row per policy.
+    All,
+}
+
+/// The batch-writer strategies `--strategy` selects for batchwriter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StrategyChoice {
+    /// Commit whatever is queued as soon as the previous commit ends (the default strategy).
+    LowLatency,
+    /// Batches of 1,000 puts.
+    FixedSize,
+    /// Batch sizes adapted to a 5 ms latency target.
+    Adaptive,
+    /// Batches gathered over 2 ms windows.
+    TimeWindow,
+    /// One row per strategy.
+    All,
+}
+
+/// The flags of `shale bench`.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = "\
+Fill workloads (fillseq, fillrandom, overwrite, fillsync, fillbatch, batchwriter) are followed, \
+untimed, by a flush and the compactions they caused; then write amplification, space \
+amplification and the files and bytes per level are printed. Read workloads run on the \
+database the last fill left (filled with fillseq first, untimed, if none ran). \
+MB = 10^6 bytes of keys and values. Numbers may contain '_' (1_000_000).")]
+pub struct BenchArgs {
+    /// Database directory, kept afterwards; it must be empty or new. Default: a temporary
+    /// directory, removed afterwards.
+    #[arg(long, value_name = "DIR")]
+    pub db: Option<PathBuf>,
+    /// Keys written by a fill, and reads of each read workload.
+    #[arg(long, value_name = "N", default_value = "200000", value_parser = parse_count)]
+    pub num: u64,
+    /// Value size in bytes (values are about half compressible).
+    #[arg(long, value_name = "B", default_value = "100", value_parser = parse_value_size)]
+    pub value_size: u64,
+    /// Key size in bytes (zero-padded decimal numbers).
+    #[arg(long, value_name = "B", default_value = "16", value_parser = parse_key_size)]
+    pub key_size: u64,
+    /// Threads of fillsync, fillbatch and readrandom; a comma-separated list gives one row per
+    /// count (1,4,16,64).
+    #[arg(long, value_name = "T", default_value = "4", value_delimiter = ',',
+          value_parser = clap::value_parser!(u64).range(1..=256))]
+    pub threads: Vec<u64>,
+    /// Synced operations of fillsync, and a fiftieth of the puts of fillbatch and batchwriter.
+    /// Default: num/100, at most 2000.
+    #[arg(long, value_name = "N", value_parser = parse_count)]
+    pub sync_num: Option<u64>,
+    /// Comma-separated workloads to run, in any order; they run in the order listed below.
+    /// Default: fillseq through batchwriter (the first ten).
+    #[arg(long, value_name = "LIST", value_enum, value_delimiter = ',',
+          default_value = DEFAULT_WORKLOADS, hide_default_value = true)]
+    pub workloads: Vec<Workload>,
+    /// Commit policy of fillsync.
+    #[arg(long, value_enum, default_value = "adaptive")]
+    pub policy: PolicyChoice,
+    /// Batch-writer strategy of batchwriter.
+    #[arg(long, value_enum, default_value = "low-latency")]
+    pub strategy: StrategyChoice,
+    /// Memtable size in bytes: smaller than the library's 64 MiB default so that short runs
+    /// reach the levels.
+    #[arg(long, value_name = "B", default_value = "4194304", value_parser = parse_buffer_size)]
+    pub write_buffer_size: u64,
+    /// Print one JSON object per workload instead of the table (no progress bars).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A whole number, allowing `_` separators.
+fn parse_number(text: &str, minimum: u64, maximum: u64) -> Result<u64, String> {
+    let digits: String = text.chars().filter(|&c| c != '_').collect();
+    let number: u64 = digits
+        .parse()
+        .map_err(|_| format!("'{text}' is not a whole number"))?;
+    if !(minimum..=maximum).contains(&number) {
+        return Err(format!("{number} is not between {minimum} and {maximum}"));
+    }
+    Ok(number)
+}
+
+fn parse_count(text: &str) -> Result<u64, String> {
+    parse_number(text, 1, 1 << 32)
+}
+
+fn parse_value_size(text: &str) -> Result<u64, String> {
+    parse_number(text, 0, shaledb::MAX_VALUE_SIZE as u64)
+}
+
+fn parse_key_size(text: &str) -> Result<u64, String> {
+    parse_number(text, 1, shaledb::MAX_KEY_SIZE as u64)
+}
+
+fn parse_buffer_size(text: &str) -> Result<u64, String> {
+    parse_number(text, 64 << 10, 4 << 30)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_declaration_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn numbers_accept_separators_and_refuse_out_of_range() {
+        assert_eq!(parse_count("1_000"), Ok(1000));
+        assert!(parse_count("0").is_err());
+        assert!(parse_count("lots").is_err());
+    }
+}
