@@ -18,7 +18,7 @@
 //!   benchmark checks that `stats().compactions` grew by exactly one and that L0 is empty.
 //!   Throughput is the bytes of the four level-0 tables.
 //!
-//! `shaledb bench` (`cargo run --release`) reports write and space amplification of a long
+//! `shale bench` (`cargo run --release`) reports write and space amplification of a long
 //! random fill, which is too slow for criterion's repetitions.
 
 use std::path::Path;

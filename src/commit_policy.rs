@@ -23,7 +23,7 @@
 //!   device whose fsync alone takes longer than the target the budget stays at zero, and the
 //!   policy behaves like `Immediate`.
 //!
-//! Measured with `shaledb bench` on a 2-core machine whose fdatasync takes 0.1–0.3 ms: an
+//! Measured with `shale bench` on a 2-core machine whose fdatasync takes 0.1–0.3 ms: an
 //! earlier version that waited for arrivals by their average gap, and never when the queue held
 //! three quarters of a typical group, formed the half-size groups above and at 4 and 16 writers
 //! reached only 40–60% of `Immediate`'s throughput.
