@@ -16,9 +16,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use shaledb::{Db, Options, WriteBatch, WriteOptions};
+use shaledb::{Db, Options, WriteOptions};
 
-use super::history::{Acknowledged, Contract, History, Operation, Workload, key};
+use super::history::{Acknowledged, Contract, History, Workload};
 use super::{Pairs, Rng, collect, temp_dir, test_seed};
 
 /// Starts the child's line for each acknowledged batch, followed by the writer and batch id.
@@ -98,19 +98,8 @@ pub fn run_child(test: &CrashTest) {
             std::thread::spawn(move || {
                 for id in start.. {
                     let batch = workload.batch(seed, thread, id);
-                    let mut encoded = WriteBatch::new();
-                    for operation in &batch.operations {
-                        match operation {
-                            Operation::Put { key: index, value } => {
-                                encoded.put(&key(thread, *index), value).unwrap()
-                            }
-                            Operation::Delete { key: index } => {
-                                encoded.delete(&key(thread, *index)).unwrap()
-                            }
-                        }
-                    }
                     let options = WriteOptions { sync: batch.sync };
-                    db.write(encoded, &options).unwrap();
+                    db.write(batch.to_write_batch(thread), &options).unwrap();
                     let mut out = stdout.lock().unwrap();
                     writeln!(out, "{ACK_MARKER}{thread} {id}").unwrap();
                     out.flush().unwrap();

@@ -52,6 +52,21 @@ pub struct Batch {
     pub sync: bool,
 }
 
+impl Batch {
+    /// The batch as writer `thread` writes it to the database.
+    pub fn to_write_batch(&self, thread: usize) -> shaledb::WriteBatch {
+        let mut batch = shaledb::WriteBatch::new();
+        for operation in &self.operations {
+            match operation {
+                Operation::Put { key: index, value } => batch.put(&key(thread, *index), value),
+                Operation::Delete { key: index } => batch.delete(&key(thread, *index)),
+            }
+            .expect("workload keys and values are within the limits");
+        }
+        batch
+    }
+}
+
 /// The shape of the workload; the batches themselves come from [`Workload::batch`].
 #[derive(Debug, Clone, Copy)]
 pub struct Workload {
