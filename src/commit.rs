@@ -15,12 +15,17 @@
 //! ```text
 //! write(batch):
 //!     lock queue; push batch
-//!     wait until (batch is done) or (batch is at the front)
-//!     if done: return its result                      -- a leader committed it for us
-//!     group = front batches up to the byte cap         -- we are the leader
-//!     unlock; result = commit(group); lock            -- sequence, WAL write, fsync, memtable, publish
-//!     pop the group; hand each member the result; wake them and the new front
+//!     if others were queued: unlock; sleep on own turn until Done or Lead
+//!         Done(result): return it                      -- a leader committed it for us
+//!         Lead: lock queue                             -- the previous leader picked us
+//!     maybe wait for company (policy)                  -- on the queue's `company` condvar
+//!     group = front batches up to the caps; unlock
+//!     result = commit(group)                           -- sequence, WAL write, fsync, memtable, publish
+//!     lock queue; pop the group; unlock
+//!     hand the new front Lead, then each member Done(result)
 //! ```
+//! Each writer sleeps on its own turn rather than on the queue's lock: a leader releasing 60
+//! members would otherwise wake 60 threads that all queue up for that one lock.
 
 use std::cell::Cell;
 use std::collections::VecDeque;
@@ -45,6 +50,16 @@ thread_local! {
     static LAST_GROUP: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
 }
 
+/// What a queued writer is waiting for, and what ended the wait.
+enum Turn {
+    /// Queued behind a leader.
+    Waiting,
+    /// Its batch was committed by the leader of group `group`, with this result.
+    Done { result: Result<()>, group: u64 },
+    /// It is at the front of the queue: it leads the next group.
+    Lead,
+}
+
 /// One queued write.
 struct Waiter {
     /// When the writer joined the queue (for commit latency).
@@ -53,16 +68,18 @@ struct Waiter {
     batch: Mutex<Option<WriteBatch>>,
     sync: bool,
     bytes: usize,
-    /// Set by the leader of the batch's group; `Some` means done.
-    result: Mutex<Option<Result<()>>>,
-    /// The id of the batch's group, set by its leader before `result`.
-    group: AtomicU64,
+    /// Set by the leader of the batch's group (`Done`) or of the group before (`Lead`). Each
+    /// writer sleeps on its own turn, not on the queue's lock, so that the members a leader
+    /// releases do not all wake up to fight over that lock.
+    turn: Mutex<Turn>,
     wake: Condvar,
 }
 
 impl Waiter {
-    fn is_done(&self) -> bool {
-        lock(&self.result).is_some()
+    /// Ends the writer's wait with `turn`.
+    fn hand(&self, turn: Turn) {
+        *lock(&self.turn) = turn;
+        self.wake.notify_one();
     }
 }
 
@@ -100,6 +117,8 @@ pub(crate) struct GroupStats {
 /// The writers waiting, and what the adaptive policy has measured about them.
 struct Queue {
     waiters: VecDeque<Arc<Waiter>>,
+    /// Whether the leader is waiting for company on `GroupCommit::company`.
+    leader_waiting: bool,
     /// The id of the last group committed.
     last_group: u64,
     adaptive: AdaptiveState,
@@ -108,6 +127,8 @@ struct Queue {
 /// The queue of writers. See the module documentation.
 pub(crate) struct GroupCommit {
     queue: Mutex<Queue>,
+    /// Where a leader waiting for company sleeps (with `queue`'s lock); arrivals wake it.
+    company: Condvar,
     /// Tells this queue's groups apart from other databases' in `LAST_GROUP`.
     id: u64,
     policy: CommitPolicy,
@@ -122,9 +143,11 @@ impl GroupCommit {
         GroupCommit {
             queue: Mutex::new(Queue {
                 waiters: VecDeque::new(),
+                leader_waiting: false,
                 last_group: 0,
                 adaptive: AdaptiveState::default(),
             }),
+            company: Condvar::new(),
             id: NEXT_QUEUE_ID.fetch_add(1, Ordering::Relaxed),
             policy,
             immediate_max_bytes,
@@ -142,11 +165,7 @@ impl GroupCommit {
 
     /// Lets the leader wait for more writers, as the policy says, until the group would be
     /// full, the wait is over, or (adaptive) every member of the last group is back.
-    fn wait_for_company<'a>(
-        &self,
-        mut queue: MutexGuard<'a, Queue>,
-        leader: &Waiter,
-    ) -> MutexGuard<'a, Queue> {
+    fn wait_for_company<'a>(&self, mut queue: MutexGuard<'a, Queue>) -> MutexGuard<'a, Queue> {
         let wait = match self.policy {
             CommitPolicy::Immediate => Duration::ZERO,
             CommitPolicy::Window { max_wait, .. } => max_wait,
@@ -172,11 +191,13 @@ impl GroupCommit {
             if now >= deadline {
                 break;
             }
-            queue = leader
-                .wake
+            queue.leader_waiting = true;
+            queue = self
+                .company
                 .wait_timeout(queue, deadline - now)
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
                 .0;
+            queue.leader_waiting = false;
         }
         self.stats.leader_wait.record_duration(started.elapsed());
         queue
@@ -195,68 +216,57 @@ impl GroupCommit {
             bytes: batch.approximate_size(),
             batch: Mutex::new(Some(batch)),
             sync,
-            result: Mutex::new(None),
-            group: AtomicU64::new(0),
+            turn: Mutex::new(Turn::Waiting),
             wake: Condvar::new(),
         });
         let mut queue = lock(&self.queue);
         let returnee = LAST_GROUP.get() == (self.id, queue.adaptive.completed_group());
         queue.adaptive.on_arrival(returnee);
         queue.waiters.push_back(Arc::clone(&waiter));
-        if queue.waiters.len() > 1
-            && let Some(front) = queue.waiters.front()
-        {
-            // The leader may be waiting for company.
-            front.wake.notify_one();
+        // A writer that finds the queue empty leads at once; the others wait for their turn.
+        if queue.waiters.len() > 1 {
+            if queue.leader_waiting {
+                self.company.notify_one();
+            }
+            drop(queue);
+            let mut turn = waiter
+                .wake
+                .wait_while(lock(&waiter.turn), |turn| matches!(turn, Turn::Waiting))
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if let Turn::Done { result, group } = std::mem::replace(&mut *turn, Turn::Waiting) {
+                LAST_GROUP.set((self.id, group));
+                return result;
+            }
+            drop(turn);
+            queue = lock(&self.queue);
         }
-        queue = waiter
-            .wake
-            .wait_while(queue, |queue| {
-                !waiter.is_done()
-                    && !queue
-                        .waiters
-                        .front()
-                        .is_some_and(|front| Arc::ptr_eq(front, &waiter))
-            })
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(result) = lock(&waiter.result).take() {
-            LAST_GROUP.set((self.id, waiter.group.load(Ordering::Relaxed)));
-            return result;
-        }
-        queue = self.wait_for_company(queue, &waiter);
+        queue = self.wait_for_company(queue);
         let (mut group, member_count) = self.form_group(&queue.waiters);
         drop(queue);
 
         let commit_started = Instant::now();
         let result = commit(&mut group);
         let commit_time = commit_started.elapsed();
+        self.finish_group(member_count, commit_time, result)
+    }
 
+    /// Pops the `member_count` members of the group the calling leader committed, hands the
+    /// next front its turn to lead and every other member its result, and returns the leader's
+    /// own result. The queue's lock is held only to pop; waking happens after it is released.
+    fn finish_group(
+        &self,
+        member_count: usize,
+        commit_time: Duration,
+        result: Result<()>,
+    ) -> Result<()> {
         let mut queue = lock(&self.queue);
         queue.last_group += 1;
         let group_id = queue.last_group;
-        LAST_GROUP.set((self.id, group_id));
-        let mut own_result = None;
-        let mut oldest_latency = Duration::ZERO;
-        for _ in 0..member_count {
-            let member = queue
-                .waiters
-                .pop_front()
-                .expect("group members are still queued");
-            let latency = member.enqueued.elapsed();
-            self.stats.commit_latency.record_duration(latency);
-            oldest_latency = oldest_latency.max(latency);
-            let member_result = match &result {
-                Ok(()) => Ok(()),
-                Err(error) => Err(error.duplicate()),
-            };
-            if Arc::ptr_eq(&member, &waiter) {
-                own_result = Some(member_result);
-            } else {
-                member.group.store(group_id, Ordering::Relaxed);
-                *lock(&member.result) = Some(member_result);
-                member.wake.notify_one();
-            }
-        }
+        let members: Vec<Arc<Waiter>> = queue.waiters.drain(..member_count).collect();
+        let next_leader = queue.waiters.front().cloned();
+        let oldest_latency = members
+            .first()
+            .map_or(Duration::ZERO, |oldest| oldest.enqueued.elapsed());
         if let CommitPolicy::Adaptive { target_latency, .. } = self.policy {
             queue.adaptive.on_commit(
                 group_id,
@@ -266,15 +276,28 @@ impl GroupCommit {
                 target_latency,
             );
         }
-        if let Some(front) = queue.waiters.front() {
-            front.wake.notify_one();
-        }
         drop(queue);
-        match (own_result, result) {
-            (_, Err(error)) => Err(error),
-            (Some(own), Ok(())) => own,
-            (None, Ok(())) => unreachable!("the leader is always the first member of its group"),
+        LAST_GROUP.set((self.id, group_id));
+        // The next group's commit starts first; the members wake while it runs.
+        if let Some(next_leader) = next_leader {
+            next_leader.hand(Turn::Lead);
         }
+        // The leader is the first member; the others get a copy of the group's result.
+        for member in members.iter().skip(1) {
+            self.stats
+                .commit_latency
+                .record_duration(member.enqueued.elapsed());
+            let member_result = match &result {
+                Ok(()) => Ok(()),
+                Err(error) => Err(error.duplicate()),
+            };
+            member.hand(Turn::Done {
+                result: member_result,
+                group: group_id,
+            });
+        }
+        self.stats.commit_latency.record_duration(oldest_latency);
+        result
     }
 
     /// Takes the batches of the group led by the front of `queue`.
@@ -480,8 +503,7 @@ mod tests {
                 bytes: batch.approximate_size(),
                 batch: Mutex::new(Some(batch)),
                 sync: false,
-                result: Mutex::new(None),
-                group: AtomicU64::new(0),
+                turn: Mutex::new(Turn::Waiting),
                 wake: Condvar::new(),
             }));
         }
