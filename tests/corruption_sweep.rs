@@ -439,11 +439,8 @@ fn print_counts(counts: &Counts) {
     }
 }
 
-fn trials_from_env(default: usize) -> usize {
-    std::env::var("SHALEDB_SWEEP_TRIALS")
-        .ok()
-        .and_then(|text| text.parse().ok())
-        .unwrap_or(default)
+fn trials_from_env(default: u64) -> usize {
+    common::count_from_env("SHALEDB_SWEEP_TRIALS", default) as usize
 }
 
 #[test]

@@ -146,10 +146,7 @@ fn sweep(test: &str, cycles: u64) -> Totals {
 }
 
 fn cycles_from_environment(default: u64) -> u64 {
-    std::env::var("SHALEDB_FAULT_CYCLES")
-        .ok()
-        .and_then(|text| text.parse().ok())
-        .unwrap_or(default)
+    common::count_from_env("SHALEDB_FAULT_CYCLES", default)
 }
 
 #[test]

@@ -50,10 +50,7 @@ impl CrashTest {
     }
 
     fn cycles(&self) -> u64 {
-        match std::env::var("SHALEDB_CRASH_CYCLES") {
-            Ok(text) => text.parse().expect("SHALEDB_CRASH_CYCLES must be a count"),
-            Err(_) => self.cycles,
-        }
+        super::count_from_env("SHALEDB_CRASH_CYCLES", self.cycles)
     }
 }
 

@@ -81,6 +81,17 @@ pub fn test_seed(test: &str) -> u64 {
     seed
 }
 
+/// The count in environment variable `variable` (how long runs ask for more cycles or trials),
+/// or `default` when it is not set. A value that is not a count fails the test.
+pub fn count_from_env(variable: &str, default: u64) -> u64 {
+    match std::env::var(variable) {
+        Ok(text) => text
+            .parse()
+            .unwrap_or_else(|_| panic!("{variable} must be a count, not {text:?}")),
+        Err(_) => default,
+    }
+}
+
 /// A fresh temporary directory, removed when the guard drops.
 pub fn temp_dir() -> tempfile::TempDir {
     tempfile::tempdir().expect("create a temporary directory")
