@@ -142,6 +142,89 @@ fn bench_with_small_sizes_runs_every_workload() {
     );
 }
 
+/// The rows `--compare` prints at `--threads 2`, in order: one round per workload and thread
+/// count.
+#[cfg(feature = "compare")]
+const COMPARE_ROUNDS: [&str; 9] = [
+    "fillseq",
+    "fillrandom",
+    "overwrite",
+    "readrandom, 2 threads",
+    "readmissing",
+    "seekrandom",
+    "multiget",
+    "fillsync, 2 threads",
+    "fillbatch, 2 threads",
+];
+
+#[cfg(feature = "compare")]
+#[test]
+fn bench_compare_runs_each_workload_on_shaledb_and_fjall() {
+    let arguments = [
+        "bench",
+        "--compare",
+        "--num",
+        "2_000",
+        "--sync-num",
+        "10",
+        "--threads",
+        "2",
+        "--write-buffer-size",
+        "65536",
+    ];
+    let stdout = shale_ok(&arguments);
+    let lines: Vec<&str> = stdout.lines().collect();
+    for name in COMPARE_ROUNDS {
+        let index = lines
+            .iter()
+            .position(|line| line.starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no round for {name:?} in:\n{stdout}"));
+        let (shaledb, fjall) = (lines[index], lines[index + 1]);
+        assert!(shaledb.contains(" shaledb "), "{name}: {shaledb}");
+        assert!(fjall.trim_start().starts_with("fjall "), "{name}: {fjall}");
+        assert!(
+            fjall.split_whitespace().any(|word| word.ends_with('x')),
+            "{name}: the fjall row shows a ratio: {fjall}"
+        );
+    }
+    assert!(
+        stdout.contains("skipped (shaledb only): [Batchwriter]"),
+        "{stdout}"
+    );
+
+    let mut json = arguments.to_vec();
+    json.push("--json");
+    let stdout = shale_ok(&json);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), COMPARE_ROUNDS.len(), "{stdout}");
+    for (line, name) in lines.iter().zip(COMPARE_ROUNDS) {
+        assert!(
+            line.starts_with(&format!("{{\"workload\":\"{name}\"")),
+            "{name}: {line}"
+        );
+        for key in [
+            "\"engines\":[{\"engine\":\"shaledb\",",
+            "},{\"engine\":\"fjall\",",
+            "\"ratios\":[{\"peer\":\"fjall\",\"ratio\":",
+            "\"peak_rss_bytes\":",
+        ] {
+            assert!(line.contains(key), "{key} in {line}");
+        }
+        assert_eq!(
+            line.matches('{').count(),
+            line.matches('}').count(),
+            "{line}"
+        );
+    }
+}
+
+#[cfg(not(feature = "compare"))]
+#[test]
+fn bench_compare_without_the_feature_says_how_to_build_it() {
+    let stderr = shale_fails(&["bench", "--compare", "--num", "100"], 2);
+    assert!(stderr.contains("--features compare"), "{stderr}");
+}
+
 #[test]
 fn bench_json_prints_one_object_per_workload() {
     let stdout = shale_ok(&[

@@ -185,7 +185,18 @@ Fill workloads (fillseq, fillrandom, overwrite, fillsync, fillbatch, batchwriter
 untimed, by a flush and the compactions they caused; then write amplification, space \
 amplification and the files and bytes per level are printed. Read workloads run on the \
 database the last fill left (filled with fillseq first, untimed, if none ran). \
-MB = 10^6 bytes of keys and values. Numbers may contain '_' (1_000_000).")]
+MB = 10^6 bytes of keys and values. Numbers may contain '_' (1_000_000).
+
+--compare (build with `--features compare`) runs each workload on shaledb and on fjall, each on a fresh or reopened database of its own, one engine at a time, alternating which goes first, with the same settings:
+  write-ahead log   on in both (fjall: its journal)
+  unsynced write    shaledb WriteOptions { sync: false }; fjall insert / batch commit (both reach the OS cache, no fsync)
+  synced write      shaledb WriteOptions::SYNC (fdatasync, shared by a commit group); fjall batch with PersistMode::SyncData (one fdatasync per write: fjall has no group commit)
+  write buffer      --write-buffer-size: shaledb Options::write_buffer_size; fjall max_memtable_size
+  compression       LZ4 on every level's data blocks in both
+  bloom filter      10 bits per key on every level in both
+  block size        4 KiB data blocks in both
+  block cache       --cache-size: shaledb Options::block_cache_capacity; fjall cache_size
+Each row shows ops/s and p50/p99 per engine and the ratio shaledb/peer; 'peak RSS' is the process's peak resident memory (VmHWM, reset before each engine's turn) while that engine was open and working. Example: cargo run --release --features compare -- bench --compare --num 1000000")]
 pub struct BenchArgs {
     /// Database directory, kept afterwards; it must be empty or new. Default: a temporary
     /// directory, removed afterwards.
@@ -201,8 +212,9 @@ pub struct BenchArgs {
     #[arg(long, value_name = "B", default_value = "16", value_parser = parse_key_size)]
     pub key_size: u64,
     /// Threads of fillsync, fillbatch and readrandom; a comma-separated list gives one row per
-    /// count (1,4,16,64).
-    #[arg(long, value_name = "T", default_value = "4", value_delimiter = ',',
+    /// count (1,4,16,64). Default: 4; with --compare, 16,64 for fillsync, 1,4 for fillbatch and
+    /// 1 for readrandom.
+    #[arg(long, value_name = "T", value_delimiter = ',',
           value_parser = clap::value_parser!(u64).range(1..=256))]
     pub threads: Vec<u64>,
     /// Synced operations of fillsync, and a fiftieth of the puts of fillbatch and batchwriter.
@@ -224,6 +236,15 @@ pub struct BenchArgs {
     /// reach the levels.
     #[arg(long, value_name = "B", default_value = "4194304", value_parser = parse_buffer_size)]
     pub write_buffer_size: u64,
+    /// Block cache size in bytes (shaledb's default, 64 MiB).
+    #[arg(long, value_name = "B", default_value = "67108864", value_parser = parse_cache_size)]
+    pub cache_size: u64,
+    /// Run the workloads on shaledb and on each peer engine of this build (fjall, with the
+    /// `compare` feature), interleaved, with the same settings, and print the ratios and each
+    /// engine's peak memory. Runs fillseq, fillrandom, overwrite, readrandom, readmissing,
+    /// seekrandom, multiget, fillsync and fillbatch by default.
+    #[arg(long)]
+    pub compare: bool,
     /// Print one JSON object per workload instead of the table (no progress bars).
     #[arg(long)]
     pub json: bool,
@@ -255,6 +276,10 @@ fn parse_key_size(text: &str) -> Result<u64, String> {
 
 fn parse_buffer_size(text: &str) -> Result<u64, String> {
     parse_number(text, 64 << 10, 4 << 30)
+}
+
+fn parse_cache_size(text: &str) -> Result<u64, String> {
+    parse_number(text, 0, 64 << 30)
 }
 
 #[cfg(test)]

@@ -31,11 +31,14 @@ use super::bench_batches as batches;
 use super::bench_engine as engine;
 use super::bench_report as report;
 use super::bench_workloads as workloads;
+use super::engine::ShaleEngine;
 
 /// Synced operations by default are `num` divided by this, at most `SYNC_NUM_DEFAULT_MAX`: a
 /// sync costs milliseconds on many disks, and this many already give a stable rate.
 const SYNC_NUM_DIVISOR: u64 = 100;
 const SYNC_NUM_DEFAULT_MAX: u64 = 2_000;
+/// Threads of fillsync, fillbatch and readrandom without `--threads`.
+const DEFAULT_THREADS: u64 = 4;
 
 /// What to run: sizes, workloads and output.
 #[derive(Debug, Clone)]
@@ -48,6 +51,8 @@ pub struct BenchConfig {
     pub value_size: usize,
     /// Thread counts of fillsync, fillbatch and readrandom: one row each.
     pub threads: Vec<u64>,
+    /// Whether `--threads` was given (else `--compare` picks its own counts per workload).
+    pub threads_given: bool,
     /// Synced operations of fillsync and of the synced log workloads.
     pub sync_num: u64,
     /// The workloads, in the order they run.
@@ -58,6 +63,8 @@ pub struct BenchConfig {
     pub strategy: StrategyChoice,
     /// `Options::write_buffer_size` of the benchmark databases.
     pub write_buffer_size: usize,
+    /// `Options::block_cache_capacity` of the benchmark databases.
+    pub block_cache_capacity: usize,
     /// One JSON object per workload, no table, no progress bars.
     pub json: bool,
     /// The options of the format-level benchmark table.
@@ -65,7 +72,7 @@ pub struct BenchConfig {
 }
 
 impl BenchConfig {
-    fn from_args(arguments: &BenchArgs) -> Result<BenchConfig, CliError> {
+    pub(super) fn from_args(arguments: &BenchArgs) -> Result<BenchConfig, CliError> {
         let num = arguments.num;
         let key_digits_needed = decimal_digits(2 * num + 1);
         if arguments.key_size < key_digits_needed {
@@ -83,7 +90,12 @@ impl BenchConfig {
             num,
             key_size: arguments.key_size as usize,
             value_size: arguments.value_size as usize,
-            threads: arguments.threads.clone(),
+            threads: if arguments.threads.is_empty() {
+                vec![DEFAULT_THREADS]
+            } else {
+                arguments.threads.clone()
+            },
+            threads_given: !arguments.threads.is_empty(),
             sync_num: arguments
                 .sync_num
                 .unwrap_or_else(|| (num / SYNC_NUM_DIVISOR).clamp(1, SYNC_NUM_DEFAULT_MAX)),
@@ -91,6 +103,7 @@ impl BenchConfig {
             policy: arguments.policy,
             strategy: arguments.strategy,
             write_buffer_size: arguments.write_buffer_size as usize,
+            block_cache_capacity: arguments.cache_size as usize,
             json: arguments.json,
             table_options: TableOptions::default(),
         })
@@ -102,11 +115,12 @@ impl BenchConfig {
     }
 
     /// The options every benchmark database is opened with: unsynced writes by default (the
-    /// synced workloads ask for sync per write) and the configured memtable size.
+    /// synced workloads ask for sync per write), the configured memtable and cache sizes.
     pub fn db_options(&self) -> Options {
         Options {
             sync_writes: false,
             write_buffer_size: self.write_buffer_size,
+            block_cache_capacity: self.block_cache_capacity,
             ..Options::default()
         }
     }
@@ -132,6 +146,9 @@ fn decimal_digits(number: u64) -> u64 {
 /// Runs `shale bench` with `arguments`.
 pub fn run(arguments: &BenchArgs) -> Result<(), CliError> {
     let config = BenchConfig::from_args(arguments)?;
+    if arguments.compare {
+        return super::bench_compare::run(&config, arguments);
+    }
     let database = BenchDirectory::create(arguments.db.as_deref())?;
     let scratch = BenchDirectory::create(None)?;
     report::print_header(&config, database.path())?;
@@ -178,7 +195,9 @@ impl Bench<'_> {
             Workload::Fillseq | Workload::Fillrandom => {
                 let ordered = workload == Workload::Fillseq;
                 self.fill(config.num, config.db_options(), |db| {
-                    engine::fill(config, db, ordered)
+                    let measurement =
+                        engine::fill(config, &ShaleEngine::new(Arc::clone(db)), ordered)?;
+                    Ok(with_write_note(measurement, db))
                 })
             }
             Workload::Fillsync => self.fill_sync(),
@@ -186,7 +205,7 @@ impl Bench<'_> {
                 for &threads in &config.threads {
                     let count = batches::operations(config, threads);
                     self.fill(count, config.db_options(), |db| {
-                        batches::fill_batch(config, db, threads)
+                        batches::fill_batch(config, &ShaleEngine::new(Arc::clone(db)), threads)
                     })?;
                 }
                 Ok(())
@@ -226,7 +245,9 @@ impl Bench<'_> {
                     ..config.db_options()
                 };
                 self.fill(per_thread * threads, options, |db| {
-                    engine::fill_sync(config, db, threads, name)
+                    let shale = ShaleEngine::new(Arc::clone(db));
+                    let measurement = engine::fill_sync(config, &shale, threads, name)?;
+                    Ok(with_sync_note(measurement, db))
                 })?;
             }
         }
@@ -257,7 +278,7 @@ impl Bench<'_> {
         let config = self.config;
         let db = self.existing_db()?;
         let before = WriteCounters::now(Some(db));
-        let measurement = engine::overwrite(config, db)?;
+        let measurement = engine::overwrite(config, &ShaleEngine::new(Arc::clone(db)))?;
         self.live_keys = self.live_keys.max(config.num);
         let amplification = self.settle(&before, config.num)?;
         report::row(config, &measurement, Some(&amplification))
@@ -293,22 +314,27 @@ impl Bench<'_> {
         let Some(db) = self.db.as_ref() else {
             return Err(CliError::Failed("no database to read".into()));
         };
+        let shale = ShaleEngine::new(Arc::clone(db));
         match workload {
             Workload::Readrandom => {
                 for &threads in &config.threads {
-                    let measurement = engine::read_random(config, db, live_keys, threads)?;
-                    report::row(config, &measurement, None)?;
+                    let measurement = engine::read_random(config, &shale, live_keys, threads)?;
+                    report::row(config, &with_cache_note(measurement, db), None)?;
                 }
                 Ok(())
             }
-            Workload::Readmissing => {
-                report::row(config, &engine::read_missing(config, db, live_keys)?, None)
-            }
-            Workload::Seekrandom => {
-                report::row(config, &engine::seek_random(config, db, live_keys)?, None)
-            }
+            Workload::Readmissing => report::row(
+                config,
+                &engine::read_missing(config, &shale, live_keys)?,
+                None,
+            ),
+            Workload::Seekrandom => report::row(
+                config,
+                &engine::seek_random(config, &shale, live_keys)?,
+                None,
+            ),
             Workload::Multiget => {
-                report::row(config, &engine::multi_get(config, db, live_keys)?, None)
+                report::row(config, &engine::multi_get(config, &shale, live_keys)?, None)
             }
             _ => amplification::compact(config, db, self.dir, live_keys),
         }
@@ -322,7 +348,7 @@ impl Bench<'_> {
             let db = self
                 .db
                 .insert(Arc::new(Db::open(self.dir, self.config.db_options())?));
-            engine::fill(self.config, db, true)?;
+            engine::fill(self.config, &ShaleEngine::new(Arc::clone(db)), true)?;
             self.live_keys = self.config.num;
             report::note(
                 self.config,
@@ -333,6 +359,41 @@ impl Bench<'_> {
             .as_ref()
             .ok_or_else(|| CliError::Failed("no database".into()))
     }
+}
+
+/// `measurement` of an unsynced fill, with the write groups and stalls of `db`.
+fn with_write_note(mut measurement: Measurement, db: &Db) -> Measurement {
+    let stats = db.stats();
+    measurement.note = format!(
+        "{}; {} write groups, {} stalls",
+        measurement.note, stats.write_groups, stats.stall_count
+    );
+    measurement
+}
+
+/// `measurement` of fillsync, with the fsync rate and group sizes of `db`.
+fn with_sync_note(mut measurement: Measurement, db: &Db) -> Measurement {
+    let stats = db.stats();
+    let seconds = measurement.elapsed.as_secs_f64().max(1e-9);
+    measurement.note = format!(
+        "{:.0} fsyncs/s, {:.1} batches per group; fsync p50 {:?}",
+        stats.fsync_latency.count as f64 / seconds,
+        stats.batches_per_group_mean,
+        stats.fsync_latency.p50,
+    );
+    measurement
+}
+
+/// `measurement` of readrandom, with the block cache hit rate of `db`.
+fn with_cache_note(mut measurement: Measurement, db: &Db) -> Measurement {
+    let stats = db.stats();
+    let hits = stats.cache_hits as f64 / (stats.cache_hits + stats.cache_misses).max(1) as f64;
+    measurement.note = format!(
+        "{}; block cache {:.0}% hits",
+        measurement.note,
+        100.0 * hits
+    );
+    measurement
 }
 
 /// One timed workload.
@@ -394,7 +455,7 @@ pub fn timed<T>(histogram: &Histogram, operation: impl FnOnce() -> T) -> T {
 
 /// Removes everything in `dir`, the benchmark's own database directory (checked empty or new
 /// when the benchmark started, so nothing else lives there).
-fn clear_directory(dir: &Path) -> Result<(), CliError> {
+pub(super) fn clear_directory(dir: &Path) -> Result<(), CliError> {
     let failed = |error: std::io::Error| {
         CliError::Failed(format!("cannot clear {}: {error}", dir.display()))
     };
@@ -410,7 +471,7 @@ fn clear_directory(dir: &Path) -> Result<(), CliError> {
 }
 
 /// A directory the benchmark writes in: the caller's (kept) or a temporary one (removed).
-struct BenchDirectory {
+pub(super) struct BenchDirectory {
     path: PathBuf,
     temporary: bool,
 }
@@ -418,7 +479,7 @@ struct BenchDirectory {
 impl BenchDirectory {
     /// Uses `dir`, which must not exist or be empty (the benchmark must not overwrite a
     /// database), or creates a fresh directory under the system's temporary directory.
-    fn create(dir: Option<&Path>) -> Result<BenchDirectory, CliError> {
+    pub(super) fn create(dir: Option<&Path>) -> Result<BenchDirectory, CliError> {
         let failed = |path: &Path, error: std::io::Error| {
             CliError::Failed(format!(
                 "cannot use {} for the benchmark: {error}",
@@ -452,12 +513,12 @@ impl BenchDirectory {
         })
     }
 
-    fn path(&self) -> &Path {
+    pub(super) fn path(&self) -> &Path {
         &self.path
     }
 
     /// Removes a temporary directory and everything the benchmark wrote in it.
-    fn remove(mut self) -> Result<(), CliError> {
+    pub(super) fn remove(mut self) -> Result<(), CliError> {
         if !self.temporary {
             return Ok(());
         }

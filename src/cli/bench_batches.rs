@@ -10,15 +10,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use shaledb::stats::Histogram;
-use shaledb::{
-    BatchStrategy, BatchWriter, BatchWriterOptions, Db, Ticket, WriteBatch, WriteOptions,
-};
+use shaledb::{BatchStrategy, BatchWriter, BatchWriterOptions, Db, Ticket};
 
 use super::CliError;
 use super::args::StrategyChoice;
 use super::bench::{BenchConfig, Latency, Measurement, time, timed};
 use super::bench_progress::Progress;
 use super::bench_workloads::{KeyMaker, ValuePool};
+use super::engine::{Engine, PutBatch};
 
 /// Puts per synced `WriteBatch` of fillbatch.
 pub const BATCH_SIZE: u64 = 100;
@@ -69,8 +68,12 @@ pub fn batch_strategies(choice: StrategyChoice) -> Vec<(&'static str, BatchStrat
         .collect()
 }
 
-/// `fillbatch`: synced batches of `BATCH_SIZE` puts from `threads` threads on a fresh `db`.
-pub fn fill_batch(config: &BenchConfig, db: &Db, threads: u64) -> Result<Measurement, CliError> {
+/// `fillbatch`: synced batches of `BATCH_SIZE` puts from `threads` threads on a fresh `engine`.
+pub fn fill_batch(
+    config: &BenchConfig,
+    engine: &dyn Engine,
+    threads: u64,
+) -> Result<Measurement, CliError> {
     let batches_per_thread = operations(config, threads) / threads / BATCH_SIZE;
     let values = ValuePool::new(config.value_size);
     let histogram = Histogram::default();
@@ -84,11 +87,11 @@ pub fn fill_batch(config: &BenchConfig, db: &Db, threads: u64) -> Result<Measure
                         let mut keys = KeyMaker::new(config.key_size);
                         for number in 0..batches_per_thread {
                             let first = (thread * batches_per_thread + number) * BATCH_SIZE;
-                            let mut batch = WriteBatch::new();
+                            let mut batch = PutBatch::default();
                             for index in first..first + BATCH_SIZE {
-                                batch.put(keys.key(2 * index), values.value(index))?;
+                                batch.put(keys.key(2 * index), values.value(index));
                             }
-                            timed(histogram, || db.write(batch, &WriteOptions::SYNC))?;
+                            timed(histogram, || engine.write(&batch, true))?;
                             progress.step(number + 1);
                         }
                         Ok(())

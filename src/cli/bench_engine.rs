@@ -5,21 +5,23 @@
 //! `multiget` (100 keys per call) and `fillsync` (synced single puts from several threads,
 //! where group commit lets concurrent writers share one fdatasync).
 //!
-//! Every loop records each operation's latency and checks its results (a present key is found,
-//! an absent one is not, a scan sees the entries that follow its key) and fails the benchmark
-//! rather than report figures for wrong work.
+//! Every loop runs on any [`Engine`] (shaledb alone, or each engine of `--compare` in turn), so
+//! the peers run exactly the same code; notes that need shaledb's statistics are added by the
+//! caller. Every loop records each operation's latency and checks its results (a present key is
+//! found with a value of the configured size, an absent one is not, a scan sees the entries
+//! that follow its key) and fails the benchmark rather than report figures for wrong work.
 
-use std::hint::black_box;
 use std::time::Duration;
 
+use shaledb::CommitPolicy;
 use shaledb::stats::Histogram;
-use shaledb::{CommitPolicy, Db, WriteBatch, WriteOptions};
 
 use super::CliError;
 use super::args::PolicyChoice;
 use super::bench::{BenchConfig, Latency, Measurement, time, timed};
 use super::bench_progress::Progress;
 use super::bench_workloads::{KeyMaker, ValuePool};
+use super::engine::{Engine, PutBatch};
 use super::random::SplitMix64;
 
 const READ_SEED: u64 = 0x5eed_0003;
@@ -52,7 +54,7 @@ fn gcd(mut a: u64, mut b: u64) -> u64 {
 /// key order or a random order, unsynced.
 fn write_pass(
     config: &BenchConfig,
-    db: &Db,
+    engine: &dyn Engine,
     ordered: bool,
     pass: u64,
 ) -> Result<(Duration, Histogram), CliError> {
@@ -73,7 +75,7 @@ fn write_pass(
                 permuted((step + offset) % config.num, config.num)
             };
             let value = values.value(index + pass * config.num);
-            timed(&histogram, || db.put(keys.key(2 * index), value))?;
+            timed(&histogram, || engine.put(keys.key(2 * index), value))?;
             progress.step(step + 1);
         }
         Ok(())
@@ -83,26 +85,26 @@ fn write_pass(
     Ok((elapsed, histogram))
 }
 
-/// `fillseq` (`ordered`) or `fillrandom` on `db`.
-pub fn fill(config: &BenchConfig, db: &Db, ordered: bool) -> Result<Measurement, CliError> {
-    let (elapsed, histogram) = write_pass(config, db, ordered, 0)?;
-    let stats = db.stats();
+/// `fillseq` (`ordered`) or `fillrandom` on `engine`.
+pub fn fill(
+    config: &BenchConfig,
+    engine: &dyn Engine,
+    ordered: bool,
+) -> Result<Measurement, CliError> {
+    let (elapsed, histogram) = write_pass(config, engine, ordered, 0)?;
     Ok(Measurement {
         name: if ordered { "fillseq" } else { "fillrandom" }.into(),
         operations: config.num,
         bytes: config.num * config.entry_bytes(),
         elapsed,
         latency: Latency::from_histogram(&histogram),
-        note: format!(
-            "no sync; {} write groups, {} stalls",
-            stats.write_groups, stats.stall_count
-        ),
+        note: "no sync".into(),
     })
 }
 
 /// `overwrite`: entries `0..num` again with other values, in random order.
-pub fn overwrite(config: &BenchConfig, db: &Db) -> Result<Measurement, CliError> {
-    let (elapsed, histogram) = write_pass(config, db, false, 1)?;
+pub fn overwrite(config: &BenchConfig, engine: &dyn Engine) -> Result<Measurement, CliError> {
+    let (elapsed, histogram) = write_pass(config, engine, false, 1)?;
     Ok(Measurement {
         name: "overwrite".into(),
         operations: config.num,
@@ -144,7 +146,7 @@ fn on_threads(
 /// `readrandom`: `num` reads of random present keys, split over `threads` threads.
 pub fn read_random(
     config: &BenchConfig,
-    db: &Db,
+    engine: &dyn Engine,
     live_keys: u64,
     threads: u64,
 ) -> Result<Measurement, CliError> {
@@ -161,7 +163,8 @@ pub fn read_random(
             let mut found = 0;
             for read in 0..per_thread {
                 let key = keys.key(2 * random.below(live_keys));
-                if timed(histogram, || db.get(key))?.is_some() {
+                let length = timed(histogram, || engine.get(key))?;
+                if length == Some(config.value_size) {
                     found += 1;
                 }
                 progress.step(read + 1);
@@ -173,27 +176,24 @@ pub fn read_random(
     let operations = per_thread * threads;
     if found != operations {
         return Err(CliError::Failed(format!(
-            "readrandom found {found} of {operations} present keys"
+            "readrandom found {found} of {operations} present keys with their {}-byte values",
+            config.value_size
         )));
     }
-    let stats = db.stats();
     Ok(Measurement {
         name: format!("readrandom, {threads} threads"),
         operations,
         bytes: operations * config.entry_bytes(),
         elapsed,
         latency: Latency::from_histogram(&histogram),
-        note: format!(
-            "{found} found; block cache {:.0}% hits",
-            100.0 * stats.cache_hits as f64 / (stats.cache_hits + stats.cache_misses).max(1) as f64
-        ),
+        note: format!("{found} found"),
     })
 }
 
 /// `readmissing`: `num` reads of absent keys between present ones.
 pub fn read_missing(
     config: &BenchConfig,
-    db: &Db,
+    engine: &dyn Engine,
     live_keys: u64,
 ) -> Result<Measurement, CliError> {
     let mut random = SplitMix64::new(MISSING_SEED);
@@ -204,7 +204,7 @@ pub fn read_missing(
         let mut found = 0;
         for read in 0..config.num {
             let key = keys.key(2 * random.below(live_keys) + 1);
-            if timed(&histogram, || db.get(key))?.is_some() {
+            if timed(&histogram, || engine.get(key))?.is_some() {
                 found += 1;
             }
             progress.step(read + 1);
@@ -230,7 +230,11 @@ pub fn read_missing(
 
 /// `seekrandom`: `num / 10` seeks to a random present key, each reading the next
 /// `SEEK_SCAN_LENGTH` entries.
-pub fn seek_random(config: &BenchConfig, db: &Db, live_keys: u64) -> Result<Measurement, CliError> {
+pub fn seek_random(
+    config: &BenchConfig,
+    engine: &dyn Engine,
+    live_keys: u64,
+) -> Result<Measurement, CliError> {
     let seeks = (config.num / 10).max(1);
     let mut random = SplitMix64::new(SEEK_SEED);
     let mut keys = KeyMaker::new(config.key_size);
@@ -241,7 +245,8 @@ pub fn seek_random(config: &BenchConfig, db: &Db, live_keys: u64) -> Result<Meas
         for seek in 0..seeks {
             let start = random.below(live_keys);
             let key = keys.key(2 * start);
-            let (seen, seen_bytes) = timed(&histogram, || scan_from(db, key))?;
+            let (seen, seen_bytes) =
+                timed(&histogram, || engine.scan(key, SEEK_SCAN_LENGTH as usize))?;
             let expected = SEEK_SCAN_LENGTH.min(live_keys - start);
             if seen != expected {
                 return Err(CliError::Failed(format!(
@@ -266,19 +271,12 @@ pub fn seek_random(config: &BenchConfig, db: &Db, live_keys: u64) -> Result<Meas
     })
 }
 
-/// Reads up to `SEEK_SCAN_LENGTH` entries from `key` on; returns how many and their bytes.
-fn scan_from(db: &Db, key: &[u8]) -> Result<(u64, u64), CliError> {
-    let (mut entries, mut bytes) = (0, 0);
-    for item in db.range(key..).take(SEEK_SCAN_LENGTH as usize) {
-        let (key, value) = item?;
-        entries += 1;
-        bytes += (black_box(key).len() + black_box(value).len()) as u64;
-    }
-    Ok((entries, bytes))
-}
-
 /// `multiget`: `num / 100` calls of `multi_get` with `MULTI_GET_KEYS` random present keys.
-pub fn multi_get(config: &BenchConfig, db: &Db, live_keys: u64) -> Result<Measurement, CliError> {
+pub fn multi_get(
+    config: &BenchConfig,
+    engine: &dyn Engine,
+    live_keys: u64,
+) -> Result<Measurement, CliError> {
     let calls = (config.num / MULTI_GET_KEYS).max(1);
     let mut random = SplitMix64::new(MULTI_GET_SEED);
     let mut keys = KeyMaker::new(config.key_size);
@@ -290,8 +288,7 @@ pub fn multi_get(config: &BenchConfig, db: &Db, live_keys: u64) -> Result<Measur
             let batch: Vec<Vec<u8>> = (0..MULTI_GET_KEYS)
                 .map(|_| keys.key(2 * random.below(live_keys)).to_vec())
                 .collect();
-            let values = timed(&histogram, || db.multi_get(&batch))?;
-            found += values.iter().filter(|value| value.is_some()).count() as u64;
+            found += timed(&histogram, || engine.multi_get(&batch))?;
             progress.step(call + 1);
         }
         Ok(found)
@@ -339,13 +336,13 @@ pub fn commit_policies(choice: PolicyChoice) -> Vec<(&'static str, CommitPolicy)
         .collect()
 }
 
-/// `fillsync`: synced single puts from `threads` threads on `db` (fresh, opened by the caller
-/// with the commit policy named `policy_name`), `sync_num` in all.
+/// `fillsync`: synced single puts from `threads` threads on `engine` (fresh, opened by the
+/// caller; `label` names its commit policy, if it has one), `sync_num` in all.
 pub fn fill_sync(
     config: &BenchConfig,
-    db: &Db,
+    engine: &dyn Engine,
     threads: u64,
-    policy_name: &str,
+    label: &str,
 ) -> Result<Measurement, CliError> {
     let per_thread = config.sync_num.div_ceil(threads);
     let values = ValuePool::new(config.value_size);
@@ -359,30 +356,27 @@ pub fn fill_sync(
             let mut keys = KeyMaker::new(config.key_size);
             for put in 0..per_thread {
                 let index = thread * per_thread + put;
-                let mut batch = WriteBatch::new();
-                batch.put(keys.key(2 * index), values.value(index))?;
-                timed(histogram, || db.write(batch, &WriteOptions::SYNC))?;
+                let mut batch = PutBatch::default();
+                batch.put(keys.key(2 * index), values.value(index));
+                timed(histogram, || engine.write(&batch, true))?;
                 progress.step(put + 1);
             }
             Ok(per_thread)
         },
     )?;
     progress.finish();
-    let stats = db.stats();
     let operations = threads * per_thread;
-    let seconds = elapsed.as_secs_f64().max(1e-9);
     Ok(Measurement {
-        name: format!("fillsync {policy_name}, {threads} threads"),
+        name: if label.is_empty() {
+            format!("fillsync, {threads} threads")
+        } else {
+            format!("fillsync {label}, {threads} threads")
+        },
         operations,
         bytes: operations * config.entry_bytes(),
         elapsed,
         latency: Latency::from_histogram(&histogram),
-        note: format!(
-            "{:.0} fsyncs/s, {:.1} batches per group; fsync p50 {:?}",
-            stats.fsync_latency.count as f64 / seconds,
-            stats.batches_per_group_mean,
-            stats.fsync_latency.p50,
-        ),
+        note: "synced single puts".into(),
     })
 }
 

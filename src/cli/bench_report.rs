@@ -147,7 +147,7 @@ pub fn tree_lines(levels: &[LevelStats]) -> Vec<String> {
 }
 
 /// `text` as a JSON string literal.
-fn json_string(text: &str) -> String {
+pub(super) fn json_string(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
     out.push('"');
     for character in text.chars() {
@@ -165,7 +165,7 @@ fn json_string(text: &str) -> String {
 }
 
 /// `number` as a JSON number (`null` if not finite, which JSON cannot express).
-fn json_number(number: f64) -> String {
+pub(super) fn json_number(number: f64) -> String {
     if number.is_finite() {
         format!("{number:.3}")
     } else {
