@@ -165,14 +165,18 @@ impl GroupCommit {
 
     /// Lets the leader wait for more writers, as the policy says, until the group would be
     /// full, the wait is over, or (adaptive) every member of the last group is back.
-    fn wait_for_company<'a>(&self, mut queue: MutexGuard<'a, Queue>) -> MutexGuard<'a, Queue> {
+    /// Returns the queue's lock again, and how long the leader waited.
+    fn wait_for_company<'a>(
+        &self,
+        mut queue: MutexGuard<'a, Queue>,
+    ) -> (MutexGuard<'a, Queue>, Duration) {
         let wait = match self.policy {
             CommitPolicy::Immediate => Duration::ZERO,
             CommitPolicy::Window { max_wait, .. } => max_wait,
             CommitPolicy::Adaptive { .. } => queue.adaptive.wait_for(),
         };
         if wait.is_zero() {
-            return queue;
+            return (queue, Duration::ZERO);
         }
         let (max_batches, max_bytes) = self.policy.caps(self.immediate_max_bytes);
         let started = Instant::now();
@@ -199,8 +203,9 @@ impl GroupCommit {
                 .0;
             queue.leader_waiting = false;
         }
-        self.stats.leader_wait.record_duration(started.elapsed());
-        queue
+        let waited = started.elapsed();
+        self.stats.leader_wait.record_duration(waited);
+        (queue, waited)
     }
 
     /// Commits `batch` as part of some group. If this writer becomes the leader, it calls
@@ -240,14 +245,14 @@ impl GroupCommit {
             drop(turn);
             queue = lock(&self.queue);
         }
-        queue = self.wait_for_company(queue);
+        let (queue, waited) = self.wait_for_company(queue);
         let (mut group, member_count) = self.form_group(&queue.waiters);
         drop(queue);
 
         let commit_started = Instant::now();
         let result = commit(&mut group);
         let commit_time = commit_started.elapsed();
-        self.finish_group(member_count, commit_time, result)
+        self.finish_group(member_count, waited, commit_time, result)
     }
 
     /// Pops the `member_count` members of the group the calling leader committed, hands the
@@ -256,6 +261,7 @@ impl GroupCommit {
     fn finish_group(
         &self,
         member_count: usize,
+        waited: Duration,
         commit_time: Duration,
         result: Result<()>,
     ) -> Result<()> {
@@ -271,6 +277,7 @@ impl GroupCommit {
             queue.adaptive.on_commit(
                 group_id,
                 member_count,
+                waited,
                 commit_time,
                 oldest_latency,
                 target_latency,

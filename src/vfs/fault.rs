@@ -164,6 +164,8 @@ struct State {
     crash_countdown: Option<u64>,
     /// xorshift state for torn power losses; `None` keeps exactly the synced content.
     torn_random: Option<u64>,
+    /// How long each sync takes, to simulate a slow device.
+    sync_latency: std::time::Duration,
     stats: FaultStats,
 }
 
@@ -391,6 +393,12 @@ impl FaultFileSystem {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Makes every later sync take `latency` before it completes, to simulate a slow device
+    /// (syncs are otherwise instant here: they only update the model of what is durable).
+    pub fn set_sync_latency(&self, latency: std::time::Duration) {
+        self.state().sync_latency = latency;
+    }
+
     /// Makes the `nth` write (1 = the next) to a file of `class` from now fail, writing nothing.
     pub fn fail_write(&self, nth: u64, class: FileClass) {
         self.state().write_fault = Some(Countdown {
@@ -540,6 +548,16 @@ impl FaultWritableFile {
 
     fn sync(&mut self) -> io::Result<()> {
         let shared = Arc::clone(&self.shared);
+        // A slow device: the sync completes (and the data becomes durable) only after the
+        // latency, so a power loss during it still drops the data. The lock is not held while
+        // waiting, so syncs of different files overlap as they do on a real device.
+        let latency = shared
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .sync_latency;
+        if !latency.is_zero() {
+            std::thread::sleep(latency);
+        }
         let mut state = shared
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
