@@ -9,12 +9,13 @@
 //! 64-writer rows are bound by the CPU (waking 64 threads per group), not by the fsync, so the
 //! simulated device is where the policy's own effect shows.
 //!
-//! Measured on 2 cores (one run, 16 puts per writer per iteration): simulated 1 ms fsync, 1
-//! writer: Immediate 848/s, Adaptive 796/s (−6%); 64 writers: Immediate 24.2k/s (groups take
-//! turns at about half the writers), Adaptive 24.6–27k/s with groups of 46 on average (p50 63).
-//! The leader waits about 0.45 ms for the 63 returnees: on 2 cores, waking 64 threads and
-//! letting each build its next write costs that much, so a cycle is 0.45 ms + 1.1 ms for 46
-//! writes — 42–47% of the 57k/s that 64 writers / 1.12 ms would allow, short of the 80% target.
+//! Measured on 2 cores (one run, 16 puts per writer per iteration, new threads each
+//! iteration): disk, 1 writer: Immediate 8.95k/s, Adaptive 8.24k/s; 64 writers: 64.8k/s,
+//! 56.8k/s. Simulated 1 ms fsync, 1 writer: 835/s, 821/s (−1.7%); 64 writers: 24.0k/s (groups
+//! take turns at about half the writers), 25.7k/s. The leader waits about 0.45 ms for the 63
+//! returnees: on 2 cores, waking 64 threads and letting each build its next write costs that
+//! much, so a cycle is about 0.45 ms + 1.1 ms — under half of the 57k/s that 64 writers / 1.12
+//! ms would allow, short of the 80% target.
 
 use std::hint::black_box;
 use std::sync::Arc;

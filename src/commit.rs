@@ -277,6 +277,7 @@ impl GroupCommit {
             queue.adaptive.on_commit(
                 group_id,
                 member_count,
+                Instant::now(),
                 waited,
                 commit_time,
                 oldest_latency,
