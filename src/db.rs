@@ -771,7 +771,7 @@ impl DbInner {
     /// Records in the manifest that the last write-ahead log was synced through `synced_size`
     /// when the database closed, so that the next open can tell a truncated or zeroed tail of
     /// it from a torn one. Skipped (it only makes recovery less strict) when the manifest can
-    /// no longer be written.
+    /// no longer be written or the disk is full.
     fn record_finished_wal(&self, number: FileNumber, synced_size: u64) -> Result<()> {
         let mut state = lock(&self.state);
         if state.manifest.is_poisoned() || state.background_error.is_some() {
@@ -779,7 +779,12 @@ impl DbInner {
         }
         let mut edit = VersionEdit::new();
         edit.wals.push(self.wal_metadata(number, Some(synced_size)));
-        self.log_edit(&mut state, &mut edit)
+        match self.log_edit(&mut state, &mut edit) {
+            // Every write is durable already; only the stricter check at the next open is
+            // lost, so a full disk does not fail the close.
+            Err(error) if error.is_storage_full() => Ok(()),
+            other => other,
+        }
     }
 }
 

@@ -162,11 +162,20 @@ impl DbInner {
         edit.wals
             .push(self.wal_metadata(wal.number, Some(wal.writer.offset())));
         edit.wals.push(self.wal_metadata(number, None));
-        if let Err(error) = self.log_edit(state, &mut edit) {
-            self.poison(format!(
-                "recording a write-ahead log switch in the manifest failed: {error}"
-            ));
-            return Err(error);
+        match self.log_edit(state, &mut edit) {
+            Ok(()) => {}
+            // The record only makes recovery stricter, and switching is safe whether or not it
+            // reached the disk: recovery replays every log it finds from the manifest's log
+            // number, and one the manifest does not record is checked as before tag 7. So a
+            // full disk does not stop the switch; the next manifest edit starts a fresh
+            // manifest (the failed append poisoned this one).
+            Err(error) if error.is_storage_full() => {}
+            Err(error) => {
+                self.poison(format!(
+                    "recording a write-ahead log switch in the manifest failed: {error}"
+                ));
+                return Err(error);
+            }
         }
         let old_writer = std::mem::replace(&mut wal.writer, writer);
         drop(old_writer);

@@ -65,6 +65,15 @@ fn write_batches(db: &Db, rng: &mut Rng, model: &mut Model, count: usize, seed: 
     failures
 }
 
+/// Sets its flag when dropped, panics included.
+struct SetOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for SetOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
+    }
+}
+
 /// Clears the disk-full flag once background work has failed on it `retries` times (or the
 /// writer is done), so that a writer waiting for a flush can finish.
 fn free_space_after_retries(
@@ -94,9 +103,10 @@ fn fill_during_writes(test: &str, class: FileClass) -> (usize, u64) {
     let done = AtomicBool::new(false);
     let failures = std::thread::scope(|scope| {
         scope.spawn(|| free_space_after_retries(&db, &file_system, 3, &done));
-        let failures = write_batches(&db, &mut rng, &mut model, 3000, seed);
-        done.store(true, Ordering::Release);
-        failures
+        // Set even when the writes panic, so that the helper thread ends and the failure is
+        // reported instead of the scope waiting for it forever.
+        let _done_on_exit = SetOnDrop(&done);
+        write_batches(&db, &mut rng, &mut model, 3000, seed)
     });
     let stats = db.stats();
     assert_eq!(stats.error, None, "seed {seed}: the database gave up");
@@ -152,8 +162,10 @@ fn a_full_disk_during_compaction_loses_nothing_and_the_compaction_finishes_when_
     let done = AtomicBool::new(false);
     std::thread::scope(|scope| {
         scope.spawn(|| free_space_after_retries(&db, &file_system, 3, &done));
-        let compacted = db.compact_range::<&[u8], _>(..);
-        done.store(true, Ordering::Release);
+        let compacted = {
+            let _done_on_exit = SetOnDrop(&done);
+            db.compact_range::<&[u8], _>(..)
+        };
         compacted.unwrap_or_else(|error| panic!("seed {seed}: compaction failed: {error}"));
     });
     let stats = db.stats();
