@@ -27,7 +27,12 @@ use crate::vfs::{FileSystem, OsFileSystem, WritableFile};
 const RETAINED_BUFFER_CAPACITY: usize = 1024 * 1024;
 
 /// The size of the zero-filled chunks written by [`LogWriter::create_preallocated`].
-const PREALLOCATION_CHUNK_SIZE: usize = 1024 * 1024;
+///
+/// Small on purpose: Linux caches a file in folios as large as the writes that created them, and
+/// each later small write into a large folio walks all of its blocks. Measured on ext4 (kernel
+/// 6.18), a 130-byte record written over 1 MiB chunks of zeros took 1.5–2.0 µs, over 16 KiB
+/// chunks 0.43–0.48 µs, the same as appending to an empty file.
+const PREALLOCATION_CHUNK_SIZE: usize = 16 * 1024;
 
 /// Appends records to a log file (a write-ahead log or a manifest).
 #[derive(Debug)]
