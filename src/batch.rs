@@ -78,6 +78,15 @@ impl WriteBatch {
         }
     }
 
+    /// An empty batch with room for `bytes` of encoded operations, so that filling it does not
+    /// reallocate. A put takes about `key.len() + value.len() + 11` bytes, a delete
+    /// `key.len() + 6`.
+    pub fn with_capacity(bytes: usize) -> Self {
+        let mut encoded = Vec::with_capacity(BATCH_HEADER_SIZE + bytes);
+        encoded.resize(BATCH_HEADER_SIZE, 0);
+        WriteBatch { encoded, count: 0 }
+    }
+
     /// Adds "set `key` to `value`". Fails with `Error::InvalidArgument` if the key or value is
     /// over its size limit ([`MAX_KEY_SIZE`],
     /// [`MAX_VALUE_SIZE`]) or the batch already holds `u32::MAX`
