@@ -520,9 +520,20 @@ impl BlockIterator {
         let entries = self.block.data.as_slice().get(offset..end).unwrap_or(&[]);
         let mut cursor = Cursor::new(entries);
         let decoded = (|| {
-            let shared = cursor.varint32()? as usize;
-            let unshared = cursor.varint32()? as usize;
-            let value_length = cursor.varint32()? as usize;
+            let (shared, unshared, value_length) = match entries {
+                // Fast path: with small keys and values all three lengths take one byte each.
+                &[shared, unshared, value_length, ..]
+                    if (shared | unshared | value_length) < 0x80 =>
+                {
+                    cursor.bytes(3)?;
+                    (shared as usize, unshared as usize, value_length as usize)
+                }
+                _ => (
+                    cursor.varint32()? as usize,
+                    cursor.varint32()? as usize,
+                    cursor.varint32()? as usize,
+                ),
+            };
             let delta_start = cursor.position();
             cursor.bytes(unshared)?;
             let value_start = cursor.position();
