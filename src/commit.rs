@@ -216,8 +216,9 @@ impl GroupCommit {
         sync: bool,
         commit: impl FnOnce(&mut WriteGroup) -> Result<()>,
     ) -> Result<()> {
+        let enqueued = Instant::now();
         let waiter = Arc::new(Waiter {
-            enqueued: Instant::now(),
+            enqueued,
             bytes: batch.approximate_size(),
             batch: Mutex::new(Some(batch)),
             sync,
@@ -229,7 +230,8 @@ impl GroupCommit {
         queue.adaptive.on_arrival(returnee);
         queue.waiters.push_back(Arc::clone(&waiter));
         // A writer that finds the queue empty leads at once; the others wait for their turn.
-        if queue.waiters.len() > 1 {
+        let led_at_once = queue.waiters.len() == 1;
+        if !led_at_once {
             if queue.leader_waiting {
                 self.company.notify_one();
             }
@@ -249,10 +251,15 @@ impl GroupCommit {
         let (mut group, member_count) = self.form_group(&queue.waiters);
         drop(queue);
 
-        let commit_started = Instant::now();
+        // Clock reads are a visible part of a lone unsynced put: one that led at once and did
+        // not wait started its commit when it arrived.
+        let commit_started = if led_at_once && waited.is_zero() {
+            enqueued
+        } else {
+            Instant::now()
+        };
         let result = commit(&mut group);
-        let commit_time = commit_started.elapsed();
-        self.finish_group(member_count, waited, commit_time, result)
+        self.finish_group(member_count, waited, commit_started, result)
     }
 
     /// Pops the `member_count` members of the group the calling leader committed, hands the
@@ -262,22 +269,24 @@ impl GroupCommit {
         &self,
         member_count: usize,
         waited: Duration,
-        commit_time: Duration,
+        commit_started: Instant,
         result: Result<()>,
     ) -> Result<()> {
+        let finished = Instant::now();
+        let commit_time = finished.saturating_duration_since(commit_started);
         let mut queue = lock(&self.queue);
         queue.last_group += 1;
         let group_id = queue.last_group;
         let members: Vec<Arc<Waiter>> = queue.waiters.drain(..member_count).collect();
         let next_leader = queue.waiters.front().cloned();
-        let oldest_latency = members
-            .first()
-            .map_or(Duration::ZERO, |oldest| oldest.enqueued.elapsed());
+        let oldest_latency = members.first().map_or(Duration::ZERO, |oldest| {
+            finished.saturating_duration_since(oldest.enqueued)
+        });
         if let CommitPolicy::Adaptive { target_latency, .. } = self.policy {
             queue.adaptive.on_commit(
                 group_id,
                 member_count,
-                Instant::now(),
+                finished,
                 waited,
                 commit_time,
                 oldest_latency,
@@ -294,7 +303,7 @@ impl GroupCommit {
         for member in members.iter().skip(1) {
             self.stats
                 .commit_latency
-                .record_duration(member.enqueued.elapsed());
+                .record_duration(finished.saturating_duration_since(member.enqueued));
             let member_result = match &result {
                 Ok(()) => Ok(()),
                 Err(error) => Err(error.duplicate()),

@@ -910,4 +910,3 @@ mod tests {
         db.close().unwrap();
     }
 }
-
