@@ -187,16 +187,17 @@ amplification and the files and bytes per level are printed. Read workloads run 
 database the last fill left (filled with fillseq first, untimed, if none ran). \
 MB = 10^6 bytes of keys and values. Numbers may contain '_' (1_000_000).
 
---compare (build with `--features compare`) runs each workload on shaledb and on fjall, each on a fresh or reopened database of its own, one engine at a time, alternating which goes first, with the same settings:
-  write-ahead log   on in both (fjall: its journal)
-  unsynced write    shaledb WriteOptions { sync: false }; fjall insert / batch commit (both reach the OS cache, no fsync)
-  synced write      shaledb WriteOptions::SYNC (fdatasync, shared by a commit group); fjall batch with PersistMode::SyncData (one fdatasync per write: fjall has no group commit)
-  write buffer      --write-buffer-size: shaledb Options::write_buffer_size; fjall max_memtable_size
-  compression       LZ4 on every level's data blocks in both
-  bloom filter      10 bits per key on every level in both
-  block size        4 KiB data blocks in both
-  block cache       --cache-size: shaledb Options::block_cache_capacity; fjall cache_size
-Each row shows ops/s and p50/p99 per engine and the ratio shaledb/peer; 'peak RSS' is the process's peak resident memory (VmHWM, reset before each engine's turn) while that engine was open and working. Example: cargo run --release --features compare -- bench --compare --num 1000000")]
+--compare (build with `--features compare` for fjall, `--features compare-rocksdb` for RocksDB, or both) runs each workload on shaledb and on each peer of the build, each on a fresh or reopened database of its own, one engine at a time, rotating which goes first, with the same settings:
+  write-ahead log   on in all (fjall: its journal)
+  unsynced write    shaledb WriteOptions { sync: false }; fjall insert / batch commit; RocksDB WriteOptions with sync false (all reach the OS cache, no fsync)
+  synced write      shaledb WriteOptions::SYNC (fdatasync, shared by a commit group); fjall batch with PersistMode::SyncData (one fdatasync per write: fjall has no group commit); RocksDB WriteOptions::set_sync(true) (fdatasync, shared by a write group)
+  write buffer      --write-buffer-size: shaledb Options::write_buffer_size; fjall max_memtable_size; RocksDB write_buffer_size, max_write_buffer_number 3 (shaledb's active + 2 frozen)
+  compression       LZ4 on every level's data blocks in all
+  bloom filter      10 bits per key on every level in all (RocksDB: full filter)
+  block size        4 KiB data blocks in all
+  block cache       --cache-size: shaledb Options::block_cache_capacity; fjall cache_size; RocksDB LRU cache
+  background        shaledb 2 compaction + 1 flush thread; fjall min(cores, 4) workers; RocksDB max_background_jobs 3 (1 flush + 2 compaction)
+Each row shows ops/s and p50/p99 per engine and the ratio shaledb/peer for each peer; 'peak RSS' is the process's peak resident memory (VmHWM, reset before each engine's turn) while that engine was open and working. RocksDB needs libclang to build (Debian: apt-get install libclang-dev). Example: cargo run --release --features compare -- bench --compare --num 1000000")]
 pub struct BenchArgs {
     /// Database directory, kept afterwards; it must be empty or new. Default: a temporary
     /// directory, removed afterwards.
@@ -239,9 +240,9 @@ pub struct BenchArgs {
     /// Block cache size in bytes (shaledb's default, 64 MiB).
     #[arg(long, value_name = "B", default_value = "67108864", value_parser = parse_cache_size)]
     pub cache_size: u64,
-    /// Run the workloads on shaledb and on each peer engine of this build (fjall, with the
-    /// `compare` feature), interleaved, with the same settings, and print the ratios and each
-    /// engine's peak memory. Runs fillseq, fillrandom, overwrite, readrandom, readmissing,
+    /// Run the workloads on shaledb and on each peer engine of this build (fjall with the
+    /// `compare` feature, RocksDB with `compare-rocksdb`), interleaved, with the same settings,
+    /// and print the ratios and each engine's peak memory. Runs fillseq, fillrandom, overwrite, readrandom, readmissing,
     /// seekrandom, multiget, fillsync and fillbatch by default.
     #[arg(long)]
     pub compare: bool,

@@ -1,15 +1,16 @@
 //! `shale bench --compare`: the same workloads on shaledb and on each peer engine of this build
-//! (fjall with the `compare` feature), in one process, with the same settings (see
-//! [`SETTINGS`](super::engine::SETTINGS)), and the ratio shaledb/peer per workload.
+//! (fjall with the `compare` feature, RocksDB with `compare-rocksdb`), in one process, with the
+//! same settings (see [`SETTINGS`](super::engine::SETTINGS)), and the ratio shaledb/peer per
+//! workload for each peer.
 //!
 //! Fairness rules: every engine runs the very same timed loops (`bench_engine`,
 //! `bench_batches`) through the [`Engine`] trait. Each engine has its own directory under the
 //! benchmark's; a turn opens one engine (a fresh database for a fill, the one its last fill left
 //! otherwise), runs the workload, settles the tree after writes (untimed), and closes it, so only
 //! one engine is open at a time and each turn's peak memory is its own. The engines take turns
-//! per workload, and which goes first alternates from one workload to the next, so that neither
-//! always runs on a warmer or cooler machine. Reads after a reopen start with a cold block cache
-//! in every engine alike.
+//! per workload, and the order rotates from one workload to the next (with two engines, which
+//! goes first alternates), so that none always runs on a warmer or cooler machine. Reads after
+//! a reopen start with a cold block cache in every engine alike.
 
 use std::path::Path;
 
@@ -53,8 +54,9 @@ pub fn run(config: &BenchConfig, arguments: &BenchArgs) -> Result<(), CliError> 
     let engines = EngineKind::all();
     if engines.len() < 2 {
         return Err(CliError::Usage(
-            "--compare needs a peer engine: this shale was built without the `compare` \
-             feature (cargo run --release --features compare -- bench --compare)"
+            "--compare needs a peer engine: this shale was built without the `compare` and \
+             `compare-rocksdb` features (cargo run --release --features compare -- bench \
+             --compare)"
                 .into(),
         ));
     }
@@ -90,7 +92,7 @@ struct Compare<'a> {
     engines: Vec<EngineKind>,
     /// Entries `0..live_keys` are in every engine's database, once a fill ran.
     live_keys: Option<u64>,
-    /// Rounds run so far; odd rounds run the engines in reverse order.
+    /// Rounds run so far; round `r` starts with engine `r % engines` and goes on in order.
     rounds: usize,
 }
 
@@ -134,9 +136,7 @@ impl Compare<'_> {
     /// order whatever order they ran in.
     fn round(&mut self, workload: Workload, threads: u64) -> Result<Vec<Turn>, CliError> {
         let mut order = self.engines.clone();
-        if self.rounds % 2 == 1 {
-            order.reverse();
-        }
+        order.rotate_left(self.rounds % self.engines.len());
         self.rounds += 1;
         let mut turns = Vec::with_capacity(order.len());
         for kind in order {

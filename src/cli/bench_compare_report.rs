@@ -4,7 +4,8 @@
 //! JSON object per workload with the same figures.
 //!
 //! Targets (issue 7, against fjall): fills, overwrite and reads at least 1.0x; synced single
-//! puts at least 4x; fjall has no target for synced batches. Memory: the peak of a turn at most
+//! puts at least 4x; fjall has no target for synced batches. Other peers (RocksDB) have no
+//! target: their rows show the ratio alone. Memory: the peak of a turn at most
 //! the write buffers plus the block cache plus 64 MiB.
 
 use std::fmt::Write as _;
@@ -69,10 +70,7 @@ pub fn print_header(
         std::thread::available_parallelism().map_or(0, usize::from),
     );
     say!("db: {}", dir.display());
-    say!("{:<20} {:<54} fjall", "setting", "shaledb");
-    for (setting, shaledb, fjall) in SETTINGS {
-        say!("{setting:<20} {shaledb:<54} {fjall}");
-    }
+    print_settings(engines)?;
     if !skipped.is_empty() {
         say!("skipped (shaledb only): {skipped:?}");
     }
@@ -94,6 +92,23 @@ pub fn print_header(
         "ratio",
         "target"
     );
+    Ok(())
+}
+
+/// Prints how each engine of the run gets each shared setting: one line per engine under the
+/// setting's name, so that the table stays narrow however many engines run.
+fn print_settings(engines: &[EngineKind]) -> Result<(), CliError> {
+    say!("{:<20} {:<8} how", "setting", "engine");
+    for setting in SETTINGS {
+        for (index, engine) in engines.iter().enumerate() {
+            let name = if index == 0 { setting.name } else { "" };
+            say!(
+                "{name:<20} {:<8} {}",
+                engine.name(),
+                setting.for_engine(*engine)
+            );
+        }
+    }
     Ok(())
 }
 

@@ -1,6 +1,6 @@
 //! The storage engines `shale bench` can drive, behind one small trait, so that every timed
-//! loop is written once and runs unchanged on shaledb and, with the `compare` feature, on its
-//! peers (fjall now; a RocksDB engine is one more implementation of [`Engine`]).
+//! loop is written once and runs unchanged on shaledb and on its peers: fjall with the `compare`
+//! feature, RocksDB with `compare-rocksdb` (each peer is one more implementation of [`Engine`]).
 //!
 //! The trait holds only what the db_bench-style workloads need: unsynced puts, batches with or
 //! without a durable sync, point reads, multi-key reads, a forward scan, "flush and wait for
@@ -21,49 +21,104 @@ use shaledb::{Db, Options, WriteBatch, WriteOptions};
 use super::CliError;
 use super::bench::BenchConfig;
 
+/// One shared setting and how each engine is given it, as printed by `shale bench --compare`.
+#[derive(Debug)]
+pub struct Setting {
+    /// What is shared.
+    pub name: &'static str,
+    /// How each engine gets it, in the order of [`SETTING_ENGINES`].
+    pub per_engine: [&'static str; SETTING_ENGINES.len()],
+}
+
+/// The engines the columns of [`SETTINGS`] belong to, whether or not this build has them.
+pub const SETTING_ENGINES: [&str; 3] = ["shaledb", "fjall", "rocksdb"];
+
+impl Setting {
+    /// How `engine` gets this setting.
+    pub fn for_engine(&self, engine: EngineKind) -> &'static str {
+        SETTING_ENGINES
+            .iter()
+            .position(|name| *name == engine.name())
+            .and_then(|index| self.per_engine.get(index))
+            .copied()
+            .unwrap_or("?")
+    }
+}
+
 /// How each shared setting maps to each engine, as printed by `shale bench --compare`.
-pub const SETTINGS: &[(&str, &str, &str)] = &[
-    ("write-ahead log", "always on", "journal always on"),
-    (
-        "unsynced write",
-        "WriteOptions { sync: false }: in the OS cache",
-        "insert / batch commit: journal flushed to the OS",
-    ),
-    (
-        "synced write",
-        "WriteOptions::SYNC (fdatasync, group commit)",
-        "batch.durability(Some(PersistMode::SyncData))",
-    ),
-    (
-        "write buffer",
-        "Options::write_buffer_size",
-        "KeyspaceCreateOptions::max_memtable_size",
-    ),
-    (
-        "compression",
-        "TableOptions::compression = Lz4",
-        "data_block_compression_policy = all(Lz4)",
-    ),
-    (
-        "bloom filter",
-        "TableOptions::bloom_bits_per_key = 10",
-        "filter_policy = all(Bloom(BitsPerKey(10.0)))",
-    ),
-    (
-        "block size",
-        "TableOptions::block_size = 4096",
-        "data_block_size_policy = all(4096)",
-    ),
-    (
-        "block cache",
-        "Options::block_cache_capacity",
-        "Database::builder().cache_size",
-    ),
-    (
-        "background threads",
-        "background_threads = 2 (compaction) + 1 flush thread",
-        "worker_threads = min(cores, 4) (flush and compaction)",
-    ),
+pub const SETTINGS: &[Setting] = &[
+    Setting {
+        name: "write-ahead log",
+        per_engine: ["always on", "journal always on", "WAL on (the default)"],
+    },
+    Setting {
+        name: "unsynced write",
+        per_engine: [
+            "WriteOptions { sync: false }: in the OS cache",
+            "insert / batch commit: journal flushed to the OS",
+            "WriteOptions::default() (sync false): WAL written to the OS",
+        ],
+    },
+    Setting {
+        name: "synced write",
+        per_engine: [
+            "WriteOptions::SYNC (fdatasync, group commit)",
+            "batch.durability(Some(PersistMode::SyncData))",
+            "WriteOptions::set_sync(true) (fdatasync, write groups)",
+        ],
+    },
+    Setting {
+        name: "write buffer",
+        per_engine: [
+            "Options::write_buffer_size",
+            "KeyspaceCreateOptions::max_memtable_size",
+            "write_buffer_size; max_write_buffer_number = 3",
+        ],
+    },
+    Setting {
+        name: "compression",
+        per_engine: [
+            "TableOptions::compression = Lz4",
+            "data_block_compression_policy = all(Lz4)",
+            "set_compression_type(Lz4): every level",
+        ],
+    },
+    Setting {
+        name: "bloom filter",
+        per_engine: [
+            "TableOptions::bloom_bits_per_key = 10",
+            "filter_policy = all(Bloom(BitsPerKey(10.0)))",
+            "BlockBasedOptions::set_bloom_filter(10.0, false)",
+        ],
+    },
+    Setting {
+        name: "block size",
+        per_engine: [
+            "TableOptions::block_size = 4096",
+            "data_block_size_policy = all(4096)",
+            "BlockBasedOptions::set_block_size(4096)",
+        ],
+    },
+    Setting {
+        name: "block cache",
+        per_engine: [
+            "Options::block_cache_capacity",
+            "Database::builder().cache_size",
+            "Cache::new_lru_cache(same bytes)",
+        ],
+    },
+    Setting {
+        name: "background threads",
+        per_engine: [
+            "background_threads = 2 (compaction) + 1 flush thread",
+            "worker_threads = min(cores, 4) (flush and compaction)",
+            "max_background_jobs = 3 (1 flush + 2 compaction)",
+        ],
+    },
+    Setting {
+        name: "multi-key read",
+        per_engine: ["Db::multi_get", "a loop of get", "batched_multi_get_cf"],
+    },
 ];
 
 /// The engines this build can run, in the order `--compare` runs them.
@@ -74,6 +129,9 @@ pub enum EngineKind {
     /// fjall, the closest pure-Rust peer.
     #[cfg(feature = "compare")]
     Fjall,
+    /// RocksDB, through the rocksdb crate (C++).
+    #[cfg(feature = "compare-rocksdb")]
+    Rocksdb,
 }
 
 impl EngineKind {
@@ -83,6 +141,8 @@ impl EngineKind {
             EngineKind::Shaledb,
             #[cfg(feature = "compare")]
             EngineKind::Fjall,
+            #[cfg(feature = "compare-rocksdb")]
+            EngineKind::Rocksdb,
         ]
     }
 
@@ -92,6 +152,8 @@ impl EngineKind {
             EngineKind::Shaledb => "shaledb",
             #[cfg(feature = "compare")]
             EngineKind::Fjall => "fjall",
+            #[cfg(feature = "compare-rocksdb")]
+            EngineKind::Rocksdb => "rocksdb",
         }
     }
 
@@ -101,6 +163,10 @@ impl EngineKind {
             EngineKind::Shaledb => Ok(Box::new(ShaleEngine::open(dir, config.db_options())?)),
             #[cfg(feature = "compare")]
             EngineKind::Fjall => Ok(Box::new(super::engine_fjall::FjallEngine::open(
+                dir, config,
+            )?)),
+            #[cfg(feature = "compare-rocksdb")]
+            EngineKind::Rocksdb => Ok(Box::new(super::engine_rocksdb::RocksEngine::open(
                 dir, config,
             )?)),
         }
@@ -301,6 +367,16 @@ mod tests {
     fn every_engine_of_this_build_keeps_the_contract() {
         for kind in EngineKind::all() {
             check_contract(kind);
+        }
+    }
+
+    #[test]
+    fn every_engine_of_this_build_has_a_settings_column() {
+        for kind in EngineKind::all() {
+            assert!(SETTING_ENGINES.contains(&kind.name()), "{}", kind.name());
+            for setting in SETTINGS {
+                assert_ne!(setting.for_engine(kind), "?", "{}", kind.name());
+            }
         }
     }
 

@@ -31,6 +31,8 @@ mod dump;
 mod engine;
 #[cfg(feature = "compare")]
 mod engine_fjall;
+#[cfg(feature = "compare-rocksdb")]
+mod engine_rocksdb;
 mod escape;
 mod inspect_log;
 mod inspect_table;
