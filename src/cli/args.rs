@@ -197,7 +197,7 @@ MB = 10^6 bytes of keys and values. Numbers may contain '_' (1_000_000).
   block size        4 KiB data blocks in all
   block cache       --cache-size: shaledb Options::block_cache_capacity; fjall cache_size; RocksDB LRU cache
   background        shaledb 2 compaction + 1 flush thread; fjall min(cores, 4) workers; RocksDB max_background_jobs 3 (1 flush + 2 compaction)
-Each row shows ops/s and p50/p99 per engine and the ratio shaledb/peer for each peer; 'peak RSS' is the process's peak resident memory (VmHWM, reset before each engine's turn) while that engine was open and working. RocksDB needs libclang to build (Debian: apt-get install libclang-dev). Example: cargo run --release --features compare -- bench --compare --num 1000000")]
+Each row shows ops/s and p50/p99 per engine and the ratio shaledb/peer for each peer; 'heap MiB' is the peak anonymous memory (RssAnon, sampled every 5 ms; a '!' marks a peak over the budget of write buffers + block cache + 64 MiB) and 'rss MiB' the peak resident size (VmHWM, which also counts table pages mapped from the page cache), both reset before each engine's turn. RocksDB needs libclang to build (Debian: apt-get install libclang-dev). Example: cargo run --release --features compare -- bench --compare --num 1000000")]
 pub struct BenchArgs {
     /// Database directory, kept afterwards; it must be empty or new. Default: a temporary
     /// directory, removed afterwards.

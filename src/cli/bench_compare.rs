@@ -45,8 +45,11 @@ pub struct Turn {
     pub measurement: Measurement,
     /// The process's resident bytes when the turn began (before the engine opened).
     pub start_resident_bytes: Option<u64>,
-    /// The process's peak resident bytes during the turn.
+    /// The process's peak resident bytes during the turn (including mapped file pages).
     pub peak_resident_bytes: Option<u64>,
+    /// The process's peak anonymous resident bytes during the turn (what the engine allocated),
+    /// sampled.
+    pub peak_heap_bytes: Option<u64>,
 }
 
 /// Runs `shale bench --compare` with `config` (parsed from `arguments`).
@@ -171,6 +174,7 @@ impl Compare<'_> {
         }
         let start_resident_bytes = memory::resident_bytes();
         let peak_was_reset = memory::reset_peak();
+        let heap_sampler = memory::HeapPeakSampler::start();
         let engine = kind.open(&dir, self.config)?;
         let name = engine.name();
         let measured = self.measure(engine.as_ref(), workload, threads);
@@ -182,6 +186,7 @@ impl Compare<'_> {
             _ => Ok(()),
         };
         let closed = engine.close();
+        let peak_heap_bytes = heap_sampler.finish();
         let measurement = measured?;
         settled?;
         closed?;
@@ -190,6 +195,7 @@ impl Compare<'_> {
             measurement,
             start_resident_bytes,
             peak_resident_bytes: memory::peak_resident_bytes().filter(|_| peak_was_reset),
+            peak_heap_bytes,
         })
     }
 
