@@ -172,6 +172,7 @@ impl Compare<'_> {
         if is_fill(workload) {
             clear_directory(&dir)?;
         }
+        memory::release_free_memory();
         let start_resident_bytes = memory::resident_bytes();
         let peak_was_reset = memory::reset_peak();
         let heap_sampler = memory::HeapPeakSampler::start();
