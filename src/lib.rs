@@ -50,6 +50,7 @@ pub mod key;
 pub mod log;
 pub mod manifest;
 pub mod memtable;
+mod memtable_arena;
 mod options;
 mod recovery;
 mod snapshot;

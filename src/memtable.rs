@@ -2,8 +2,9 @@
 //!
 //! Entries are ordered by user key ascending, then sequence number descending (the internal-key
 //! order of FORMAT.md), so the newest version of a key comes first and a lookup at a snapshot is
-//! one `lower_bound`. Each entry is one allocation holding the user key and the value; reads hand
-//! out [`Value`]s that share it.
+//! one `lower_bound`. Each entry's user key and value are copied, one after the other, into the
+//! memtable's arena (`memtable_arena.rs`: large shared chunks, not one allocation per entry);
+//! reads hand out [`Value`]s that share the chunk.
 //!
 //! Thread safety: any number of threads may insert and read at once through `&self`; the
 //! skiplist (crossbeam-skiplist) is lock-free. Entries are never removed: a memtable is dropped
@@ -15,22 +16,22 @@
 use std::borrow::Borrow;
 use std::cmp::Ordering;
 use std::ops::Bound;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering as AtomicOrdering};
+use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 
 use crossbeam_skiplist::SkipMap;
 
 use crate::key::{SequenceNumber, ValueKind, pack_trailer};
+use crate::memtable_arena::{Arena, ArenaBytes};
 use crate::value::Value;
 
 /// Bytes charged per entry on top of its key and value, for the skiplist node and its tower.
 const ENTRY_OVERHEAD: usize = 64;
 
-/// One version of one key in a memtable. Cloning shares the allocation.
+/// One version of one key in a memtable. Cloning shares the arena chunk it is in.
 #[derive(Clone)]
 pub struct MemtableEntry {
-    /// `user_key || value`.
-    data: Arc<[u8]>,
+    /// `user_key || value`, in the memtable's arena.
+    data: ArenaBytes,
     user_key_length: usize,
     trailer: u64,
 }
@@ -38,7 +39,7 @@ pub struct MemtableEntry {
 impl MemtableEntry {
     /// The key the user wrote.
     pub fn user_key(&self) -> &[u8] {
-        &self.data[..self.user_key_length]
+        &self.data.as_slice()[..self.user_key_length]
     }
 
     /// When it was written.
@@ -56,9 +57,10 @@ impl MemtableEntry {
         }
     }
 
-    /// The value (empty for a tombstone), sharing the entry's allocation.
+    /// The value (empty for a tombstone), sharing the entry's arena chunk (which it keeps
+    /// alive, memtable or not).
     pub fn value(&self) -> Value {
-        Value::from_shared(self.data.clone(), self.user_key_length..self.data.len())
+        self.data.value(self.user_key_length..self.data.len())
     }
 
     /// The internal key of this entry (user key and trailer), freshly encoded.
@@ -166,7 +168,8 @@ pub enum MemtableLookup {
 #[derive(Default)]
 pub struct Memtable {
     entries: SkipMap<MemtableEntry, ()>,
-    approximate_size: AtomicUsize,
+    /// Where the entries' keys and values are.
+    arena: Arena,
     largest_sequence: AtomicU64,
 }
 
@@ -183,18 +186,11 @@ impl Memtable {
         } else {
             value
         };
-        // Collected straight into the `Arc`: one allocation of the exact size, where building
-        // a `Vec` first would allocate twice and copy twice.
-        let data: Arc<[u8]> = user_key.iter().chain(value).copied().collect();
         let entry = MemtableEntry {
-            data,
+            data: self.arena.alloc_copy(&[user_key, value]),
             user_key_length: user_key.len(),
             trailer: pack_trailer(sequence, kind),
         };
-        self.approximate_size.fetch_add(
-            user_key.len() + value.len() + ENTRY_OVERHEAD,
-            AtomicOrdering::Relaxed,
-        );
         self.largest_sequence
             .fetch_max(sequence.0, AtomicOrdering::Relaxed);
         self.entries.insert(entry, ());
@@ -270,9 +266,11 @@ impl Memtable {
         self.entries.iter().map(|entry| entry.key().clone())
     }
 
-    /// Bytes of keys and values held, plus a per-entry overhead estimate.
+    /// Bytes of keys and values held, plus the unused tails of the arena chunks it has moved
+    /// on from (not the free tail of the chunk being filled), plus a per-entry overhead
+    /// estimate for the skiplist.
     pub fn approximate_size(&self) -> usize {
-        self.approximate_size.load(AtomicOrdering::Relaxed)
+        self.arena.charged_bytes() + self.entries.len() * ENTRY_OVERHEAD
     }
 
     /// How many entries (versions) it holds.
@@ -294,6 +292,7 @@ impl Memtable {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     fn sequence(number: u64) -> SequenceNumber {
         SequenceNumber(number)
@@ -395,5 +394,86 @@ mod tests {
             }
         }
         assert!(memtable.approximate_size() >= 8_000 * (2 * 14));
+    }
+
+    /// The value written for `key` in `concurrent_readers_see_whole_values_while_writers_insert`:
+    /// lengths vary so entries meet arena chunk ends.
+    fn value_for(key: &str) -> Vec<u8> {
+        let length = key.len() * 37 % 1_500;
+        key.bytes().cycle().take(length).collect()
+    }
+
+    #[test]
+    fn concurrent_readers_see_whole_values_while_writers_insert() {
+        let memtable = Arc::new(Memtable::new());
+        let writers: Vec<_> = (0..3u64)
+            .map(|thread| {
+                let memtable = memtable.clone();
+                std::thread::spawn(move || {
+                    for index in 0..3_000u64 {
+                        let key = format!("key-{index:05}-{}", "x".repeat(thread as usize));
+                        let sequence = sequence(thread * 10_000 + index + 1);
+                        memtable.insert(
+                            key.as_bytes(),
+                            sequence,
+                            ValueKind::Value,
+                            &value_for(&key),
+                        );
+                    }
+                })
+            })
+            .collect();
+        let readers: Vec<_> = (0..2)
+            .map(|_| {
+                let memtable = memtable.clone();
+                std::thread::spawn(move || {
+                    // At least one full pass, even if the writers are already done.
+                    let mut checked = 0;
+                    loop {
+                        let writers_done = memtable.len() == 9_000;
+                        for entry in memtable.iter() {
+                            let key = String::from_utf8(entry.user_key().to_vec()).unwrap();
+                            assert_eq!(entry.value(), value_for(&key), "key {key}");
+                            checked += 1;
+                        }
+                        if writers_done {
+                            break checked;
+                        }
+                    }
+                })
+            })
+            .collect();
+        for writer in writers {
+            writer.join().unwrap();
+        }
+        for reader in readers {
+            assert!(reader.join().unwrap() > 0);
+        }
+        let mut total = 0;
+        for thread in 0..3 {
+            for index in 0..3_000 {
+                let key = format!("key-{index:05}-{}", "x".repeat(thread));
+                let found = memtable.get(key.as_bytes(), SequenceNumber::MAX);
+                assert_eq!(found, Some(MemtableLookup::Found(value_for(&key).into())));
+                total += key.len() + value_for(&key).len();
+            }
+        }
+        assert!(memtable.approximate_size() >= total + 9_000 * ENTRY_OVERHEAD);
+    }
+
+    #[test]
+    fn values_and_entries_outlive_the_memtable() {
+        let memtable = Memtable::new();
+        memtable.insert(b"a", sequence(1), ValueKind::Value, b"apple");
+        let large = vec![7u8; 300_000];
+        memtable.insert(b"b", sequence(2), ValueKind::Value, &large);
+        let Some(MemtableLookup::Found(apple)) = memtable.get(b"a", SequenceNumber::MAX) else {
+            panic!("a not found");
+        };
+        let entry = memtable.last().unwrap();
+        drop(memtable);
+        assert_eq!(apple, b"apple"[..]);
+        assert_eq!(entry.user_key(), b"b");
+        assert_eq!(entry.value(), large);
     }
 }

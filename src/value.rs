@@ -1,7 +1,7 @@
 //! `Value`: a read result that shares the buffer it was found in instead of copying it.
 //!
-//! A value found in a memtable points into the memtable entry's allocation; one found in an
-//! SSTable points into the decoded block. Either way the bytes stay alive for as long as any
+//! A value found in a memtable points into the memtable arena chunk holding the entry; one found
+//! in an SSTable points into the decoded block. Either way the bytes stay alive for as long as any
 //! `Value` refers to them, and cloning a `Value` never copies them.
 
 use std::fmt;
@@ -32,9 +32,9 @@ pub type SharedBuffer = Arc<dyn AsRef<[u8]> + Send + Sync>;
 /// What a `Value` points into.
 #[derive(Clone)]
 enum Buffer {
-    /// A plain shared allocation (memtable entries, copies).
+    /// A plain shared allocation (copies).
     Bytes(Arc<[u8]>),
-    /// Any other shared owner of bytes (a decoded SSTable block).
+    /// Any other shared owner of bytes (a decoded SSTable block, a memtable arena chunk).
     Shared(SharedBuffer),
 }
 
