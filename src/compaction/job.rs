@@ -157,7 +157,10 @@ fn merge_entries(
 ) -> Result<()> {
     let snapshots = inner.snapshots.pinned();
     let mut stripes = SnapshotStripes::new(&snapshots);
-    let mut current_key: Option<Vec<u8>> = None;
+    // The user key of the entries being merged; reused, so that a new key costs a copy but no
+    // allocation.
+    let mut current_key: Vec<u8> = Vec::new();
+    let mut has_current_key = false;
     let mut merged = 0u64;
     while merge.valid() {
         merged += 1;
@@ -167,9 +170,11 @@ fn merge_entries(
         let key = merge.key();
         let parsed = parse_internal_key(key)
             .map_err(|reason| Error::corruption(inner.dir.join("(compaction input)"), 0, reason))?;
-        if current_key.as_deref() != Some(parsed.user_key) {
+        if !has_current_key || current_key != parsed.user_key {
             outputs.before_user_key(parsed.user_key)?;
-            current_key = Some(parsed.user_key.to_vec());
+            current_key.clear();
+            current_key.extend_from_slice(parsed.user_key);
+            has_current_key = true;
         }
         let admission = stripes.admit(parsed.user_key, parsed.sequence);
         let obsolete_tombstone = parsed.kind == ValueKind::Tombstone
