@@ -86,6 +86,7 @@ trait KeyView {
 }
 
 impl KeyView for MemtableEntry {
+    #[inline]
     fn user_key(&self) -> &[u8] {
         MemtableEntry::user_key(self)
     }
@@ -109,7 +110,10 @@ impl KeyView for LookupKey<'_> {
     }
 }
 
-fn compare_views(a: &dyn KeyView, b: &dyn KeyView) -> Ordering {
+/// Generic, so that the skiplist's entry-to-entry comparisons (every insert) are statically
+/// dispatched and inlined; only lookups by a borrowed key go through `dyn KeyView`.
+#[inline]
+fn compare_views<A: KeyView + ?Sized, B: KeyView + ?Sized>(a: &A, b: &B) -> Ordering {
     a.user_key()
         .cmp(b.user_key())
         .then_with(|| b.trailer().cmp(&a.trailer()))
