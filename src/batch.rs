@@ -8,7 +8,7 @@
 //! Operations get consecutive sequence numbers in the order they were added, starting at the
 //! batch's first sequence number; a later operation on the same key wins.
 
-use crate::coding::{Cursor, DecodeError, put_length_prefixed};
+use crate::coding::{Cursor, DecodeError, put_length_prefixed, varint_length};
 use crate::error::Result;
 use crate::key::{MAX_KEY_SIZE, MAX_VALUE_SIZE, SequenceNumber, ValueKind, check_key, check_value};
 
@@ -52,6 +52,13 @@ impl std::fmt::Debug for WriteBatch {
     }
 }
 
+/// The encoded size of one operation (FORMAT.md 7): a kind byte, then the key and (for a put)
+/// the value, each behind a varint32 length.
+fn operation_size(key: &[u8], value: Option<&[u8]>) -> usize {
+    let prefixed = |bytes: &[u8]| varint_length(bytes.len() as u64) + bytes.len();
+    1 + prefixed(key) + value.map_or(0, prefixed)
+}
+
 /// One operation of a batch, borrowing its bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BatchOperation<'a> {
@@ -85,6 +92,24 @@ impl WriteBatch {
         let mut encoded = Vec::with_capacity(BATCH_HEADER_SIZE + bytes);
         encoded.resize(BATCH_HEADER_SIZE, 0);
         WriteBatch { encoded, count: 0 }
+    }
+
+    /// A batch holding the one put `key` = `value`, allocated once at its exact size (the
+    /// single-write path of `Db::put`). Fails like [`put`](Self::put), before allocating.
+    pub(crate) fn single_put(key: &[u8], value: &[u8]) -> Result<Self> {
+        check_key(key)?;
+        check_value(value)?;
+        let mut batch = Self::with_capacity(operation_size(key, Some(value)));
+        batch.push(ValueKind::Value, key, Some(value))?;
+        Ok(batch)
+    }
+
+    /// A batch holding the one delete of `key`, allocated once at its exact size.
+    pub(crate) fn single_delete(key: &[u8]) -> Result<Self> {
+        check_key(key)?;
+        let mut batch = Self::with_capacity(operation_size(key, None));
+        batch.push(ValueKind::Tombstone, key, None)?;
+        Ok(batch)
     }
 
     /// Adds "set `key` to `value`". Fails with `Error::InvalidArgument` if the key or value is
@@ -373,5 +398,21 @@ mod tests {
             .unwrap()
             .unwrap_err();
         assert_eq!(error.offset, BATCH_HEADER_SIZE);
+    }
+
+    #[test]
+    fn single_operation_batches_encode_like_built_ones_at_their_exact_size() {
+        let value = vec![7u8; 300]; // a two-byte length prefix
+        let mut built = WriteBatch::new();
+        built.put(b"key", &value).unwrap();
+        let single = WriteBatch::single_put(b"key", &value).unwrap();
+        assert_eq!(single.encoded, built.encoded);
+        assert_eq!(single.encoded.capacity(), single.encoded.len());
+        let mut built = WriteBatch::new();
+        built.delete(b"gone").unwrap();
+        let single = WriteBatch::single_delete(b"gone").unwrap();
+        assert_eq!(single.encoded, built.encoded);
+        assert_eq!(single.encoded.capacity(), single.encoded.len());
+        assert!(WriteBatch::single_put(&vec![0u8; MAX_KEY_SIZE + 1], b"v").is_err());
     }
 }

@@ -197,15 +197,13 @@ impl Db {
 
     /// Sets `key` to `value`, with the default sync from [`Options::sync_writes`].
     pub fn put(&self, key: &[u8], value: &[u8]) -> Result<()> {
-        let mut batch = WriteBatch::with_capacity(single_operation_size(key, value));
-        batch.put(key, value)?;
+        let batch = WriteBatch::single_put(key, value)?;
         self.write(batch, &self.default_write_options())
     }
 
     /// Deletes `key` (no error if it is absent), with the default sync.
     pub fn delete(&self, key: &[u8]) -> Result<()> {
-        let mut batch = WriteBatch::with_capacity(single_operation_size(key, &[]));
-        batch.delete(key)?;
+        let batch = WriteBatch::single_delete(key)?;
         self.write(batch, &self.default_write_options())
     }
 
@@ -793,16 +791,6 @@ const _: () = {
     const fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Db>();
 };
-
-/// The encoded size of a batch's one put of `key` = `value` (an upper bound for a delete), or 0
-/// for sizes the batch will refuse, so that a refused write does not allocate first.
-fn single_operation_size(key: &[u8], value: &[u8]) -> usize {
-    if key.len() > crate::key::MAX_KEY_SIZE || value.len() > crate::key::MAX_VALUE_SIZE {
-        return 0;
-    }
-    // The kind byte and two varint32 length prefixes of at most five bytes each.
-    key.len() + value.len() + 11
-}
 
 #[cfg(test)]
 mod tests {
