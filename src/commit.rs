@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 use crate::batch::WriteBatch;
 use crate::commit_policy::{AdaptiveState, CommitPolicy};
 use crate::error::Result;
-use crate::stats::Histogram;
+use crate::stats::histogram::Histogram;
 
 /// A leader whose own batch is at most this big caps its group at its size plus this much.
 const SMALL_BATCH_BYTES: usize = 128 << 10;

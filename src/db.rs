@@ -25,12 +25,10 @@ use crate::batch::WriteBatch;
 use crate::cache::BlockCache;
 use crate::commit::GroupCommit;
 use crate::compaction::picker::PickerOptions;
+use crate::db_iterator::{DbIterator, SourceFactory, prefix_successor};
 use crate::error::{Error, Result};
 use crate::fs::{LOCK_FILE_NAME, remove_file, wal_path};
-use crate::iterator::{
-    DbIterator, InternalIterator, LevelIterator, MemtableIterator, SourceFactory, TableSource,
-    prefix_successor,
-};
+use crate::iterator::{InternalIterator, LevelIterator, MemtableIterator, TableSource};
 use crate::key::{FileNumber, SequenceNumber, check_key};
 use crate::log::LogWriter;
 use crate::manifest::{ManifestWriter, NUM_LEVELS, VersionEdit, write_current_on};
@@ -38,8 +36,9 @@ use crate::memtable::{Memtable, MemtableLookup};
 use crate::options::{Options, ReadOptions, WriteOptions};
 use crate::snapshot::{Snapshot, SnapshotRegistry};
 use crate::sstable::{Block, BlockReadOptions, LookupResult};
+use crate::stats::pressure::{Pressure, PressureInputs};
+use crate::stats::rate::RateMeter;
 use crate::stats::{EngineStats, Stats};
-use crate::stats::{Pressure, RateMeter};
 use crate::value::Value;
 use crate::version::{TableHandle, Version};
 use crate::vfs::{FileLock, FileSystem};
@@ -588,7 +587,7 @@ impl DbInner {
                 crate::compaction::picker::level_target_size(level, &options).unwrap_or(u64::MAX);
             debt += bytes.saturating_sub(target);
         }
-        Pressure::estimate(crate::stats::PressureInputs {
+        Pressure::estimate(PressureInputs {
             compaction_debt_bytes: debt,
             level0_files: level0,
             level0_slowdown_trigger: self.options.level0_slowdown_trigger,

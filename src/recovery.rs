@@ -28,7 +28,8 @@ use crate::manifest::{
 use crate::memtable::Memtable;
 use crate::options::{Options, WalRecoveryMode};
 use crate::snapshot::SnapshotRegistry;
-use crate::stats::{EngineStats, RateMeter};
+use crate::stats::EngineStats;
+use crate::stats::rate::RateMeter;
 use crate::version::Version;
 use crate::vfs::{FileLock, FileSystem};
 use crate::write::insert_batch;

@@ -21,10 +21,12 @@ use crate::compaction::stripes::SnapshotStripes;
 use crate::db::{DbInner, lock};
 use crate::error::{Error, Result};
 use crate::fs::{sync_dir, table_path};
-use crate::iterator::{InternalIterator, LevelIterator, MergingIterator, TableSource};
+use crate::iterator::{InternalIterator, LevelIterator, TableSource};
 use crate::key::{FileNumber, ValueKind, parse_internal_key, user_key};
 use crate::manifest::{FileMetadata, VersionEdit};
+use crate::merging_iterator::MergingIterator;
 use crate::sstable::{BlockReadOptions, TableBuilder};
+use crate::stats::CompactionReport;
 use crate::version::{TableHandle, Version, open_table_handle};
 
 /// Compactions read every block once: verify it, but do not push the working set out of the
@@ -36,15 +38,6 @@ const COMPACTION_READS: BlockReadOptions = BlockReadOptions {
 
 /// How many entries a compaction merges between checks for shutdown.
 const SHUTDOWN_CHECK_INTERVAL: u64 = 4096;
-
-/// What a finished compaction did, for the statistics.
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct CompactionReport {
-    /// Bytes of the input tables.
-    pub bytes_read: u64,
-    pub bytes_written: u64,
-    pub trivial_move: bool,
-}
 
 /// Runs `compaction`, picked from `levels` (the manifest's files when it was picked) against
 /// `version` (which holds the input tables open), and installs its result.

@@ -16,13 +16,14 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use crate::compaction::job::{self, CompactionReport};
+use crate::compaction::job;
 use crate::compaction::picker::{
     Compaction, LAST_LEVEL, Levels, PickerOptions, in_bounds, pick_compaction, pick_range,
 };
 use crate::db::{DbInner, EngineState, RETRY_DELAY_MAX, lock};
 use crate::error::{Error, Result};
 use crate::key::FileNumber;
+use crate::stats::CompactionReport;
 use crate::version::Version;
 
 /// Attempts per compaction before the database gives up and turns read-only.

@@ -152,36 +152,3 @@ pub fn record_end(offset: u64, payload_length: usize) -> u64 {
 pub fn next_block_start(offset: usize) -> usize {
     (offset / BLOCK_SIZE + 1) * BLOCK_SIZE
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::log::writer::encode_record;
-
-    #[test]
-    fn record_end_matches_what_the_writer_writes() {
-        let block = BLOCK_SIZE as u64;
-        let offsets = [16, 100, block - 8, block - 7, block + 3, 3 * block - 20];
-        let lengths = [
-            0,
-            1,
-            6,
-            7,
-            500,
-            BLOCK_SIZE - 7,
-            BLOCK_SIZE,
-            3 * BLOCK_SIZE + 11,
-        ];
-        for offset in offsets {
-            for length in lengths {
-                let mut out = Vec::new();
-                let end = encode_record(&mut out, offset, &vec![9u8; length]);
-                assert_eq!(
-                    record_end(offset, length),
-                    end,
-                    "offset {offset}, length {length}"
-                );
-            }
-        }
-    }
-}

@@ -315,4 +315,31 @@ mod tests {
         assert_eq!(preallocated_length(block), block);
         assert_eq!(preallocated_length(block + 1), 2 * block);
     }
+
+    #[test]
+    fn record_end_matches_what_the_writer_writes() {
+        let block = crate::log::format::BLOCK_SIZE as u64;
+        let offsets = [16, 100, block - 8, block - 7, block + 3, 3 * block - 20];
+        let lengths = [
+            0,
+            1,
+            6,
+            7,
+            500,
+            crate::log::format::BLOCK_SIZE - 7,
+            crate::log::format::BLOCK_SIZE,
+            3 * crate::log::format::BLOCK_SIZE + 11,
+        ];
+        for offset in offsets {
+            for length in lengths {
+                let mut out = Vec::new();
+                let end = encode_record(&mut out, offset, &vec![9u8; length]);
+                assert_eq!(
+                    crate::log::format::record_end(offset, length),
+                    end,
+                    "offset {offset}, length {length}"
+                );
+            }
+        }
+    }
 }

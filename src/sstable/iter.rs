@@ -13,6 +13,20 @@ use crate::sstable::format::BlockHandle;
 use crate::sstable::reader::{BlockReadOptions, Table, decode_handle};
 use crate::value::Value;
 
+// The iterator methods of `Table` live beside the iterator, so that the reader does not import
+// the iterator that imports it.
+impl Table {
+    /// An iterator over every entry, checking block checksums; not yet positioned.
+    pub fn iter(&self) -> TableIterator {
+        self.iter_with(BlockReadOptions::default())
+    }
+
+    /// [`iter`](Self::iter), with checksum verification and caching as parameters.
+    pub fn iter_with(&self, options: BlockReadOptions) -> TableIterator {
+        TableIterator::new(self.clone(), options)
+    }
+}
+
 /// A two-level iterator over a [`Table`]: the index picks the data block, the block iterator
 /// picks the entry. Owns a clone of the table, so it can outlive the borrow it came from.
 #[derive(Debug)]

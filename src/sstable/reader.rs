@@ -24,7 +24,6 @@ use crate::key::{
 use crate::sstable::block::{Block, BlockData, BlockOrigin, SharedBytes, decode_stored_payload};
 use crate::sstable::filter::BloomFilter;
 use crate::sstable::format::{BLOCK_TRAILER_SIZE, BlockHandle, FOOTER_SIZE, Footer};
-use crate::sstable::iter::TableIterator;
 use crate::sstable::properties::TableProperties;
 use crate::value::Value;
 use crate::vfs::{FileSystem, OsFileSystem};
@@ -278,16 +277,6 @@ impl Table {
             ValueKind::Value => LookupResult::Value(iterator.shared_value()),
             ValueKind::Tombstone => LookupResult::Deleted,
         }))
-    }
-
-    /// An iterator over every entry, checking block checksums; not yet positioned.
-    pub fn iter(&self) -> TableIterator {
-        self.iter_with(BlockReadOptions::default())
-    }
-
-    /// [`iter`](Self::iter), with checksum verification and caching as parameters.
-    pub fn iter_with(&self, options: BlockReadOptions) -> TableIterator {
-        TableIterator::new(self.clone(), options)
     }
 }
 

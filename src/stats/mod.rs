@@ -1,0 +1,343 @@
+//! The engine's counters ([`EngineStats`], updated as it works) and [`Stats`], the plain
+//! snapshot of them that `Db::stats` returns. The parts live beside it: latency histograms
+//! (`histogram.rs`), the write-rate meter (`rate.rs`) and the stall forecast (`pressure.rs`).
+//!
+//! Everything here is lock-free (relaxed atomics): a counter read while writers run may be a few
+//! operations behind, never torn.
+
+pub(crate) mod histogram;
+pub(crate) mod pressure;
+pub(crate) mod rate;
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+pub use histogram::LatencySummary;
+pub use pressure::Pressure;
+
+use histogram::Histogram;
+
+/// What a finished compaction did, for the statistics.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct CompactionReport {
+    /// Bytes of the input tables.
+    pub bytes_read: u64,
+    pub bytes_written: u64,
+    pub trivial_move: bool,
+}
+
+/// The engine's counters, updated as it works.
+pub(crate) struct EngineStats {
+    /// When the database was opened (for rates).
+    pub opened: std::time::Instant,
+    /// Latency of each write-ahead-log fdatasync, in nanoseconds.
+    pub fsync_latency: Histogram,
+    /// Time writers spent waiting for flushes, in nanoseconds, one value per stall.
+    pub stalls: Histogram,
+    /// Memtables written to level-0 tables.
+    pub flushes: AtomicU64,
+    /// Bytes of level-0 tables written by flushes.
+    pub flush_bytes: AtomicU64,
+    /// Delays applied to write groups past the level-0 slowdown trigger, in nanoseconds.
+    pub slowdowns: Histogram,
+    /// Compactions finished (trivial moves included).
+    pub compactions: AtomicU64,
+    /// Compactions that moved a file by a manifest edit alone.
+    pub trivial_moves: AtomicU64,
+    /// Bytes of input tables compactions read.
+    pub compaction_bytes_read: AtomicU64,
+    /// Bytes of tables compactions wrote.
+    pub compaction_bytes_written: AtomicU64,
+    /// Times the manifest was rewritten into a new file.
+    pub manifest_rolls: AtomicU64,
+    /// Flush and compaction attempts that failed on a full disk and were retried.
+    pub storage_full_retries: AtomicU64,
+}
+
+impl Default for EngineStats {
+    fn default() -> Self {
+        EngineStats {
+            opened: std::time::Instant::now(),
+            fsync_latency: Histogram::default(),
+            stalls: Histogram::default(),
+            flushes: AtomicU64::new(0),
+            flush_bytes: AtomicU64::new(0),
+            slowdowns: Histogram::default(),
+            compactions: AtomicU64::new(0),
+            trivial_moves: AtomicU64::new(0),
+            compaction_bytes_read: AtomicU64::new(0),
+            compaction_bytes_written: AtomicU64::new(0),
+            manifest_rolls: AtomicU64::new(0),
+            storage_full_retries: AtomicU64::new(0),
+        }
+    }
+}
+
+impl EngineStats {
+    /// Records one stall of `duration`.
+    pub fn record_stall(&self, duration: Duration) {
+        self.stalls.record_duration(duration);
+    }
+
+    /// Records a finished flush that wrote `bytes`.
+    pub fn record_flush(&self, bytes: u64) {
+        self.flushes.fetch_add(1, Ordering::Relaxed);
+        self.flush_bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// Records a finished compaction.
+    pub fn record_compaction(&self, report: &CompactionReport) {
+        self.compactions.fetch_add(1, Ordering::Relaxed);
+        if report.trivial_move {
+            self.trivial_moves.fetch_add(1, Ordering::Relaxed);
+        }
+        self.compaction_bytes_read
+            .fetch_add(report.bytes_read, Ordering::Relaxed);
+        self.compaction_bytes_written
+            .fetch_add(report.bytes_written, Ordering::Relaxed);
+    }
+
+    /// A plain snapshot of these counters with the `gauges` read by the caller.
+    pub fn snapshot(&self, gauges: Gauges<'_>) -> Stats {
+        let commit = gauges.commit;
+        Stats {
+            levels: gauges
+                .levels
+                .iter()
+                .map(|&(files, bytes)| LevelStats { files, bytes })
+                .collect(),
+            level_scores: gauges.level_scores.to_vec(),
+            memtable_bytes: gauges.memtable_bytes,
+            immutable_memtables: gauges.immutable_memtables,
+            immutable_memtable_bytes: gauges.immutable_bytes,
+            write_groups: commit.batches.count(),
+            batches_per_group_mean: commit.batches.mean(),
+            batches_per_group_max: commit.batches.max(),
+            bytes_per_group_mean: commit.bytes.mean(),
+            bytes_per_group_max: commit.bytes.max(),
+            synced_groups: commit.synced_groups.load(Ordering::Relaxed),
+            fsync_latency: self.fsync_latency.latency_summary(),
+            fsyncs_per_second: self.fsync_latency.count() as f64
+                / self.opened.elapsed().as_secs_f64().max(1e-9),
+            batches_per_group_p50: commit.batches.percentile(0.50),
+            batches_per_group_p99: commit.batches.percentile(0.99),
+            commit_latency: commit.commit_latency.latency_summary(),
+            leader_wait: commit.leader_wait.latency_summary(),
+            commit_wait_budget: gauges.commit_wait_budget,
+            stall_count: self.stalls.count(),
+            stall_time: Duration::from_nanos(self.stalls.sum()),
+            cache_hits: gauges.cache.hits(),
+            cache_misses: gauges.cache.misses(),
+            cache_bytes: gauges.cache.usage() as u64,
+            flushes: self.flushes.load(Ordering::Relaxed),
+            flush_bytes: self.flush_bytes.load(Ordering::Relaxed),
+            slowdown_count: self.slowdowns.count(),
+            slowdown_time: Duration::from_nanos(self.slowdowns.sum()),
+            compactions: self.compactions.load(Ordering::Relaxed),
+            trivial_moves: self.trivial_moves.load(Ordering::Relaxed),
+            compaction_bytes_read: self.compaction_bytes_read.load(Ordering::Relaxed),
+            compaction_bytes_written: self.compaction_bytes_written.load(Ordering::Relaxed),
+            manifest_rolls: self.manifest_rolls.load(Ordering::Relaxed),
+            storage_full_retries: self.storage_full_retries.load(Ordering::Relaxed),
+            user_bytes_written: gauges.user_bytes_written,
+            wal_bytes: gauges.wal_bytes,
+            error: gauges.error,
+        }
+    }
+}
+
+/// What the engine reads from its current state for a [`Stats`] snapshot.
+pub(crate) struct Gauges<'a> {
+    pub levels: [(usize, u64); crate::manifest::NUM_LEVELS],
+    pub level_scores: [f64; crate::manifest::NUM_LEVELS - 1],
+    pub memtable_bytes: u64,
+    pub immutable_memtables: usize,
+    pub immutable_bytes: u64,
+    pub commit: &'a crate::commit::GroupStats,
+    pub cache: &'a crate::cache::BlockCache<crate::sstable::Block>,
+    pub error: Option<String>,
+    /// User bytes written (the encoded size of committed batches).
+    pub user_bytes_written: u64,
+    /// Bytes of records in the current write-ahead log.
+    pub wal_bytes: u64,
+    /// The adaptive commit policy's wait budget.
+    pub commit_wait_budget: Duration,
+}
+
+/// Files and bytes in one level.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LevelStats {
+    /// Number of SSTables.
+    pub files: usize,
+    /// Their total size in bytes.
+    pub bytes: u64,
+}
+
+/// A snapshot of the database's counters and gauges, from `Db::stats`. `Display` prints a
+/// compact table.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Files and bytes per level, L0 first.
+    pub levels: Vec<LevelStats>,
+    /// Compaction scores of L0, L1 and L2 (a level whose score is at least 1 is due).
+    pub level_scores: Vec<f64>,
+    /// Bytes in the active memtable.
+    pub memtable_bytes: u64,
+    /// Frozen memtables waiting to be flushed.
+    pub immutable_memtables: usize,
+    /// Bytes in the frozen memtables.
+    pub immutable_memtable_bytes: u64,
+    /// Bytes of records in the current write-ahead log (it is preallocated larger).
+    pub wal_bytes: u64,
+    /// Write groups committed (one log write each).
+    pub write_groups: u64,
+    /// Mean batches per write group.
+    pub batches_per_group_mean: f64,
+    /// Most batches in one write group.
+    pub batches_per_group_max: u64,
+    /// Mean bytes per write group.
+    pub bytes_per_group_mean: f64,
+    /// Most bytes in one write group.
+    pub bytes_per_group_max: u64,
+    /// Write groups that asked for an fsync.
+    pub synced_groups: u64,
+    /// Write-ahead-log fsyncs: count and latency — what `sync: true` costs on this device.
+    pub fsync_latency: LatencySummary,
+    /// Write-ahead-log fsyncs per second since the database was opened.
+    pub fsyncs_per_second: f64,
+    /// Median and 99th percentile of batches per write group.
+    pub batches_per_group_p50: u64,
+    /// See `batches_per_group_p50`.
+    pub batches_per_group_p99: u64,
+    /// Each write's latency from joining the commit queue to its result.
+    pub commit_latency: LatencySummary,
+    /// How long group leaders waited for company before committing.
+    pub leader_wait: LatencySummary,
+    /// How long the adaptive commit policy currently lets a leader wait.
+    pub commit_wait_budget: Duration,
+    /// Times writers waited for flushes.
+    pub stall_count: u64,
+    /// Total time writers waited for flushes.
+    pub stall_time: Duration,
+    /// Block cache lookups that hit.
+    pub cache_hits: u64,
+    /// Block cache lookups that missed.
+    pub cache_misses: u64,
+    /// Bytes held by the block cache.
+    pub cache_bytes: u64,
+    /// Memtables flushed to level-0 tables.
+    pub flushes: u64,
+    /// Bytes written by flushes.
+    pub flush_bytes: u64,
+    /// Write groups delayed because level 0 was past its slowdown trigger.
+    pub slowdown_count: u64,
+    /// Total delay of those write groups.
+    pub slowdown_time: Duration,
+    /// Compactions finished, trivial moves included.
+    pub compactions: u64,
+    /// Compactions that moved a file down by a manifest edit alone.
+    pub trivial_moves: u64,
+    /// Bytes of input tables compactions read.
+    pub compaction_bytes_read: u64,
+    /// Bytes of tables compactions wrote.
+    pub compaction_bytes_written: u64,
+    /// Times the manifest was rewritten into a new file.
+    pub manifest_rolls: u64,
+    /// Flush and compaction attempts that failed because the disk was full and were retried
+    /// (background work stalls, without turning the database read-only, until space returns).
+    pub storage_full_retries: u64,
+    /// Bytes of write batches committed (what the application asked to write).
+    pub user_bytes_written: u64,
+    /// Why the database refuses writes, if it does.
+    pub error: Option<String>,
+}
+
+fn mebibytes(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+impl fmt::Display for Stats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "level  files      MiB  score")?;
+        for (level, stats) in self.levels.iter().enumerate() {
+            write!(
+                f,
+                "L{level}    {:>6} {:>8.1}",
+                stats.files,
+                mebibytes(stats.bytes)
+            )?;
+            match self.level_scores.get(level) {
+                Some(score) => writeln!(f, "  {score:>5.2}")?,
+                None => writeln!(f)?,
+            }
+        }
+        writeln!(
+            f,
+            "memtable {:.1} MiB, wal {:.1} MiB; {} frozen ({:.1} MiB); flushes {} ({:.1} MiB)",
+            mebibytes(self.memtable_bytes),
+            mebibytes(self.wal_bytes),
+            self.immutable_memtables,
+            mebibytes(self.immutable_memtable_bytes),
+            self.flushes,
+            mebibytes(self.flush_bytes)
+        )?;
+        writeln!(
+            f,
+            "write groups {} ({} synced): batches/group mean {:.2} max {}; bytes/group mean {:.0} max {}",
+            self.write_groups,
+            self.synced_groups,
+            self.batches_per_group_mean,
+            self.batches_per_group_max,
+            self.bytes_per_group_mean,
+            self.bytes_per_group_max
+        )?;
+        writeln!(
+            f,
+            "wal fsync {} ({:.0}/s); group size p50 {} p99 {}",
+            self.fsync_latency,
+            self.fsyncs_per_second,
+            self.batches_per_group_p50,
+            self.batches_per_group_p99
+        )?;
+        writeln!(f, "commit latency {}", self.commit_latency)?;
+        writeln!(
+            f,
+            "leader wait {}; adaptive wait budget {:?}",
+            self.leader_wait, self.commit_wait_budget
+        )?;
+        writeln!(
+            f,
+            "stalls {} totalling {:?}; slowdowns {} totalling {:?}",
+            self.stall_count, self.stall_time, self.slowdown_count, self.slowdown_time
+        )?;
+        writeln!(
+            f,
+            "compactions {} ({} trivial moves): read {:.1} MiB, wrote {:.1} MiB; manifest rolls {}; disk-full retries {}",
+            self.compactions,
+            self.trivial_moves,
+            mebibytes(self.compaction_bytes_read),
+            mebibytes(self.compaction_bytes_written),
+            self.manifest_rolls,
+            self.storage_full_retries
+        )?;
+        let lookups = self.cache_hits + self.cache_misses;
+        let hit_rate = if lookups == 0 {
+            0.0
+        } else {
+            100.0 * self.cache_hits as f64 / lookups as f64
+        };
+        write!(
+            f,
+            "block cache {:.1} MiB, hits {} misses {} ({hit_rate:.1}% hits)",
+            mebibytes(self.cache_bytes),
+            self.cache_hits,
+            self.cache_misses
+        )?;
+        if let Some(error) = &self.error {
+            write!(f, "\nwrites refused: {error}")?;
+        }
+        Ok(())
+    }
+}
