@@ -13,10 +13,8 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-pub use histogram::LatencySummary;
+pub use histogram::{Histogram, LatencySummary};
 pub use pressure::Pressure;
-
-use histogram::Histogram;
 
 /// What a finished compaction did, for the statistics.
 #[derive(Debug, Default, Clone, Copy)]
