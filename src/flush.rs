@@ -19,7 +19,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use crate::compaction::stripes::SnapshotStripes;
-use crate::db::{DbInner, ImmutableMemtable, RETRY_DELAY_MAX, SpareWal, lock};
+use crate::engine::{Engine, ImmutableMemtable, RETRY_DELAY_MAX, SpareWal, lock};
 use crate::error::{Error, Result};
 use crate::fs::{remove_file, sync_dir, table_path, wal_path};
 use crate::key::{FileNumber, SequenceNumber};
@@ -76,14 +76,14 @@ pub(crate) fn write_level0_table(
     }))
 }
 
-/// Starts the flush thread of `inner`.
-pub(crate) fn start_flusher(inner: &Arc<DbInner>) -> Result<()> {
-    let worker = Arc::clone(inner);
+/// Starts the flush thread of `engine`.
+pub(crate) fn start_flusher(engine: &Arc<Engine>) -> Result<()> {
+    let worker = Arc::clone(engine);
     let handle = std::thread::Builder::new()
         .name("shaledb-flush".into())
         .spawn(move || flush_loop(&worker))
-        .map_err(|error| Error::io(&inner.dir, error))?;
-    *lock(&inner.flusher) = Some(handle);
+        .map_err(|error| Error::io(&engine.dir, error))?;
+    engine.workers.set_flusher(handle);
     Ok(())
 }
 
@@ -95,10 +95,10 @@ enum Job {
 
 /// Waits for frozen memtables and flushes them, oldest first, until shutdown; when idle,
 /// preallocates the next write-ahead log.
-fn flush_loop(inner: &DbInner) {
+fn flush_loop(engine: &Engine) {
     loop {
         let job = {
-            let mut state = lock(&inner.state);
+            let mut state = lock(&engine.state);
             loop {
                 if state.shutting_down {
                     return;
@@ -113,9 +113,9 @@ fn flush_loop(inner: &DbInner) {
                     && state.background_error.is_none()
                 {
                     state.spare_wanted = false;
-                    break Job::PrepareSpareWal(state.allocate_file_number());
+                    break Job::PrepareSpareWal(state.versions.allocate_file_number());
                 }
-                state = inner
+                state = engine
                     .state_changed
                     .wait(state)
                     .unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -123,32 +123,32 @@ fn flush_loop(inner: &DbInner) {
         };
         match job {
             Job::Flush(frozen) => {
-                match flush_with_retries(inner, &frozen) {
+                match flush_with_retries(engine, &frozen) {
                     // Closing stopped the retries: the frozen memtable's log still holds it.
                     Ok(()) | Err(Error::Closed) => {}
                     Err(error) => {
                         let cause =
                             format!("flushing a memtable failed {FLUSH_ATTEMPTS} times: {error}");
-                        inner.poison(cause.clone());
-                        let mut state = lock(&inner.state);
+                        engine.poison(cause.clone());
+                        let mut state = lock(&engine.state);
                         state.background_error = Some(cause);
-                        inner.state_changed.notify_all();
+                        engine.state_changed.notify_all();
                     }
                 }
             }
-            Job::PrepareSpareWal(number) => prepare_spare_wal(inner, number),
+            Job::PrepareSpareWal(number) => prepare_spare_wal(engine, number),
         }
     }
 }
 
 /// Creates log `number` ahead of the next rotation. A failure is not an error: the rotation
 /// then creates its log itself (and reports any failure to the writers).
-fn prepare_spare_wal(inner: &DbInner, number: FileNumber) {
-    let Ok(writer) = inner.create_wal(number) else {
-        let _ = remove_file(inner.file_system(), &wal_path(&inner.dir, number));
+fn prepare_spare_wal(engine: &Engine, number: FileNumber) {
+    let Ok(writer) = engine.create_wal(number) else {
+        let _ = remove_file(engine.file_system(), &wal_path(&engine.dir, number));
         return;
     };
-    let mut state = lock(&inner.state);
+    let mut state = lock(&engine.state);
     // A rotation that could not wait for this spare made a newer log: logs must be used in
     // file-number order (recovery replays them in that order), so this one is discarded.
     if number > state.current_wal_number && state.spare_wal.is_none() && !state.shutting_down {
@@ -156,22 +156,22 @@ fn prepare_spare_wal(inner: &DbInner, number: FileNumber) {
     } else {
         drop(state);
         drop(writer);
-        let _ = remove_file(inner.file_system(), &wal_path(&inner.dir, number));
+        let _ = remove_file(engine.file_system(), &wal_path(&engine.dir, number));
     }
 }
 
 /// Flushes `job`, retrying: a few times for most errors, and for as long as it takes when the
 /// disk is full. `Error::Closed` if the database closed while waiting to retry.
-fn flush_with_retries(inner: &DbInner, job: &ImmutableMemtable) -> Result<()> {
+fn flush_with_retries(engine: &Engine, job: &ImmutableMemtable) -> Result<()> {
     let mut delay = FIRST_RETRY_DELAY;
     let mut attempt = 1;
     loop {
-        let error = match flush_one(inner, job) {
+        let error = match flush_one(engine, job) {
             Ok(()) => return Ok(()),
             Err(error) => error,
         };
         if error.is_storage_full() {
-            inner
+            engine
                 .stats
                 .storage_full_retries
                 .fetch_add(1, Ordering::Relaxed);
@@ -180,7 +180,7 @@ fn flush_with_retries(inner: &DbInner, job: &ImmutableMemtable) -> Result<()> {
         } else {
             attempt += 1;
         }
-        if !inner.wait_before_retry(delay) {
+        if !engine.wait_before_retry(delay) {
             return Err(Error::Closed);
         }
         delay = (delay * 2).min(RETRY_DELAY_MAX);
@@ -188,27 +188,27 @@ fn flush_with_retries(inner: &DbInner, job: &ImmutableMemtable) -> Result<()> {
 }
 
 /// Flushes the oldest frozen memtable `job` (see the module documentation for the order).
-fn flush_one(inner: &DbInner, job: &ImmutableMemtable) -> Result<()> {
-    let number = lock(&inner.state).allocate_file_number();
-    let snapshots = inner.snapshots.pinned();
+fn flush_one(engine: &Engine, job: &ImmutableMemtable) -> Result<()> {
+    let number = lock(&engine.state).versions.allocate_file_number();
+    let snapshots = engine.snapshots.pinned();
     let metadata = write_level0_table(
-        &inner.dir,
+        &engine.dir,
         &job.memtable,
         number,
-        &inner.options,
+        &engine.options,
         &snapshots,
     )?;
     let handle = match metadata {
         Some(metadata) => Some(open_table_handle(
-            &inner.options.file_system,
-            &inner.dir,
+            &engine.options.file_system,
+            &engine.dir,
             metadata,
-            &inner.cache,
+            &engine.cache,
         )?),
         None => None,
     };
 
-    let mut state = lock(&inner.state);
+    let mut state = lock(&engine.state);
     // Logs from the next frozen memtable's on still hold unflushed writes.
     let log_number = state
         .immutables
@@ -216,56 +216,54 @@ fn flush_one(inner: &DbInner, job: &ImmutableMemtable) -> Result<()> {
         .map_or(state.current_wal_number, |next| next.wal_number);
     let mut edit = VersionEdit::new();
     edit.log_number = Some(log_number);
-    let previous_last = state.manifest.state().last_sequence;
+    let previous_last = state.versions.manifest_state().last_sequence;
     edit.last_sequence = Some(previous_last.max(job.memtable.largest_sequence()));
     let mut added = Vec::new();
     if let Some(handle) = handle {
         edit.add_file(0, handle.metadata.clone());
         added.push(Arc::new(handle));
     }
-    if let Err(error) = inner.log_edit(&mut state, &mut edit) {
+    let flushed_bytes: u64 = edit.new_files.iter().map(|(_, file)| file.file_size).sum();
+    if let Err(error) = state.versions.log_and_apply(edit, added.clone()) {
         // A failed manifest write may still have reached the disk naming the table: keep the
         // file then (the next open removes it if nothing names it). Otherwise the table never
         // became live and its handle deletes the file.
-        let maybe_named = state.manifest.is_poisoned();
+        let maybe_named = state.versions.is_manifest_poisoned();
         drop(state);
         if !maybe_named {
             added.iter().for_each(|handle| handle.mark_obsolete());
         }
         return Err(error);
     }
-    state.version = Arc::new(state.version.apply(&edit, added));
     state.immutables.pop_front();
-    let memtable = inner.current_memtable();
-    inner.install_view(&state, memtable);
-    inner.state_changed.notify_all();
+    let memtable = engine.current_memtable();
+    engine.install_view(&state, memtable);
+    engine.state_changed.notify_all();
     drop(state);
 
-    inner
-        .stats
-        .record_flush(edit.new_files.iter().map(|(_, file)| file.file_size).sum());
+    engine.stats.record_flush(flushed_bytes);
     // The manifest no longer needs the log; a failure to delete it only leaves a file that the
     // next open removes.
-    let _ = remove_file(inner.file_system(), &wal_path(&inner.dir, job.wal_number));
+    let _ = remove_file(engine.file_system(), &wal_path(&engine.dir, job.wal_number));
     Ok(())
 }
 
 /// Freezes the active memtable (if it holds anything) and waits until every memtable frozen
 /// so far is flushed.
-pub(crate) fn flush_and_wait(inner: &DbInner) -> Result<()> {
+pub(crate) fn flush_and_wait(engine: &Engine) -> Result<()> {
     let target_wal = {
-        let mut wal = lock(&inner.wal);
-        inner.check_open()?;
-        let mut state = lock(&inner.state);
+        let mut wal = lock(&engine.wal);
+        engine.check_open()?;
+        let mut state = lock(&engine.state);
         if !wal.memtable.is_empty() {
-            inner.rotate_memtable(&mut wal, &mut state)?;
+            engine.rotate_memtable(&mut wal, &mut state)?;
         }
         state.immutables.back().map(|frozen| frozen.wal_number)
     };
     let Some(target_wal) = target_wal else {
         return Ok(());
     };
-    let mut state = lock(&inner.state);
+    let mut state = lock(&engine.state);
     while state
         .immutables
         .iter()
@@ -277,7 +275,7 @@ pub(crate) fn flush_and_wait(inner: &DbInner) -> Result<()> {
         if state.shutting_down {
             return Err(Error::Closed);
         }
-        state = inner
+        state = engine
             .state_changed
             .wait(state)
             .unwrap_or_else(|poisoned| poisoned.into_inner());

@@ -7,15 +7,14 @@
 //! after that. A crash before `CURRENT` changes leaves the old manifest and old logs in charge,
 //! and the next open replays them again; files the crash left behind unreferenced are removed.
 
-use std::collections::{HashSet, VecDeque};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
-use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Condvar, Mutex};
 
 use crate::batch::BatchReader;
 use crate::cache::BlockCache;
 use crate::commit::GroupCommit;
-use crate::db::{DbInner, EngineState, ReadView, WalState};
+use crate::engine::{Engine, EngineState, WalState, Workers};
 use crate::error::{Error, Result};
 use crate::fs::{FileKind, parse_file_name, remove_file, sync_dir, table_path, wal_path};
 use crate::key::{FileNumber, SequenceNumber};
@@ -27,19 +26,20 @@ use crate::manifest::{
 };
 use crate::memtable::Memtable;
 use crate::options::{Options, WalRecoveryMode};
+use crate::read_view::{ReadView, Visibility};
 use crate::snapshot::SnapshotRegistry;
 use crate::stats::EngineStats;
-use crate::stats::rate::RateMeter;
 use crate::version::Version;
+use crate::version_set::VersionSet;
 use crate::vfs::{FileLock, FileSystem};
 use crate::write::insert_batch;
 
 /// Builds the engine for the database in `dir` (whose lock is held by `lock_file`).
-pub(crate) fn open_inner(
+pub(crate) fn open_engine(
     dir: PathBuf,
     options: Options,
     lock_file: Box<dyn FileLock>,
-) -> Result<DbInner> {
+) -> Result<Engine> {
     let file_system = Arc::clone(&options.file_system);
     let file_system = &*file_system;
     let (state, torn_manifest) = load_or_create_manifest(&dir, &options)?;
@@ -115,14 +115,21 @@ pub(crate) fn open_inner(
 
     let version = Version::open(&options.file_system, &dir, &live_state, &cache)?;
     let version = Arc::new(version);
-    let level0_count = version.levels[0].len();
     let memtable = Arc::new(Memtable::new());
     let view = ReadView {
         memtable: Arc::clone(&memtable),
         immutables: Vec::new(),
         version: Arc::clone(&version),
     };
-    Ok(DbInner {
+    let versions = VersionSet::new(
+        dir.clone(),
+        Arc::clone(&options.file_system),
+        options.max_manifest_size,
+        manifest,
+        next_file_number,
+        version,
+    );
+    Ok(Engine {
         dir,
         lock_file: Mutex::new(Some(lock_file)),
         commit: GroupCommit::new(options.commit_policy, options.max_write_group_bytes),
@@ -132,33 +139,15 @@ pub(crate) fn open_inner(
             memtable,
             last_sequence,
         }),
-        state: Mutex::new(EngineState {
-            immutables: VecDeque::new(),
-            version,
-            manifest,
-            next_file_number,
-            current_wal_number: wal_number,
-            spare_wal: None,
-            spare_wanted: true,
-            shutting_down: false,
-            background_error: None,
-            compacting: HashSet::new(),
-            running_compactions: 0,
-            cursors: Default::default(),
-        }),
+        state: Mutex::new(EngineState::new(versions, wal_number)),
         state_changed: Condvar::new(),
-        view: RwLock::new(Arc::new(view)),
-        visible_sequence: AtomicU64::new(last_sequence.0),
+        visibility: Visibility::new(view, last_sequence),
         snapshots: Arc::new(SnapshotRegistry::default()),
         cache,
+        workers: Workers::default(),
         stats: EngineStats::default(),
         poisoned: Mutex::new(None),
         closed: AtomicBool::new(false),
-        flusher: Mutex::new(None),
-        background_threads: Mutex::new(Vec::new()),
-        level0_files: AtomicUsize::new(level0_count),
-        write_rate: RateMeter::default(),
-        wal_bytes: AtomicU64::new(0),
         options,
     })
 }

@@ -12,7 +12,7 @@
 use std::cmp::Ordering;
 use std::sync::Arc;
 
-use crate::db::{DbInner, lock};
+use crate::engine::{Engine, lock};
 use crate::error::{Error, Result};
 use crate::fs::table_path;
 use crate::key::{SequenceNumber, ValueKind, compare_internal_keys, parse_internal_key};
@@ -34,20 +34,20 @@ pub struct VerifyReport {
 }
 
 /// See [`Db::verify`](crate::Db::verify).
-pub(crate) fn verify(inner: &DbInner) -> Result<VerifyReport> {
+pub(crate) fn verify(engine: &Engine) -> Result<VerifyReport> {
     let version = {
-        let state = lock(&inner.state);
-        let live = state.manifest.state();
-        let on_disk = recover_on(inner.file_system(), &inner.dir)?;
-        compare_states(&on_disk, live, state.manifest.path())?;
-        Arc::clone(&state.version)
+        let state = lock(&engine.state);
+        let live = state.versions.manifest_state();
+        let on_disk = recover_on(engine.file_system(), &engine.dir)?;
+        compare_states(&on_disk, live, state.versions.manifest_path())?;
+        Arc::clone(state.versions.current())
     };
     let mut report = VerifyReport {
         files: 1,
         ..VerifyReport::default()
     };
     for (_, handle) in version.all_tables() {
-        verify_table(inner, &handle.metadata, &mut report)?;
+        verify_table(engine, &handle.metadata, &mut report)?;
     }
     Ok(report)
 }
@@ -88,9 +88,9 @@ struct TableTally {
 }
 
 /// Reads every block of table `metadata.number` and checks it against `metadata`.
-fn verify_table(inner: &DbInner, metadata: &FileMetadata, report: &mut VerifyReport) -> Result<()> {
-    let path = table_path(&inner.dir, metadata.number);
-    let table = Table::open_on(inner.file_system(), &path, metadata.number, None)?;
+fn verify_table(engine: &Engine, metadata: &FileMetadata, report: &mut VerifyReport) -> Result<()> {
+    let path = table_path(&engine.dir, metadata.number);
+    let table = Table::open_on(engine.file_system(), &path, metadata.number, None)?;
     if table.file_size() != metadata.file_size {
         return Err(Error::corruption(
             &path,

@@ -1,7 +1,7 @@
 //! The write path of the engine, run by the leader of each commit group (`commit.rs`):
 //! backpressure from compaction debt, freezing a full memtable behind a fresh write-ahead log,
 //! stamping sequence numbers, one log write and at most one fsync for the group, memtable
-//! inserts, and publishing the new sequence number. `db.rs` states the lock order and the
+//! inserts, and publishing the new sequence number. `engine.rs` states the lock order and the
 //! invariants this code keeps.
 
 use std::sync::Arc;
@@ -10,12 +10,10 @@ use std::time::{Duration, Instant};
 
 use crate::batch::{BatchOperation, BatchReader, WriteBatch};
 use crate::commit::WriteGroup;
-use crate::db::{DbInner, EngineState, ImmutableMemtable, WalState, lock};
+use crate::engine::{Engine, EngineState, ImmutableMemtable, WalState, lock};
 use crate::error::{Error, Result};
-use crate::fs::{remove_file, sync_dir, wal_path};
-use crate::key::{FileNumber, SequenceNumber, ValueKind};
-use crate::log::{LogFileKind, LogWriter, preallocated_length};
-use crate::manifest::{VersionEdit, WalMetadata};
+use crate::key::{SequenceNumber, ValueKind};
+use crate::manifest::VersionEdit;
 use crate::memtable::Memtable;
 
 /// Delay per level-0 file past the slowdown trigger, for each write group.
@@ -23,7 +21,7 @@ const SLOWDOWN_STEP: Duration = Duration::from_millis(1);
 /// The longest a write group is delayed before the stop trigger.
 const SLOWDOWN_MAX: Duration = Duration::from_millis(20);
 
-impl DbInner {
+impl Engine {
     /// Commits one group (run by the group's leader; see `commit.rs`): sequence numbers, one log
     /// write, at most one fsync, memtable inserts, then the new sequence becomes visible.
     pub(crate) fn commit_group(&self, group: &mut WriteGroup) -> Result<()> {
@@ -64,14 +62,16 @@ impl DbInner {
             insert_batch(&wal.memtable, batch.encoded())?;
         }
         wal.last_sequence = SequenceNumber(last);
-        self.visible_sequence.store(last, Ordering::Release);
-        self.wal_bytes.store(wal.writer.offset(), Ordering::Relaxed);
+        self.visibility.publish(SequenceNumber(last));
+        self.stats
+            .wal_bytes
+            .store(wal.writer.offset(), Ordering::Relaxed);
         let bytes = group
             .batches
             .iter()
             .map(WriteBatch::approximate_size)
             .sum::<usize>();
-        self.write_rate.add(bytes as u64);
+        self.stats.write_rate.add(bytes as u64);
         Ok(())
     }
 
@@ -79,7 +79,7 @@ impl DbInner {
     /// past, and bounded), and holds it while level 0 is at the stop trigger, until compaction
     /// brings it down. Called by the commit leader, so the whole write path feels it.
     fn apply_backpressure(&self) -> Result<()> {
-        let level0 = self.level0_files.load(Ordering::Acquire);
+        let level0 = self.visibility.level0_files();
         let slowdown = self.options.level0_slowdown_trigger;
         let stop = self.options.level0_stop_trigger;
         if level0 < slowdown {
@@ -94,7 +94,7 @@ impl DbInner {
         }
         let started = Instant::now();
         let mut state = lock(&self.state);
-        while state.version.levels[0].len() >= stop {
+        while state.versions.current().levels[0].len() >= stop {
             if state.shutting_down || self.closed.load(Ordering::Acquire) {
                 return Err(Error::Closed);
             }
@@ -151,7 +151,7 @@ impl DbInner {
         let (number, writer) = match state.spare_wal.take() {
             Some(spare) => (spare.number, spare.writer),
             None => {
-                let number = state.allocate_file_number();
+                let number = state.versions.allocate_file_number();
                 (number, self.create_wal(number)?)
             }
         };
@@ -162,7 +162,7 @@ impl DbInner {
         edit.wals
             .push(self.wal_metadata(wal.number, Some(wal.writer.offset())));
         edit.wals.push(self.wal_metadata(number, None));
-        match self.log_edit(state, &mut edit) {
+        match state.versions.log_edit(&mut edit) {
             Ok(()) => {}
             // The record only makes recovery stricter, and switching is safe whether or not it
             // reached the disk: recovery replays every log it finds from the manifest's log
@@ -190,32 +190,6 @@ impl DbInner {
         self.install_view(state, Arc::clone(&wal.memtable));
         self.state_changed.notify_all();
         Ok(())
-    }
-
-    /// The manifest record of write-ahead log `number`, created by this engine (so preallocated
-    /// to the write buffer size), synced and finished at `synced_size` if given.
-    pub fn wal_metadata(&self, number: FileNumber, synced_size: Option<u64>) -> WalMetadata {
-        WalMetadata {
-            number,
-            preallocated_size: preallocated_length(self.options.write_buffer_size as u64),
-            synced_size,
-        }
-    }
-
-    /// Creates write-ahead log `number`, preallocated to the write buffer size, and makes its
-    /// directory entry durable.
-    pub fn create_wal(&self, number: FileNumber) -> Result<LogWriter> {
-        let path = wal_path(&self.dir, number);
-        let size = self.options.write_buffer_size as u64;
-        let created =
-            LogWriter::create_preallocated_on(self.file_system(), &path, LogFileKind::Wal, size)
-                .and_then(|writer| sync_dir(self.file_system(), &self.dir).map(|()| writer));
-        if created.is_err() {
-            // A log that is not complete and named durably is never used; removing it keeps a
-            // full disk from filling up with attempts.
-            let _ = remove_file(self.file_system(), &path);
-        }
-        created
     }
 }
 

@@ -18,7 +18,7 @@ use std::sync::atomic::Ordering;
 
 use crate::compaction::picker::{Compaction, Levels, PickerOptions, max_grandparent_overlap_bytes};
 use crate::compaction::stripes::SnapshotStripes;
-use crate::db::{DbInner, lock};
+use crate::engine::{Engine, lock};
 use crate::error::{Error, Result};
 use crate::fs::{sync_dir, table_path};
 use crate::iterator::{InternalIterator, LevelIterator, TableSource};
@@ -42,22 +42,22 @@ const SHUTDOWN_CHECK_INTERVAL: u64 = 4096;
 /// Runs `compaction`, picked from `levels` (the manifest's files when it was picked) against
 /// `version` (which holds the input tables open), and installs its result.
 pub(crate) fn run(
-    inner: &DbInner,
+    engine: &Engine,
     compaction: &Compaction,
     levels: &Levels,
     version: &Version,
     options: &PickerOptions,
 ) -> Result<CompactionReport> {
     if compaction.trivial_move {
-        return move_trivially(inner, compaction, version);
+        return move_trivially(engine, compaction, version);
     }
-    let outputs = merge(inner, compaction, levels, version, options)?;
+    let outputs = merge(engine, compaction, levels, version, options)?;
     let report = CompactionReport {
         bytes_read: compaction.input_bytes(),
         bytes_written: outputs.iter().map(|handle| handle.metadata.file_size).sum(),
         trivial_move: false,
     };
-    install(inner, compaction, outputs)?;
+    install(engine, compaction, outputs)?;
     Ok(report)
 }
 
@@ -74,7 +74,7 @@ fn find_handles(version: &Version, files: &[FileMetadata]) -> Result<Vec<Arc<Tab
 
 /// Moves the single input to the output level by a manifest edit alone.
 fn move_trivially(
-    inner: &DbInner,
+    engine: &Engine,
     compaction: &Compaction,
     version: &Version,
 ) -> Result<CompactionReport> {
@@ -84,7 +84,7 @@ fn move_trivially(
         edit.delete_file(compaction.level, handle.metadata.number);
         edit.add_file(compaction.output_level, handle.metadata.clone());
     }
-    inner.install_edit(edit, handles)?;
+    engine.install_edit(edit, handles)?;
     Ok(CompactionReport {
         trivial_move: true,
         ..CompactionReport::default()
@@ -114,21 +114,21 @@ fn sources(compaction: &Compaction, version: &Version) -> Result<Vec<Box<dyn Int
 
 /// Merges the inputs into new, durable tables of the output level (not yet live).
 fn merge(
-    inner: &DbInner,
+    engine: &Engine,
     compaction: &Compaction,
     levels: &Levels,
     version: &Version,
     options: &PickerOptions,
 ) -> Result<Vec<Arc<TableHandle>>> {
     let mut merge = MergingIterator::new(sources(compaction, version)?);
-    let mut outputs = OutputFiles::new(inner, compaction, options);
+    let mut outputs = OutputFiles::new(engine, compaction, options);
     let merged = merge
         .seek_forward(None)
-        .and_then(|()| merge_entries(inner, compaction, levels, &mut merge, &mut outputs));
+        .and_then(|()| merge_entries(engine, compaction, levels, &mut merge, &mut outputs));
     match merged.and_then(|()| outputs.finish()) {
         Ok(handles) => {
             if !handles.is_empty() {
-                sync_dir(inner.file_system(), &inner.dir)?;
+                sync_dir(engine.file_system(), &engine.dir)?;
             }
             Ok(handles)
         }
@@ -142,13 +142,13 @@ fn merge(
 /// Feeds the merged entries to `outputs`, keeping the newest version of each key in each
 /// snapshot stripe and dropping tombstones nothing below can need (see the module docs).
 fn merge_entries(
-    inner: &DbInner,
+    engine: &Engine,
     compaction: &Compaction,
     levels: &Levels,
     merge: &mut MergingIterator,
     outputs: &mut OutputFiles<'_>,
 ) -> Result<()> {
-    let snapshots = inner.snapshots.pinned();
+    let snapshots = engine.snapshots.pinned();
     let mut stripes = SnapshotStripes::new(&snapshots);
     // The user key of the entries being merged; reused, so that a new key costs a copy but no
     // allocation.
@@ -157,12 +157,13 @@ fn merge_entries(
     let mut merged = 0u64;
     while merge.valid() {
         merged += 1;
-        if merged.is_multiple_of(SHUTDOWN_CHECK_INTERVAL) && inner.closed.load(Ordering::Acquire) {
+        if merged.is_multiple_of(SHUTDOWN_CHECK_INTERVAL) && engine.closed.load(Ordering::Acquire) {
             return Err(Error::Closed);
         }
         let key = merge.key();
-        let parsed = parse_internal_key(key)
-            .map_err(|reason| Error::corruption(inner.dir.join("(compaction input)"), 0, reason))?;
+        let parsed = parse_internal_key(key).map_err(|reason| {
+            Error::corruption(engine.dir.join("(compaction input)"), 0, reason)
+        })?;
         if !has_current_key || current_key != parsed.user_key {
             outputs.before_user_key(parsed.user_key)?;
             current_key.clear();
@@ -185,7 +186,7 @@ fn merge_entries(
 /// with the level below the output grows too large — always between two user keys, so that the
 /// versions of one key stay in one file.
 struct OutputFiles<'a> {
-    inner: &'a DbInner,
+    engine: &'a Engine,
     compaction: &'a Compaction,
     target_file_size: u64,
     max_grandparent_overlap: u64,
@@ -197,9 +198,9 @@ struct OutputFiles<'a> {
 }
 
 impl<'a> OutputFiles<'a> {
-    fn new(inner: &'a DbInner, compaction: &'a Compaction, options: &PickerOptions) -> Self {
+    fn new(engine: &'a Engine, compaction: &'a Compaction, options: &PickerOptions) -> Self {
         OutputFiles {
-            inner,
+            engine,
             compaction,
             target_file_size: options.target_file_size,
             max_grandparent_overlap: max_grandparent_overlap_bytes(options),
@@ -236,11 +237,11 @@ impl<'a> OutputFiles<'a> {
 
     fn add(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
         if self.current.is_none() {
-            let number = lock(&self.inner.state).allocate_file_number();
+            let number = lock(&self.engine.state).versions.allocate_file_number();
             let builder = TableBuilder::create_on(
-                Arc::clone(&self.inner.options.file_system),
-                &table_path(&self.inner.dir, number),
-                self.inner.options.table.clone(),
+                Arc::clone(&self.engine.options.file_system),
+                &table_path(&self.engine.dir, number),
+                self.engine.options.table.clone(),
             )?;
             self.current = Some((number, builder));
         }
@@ -265,10 +266,10 @@ impl<'a> OutputFiles<'a> {
             largest_sequence: properties.largest_sequence,
         };
         let handle = open_table_handle(
-            &self.inner.options.file_system,
-            &self.inner.dir,
+            &self.engine.options.file_system,
+            &self.engine.dir,
             metadata,
-            &self.inner.cache,
+            &self.engine.cache,
         )?;
         self.finished.push(Arc::new(handle));
         Ok(())
@@ -292,7 +293,7 @@ impl<'a> OutputFiles<'a> {
 }
 
 /// Installs a merge's outputs: one edit removing the inputs and adding the outputs.
-fn install(inner: &DbInner, compaction: &Compaction, outputs: Vec<Arc<TableHandle>>) -> Result<()> {
+fn install(engine: &Engine, compaction: &Compaction, outputs: Vec<Arc<TableHandle>>) -> Result<()> {
     let mut edit = VersionEdit::new();
     for (level, number) in compaction.deleted_files() {
         edit.delete_file(level, number);
@@ -300,11 +301,11 @@ fn install(inner: &DbInner, compaction: &Compaction, outputs: Vec<Arc<TableHandl
     for handle in &outputs {
         edit.add_file(compaction.output_level, handle.metadata.clone());
     }
-    let installed = inner.install_edit(edit, outputs.clone());
+    let installed = engine.install_edit(edit, outputs.clone());
     // Unless a failed manifest write may still have reached the disk naming them (then the
     // next open sorts them out), the outputs never became live: their files go when the
     // handles are dropped.
-    if installed.is_err() && !lock(&inner.state).manifest.is_poisoned() {
+    if installed.is_err() && !lock(&engine.state).versions.is_manifest_poisoned() {
         outputs.iter().for_each(|handle| handle.mark_obsolete());
     }
     installed

@@ -20,7 +20,7 @@ use crate::compaction::job;
 use crate::compaction::picker::{
     Compaction, LAST_LEVEL, Levels, PickerOptions, in_bounds, pick_compaction, pick_range,
 };
-use crate::db::{DbInner, EngineState, RETRY_DELAY_MAX, lock};
+use crate::engine::{Engine, EngineState, RETRY_DELAY_MAX, lock};
 use crate::error::{Error, Result};
 use crate::key::FileNumber;
 use crate::stats::CompactionReport;
@@ -31,15 +31,15 @@ const COMPACTION_ATTEMPTS: u32 = 4;
 /// Wait before the first retry; doubled before each later one.
 const FIRST_RETRY_DELAY: Duration = Duration::from_millis(100);
 
-/// Starts the compaction threads of `inner`.
-pub(crate) fn start(inner: &Arc<DbInner>) -> Result<()> {
-    for index in 0..inner.options.background_threads {
-        let worker = Arc::clone(inner);
+/// Starts the compaction threads of `engine`.
+pub(crate) fn start(engine: &Arc<Engine>) -> Result<()> {
+    for index in 0..engine.options.background_threads {
+        let worker = Arc::clone(engine);
         let handle = std::thread::Builder::new()
             .name(format!("shaledb-compact-{index}"))
             .spawn(move || compaction_loop(&worker))
-            .map_err(|error| Error::io(&inner.dir, error))?;
-        lock(&inner.background_threads).push(handle);
+            .map_err(|error| Error::io(&engine.dir, error))?;
+        engine.workers.add_compactor(handle);
     }
     Ok(())
 }
@@ -58,21 +58,21 @@ fn mark_busy(state: &mut EngineState, compaction: &Compaction) {
 
 /// Picks the most urgent compaction, if any is due and its files are free.
 fn pick_next(state: &mut EngineState, options: &PickerOptions) -> Option<Picked> {
-    let levels = state.manifest.state().levels.clone();
+    let levels = state.versions.manifest_state().levels.clone();
     let compaction = pick_compaction(&levels, &state.compacting, &state.cursors, options)?;
     mark_busy(state, &compaction);
     Some(Picked {
         compaction,
         levels,
-        version: Arc::clone(&state.version),
+        version: Arc::clone(state.versions.current()),
     })
 }
 
-fn compaction_loop(inner: &DbInner) {
-    let options = inner.picker_options();
+fn compaction_loop(engine: &Engine) {
+    let options = engine.picker_options();
     loop {
         let picked = {
-            let mut state = lock(&inner.state);
+            let mut state = lock(&engine.state);
             loop {
                 if state.shutting_down {
                     return;
@@ -82,30 +82,30 @@ fn compaction_loop(inner: &DbInner) {
                 {
                     break picked;
                 }
-                state = inner
+                state = engine
                     .state_changed
                     .wait(state)
                     .unwrap_or_else(|poisoned| poisoned.into_inner());
             }
         };
-        let (compaction, result) = run_picked(inner, picked, &options);
-        finish(inner, &compaction, result);
+        let (compaction, result) = run_picked(engine, picked, &options);
+        finish(engine, &compaction, result);
     }
 }
 
 /// Runs a picked compaction, then lets go of the version it read before returning, so that
 /// when `finish` reports the compaction done, no reference of ours keeps its input files.
 fn run_picked(
-    inner: &DbInner,
+    engine: &Engine,
     picked: Picked,
     options: &PickerOptions,
 ) -> (Compaction, Result<CompactionReport>) {
-    let result = run_with_retries(inner, &picked, options);
+    let result = run_with_retries(engine, &picked, options);
     (picked.compaction, result)
 }
 
 fn run_with_retries(
-    inner: &DbInner,
+    engine: &Engine,
     picked: &Picked,
     options: &PickerOptions,
 ) -> Result<CompactionReport> {
@@ -113,7 +113,7 @@ fn run_with_retries(
     let mut attempt = 1;
     loop {
         match job::run(
-            inner,
+            engine,
             &picked.compaction,
             &picked.levels,
             &picked.version,
@@ -122,7 +122,7 @@ fn run_with_retries(
             Ok(report) => return Ok(report),
             Err(Error::Closed) => return Err(Error::Closed),
             Err(error) if error.is_storage_full() => {
-                inner
+                engine
                     .stats
                     .storage_full_retries
                     .fetch_add(1, Ordering::Relaxed);
@@ -130,7 +130,7 @@ fn run_with_retries(
             Err(error) if attempt >= COMPACTION_ATTEMPTS => return Err(error),
             Err(_) => attempt += 1,
         }
-        if !inner.wait_before_retry(delay) {
+        if !engine.wait_before_retry(delay) {
             return Err(Error::Closed);
         }
         delay = (delay * 2).min(RETRY_DELAY_MAX);
@@ -138,8 +138,8 @@ fn run_with_retries(
 }
 
 /// Unmarks the compaction's files, records its outcome, and wakes every waiter.
-fn finish(inner: &DbInner, compaction: &Compaction, result: Result<CompactionReport>) {
-    let mut state = lock(&inner.state);
+fn finish(engine: &Engine, compaction: &Compaction, result: Result<CompactionReport>) {
+    let mut state = lock(&engine.state);
     for number in compaction.input_numbers() {
         state.compacting.remove(&number);
     }
@@ -149,16 +149,16 @@ fn finish(inner: &DbInner, compaction: &Compaction, result: Result<CompactionRep
             if let Some(cursor) = &compaction.cursor {
                 state.cursors[compaction.level] = Some(cursor.clone());
             }
-            inner.stats.record_compaction(&report);
+            engine.stats.record_compaction(&report);
         }
         Err(Error::Closed) => {}
         Err(error) => {
             let cause = format!("compaction failed {COMPACTION_ATTEMPTS} times: {error}");
-            inner.poison(cause.clone());
+            engine.poison(cause.clone());
             state.background_error = Some(cause);
         }
     }
-    inner.state_changed.notify_all();
+    engine.state_changed.notify_all();
 }
 
 /// Compacts every file overlapping the user-key range `lower..upper`, level by level, down to
@@ -166,16 +166,16 @@ fn finish(inner: &DbInner, compaction: &Compaction, result: Result<CompactionRep
 /// tombstones no reader needs any more; returns when done. Runs on the caller's thread beside
 /// the background compactions, waiting for files they hold.
 pub(crate) fn compact_range(
-    inner: &DbInner,
+    engine: &Engine,
     lower: Bound<Vec<u8>>,
     upper: Bound<Vec<u8>>,
 ) -> Result<()> {
-    let options = inner.picker_options();
+    let options = engine.picker_options();
     let start = lower.as_ref().map(Vec::as_slice);
     let end = upper.as_ref().map(Vec::as_slice);
     for level in 0..LAST_LEVEL {
         run_manual(
-            inner,
+            engine,
             &options,
             |levels, busy| pick_range(level, start, end, levels, busy, &options),
             |levels| levels[level].iter().any(|file| in_bounds(file, start, end)),
@@ -185,9 +185,9 @@ pub(crate) fn compact_range(
     // so versions that a dropped snapshot kept, and tombstones that reached it under a
     // snapshot, go only here. One file at a time: its outputs stay inside its own key range, so
     // a concurrent compaction into the last level cannot overlap them.
-    for number in reclaimable_last_level_files(inner, start, end) {
+    for number in reclaimable_last_level_files(engine, start, end) {
         run_manual(
-            inner,
+            engine,
             &options,
             |levels, busy| rewrite_in_place(LAST_LEVEL, number, levels, busy),
             |levels| levels[LAST_LEVEL].iter().any(|file| file.number == number),
@@ -199,12 +199,12 @@ pub(crate) fn compact_range(
 /// Files of the last level in the range whose properties show more entries than keys, or
 /// tombstones: rewriting them can drop something.
 fn reclaimable_last_level_files(
-    inner: &DbInner,
+    engine: &Engine,
     start: Bound<&[u8]>,
     end: Bound<&[u8]>,
 ) -> Vec<FileNumber> {
-    let state = lock(&inner.state);
-    state.version.levels[LAST_LEVEL]
+    let state = lock(&engine.state);
+    state.versions.current().levels[LAST_LEVEL]
         .iter()
         .filter(|handle| in_bounds(&handle.metadata, start, end))
         .filter(|handle| {
@@ -242,23 +242,23 @@ fn rewrite_in_place(
 /// Runs one manual compaction chosen by `pick`, waiting while `pick` finds nothing because
 /// background compactions hold the files and `wanted` says there is work in the range.
 fn run_manual(
-    inner: &DbInner,
+    engine: &Engine,
     options: &PickerOptions,
     pick: impl Fn(&Levels, &HashSet<FileNumber>) -> Option<Compaction>,
     wanted: impl Fn(&Levels) -> bool,
 ) -> Result<()> {
     let picked = {
-        let mut state = lock(&inner.state);
+        let mut state = lock(&engine.state);
         loop {
-            inner.check_open()?;
+            engine.check_open()?;
             if let Some(cause) = &state.background_error {
                 return Err(Error::ReadOnly(cause.clone()));
             }
-            let levels = state.manifest.state().levels.clone();
+            let levels = state.versions.manifest_state().levels.clone();
             match pick(&levels, &state.compacting) {
                 Some(compaction) => {
                     mark_busy(&mut state, &compaction);
-                    let version = Arc::clone(&state.version);
+                    let version = Arc::clone(state.versions.current());
                     break Picked {
                         compaction,
                         levels,
@@ -266,7 +266,7 @@ fn run_manual(
                     };
                 }
                 None if wanted(&levels) && state.running_compactions > 0 => {
-                    state = inner
+                    state = engine
                         .state_changed
                         .wait(state)
                         .unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -275,30 +275,30 @@ fn run_manual(
             }
         }
     };
-    let result = run_picked(inner, picked, options);
+    let result = run_picked(engine, picked, options);
     let outcome = match &result.1 {
         Ok(_) => Ok(()),
         Err(error) => Err(error.duplicate()),
     };
-    finish(inner, &result.0, result.1);
+    finish(engine, &result.0, result.1);
     outcome
 }
 
 /// Waits until no flush or compaction is pending or running.
-pub(crate) fn wait_for_compaction(inner: &DbInner) -> Result<()> {
-    let options = inner.picker_options();
-    let mut state = lock(&inner.state);
+pub(crate) fn wait_for_compaction(engine: &Engine) -> Result<()> {
+    let options = engine.picker_options();
+    let mut state = lock(&engine.state);
     loop {
-        inner.check_open()?;
+        engine.check_open()?;
         if let Some(cause) = &state.background_error {
             return Err(Error::ReadOnly(cause.clone()));
         }
-        let levels = &state.manifest.state().levels;
+        let levels = &state.versions.manifest_state().levels;
         let due = pick_compaction(levels, &state.compacting, &state.cursors, &options).is_some();
         if !due && state.running_compactions == 0 && state.immutables.is_empty() {
             return Ok(());
         }
-        state = inner
+        state = engine
             .state_changed
             .wait_timeout(state, Duration::from_millis(100))
             .unwrap_or_else(|poisoned| poisoned.into_inner())

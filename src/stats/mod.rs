@@ -16,6 +16,8 @@ use std::time::Duration;
 pub use histogram::{Histogram, LatencySummary};
 pub use pressure::Pressure;
 
+use rate::RateMeter;
+
 /// What a finished compaction did, for the statistics.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct CompactionReport {
@@ -47,8 +49,11 @@ pub(crate) struct EngineStats {
     pub compaction_bytes_read: AtomicU64,
     /// Bytes of tables compactions wrote.
     pub compaction_bytes_written: AtomicU64,
-    /// Times the manifest was rewritten into a new file.
-    pub manifest_rolls: AtomicU64,
+    /// Bytes written by the write path (the encoded size of committed batches), for the write
+    /// rate in `pressure()`.
+    pub write_rate: RateMeter,
+    /// Bytes of records in the current write-ahead log.
+    pub wal_bytes: AtomicU64,
     /// Flush and compaction attempts that failed on a full disk and were retried.
     pub storage_full_retries: AtomicU64,
 }
@@ -66,7 +71,8 @@ impl Default for EngineStats {
             trivial_moves: AtomicU64::new(0),
             compaction_bytes_read: AtomicU64::new(0),
             compaction_bytes_written: AtomicU64::new(0),
-            manifest_rolls: AtomicU64::new(0),
+            write_rate: RateMeter::default(),
+            wal_bytes: AtomicU64::new(0),
             storage_full_retries: AtomicU64::new(0),
         }
     }
@@ -136,10 +142,10 @@ impl EngineStats {
             trivial_moves: self.trivial_moves.load(Ordering::Relaxed),
             compaction_bytes_read: self.compaction_bytes_read.load(Ordering::Relaxed),
             compaction_bytes_written: self.compaction_bytes_written.load(Ordering::Relaxed),
-            manifest_rolls: self.manifest_rolls.load(Ordering::Relaxed),
+            manifest_rolls: gauges.manifest_rolls,
             storage_full_retries: self.storage_full_retries.load(Ordering::Relaxed),
-            user_bytes_written: gauges.user_bytes_written,
-            wal_bytes: gauges.wal_bytes,
+            user_bytes_written: self.write_rate.total(),
+            wal_bytes: self.wal_bytes.load(Ordering::Relaxed),
             error: gauges.error,
         }
     }
@@ -155,10 +161,8 @@ pub(crate) struct Gauges<'a> {
     pub commit: &'a crate::commit::GroupStats,
     pub cache: &'a crate::cache::BlockCache<crate::sstable::Block>,
     pub error: Option<String>,
-    /// User bytes written (the encoded size of committed batches).
-    pub user_bytes_written: u64,
-    /// Bytes of records in the current write-ahead log.
-    pub wal_bytes: u64,
+    /// Times the manifest was rewritten into a new file.
+    pub manifest_rolls: u64,
     /// The adaptive commit policy's wait budget.
     pub commit_wait_budget: Duration,
 }

@@ -1,0 +1,297 @@
+//! [`Engine`]: the parts of an open database, each with one owner, and the few rules they share.
+//! `db.rs` wraps it in the public `Db`; the write path (`write.rs`), the flush thread
+//! (`flush.rs`), the compaction threads (`compaction/`), opening (`recovery.rs`) and
+//! `verify.rs` work on it. It imports none of them.
+//!
+//! The parts:
+//! - `commit` (`commit.rs`): the queue of writers and its group commit.
+//! - `wal`: the commit leader's log writer and the memtable it feeds.
+//! - `state`: the [`VersionSet`] (file numbers, manifest, current version), the frozen
+//!   memtables, the spare log, and what the background workers coordinate on.
+//! - `visibility` (`read_view.rs`): the view and sequence number readers see.
+//! - `workers`: the flush and compaction threads.
+//! - `stats` (`stats/`): counters the parts update as they work.
+//!
+//! Locks, always taken in this order: `wal` (held by the commit leader while it logs and
+//! inserts a group) → `state` → the view's lock inside `visibility` (written only while `state`
+//! is held). Readers take only a brief read lock on the view.
+//!
+//! Invariants:
+//! - The visible sequence is published after every entry at or below it is in a memtable of the
+//!   current view (or in a table of its version).
+//! - A frozen memtable leaves the view in the same update that adds its table to the version.
+//! - A write-ahead log is deleted only after the manifest durably records a log number above it.
+
+use std::collections::{HashSet, VecDeque};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::cache::BlockCache;
+use crate::commit::GroupCommit;
+use crate::compaction::picker::PickerOptions;
+use crate::error::{Error, Result};
+use crate::fs::{remove_file, sync_dir, wal_path};
+use crate::key::FileNumber;
+use crate::log::{LogFileKind, LogWriter, preallocated_length};
+use crate::manifest::{NUM_LEVELS, VersionEdit, WalMetadata};
+use crate::memtable::Memtable;
+use crate::options::Options;
+use crate::read_view::{ReadView, Visibility};
+use crate::snapshot::SnapshotRegistry;
+use crate::sstable::Block;
+use crate::stats::EngineStats;
+use crate::version::TableHandle;
+use crate::version_set::VersionSet;
+use crate::vfs::{FileLock, FileSystem};
+
+/// The longest wait between two attempts of a failed flush or compaction.
+pub(crate) const RETRY_DELAY_MAX: Duration = Duration::from_secs(1);
+
+/// The commit leader's state: the log being written and the memtable it feeds.
+pub(crate) struct WalState {
+    pub writer: LogWriter,
+    pub number: FileNumber,
+    pub memtable: Arc<Memtable>,
+    /// The last sequence number handed out (equal to the visible one between groups).
+    pub last_sequence: crate::key::SequenceNumber,
+}
+
+/// A frozen memtable and the log that holds its writes.
+#[derive(Clone)]
+pub(crate) struct ImmutableMemtable {
+    pub memtable: Arc<Memtable>,
+    pub wal_number: FileNumber,
+}
+
+/// A preallocated write-ahead log waiting to become the current one.
+pub(crate) struct SpareWal {
+    pub number: FileNumber,
+    pub writer: LogWriter,
+}
+
+/// Everything that changes when memtables rotate, flushes finish and compactions run.
+pub(crate) struct EngineState {
+    /// File numbers, the manifest and the current version.
+    pub versions: VersionSet,
+    /// Frozen memtables, oldest first.
+    pub immutables: VecDeque<ImmutableMemtable>,
+    /// The log the current memtable writes to (the manifest's log number once everything older
+    /// is flushed).
+    pub current_wal_number: FileNumber,
+    /// The next write-ahead log, preallocated by the flush thread so that a rotation does not
+    /// wait for its zeros to be written. Its number is above `current_wal_number`.
+    pub spare_wal: Option<SpareWal>,
+    /// Whether the flush thread should prepare a spare log when it is idle.
+    pub spare_wanted: bool,
+    pub shutting_down: bool,
+    /// Set when a flush or compaction failed for good; the database is read-only from then on.
+    pub background_error: Option<String>,
+    /// Files that a running compaction reads: no other compaction may take them.
+    pub compacting: HashSet<FileNumber>,
+    /// Compactions running now (background and manual).
+    pub running_compactions: usize,
+    /// Per level, the largest key of the last file compacted out of it (round robin).
+    pub cursors: [Option<Vec<u8>>; NUM_LEVELS],
+}
+
+impl EngineState {
+    /// The state of a freshly opened database around `versions`, whose current log is
+    /// `wal_number`.
+    pub fn new(versions: VersionSet, wal_number: FileNumber) -> Self {
+        EngineState {
+            versions,
+            immutables: VecDeque::new(),
+            current_wal_number: wal_number,
+            spare_wal: None,
+            spare_wanted: true,
+            shutting_down: false,
+            background_error: None,
+            compacting: HashSet::new(),
+            running_compactions: 0,
+            cursors: Default::default(),
+        }
+    }
+}
+
+/// The background threads of one database.
+#[derive(Default)]
+pub(crate) struct Workers {
+    flusher: Mutex<Option<JoinHandle<()>>>,
+    compactors: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Workers {
+    pub fn set_flusher(&self, handle: JoinHandle<()>) {
+        *lock(&self.flusher) = Some(handle);
+    }
+
+    pub fn add_compactor(&self, handle: JoinHandle<()>) {
+        lock(&self.compactors).push(handle);
+    }
+
+    /// Waits for every thread to end (compaction threads first, then the flush thread), and
+    /// returns the cause for the first one that panicked.
+    pub fn join(&self) -> Option<String> {
+        let mut cause = None;
+        let compactors: Vec<_> = lock(&self.compactors).drain(..).collect();
+        for compactor in compactors {
+            if compactor.join().is_err() {
+                cause.get_or_insert_with(|| "a compaction thread panicked".to_string());
+            }
+        }
+        if let Some(flusher) = lock(&self.flusher).take()
+            && flusher.join().is_err()
+        {
+            cause.get_or_insert_with(|| "the flush thread panicked".to_string());
+        }
+        cause
+    }
+}
+
+/// An open database: its parts, each with one owner (see the module documentation).
+pub(crate) struct Engine {
+    pub dir: PathBuf,
+    pub options: Options,
+    pub lock_file: Mutex<Option<Box<dyn FileLock>>>,
+    pub commit: GroupCommit,
+    pub wal: Mutex<WalState>,
+    pub state: Mutex<EngineState>,
+    /// Signalled when `state` changes: a memtable was frozen, a flush finished, shutdown began.
+    pub state_changed: Condvar,
+    pub visibility: Visibility,
+    pub snapshots: Arc<SnapshotRegistry>,
+    pub cache: Arc<BlockCache<Block>>,
+    pub workers: Workers,
+    pub stats: EngineStats,
+    /// Why writes are refused, after a failed log write or fsync.
+    pub poisoned: Mutex<Option<String>>,
+    pub closed: AtomicBool,
+}
+
+/// Takes a mutex even if a panicking thread poisoned it. Every critical section in the engine
+/// leaves its data consistent at each step that can panic (only assertions can), so the data is
+/// still usable; a panicked background worker poisons the database through `poisoned` instead.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Engine {
+    /// Waits `delay` before a background retry, waking early when the database closes; false
+    /// if it is closing, so that a retry loop never holds up `close`.
+    pub fn wait_before_retry(&self, delay: Duration) -> bool {
+        let deadline = Instant::now() + delay;
+        let mut state = lock(&self.state);
+        loop {
+            if state.shutting_down || self.closed.load(Ordering::Acquire) {
+                return false;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return true;
+            }
+            state = self
+                .state_changed
+                .wait_timeout(state, deadline - now)
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .0;
+        }
+    }
+
+    /// The file system every file operation goes through (`Options::file_system`).
+    pub fn file_system(&self) -> &dyn FileSystem {
+        &*self.options.file_system
+    }
+
+    pub fn check_open(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            Err(Error::Closed)
+        } else {
+            Ok(())
+        }
+    }
+
+    pub fn check_writable(&self) -> Result<()> {
+        self.check_open()?;
+        match lock(&self.poisoned).as_ref() {
+            Some(cause) => Err(Error::ReadOnly(cause.clone())),
+            None => Ok(()),
+        }
+    }
+
+    /// Refuses every later write, keeping the first cause.
+    pub fn poison(&self, cause: String) {
+        lock(&self.poisoned).get_or_insert(cause);
+    }
+
+    /// The picker's sizing, from the options.
+    pub fn picker_options(&self) -> PickerOptions {
+        PickerOptions {
+            level0_compaction_trigger: self.options.level0_compaction_trigger,
+            level1_target_size: self.options.level1_target_size,
+            level_size_multiplier: self.options.level_size_multiplier,
+            target_file_size: self.options.target_file_size,
+            level0_size_percent_trigger: self.options.level0_size_percent_trigger,
+        }
+    }
+
+    /// Logs `edit` (which only adds and deletes tables), installs the version it makes and
+    /// publishes it to readers; `added` holds the handles of `edit.new_files` in order.
+    pub fn install_edit(&self, edit: VersionEdit, added: Vec<Arc<TableHandle>>) -> Result<()> {
+        let mut state = lock(&self.state);
+        state.versions.log_and_apply(edit, added)?;
+        let memtable = self.current_memtable();
+        self.install_view(&state, memtable);
+        self.state_changed.notify_all();
+        Ok(())
+    }
+
+    /// Publishes a new read view built from `state` (called with `state` locked).
+    pub fn install_view(&self, state: &EngineState, memtable: Arc<Memtable>) {
+        self.visibility.install(ReadView {
+            memtable,
+            immutables: state
+                .immutables
+                .iter()
+                .rev()
+                .map(|frozen| Arc::clone(&frozen.memtable))
+                .collect(),
+            version: Arc::clone(state.versions.current()),
+        });
+    }
+
+    /// The memtable readers currently see as the active one (with `state` locked).
+    pub fn current_memtable(&self) -> Arc<Memtable> {
+        Arc::clone(&self.visibility.view().memtable)
+    }
+
+    /// The manifest record of write-ahead log `number`, created by this engine (so preallocated
+    /// to the write buffer size), synced and finished at `synced_size` if given.
+    pub fn wal_metadata(&self, number: FileNumber, synced_size: Option<u64>) -> WalMetadata {
+        WalMetadata {
+            number,
+            preallocated_size: preallocated_length(self.options.write_buffer_size as u64),
+            synced_size,
+        }
+    }
+
+    /// Creates write-ahead log `number`, preallocated to the write buffer size, and makes its
+    /// directory entry durable.
+    pub fn create_wal(&self, number: FileNumber) -> Result<LogWriter> {
+        let path = wal_path(&self.dir, number);
+        let size = self.options.write_buffer_size as u64;
+        let created =
+            LogWriter::create_preallocated_on(self.file_system(), &path, LogFileKind::Wal, size)
+                .and_then(|writer| sync_dir(self.file_system(), &self.dir).map(|()| writer));
+        if created.is_err() {
+            // A log that is not complete and named durably is never used; removing it keeps a
+            // full disk from filling up with attempts.
+            let _ = remove_file(self.file_system(), &path);
+        }
+        created
+    }
+}

@@ -1,0 +1,143 @@
+//! What readers see: [`ReadView`] (the active memtable, the frozen ones and the version that
+//! together hold every visible entry) and [`Visibility`], which publishes a view and the
+//! visible sequence number to readers. A point read and the sources of an iterator are read
+//! from one view here; the view is never changed, only replaced.
+//!
+//! Thread safety: the current view sits behind a read-write lock that readers hold only for
+//! one `Arc` clone; it is replaced only by the engine with its `state` lock held. The visible
+//! sequence is an atomic, stored by the commit leader after its group is in the memtable.
+//!
+//! Invariant: every entry at or below the visible sequence is in a memtable of the current view
+//! or in a table of its version. A frozen memtable leaves the view in the same replacement that
+//! adds its table to the version.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
+
+use crate::db_iterator::SourceFactory;
+use crate::error::Result;
+use crate::iterator::{InternalIterator, LevelIterator, MemtableIterator, TableSource};
+use crate::key::SequenceNumber;
+use crate::memtable::{Memtable, MemtableLookup};
+use crate::sstable::{BlockReadOptions, LookupResult};
+use crate::value::Value;
+use crate::version::Version;
+
+/// The memtables and tables that together hold every visible entry.
+pub(crate) struct ReadView {
+    pub memtable: Arc<Memtable>,
+    /// Frozen memtables waiting for their flush, newest first.
+    pub immutables: Vec<Arc<Memtable>>,
+    pub version: Arc<Version>,
+}
+
+impl ReadView {
+    /// The newest version of `key` at or below `sequence`: the memtables newest first, then
+    /// the tables that may hold the key, newest first.
+    pub fn get(
+        &self,
+        key: &[u8],
+        sequence: SequenceNumber,
+        options: BlockReadOptions,
+    ) -> Result<Option<Value>> {
+        let memtables = std::iter::once(&self.memtable).chain(self.immutables.iter());
+        for memtable in memtables {
+            match memtable.get(key, sequence) {
+                Some(MemtableLookup::Found(value)) => return Ok(Some(value)),
+                Some(MemtableLookup::Deleted) => return Ok(None),
+                None => {}
+            }
+        }
+        for handle in self.version.tables_for_key(key) {
+            match handle.table.get_with(key, sequence, options)? {
+                Some(LookupResult::Value(value)) => return Ok(Some(value)),
+                Some(LookupResult::Deleted) => return Ok(None),
+                None => {}
+            }
+        }
+        Ok(None)
+    }
+
+    /// The sources of a merge over this view: memtables, level-0 tables, one iterator per
+    /// deeper level. The factory keeps the view (and so its files) alive.
+    pub fn sources(self: Arc<Self>, options: BlockReadOptions) -> SourceFactory {
+        Box::new(move || {
+            let mut sources: Vec<Box<dyn InternalIterator>> = Vec::new();
+            sources.push(Box::new(MemtableIterator::new(Arc::clone(&self.memtable))));
+            for memtable in &self.immutables {
+                sources.push(Box::new(MemtableIterator::new(Arc::clone(memtable))));
+            }
+            for handle in &self.version.levels[0] {
+                sources.push(Box::new(TableSource::new(handle.table.iter_with(options))));
+            }
+            for level in &self.version.levels[1..] {
+                if !level.is_empty() {
+                    sources.push(Box::new(LevelIterator::new(level.clone(), options)));
+                }
+            }
+            sources
+        })
+    }
+}
+
+/// The view and the sequence number that readers see, published by the engine.
+pub(crate) struct Visibility {
+    view: RwLock<Arc<ReadView>>,
+    visible_sequence: AtomicU64,
+    /// Level-0 files in the current view's version, for the write path's backpressure check.
+    level0_files: AtomicUsize,
+}
+
+impl Visibility {
+    /// Publishes `view` with every entry through `sequence` visible.
+    pub fn new(view: ReadView, sequence: SequenceNumber) -> Self {
+        Visibility {
+            level0_files: AtomicUsize::new(view.version.levels[0].len()),
+            view: RwLock::new(Arc::new(view)),
+            visible_sequence: AtomicU64::new(sequence.0),
+        }
+    }
+
+    /// The current view.
+    pub fn view(&self) -> Arc<ReadView> {
+        Arc::clone(
+            &self
+                .view
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        )
+    }
+
+    /// Replaces the current view (called by the engine with its `state` lock held).
+    pub fn install(&self, view: ReadView) {
+        self.level0_files
+            .store(view.version.levels[0].len(), Ordering::Release);
+        *self
+            .view
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(view);
+    }
+
+    /// The newest sequence number readers may see.
+    pub fn visible_sequence(&self) -> SequenceNumber {
+        SequenceNumber(self.visible_sequence.load(Ordering::Acquire))
+    }
+
+    /// Makes every entry through `sequence` visible (called by the commit leader once its
+    /// group is in the memtable of the current view).
+    pub fn publish(&self, sequence: SequenceNumber) {
+        self.visible_sequence.store(sequence.0, Ordering::Release);
+    }
+
+    /// Level-0 files in the current view's version.
+    pub fn level0_files(&self) -> usize {
+        self.level0_files.load(Ordering::Acquire)
+    }
+
+    /// The sequence number a read without a snapshot sees and the view it reads, in that
+    /// order.
+    pub fn read_point(&self) -> (SequenceNumber, Arc<ReadView>) {
+        let sequence = self.visible_sequence();
+        (sequence, self.view())
+    }
+}

@@ -1,0 +1,143 @@
+//! [`VersionSet`]: what LevelDB's `VersionSet` owns — the file numbers, the manifest writer and
+//! its rolling, and the current [`Version`]. Flushes, compactions, memtable rotations and close
+//! build a [`VersionEdit`] and hand it here: [`VersionSet::log_edit`] makes it durable in the
+//! manifest, [`VersionSet::log_and_apply`] also installs the version it makes.
+//!
+//! Thread safety: none of its own. The engine keeps the set inside its `state` mutex
+//! (`engine.rs`), so edits are logged and versions installed in one order, and a manifest append
+//! and its fsync happen under that lock. Publishing a new version to readers is the engine's
+//! job (`read_view.rs`); this module knows nothing of memtables, logs being written or readers.
+//!
+//! Invariants:
+//! - The manifest on disk describes `current` (after a successful edit) or the version before
+//!   it (after a failed one: the failed edit is not applied).
+//! - Every file number handed out is below the `next_file_number` that the next edit records.
+//! - After a failed append the manifest's tail is unknown; the next edit starts a new manifest
+//!   from the last good state before it appends anything.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::error::Result;
+use crate::fs::remove_file;
+use crate::key::FileNumber;
+use crate::manifest::{ManifestState, ManifestWriter, VersionEdit, write_current_on};
+use crate::version::{TableHandle, Version};
+use crate::vfs::FileSystem;
+
+/// The manifest, the file numbers and the current version of one database.
+pub(crate) struct VersionSet {
+    dir: PathBuf,
+    file_system: Arc<dyn FileSystem>,
+    /// A manifest larger than this is rewritten into a new file (`Options::max_manifest_size`).
+    max_manifest_size: u64,
+    manifest: ManifestWriter,
+    next_file_number: u64,
+    current: Arc<Version>,
+    /// Times the manifest was rewritten into a new file, for `stats()`.
+    manifest_rolls: u64,
+}
+
+impl VersionSet {
+    /// The set of a database in `dir` whose live manifest is `manifest`, describing `current`;
+    /// `next_file_number` is above every file number in use.
+    pub fn new(
+        dir: PathBuf,
+        file_system: Arc<dyn FileSystem>,
+        max_manifest_size: u64,
+        manifest: ManifestWriter,
+        next_file_number: u64,
+        current: Arc<Version>,
+    ) -> Self {
+        VersionSet {
+            dir,
+            file_system,
+            max_manifest_size,
+            manifest,
+            next_file_number,
+            current,
+            manifest_rolls: 0,
+        }
+    }
+
+    /// A new file number, never handed out before.
+    pub fn allocate_file_number(&mut self) -> FileNumber {
+        let number = FileNumber(self.next_file_number);
+        self.next_file_number += 1;
+        number
+    }
+
+    /// The version readers and compactions start from.
+    pub fn current(&self) -> &Arc<Version> {
+        &self.current
+    }
+
+    /// What the manifest records: files per level, logs, sequence numbers.
+    pub fn manifest_state(&self) -> &ManifestState {
+        self.manifest.state()
+    }
+
+    /// The live manifest file.
+    pub fn manifest_path(&self) -> &Path {
+        self.manifest.path()
+    }
+
+    /// Whether the last append failed, so that the manifest's tail is unknown: a failed edit
+    /// may or may not have reached the disk.
+    pub fn is_manifest_poisoned(&self) -> bool {
+        self.manifest.is_poisoned()
+    }
+
+    /// Times the manifest was rewritten into a new file since open.
+    pub fn manifest_rolls(&self) -> u64 {
+        self.manifest_rolls
+    }
+
+    /// Makes `edit` durable in the manifest (with the current next file number), starting a new
+    /// manifest when this one has grown past the size limit. The current version is unchanged:
+    /// for edits that only record logs.
+    ///
+    /// After a failed append the manifest's tail is unknown, so the next call first starts a
+    /// new manifest from the state as of the last good edit (what the failed edit would have
+    /// changed is not in it; the caller keeps that edit's new files for the next open to sort
+    /// out, since the failed record may still have reached the disk).
+    pub fn log_edit(&mut self, edit: &mut VersionEdit) -> Result<()> {
+        if self.manifest.is_poisoned() {
+            self.roll_manifest()?;
+        }
+        edit.next_file_number = Some(FileNumber(self.next_file_number));
+        self.manifest.append(edit)?;
+        if self.manifest.file_size() > self.max_manifest_size {
+            // A failure here leaves the old manifest, which is complete, in charge.
+            let _ = self.roll_manifest();
+        }
+        Ok(())
+    }
+
+    /// Logs `edit` and makes the version it produces current; `added` holds the open handles of
+    /// `edit.new_files`, in order. On failure nothing is applied.
+    pub fn log_and_apply(
+        &mut self,
+        mut edit: VersionEdit,
+        added: Vec<Arc<TableHandle>>,
+    ) -> Result<()> {
+        self.log_edit(&mut edit)?;
+        self.current = Arc::new(self.current.apply(&edit, added));
+        Ok(())
+    }
+
+    /// Writes the current state as the snapshot that starts a new manifest, points CURRENT at
+    /// it, and deletes the old manifest.
+    fn roll_manifest(&mut self) -> Result<()> {
+        let number = self.allocate_file_number();
+        let mut snapshot = self.manifest.state().clone();
+        snapshot.next_file_number = FileNumber(self.next_file_number);
+        let file_system = &*self.file_system;
+        let manifest = ManifestWriter::create_on(file_system, &self.dir, number, &snapshot)?;
+        write_current_on(file_system, &self.dir, number)?;
+        let old = std::mem::replace(&mut self.manifest, manifest);
+        let _ = remove_file(file_system, old.path());
+        self.manifest_rolls += 1;
+        Ok(())
+    }
+}
