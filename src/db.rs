@@ -170,8 +170,13 @@ impl Db {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn snapshot(&self) -> Snapshot {
-        let sequence = self.engine.visibility.visible_sequence();
-        self.engine.snapshots.take(sequence)
+        let visibility = &self.engine.visibility;
+        self.engine.snapshots.take(|| {
+            let sequence = visibility.visible_sequence();
+            #[cfg(test)]
+            visibility.pause.call();
+            sequence
+        })
     }
 
     /// Every key and value in key order (reverse with `.rev()`), as of now.
@@ -569,5 +574,115 @@ mod tests {
         // Nothing of the failed group reached the memtable.
         assert_eq!(db.get(b"follower0-1").unwrap(), None);
         db.close().unwrap();
+    }
+}
+
+/// Reads racing with a flush: a read takes its sequence number and then its view, and a flush
+/// keeps only the newest version of a key the registered snapshots do not pin. Each test stops
+/// a read between its two steps (the engine's test pause point), overwrites the key and flushes
+/// meanwhile, then lets the read finish: it must return the value at its own sequence.
+#[cfg(test)]
+mod read_race_tests {
+    use super::*;
+    use std::sync::{Mutex, mpsc};
+    use std::time::Duration;
+
+    /// A database where `k` is `v0` in a table and `v1` in the memtable, and no compaction
+    /// runs.
+    fn setup() -> (tempfile::TempDir, Arc<Db>) {
+        let dir = tempfile::tempdir().unwrap();
+        let options = Options {
+            level0_size_percent_trigger: 0,
+            ..Options::default()
+        };
+        let db = Arc::new(Db::open(dir.path(), options).unwrap());
+        db.put(b"k", b"v0").unwrap();
+        db.flush().unwrap();
+        db.put(b"k", b"v1").unwrap();
+        (dir, db)
+    }
+
+    /// Runs `read` on its own thread, paused at the pause point while `k` is overwritten with
+    /// `v2` and the memtable flushed (by a thread of its own, which may have to wait for the
+    /// read); returns what the read returned.
+    fn race<T: Send + 'static>(db: &Arc<Db>, read: impl FnOnce(&Db) -> T + Send + 'static) -> T {
+        let (paused_sender, paused) = mpsc::channel::<()>();
+        let (resume, resumed) = mpsc::channel::<()>();
+        let resumed = Mutex::new(resumed);
+        let paused_sender = Mutex::new(paused_sender);
+        db.engine.visibility.pause.set(move || {
+            let _ = lock(&paused_sender).send(());
+            let _ = lock(&resumed).recv_timeout(Duration::from_secs(10));
+        });
+        let reader = {
+            let db = Arc::clone(db);
+            std::thread::spawn(move || read(&db))
+        };
+        paused.recv_timeout(Duration::from_secs(10)).unwrap();
+        db.engine.visibility.pause.clear();
+        let writer = {
+            let db = Arc::clone(db);
+            std::thread::spawn(move || {
+                db.put(b"k", b"v2").unwrap();
+                db.flush().unwrap();
+            })
+        };
+        // Let the flush finish before the read goes on; where the read holds the view steady,
+        // the flush waits for the read instead, and this gives up after a second.
+        let flushes = db.engine.stats.flushes.load(Ordering::Acquire);
+        let deadline = std::time::Instant::now() + Duration::from_secs(1);
+        while db.engine.stats.flushes.load(Ordering::Acquire) == flushes
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        resume.send(()).unwrap();
+        let result = reader.join().unwrap();
+        writer.join().unwrap();
+        assert_eq!(db.get(b"k").unwrap().as_deref(), Some(&b"v2"[..]));
+        result
+    }
+
+    #[test]
+    fn a_get_preempted_by_a_flush_returns_the_value_at_its_sequence() {
+        let (_dir, db) = setup();
+        let value = race(&db, |db| db.get(b"k").unwrap());
+        assert_eq!(value.as_deref(), Some(&b"v1"[..]));
+    }
+
+    #[test]
+    fn an_iterator_preempted_by_a_flush_reads_the_state_at_its_sequence() {
+        let (_dir, db) = setup();
+        let entries = race(&db, |db| {
+            db.iter()
+                .map(|item| item.map(|(key, value)| (key, value.to_vec())))
+                .collect::<Result<Vec<_>>>()
+                .unwrap()
+        });
+        assert_eq!(entries, vec![(b"k".to_vec(), b"v1".to_vec())]);
+    }
+
+    #[test]
+    fn a_multi_get_preempted_by_a_flush_returns_the_values_at_its_sequence() {
+        let (_dir, db) = setup();
+        let values = race(&db, |db| {
+            db.multi_get(&[&b"k"[..], &b"absent"[..]]).unwrap()
+        });
+        assert_eq!(values[0].as_deref(), Some(&b"v1"[..]));
+        assert_eq!(values[1], None);
+    }
+
+    #[test]
+    fn a_snapshot_taken_during_a_flush_keeps_the_value_at_its_sequence() {
+        let (_dir, db) = setup();
+        let snapshot = race(&db, |db| db.snapshot());
+        let at_snapshot = ReadOptions {
+            snapshot: Some(&snapshot),
+            ..ReadOptions::default()
+        };
+        assert_eq!(
+            db.get_with(b"k", &at_snapshot).unwrap().as_deref(),
+            Some(&b"v1"[..])
+        );
     }
 }

@@ -171,6 +171,29 @@ pub(crate) struct Engine {
     pub closed: AtomicBool,
 }
 
+/// A function that tests install to run at a chosen point of the engine's code (see its uses).
+#[cfg(test)]
+#[derive(Default)]
+pub(crate) struct TestHook(Mutex<Option<Arc<dyn Fn() + Send + Sync>>>);
+
+#[cfg(test)]
+impl TestHook {
+    pub fn set(&self, hook: impl Fn() + Send + Sync + 'static) {
+        *lock(&self.0) = Some(Arc::new(hook));
+    }
+
+    pub fn clear(&self) {
+        *lock(&self.0) = None;
+    }
+
+    pub fn call(&self) {
+        let hook = lock(&self.0).clone();
+        if let Some(hook) = hook {
+            hook();
+        }
+    }
+}
+
 /// Takes a mutex even if a panicking thread poisoned it. Every critical section in the engine
 /// leaves its data consistent at each step that can panic (only assertions can), so the data is
 /// still usable; a panicked background worker poisons the database through `poisoned` instead.

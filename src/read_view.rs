@@ -86,6 +86,10 @@ pub(crate) struct Visibility {
     visible_sequence: AtomicU64,
     /// Level-0 files in the current view's version, for the write path's backpressure check.
     level0_files: AtomicUsize,
+    /// Called by a read between taking its sequence number and its view: tests use it to
+    /// force the interleavings the invariants must survive.
+    #[cfg(test)]
+    pub pause: crate::engine::TestHook,
 }
 
 impl Visibility {
@@ -95,6 +99,8 @@ impl Visibility {
             level0_files: AtomicUsize::new(view.version.levels[0].len()),
             view: RwLock::new(Arc::new(view)),
             visible_sequence: AtomicU64::new(sequence.0),
+            #[cfg(test)]
+            pause: Default::default(),
         }
     }
 
@@ -134,10 +140,21 @@ impl Visibility {
         self.level0_files.load(Ordering::Acquire)
     }
 
-    /// The sequence number a read without a snapshot sees and the view it reads, in that
-    /// order.
+    /// The sequence number a read without a snapshot sees and the view it reads, taken
+    /// together: the sequence is loaded while the view lock is held, so no view can be
+    /// installed between the two. A later view would be wrong for that sequence: its tables
+    /// may come from a flush or compaction that kept only a newer version of a key than the
+    /// sequence can see (no registered snapshot pinned the older one), and the read would
+    /// return an older value, or none. An earlier view would miss entries of a newer memtable.
+    /// Holding the read lock across one atomic load delays an install by nanoseconds.
     pub fn read_point(&self) -> (SequenceNumber, Arc<ReadView>) {
+        let view = self
+            .view
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let sequence = self.visible_sequence();
-        (sequence, self.view())
+        #[cfg(test)]
+        self.pause.call();
+        (sequence, Arc::clone(&view))
     }
 }

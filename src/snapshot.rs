@@ -24,9 +24,16 @@ impl SnapshotRegistry {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Pins `sequence` until the returned snapshot is dropped.
-    pub(crate) fn take(self: &Arc<Self>, sequence: SequenceNumber) -> Snapshot {
-        *self.live().entry(sequence).or_insert(0) += 1;
+    /// Pins the sequence number `current` returns until the returned snapshot is dropped.
+    /// `current` is called with the registry locked, so that a flush or compaction that reads
+    /// the pinned sequences (`pinned`) either sees this snapshot or started before its sequence
+    /// was read (and so holds no entry newer than it): no version the snapshot can see is
+    /// dropped in between.
+    pub(crate) fn take(self: &Arc<Self>, current: impl FnOnce() -> SequenceNumber) -> Snapshot {
+        let mut live = self.live();
+        let sequence = current();
+        *live.entry(sequence).or_insert(0) += 1;
+        drop(live);
         Snapshot {
             sequence,
             registry: Arc::clone(self),
@@ -109,9 +116,9 @@ mod tests {
     #[test]
     fn registry_tracks_live_snapshots() {
         let registry = Arc::new(SnapshotRegistry::default());
-        let first = registry.take(SequenceNumber(5));
-        let second = registry.take(SequenceNumber(5));
-        let third = registry.take(SequenceNumber(9));
+        let first = registry.take(|| SequenceNumber(5));
+        let second = registry.take(|| SequenceNumber(5));
+        let third = registry.take(|| SequenceNumber(9));
         assert_eq!(registry.pinned().first(), Some(&SequenceNumber(5)));
         drop(first);
         assert_eq!(
