@@ -441,7 +441,11 @@ fn close(engine: &Engine) -> Result<()> {
     }
     // Dropping the lock releases it.
     drop(lock(&engine.lock_file).take());
-    synced.and(recorded)
+    let panicked = match lock(&engine.panicked).clone() {
+        Some(cause) => Err(Error::ReadOnly(cause)),
+        None => Ok(()),
+    };
+    synced.and(recorded).and(panicked)
 }
 
 /// Records in the manifest that the last write-ahead log was synced through `synced_size`
@@ -684,5 +688,77 @@ mod read_race_tests {
             db.get_with(b"k", &at_snapshot).unwrap().as_deref(),
             Some(&b"v1"[..])
         );
+    }
+}
+
+/// Panics in background threads and on the caller's thread during a manual compaction turn the
+/// database read-only with the cause, instead of leaving writers waiting for work that will never
+/// finish. (The commit leader and the flush thread are tested through `FaultFileSystem`'s
+/// panicking write in `tests/panic_safety.rs`.)
+#[cfg(test)]
+mod panic_tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn options() -> Options {
+        Options {
+            level0_compaction_trigger: 2,
+            level0_size_percent_trigger: 0,
+            ..Options::default()
+        }
+    }
+
+    fn expect_read_only_naming(result: Result<()>, place: &str) {
+        match result {
+            Err(Error::ReadOnly(cause)) => assert!(cause.contains(place), "{cause}"),
+            other => panic!("expected a read-only error naming {place}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_panicking_compaction_thread_turns_the_database_read_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), options()).unwrap();
+        db.engine
+            .compaction_started
+            .set(|| panic!("injected compaction panic"));
+        for round in 0..2 {
+            db.put(format!("key{round}").as_bytes(), b"value").unwrap();
+            db.flush().unwrap();
+        }
+        // The compaction that two level-0 files start panics on its thread.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while db.stats().error.is_none() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no error after the panic"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        expect_read_only_naming(db.put(b"later", b"write"), "a compaction thread");
+        expect_read_only_naming(db.wait_for_compaction(), "a compaction thread");
+        assert_eq!(db.get(b"key0").unwrap().as_deref(), Some(&b"value"[..]));
+        expect_read_only_naming(db.close(), "a compaction thread");
+    }
+
+    #[test]
+    fn a_panicking_manual_compaction_returns_an_error_and_turns_the_database_read_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = Options {
+            level0_compaction_trigger: 8,
+            ..options()
+        };
+        let db = Db::open(dir.path(), options).unwrap();
+        for round in 0..2 {
+            db.put(format!("key{round}").as_bytes(), b"value").unwrap();
+            db.flush().unwrap();
+        }
+        db.engine
+            .compaction_started
+            .set(|| panic!("injected compaction panic"));
+        expect_read_only_naming(db.compact_range::<&[u8], _>(..), "a manual compaction");
+        expect_read_only_naming(db.put(b"later", b"write"), "a manual compaction");
+        assert_eq!(db.get(b"key1").unwrap().as_deref(), Some(&b"value"[..]));
+        expect_read_only_naming(db.close(), "a manual compaction");
     }
 }

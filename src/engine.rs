@@ -168,30 +168,12 @@ pub(crate) struct Engine {
     pub stats: EngineStats,
     /// Why writes are refused, after a failed log write or fsync.
     pub poisoned: Mutex<Option<String>>,
+    /// The first panic caught in the commit path or a background thread; `close` returns it.
+    pub panicked: Mutex<Option<String>>,
     pub closed: AtomicBool,
-}
-
-/// A function that tests install to run at a chosen point of the engine's code (see its uses).
-#[cfg(test)]
-#[derive(Default)]
-pub(crate) struct TestHook(Mutex<Option<Arc<dyn Fn() + Send + Sync>>>);
-
-#[cfg(test)]
-impl TestHook {
-    pub fn set(&self, hook: impl Fn() + Send + Sync + 'static) {
-        *lock(&self.0) = Some(Arc::new(hook));
-    }
-
-    pub fn clear(&self) {
-        *lock(&self.0) = None;
-    }
-
-    pub fn call(&self) {
-        let hook = lock(&self.0).clone();
-        if let Some(hook) = hook {
-            hook();
-        }
-    }
+    /// Called when a compaction job starts: tests use it to inject a panic.
+    #[cfg(test)]
+    pub compaction_started: crate::test_hook::TestHook,
 }
 
 /// Takes a mutex even if a panicking thread poisoned it. Every critical section in the engine
@@ -249,6 +231,32 @@ impl Engine {
     /// Refuses every later write, keeping the first cause.
     pub fn poison(&self, cause: String) {
         lock(&self.poisoned).get_or_insert(cause);
+    }
+
+    /// Records a panic caught in `place` ("the flush thread", ...): the database refuses writes
+    /// from now on, background work stops, every waiting writer wakes to the cause, and
+    /// `close` returns it. Returns the error for the caller that caught it.
+    pub fn record_panic(&self, place: &str, payload: &(dyn std::any::Any + Send)) -> Error {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|text| text.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".to_string());
+        let cause = format!("{place} panicked ({message}); reopen the database to recover");
+        self.poison(cause.clone());
+        lock(&self.panicked).get_or_insert_with(|| cause.clone());
+        let mut state = lock(&self.state);
+        state.background_error.get_or_insert_with(|| cause.clone());
+        self.state_changed.notify_all();
+        Error::ReadOnly(cause)
+    }
+
+    /// Runs `work` for a background thread named `place`, turning a panic into
+    /// [`record_panic`](Self::record_panic).
+    pub fn catch_panic(&self, place: &str, work: impl FnOnce()) {
+        if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)) {
+            self.record_panic(place, &*payload);
+        }
     }
 
     /// The picker's sizing, from the options.

@@ -81,7 +81,7 @@ pub(crate) fn start_flusher(engine: &Arc<Engine>) -> Result<()> {
     let worker = Arc::clone(engine);
     let handle = std::thread::Builder::new()
         .name("shaledb-flush".into())
-        .spawn(move || flush_loop(&worker))
+        .spawn(move || worker.catch_panic("the flush thread", || flush_loop(&worker)))
         .map_err(|error| Error::io(&engine.dir, error))?;
     engine.workers.set_flusher(handle);
     Ok(())

@@ -60,6 +60,8 @@ mod recovery;
 mod snapshot;
 pub mod sstable;
 pub mod stats;
+#[cfg(test)]
+mod test_hook;
 pub mod value;
 mod verify;
 mod version;

@@ -89,7 +89,7 @@ pub(crate) struct Visibility {
     /// Called by a read between taking its sequence number and its view: tests use it to
     /// force the interleavings the invariants must survive.
     #[cfg(test)]
-    pub pause: crate::engine::TestHook,
+    pub pause: crate::test_hook::TestHook,
 }
 
 impl Visibility {

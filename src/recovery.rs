@@ -147,6 +147,9 @@ pub(crate) fn open_engine(
         workers: Workers::default(),
         stats: EngineStats::default(),
         poisoned: Mutex::new(None),
+        panicked: Mutex::new(None),
+        #[cfg(test)]
+        compaction_started: Default::default(),
         closed: AtomicBool::new(false),
         options,
     })

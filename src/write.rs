@@ -24,7 +24,19 @@ const SLOWDOWN_MAX: Duration = Duration::from_millis(20);
 impl Engine {
     /// Commits one group (run by the group's leader; see `commit.rs`): sequence numbers, one log
     /// write, at most one fsync, memtable inserts, then the new sequence becomes visible.
+    ///
+    /// A panic anywhere in it (a bug, or a panicking `FileSystem`) is caught: the log may hold
+    /// part of the group, so the database turns read-only, and the group's writers and every
+    /// later one get `Error::ReadOnly` naming the panic, instead of waiting for a leader that
+    /// is gone.
     pub(crate) fn commit_group(&self, group: &mut WriteGroup) -> Result<()> {
+        let committed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.commit_group_inner(group)
+        }));
+        committed.unwrap_or_else(|payload| Err(self.record_panic("the commit leader", &*payload)))
+    }
+
+    fn commit_group_inner(&self, group: &mut WriteGroup) -> Result<()> {
         let mut wal = lock(&self.wal);
         // Checked with the log locked: `close` sets `closed` before it takes this lock to sync
         // and release the directory, so no group can write after the LOCK file is released.
@@ -59,7 +71,14 @@ impl Engine {
             }
         }
         for batch in &group.batches {
-            insert_batch(&wal.memtable, batch.encoded())?;
+            if let Err(error) = insert_batch(&wal.memtable, batch.encoded()) {
+                // The log holds a batch the memtable lacks: later writes would be visible
+                // without it, and the next open would replay it. Only a reopen sets that right.
+                self.poison(format!(
+                    "inserting a logged batch into the memtable failed: {error}"
+                ));
+                return Err(error);
+            }
         }
         wal.last_sequence = SequenceNumber(last);
         self.visibility.publish(SequenceNumber(last));

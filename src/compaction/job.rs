@@ -48,6 +48,8 @@ pub(crate) fn run(
     version: &Version,
     options: &PickerOptions,
 ) -> Result<CompactionReport> {
+    #[cfg(test)]
+    engine.compaction_started.call();
     if compaction.trivial_move {
         return move_trivially(engine, compaction, version);
     }

@@ -37,7 +37,7 @@ pub(crate) fn start(engine: &Arc<Engine>) -> Result<()> {
         let worker = Arc::clone(engine);
         let handle = std::thread::Builder::new()
             .name(format!("shaledb-compact-{index}"))
-            .spawn(move || compaction_loop(&worker))
+            .spawn(move || worker.catch_panic("a compaction thread", || compaction_loop(&worker)))
             .map_err(|error| Error::io(&engine.dir, error))?;
         engine.workers.add_compactor(handle);
     }
@@ -275,7 +275,15 @@ fn run_manual(
             }
         }
     };
-    let result = run_picked(engine, picked, options);
+    // On the caller's thread: a panic must not leave the compaction's files marked busy and
+    // the database writable with an unknown outcome.
+    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run_picked(engine, picked, options)
+    }));
+    let result = match ran {
+        Ok(result) => result,
+        Err(payload) => return Err(engine.record_panic("a manual compaction", &*payload)),
+    };
     let outcome = match &result.1 {
         Ok(_) => Ok(()),
         Err(error) => Err(error.duplicate()),

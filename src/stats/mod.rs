@@ -1,4 +1,4 @@
-//! The engine's counters ([`EngineStats`], updated as it works) and [`Stats`], the plain
+//! The engine's counters (`EngineStats`, updated as it works) and [`Stats`], the plain
 //! snapshot of them that `Db::stats` returns. The parts live beside it: latency histograms
 //! (`histogram.rs`), the write-rate meter (`rate.rs`) and the stall forecast (`pressure.rs`).
 //!

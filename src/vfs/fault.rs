@@ -158,6 +158,8 @@ struct State {
     files: HashMap<FileId, FileRecord>,
     dirs: HashMap<PathBuf, DirState>,
     write_fault: Option<Countdown>,
+    /// A write that panics instead of returning, as a bug in the caller's code would.
+    panic_fault: Option<Countdown>,
     sync_fault: Option<Countdown>,
     rename_fault: Option<Countdown>,
     tear_fault: Option<(Countdown, usize)>,
@@ -407,6 +409,16 @@ impl FaultFileSystem {
         });
     }
 
+    /// Makes the `nth` write (1 = the next) to a file of `class` from now panic, writing
+    /// nothing: the engine must survive a panic in any thread that writes (a bug, or a panic in
+    /// a user's `FileSystem`) by refusing writes with an error, never by hanging.
+    pub fn panic_on_write(&self, nth: u64, class: FileClass) {
+        self.state().panic_fault = Some(Countdown {
+            remaining: nth.max(1),
+            class,
+        });
+    }
+
     /// Makes the `nth` sync (1 = the next) of a file of `class` fail; with `FileClass::Any`,
     /// directory syncs count too. The bytes written since the last sync stay unsynced.
     pub fn fail_sync(&self, nth: u64, class: FileClass) {
@@ -446,6 +458,7 @@ impl FaultFileSystem {
     pub fn clear_faults(&self) {
         let mut state = self.state();
         state.write_fault = None;
+        state.panic_fault = None;
         state.sync_fault = None;
         state.rename_fault = None;
         state.tear_fault = None;
@@ -584,6 +597,11 @@ impl WritableFile for FaultWritableFile {
         if Countdown::fires(&mut state.write_fault, &self.path) {
             state.stats.injected_failures += 1;
             return Err(injected_error("write", &self.path));
+        }
+        if Countdown::fires(&mut state.panic_fault, &self.path) {
+            state.stats.injected_failures += 1;
+            drop(state);
+            panic!("injected panic writing {}", self.path.display());
         }
         let length = state.files.get(&self.id).map_or(0, |record| record.length);
         let full = state
