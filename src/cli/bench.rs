@@ -24,7 +24,6 @@ use shaledb::sstable::TableOptions;
 use shaledb::stats::Histogram;
 use shaledb::{Db, Options};
 
-use super::CliError;
 use super::args::{BenchArgs, Cli, Command, PolicyChoice, StrategyChoice, Workload};
 use super::bench_amplification::{self as amplification, Amplification, WriteCounters};
 use super::bench_batches as batches;
@@ -32,6 +31,7 @@ use super::bench_engine as engine;
 use super::bench_report as report;
 use super::bench_workloads as workloads;
 use super::engine::ShaleEngine;
+use super::error::CliError;
 
 /// Synced operations by default are `num` divided by this, at most `SYNC_NUM_DEFAULT_MAX`: a
 /// sync costs milliseconds on many disks, and this many already give a stable rate.

@@ -14,7 +14,6 @@
 
 use std::path::Path;
 
-use super::CliError;
 use super::args::{BenchArgs, Workload};
 use super::bench::{BenchConfig, BenchDirectory, Measurement, clear_directory};
 use super::bench_batches as batches;
@@ -22,6 +21,7 @@ use super::bench_compare_report as report;
 use super::bench_engine as workloads;
 use super::bench_memory as memory;
 use super::engine::{Engine, EngineKind};
+use super::error::CliError;
 
 /// The workloads every engine can run, in the order they run.
 const COMPARABLE: [Workload; 9] = [

@@ -12,13 +12,13 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use super::CliError;
 use super::args::Workload;
 use super::bench::BenchConfig;
 use super::bench_compare::Turn;
 use super::bench_memory as memory;
 use super::bench_report::{json_number, json_string};
 use super::engine::{EngineKind, SETTINGS};
+use super::error::CliError;
 
 /// Slack above the write buffers and block cache that a turn's peak memory may use.
 const MEMORY_SLACK_BYTES: u64 = 64 << 20;

@@ -16,12 +16,12 @@ use std::time::Duration;
 use shaledb::CommitPolicy;
 use shaledb::stats::Histogram;
 
-use super::CliError;
 use super::args::PolicyChoice;
 use super::bench::{BenchConfig, Latency, Measurement, time, timed};
 use super::bench_progress::Progress;
 use super::bench_workloads::{KeyMaker, ValuePool};
 use super::engine::{Engine, PutBatch};
+use super::error::CliError;
 use super::random::SplitMix64;
 
 const READ_SEED: u64 = 0x5eed_0003;

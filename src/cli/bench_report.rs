@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use shaledb::LevelStats;
 
-use super::CliError;
 use super::bench::{BenchConfig, Measurement};
 use super::bench_amplification::Amplification;
+use super::error::CliError;
 
 /// Characters of the longest bar of the tree chart.
 const BAR_WIDTH: usize = 40;

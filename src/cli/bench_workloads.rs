@@ -16,9 +16,9 @@ use shaledb::log::{LogEvent, LogFileKind, LogReader, LogWriter};
 use shaledb::sstable::{LookupResult, Table, TableBuilder};
 use shaledb::{FileNumber, SequenceNumber, ValueKind};
 
-use super::CliError;
 use super::bench::{BenchConfig, Measurement, time};
 use super::bench_report::row;
+use super::error::CliError;
 use super::random::SplitMix64;
 
 /// Seeds of the generators; fixed so that runs are repeatable.

@@ -18,8 +18,8 @@ use std::sync::Arc;
 
 use shaledb::{Db, Options, WriteBatch, WriteOptions};
 
-use super::CliError;
 use super::bench::BenchConfig;
+use super::error::CliError;
 
 /// One shared setting and how each engine is given it, as printed by `shale bench --compare`.
 #[derive(Debug)]

@@ -21,9 +21,9 @@ use fjall::config::{
 };
 use fjall::{CompressionType, Database, Keyspace, KeyspaceCreateOptions, PersistMode};
 
-use super::CliError;
 use super::bench::BenchConfig;
 use super::engine::{Engine, EngineKind, PutBatch};
+use super::error::CliError;
 
 /// The keyspace every benchmark write goes to.
 const KEYSPACE: &str = "bench";

@@ -26,9 +26,9 @@ use rocksdb::{
     DEFAULT_COLUMN_FAMILY_NAME, Options, WaitForCompactOptions, WriteBatch, WriteOptions,
 };
 
-use super::CliError;
 use super::bench::BenchConfig;
 use super::engine::{Engine, EngineKind, PutBatch};
+use super::error::CliError;
 
 /// Background jobs: RocksDB gives a quarter of them (at least one) to flushes, so three is one
 /// flush thread and two compaction threads, shaledb's defaults.
