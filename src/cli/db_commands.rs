@@ -10,7 +10,7 @@ use std::path::Path;
 
 use shaledb::{Db, Options, ReadOptions, VerifyReport};
 
-use super::bench_report::tree_lines;
+use super::bench::report::tree_lines;
 use super::error::CliError;
 use super::escape::{escape_bytes, unescape};
 

@@ -10,26 +10,11 @@ mod error;
 
 pub mod args;
 mod bench;
-mod bench_amplification;
-mod bench_batches;
-mod bench_compare;
-mod bench_compare_report;
-mod bench_engine;
-mod bench_memory;
-mod bench_progress;
-mod bench_report;
-mod bench_workloads;
 mod db_commands;
 mod dump;
-mod engine;
-#[cfg(feature = "compare")]
-mod engine_fjall;
-#[cfg(feature = "compare-rocksdb")]
-mod engine_rocksdb;
 mod escape;
 mod inspect_log;
 mod inspect_table;
-mod random;
 
 use args::{Cli, Command, DumpCommand};
 pub use error::CliError;

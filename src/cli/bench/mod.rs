@@ -2,8 +2,8 @@
 //! database and are followed (untimed) by a flush and the compactions they caused, then by
 //! write amplification, space amplification and the shape of the tree; read workloads run on
 //! what the last fill left. Also reachable: the formats alone (`sstable`, `log`, `fsync`) and a
-//! full compaction (`compact`). The workloads are in `bench_engine`, `bench_batches`,
-//! `bench_workloads` and `bench_amplification`; output in `bench_report`.
+//! full compaction (`compact`). The workloads are in [`workloads`], [`batches`],
+//! [`formats`] and [`amplification`]; output in [`report`].
 //!
 //! Honesty rules: every figure is one timed loop (`Instant` around the loop, nothing else in
 //! it but the work, the per-operation latency clock and the checks that the work was right);
@@ -13,6 +13,18 @@
 //! Keys: entry `i` has user key `2 * i` (zero-padded decimal), so odd numbers are absent keys
 //! inside the key range. Every fill writes entries `0..count`, so the live keys are always
 //! `0..live_keys` and reads can check what they find.
+
+mod amplification;
+mod batches;
+mod compare;
+mod compare_report;
+mod engine;
+mod formats;
+mod memory;
+mod progress;
+mod random;
+pub(super) mod report;
+mod workloads;
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -24,14 +36,10 @@ use shaledb::sstable::TableOptions;
 use shaledb::stats::Histogram;
 use shaledb::{Db, Options};
 
-use super::args::{BenchArgs, Cli, Command, PolicyChoice, StrategyChoice, Workload};
-use super::bench_amplification::{self as amplification, Amplification, WriteCounters};
-use super::bench_batches as batches;
-use super::bench_engine as engine;
-use super::bench_report as report;
-use super::bench_workloads as workloads;
-use super::engine::ShaleEngine;
-use super::error::CliError;
+use crate::cli::args::{BenchArgs, Cli, Command, PolicyChoice, StrategyChoice, Workload};
+use crate::cli::error::CliError;
+use amplification::{Amplification, WriteCounters};
+use engine::ShaleEngine;
 
 /// Synced operations by default are `num` divided by this, at most `SYNC_NUM_DEFAULT_MAX`: a
 /// sync costs milliseconds on many disks, and this many already give a stable rate.
@@ -147,7 +155,7 @@ fn decimal_digits(number: u64) -> u64 {
 pub fn run(arguments: &BenchArgs) -> Result<(), CliError> {
     let config = BenchConfig::from_args(arguments)?;
     if arguments.compare {
-        return super::bench_compare::run(&config, arguments);
+        return compare::run(&config, arguments);
     }
     let database = BenchDirectory::create(arguments.db.as_deref())?;
     let scratch = BenchDirectory::create(None)?;
@@ -196,7 +204,7 @@ impl Bench<'_> {
                 let ordered = workload == Workload::Fillseq;
                 self.fill(config.num, config.db_options(), |db| {
                     let measurement =
-                        engine::fill(config, &ShaleEngine::new(Arc::clone(db)), ordered)?;
+                        workloads::fill(config, &ShaleEngine::new(Arc::clone(db)), ordered)?;
                     Ok(with_write_note(measurement, db))
                 })
             }
@@ -225,11 +233,11 @@ impl Bench<'_> {
             | Workload::Seekrandom
             | Workload::Multiget
             | Workload::Compact => self.read(workload),
-            Workload::Sstable => workloads::run_sstable(config, self.scratch),
-            Workload::Log => workloads::run_log(config, self.scratch),
+            Workload::Sstable => formats::run_sstable(config, self.scratch),
+            Workload::Log => formats::run_log(config, self.scratch),
             Workload::Fsync => report::row(
                 config,
-                &workloads::log_append_synced(config, &self.scratch.join("fsync.wal"), true)?,
+                &formats::log_append_synced(config, &self.scratch.join("fsync.wal"), true)?,
                 None,
             ),
         }
@@ -238,7 +246,7 @@ impl Bench<'_> {
     fn fill_sync(&mut self) -> Result<(), CliError> {
         let config = self.config;
         for &threads in &config.threads {
-            for (name, policy) in engine::commit_policies(config.policy) {
+            for (name, policy) in workloads::commit_policies(config.policy) {
                 let per_thread = config.sync_num.div_ceil(threads);
                 let options = Options {
                     commit_policy: policy,
@@ -246,7 +254,7 @@ impl Bench<'_> {
                 };
                 self.fill(per_thread * threads, options, |db| {
                     let shale = ShaleEngine::new(Arc::clone(db));
-                    let measurement = engine::fill_sync(config, &shale, threads, name)?;
+                    let measurement = workloads::fill_sync(config, &shale, threads, name)?;
                     Ok(with_sync_note(measurement, db))
                 })?;
             }
@@ -278,7 +286,7 @@ impl Bench<'_> {
         let config = self.config;
         let db = self.existing_db()?;
         let before = WriteCounters::now(Some(db));
-        let measurement = engine::overwrite(config, &ShaleEngine::new(Arc::clone(db)))?;
+        let measurement = workloads::overwrite(config, &ShaleEngine::new(Arc::clone(db)))?;
         self.live_keys = self.live_keys.max(config.num);
         let amplification = self.settle(&before, config.num)?;
         report::row(config, &measurement, Some(&amplification))
@@ -290,7 +298,7 @@ impl Bench<'_> {
         let Some(db) = self.db.as_ref() else {
             return Err(CliError::Failed("no database to settle".into()));
         };
-        let spinner = super::bench_progress::Progress::spinner(self.config, "flush + compaction");
+        let spinner = progress::Progress::spinner(self.config, "flush + compaction");
         db.flush()?;
         db.wait_for_compaction()?;
         spinner.finish();
@@ -318,24 +326,26 @@ impl Bench<'_> {
         match workload {
             Workload::Readrandom => {
                 for &threads in &config.threads {
-                    let measurement = engine::read_random(config, &shale, live_keys, threads)?;
+                    let measurement = workloads::read_random(config, &shale, live_keys, threads)?;
                     report::row(config, &with_cache_note(measurement, db), None)?;
                 }
                 Ok(())
             }
             Workload::Readmissing => report::row(
                 config,
-                &engine::read_missing(config, &shale, live_keys)?,
+                &workloads::read_missing(config, &shale, live_keys)?,
                 None,
             ),
             Workload::Seekrandom => report::row(
                 config,
-                &engine::seek_random(config, &shale, live_keys)?,
+                &workloads::seek_random(config, &shale, live_keys)?,
                 None,
             ),
-            Workload::Multiget => {
-                report::row(config, &engine::multi_get(config, &shale, live_keys)?, None)
-            }
+            Workload::Multiget => report::row(
+                config,
+                &workloads::multi_get(config, &shale, live_keys)?,
+                None,
+            ),
             _ => amplification::compact(config, db, self.dir, live_keys),
         }
     }
@@ -348,7 +358,7 @@ impl Bench<'_> {
             let db = self
                 .db
                 .insert(Arc::new(Db::open(self.dir, self.config.db_options())?));
-            engine::fill(self.config, &ShaleEngine::new(Arc::clone(db)), true)?;
+            workloads::fill(self.config, &ShaleEngine::new(Arc::clone(db)), true)?;
             self.live_keys = self.config.num;
             report::note(
                 self.config,

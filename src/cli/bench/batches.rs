@@ -12,12 +12,12 @@ use std::time::{Duration, Instant};
 use shaledb::stats::Histogram;
 use shaledb::{BatchStrategy, BatchWriter, BatchWriterOptions, Db, Ticket};
 
-use super::args::StrategyChoice;
-use super::bench::{BenchConfig, Latency, Measurement, time, timed};
-use super::bench_progress::Progress;
-use super::bench_workloads::{KeyMaker, ValuePool};
 use super::engine::{Engine, PutBatch};
-use super::error::CliError;
+use super::formats::{KeyMaker, ValuePool};
+use super::progress::Progress;
+use super::{BenchConfig, Latency, Measurement, time, timed};
+use crate::cli::args::StrategyChoice;
+use crate::cli::error::CliError;
 
 /// Puts per synced `WriteBatch` of fillbatch.
 pub const BATCH_SIZE: u64 = 100;

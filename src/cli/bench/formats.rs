@@ -16,10 +16,10 @@ use shaledb::log::{LogEvent, LogFileKind, LogReader, LogWriter};
 use shaledb::sstable::{LookupResult, Table, TableBuilder};
 use shaledb::{FileNumber, SequenceNumber, ValueKind};
 
-use super::bench::{BenchConfig, Measurement, time};
-use super::bench_report::row;
-use super::error::CliError;
 use super::random::SplitMix64;
+use super::report::row;
+use super::{BenchConfig, Measurement, time};
+use crate::cli::error::CliError;
 
 /// Seeds of the generators; fixed so that runs are repeatable.
 const VALUE_SEED: u64 = 0x5eed_0001;

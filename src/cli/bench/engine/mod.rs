@@ -12,14 +12,19 @@
 //! on, write buffer, LZ4, 10 bloom bits per key, 4 KiB blocks, block cache size); the mapping of
 //! each setting is [`SETTINGS`], which `shale bench --help` and the README repeat.
 
+#[cfg(feature = "compare")]
+mod fjall;
+#[cfg(feature = "compare-rocksdb")]
+mod rocksdb;
+
 use std::hint::black_box;
 use std::path::Path;
 use std::sync::Arc;
 
 use shaledb::{Db, Options, WriteBatch, WriteOptions};
 
-use super::bench::BenchConfig;
-use super::error::CliError;
+use crate::cli::bench::BenchConfig;
+use crate::cli::error::CliError;
 
 /// One shared setting and how each engine is given it, as printed by `shale bench --compare`.
 #[derive(Debug)]
@@ -162,13 +167,9 @@ impl EngineKind {
         match self {
             EngineKind::Shaledb => Ok(Box::new(ShaleEngine::open(dir, config.db_options())?)),
             #[cfg(feature = "compare")]
-            EngineKind::Fjall => Ok(Box::new(super::engine_fjall::FjallEngine::open(
-                dir, config,
-            )?)),
+            EngineKind::Fjall => Ok(Box::new(self::fjall::FjallEngine::open(dir, config)?)),
             #[cfg(feature = "compare-rocksdb")]
-            EngineKind::Rocksdb => Ok(Box::new(super::engine_rocksdb::RocksEngine::open(
-                dir, config,
-            )?)),
+            EngineKind::Rocksdb => Ok(Box::new(self::rocksdb::RocksEngine::open(dir, config)?)),
         }
     }
 }

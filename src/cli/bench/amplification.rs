@@ -25,10 +25,10 @@ use std::path::Path;
 use shaledb::sstable::Table;
 use shaledb::{Db, FileNumber, LevelStats, Stats};
 
-use super::bench::{BenchConfig, Measurement, time};
-use super::bench_progress::Progress;
-use super::bench_report::row;
-use super::error::CliError;
+use super::progress::Progress;
+use super::report::row;
+use super::{BenchConfig, Measurement, time};
+use crate::cli::error::CliError;
 
 /// `write_bytes − cancelled_write_bytes` of this process, or `None` without `/proc/self/io`.
 fn process_disk_writes() -> Option<u64> {

@@ -3,8 +3,8 @@
 //! same settings (see [`SETTINGS`](super::engine::SETTINGS)), and the ratio shaledb/peer per
 //! workload for each peer.
 //!
-//! Fairness rules: every engine runs the very same timed loops (`bench_engine`,
-//! `bench_batches`) through the [`Engine`] trait. Each engine has its own directory under the
+//! Fairness rules: every engine runs the very same timed loops ([`workloads`],
+//! [`batches`]) through the [`Engine`] trait. Each engine has its own directory under the
 //! benchmark's; a turn opens one engine (a fresh database for a fill, the one its last fill left
 //! otherwise), runs the workload, settles the tree after writes (untimed), and closes it, so only
 //! one engine is open at a time and each turn's peak memory is its own. The engines take turns
@@ -14,14 +14,14 @@
 
 use std::path::Path;
 
-use super::args::{BenchArgs, Workload};
-use super::bench::{BenchConfig, BenchDirectory, Measurement, clear_directory};
-use super::bench_batches as batches;
-use super::bench_compare_report as report;
-use super::bench_engine as workloads;
-use super::bench_memory as memory;
+use super::batches;
+use super::compare_report as report;
 use super::engine::{Engine, EngineKind};
-use super::error::CliError;
+use super::memory;
+use super::workloads;
+use super::{BenchConfig, BenchDirectory, Measurement, clear_directory};
+use crate::cli::args::{BenchArgs, Workload};
+use crate::cli::error::CliError;
 
 /// The workloads every engine can run, in the order they run.
 const COMPARABLE: [Workload; 9] = [
