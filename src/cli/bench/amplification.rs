@@ -25,9 +25,10 @@ use std::path::Path;
 use shaledb::sstable::Table;
 use shaledb::{Db, FileNumber, LevelStats, Stats};
 
+use super::config::BenchConfig;
 use super::progress::Progress;
 use super::report::row;
-use super::{BenchConfig, Measurement, time};
+use super::{Measurement, time};
 use crate::cli::error::CliError;
 
 /// `write_bytes − cancelled_write_bytes` of this process, or `None` without `/proc/self/io`.

@@ -12,10 +12,11 @@ use std::time::{Duration, Instant};
 use shaledb::stats::Histogram;
 use shaledb::{BatchStrategy, BatchWriter, BatchWriterOptions, Db, Ticket};
 
+use super::config::BenchConfig;
 use super::engine::{Engine, PutBatch};
 use super::formats::{KeyMaker, ValuePool};
 use super::progress::Progress;
-use super::{BenchConfig, Latency, Measurement, time, timed};
+use super::{Latency, Measurement, time, timed};
 use crate::cli::args::StrategyChoice;
 use crate::cli::error::CliError;
 

@@ -16,10 +16,11 @@ use std::path::Path;
 
 use super::batches;
 use super::compare_report as report;
+use super::config::BenchConfig;
 use super::engine::{Engine, EngineKind};
 use super::memory;
 use super::workloads;
-use super::{BenchConfig, BenchDirectory, Measurement, clear_directory};
+use super::{BenchDirectory, Measurement, clear_directory};
 use crate::cli::args::{BenchArgs, Workload};
 use crate::cli::error::CliError;
 

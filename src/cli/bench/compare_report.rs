@@ -12,8 +12,8 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use super::BenchConfig;
 use super::compare::Turn;
+use super::config::BenchConfig;
 use super::engine::{EngineKind, SETTINGS};
 use super::memory;
 use super::report::{json_number, json_string};

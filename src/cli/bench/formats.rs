@@ -16,9 +16,10 @@ use shaledb::log::{LogEvent, LogFileKind, LogReader, LogWriter};
 use shaledb::sstable::{LookupResult, Table, TableBuilder};
 use shaledb::{FileNumber, SequenceNumber, ValueKind};
 
+use super::config::BenchConfig;
 use super::random::SplitMix64;
 use super::report::row;
-use super::{BenchConfig, Measurement, time};
+use super::{Measurement, time};
 use crate::cli::error::CliError;
 
 /// Seeds of the generators; fixed so that runs are repeatable.

@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use shaledb::LevelStats;
 
+use super::Measurement;
 use super::amplification::Amplification;
-use super::{BenchConfig, Measurement};
+use super::config::BenchConfig;
 use crate::cli::error::CliError;
 
 /// Characters of the longest bar of the tree chart.

@@ -16,11 +16,12 @@ use std::time::Duration;
 use shaledb::CommitPolicy;
 use shaledb::stats::Histogram;
 
+use super::config::BenchConfig;
 use super::engine::{Engine, PutBatch};
 use super::formats::{KeyMaker, ValuePool};
 use super::progress::Progress;
 use super::random::SplitMix64;
-use super::{BenchConfig, Latency, Measurement, time, timed};
+use super::{Latency, Measurement, time, timed};
 use crate::cli::args::PolicyChoice;
 use crate::cli::error::CliError;
 

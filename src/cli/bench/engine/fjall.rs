@@ -22,7 +22,7 @@ use fjall::config::{
 use fjall::{CompressionType, Database, Keyspace, KeyspaceCreateOptions, PersistMode};
 
 use super::{Engine, EngineKind, PutBatch};
-use crate::cli::bench::BenchConfig;
+use crate::cli::bench::config::BenchConfig;
 use crate::cli::error::CliError;
 
 /// The keyspace every benchmark write goes to.

@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use shaledb::{Db, Options, WriteBatch, WriteOptions};
 
-use crate::cli::bench::BenchConfig;
+use crate::cli::bench::config::BenchConfig;
 use crate::cli::error::CliError;
 
 /// One shared setting and how each engine is given it, as printed by `shale bench --compare`.
@@ -299,7 +299,7 @@ impl Engine for ShaleEngine {
 )]
 mod tests {
     use super::*;
-    use crate::cli::bench::{BenchConfig, default_args};
+    use crate::cli::bench::config::{BenchConfig, default_args};
 
     fn small_config() -> BenchConfig {
         let mut arguments = default_args().unwrap();

@@ -27,7 +27,7 @@ use rocksdb::{
 };
 
 use super::{Engine, EngineKind, PutBatch};
-use crate::cli::bench::BenchConfig;
+use crate::cli::bench::config::BenchConfig;
 use crate::cli::error::CliError;
 
 /// Background jobs: RocksDB gives a quarter of them (at least one) to flushes, so three is one
