@@ -15,8 +15,8 @@ use shaledb::{BatchStrategy, BatchWriter, BatchWriterOptions, Db, Ticket};
 use super::config::BenchConfig;
 use super::engine::{Engine, PutBatch};
 use super::formats::{KeyMaker, ValuePool};
+use super::measurement::{Latency, Measurement, time, timed};
 use super::progress::Progress;
-use super::{Latency, Measurement, time, timed};
 use crate::cli::args::StrategyChoice;
 use crate::cli::error::CliError;
 

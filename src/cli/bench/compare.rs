@@ -18,9 +18,10 @@ use super::batches;
 use super::compare_report as report;
 use super::config::BenchConfig;
 use super::engine::{Engine, EngineKind};
+use super::measurement::{Measurement, Turn};
 use super::memory;
 use super::workloads;
-use super::{BenchDirectory, Measurement, clear_directory};
+use super::{BenchDirectory, clear_directory};
 use crate::cli::args::{BenchArgs, Workload};
 use crate::cli::error::CliError;
 
@@ -36,22 +37,6 @@ const COMPARABLE: [Workload; 9] = [
     Workload::Fillsync,
     Workload::Fillbatch,
 ];
-
-/// One engine's turn at one workload.
-#[derive(Debug)]
-pub struct Turn {
-    /// The engine's name.
-    pub engine: &'static str,
-    /// What the timed loop measured.
-    pub measurement: Measurement,
-    /// The process's resident bytes when the turn began (before the engine opened).
-    pub start_resident_bytes: Option<u64>,
-    /// The process's peak resident bytes during the turn (including mapped file pages).
-    pub peak_resident_bytes: Option<u64>,
-    /// The process's peak anonymous resident bytes during the turn (what the engine allocated),
-    /// sampled.
-    pub peak_heap_bytes: Option<u64>,
-}
 
 /// Runs `shale bench --compare` with `config` (parsed from `arguments`).
 pub fn run(config: &BenchConfig, arguments: &BenchArgs) -> Result<(), CliError> {

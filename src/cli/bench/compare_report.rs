@@ -12,9 +12,9 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use super::compare::Turn;
 use super::config::BenchConfig;
 use super::engine::{EngineKind, SETTINGS};
+use super::measurement::Turn;
 use super::memory;
 use super::report::{json_number, json_string};
 use crate::cli::args::Workload;
@@ -139,7 +139,7 @@ pub fn rows(config: &BenchConfig, workload: Workload, turns: &[Turn]) -> Result<
     let budget = memory_budget_bytes(config);
     for (index, turn) in turns.iter().enumerate() {
         let measurement = &turn.measurement;
-        let micros = |pick: fn(&super::Latency) -> std::time::Duration| {
+        let micros = |pick: fn(&super::measurement::Latency) -> std::time::Duration| {
             measurement.latency.as_ref().map_or_else(
                 || "-".to_string(),
                 |latency| format!("{:.1}", pick(latency).as_secs_f64() * 1e6),

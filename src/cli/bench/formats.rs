@@ -17,9 +17,9 @@ use shaledb::sstable::{LookupResult, Table, TableBuilder};
 use shaledb::{FileNumber, SequenceNumber, ValueKind};
 
 use super::config::BenchConfig;
+use super::measurement::{Measurement, time};
 use super::random::SplitMix64;
 use super::report::row;
-use super::{Measurement, time};
 use crate::cli::error::CliError;
 
 /// Seeds of the generators; fixed so that runs are repeatable.

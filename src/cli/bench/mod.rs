@@ -21,26 +21,25 @@ mod compare_report;
 mod config;
 mod engine;
 mod formats;
+mod measurement;
 mod memory;
 mod progress;
 mod random;
 pub(super) mod report;
 mod workloads;
 
-use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use shaledb::stats::Histogram;
 use shaledb::{Db, Options};
 
 use crate::cli::args::{BenchArgs, Workload};
 use crate::cli::error::CliError;
-use amplification::{Amplification, WriteCounters};
+use amplification::WriteCounters;
 use config::BenchConfig;
 pub(super) use config::default_args;
 use engine::ShaleEngine;
+use measurement::{Amplification, Measurement};
 
 /// Runs `shale bench` with `arguments`.
 pub fn run(arguments: &BenchArgs) -> Result<(), CliError> {
@@ -295,63 +294,6 @@ fn with_cache_note(mut measurement: Measurement, db: &Db) -> Measurement {
         100.0 * hits
     );
     measurement
-}
-
-/// One timed workload.
-#[derive(Debug, Default)]
-pub struct Measurement {
-    /// The workload's name, as the table row shows it.
-    pub name: String,
-    /// Operations done in the timed loop.
-    pub operations: u64,
-    /// User bytes moved in the timed loop.
-    pub bytes: u64,
-    /// Time the loop took.
-    pub elapsed: Duration,
-    /// Percentiles of the time one operation took, where measured.
-    pub latency: Option<Latency>,
-    /// Anything else worth knowing (file size, checks).
-    pub note: String,
-}
-
-/// Latency percentiles of one workload's operations.
-#[derive(Debug, Clone, Copy)]
-pub struct Latency {
-    /// Median.
-    pub p50: Duration,
-    /// 99th percentile.
-    pub p99: Duration,
-    /// 99.9th percentile.
-    pub p999: Duration,
-}
-
-impl Latency {
-    /// The percentiles of a histogram of nanoseconds (within its bucket precision, 19%).
-    pub fn from_histogram(histogram: &Histogram) -> Option<Latency> {
-        if histogram.count() == 0 {
-            return None;
-        }
-        Some(Latency {
-            p50: Duration::from_nanos(histogram.percentile(0.50)),
-            p99: Duration::from_nanos(histogram.percentile(0.99)),
-            p999: Duration::from_nanos(histogram.percentile(0.999)),
-        })
-    }
-}
-
-/// Times `work`, which returns a value kept alive through `black_box`.
-pub fn time<T>(work: impl FnOnce() -> T) -> (T, Duration) {
-    let start = Instant::now();
-    let result = black_box(work());
-    (result, start.elapsed())
-}
-
-/// Runs `operation` and records how long it took in `histogram`.
-pub fn timed<T>(histogram: &Histogram, operation: impl FnOnce() -> T) -> T {
-    let start = Instant::now();
-    let result = black_box(operation());
-    histogram.record_duration(start.elapsed());
-    result
 }
 
 /// Removes everything in `dir`, the benchmark's own database directory (checked empty or new

@@ -10,9 +10,8 @@ use std::time::Duration;
 
 use shaledb::LevelStats;
 
-use super::Measurement;
-use super::amplification::Amplification;
 use super::config::BenchConfig;
+use super::measurement::{Amplification, Measurement};
 use crate::cli::error::CliError;
 
 /// Characters of the longest bar of the tree chart.
@@ -75,7 +74,7 @@ pub fn row(
         return Ok(());
     }
     let seconds = measurement.elapsed.as_secs_f64().max(1e-9);
-    let percentile = |pick: fn(&super::Latency) -> Duration| {
+    let percentile = |pick: fn(&super::measurement::Latency) -> Duration| {
         measurement.latency.as_ref().map_or_else(
             || "-".to_string(),
             |latency| format!("{:.1}", microseconds(pick(latency))),

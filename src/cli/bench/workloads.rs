@@ -19,9 +19,9 @@ use shaledb::stats::Histogram;
 use super::config::BenchConfig;
 use super::engine::{Engine, PutBatch};
 use super::formats::{KeyMaker, ValuePool};
+use super::measurement::{Latency, Measurement, time, timed};
 use super::progress::Progress;
 use super::random::SplitMix64;
-use super::{Latency, Measurement, time, timed};
 use crate::cli::args::PolicyChoice;
 use crate::cli::error::CliError;
 
