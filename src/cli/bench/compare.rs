@@ -17,11 +17,11 @@ use std::path::Path;
 use super::batches;
 use super::compare_report as report;
 use super::config::BenchConfig;
+use super::directory::{BenchDirectory, clear_directory};
 use super::engine::{Engine, EngineKind};
 use super::measurement::{Measurement, Turn};
 use super::memory;
 use super::workloads;
-use super::{BenchDirectory, clear_directory};
 use crate::cli::args::{BenchArgs, Workload};
 use crate::cli::error::CliError;
 
