@@ -18,6 +18,7 @@ use super::batches;
 use super::compare_report as report;
 use super::config::BenchConfig;
 use super::directory::{BenchDirectory, clear_directory};
+use super::engine::open::open;
 use super::engine::{Engine, EngineKind};
 use super::measurement::{Measurement, Turn};
 use super::memory;
@@ -162,7 +163,7 @@ impl Compare<'_> {
         let start_resident_bytes = memory::resident_bytes();
         let peak_was_reset = memory::reset_peak();
         let heap_sampler = memory::HeapPeakSampler::start();
-        let engine = kind.open(&dir, self.config)?;
+        let engine = open(kind, &dir, self.config)?;
         let name = engine.name();
         let measured = self.measure(engine.as_ref(), workload, threads);
         let settled = match (
@@ -216,7 +217,7 @@ impl Compare<'_> {
         for kind in self.engines.clone() {
             let dir = self.root.join(kind.name());
             clear_directory(&dir)?;
-            let engine = kind.open(&dir, self.config)?;
+            let engine = open(kind, &dir, self.config)?;
             let filled = workloads::fill(self.config, engine.as_ref(), true);
             let settled = filled.as_ref().map_or(Ok(()), |_| engine.settle());
             let closed = engine.close();

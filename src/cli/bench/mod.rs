@@ -40,7 +40,7 @@ use amplification::WriteCounters;
 use config::BenchConfig;
 pub(super) use config::default_args;
 use directory::{BenchDirectory, clear_directory};
-use engine::ShaleEngine;
+use engine::shaledb::ShaleEngine;
 use measurement::{Amplification, Measurement};
 
 /// Runs `shale bench` with `arguments`.
