@@ -14,7 +14,7 @@ use shaledb::{BatchStrategy, BatchWriter, BatchWriterOptions, Db, Ticket};
 
 use super::config::BenchConfig;
 use super::engine::{Engine, PutBatch};
-use super::formats::{KeyMaker, ValuePool};
+use super::keys::{KeyMaker, ValuePool};
 use super::measurement::{Latency, Measurement, time, timed};
 use super::progress::Progress;
 use crate::cli::args::StrategyChoice;

@@ -22,6 +22,7 @@ mod config;
 mod directory;
 mod engine;
 mod formats;
+mod keys;
 mod measurement;
 mod memory;
 mod progress;

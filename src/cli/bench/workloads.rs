@@ -18,7 +18,7 @@ use shaledb::stats::Histogram;
 
 use super::config::BenchConfig;
 use super::engine::{Engine, PutBatch};
-use super::formats::{KeyMaker, ValuePool};
+use super::keys::{KeyMaker, ValuePool};
 use super::measurement::{Latency, Measurement, time, timed};
 use super::progress::Progress;
 use super::random::SplitMix64;
