@@ -13,6 +13,13 @@
 //! Keys: entry `i` has user key `2 * i` (zero-padded decimal), so odd numbers are absent keys
 //! inside the key range. Every fill writes entries `0..count`, so the live keys are always
 //! `0..live_keys` and reads can check what they find.
+//!
+//! Layers: imports run one way, each file importing only files listed before it. Leaves:
+//! [`random`], [`memory`], [`measurement`] (the results every runner fills in and every report
+//! prints), [`config`], [`directory`] and [`keys`]; then [`progress`] and [`report`]; then
+//! [`engine`] (the trait, one file per engine, and [`engine::open`], the one file that names
+//! them all); then the workloads ([`workloads`], [`batches`], [`formats`], [`amplification`])
+//! and [`compare_report`]; then [`compare`]; and last this file, which dispatches.
 
 mod amplification;
 mod batches;
