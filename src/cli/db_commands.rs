@@ -10,8 +10,8 @@ use std::path::Path;
 
 use shaledb::{Db, Options, ReadOptions, VerifyReport};
 
-use super::CliError;
-use super::bench_report::tree_lines;
+use super::bench::report::tree_lines;
+use super::error::CliError;
 use super::escape::{escape_bytes, unescape};
 
 /// Memtable size of the commands: a write-ahead log is preallocated to it on every open, and

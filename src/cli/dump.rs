@@ -17,7 +17,8 @@ use shaledb::fs::{CURRENT_FILE_NAME, FileKind, manifest_path, parse_file_name};
 use shaledb::log::LogFileKind;
 use shaledb::manifest::current::decode_current;
 
-use super::{CliError, inspect_log, inspect_table};
+use super::error::CliError;
+use super::{inspect_log, inspect_table};
 
 /// `CURRENT` files are tiny; a larger file is not read whole.
 const CURRENT_SIZE_MAX: u64 = 4096;

@@ -14,7 +14,7 @@ use shaledb::batch::BatchReader;
 use shaledb::log::{LOG_FORMAT_VERSION, LogEvent, LogFileKind, LogReader};
 use shaledb::manifest::{FileMetadata, ManifestState, VersionEdit};
 
-use super::CliError;
+use super::error::CliError;
 use super::escape::escape_bytes;
 
 /// What the walk over a log found.

@@ -9,7 +9,7 @@ use shaledb::key::parse_internal_key;
 use shaledb::sstable::format::{BlockHandle, FORMAT_VERSION};
 use shaledb::sstable::{Table, TableProperties};
 
-use super::CliError;
+use super::error::CliError;
 use super::escape::escape_bytes;
 
 /// Opens the table at `path` (numbered `number`) and prints it; `list_entries` lists entries.

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::bench::BenchConfig;
+use super::config::BenchConfig;
 
 /// Operations between two updates of a bar.
 const STEP: u64 = 1024;

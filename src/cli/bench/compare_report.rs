@@ -7,18 +7,18 @@
 //! puts at least 4x (no target for synced batches); against RocksDB, fills, overwrite and reads
 //! at least 1.2x, synced single puts at least 1.5x and synced batches at least 1.2x. Memory:
 //! the peak heap of a turn at most the write buffers plus the block cache plus 64 MiB (why heap
-//! and not RSS: see `bench_memory`).
+//! and not RSS: see [`memory`]).
 
 use std::fmt::Write as _;
 use std::path::Path;
 
-use super::CliError;
-use super::args::Workload;
-use super::bench::BenchConfig;
-use super::bench_compare::Turn;
-use super::bench_memory as memory;
-use super::bench_report::{json_number, json_string};
+use super::config::BenchConfig;
 use super::engine::{EngineKind, SETTINGS};
+use super::measurement::Turn;
+use super::memory;
+use super::report::{json_number, json_string};
+use crate::cli::args::Workload;
+use crate::cli::error::CliError;
 
 /// Slack above the write buffers and block cache that a turn's peak memory may use.
 const MEMORY_SLACK_BYTES: u64 = 64 << 20;
@@ -120,7 +120,7 @@ fn print_settings(engines: &[EngineKind]) -> Result<(), CliError> {
 
 /// Prints a remark between rows (to standard error with `--json`).
 pub fn note(config: &BenchConfig, text: &str) -> Result<(), CliError> {
-    super::bench_report::note(config, text)
+    super::report::note(config, text)
 }
 
 fn ops_per_second(turn: &Turn) -> f64 {
@@ -139,7 +139,7 @@ pub fn rows(config: &BenchConfig, workload: Workload, turns: &[Turn]) -> Result<
     let budget = memory_budget_bytes(config);
     for (index, turn) in turns.iter().enumerate() {
         let measurement = &turn.measurement;
-        let micros = |pick: fn(&super::bench::Latency) -> std::time::Duration| {
+        let micros = |pick: fn(&super::measurement::Latency) -> std::time::Duration| {
             measurement.latency.as_ref().map_or_else(
                 || "-".to_string(),
                 |latency| format!("{:.1}", pick(latency).as_secs_f64() * 1e6),

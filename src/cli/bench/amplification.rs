@@ -23,12 +23,13 @@
 use std::path::Path;
 
 use shaledb::sstable::Table;
-use shaledb::{Db, FileNumber, LevelStats, Stats};
+use shaledb::{Db, FileNumber, Stats};
 
-use super::CliError;
-use super::bench::{BenchConfig, Measurement, time};
-use super::bench_progress::Progress;
-use super::bench_report::row;
+use super::config::BenchConfig;
+use super::measurement::{Amplification, Measurement, time};
+use super::progress::Progress;
+use super::report::row;
+use crate::cli::error::CliError;
 
 /// `write_bytes − cancelled_write_bytes` of this process, or `None` without `/proc/self/io`.
 fn process_disk_writes() -> Option<u64> {
@@ -60,25 +61,6 @@ impl WriteCounters {
             engine: db.map_or(0, |db| engine_writes(&db.stats())),
         }
     }
-}
-
-/// The amplification and tree shape after a fill.
-#[derive(Debug, Clone)]
-pub struct Amplification {
-    /// Disk write amplification, where `/proc/self/io` exists.
-    pub write_disk: Option<f64>,
-    /// Engine write amplification.
-    pub write_engine: f64,
-    /// SSTable entries per live key.
-    pub space: f64,
-    /// Bytes of every SSTable.
-    pub sst_bytes: u64,
-    /// Bytes of every file in the directory (preallocated logs included).
-    pub all_bytes: u64,
-    /// Key and value bytes of the live entries.
-    pub live_bytes: u64,
-    /// Files and bytes per level.
-    pub levels: Vec<LevelStats>,
 }
 
 /// Measures `db` in `dir`, settled: the writes since `before` over `user_bytes`, and the space

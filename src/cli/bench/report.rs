@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use shaledb::LevelStats;
 
-use super::CliError;
-use super::bench::{BenchConfig, Measurement};
-use super::bench_amplification::Amplification;
+use super::config::BenchConfig;
+use super::measurement::{Amplification, Measurement};
+use crate::cli::error::CliError;
 
 /// Characters of the longest bar of the tree chart.
 const BAR_WIDTH: usize = 40;
@@ -74,7 +74,7 @@ pub fn row(
         return Ok(());
     }
     let seconds = measurement.elapsed.as_secs_f64().max(1e-9);
-    let percentile = |pick: fn(&super::bench::Latency) -> Duration| {
+    let percentile = |pick: fn(&super::measurement::Latency) -> Duration| {
         measurement.latency.as_ref().map_or_else(
             || "-".to_string(),
             |latency| format!("{:.1}", microseconds(pick(latency))),

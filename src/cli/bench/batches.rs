@@ -12,12 +12,13 @@ use std::time::{Duration, Instant};
 use shaledb::stats::Histogram;
 use shaledb::{BatchStrategy, BatchWriter, BatchWriterOptions, Db, Ticket};
 
-use super::CliError;
-use super::args::StrategyChoice;
-use super::bench::{BenchConfig, Latency, Measurement, time, timed};
-use super::bench_progress::Progress;
-use super::bench_workloads::{KeyMaker, ValuePool};
+use super::config::BenchConfig;
 use super::engine::{Engine, PutBatch};
+use super::keys::{KeyMaker, ValuePool};
+use super::measurement::{Latency, Measurement, time, timed};
+use super::progress::Progress;
+use crate::cli::args::StrategyChoice;
+use crate::cli::error::CliError;
 
 /// Puts per synced `WriteBatch` of fillbatch.
 pub const BATCH_SIZE: u64 = 100;

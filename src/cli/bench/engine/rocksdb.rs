@@ -1,6 +1,6 @@
 //! RocksDB as an [`Engine`] of `shale bench --compare` (only with the `compare-rocksdb`
 //! feature): one database in the default column family, opened with the same settings as
-//! shaledb (see [`SETTINGS`](super::engine::SETTINGS)): the WAL on, the write buffer as
+//! shaledb (see [`SETTINGS`](super::SETTINGS)): the WAL on, the write buffer as
 //! `write_buffer_size` with as many memtables as shaledb may hold, LZ4 on every level, a full
 //! bloom filter of 10 bits per key, 4 KiB blocks, an LRU block cache of the same size, and three
 //! background jobs (RocksDB gives one to flushes and two to compactions, as shaledb has).
@@ -26,9 +26,9 @@ use rocksdb::{
     DEFAULT_COLUMN_FAMILY_NAME, Options, WaitForCompactOptions, WriteBatch, WriteOptions,
 };
 
-use super::CliError;
-use super::bench::BenchConfig;
-use super::engine::{Engine, EngineKind, PutBatch};
+use super::{Engine, EngineKind, PutBatch};
+use crate::cli::bench::config::BenchConfig;
+use crate::cli::error::CliError;
 
 /// Background jobs: RocksDB gives a quarter of them (at least one) to flushes, so three is one
 /// flush thread and two compaction threads, shaledb's defaults.

@@ -3,8 +3,8 @@
 //! same settings (see [`SETTINGS`](super::engine::SETTINGS)), and the ratio shaledb/peer per
 //! workload for each peer.
 //!
-//! Fairness rules: every engine runs the very same timed loops (`bench_engine`,
-//! `bench_batches`) through the [`Engine`] trait. Each engine has its own directory under the
+//! Fairness rules: every engine runs the very same timed loops ([`workloads`],
+//! [`batches`]) through the [`Engine`] trait. Each engine has its own directory under the
 //! benchmark's; a turn opens one engine (a fresh database for a fill, the one its last fill left
 //! otherwise), runs the workload, settles the tree after writes (untimed), and closes it, so only
 //! one engine is open at a time and each turn's peak memory is its own. The engines take turns
@@ -14,14 +14,17 @@
 
 use std::path::Path;
 
-use super::CliError;
-use super::args::{BenchArgs, Workload};
-use super::bench::{BenchConfig, BenchDirectory, Measurement, clear_directory};
-use super::bench_batches as batches;
-use super::bench_compare_report as report;
-use super::bench_engine as workloads;
-use super::bench_memory as memory;
+use super::batches;
+use super::compare_report as report;
+use super::config::BenchConfig;
+use super::directory::{BenchDirectory, clear_directory};
+use super::engine::open::open;
 use super::engine::{Engine, EngineKind};
+use super::measurement::{Measurement, Turn};
+use super::memory;
+use super::workloads;
+use crate::cli::args::{BenchArgs, Workload};
+use crate::cli::error::CliError;
 
 /// The workloads every engine can run, in the order they run.
 const COMPARABLE: [Workload; 9] = [
@@ -35,22 +38,6 @@ const COMPARABLE: [Workload; 9] = [
     Workload::Fillsync,
     Workload::Fillbatch,
 ];
-
-/// One engine's turn at one workload.
-#[derive(Debug)]
-pub struct Turn {
-    /// The engine's name.
-    pub engine: &'static str,
-    /// What the timed loop measured.
-    pub measurement: Measurement,
-    /// The process's resident bytes when the turn began (before the engine opened).
-    pub start_resident_bytes: Option<u64>,
-    /// The process's peak resident bytes during the turn (including mapped file pages).
-    pub peak_resident_bytes: Option<u64>,
-    /// The process's peak anonymous resident bytes during the turn (what the engine allocated),
-    /// sampled.
-    pub peak_heap_bytes: Option<u64>,
-}
 
 /// Runs `shale bench --compare` with `config` (parsed from `arguments`).
 pub fn run(config: &BenchConfig, arguments: &BenchArgs) -> Result<(), CliError> {
@@ -176,7 +163,7 @@ impl Compare<'_> {
         let start_resident_bytes = memory::resident_bytes();
         let peak_was_reset = memory::reset_peak();
         let heap_sampler = memory::HeapPeakSampler::start();
-        let engine = kind.open(&dir, self.config)?;
+        let engine = open(kind, &dir, self.config)?;
         let name = engine.name();
         let measured = self.measure(engine.as_ref(), workload, threads);
         let settled = match (
@@ -230,7 +217,7 @@ impl Compare<'_> {
         for kind in self.engines.clone() {
             let dir = self.root.join(kind.name());
             clear_directory(&dir)?;
-            let engine = kind.open(&dir, self.config)?;
+            let engine = open(kind, &dir, self.config)?;
             let filled = workloads::fill(self.config, engine.as_ref(), true);
             let settled = filled.as_ref().map_or(Ok(()), |_| engine.settle());
             let closed = engine.close();

@@ -16,13 +16,14 @@ use std::time::Duration;
 use shaledb::CommitPolicy;
 use shaledb::stats::Histogram;
 
-use super::CliError;
-use super::args::PolicyChoice;
-use super::bench::{BenchConfig, Latency, Measurement, time, timed};
-use super::bench_progress::Progress;
-use super::bench_workloads::{KeyMaker, ValuePool};
+use super::config::BenchConfig;
 use super::engine::{Engine, PutBatch};
+use super::keys::{KeyMaker, ValuePool};
+use super::measurement::{Latency, Measurement, time, timed};
+use super::progress::Progress;
 use super::random::SplitMix64;
+use crate::cli::args::PolicyChoice;
+use crate::cli::error::CliError;
 
 const READ_SEED: u64 = 0x5eed_0003;
 const MISSING_SEED: u64 = 0x5eed_0004;

@@ -1,6 +1,6 @@
 //! fjall as an [`Engine`] of `shale bench --compare` (only with the `compare` feature): one
 //! `Database` with one keyspace, opened with the same settings as shaledb (see
-//! [`SETTINGS`](super::engine::SETTINGS)): the journal on, the write buffer as the keyspace's
+//! [`SETTINGS`](super::SETTINGS)): the journal on, the write buffer as the keyspace's
 //! `max_memtable_size`, LZ4 on the data blocks of every level, 10 bloom bits per key on every
 //! level, 4 KiB data blocks, and the block cache of the same size.
 //!
@@ -21,9 +21,9 @@ use fjall::config::{
 };
 use fjall::{CompressionType, Database, Keyspace, KeyspaceCreateOptions, PersistMode};
 
-use super::CliError;
-use super::bench::BenchConfig;
-use super::engine::{Engine, EngineKind, PutBatch};
+use super::{Engine, EngineKind, PutBatch};
+use crate::cli::bench::config::BenchConfig;
+use crate::cli::error::CliError;
 
 /// The keyspace every benchmark write goes to.
 const KEYSPACE: &str = "bench";

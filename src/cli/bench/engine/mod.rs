@@ -8,18 +8,23 @@
 //! pays for a copy the others do not; the value itself stays alive behind `black_box` inside
 //! each implementation.
 //!
-//! Invariant: every engine is opened from the same [`BenchConfig`] with the same settings (WAL
-//! on, write buffer, LZ4, 10 bloom bits per key, 4 KiB blocks, block cache size); the mapping of
-//! each setting is [`SETTINGS`], which `shale bench --help` and the README repeat.
+//! Invariant: every engine is opened from the same [`BenchConfig`](super::config::BenchConfig)
+//! with the same settings (WAL on, write buffer, LZ4, 10 bloom bits per key, 4 KiB blocks, block
+//! cache size); the mapping of each setting is [`SETTINGS`], which `shale bench --help` and the
+//! README repeat.
+//!
+//! This file holds the trait and what every engine shares (its kind, its batches, the settings
+//! table); each engine is one file that imports it ([`shaledb`], `fjall`, `rocksdb`), and
+//! [`open`] is the one place that names every engine's type.
 
-use std::hint::black_box;
-use std::path::Path;
-use std::sync::Arc;
+#[cfg(feature = "compare")]
+mod fjall;
+pub(super) mod open;
+#[cfg(feature = "compare-rocksdb")]
+mod rocksdb;
+pub(super) mod shaledb;
 
-use shaledb::{Db, Options, WriteBatch, WriteOptions};
-
-use super::CliError;
-use super::bench::BenchConfig;
+use crate::cli::error::CliError;
 
 /// One shared setting and how each engine is given it, as printed by `shale bench --compare`.
 #[derive(Debug)]
@@ -156,21 +161,6 @@ impl EngineKind {
             EngineKind::Rocksdb => "rocksdb",
         }
     }
-
-    /// Opens (or creates) this engine's database in `dir` with the settings of `config`.
-    pub fn open(self, dir: &Path, config: &BenchConfig) -> Result<Box<dyn Engine>, CliError> {
-        match self {
-            EngineKind::Shaledb => Ok(Box::new(ShaleEngine::open(dir, config.db_options())?)),
-            #[cfg(feature = "compare")]
-            EngineKind::Fjall => Ok(Box::new(super::engine_fjall::FjallEngine::open(
-                dir, config,
-            )?)),
-            #[cfg(feature = "compare-rocksdb")]
-            EngineKind::Rocksdb => Ok(Box::new(super::engine_rocksdb::RocksEngine::open(
-                dir, config,
-            )?)),
-        }
-    }
 }
 
 /// Puts of one batch, engine-neutral: the keys and values are copied in once, and each engine
@@ -220,155 +210,9 @@ pub trait Engine: Send + Sync {
     fn close(self: Box<Self>) -> Result<(), CliError>;
 }
 
-/// shaledb as an [`Engine`]: a thin layer over [`Db`], sharing it with the caller (the
-/// single-engine benchmark keeps its own handle for statistics and amplification).
-pub struct ShaleEngine {
-    db: Arc<Db>,
-}
-
-impl ShaleEngine {
-    /// Opens the database in `dir` with `options`.
-    pub fn open(dir: &Path, options: Options) -> Result<ShaleEngine, CliError> {
-        Ok(ShaleEngine {
-            db: Arc::new(Db::open(dir, options)?),
-        })
-    }
-
-    /// Wraps an open database.
-    pub fn new(db: Arc<Db>) -> ShaleEngine {
-        ShaleEngine { db }
-    }
-}
-
-impl Engine for ShaleEngine {
-    fn name(&self) -> &'static str {
-        EngineKind::Shaledb.name()
-    }
-
-    fn put(&self, key: &[u8], value: &[u8]) -> Result<(), CliError> {
-        Ok(self.db.put(key, value)?)
-    }
-
-    fn write(&self, batch: &PutBatch, sync: bool) -> Result<(), CliError> {
-        let mut write_batch = WriteBatch::new();
-        for (key, value) in batch.iter() {
-            write_batch.put(key, value)?;
-        }
-        let options = if sync {
-            WriteOptions::SYNC
-        } else {
-            WriteOptions::NO_SYNC
-        };
-        Ok(self.db.write(write_batch, &options)?)
-    }
-
-    fn get(&self, key: &[u8]) -> Result<Option<usize>, CliError> {
-        Ok(self.db.get(key)?.map(|value| black_box(value).len()))
-    }
-
-    fn multi_get(&self, keys: &[Vec<u8>]) -> Result<u64, CliError> {
-        let values = black_box(self.db.multi_get(keys)?);
-        Ok(values.iter().filter(|value| value.is_some()).count() as u64)
-    }
-
-    fn scan(&self, from: &[u8], limit: usize) -> Result<(u64, u64), CliError> {
-        let (mut entries, mut bytes) = (0, 0);
-        for item in self.db.range(from..).take(limit) {
-            let (key, value) = item?;
-            entries += 1;
-            bytes += (black_box(key).len() + black_box(value).len()) as u64;
-        }
-        Ok((entries, bytes))
-    }
-
-    fn settle(&self) -> Result<(), CliError> {
-        self.db.flush()?;
-        Ok(self.db.wait_for_compaction()?)
-    }
-
-    fn close(self: Box<Self>) -> Result<(), CliError> {
-        Ok(self.db.close()?)
-    }
-}
-
 #[cfg(test)]
-#[expect(
-    clippy::unwrap_used,
-    reason = "a test fails on the first error, which unwrap shows"
-)]
 mod tests {
     use super::*;
-    use crate::cli::bench::{BenchConfig, default_args};
-
-    fn small_config() -> BenchConfig {
-        let mut arguments = default_args().unwrap();
-        arguments.write_buffer_size = 64 << 10;
-        BenchConfig::from_args(&arguments).unwrap()
-    }
-
-    /// What every engine must do for the workloads to measure the right work: unsynced and
-    /// synced writes are readable, absent keys are absent, scans start at their key and stop at
-    /// their limit, and everything survives settle, close and reopen.
-    fn check_contract(kind: EngineKind) {
-        let config = small_config();
-        let dir = tempfile::tempdir().unwrap();
-        let key = |number: u32| format!("{number:08}").into_bytes();
-        let engine = kind.open(dir.path(), &config).unwrap();
-        assert_eq!(engine.name(), kind.name());
-        for number in (0..2_000).step_by(2) {
-            engine.put(&key(number), &[7u8; 100]).unwrap();
-        }
-        let mut batch = PutBatch::default();
-        for number in (2_000..2_100).step_by(2) {
-            batch.put(&key(number), &[8u8; 50]);
-        }
-        engine.write(&batch, true).unwrap();
-        engine.settle().unwrap();
-        assert_eq!(engine.get(&key(10)).unwrap(), Some(100), "{}", kind.name());
-        assert_eq!(
-            engine.get(&key(2_050)).unwrap(),
-            Some(50),
-            "{}",
-            kind.name()
-        );
-        assert_eq!(engine.get(&key(11)).unwrap(), None, "{}", kind.name());
-        let keys = vec![key(0), key(1), key(1_998), key(2_098), key(5_000)];
-        assert_eq!(engine.multi_get(&keys).unwrap(), 3, "{}", kind.name());
-        assert_eq!(
-            engine.scan(&key(1), 3).unwrap(),
-            (3, 3 * 108),
-            "{}",
-            kind.name()
-        );
-        assert_eq!(
-            engine.scan(&key(2_097), 10).unwrap(),
-            (1, 58),
-            "{}",
-            kind.name()
-        );
-        engine.close().unwrap();
-        let engine = kind.open(dir.path(), &config).unwrap();
-        assert_eq!(
-            engine.get(&key(2_098)).unwrap(),
-            Some(50),
-            "{}",
-            kind.name()
-        );
-        assert_eq!(
-            engine.scan(&key(0), 5_000).unwrap().0,
-            1_050,
-            "{}",
-            kind.name()
-        );
-        engine.close().unwrap();
-    }
-
-    #[test]
-    fn every_engine_of_this_build_keeps_the_contract() {
-        for kind in EngineKind::all() {
-            check_contract(kind);
-        }
-    }
 
     #[test]
     fn every_engine_of_this_build_has_a_settings_column() {

@@ -1,0 +1,104 @@
+//! What the benchmark's workloads measure, as plain data that the runners fill in and the
+//! reports print: [`Measurement`] (one timed loop) with its [`Latency`] percentiles, the
+//! [`Amplification`] after a fill (its terms are defined in
+//! [`amplification`](super::amplification), which measures it) and one engine's [`Turn`] of
+//! `--compare`; and the two timers every timed loop uses, [`time`] and [`timed`]. A leaf: it
+//! imports nothing of the program.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use shaledb::LevelStats;
+use shaledb::stats::Histogram;
+
+/// One timed workload.
+#[derive(Debug, Default)]
+pub struct Measurement {
+    /// The workload's name, as the table row shows it.
+    pub name: String,
+    /// Operations done in the timed loop.
+    pub operations: u64,
+    /// User bytes moved in the timed loop.
+    pub bytes: u64,
+    /// Time the loop took.
+    pub elapsed: Duration,
+    /// Percentiles of the time one operation took, where measured.
+    pub latency: Option<Latency>,
+    /// Anything else worth knowing (file size, checks).
+    pub note: String,
+}
+
+/// Latency percentiles of one workload's operations.
+#[derive(Debug, Clone, Copy)]
+pub struct Latency {
+    /// Median.
+    pub p50: Duration,
+    /// 99th percentile.
+    pub p99: Duration,
+    /// 99.9th percentile.
+    pub p999: Duration,
+}
+
+impl Latency {
+    /// The percentiles of a histogram of nanoseconds (within its bucket precision, 19%).
+    pub fn from_histogram(histogram: &Histogram) -> Option<Latency> {
+        if histogram.count() == 0 {
+            return None;
+        }
+        Some(Latency {
+            p50: Duration::from_nanos(histogram.percentile(0.50)),
+            p99: Duration::from_nanos(histogram.percentile(0.99)),
+            p999: Duration::from_nanos(histogram.percentile(0.999)),
+        })
+    }
+}
+
+/// Times `work`, which returns a value kept alive through `black_box`.
+pub fn time<T>(work: impl FnOnce() -> T) -> (T, Duration) {
+    let start = Instant::now();
+    let result = black_box(work());
+    (result, start.elapsed())
+}
+
+/// Runs `operation` and records how long it took in `histogram`.
+pub fn timed<T>(histogram: &Histogram, operation: impl FnOnce() -> T) -> T {
+    let start = Instant::now();
+    let result = black_box(operation());
+    histogram.record_duration(start.elapsed());
+    result
+}
+
+/// The amplification and tree shape after a fill.
+#[derive(Debug, Clone)]
+pub struct Amplification {
+    /// Disk write amplification, where `/proc/self/io` exists.
+    pub write_disk: Option<f64>,
+    /// Engine write amplification.
+    pub write_engine: f64,
+    /// SSTable entries per live key.
+    pub space: f64,
+    /// Bytes of every SSTable.
+    pub sst_bytes: u64,
+    /// Bytes of every file in the directory (preallocated logs included).
+    pub all_bytes: u64,
+    /// Key and value bytes of the live entries.
+    pub live_bytes: u64,
+    /// Files and bytes per level.
+    pub levels: Vec<LevelStats>,
+}
+
+/// One engine's turn at one workload.
+#[derive(Debug)]
+pub struct Turn {
+    /// The engine's name.
+    pub engine: &'static str,
+    /// What the timed loop measured.
+    pub measurement: Measurement,
+    /// The process's resident bytes when the turn began (before the engine opened).
+    pub start_resident_bytes: Option<u64>,
+    /// The process's peak resident bytes during the turn (including mapped file pages).
+    pub peak_resident_bytes: Option<u64>,
+    /// The process's peak anonymous resident bytes during the turn (what the engine allocated),
+    /// sampled.
+    pub peak_heap_bytes: Option<u64>,
+}
