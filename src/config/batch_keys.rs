@@ -5,9 +5,9 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::{
-    BOOLEAN_ACCEPTS, COUNT_ACCEPTS, Configurable, DURATION_ACCEPTS, SIZE_ACCEPTS, Setting, count,
-    from_file, from_pairs, from_text, parse_bool, parse_duration, set_key, size,
+use super::text::{
+    BOOLEAN_ACCEPTS, COUNT_ACCEPTS, DURATION_ACCEPTS, SIZE_ACCEPTS, Setting, count, from_file,
+    from_pairs, from_text, parse_bool, parse_duration, set_key, size,
 };
 use crate::batch_writer::{BatchStrategy, BatchWriterOptions};
 use crate::error::Result;
@@ -135,22 +135,6 @@ fn set_strategy_kind(strategy: &mut BatchStrategy, value: &str) -> Option<()> {
         *strategy = selected;
     }
     Some(())
-}
-
-impl Configurable for BatchWriterOptions {
-    const SETTINGS: &'static [Setting<Self>] = SETTINGS;
-
-    fn is_other_key(key: &str) -> bool {
-        super::keys().any(|known| known == key)
-    }
-
-    fn applied_first(key: &str) -> bool {
-        key == "batch.strategy"
-    }
-
-    fn validate(&self) -> Result<()> {
-        BatchWriterOptions::validate(self)
-    }
 }
 
 impl BatchWriterOptions {

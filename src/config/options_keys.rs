@@ -4,9 +4,9 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::{
-    BOOLEAN_ACCEPTS, COUNT_ACCEPTS, Configurable, SIZE_ACCEPTS, Setting, count, from_file,
-    from_pairs, from_text, parse_bool, parse_duration, set_key, size,
+use super::text::{
+    BOOLEAN_ACCEPTS, COUNT_ACCEPTS, SIZE_ACCEPTS, Setting, count, from_file, from_pairs, from_text,
+    parse_bool, parse_duration, set_key, size,
 };
 use crate::commit_policy::CommitPolicy;
 use crate::error::Result;
@@ -209,22 +209,6 @@ fn set_policy_kind(policy: &mut CommitPolicy, value: &str) -> Option<()> {
         _ => return None,
     };
     Some(())
-}
-
-impl Configurable for Options {
-    const SETTINGS: &'static [Setting<Self>] = SETTINGS;
-
-    fn is_other_key(key: &str) -> bool {
-        super::batch_keys().any(|known| known == key)
-    }
-
-    fn applied_first(key: &str) -> bool {
-        key == "commit.policy"
-    }
-
-    fn validate(&self) -> Result<()> {
-        Options::validate(self)
-    }
 }
 
 impl Options {

@@ -21,7 +21,10 @@ use crate::key::{
     FileNumber, MAX_KEY_SIZE, SequenceNumber, TRAILER_SIZE, compare_internal_keys,
     parse_internal_key,
 };
-use crate::manifest::NUM_LEVELS;
+
+/// The number of levels, L0 to L3. Part of the on-disk format (levels are recorded in edits);
+/// never change without a new format version.
+pub const NUM_LEVELS: usize = 4;
 
 /// Tag of the log number: `varint64`. Part of the on-disk format; never change.
 pub const TAG_LOG_NUMBER: u32 = 1;

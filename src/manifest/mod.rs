@@ -26,11 +26,7 @@ pub mod state;
 pub mod writer;
 
 pub use current::{read_current, read_current_on, write_current, write_current_on};
-pub use edit::{FileMetadata, VersionEdit, WalMetadata};
+pub use edit::{FileMetadata, NUM_LEVELS, VersionEdit, WalMetadata};
 pub use reader::{RecoveredManifest, recover, recover_manifest, recover_manifest_on, recover_on};
 pub use state::{InconsistentEdit, ManifestState};
 pub use writer::ManifestWriter;
-
-/// The number of levels, L0 to L3. Part of the on-disk format (levels are recorded in edits);
-/// never change without a new format version.
-pub const NUM_LEVELS: usize = 4;

@@ -29,7 +29,8 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::{FileBytes, FileLock, FileSystem, OsFileSystem, WritableFile, parent_dir};
+use super::OsFileSystem;
+use super::file_system::{FileBytes, FileLock, FileSystem, WritableFile, parent_dir};
 use crate::fs::{FileKind, LOCK_FILE_NAME, parse_file_name};
 
 /// Which files a fault applies to, by the kind their name shows.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use memmap2::Mmap;
 
-use super::{FileBytes, FileLock, FileSystem, WritableFile};
+use super::file_system::{FileBytes, FileLock, FileSystem, WritableFile};
 
 /// The operating system's file system.
 #[derive(Debug, Clone, Copy, Default)]
