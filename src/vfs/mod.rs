@@ -19,7 +19,7 @@ use std::fmt::Debug;
 use std::io;
 use std::path::{Path, PathBuf};
 
-pub use fault::{FaultFileSystem, FaultStats, FileClass};
+pub use fault::{FaultFileSystem, FaultStats, FileClass, PowerLossModel};
 pub use os::OsFileSystem;
 
 use crate::value::SharedBuffer;
