@@ -16,7 +16,7 @@ mod fault;
 mod file_system;
 mod os;
 
-pub use fault::{FaultFileSystem, FaultStats, FileClass};
+pub use fault::{FaultFileSystem, FaultStats, FileClass, PowerLossModel};
 pub(crate) use file_system::parent_dir;
 pub use file_system::{FileBytes, FileLock, FileSystem, WritableFile};
 pub use os::OsFileSystem;
