@@ -265,6 +265,13 @@ impl Db {
         pressure(&self.engine)
     }
 
+    /// What opening the database recovered from its write-ahead logs: how many logs and
+    /// batches were replayed, and whether an unsynced tail that a power loss left with holes
+    /// was dropped (the same report is in [`Stats::recovery`]).
+    pub fn recovery_report(&self) -> crate::RecoveryReport {
+        self.engine.stats.recovery.clone()
+    }
+
     /// Counters and gauges: files and bytes per level, memtables, write groups, fsyncs, stalls,
     /// cache hits, flushes, compactions. `Display` prints them as a table.
     pub fn stats(&self) -> Stats {

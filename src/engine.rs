@@ -57,6 +57,9 @@ pub(crate) struct WalState {
     pub memtable: Arc<Memtable>,
     /// The last sequence number handed out (equal to the visible one between groups).
     pub last_sequence: crate::key::SequenceNumber,
+    /// The synced offset the last sync marker in this log claims (the log's synced offset
+    /// when it was created, before any).
+    pub marked_synced_offset: u64,
 }
 
 /// A frozen memtable and the log that holds its writes.

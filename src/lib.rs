@@ -60,6 +60,8 @@ mod recovery;
 mod snapshot;
 pub mod sstable;
 pub mod stats;
+#[doc(hidden)]
+pub mod sync_marker;
 #[cfg(test)]
 mod test_hook;
 pub mod value;
@@ -81,7 +83,7 @@ pub use error::{Error, Result};
 pub use key::{FileNumber, MAX_KEY_SIZE, MAX_VALUE_SIZE, SequenceNumber, ValueKind};
 pub use options::{Options, ReadOptions, WalRecoveryMode, WriteOptions};
 pub use snapshot::Snapshot;
-pub use stats::{LatencySummary, LevelStats, Pressure, Stats};
+pub use stats::{DroppedTail, LatencySummary, LevelStats, Pressure, RecoveryReport, Stats};
 pub use value::Value;
 pub use verify::VerifyReport;
 

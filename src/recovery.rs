@@ -28,7 +28,8 @@ use crate::memtable::Memtable;
 use crate::options::{Options, WalRecoveryMode};
 use crate::read_view::{ReadView, Visibility};
 use crate::snapshot::SnapshotRegistry;
-use crate::stats::EngineStats;
+use crate::stats::{DroppedTail, EngineStats, RecoveryReport};
+use crate::sync_marker::decode_sync_marker;
 use crate::version::Version;
 use crate::version_set::VersionSet;
 use crate::vfs::{FileLock, FileSystem};
@@ -66,7 +67,7 @@ pub(crate) fn open_engine(
         .map(|(_, number)| *number)
         .collect();
     let recovered = Memtable::new();
-    let last_sequence = replay_logs(
+    let (last_sequence, recovery_report) = replay_logs(
         file_system,
         &dir,
         &wal_numbers,
@@ -134,6 +135,7 @@ pub(crate) fn open_engine(
         lock_file: Mutex::new(Some(lock_file)),
         commit: GroupCommit::new(options.commit_policy, options.max_write_group_bytes),
         wal: Mutex::new(WalState {
+            marked_synced_offset: wal.synced_offset(),
             writer: wal,
             number: wal_number,
             memtable,
@@ -145,7 +147,10 @@ pub(crate) fn open_engine(
         snapshots: Arc::new(SnapshotRegistry::default()),
         cache,
         workers: Workers::default(),
-        stats: EngineStats::default(),
+        stats: EngineStats {
+            recovery: recovery_report,
+            ..EngineStats::default()
+        },
         poisoned: Mutex::new(None),
         panicked: Mutex::new(None),
         #[cfg(test)]
@@ -264,7 +269,7 @@ fn replay_logs(
     mode: WalRecoveryMode,
     memtable: &Memtable,
     last_sequence: SequenceNumber,
-) -> Result<SequenceNumber> {
+) -> Result<(SequenceNumber, RecoveryReport)> {
     let mut numbers: Vec<FileNumber> = found.to_vec();
     numbers.sort();
     let mut replay = Replay {
@@ -273,6 +278,7 @@ fn replay_logs(
         memtable,
         last_sequence,
         pending_torn_tail: None,
+        report: RecoveryReport::default(),
     };
     for number in numbers {
         let path = wal_path(dir, number);
@@ -281,7 +287,19 @@ fn replay_logs(
             break;
         }
     }
-    Ok(replay.last_sequence)
+    Ok((replay.last_sequence, replay.report))
+}
+
+/// Where damage reported by a log reader starts, and what it is.
+fn damage_start(event: &LogEvent) -> (u64, String) {
+    match event {
+        LogEvent::TornTail { offset, reason } => (*offset, format!("torn log tail: {reason}")),
+        LogEvent::Corruption { start, end, reason } => (
+            *start,
+            format!("{reason} (damaged log bytes {start}..{end})"),
+        ),
+        LogEvent::Record { offset, .. } => (*offset, "an intact record".into()),
+    }
 }
 
 /// The state of a replay across logs.
@@ -293,6 +311,8 @@ struct Replay<'a> {
     /// A torn tail is only acceptable at the end of the history: a later log with records
     /// means the torn log lost writes that had been synced before the later log started.
     pending_torn_tail: Option<Error>,
+    /// What was replayed and dropped, for `Db::recovery_report`.
+    report: RecoveryReport,
 }
 
 impl Replay<'_> {
@@ -306,48 +326,120 @@ impl Replay<'_> {
     }
 
     /// Replays one log; `record` is what the manifest knows of it (FORMAT.md 6.1, tag 7).
+    ///
+    /// The log is known to be durable through the synced size the manifest records, and through
+    /// the offset of every intact sync marker in it (FORMAT.md 7.1), wherever the marker lies.
+    /// In the default mode, damage wholly past that point in a log the manifest does not record
+    /// as finished is an unsynced tail that reached the disk with holes: every batch before it
+    /// is recovered, it and everything after it are dropped (and reported), and the rest of the
+    /// log is read only for markers that would prove the damage synced after all.
     fn log(&mut self, path: &Path, record: Option<&WalMetadata>) -> Result<Flow> {
         let reader = match LogReader::open_on(self.file_system, path, LogFileKind::Wal) {
             Ok(reader) => reader,
             Err(error) if error.is_corruption() => return self.damage(error),
             Err(error) => return Err(error),
         };
-        let synced_size = record.and_then(|wal| wal.synced_size);
+        self.report.logs_replayed += 1;
+        let recorded_synced = record.and_then(|wal| wal.synced_size);
         let file_size = reader.file_size();
+        let data_end = reader.data_end();
         let mut records_end = FILE_HEADER_SIZE as u64;
+        let mut synced = recorded_synced.unwrap_or(0);
+        let mut unsynced_tail: Option<(u64, String)> = None;
         for event in reader {
+            if unsynced_tail.is_some() {
+                if let LogEvent::Record { payload, .. } = &event
+                    && let Some(claimed) = decode_sync_marker(payload)
+                {
+                    synced = synced.max(claimed);
+                }
+                continue;
+            }
             let flow = match event {
                 LogEvent::Record { offset, payload } => {
                     records_end = record_end(offset, payload.len());
-                    self.record(path, offset, &payload)?
-                }
-                LogEvent::TornTail { offset, reason } if synced_size.is_some_and(|s| offset < s) => {
-                    self.damage(Error::corruption(
-                        path,
-                        offset,
-                        format!("{reason}, before offset {} through which the manifest records this log was synced: synced writes are lost", synced_size.unwrap_or(0)),
-                    ))?
+                    match decode_sync_marker(&payload) {
+                        Some(claimed) => {
+                            synced = synced.max(claimed);
+                            Flow::Next
+                        }
+                        None => self.record(path, offset, &payload)?,
+                    }
                 }
                 // A file whose header was never completely written (a crash just after it was
                 // created) holds nothing at all: not damage, in any mode (FORMAT.md 4.5, 7).
-                LogEvent::TornTail { offset: 0, .. } => {
+                LogEvent::TornTail { offset: 0, .. } if recorded_synced.is_none() => {
                     records_end = 0;
                     Flow::Next
                 }
-                torn @ LogEvent::TornTail { .. } => self.torn_tail(path, &torn)?,
-                damage => match damage.to_error(path) {
-                    Some(error) => self.damage(error)?,
-                    None => Flow::Next,
-                },
+                damage @ (LogEvent::TornTail { .. } | LogEvent::Corruption { .. }) => {
+                    let (offset, reason) = damage_start(&damage);
+                    if offset < synced {
+                        self.damage(Error::corruption(
+                            path,
+                            offset,
+                            format!("{reason}, before offset {synced} through which this log is known to have been synced: synced writes are lost"),
+                        ))?
+                    } else if self.mode == WalRecoveryMode::TolerateCorruptedTailRecords
+                        && recorded_synced.is_none()
+                    {
+                        unsynced_tail = Some((offset, reason));
+                        Flow::Next
+                    } else if matches!(damage, LogEvent::TornTail { .. }) {
+                        self.torn_tail(path, &damage)?
+                    } else {
+                        match damage.to_error(path) {
+                            Some(error) => self.damage(error)?,
+                            None => Flow::Next,
+                        }
+                    }
+                }
             };
             if flow == Flow::Stop {
                 return Ok(Flow::Stop);
             }
         }
+        if let Some((offset, reason)) = unsynced_tail {
+            return self.unsynced_tail(path, offset, reason, synced, data_end);
+        }
         match check_extent(path, record, file_size, records_end) {
             Some(error) => self.damage(error),
             None => Ok(Flow::Next),
         }
+    }
+
+    /// Damage at `offset` past everything known to be synced, in the live log: dropped with all
+    /// after it, unless a sync marker read past it proves it synced (then synced writes are
+    /// lost). Like a torn tail, it is acceptable only at the end of the history.
+    fn unsynced_tail(
+        &mut self,
+        path: &Path,
+        offset: u64,
+        reason: String,
+        synced: u64,
+        data_end: u64,
+    ) -> Result<Flow> {
+        if offset < synced {
+            return self.damage(Error::corruption(
+                path,
+                offset,
+                format!("{reason}; a sync marker after it shows the log was synced through offset {synced}: synced writes are lost"),
+            ));
+        }
+        self.report.dropped_tail = Some(DroppedTail {
+            file: path.to_path_buf(),
+            offset,
+            bytes: data_end.saturating_sub(offset),
+            reason: reason.clone(),
+        });
+        self.pending_torn_tail = Some(Error::corruption(
+            path,
+            offset,
+            format!(
+                "{reason}: this write-ahead log lost unsynced writes, but a later log holds writes, which means they had been synced"
+            ),
+        ));
+        Ok(Flow::Next)
     }
 
     /// Applies one intact record, or handles it as damage.
@@ -361,7 +453,10 @@ impl Replay<'_> {
         ) {
             Ok(()) => match self.pending_torn_tail.take() {
                 Some(error) => Err(with_advice(error)),
-                None => Ok(Flow::Next),
+                None => {
+                    self.report.batches_replayed += 1;
+                    Ok(Flow::Next)
+                }
             },
             Err(error) => self.damage(error),
         }

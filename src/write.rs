@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::key::{SequenceNumber, ValueKind};
 use crate::manifest::VersionEdit;
 use crate::memtable::Memtable;
+use crate::sync_marker::encode_sync_marker;
 
 /// Delay per level-0 file past the slowdown trigger, for each write group.
 const SLOWDOWN_STEP: Duration = Duration::from_millis(1);
@@ -54,12 +55,21 @@ impl Engine {
             }
             batch.set_first_sequence(SequenceNumber(first));
         }
-        let logged = wal
-            .writer
-            .add_records(group.batches.iter().map(WriteBatch::encoded));
+        // A sync since the last marker is recorded before the group's batches, in the same
+        // write, so that recovery knows how far this log is durable (sync_marker.rs).
+        let synced = wal.writer.synced_offset();
+        let marker = (synced > wal.marked_synced_offset).then(|| encode_sync_marker(synced));
+        let records = marker
+            .iter()
+            .map(|marker| marker.as_slice())
+            .chain(group.batches.iter().map(WriteBatch::encoded));
+        let logged = wal.writer.add_records(records);
         if let Err(error) = logged {
             self.poison(format!("writing the write-ahead log failed: {error}"));
             return Err(error);
+        }
+        if marker.is_some() {
+            wal.marked_synced_offset = synced;
         }
         if group.sync {
             let started = Instant::now();
@@ -196,6 +206,7 @@ impl Engine {
                 return Err(error);
             }
         }
+        wal.marked_synced_offset = writer.synced_offset();
         let old_writer = std::mem::replace(&mut wal.writer, writer);
         drop(old_writer);
         let old_number = std::mem::replace(&mut wal.number, number);

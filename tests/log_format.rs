@@ -476,12 +476,43 @@ fn bad_magic_is_corruption() {
 #[test]
 fn unknown_version_is_corruption_naming_the_version() {
     let mut bytes = encode_log(KIND, [b"record"]);
-    bytes[8] = 2;
+    bytes[8] = 3;
     let checksum = crc32fast::hash(&bytes[..12]);
     bytes[12..16].copy_from_slice(&checksum.to_le_bytes());
     let (offset, reason) = open_error(bytes, KIND);
     assert_eq!(offset, 8);
-    assert!(reason.contains("version 2"), "{reason}");
+    assert!(reason.contains("version 3"), "{reason}");
+}
+
+#[test]
+fn write_ahead_logs_are_version_2_and_version_1_still_reads() {
+    let bytes = encode_log(LogFileKind::Wal, [b"record"]);
+    assert_eq!(&bytes[8..10], &[2, 0], "a new write-ahead log is version 2");
+    let manifest = encode_log(LogFileKind::Manifest, [b"edit"]);
+    assert_eq!(&manifest[8..10], &[1, 0], "manifests stay version 1");
+    // A version-1 write-ahead log, as 0.1.0 wrote it, reads with the same records.
+    let mut old = bytes.clone();
+    old[8] = 1;
+    let checksum = crc32fast::hash(&old[..12]);
+    old[12..16].copy_from_slice(&checksum.to_le_bytes());
+    let reader = LogReader::from_bytes("old.wal", old, LogFileKind::Wal).expect("version 1 reads");
+    assert_eq!(reader.version(), 1);
+    let events: Vec<LogEvent> = reader.collect();
+    assert!(
+        matches!(events.as_slice(), [LogEvent::Record { offset: 16, payload }] if payload == b"record"),
+        "{events:?}"
+    );
+    // A manifest claiming version 2 is refused: only write-ahead logs have it.
+    let mut bad = manifest;
+    bad[8] = 2;
+    let checksum = crc32fast::hash(&bad[..12]);
+    bad[12..16].copy_from_slice(&checksum.to_le_bytes());
+    let (offset, reason) = open_error(bad, LogFileKind::Manifest);
+    assert_eq!(offset, 8);
+    assert!(
+        reason.contains("not a version of MANIFEST logs"),
+        "{reason}"
+    );
 }
 
 #[test]
@@ -1001,6 +1032,18 @@ fn damage_sweep_zero_ranges() {
 
 // ---------------------------------------------------------------------------------------------
 // Generators for documentation and the fuzz corpus (run with `--ignored`).
+
+/// The worked example of FORMAT.md 4.6, byte for byte.
+#[test]
+fn the_format_md_worked_example_is_what_the_writer_writes() {
+    let bytes = encode_log(LogFileKind::Wal, [b"hello, shale"]);
+    let expected: [u8; 35] = [
+        0x73, 0x68, 0x61, 0x6c, 0x65, 0x4c, 0x4f, 0x47, 0x02, 0x00, 0x01, 0x00, 0x10, 0x8b, 0x0b,
+        0xfa, 0x94, 0x98, 0xac, 0x57, 0x0c, 0x00, 0x01, 0x68, 0x65, 0x6c, 0x6c, 0x6f, 0x2c, 0x20,
+        0x73, 0x68, 0x61, 0x6c, 0x65,
+    ];
+    assert_eq!(bytes, expected);
+}
 
 /// Prints the hex dump used in FORMAT.md section 4.
 #[test]

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use common::{Model, Rng, assert_matches_model, small_options, temp_dir, test_seed};
 use shaledb::fs::{FileKind, parse_file_name};
 use shaledb::log::{FRAGMENT_HEADER_SIZE, LogEvent, LogFileKind, LogReader};
+use shaledb::sync_marker::decode_sync_marker;
 use shaledb::{Db, Error, Options, WalRecoveryMode, WriteBatch, WriteOptions};
 
 /// Enough batches of about 1.3 KiB to fill two 32 KiB log blocks.
@@ -86,12 +87,14 @@ fn newest_wal(dir: &Path) -> PathBuf {
     logs.pop().expect("the database has a write-ahead log").1
 }
 
-/// (offset, payload length) of every record of the log at `path`.
+/// (offset, payload length) of every write-batch record of the log at `path` (the sync
+/// markers between them are left out).
 fn records(path: &Path) -> Vec<(u64, usize)> {
     LogReader::open(path, LogFileKind::Wal)
         .unwrap()
-        .map(|event| match event {
-            LogEvent::Record { offset, payload } => (offset, payload.len()),
+        .filter_map(|event| match event {
+            LogEvent::Record { payload, .. } if decode_sync_marker(&payload).is_some() => None,
+            LogEvent::Record { offset, payload } => Some((offset, payload.len())),
             other => panic!("undamaged log reports {other:?}"),
         })
         .collect()
@@ -456,5 +459,133 @@ fn a_preallocated_log_without_its_header_is_empty_not_damage() {
             .unwrap_or_else(|error| panic!("{mode:?}: {error}"));
         let present = present_batches(&db, &format!("{mode:?}"));
         assert_eq!(present, (0..BATCHES).collect(), "{mode:?}");
+    }
+}
+
+/// Writes `synced` synced batches and then `unsynced` unsynced ones (batch numbers counting on),
+/// and leaves in `dir` the files as a crash would (a copy taken while the database is open).
+fn write_synced_then_unsynced(dir: &Path, synced: u64, unsynced: u64) {
+    let live = temp_dir();
+    let db = Db::open(
+        live.path(),
+        large_buffer_options(WalRecoveryMode::default()),
+    )
+    .unwrap();
+    for batch in 0..synced + unsynced {
+        let mut write = WriteBatch::new();
+        for index in 0..KEYS_PER_BATCH {
+            write
+                .put(&batch_key(batch, index), &batch_value(batch))
+                .unwrap();
+        }
+        let options = WriteOptions {
+            sync: batch < synced,
+        };
+        db.write(write, &options).unwrap();
+    }
+    common::copy_database_files(live.path(), dir);
+    db.close().unwrap();
+}
+
+/// The largest offset any sync marker of the log at `path` claims.
+fn largest_marker(path: &Path) -> u64 {
+    LogReader::open(path, LogFileKind::Wal)
+        .unwrap()
+        .filter_map(|event| match event {
+            LogEvent::Record { payload, .. } => decode_sync_marker(&payload),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// Zeroes the 4 KiB page of the log at `path` that starts at `page_start`.
+fn zero_page(path: &Path, page_start: usize) {
+    let mut bytes = std::fs::read(path).unwrap();
+    bytes[page_start..page_start + 4096].fill(0);
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// A power loss can leave later pages of an unsynced tail on the disk and an earlier one not
+/// (the reproduction: a zeroed page in the middle of the written part of the live log).
+/// The default mode recovers every batch before the hole, drops the rest, reports it, and goes
+/// on in a new log.
+#[test]
+fn an_unsynced_tail_with_a_hole_is_dropped_and_the_database_opens() {
+    const SYNCED: u64 = 20;
+    const UNSYNCED: u64 = 40;
+    let dir = temp_dir();
+    write_synced_then_unsynced(dir.path(), SYNCED, UNSYNCED);
+    let path = newest_wal(dir.path());
+    let records = records(&path);
+    let synced_through = largest_marker(&path);
+    let last_synced_end =
+        records[SYNCED as usize - 1].0 + 7 + records[SYNCED as usize - 1].1 as u64;
+    assert_eq!(
+        synced_through, last_synced_end,
+        "the marker names the last sync"
+    );
+    // A page wholly past the synced point, with unsynced records after it.
+    let page_start = (synced_through as usize / 4096 + 2) * 4096;
+    assert!(records.last().unwrap().0 as usize > page_start + 4096);
+    zero_page(&path, page_start);
+    let first_lost = records
+        .iter()
+        .position(|&(offset, length)| offset as usize + 7 + length > page_start)
+        .unwrap() as u64;
+    assert!(first_lost >= SYNCED, "the hole is past every synced batch");
+
+    let db = Db::open(dir.path(), large_buffer_options(WalRecoveryMode::default()))
+        .unwrap_or_else(|error| panic!("the default mode must open: {error}"));
+    assert_eq!(
+        present_batches(&db, "after the hole"),
+        (0..first_lost).collect(),
+        "every batch before the hole, none after it"
+    );
+    let report = db.recovery_report();
+    let tail = report.dropped_tail.expect("the dropped tail is reported");
+    assert_eq!(tail.file, path);
+    assert!(tail.offset as usize <= page_start && tail.offset >= synced_through);
+    assert!(tail.bytes > 4096, "{tail:?}");
+    assert_eq!(report.batches_replayed, first_lost);
+    assert!(
+        db.stats()
+            .to_string()
+            .contains("dropped an unsynced log tail")
+    );
+    // It goes on in a new log: new writes, a clean reopen under the strictest mode.
+    db.put(b"batch999-0", &batch_value(999)).unwrap();
+    db.close().unwrap();
+    drop(db);
+    let db = Db::open(
+        dir.path(),
+        large_buffer_options(WalRecoveryMode::AbsoluteConsistency),
+    )
+    .unwrap();
+    assert_eq!(db.recovery_report().dropped_tail, None);
+    assert_eq!(
+        db.get(b"batch999-0").unwrap().as_deref(),
+        Some(&batch_value(999)[..])
+    );
+}
+
+/// The same hole before the point a sync marker proves synced is lost synced data: corruption,
+/// in the default mode too.
+#[test]
+fn a_hole_before_the_synced_point_is_corruption() {
+    let dir = temp_dir();
+    write_synced_then_unsynced(dir.path(), BATCHES, 0);
+    let path = newest_wal(dir.path());
+    let synced_through = largest_marker(&path);
+    assert!(synced_through > 3 * 4096, "{synced_through}");
+    zero_page(&path, 4096);
+    let error = Db::open(dir.path(), large_buffer_options(WalRecoveryMode::default()))
+        .expect_err("synced data is damaged");
+    match error {
+        Error::Corruption { file, reason, .. } => {
+            assert_eq!(file, path);
+            assert!(reason.contains("synced"), "{reason}");
+        }
+        other => panic!("expected corruption, got {other}"),
     }
 }

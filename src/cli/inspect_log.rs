@@ -11,8 +11,9 @@ use std::path::Path;
 
 use shaledb::FileNumber;
 use shaledb::batch::BatchReader;
-use shaledb::log::{LOG_FORMAT_VERSION, LogEvent, LogFileKind, LogReader};
+use shaledb::log::{LogEvent, LogFileKind, LogReader};
 use shaledb::manifest::{FileMetadata, ManifestState, VersionEdit};
+use shaledb::sync_marker::decode_sync_marker;
 
 use super::error::CliError;
 use super::escape::escape_bytes;
@@ -34,8 +35,9 @@ pub fn run(path: &Path, kind: LogFileKind, number: FileNumber) -> Result<(), Cli
     let reader = LogReader::open(path, kind)?;
     let size = std::fs::metadata(path).map_or(0, |metadata| metadata.len());
     say!(
-        "{}: {kind} log, {size} bytes, log format version {LOG_FORMAT_VERSION}",
-        path.display()
+        "{}: {kind} log, {size} bytes, log format version {}",
+        path.display(),
+        reader.version()
     );
     let mut summary = LogSummary::default();
     for event in reader {
@@ -77,6 +79,9 @@ pub fn run(path: &Path, kind: LogFileKind, number: FileNumber) -> Result<(), Cli
 /// ", write batch ..." when the payload decodes completely as a write batch, else nothing:
 /// the log itself does not interpret records.
 fn describe_batch(payload: &[u8]) -> String {
+    if let Some(synced_through) = decode_sync_marker(payload) {
+        return format!(", sync marker: this log was synced through offset {synced_through}");
+    }
     let Ok(reader) = BatchReader::new(payload) else {
         return String::new();
     };

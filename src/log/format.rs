@@ -23,8 +23,27 @@ pub const FILE_HEADER_SIZE: usize = 16;
 /// Part of the on-disk format; never change.
 pub const LOG_MAGIC: [u8; 8] = *b"shaleLOG";
 
-/// The log format version this build writes and the only one it reads.
+/// The first log format version: the framing of this section, used by every log. Manifests are
+/// still written with it. Part of the on-disk format; never change.
 pub const LOG_FORMAT_VERSION: u16 = 1;
+
+/// The log format version of write-ahead logs this build writes: version 1 framing, and the
+/// records may include sync markers (FORMAT.md 7.1). A version-1 write-ahead log (no markers) is
+/// still read. Part of the on-disk format; never change.
+pub const WAL_FORMAT_VERSION: u16 = 2;
+
+/// The log format version this build writes for logs of `kind`.
+pub fn format_version(kind: LogFileKind) -> u16 {
+    match kind {
+        LogFileKind::Wal => WAL_FORMAT_VERSION,
+        LogFileKind::Manifest => LOG_FORMAT_VERSION,
+    }
+}
+
+/// Whether this build reads logs of `kind` written with format `version`.
+pub fn reads_version(kind: LogFileKind, version: u16) -> bool {
+    version == LOG_FORMAT_VERSION || version == format_version(kind)
+}
 
 /// Which kind of file a log is; stored in the file header so that a manifest can never be
 /// replayed as a write-ahead log or the other way round.
@@ -117,13 +136,18 @@ pub fn fragment_checksum(fragment_type: u8, payload: &[u8]) -> u32 {
     hasher.finalize()
 }
 
-/// The 16 bytes of the file header of a version-1 log of `kind`.
+/// The 16 bytes of the file header this build writes for a log of `kind`.
 pub fn encode_file_header(kind: LogFileKind) -> [u8; FILE_HEADER_SIZE] {
+    encode_file_header_version(kind, format_version(kind))
+}
+
+/// The 16 bytes of the file header of a log of `kind` in format `version`.
+pub fn encode_file_header_version(kind: LogFileKind, version: u16) -> [u8; FILE_HEADER_SIZE] {
     let mut header = [0u8; FILE_HEADER_SIZE];
     header[..8].copy_from_slice(&LOG_MAGIC);
-    header[8..10].copy_from_slice(&LOG_FORMAT_VERSION.to_le_bytes());
+    header[8..10].copy_from_slice(&version.to_le_bytes());
     header[10] = kind.to_byte();
-    // Byte 11 is reserved and stays zero in version 1.
+    // Byte 11 is reserved and stays zero in versions 1 and 2.
     let checksum = crc32fast::hash(&header[..12]);
     header[12..].copy_from_slice(&checksum.to_le_bytes());
     header

@@ -24,7 +24,8 @@ use std::path::{Path, PathBuf};
 
 use super::format::{
     BLOCK_SIZE, FILE_HEADER_SIZE, FRAGMENT_HEADER_SIZE, FragmentType, LOG_FORMAT_VERSION,
-    LOG_MAGIC, LogFileKind, encode_file_header, fragment_checksum, next_block_start,
+    LOG_MAGIC, LogFileKind, encode_file_header_version, format_version, fragment_checksum,
+    next_block_start, reads_version,
 };
 use crate::coding::Cursor;
 use crate::error::{Error, Result};
@@ -126,13 +127,15 @@ pub struct LogReader {
     damage: Option<Damage>,
     pending: VecDeque<LogEvent>,
     finished: bool,
+    /// The format version of the file header; 0 if it was never completely written.
+    version: u16,
 }
 
 impl LogReader {
     /// Reads the log file at `path` and validates its file header against `kind`.
     ///
-    /// Returns [`Error::Corruption`] for a header that is not a version-1 `kind` log header
-    /// (wrong magic, unknown version, wrong kind, checksum mismatch). A file whose header was
+    /// Returns [`Error::Corruption`] for a header that is not a `kind` log header of a version
+    /// this build reads (wrong magic, unknown version, wrong kind, checksum mismatch). A file whose header was
     /// never completely written (empty, all zeros, or a truncated header with only zeros
     /// after it) opens as a log whose only event is a `TornTail` at offset 0.
     pub fn open(path: &Path, kind: LogFileKind) -> Result<Self> {
@@ -165,12 +168,18 @@ impl LogReader {
             damage: None,
             pending: VecDeque::new(),
             finished: false,
+            version: 0,
         };
-        if let Some(reason) = check_file_header(&reader.path, &reader.bytes, kind)? {
-            reader
-                .pending
-                .push_back(LogEvent::TornTail { offset: 0, reason });
-            reader.finished = true;
+        match check_file_header(&reader.path, &reader.bytes, kind)? {
+            Some(reason) => {
+                reader
+                    .pending
+                    .push_back(LogEvent::TornTail { offset: 0, reason });
+                reader.finished = true;
+            }
+            None => {
+                reader.version = u16::from_le_bytes([reader.bytes[8], reader.bytes[9]]);
+            }
         }
         Ok(reader)
     }
@@ -183,6 +192,18 @@ impl LogReader {
     /// The kind of log being read.
     pub fn kind(&self) -> LogFileKind {
         self.kind
+    }
+
+    /// The format version in the file header (0 for a header that was never completely
+    /// written).
+    pub fn version(&self) -> u16 {
+        self.version
+    }
+
+    /// The end of the file's non-zero bytes: everything from here on is zeros (the unused part
+    /// of a preallocated log) or past the end of the file.
+    pub fn data_end(&self) -> u64 {
+        self.zeros_from as u64
     }
 
     /// The length of the file in bytes, zeros after the last record included.
@@ -440,15 +461,25 @@ fn any_valid_fragment(bytes: &[u8], from: usize, zeros_from: usize) -> bool {
 /// Validates the file header. `Ok(None)`: a valid header. `Ok(Some(reason))`: a header that was
 /// never completely written (the log is empty with a torn tail at 0). `Err`: anything else.
 fn check_file_header(path: &Path, bytes: &[u8], kind: LogFileKind) -> Result<Option<String>> {
-    let expected = encode_file_header(kind);
-    if bytes.get(..FILE_HEADER_SIZE) == Some(&expected[..]) {
+    let versions = [LOG_FORMAT_VERSION, format_version(kind)];
+    let headers = versions.map(|version| encode_file_header_version(kind, version));
+    if headers
+        .iter()
+        .any(|expected| bytes.get(..FILE_HEADER_SIZE) == Some(&expected[..]))
+    {
         return Ok(None);
     }
-    let matching_prefix = bytes
+    let matching_prefix = headers
         .iter()
-        .zip(expected.iter())
-        .take_while(|(found, wanted)| found == wanted)
-        .count();
+        .map(|expected| {
+            bytes
+                .iter()
+                .zip(expected.iter())
+                .take_while(|(found, wanted)| found == wanted)
+                .count()
+        })
+        .max()
+        .unwrap_or(0);
     if bytes
         .get(matching_prefix..)
         .unwrap_or_default()
@@ -463,7 +494,8 @@ fn check_file_header(path: &Path, bytes: &[u8], kind: LogFileKind) -> Result<Opt
     Err(describe_bad_header(path, bytes, kind))
 }
 
-/// The corruption error for a file header that is present but not a version-1 `kind` header.
+/// The corruption error for a file header that is present but not a `kind` header of a version
+/// this build reads.
 fn describe_bad_header(path: &Path, bytes: &[u8], kind: LogFileKind) -> Error {
     let mut cursor = Cursor::new(bytes);
     let magic = cursor.bytes(LOG_MAGIC.len()).unwrap_or(bytes);
@@ -481,12 +513,17 @@ fn describe_bad_header(path: &Path, bytes: &[u8], kind: LogFileKind) -> Error {
     let Some(version) = read_u16(&mut cursor) else {
         return truncated_header(path, bytes, kind);
     };
-    if version != LOG_FORMAT_VERSION {
+    let known_kinds = [LogFileKind::Wal, LogFileKind::Manifest];
+    if !known_kinds
+        .iter()
+        .any(|&known| reads_version(known, version))
+    {
         return Error::corruption(
             path,
             8,
             format!(
-                "unknown log format version {version} (this build reads version {LOG_FORMAT_VERSION})"
+                "unknown log format version {version} (this build reads versions {LOG_FORMAT_VERSION} to {}); a newer shaledb wrote it",
+                format_version(LogFileKind::Wal)
             ),
         );
     }
@@ -512,6 +549,16 @@ fn describe_bad_header(path: &Path, bytes: &[u8], kind: LogFileKind) -> Error {
             path,
             10,
             format!("log file kind is {found_kind}, expected {kind}"),
+        );
+    }
+    if !reads_version(kind, version) {
+        return Error::corruption(
+            path,
+            8,
+            format!(
+                "log format version {version} is not a version of {kind} logs (this build reads {kind} logs of versions {LOG_FORMAT_VERSION} to {})",
+                format_version(kind)
+            ),
         );
     }
     Error::corruption(

@@ -41,6 +41,8 @@ pub struct LogWriter {
     path: PathBuf,
     kind: LogFileKind,
     offset: u64,
+    /// The logical end of the data covered by the last successful sync.
+    synced_offset: u64,
     buffer: Vec<u8>,
     poisoned: Option<String>,
 }
@@ -65,8 +67,8 @@ impl LogWriter {
     }
 
     /// Creates (or truncates) the log file at `path`, fills it with zeros up to `bytes` (rounded
-    /// up to a whole number of blocks, at least one), syncs it, and then writes the file header
-    /// and later records over the zeros from the start.
+    /// up to a whole number of blocks, at least one), writes the file header over the first of
+    /// them and syncs it all; later records overwrite the zeros after the header.
     ///
     /// Overwriting preallocated bytes in place makes each later [`sync`](Self::sync) cheaper
     /// than syncing an append, because the file size and block map do not change. Readers treat
@@ -86,10 +88,16 @@ impl LogWriter {
         let mut file = open_for_writing(file_system, path)?;
         let length = preallocated_length(bytes);
         write_zeros(file.as_mut(), length).map_err(|error| Error::io(path, error))?;
-        file.sync_all().map_err(|error| Error::io(path, error))?;
         file.seek(0).map_err(|error| Error::io(path, error))?;
         let mut writer = LogWriter::new(file, path, kind);
         writer.write_file_header()?;
+        // The header is synced with the zeros: after a power loss a preallocated log always has
+        // its header, so a zeroed header is damage, never a log that was not used yet.
+        writer
+            .file
+            .sync_all()
+            .map_err(|error| Error::io(path, error))?;
+        writer.synced_offset = writer.offset;
         Ok(writer)
     }
 
@@ -99,6 +107,7 @@ impl LogWriter {
             path: path.to_path_buf(),
             kind,
             offset: 0,
+            synced_offset: 0,
             buffer: Vec::new(),
             poisoned: None,
         }
@@ -148,7 +157,14 @@ impl LogWriter {
             self.poisoned = Some(format!("sync failed: {error}"));
             return Err(Error::io(&self.path, error));
         }
+        self.synced_offset = self.offset;
         Ok(())
+    }
+
+    /// The logical end of the data the last successful [`sync`](Self::sync) made durable (for a
+    /// preallocated log, at least the file header).
+    pub fn synced_offset(&self) -> u64 {
+        self.synced_offset
     }
 
     /// The logical end of the data written so far, as a byte offset in the file. For a

@@ -56,6 +56,8 @@ pub(crate) struct EngineStats {
     pub wal_bytes: AtomicU64,
     /// Flush and compaction attempts that failed on a full disk and were retried.
     pub storage_full_retries: AtomicU64,
+    /// What opening the database recovered from its logs.
+    pub recovery: RecoveryReport,
 }
 
 impl Default for EngineStats {
@@ -74,6 +76,7 @@ impl Default for EngineStats {
             write_rate: RateMeter::default(),
             wal_bytes: AtomicU64::new(0),
             storage_full_retries: AtomicU64::new(0),
+            recovery: RecoveryReport::default(),
         }
     }
 }
@@ -147,6 +150,7 @@ impl EngineStats {
             user_bytes_written: self.write_rate.total(),
             wal_bytes: self.wal_bytes.load(Ordering::Relaxed),
             error: gauges.error,
+            recovery: self.recovery.clone(),
         }
     }
 }
@@ -254,6 +258,39 @@ pub struct Stats {
     pub user_bytes_written: u64,
     /// Why the database refuses writes, if it does.
     pub error: Option<String>,
+    /// What opening the database recovered from its write-ahead logs.
+    pub recovery: RecoveryReport,
+}
+
+/// What opening the database recovered from its write-ahead logs: from
+/// `Db::recovery_report` and in [`Stats::recovery`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RecoveryReport {
+    /// Write-ahead logs read.
+    pub logs_replayed: usize,
+    /// Write batches replayed from them.
+    pub batches_replayed: u64,
+    /// The damaged, unsynced tail of the last log that recovery dropped (in the default
+    /// recovery mode): a torn last write, or, after a power loss, an unsynced tail that reached
+    /// the disk with holes (later pages written, an earlier one not). Every batch before it is
+    /// recovered; none in or after it: those were acknowledged without `sync`, and an unsynced
+    /// write is lost only together with every later one. `None` when the logs ended cleanly.
+    pub dropped_tail: Option<DroppedTail>,
+}
+
+/// An unsynced log tail that recovery dropped; see [`RecoveryReport::dropped_tail`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DroppedTail {
+    /// The write-ahead log.
+    pub file: std::path::PathBuf,
+    /// Where the damage starts: every batch before it was recovered, none from it on.
+    pub offset: u64,
+    /// Bytes of log data dropped, from `offset` to the end of the non-zero data.
+    pub bytes: u64,
+    /// What was wrong at `offset`.
+    pub reason: String,
 }
 
 fn mebibytes(bytes: u64) -> f64 {
@@ -337,6 +374,16 @@ impl fmt::Display for Stats {
             self.cache_hits,
             self.cache_misses
         )?;
+        if let Some(tail) = &self.recovery.dropped_tail {
+            write!(
+                f,
+                "\nrecovery dropped an unsynced log tail: {} bytes of {} from offset {} ({})",
+                tail.bytes,
+                tail.file.display(),
+                tail.offset,
+                tail.reason
+            )?;
+        }
         if let Some(error) = &self.error {
             write!(f, "\nwrites refused: {error}")?;
         }

@@ -122,8 +122,15 @@ impl Drop for HeapPeakSampler {
 mod tests {
     use super::*;
 
+    /// Both tests measure the whole process's memory: run them one at a time, so that one's
+    /// allocation is not the other's baseline.
+    static MEASURING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
     #[test]
     fn the_peak_is_at_least_the_current_size_after_a_reset() {
+        let _alone = MEASURING
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let (Some(_), true) = (resident_bytes(), reset_peak()) else {
             return; // Not Linux, or /proc refuses: nothing to check.
         };
@@ -135,6 +142,9 @@ mod tests {
 
     #[test]
     fn the_sampler_sees_an_allocation_it_outlives() {
+        let _alone = MEASURING
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let Some(before) = anonymous_bytes() else {
             return; // Not Linux: nothing to check.
         };
