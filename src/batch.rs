@@ -229,6 +229,10 @@ impl<'a> BatchReader<'a> {
     }
 
     /// How many operations the header declares.
+    #[cfg_attr(
+        not(feature = "internals"),
+        allow(dead_code, reason = "read by the `shale` program's WAL dump and the fuzz checks")
+    )]
     pub fn count(&self) -> u32 {
         self.count
     }

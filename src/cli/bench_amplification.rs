@@ -22,8 +22,9 @@
 
 use std::path::Path;
 
+use shaledb::key::FileNumber;
 use shaledb::sstable::Table;
-use shaledb::{Db, FileNumber, LevelStats, Stats};
+use shaledb::{Db, LevelStats, Stats};
 
 use super::CliError;
 use super::bench::{BenchConfig, Measurement, time};

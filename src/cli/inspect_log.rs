@@ -9,8 +9,8 @@
 
 use std::path::Path;
 
-use shaledb::FileNumber;
 use shaledb::batch::BatchReader;
+use shaledb::key::FileNumber;
 use shaledb::log::{LOG_FORMAT_VERSION, LogEvent, LogFileKind, LogReader};
 use shaledb::manifest::{FileMetadata, ManifestState, VersionEdit};
 
