@@ -7,12 +7,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use shaledb::SequenceNumber;
+use shaledb::key::ValueKind;
 use shaledb::key::internal_key;
 use shaledb::sstable::format::{
     BLOCK_TRAILER_SIZE, COMPRESSION_TYPE_LZ4, COMPRESSION_TYPE_NONE, block_checksum,
 };
 use shaledb::sstable::{Block, BlockBuilder};
-use shaledb::{SequenceNumber, ValueKind};
 
 /// A deterministic generator (SplitMix64), so runs compare.
 struct Generator(u64);

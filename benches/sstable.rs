@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use shaledb::key::internal_key;
-use shaledb::sstable::{Compression, Table, TableBuilder, TableOptions};
-use shaledb::{FileNumber, SequenceNumber, ValueKind};
+use shaledb::key::{FileNumber, ValueKind};
+use shaledb::sstable::{Table, TableBuilder};
+use shaledb::{Compression, SequenceNumber, TableOptions};
 
 const ENTRY_COUNT: u64 = 100_000;
 const VALUE_SIZE: usize = 100;

@@ -229,6 +229,10 @@ impl<'a> BatchReader<'a> {
     }
 
     /// How many operations the header declares.
+    #[cfg_attr(
+        not(feature = "internals"),
+        allow(dead_code, reason = "read by the `shale` program's WAL dump and the fuzz checks")
+    )]
     pub fn count(&self) -> u32 {
         self.count
     }
@@ -348,7 +352,7 @@ mod tests {
     fn oversized_key_is_refused_and_batch_unchanged() {
         let mut batch = WriteBatch::new();
         let error = batch
-            .put(&vec![0; crate::MAX_KEY_SIZE + 1], b"v")
+            .put(&vec![0; crate::key::MAX_KEY_SIZE + 1], b"v")
             .unwrap_err();
         assert!(matches!(error, crate::Error::InvalidArgument(_)));
         assert!(batch.is_empty());

@@ -10,8 +10,6 @@ use std::path::Path;
 
 use crate::error::Error;
 
-/// The most bytes a varint-encoded `u32` takes.
-pub const MAX_VARINT32_LEN: usize = 5;
 /// The most bytes a varint-encoded `u64` takes.
 pub const MAX_VARINT64_LEN: usize = 10;
 

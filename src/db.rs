@@ -268,7 +268,7 @@ impl Db {
     /// What opening the database recovered from its write-ahead logs: how many logs and
     /// batches were replayed, and whether an unsynced tail that a power loss left with holes
     /// was dropped (the same report is in [`Stats::recovery`]).
-    pub fn recovery_report(&self) -> crate::RecoveryReport {
+    pub fn recovery_report(&self) -> crate::stats::RecoveryReport {
         self.engine.stats.recovery.clone()
     }
 

@@ -22,56 +22,98 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! Start at [`Db`]. The on-disk formats are public for tools and fuzzing: [`log`] (the record log
-//! of write-ahead logs and manifests), [`sstable`], [`manifest`].
+//! Start at [`Db`]. The public API is what this page lists:
+//!
+//! - the database: [`Db`], [`Snapshot`] (and the [`SequenceNumber`] it reads at),
+//!   [`DbIterator`] (and its [`Key`]), [`Value`] (and the [`SharedBuffer`] one can be built
+//!   from), [`VerifyReport`];
+//! - writes: [`WriteBatch`] (and the [`BatchOperation`]s it yields), [`WriteOptions`], and
+//!   [`BatchWriter`], which batches many small writes, with its options and [`Ticket`]s;
+//! - configuration: [`Options`] (with [`TableOptions`], [`Compression`], [`CommitPolicy`],
+//!   [`WalRecoveryMode`]) and [`ReadOptions`], in code or from `key = value` text
+//!   ([`Options::from_config_file`] documents the syntax and every key);
+//! - observation: [`Stats`], [`LevelStats`], [`LatencySummary`], [`Pressure`];
+//! - errors: [`Error`], [`Result`];
+//! - the file-system seam, [`vfs`]: the [`FileSystem`](vfs::FileSystem) every file operation
+//!   goes through, the real one ([`OsFileSystem`](vfs::OsFileSystem)) and one that injects
+//!   failures, full disks and power loss ([`FaultFileSystem`](vfs::FaultFileSystem)), to
+//!   fault-test a program built on shaledb.
 //!
 //! Keys are limited to [`MAX_KEY_SIZE`] bytes and values to [`MAX_VALUE_SIZE`] bytes.
+//!
+//! # Cargo features
+//!
+//! - `cli` (default): the `shale` command-line program (benchmark, `get`/`put`/`scan`, `dump`).
+//!   Library users turn it off with `default-features = false`, which drops its dependencies.
+//! - `internals` (off by default; `cli` turns it on): makes the engine's format modules — the
+//!   record log of write-ahead logs and manifests, SSTables, manifests, the memtable, the block
+//!   cache, the key and varint encodings, the batch decoder, file naming, the configuration
+//!   parsers — public for the `shale` program's dumps, the fuzz targets and the format tests.
+//!   **They are not API**: not covered by semver, hidden from this documentation, and may
+//!   change or disappear in any release. `FORMAT.md` specifies the bytes they read and write.
 
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::unwrap_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
-pub mod batch;
+/// Declares an internal module: with the `internals` feature `pub` and `#[doc(hidden)]` (for
+/// the `shale` program, the fuzz targets and the format tests; never API), `pub(crate)`
+/// without it.
+macro_rules! internal_mod {
+    ($($(#[$attribute:meta])* $name:ident;)*) => {$(
+        $(#[$attribute])*
+        #[cfg(feature = "internals")]
+        #[doc(hidden)]
+        pub mod $name;
+        $(#[$attribute])*
+        #[cfg(not(feature = "internals"))]
+        pub(crate) mod $name;
+    )*};
+}
+
+internal_mod! {
+    batch;
+    cache;
+    coding;
+    config;
+    fs;
+    key;
+    log;
+    manifest;
+    memtable;
+    sstable;
+    stats;
+    sync_marker;
+}
+
 mod batch_writer;
-pub mod cache;
-pub mod coding;
 mod commit;
 mod commit_policy;
 mod compaction;
-pub mod config;
 mod db;
 mod db_iterator;
 mod engine;
-pub mod error;
+mod error;
 mod flush;
-pub mod fs;
 mod integrity;
 mod iterator;
-pub mod key;
-pub mod log;
-pub mod manifest;
-pub mod memtable;
 mod memtable_arena;
 mod merging_iterator;
 mod options;
 mod read_view;
 mod recovery;
 mod snapshot;
-pub mod sstable;
-pub mod stats;
-#[doc(hidden)]
-pub mod sync_marker;
 #[cfg(test)]
 mod test_hook;
-pub mod value;
+mod value;
 mod verify;
 mod version;
 mod version_set;
 pub mod vfs;
 mod write;
 
-pub use batch::WriteBatch;
+pub use batch::{BatchOperation, WriteBatch};
 pub use batch_writer::{
     BatchStrategy, BatchWriter, BatchWriterOptions, BatchWriterStats, OPERATION_OVERHEAD_BYTES,
     RetryPolicy, Ticket,
@@ -80,11 +122,12 @@ pub use commit_policy::CommitPolicy;
 pub use db::Db;
 pub use db_iterator::{DbIterator, Key};
 pub use error::{Error, Result};
-pub use key::{FileNumber, MAX_KEY_SIZE, MAX_VALUE_SIZE, SequenceNumber, ValueKind};
+pub use key::{MAX_KEY_SIZE, MAX_VALUE_SIZE, SequenceNumber};
 pub use options::{Options, ReadOptions, WalRecoveryMode, WriteOptions};
 pub use snapshot::Snapshot;
+pub use sstable::{Compression, TableOptions};
 pub use stats::{DroppedTail, LatencySummary, LevelStats, Pressure, RecoveryReport, Stats};
-pub use value::Value;
+pub use value::{SharedBuffer, Value};
 pub use verify::VerifyReport;
 
 /// The README's example, compiled as a doc test so that it cannot drift from the API.

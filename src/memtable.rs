@@ -242,19 +242,6 @@ impl Memtable {
             .map(|previous| previous.key().clone())
     }
 
-    /// The last entry at or before (`user_key`, oldest version) — for reverse seeks: the oldest
-    /// version of the greatest user key at most `user_key`.
-    pub fn seek_for_previous(&self, user_key: &[u8]) -> Option<MemtableEntry> {
-        let lookup = LookupKey {
-            user_key,
-            trailer: 0,
-        };
-        let bound: Bound<&dyn KeyView> = Bound::Included(&lookup);
-        self.entries
-            .upper_bound(bound)
-            .map(|entry| entry.key().clone())
-    }
-
     /// The first entry in internal-key order.
     pub fn first(&self) -> Option<MemtableEntry> {
         self.entries.front().map(|entry| entry.key().clone())
@@ -278,6 +265,10 @@ impl Memtable {
     }
 
     /// How many entries (versions) it holds.
+    #[cfg_attr(
+        not(feature = "internals"),
+        allow(dead_code, reason = "counted by the unit tests and, through `internals`, tools")
+    )]
     pub fn len(&self) -> usize {
         self.entries.len()
     }
@@ -360,12 +351,6 @@ mod tests {
             cursor = memtable.next_after(&entry);
         }
         assert_eq!(stepped, expected);
-        // The oldest version of the greatest key at most "b" is ("b", 1).
-        let entry = memtable.seek_for_previous(b"b").unwrap();
-        assert_eq!(
-            (entry.user_key(), entry.sequence()),
-            (&b"b"[..], sequence(1))
-        );
     }
 
     #[test]

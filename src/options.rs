@@ -29,7 +29,8 @@ pub enum WalRecoveryMode {
 }
 
 /// How a database is opened and tuned. Start from `Options::default()` and change fields, or
-/// build it from `key = value` text: see [`config`](crate::config) for the keys.
+/// build it from `key = value` text: [`Options::from_config_file`] documents the syntax and
+/// every key.
 ///
 /// ```
 /// let options = shaledb::Options {

@@ -12,10 +12,11 @@ use std::process::{Command, Output};
 
 use common::Rng;
 use shaledb::key::internal_key;
+use shaledb::key::{FileNumber, ValueKind};
 use shaledb::log::{LogFileKind, LogWriter, encode_log};
 use shaledb::manifest::{FileMetadata, ManifestState, ManifestWriter, VersionEdit, write_current};
-use shaledb::sstable::{TableBuilder, TableOptions};
-use shaledb::{Db, FileNumber, Options, SequenceNumber, ValueKind};
+use shaledb::sstable::TableBuilder;
+use shaledb::{Db, Options, SequenceNumber, TableOptions};
 
 const SEED: u64 = 0xc11_7e57;
 

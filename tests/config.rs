@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use common::Rng;
 use shaledb::config::{batch_keys, keys, parse_duration, parse_size};
-use shaledb::sstable::Compression;
-use shaledb::{BatchStrategy, BatchWriterOptions, Options, RetryPolicy, WalRecoveryMode};
+use shaledb::{
+    BatchStrategy, BatchWriterOptions, Compression, Options, RetryPolicy, WalRecoveryMode,
+};
 
 /// One key set to a non-default value, and a check that the field took it.
 type RoundTrip = (&'static str, &'static str, fn(&Options) -> bool);

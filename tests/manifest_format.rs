@@ -9,14 +9,14 @@ use std::path::Path;
 
 use common::Rng;
 use shaledb::coding::put_varint32;
-use shaledb::key::{MAX_KEY_SIZE, ValueKind, compare_internal_keys, internal_key};
+use shaledb::key::{FileNumber, MAX_KEY_SIZE, ValueKind, compare_internal_keys, internal_key};
 use shaledb::log::{LogFileKind, LogWriter};
 use shaledb::manifest::edit::{TAG_IGNORABLE_BIT, TAG_NEW_FILE};
 use shaledb::manifest::{
     FileMetadata, ManifestState, ManifestWriter, NUM_LEVELS, VersionEdit, read_current, recover,
     write_current,
 };
-use shaledb::{Error, FileNumber, SequenceNumber};
+use shaledb::{Error, SequenceNumber};
 
 const SEED: u64 = 0x5a1e_0006;
 

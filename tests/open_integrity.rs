@@ -105,8 +105,8 @@ fn a_first_manifest_without_current_is_a_crash_during_creation() {
     drop(Db::open(dir.path(), options(WalRecoveryMode::default())).unwrap());
     let fresh = temp_dir();
     // What a crash between writing the first manifest and the first CURRENT leaves.
-    let state = shaledb::manifest::ManifestState::empty(shaledb::FileNumber(1));
-    shaledb::manifest::ManifestWriter::create(fresh.path(), shaledb::FileNumber(1), &state)
+    let state = shaledb::manifest::ManifestState::empty(shaledb::key::FileNumber(1));
+    shaledb::manifest::ManifestWriter::create(fresh.path(), shaledb::key::FileNumber(1), &state)
         .unwrap();
     let db = Db::open(fresh.path(), options(WalRecoveryMode::default())).unwrap();
     db.put(b"k", b"v").unwrap();
@@ -231,7 +231,7 @@ fn verify_counts_what_it_checked_and_names_a_damaged_block() {
     let entries: u64 = tables(dir.path())
         .iter()
         .map(|path| {
-            shaledb::sstable::Table::open(path, shaledb::FileNumber(0))
+            shaledb::sstable::Table::open(path, shaledb::key::FileNumber(0))
                 .unwrap()
                 .properties()
                 .entry_count

@@ -377,7 +377,7 @@ fn add_later_log(dir: &Path) {
     let Some(FileKind::Wal(number)) = parse_file_name(name) else {
         panic!("{name} is not a log")
     };
-    let path = shaledb::fs::wal_path(dir, shaledb::FileNumber(number.0 + 100));
+    let path = shaledb::fs::wal_path(dir, shaledb::key::FileNumber(number.0 + 100));
     let mut batch = WriteBatch::new();
     for index in 0..KEYS_PER_BATCH {
         batch

@@ -9,12 +9,14 @@ mod common;
 use std::sync::Arc;
 
 use common::Rng;
-use shaledb::key::{compare_internal_keys, internal_key, parse_internal_key, user_key};
+use shaledb::key::{
+    FileNumber, ValueKind, compare_internal_keys, internal_key, parse_internal_key, user_key,
+};
 use shaledb::sstable::{
     Block, BlockBuilder, BlockReadOptions, Compression, LookupResult, Table, TableBuilder,
     TableOptions,
 };
-use shaledb::{Error, FileNumber, MAX_KEY_SIZE, MAX_VALUE_SIZE, SequenceNumber, ValueKind};
+use shaledb::{Error, MAX_KEY_SIZE, MAX_VALUE_SIZE, SequenceNumber};
 
 type Entry = (Vec<u8>, Vec<u8>);
 

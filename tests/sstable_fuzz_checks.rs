@@ -12,9 +12,10 @@ use fuzz_checks::sstable as sstable_checks;
 use std::path::Path;
 
 use common::Rng;
+use shaledb::key::ValueKind;
 use shaledb::key::internal_key;
-use shaledb::sstable::{BlockBuilder, TableBuilder, TableOptions};
-use shaledb::{SequenceNumber, ValueKind};
+use shaledb::sstable::{BlockBuilder, TableBuilder};
+use shaledb::{SequenceNumber, TableOptions};
 
 fn valid_block(rng: &mut Rng, restart_interval: usize) -> Vec<u8> {
     let mut builder = BlockBuilder::new(restart_interval);

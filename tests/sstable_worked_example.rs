@@ -5,10 +5,11 @@
 
 use std::sync::Arc;
 
+use shaledb::SequenceNumber;
+use shaledb::key::ValueKind;
 use shaledb::key::internal_key;
 use shaledb::sstable::format::{COMPRESSION_TYPE_NONE, block_checksum};
 use shaledb::sstable::{Block, BlockBuilder};
-use shaledb::{SequenceNumber, ValueKind};
 
 fn example_entries() -> Vec<(Vec<u8>, Vec<u8>)> {
     vec![

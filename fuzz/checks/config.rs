@@ -14,8 +14,7 @@
 //! future `batch.*` key) is covered by adding its line there.
 
 use shaledb::config::{batch_keys, keys};
-use shaledb::sstable::Compression;
-use shaledb::{BatchWriterOptions, CommitPolicy, Error, Options, WalRecoveryMode};
+use shaledb::{BatchWriterOptions, CommitPolicy, Compression, Error, Options, WalRecoveryMode};
 
 /// Arbitrary text as a configuration file and as `Options::set` calls.
 pub fn options_text(data: &[u8]) {

@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use shaledb::FileNumber;
+use shaledb::key::FileNumber;
 use shaledb::key::compare_internal_keys;
 use shaledb::log::{LogFileKind, LogReader};
 use shaledb::manifest::reader::replay;

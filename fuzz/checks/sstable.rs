@@ -10,17 +10,15 @@
 //!   range, truncate), and check that every read returns `Error::Corruption` or exactly what was
 //!   written — and that an undamaged table reads back exactly.
 //!
-//! Only shaledb's public API and std are used: this file is compiled inside the fuzz crate and
-//! inside `tests/fuzz_corpus.rs`.
+//! Only shaledb (its format modules, through the unstable `internals` feature) and std are used:
+//! this file is compiled inside the fuzz crate and inside `tests/fuzz_corpus.rs`.
 
 use std::cmp::Ordering;
 use std::sync::Arc;
 
-use shaledb::key::{compare_internal_keys, internal_key, parse_internal_key};
-use shaledb::sstable::{
-    Block, BlockReadOptions, Compression, LookupResult, Table, TableBuilder, TableOptions,
-};
-use shaledb::{Error, SequenceNumber, ValueKind};
+use shaledb::key::{ValueKind, compare_internal_keys, internal_key, parse_internal_key};
+use shaledb::sstable::{Block, BlockReadOptions, LookupResult, Table, TableBuilder};
+use shaledb::{Compression, Error, SequenceNumber, TableOptions};
 
 /// Upper bound on iteration steps, so that every call stays fast.
 const MAX_STEPS: usize = 20_000;

@@ -12,8 +12,8 @@ use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
-use shaledb::FileNumber;
 use shaledb::fs::{CURRENT_FILE_NAME, FileKind, manifest_path, parse_file_name};
+use shaledb::key::FileNumber;
 use shaledb::log::LogFileKind;
 use shaledb::manifest::current::decode_current;
 

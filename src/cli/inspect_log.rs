@@ -9,8 +9,8 @@
 
 use std::path::Path;
 
-use shaledb::FileNumber;
 use shaledb::batch::BatchReader;
+use shaledb::key::FileNumber;
 use shaledb::log::{LogEvent, LogFileKind, LogReader};
 use shaledb::manifest::{FileMetadata, ManifestState, VersionEdit};
 use shaledb::sync_marker::decode_sync_marker;

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use shaledb::FileNumber;
+use shaledb::key::FileNumber;
 use shaledb::key::parse_internal_key;
 use shaledb::sstable::format::{BlockHandle, FORMAT_VERSION};
 use shaledb::sstable::{Table, TableProperties};

@@ -1,6 +1,6 @@
-//! The key table of [`BatchWriterOptions`] (the `batch.*` rows of the
-//! [module documentation](super)) and its text entry points. Ranges stay in
-//! [`BatchWriterOptions::validate`].
+//! The key table of [`BatchWriterOptions`] (the `batch.*` rows of the key table documented on
+//! [`Options::from_config_file`](crate::Options::from_config_file)) and its text entry points.
+//! Ranges stay in [`BatchWriterOptions::validate`].
 
 use std::path::Path;
 use std::time::Duration;
@@ -13,7 +13,7 @@ use crate::batch_writer::{BatchStrategy, BatchWriterOptions};
 use crate::error::Result;
 
 /// The parameters a strategy starts with when `batch.strategy` selects it; the other keys
-/// change them. They match the table in the module documentation.
+/// change them. They match the key table documented on `Options::from_config_file`.
 const DEFAULT_FIXED_SIZE: usize = 1000;
 const DEFAULT_WINDOW: Duration = Duration::from_millis(5);
 const DEFAULT_MEMORY_BOUND: usize = 1 << 20;
@@ -21,7 +21,7 @@ const DEFAULT_MIN_OPERATIONS: usize = 16;
 const DEFAULT_MAX_OPERATIONS: usize = 4096;
 const DEFAULT_TARGET_LATENCY: Duration = Duration::from_millis(2);
 
-/// Every `batch.*` key, in the order of the table in the module documentation.
+/// Every `batch.*` key, in the order of the key table documented on `Options::from_config_file`.
 pub(super) const SETTINGS: &[Setting<BatchWriterOptions>] = &[
     Setting {
         key: "batch.strategy",
@@ -138,8 +138,10 @@ fn set_strategy_kind(strategy: &mut BatchStrategy, value: &str) -> Option<()> {
 }
 
 impl BatchWriterOptions {
-    /// Sets one `batch.*` key (see the [key table](crate::config)) from its text value. Only the
-    /// syntax is checked here; call [`BatchWriterOptions::validate`] once all keys are set.
+    /// Sets one `batch.*` key (see the key table of
+    /// [`Options::from_config_file`](crate::Options::from_config_file)) from its text value.
+    /// Only the syntax is checked here; call [`BatchWriterOptions::validate`] once all keys are
+    /// set.
     ///
     /// Fails with [`Error::InvalidArgument`](crate::Error::InvalidArgument) naming the key and
     /// what it accepts (a parameter of another strategy than the one set is refused), or, for
@@ -161,8 +163,9 @@ impl BatchWriterOptions {
     }
 
     /// Options from the defaults with every `batch.* = value` line of `text` applied (see the
-    /// [file syntax](crate::config#file-syntax)), then validated; lines with keys of
-    /// [`Options`](crate::Options) are skipped, so one file can configure both.
+    /// file syntax of [`Options::from_config_file`](crate::Options::from_config_file)), then
+    /// validated; lines with keys of [`Options`](crate::Options) are skipped, so one file can
+    /// configure both.
     pub fn from_config_str(text: &str) -> Result<BatchWriterOptions> {
         from_text(text)
     }

@@ -28,7 +28,7 @@ pub(super) struct Setting<T> {
 
 /// An options type configurable from text: its key table and the rules around it.
 pub(super) trait Configurable: Default + Sized + 'static {
-    /// Every key, in the order of the table in the module documentation.
+    /// Every key, in the order of the key table documented on `Options::from_config_file`.
     const SETTINGS: &'static [Setting<Self>];
     /// Whether `key` belongs to the other options type: the whole-configuration entry points
     /// skip those keys, so that one file can configure both.
@@ -241,10 +241,13 @@ pub(super) fn split_number_and_unit(text: &str) -> (&str, &str) {
 /// else, including decimal units (`MB`), fractions and values that overflow a `u64`.
 ///
 /// ```
+/// # // Outside the crate, this module is reachable only with the `internals` feature.
+/// # #[cfg(feature = "internals")] {
 /// use shaledb::config::parse_size;
 /// assert_eq!(parse_size("64MiB"), Some(64 << 20));
 /// assert_eq!(parse_size("4096"), Some(4096));
 /// assert_eq!(parse_size("64MB"), None);
+/// # }
 /// ```
 pub fn parse_size(text: &str) -> Option<u64> {
     let (number, unit) = split_number_and_unit(text);
@@ -264,11 +267,14 @@ pub fn parse_size(text: &str) -> Option<u64> {
 /// `None`, as does anything else or a value past `u64::MAX` nanoseconds (about 584 years).
 ///
 /// ```
+/// # // Outside the crate, this module is reachable only with the `internals` feature.
+/// # #[cfg(feature = "internals")] {
 /// use std::time::Duration;
 /// use shaledb::config::parse_duration;
 /// assert_eq!(parse_duration("500us"), Some(Duration::from_micros(500)));
 /// assert_eq!(parse_duration("1m"), Some(Duration::from_secs(60)));
 /// assert_eq!(parse_duration("10"), None);
+/// # }
 /// ```
 pub fn parse_duration(text: &str) -> Option<Duration> {
     let (number, unit) = split_number_and_unit(text);

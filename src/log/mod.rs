@@ -13,6 +13,8 @@
 //! A record is an arbitrary byte string, empty or many MiB long. The log does not interpret it.
 //!
 //! ```
+//! # // Outside the crate, this module is reachable only with the `internals` feature.
+//! # #[cfg(feature = "internals")] {
 //! use shaledb::log::{LogEvent, LogFileKind, LogReader, LogWriter};
 //!
 //! let dir = tempfile::tempdir()?;
@@ -28,8 +30,20 @@
 //!     })
 //!     .collect();
 //! assert_eq!(payloads, [b"first".to_vec(), b"second".to_vec()]);
+//! # }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+
+// Without the `internals` feature, the entry points that only the tools reach through it are
+// dead code (the default build, where they are `pub`, still flags everything else).
+#![cfg_attr(
+    not(feature = "internals"),
+    allow(
+        dead_code,
+        unused_imports,
+        reason = "log readers and writers only the shale program, fuzzing and tests use"
+    )
+)]
 
 pub mod format;
 mod reader;

@@ -19,6 +19,17 @@
 //!
 //! Plain data structures and files, no threads: the engine serialises access.
 
+// Without the `internals` feature, the entry points that only the tools reach through it are
+// dead code (the default build, where they are `pub`, still flags everything else).
+#![cfg_attr(
+    not(feature = "internals"),
+    allow(
+        dead_code,
+        unused_imports,
+        reason = "manifest readers and writers only the shale program, fuzzing and tests use"
+    )
+)]
+
 pub mod current;
 pub mod edit;
 pub mod reader;

@@ -12,7 +12,7 @@
 
 use std::cmp::Ordering;
 
-use crate::coding::{put_u32, put_varint32, varint_length};
+use crate::coding::{put_u32, put_varint32};
 use crate::key::compare_internal_keys;
 
 /// Builds the contents of one block (before compression and trailer).
@@ -69,17 +69,6 @@ impl BlockBuilder {
     /// The size the block would have if finished now.
     pub fn size_estimate(&self) -> usize {
         self.buffer.len() + 4 * self.restarts.len() + 4
-    }
-
-    /// The size after adding an entry of these sizes (an upper bound: assumes no shared prefix).
-    pub fn size_estimate_after(&self, key_length: usize, value_length: usize) -> usize {
-        self.size_estimate()
-            + 4
-            + varint_length(key_length as u64)
-            + varint_length(value_length as u64)
-            + 1
-            + key_length
-            + value_length
     }
 
     /// Entries added since the last reset.

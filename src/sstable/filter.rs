@@ -121,16 +121,6 @@ impl BloomFilter {
                 .is_some_and(|byte| byte & (1 << (bit % 8)) != 0)
         })
     }
-
-    /// Probes per key.
-    pub fn probe_count(&self) -> u32 {
-        self.probes
-    }
-
-    /// Size of the bit array in bytes.
-    pub fn size(&self) -> usize {
-        self.bits.len()
-    }
 }
 
 #[cfg(test)]

@@ -34,8 +34,6 @@ pub const MAX_BLOCK_SIZE: usize = 128 << 20;
 /// bytes), so a claimed uncompressed length above `stored * 256 + 1024` is corruption. This
 /// bound keeps a damaged length from allocating more than the file can justify.
 pub const MAX_LZ4_EXPANSION: usize = 256;
-/// The most bytes an encoded [`BlockHandle`] takes (two `varint64`s).
-pub const MAX_ENCODED_HANDLE_SIZE: usize = 20;
 
 /// Where a block lives in the file: the offset of its first byte and the size of its stored
 /// bytes, not counting the 5-byte trailer that follows them.

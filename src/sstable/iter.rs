@@ -110,9 +110,13 @@ impl TableIterator {
     }
 
     /// Moves to the next entry (invalid after the last). A no-op when not valid.
-    #[expect(
-        clippy::should_implement_trait,
-        reason = "a fallible cursor step, not an Iterator: it returns Result and yields nothing"
+    // The lint only looks at exported methods: without `internals` this one is crate-private.
+    #[cfg_attr(
+        feature = "internals",
+        expect(
+            clippy::should_implement_trait,
+            reason = "a fallible cursor step, not an Iterator: it returns Result and yields nothing"
+        )
     )]
     pub fn next(&mut self) -> Result<()> {
         if !self.valid() {

@@ -17,6 +17,17 @@
 //! caller turns that off), every length is bounds-checked, and damage is reported as
 //! `Error::Corruption` naming the file and offset.
 
+// Without the `internals` feature, the entry points that only the tools reach through it are
+// dead code (the default build, where they are `pub`, still flags everything else).
+#![cfg_attr(
+    not(feature = "internals"),
+    allow(
+        dead_code,
+        unused_imports,
+        reason = "table readers and builders only the shale program, fuzzing and tests use"
+    )
+)]
+
 pub mod block;
 pub mod block_builder;
 pub mod builder;

@@ -24,7 +24,8 @@ pub enum Compression {
     Lz4,
 }
 
-/// How a [`TableBuilder`](crate::sstable::TableBuilder) lays out a table.
+/// How the SSTables of a database are laid out: the table options of
+/// [`Options::table`](crate::Options::table).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableOptions {
     /// Target uncompressed size of a data block, in bytes (default 4096). A block is closed once

@@ -287,7 +287,9 @@ pub fn table_bytes(dir: &std::path::Path) -> u64 {
 
 /// Checks, from the manifest of the closed database in `dir`, that levels 1 to 3 are sorted and
 /// their files' user-key ranges do not overlap, and that every listed table exists and no other
-/// table is left in the directory. Returns the number of files per level.
+/// table is left in the directory. Returns the number of files per level. Reads the manifest
+/// through the `internals` feature, which the tests calling it require.
+#[cfg(feature = "internals")]
 pub fn check_levels_on_disk(dir: &std::path::Path, context: &str) -> [usize; 4] {
     let state = shaledb::manifest::recover(dir)
         .unwrap_or_else(|error| panic!("{context}: recovering the manifest failed: {error}"));

@@ -22,8 +22,9 @@
 
 use std::path::Path;
 
+use shaledb::key::FileNumber;
 use shaledb::sstable::Table;
-use shaledb::{Db, FileNumber, Stats};
+use shaledb::{Db, Stats};
 
 use super::config::BenchConfig;
 use super::measurement::{Amplification, Measurement, time};

@@ -12,10 +12,11 @@
 use std::hint::black_box;
 use std::path::Path;
 
+use shaledb::SequenceNumber;
 use shaledb::key::append_internal_key;
+use shaledb::key::{FileNumber, ValueKind};
 use shaledb::log::{LogEvent, LogFileKind, LogReader, LogWriter};
 use shaledb::sstable::{LookupResult, Table, TableBuilder};
-use shaledb::{FileNumber, SequenceNumber, ValueKind};
 
 use super::config::BenchConfig;
 use super::keys::{KeyMaker, ValuePool};
