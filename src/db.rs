@@ -442,7 +442,7 @@ fn close(engine: &Engine) -> Result<()> {
     // Dropping the lock releases it.
     drop(lock(&engine.lock_file).take());
     let panicked = match lock(&engine.panicked).clone() {
-        Some(cause) => Err(Error::ReadOnly(cause)),
+        Some(cause) => Err(Error::refused_after(&cause)),
         None => Ok(()),
     };
     synced.and(recorded).and(panicked)

@@ -223,7 +223,7 @@ impl Engine {
     pub fn check_writable(&self) -> Result<()> {
         self.check_open()?;
         match lock(&self.poisoned).as_ref() {
-            Some(cause) => Err(Error::ReadOnly(cause.clone())),
+            Some(cause) => Err(Error::refused_after(cause)),
             None => Ok(()),
         }
     }
@@ -242,13 +242,13 @@ impl Engine {
             .map(|text| text.to_string())
             .or_else(|| payload.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "a panic without a message".to_string());
-        let cause = format!("{place} panicked ({message}); reopen the database to recover");
+        let cause = format!("{place} panicked ({message})");
         self.poison(cause.clone());
         lock(&self.panicked).get_or_insert_with(|| cause.clone());
         let mut state = lock(&self.state);
         state.background_error.get_or_insert_with(|| cause.clone());
         self.state_changed.notify_all();
-        Error::ReadOnly(cause)
+        Error::refused_after(&cause)
     }
 
     /// Runs `work` for a background thread named `place`, turning a panic into

@@ -46,8 +46,10 @@ pub enum Error {
     Locked(PathBuf),
     /// The database was closed; reopen it to continue.
     Closed,
-    /// The database refuses writes after an unrecoverable error (a failed WAL write or fsync);
-    /// the message holds the cause. Reopen the database to recover from the log.
+    /// The database refuses writes; the message says why and what to do. After an
+    /// unrecoverable error (a failed WAL write or fsync, a flush or compaction that failed for
+    /// good, a panic): reopen the database to recover from the log. Retrying on the same handle
+    /// does not help.
     ReadOnly(String),
 }
 
@@ -71,6 +73,13 @@ impl Error {
             offset,
             reason: reason.into(),
         }
+    }
+
+    /// The error every write gets after the unrecoverable failure `cause` (kept by the engine).
+    pub(crate) fn refused_after(cause: &str) -> Self {
+        Error::ReadOnly(format!(
+            "an unrecoverable error happened ({cause}); reopen the database to recover from its log"
+        ))
     }
 
     /// A copy of this error for another caller that shares its cause: every batch of a failed
@@ -136,10 +145,7 @@ impl fmt::Display for Error {
                 dir.display()
             ),
             Error::Closed => write!(f, "the database is closed; open it again to continue"),
-            Error::ReadOnly(cause) => write!(
-                f,
-                "the database refuses writes after an unrecoverable error ({cause}); reopen it to recover"
-            ),
+            Error::ReadOnly(cause) => write!(f, "the database refuses writes: {cause}"),
         }
     }
 }

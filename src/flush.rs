@@ -270,7 +270,7 @@ pub(crate) fn flush_and_wait(engine: &Engine) -> Result<()> {
         .any(|frozen| frozen.wal_number <= target_wal)
     {
         if let Some(cause) = &state.background_error {
-            return Err(Error::ReadOnly(cause.clone()));
+            return Err(Error::refused_after(cause));
         }
         if state.shutting_down {
             return Err(Error::Closed);

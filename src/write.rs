@@ -118,7 +118,7 @@ impl Engine {
                 return Err(Error::Closed);
             }
             if let Some(cause) = &state.background_error {
-                return Err(Error::ReadOnly(cause.clone()));
+                return Err(Error::refused_after(cause));
             }
             state = self
                 .state_changed
@@ -143,7 +143,7 @@ impl Engine {
                 return Err(Error::Closed);
             }
             if let Some(cause) = &state.background_error {
-                return Err(Error::ReadOnly(cause.clone()));
+                return Err(Error::refused_after(cause));
             }
             stall_started.get_or_insert_with(Instant::now);
             state = self
