@@ -46,10 +46,11 @@ pub enum Error {
     Locked(PathBuf),
     /// The database was closed; reopen it to continue.
     Closed,
-    /// The database refuses writes; the message says why and what to do. After an
-    /// unrecoverable error (a failed WAL write or fsync, a flush or compaction that failed for
-    /// good, a panic): reopen the database to recover from the log. Retrying on the same handle
-    /// does not help.
+    /// The database refuses writes; the message says why and what to do. Either it was opened
+    /// with [`Db::open_read_only`](crate::Db::open_read_only) (open it with
+    /// [`Db::open`](crate::Db::open) to write), or an unrecoverable error happened (a failed WAL
+    /// write or fsync, a flush or compaction that failed for good): reopen the database to
+    /// recover from the log. Retrying on the same handle does not help.
     ReadOnly(String),
 }
 
@@ -73,6 +74,13 @@ impl Error {
             offset,
             reason: reason.into(),
         }
+    }
+
+    /// The error every write of a database opened read-only gets.
+    pub(crate) fn opened_read_only() -> Self {
+        Error::ReadOnly(
+            "it was opened read-only (Db::open_read_only); open it with Db::open to write".into(),
+        )
     }
 
     /// The error every write gets after the unrecoverable failure `cause` (kept by the engine).

@@ -55,6 +55,7 @@ pub mod memtable;
 mod memtable_arena;
 mod merging_iterator;
 mod options;
+mod read_only;
 mod read_view;
 mod recovery;
 mod snapshot;

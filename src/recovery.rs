@@ -66,13 +66,16 @@ pub(crate) fn open_engine(
         .map(|(_, number)| *number)
         .collect();
     let recovered = Memtable::new();
+    let logs: Vec<(FileNumber, &Memtable)> = wal_numbers
+        .iter()
+        .map(|&number| (number, &recovered))
+        .collect();
     let last_sequence = replay_logs(
         file_system,
         &dir,
-        &wal_numbers,
+        &logs,
         &state.wals,
         options.wal_recovery_mode,
-        &recovered,
         state.last_sequence,
     )?;
 
@@ -132,13 +135,14 @@ pub(crate) fn open_engine(
     Ok(Engine {
         dir,
         lock_file: Mutex::new(Some(lock_file)),
+        read_only: false,
         commit: GroupCommit::new(options.commit_policy, options.max_write_group_bytes),
-        wal: Mutex::new(WalState {
+        wal: Mutex::new(Some(WalState {
             writer: wal,
             number: wal_number,
             memtable,
             last_sequence,
-        }),
+        })),
         state: Mutex::new(EngineState::new(versions, wal_number)),
         state_changed: Condvar::new(),
         visibility: Visibility::new(view, last_sequence),
@@ -188,7 +192,10 @@ fn load_or_create_manifest(
 }
 
 /// Every file in `dir` that shaledb could have written, with its number (0 for CURRENT/LOCK).
-fn list_files(file_system: &dyn FileSystem, dir: &Path) -> Result<Vec<(FileKind, FileNumber)>> {
+pub(crate) fn list_files(
+    file_system: &dyn FileSystem,
+    dir: &Path,
+) -> Result<Vec<(FileKind, FileNumber)>> {
     let names = file_system
         .list(dir)
         .map_err(|error| Error::io(dir, error))?;
@@ -251,32 +258,35 @@ enum Flow {
     Stop,
 }
 
-/// Replays the logs numbered `found` (those in the directory at or above the manifest's log
-/// number), in number order, into `memtable`, applying whole batches only, and checks each
-/// against what the manifest records of it (`recorded`); returns the last sequence number
-/// replayed (or `last_sequence` if none). Missing logs were refused before, by the integrity
-/// checks.
-fn replay_logs(
+/// Replays `logs` (the logs in the directory at or above the manifest's log number, each with
+/// the memtable its writes go into: one for all of them, or one each), in number order,
+/// applying whole batches only, and checks each against what the manifest records of it
+/// (`recorded`); returns the last sequence number replayed (or `last_sequence` if none).
+/// Missing logs were refused before, by the integrity checks.
+pub(crate) fn replay_logs(
     file_system: &dyn FileSystem,
     dir: &Path,
-    found: &[FileNumber],
+    logs: &[(FileNumber, &Memtable)],
     recorded: &[WalMetadata],
     mode: WalRecoveryMode,
-    memtable: &Memtable,
     last_sequence: SequenceNumber,
 ) -> Result<SequenceNumber> {
-    let mut numbers: Vec<FileNumber> = found.to_vec();
-    numbers.sort();
+    let mut logs = logs.to_vec();
+    logs.sort_by_key(|&(number, _)| number);
+    let Some(&(_, first)) = logs.first() else {
+        return Ok(last_sequence);
+    };
     let mut replay = Replay {
         file_system,
         mode,
-        memtable,
+        memtable: first,
         last_sequence,
         pending_torn_tail: None,
     };
-    for number in numbers {
+    for (number, memtable) in logs {
         let path = wal_path(dir, number);
         let record = recorded.iter().find(|wal| wal.number == number);
+        replay.memtable = memtable;
         if replay.log(&path, record)? == Flow::Stop {
             break;
         }
