@@ -60,7 +60,7 @@ impl Db {
     /// recovering every acknowledged write from the manifest and the write-ahead logs.
     ///
     /// Fails with [`Error::Locked`] if the directory is already open, in this process or
-    /// another; with `Error::InvalidArgument` for invalid options or a missing database when
+    /// another (to read it meanwhile, use [`open_read_only`](Self::open_read_only)); with `Error::InvalidArgument` for invalid options or a missing database when
     /// `create_if_missing` is off; with `Error::Corruption` for damage recovery must not skip.
     pub fn open(path: impl AsRef<Path>, options: Options) -> Result<Db> {
         options.validate()?;

@@ -42,7 +42,8 @@ pub enum Error {
     /// an option out of range). The message names the field. Retrying the same call does not help.
     InvalidArgument(String),
     /// The database directory is already open, by this process or another (its `LOCK` file is
-    /// held). Close the other handle first; retrying while it is open does not help.
+    /// held). Close the other handle first; retrying while it is open does not help. To read it
+    /// meanwhile, open it with [`Db::open_read_only`](crate::Db::open_read_only).
     Locked(PathBuf),
     /// The database was closed; reopen it to continue.
     Closed,
