@@ -60,7 +60,7 @@ impl Db {
     /// recovering every acknowledged write from the manifest and the write-ahead logs.
     ///
     /// Fails with [`Error::Locked`] if the directory is already open, in this process or
-    /// another; with `Error::InvalidArgument` for invalid options or a missing database when
+    /// another (to read it meanwhile, use [`open_read_only`](Self::open_read_only)); with `Error::InvalidArgument` for invalid options or a missing database when
     /// `create_if_missing` is off; with `Error::Corruption` for damage recovery must not skip.
     pub fn open(path: impl AsRef<Path>, options: Options) -> Result<Db> {
         options.validate()?;
@@ -71,6 +71,50 @@ impl Db {
         crate::flush::start_flusher(&engine)?;
         crate::compaction::scheduler::start(&engine)?;
         Ok(Db { engine })
+    }
+
+    /// Opens the database in directory `path` for reading only, writing nothing at all: no
+    /// file or directory is created, changed or deleted, and no `LOCK` is taken, so it may be
+    /// opened beside a running writer (in this process or another) or any number of other
+    /// readers. This is RocksDB's `DB::OpenForReadOnly`; a separate constructor rather than an
+    /// `Options` field, so that a handle that can never write is visible where it is opened.
+    ///
+    /// The handle reads the state as of the open: the tables the manifest names and every
+    /// write of the write-ahead logs, replayed into memory (nothing is flushed); it does not
+    /// follow a writer's later writes (open again to see them). Beside a writer, what it sees is
+    /// a prefix of the writer's history (whole batches only): when a file vanishes or changes
+    /// under the open (a flush, compaction or manifest rewrite), the open starts again from
+    /// `CURRENT`, up to 10 times. A torn last record of the newest log is accepted in every
+    /// recovery mode (it is what a writer in the middle of a write leaves); otherwise
+    /// [`Options::wal_recovery_mode`] applies as usual. `create_if_missing` does not apply.
+    ///
+    /// Reads, snapshots, iterators, [`stats`](Self::stats), [`pressure`](Self::pressure) and
+    /// [`verify`](Self::verify) work as usual. Every write — `put`, `delete`, `write`,
+    /// `flush`, `compact_range`, and so a [`BatchWriter`](crate::BatchWriter)'s commits — fails
+    /// with [`Error::ReadOnly`]; [`wait_for_compaction`](Self::wait_for_compaction) returns at
+    /// once; `close` writes nothing. No flush or compaction thread is started.
+    ///
+    /// Fails with `Error::InvalidArgument` when `path` holds no database (or `options` are
+    /// invalid), and with `Error::Corruption` for damage recovery must not skip.
+    ///
+    /// ```
+    /// use shaledb::{Db, Error, Options};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let writer = Db::open(dir.path(), Options::default())?;
+    /// writer.put(b"k", b"v")?;
+    /// let reader = Db::open_read_only(dir.path(), Options::default())?;
+    /// assert_eq!(reader.get(b"k")?.as_deref(), Some(&b"v"[..]));
+    /// assert!(matches!(reader.put(b"k", b"w"), Err(Error::ReadOnly(_))));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn open_read_only(path: impl AsRef<Path>, options: Options) -> Result<Db> {
+        options.validate()?;
+        let dir = path.as_ref().to_path_buf();
+        let engine = crate::read_only::open_engine_read_only(dir, options)?;
+        Ok(Db {
+            engine: Arc::new(engine),
+        })
     }
 
     /// Sets `key` to `value`, with the default sync from [`Options::sync_writes`].
@@ -90,9 +134,10 @@ impl Db {
     /// stable storage when this returns.
     ///
     /// After a failed log write or fsync every write fails with `Error::ReadOnly`: reopen the
-    /// database to recover from the log.
+    /// database to recover from the log. A database opened with
+    /// [`open_read_only`](Self::open_read_only) refuses every write with `Error::ReadOnly`.
     pub fn write(&self, batch: WriteBatch, options: &WriteOptions) -> Result<()> {
-        self.engine.check_open()?;
+        self.check_not_read_only()?;
         if batch.is_empty() {
             return Ok(());
         }
@@ -100,6 +145,15 @@ impl Db {
         engine
             .commit
             .write(batch, options.sync, |group| engine.commit_group(group))
+    }
+
+    /// `Error::Closed` after close, `Error::ReadOnly` when opened read-only.
+    fn check_not_read_only(&self) -> Result<()> {
+        self.engine.check_open()?;
+        if self.engine.read_only {
+            return Err(Error::opened_read_only());
+        }
+        Ok(())
     }
 
     fn default_write_options(&self) -> WriteOptions {
@@ -230,6 +284,11 @@ impl Db {
     /// Reads every byte of every table, so it costs as much I/O as the database is large.
     /// Writes, flushes and compactions may go on meanwhile (it checks the version current when
     /// it starts). `Ok` tells how much was checked.
+    ///
+    /// On a database opened read-only, a writer may be running beside it: the manifest on disk
+    /// must then describe the state the handle opened or a later one, and a table the writer
+    /// has deleted since (after the manifest stopped naming it) is checked from the bytes the
+    /// handle keeps open.
     pub fn verify(&self) -> Result<crate::VerifyReport> {
         self.engine.check_open()?;
         crate::verify::verify(&self.engine)
@@ -238,7 +297,7 @@ impl Db {
     /// Freezes the memtable and waits until it and every memtable frozen before it are written
     /// to level-0 SSTables.
     pub fn flush(&self) -> Result<()> {
-        self.engine.check_open()?;
+        self.check_not_read_only()?;
         crate::flush::flush_and_wait(&self.engine)
     }
 
@@ -246,16 +305,20 @@ impl Db {
     /// down to the last level: deleted and overwritten versions that no snapshot can see are
     /// dropped. Waits until done.
     pub fn compact_range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Result<()> {
-        self.engine.check_open()?;
+        self.check_not_read_only()?;
         let lower = owned_bound(range.start_bound());
         let upper = owned_bound(range.end_bound());
         crate::flush::flush_and_wait(&self.engine)?;
         crate::compaction::scheduler::compact_range(&self.engine, lower, upper)
     }
 
-    /// Waits until no flush or compaction is running or due.
+    /// Waits until no flush or compaction is running or due. Returns at once on a database
+    /// opened read-only, which runs neither.
     pub fn wait_for_compaction(&self) -> Result<()> {
         self.engine.check_open()?;
+        if self.engine.read_only {
+            return Ok(());
+        }
         crate::compaction::scheduler::wait_for_compaction(&self.engine)
     }
 
@@ -293,7 +356,8 @@ impl Db {
     }
 
     /// Syncs the write-ahead log, stops the flush and compaction threads (a running compaction
-    /// is abandoned; its inputs stay live) and releases the directory lock. Every
+    /// is abandoned; its inputs stay live) and releases the directory lock; on a database
+    /// opened read-only it only lets go of the files. Every
     /// call after this fails with [`Error::Closed`]. Dropping a `Db` closes it too (ignoring
     /// errors); call `close` to see them.
     pub fn close(&self) -> Result<()> {
@@ -418,11 +482,11 @@ fn close(engine: &Engine) -> Result<()> {
     if engine.closed.swap(true, Ordering::AcqRel) {
         return Ok(());
     }
-    let (synced, finished_wal) = {
-        let mut wal = lock(&engine.wal);
-        if wal.writer.is_poisoned() {
-            (Ok(()), None)
-        } else {
+    let (synced, finished_wal) = match lock(&engine.wal).as_mut() {
+        // Opened read-only: there is no log to sync or record.
+        None => (Ok(()), None),
+        Some(wal) if wal.writer.is_poisoned() => (Ok(()), None),
+        Some(wal) => {
             let synced = wal.writer.sync();
             let finished = synced.is_ok().then(|| (wal.number, wal.writer.offset()));
             (synced, finished)
@@ -449,7 +513,7 @@ fn close(engine: &Engine) -> Result<()> {
     // Dropping the lock releases it.
     drop(lock(&engine.lock_file).take());
     let panicked = match lock(&engine.panicked).clone() {
-        Some(cause) => Err(Error::ReadOnly(cause)),
+        Some(cause) => Err(Error::refused_after(&cause)),
         None => Ok(()),
     };
     synced.and(recorded).and(panicked)

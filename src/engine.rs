@@ -12,6 +12,9 @@
 //! - `workers`: the flush and compaction threads.
 //! - `stats` (`stats/`): counters the parts update as they work.
 //!
+//! An engine opened read-only (`read_only.rs`) has no log (`wal` is `None`), no lock file, no
+//! threads and a version set that never writes; every write is refused (`check_writable`).
+//!
 //! Locks, always taken in this order: `wal` (held by the commit leader while it logs and
 //! inserts a group) → `state` → the view's lock inside `visibility` (written only while `state`
 //! is held). Readers take only a brief read lock on the view.
@@ -49,6 +52,41 @@ use crate::vfs::{FileLock, FileSystem};
 
 /// The longest wait between two attempts of a failed flush or compaction.
 pub(crate) const RETRY_DELAY_MAX: Duration = Duration::from_secs(1);
+
+/// Attempts of a read-only reader at reading the files of a database that a writer may be
+/// changing meanwhile (`read_only_attempts`).
+pub(crate) const READ_ONLY_ATTEMPTS: u32 = 10;
+
+/// Runs `read` (which reads a database's files from `CURRENT` on, without its lock) again
+/// while it fails in a way that a writer running beside it can cause, at most
+/// [`READ_ONLY_ATTEMPTS`] times in all, and returns the last result.
+///
+/// A writer deletes files only after a manifest edit no longer names them, rolls the manifest
+/// under the reader, and appends to its newest log and its manifest while they are read; so a
+/// reader may find a file it was told about gone (`NotFound`), a tail or a range that reads as
+/// damage, or logs that do not join up (both `Error::Corruption`). Reading again from `CURRENT`
+/// sees the newer state. Real damage fails every attempt the same way and is then reported.
+pub(crate) fn read_only_attempts<T>(mut read: impl FnMut() -> Result<T>) -> Result<T> {
+    let mut attempt = 1;
+    loop {
+        match read() {
+            Err(error) if attempt < READ_ONLY_ATTEMPTS && may_come_from_a_writer(&error) => {
+                attempt += 1;
+            }
+            result => return result,
+        }
+    }
+}
+
+/// Whether a writer changing the files while they are read can cause `error` (see
+/// [`read_only_attempts`]).
+fn may_come_from_a_writer(error: &Error) -> bool {
+    match error {
+        Error::Corruption { .. } => true,
+        Error::Io { source, .. } => source.kind() == std::io::ErrorKind::NotFound,
+        _ => false,
+    }
+}
 
 /// The commit leader's state: the log being written and the memtable it feeds.
 pub(crate) struct WalState {
@@ -159,8 +197,11 @@ pub(crate) struct Engine {
     pub dir: PathBuf,
     pub options: Options,
     pub lock_file: Mutex<Option<Box<dyn FileLock>>>,
+    /// Opened with `Db::open_read_only`: `wal` is `None` and every write is refused.
+    pub read_only: bool,
     pub commit: GroupCommit,
-    pub wal: Mutex<WalState>,
+    /// The commit leader's log and memtable; `None` when opened read-only.
+    pub wal: Mutex<Option<WalState>>,
     pub state: Mutex<EngineState>,
     /// Signalled when `state` changes: a memtable was frozen, a flush finished, shutdown began.
     pub state_changed: Condvar,
@@ -225,8 +266,11 @@ impl Engine {
 
     pub fn check_writable(&self) -> Result<()> {
         self.check_open()?;
+        if self.read_only {
+            return Err(Error::opened_read_only());
+        }
         match lock(&self.poisoned).as_ref() {
-            Some(cause) => Err(Error::ReadOnly(cause.clone())),
+            Some(cause) => Err(Error::refused_after(cause)),
             None => Ok(()),
         }
     }
@@ -245,13 +289,13 @@ impl Engine {
             .map(|text| text.to_string())
             .or_else(|| payload.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "a panic without a message".to_string());
-        let cause = format!("{place} panicked ({message}); reopen the database to recover");
+        let cause = format!("{place} panicked ({message})");
         self.poison(cause.clone());
         lock(&self.panicked).get_or_insert_with(|| cause.clone());
         let mut state = lock(&self.state);
         state.background_error.get_or_insert_with(|| cause.clone());
         self.state_changed.notify_all();
-        Error::ReadOnly(cause)
+        Error::refused_after(&cause)
     }
 
     /// Runs `work` for a background thread named `place`, turning a panic into

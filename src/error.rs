@@ -42,12 +42,16 @@ pub enum Error {
     /// an option out of range). The message names the field. Retrying the same call does not help.
     InvalidArgument(String),
     /// The database directory is already open, by this process or another (its `LOCK` file is
-    /// held). Close the other handle first; retrying while it is open does not help.
+    /// held). Close the other handle first; retrying while it is open does not help. To read it
+    /// meanwhile, open it with [`Db::open_read_only`](crate::Db::open_read_only).
     Locked(PathBuf),
     /// The database was closed; reopen it to continue.
     Closed,
-    /// The database refuses writes after an unrecoverable error (a failed WAL write or fsync);
-    /// the message holds the cause. Reopen the database to recover from the log.
+    /// The database refuses writes; the message says why and what to do. Either it was opened
+    /// with [`Db::open_read_only`](crate::Db::open_read_only) (open it with
+    /// [`Db::open`](crate::Db::open) to write), or an unrecoverable error happened (a failed WAL
+    /// write or fsync, a flush or compaction that failed for good): reopen the database to
+    /// recover from the log. Retrying on the same handle does not help.
     ReadOnly(String),
 }
 
@@ -71,6 +75,20 @@ impl Error {
             offset,
             reason: reason.into(),
         }
+    }
+
+    /// The error every write of a database opened read-only gets.
+    pub(crate) fn opened_read_only() -> Self {
+        Error::ReadOnly(
+            "it was opened read-only (Db::open_read_only); open it with Db::open to write".into(),
+        )
+    }
+
+    /// The error every write gets after the unrecoverable failure `cause` (kept by the engine).
+    pub(crate) fn refused_after(cause: &str) -> Self {
+        Error::ReadOnly(format!(
+            "an unrecoverable error happened ({cause}); reopen the database to recover from its log"
+        ))
     }
 
     /// A copy of this error for another caller that shares its cause: every batch of a failed
@@ -136,10 +154,7 @@ impl fmt::Display for Error {
                 dir.display()
             ),
             Error::Closed => write!(f, "the database is closed; open it again to continue"),
-            Error::ReadOnly(cause) => write!(
-                f,
-                "the database refuses writes after an unrecoverable error ({cause}); reopen it to recover"
-            ),
+            Error::ReadOnly(cause) => write!(f, "the database refuses writes: {cause}"),
         }
     }
 }

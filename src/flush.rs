@@ -254,9 +254,12 @@ pub(crate) fn flush_and_wait(engine: &Engine) -> Result<()> {
     let target_wal = {
         let mut wal = lock(&engine.wal);
         engine.check_open()?;
+        let Some(wal) = wal.as_mut() else {
+            return Err(Error::opened_read_only());
+        };
         let mut state = lock(&engine.state);
         if !wal.memtable.is_empty() {
-            engine.rotate_memtable(&mut wal, &mut state)?;
+            engine.rotate_memtable(wal, &mut state)?;
         }
         state.immutables.back().map(|frozen| frozen.wal_number)
     };
@@ -270,7 +273,7 @@ pub(crate) fn flush_and_wait(engine: &Engine) -> Result<()> {
         .any(|frozen| frozen.wal_number <= target_wal)
     {
         if let Some(cause) = &state.background_error {
-            return Err(Error::ReadOnly(cause.clone()));
+            return Err(Error::refused_after(cause));
         }
         if state.shutting_down {
             return Err(Error::Closed);

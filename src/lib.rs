@@ -101,6 +101,7 @@ mod iterator;
 mod memtable_arena;
 mod merging_iterator;
 mod options;
+mod read_only;
 mod read_view;
 mod recovery;
 mod snapshot;

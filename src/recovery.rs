@@ -19,7 +19,9 @@ use crate::error::{Error, Result};
 use crate::fs::{FileKind, parse_file_name, remove_file, sync_dir, table_path, wal_path};
 use crate::key::{FileNumber, SequenceNumber};
 use crate::log::format::record_end;
-use crate::log::{FILE_HEADER_SIZE, LogEvent, LogFileKind, LogReader, LogWriter};
+use crate::log::{
+    FILE_HEADER_SIZE, LogEvent, LogFileKind, LogReader, LogWriter, scan_full_fragments,
+};
 use crate::manifest::{
     ManifestState, ManifestWriter, VersionEdit, WalMetadata, read_current_on, recover_manifest_on,
     write_current_on,
@@ -29,7 +31,7 @@ use crate::options::{Options, WalRecoveryMode};
 use crate::read_view::{ReadView, Visibility};
 use crate::snapshot::SnapshotRegistry;
 use crate::stats::{DroppedTail, EngineStats, RecoveryReport};
-use crate::sync_marker::decode_sync_marker;
+use crate::sync_marker::{SYNC_MARKER_SIZE, decode_sync_marker};
 use crate::version::Version;
 use crate::version_set::VersionSet;
 use crate::vfs::{FileLock, FileSystem};
@@ -67,13 +69,16 @@ pub(crate) fn open_engine(
         .map(|(_, number)| *number)
         .collect();
     let recovered = Memtable::new();
+    let logs: Vec<(FileNumber, &Memtable)> = wal_numbers
+        .iter()
+        .map(|&number| (number, &recovered))
+        .collect();
     let (last_sequence, recovery_report) = replay_logs(
         file_system,
         &dir,
-        &wal_numbers,
+        &logs,
         &state.wals,
         options.wal_recovery_mode,
-        &recovered,
         state.last_sequence,
     )?;
 
@@ -133,14 +138,15 @@ pub(crate) fn open_engine(
     Ok(Engine {
         dir,
         lock_file: Mutex::new(Some(lock_file)),
+        read_only: false,
         commit: GroupCommit::new(options.commit_policy, options.max_write_group_bytes),
-        wal: Mutex::new(WalState {
+        wal: Mutex::new(Some(WalState {
             marked_synced_offset: wal.synced_offset(),
             writer: wal,
             number: wal_number,
             memtable,
             last_sequence,
-        }),
+        })),
         state: Mutex::new(EngineState::new(versions, wal_number)),
         state_changed: Condvar::new(),
         visibility: Visibility::new(view, last_sequence),
@@ -193,7 +199,10 @@ fn load_or_create_manifest(
 }
 
 /// Every file in `dir` that shaledb could have written, with its number (0 for CURRENT/LOCK).
-fn list_files(file_system: &dyn FileSystem, dir: &Path) -> Result<Vec<(FileKind, FileNumber)>> {
+pub(crate) fn list_files(
+    file_system: &dyn FileSystem,
+    dir: &Path,
+) -> Result<Vec<(FileKind, FileNumber)>> {
     let names = file_system
         .list(dir)
         .map_err(|error| Error::io(dir, error))?;
@@ -256,33 +265,36 @@ enum Flow {
     Stop,
 }
 
-/// Replays the logs numbered `found` (those in the directory at or above the manifest's log
-/// number), in number order, into `memtable`, applying whole batches only, and checks each
-/// against what the manifest records of it (`recorded`); returns the last sequence number
-/// replayed (or `last_sequence` if none). Missing logs were refused before, by the integrity
-/// checks.
-fn replay_logs(
+/// Replays `logs` (the logs in the directory at or above the manifest's log number, each with
+/// the memtable its writes go into: one for all of them, or one each), in number order,
+/// applying whole batches only, and checks each against what the manifest records of it
+/// (`recorded`); returns the last sequence number replayed (or `last_sequence` if none).
+/// Missing logs were refused before, by the integrity checks.
+pub(crate) fn replay_logs(
     file_system: &dyn FileSystem,
     dir: &Path,
-    found: &[FileNumber],
+    logs: &[(FileNumber, &Memtable)],
     recorded: &[WalMetadata],
     mode: WalRecoveryMode,
-    memtable: &Memtable,
     last_sequence: SequenceNumber,
 ) -> Result<(SequenceNumber, RecoveryReport)> {
-    let mut numbers: Vec<FileNumber> = found.to_vec();
-    numbers.sort();
+    let mut logs = logs.to_vec();
+    logs.sort_by_key(|&(number, _)| number);
+    let Some(&(_, first)) = logs.first() else {
+        return Ok((last_sequence, RecoveryReport::default()));
+    };
     let mut replay = Replay {
         file_system,
         mode,
-        memtable,
+        memtable: first,
         last_sequence,
         pending_torn_tail: None,
         report: RecoveryReport::default(),
     };
-    for number in numbers {
+    for (number, memtable) in logs {
         let path = wal_path(dir, number);
         let record = recorded.iter().find(|wal| wal.number == number);
+        replay.memtable = memtable;
         if replay.log(&path, record)? == Flow::Stop {
             break;
         }
@@ -419,6 +431,15 @@ impl Replay<'_> {
         synced: u64,
         data_end: u64,
     ) -> Result<Flow> {
+        // The reader resumes after damage only at the next block, so markers in the rest of the
+        // damaged block are not among its records: look for them byte by byte.
+        let bytes = self
+            .file_system
+            .read(path)
+            .map_err(|error| Error::io(path, error))?;
+        let synced = scan_full_fragments(&bytes, offset + 1, SYNC_MARKER_SIZE as u16)
+            .filter_map(|(_, payload)| decode_sync_marker(payload))
+            .fold(synced, u64::max);
         if offset < synced {
             return self.damage(Error::corruption(
                 path,

@@ -8,17 +8,25 @@
 //! Invariants: verify never changes a file and never fills the block cache; it holds the
 //! engine's state lock only while it re-reads the manifest, so that no edit is appended in
 //! between. The first problem is returned as `Error::Corruption { file, offset, reason }`.
+//!
+//! A database opened read-only may have a writer beside it, which appends to the manifest, rolls
+//! it and deletes the tables its compactions replaced. So there the manifest is re-read with
+//! retries, it must describe the state the handle opened or a later one (never an older one),
+//! and a table whose file is gone is checked from the bytes the handle keeps mapped, once a
+//! fresh read of the manifest confirms that the writer dropped it (a live table that is missing
+//! is still corruption).
 
 use std::cmp::Ordering;
 use std::sync::Arc;
 
-use crate::engine::{Engine, lock};
+use crate::engine::{Engine, lock, read_only_attempts};
 use crate::error::{Error, Result};
 use crate::fs::table_path;
 use crate::key::{SequenceNumber, ValueKind, compare_internal_keys, parse_internal_key};
 use crate::manifest::{FileMetadata, ManifestState, recover_on};
 use crate::sstable::reader::decode_handle;
 use crate::sstable::{BlockReadOptions, Table};
+use crate::version::TableHandle;
 
 /// What [`Db::verify`](crate::Db::verify) checked, when it found nothing wrong.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -38,8 +46,14 @@ pub(crate) fn verify(engine: &Engine) -> Result<VerifyReport> {
     let version = {
         let state = lock(&engine.state);
         let live = state.versions.manifest_state();
-        let on_disk = recover_on(engine.file_system(), &engine.dir)?;
-        compare_states(&on_disk, live, state.versions.manifest_path())?;
+        let manifest = state.versions.manifest_path();
+        if engine.read_only {
+            let on_disk = read_only_attempts(|| recover_on(engine.file_system(), &engine.dir))?;
+            compare_read_only_states(&on_disk, live, manifest)?;
+        } else {
+            let on_disk = recover_on(engine.file_system(), &engine.dir)?;
+            compare_states(&on_disk, live, manifest)?;
+        }
         Arc::clone(state.versions.current())
     };
     let mut report = VerifyReport {
@@ -47,9 +61,70 @@ pub(crate) fn verify(engine: &Engine) -> Result<VerifyReport> {
         ..VerifyReport::default()
     };
     for (_, handle) in version.all_tables() {
-        verify_table(engine, &handle.metadata, &mut report)?;
+        let table = open_table(engine, handle)?;
+        verify_table(&table, &handle.metadata, &mut report)?;
     }
     Ok(report)
+}
+
+/// Table `handle` opened afresh from its file, without the block cache; for a read-only
+/// database, from the bytes `handle` holds when a writer beside it has deleted the file.
+fn open_table(engine: &Engine, handle: &TableHandle) -> Result<Table> {
+    let number = handle.metadata.number;
+    let path = table_path(&engine.dir, number);
+    match Table::open_on(engine.file_system(), &path, number, None) {
+        Err(Error::Io { source, .. })
+            if engine.read_only && source.kind() == std::io::ErrorKind::NotFound =>
+        {
+            // A writer deletes a table only after the manifest stops naming it.
+            let on_disk = read_only_attempts(|| recover_on(engine.file_system(), &engine.dir))?;
+            if let Some(level) = on_disk.level_of(number) {
+                return Err(Error::corruption(
+                    &path,
+                    0,
+                    format!(
+                        "table {number} of level {level} is missing: the manifest records it as live"
+                    ),
+                ));
+            }
+            handle.table.reopen_uncached()
+        }
+        opened => opened,
+    }
+}
+
+/// For a database opened read-only: the manifest on disk must describe the state the handle
+/// opened or a later one, since a writer may have gone on beside it; a writer never moves its
+/// counters back, so an older state means the manifest lost edits.
+fn compare_read_only_states(
+    on_disk: &ManifestState,
+    opened: &ManifestState,
+    manifest: &std::path::Path,
+) -> Result<()> {
+    let older = on_disk.manifest_number < opened.manifest_number
+        || on_disk.next_file_number < opened.next_file_number
+        || on_disk.log_number < opened.log_number
+        || on_disk.last_sequence < opened.last_sequence;
+    if !older {
+        return Ok(());
+    }
+    Err(Error::corruption(
+        manifest,
+        0,
+        format!(
+            "the manifest on disk describes a state older than the one this read-only handle \
+             opened: on disk manifest {}, next file number {}, log number {}, last sequence {}; \
+             opened manifest {}, next file number {}, log number {}, last sequence {}",
+            on_disk.manifest_number,
+            on_disk.next_file_number,
+            on_disk.log_number,
+            on_disk.last_sequence,
+            opened.manifest_number,
+            opened.next_file_number,
+            opened.log_number,
+            opened.last_sequence
+        ),
+    ))
 }
 
 /// The manifest on disk must describe the state the engine runs with.
@@ -87,13 +162,11 @@ struct TableTally {
     last_key: Option<Vec<u8>>,
 }
 
-/// Reads every block of table `metadata.number` and checks it against `metadata`.
-fn verify_table(engine: &Engine, metadata: &FileMetadata, report: &mut VerifyReport) -> Result<()> {
-    let path = table_path(&engine.dir, metadata.number);
-    let table = Table::open_on(engine.file_system(), &path, metadata.number, None)?;
+/// Reads every block of `table` and checks it against its manifest record `metadata`.
+fn verify_table(table: &Table, metadata: &FileMetadata, report: &mut VerifyReport) -> Result<()> {
     if table.file_size() != metadata.file_size {
         return Err(Error::corruption(
-            &path,
+            table.file(),
             table.file_size().min(metadata.file_size),
             format!(
                 "table is {} bytes, but the manifest records {} bytes",
@@ -102,8 +175,8 @@ fn verify_table(engine: &Engine, metadata: &FileMetadata, report: &mut VerifyRep
             ),
         ));
     }
-    let tally = read_data_blocks(&table, report)?;
-    compare_tally(&table, metadata, &tally)?;
+    let tally = read_data_blocks(table, report)?;
+    compare_tally(table, metadata, &tally)?;
     let has_filter = table.footer().filter.size > 0;
     // The index, properties and (if any) filter blocks were verified by `Table::open`.
     report.blocks += 2 + u64::from(has_filter);

@@ -14,16 +14,44 @@
 //! - Every file number handed out is below the `next_file_number` that the next edit records.
 //! - After a failed append the manifest's tail is unknown; the next edit starts a new manifest
 //!   from the last good state before it appends anything.
+//! - A set opened read-only ([`VersionSet::read_only`]) has no manifest writer: it keeps the
+//!   state it read, and every edit fails with `Error::ReadOnly`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::fs::remove_file;
 use crate::key::FileNumber;
 use crate::manifest::{ManifestState, ManifestWriter, VersionEdit, write_current_on};
 use crate::version::{TableHandle, Version};
 use crate::vfs::FileSystem;
+
+/// The live manifest: written by this process, or only read (a read-only open).
+enum Manifest {
+    Writer(ManifestWriter),
+    /// The manifest a read-only open read, and the state it described then.
+    Read {
+        path: PathBuf,
+        state: ManifestState,
+    },
+}
+
+impl Manifest {
+    fn path(&self) -> &Path {
+        match self {
+            Manifest::Writer(writer) => writer.path(),
+            Manifest::Read { path, .. } => path,
+        }
+    }
+
+    fn state(&self) -> &ManifestState {
+        match self {
+            Manifest::Writer(writer) => writer.state(),
+            Manifest::Read { state, .. } => state,
+        }
+    }
+}
 
 /// The manifest, the file numbers and the current version of one database.
 pub(crate) struct VersionSet {
@@ -31,7 +59,7 @@ pub(crate) struct VersionSet {
     file_system: Arc<dyn FileSystem>,
     /// A manifest larger than this is rewritten into a new file (`Options::max_manifest_size`).
     max_manifest_size: u64,
-    manifest: ManifestWriter,
+    manifest: Manifest,
     next_file_number: u64,
     current: Arc<Version>,
     /// Times the manifest was rewritten into a new file, for `stats()`.
@@ -53,8 +81,28 @@ impl VersionSet {
             dir,
             file_system,
             max_manifest_size,
-            manifest,
+            manifest: Manifest::Writer(manifest),
             next_file_number,
+            current,
+            manifest_rolls: 0,
+        }
+    }
+
+    /// The set of a database opened read-only: `state`, read from the manifest at `path`,
+    /// describes `current`. It never writes: every edit fails with `Error::ReadOnly`.
+    pub fn read_only(
+        dir: PathBuf,
+        file_system: Arc<dyn FileSystem>,
+        path: PathBuf,
+        state: ManifestState,
+        current: Arc<Version>,
+    ) -> Self {
+        VersionSet {
+            dir,
+            file_system,
+            max_manifest_size: u64::MAX,
+            next_file_number: state.next_file_number.0,
+            manifest: Manifest::Read { path, state },
             current,
             manifest_rolls: 0,
         }
@@ -85,7 +133,18 @@ impl VersionSet {
     /// Whether the last append failed, so that the manifest's tail is unknown: a failed edit
     /// may or may not have reached the disk.
     pub fn is_manifest_poisoned(&self) -> bool {
-        self.manifest.is_poisoned()
+        match &self.manifest {
+            Manifest::Writer(writer) => writer.is_poisoned(),
+            Manifest::Read { .. } => false,
+        }
+    }
+
+    /// The manifest writer, or `Error::ReadOnly` for a set opened read-only.
+    fn writer(&mut self) -> Result<&mut ManifestWriter> {
+        match &mut self.manifest {
+            Manifest::Writer(writer) => Ok(writer),
+            Manifest::Read { .. } => Err(Error::opened_read_only()),
+        }
     }
 
     /// Times the manifest was rewritten into a new file since open.
@@ -102,12 +161,14 @@ impl VersionSet {
     /// changed is not in it; the caller keeps that edit's new files for the next open to sort
     /// out, since the failed record may still have reached the disk).
     pub fn log_edit(&mut self, edit: &mut VersionEdit) -> Result<()> {
-        if self.manifest.is_poisoned() {
+        if self.writer()?.is_poisoned() {
             self.roll_manifest()?;
         }
         edit.next_file_number = Some(FileNumber(self.next_file_number));
-        self.manifest.append(edit)?;
-        if self.manifest.file_size() > self.max_manifest_size {
+        let writer = self.writer()?;
+        writer.append(edit)?;
+        let manifest_size = writer.file_size();
+        if manifest_size > self.max_manifest_size {
             // A failure here leaves the old manifest, which is complete, in charge.
             let _ = self.roll_manifest();
         }
@@ -129,13 +190,14 @@ impl VersionSet {
     /// Writes the current state as the snapshot that starts a new manifest, points CURRENT at
     /// it, and deletes the old manifest.
     fn roll_manifest(&mut self) -> Result<()> {
+        self.writer()?; // A read-only set has nothing to roll.
         let number = self.allocate_file_number();
         let mut snapshot = self.manifest.state().clone();
         snapshot.next_file_number = FileNumber(self.next_file_number);
         let file_system = &*self.file_system;
         let manifest = ManifestWriter::create_on(file_system, &self.dir, number, &snapshot)?;
         write_current_on(file_system, &self.dir, number)?;
-        let old = std::mem::replace(&mut self.manifest, manifest);
+        let old = std::mem::replace(&mut self.manifest, Manifest::Writer(manifest));
         let _ = remove_file(file_system, old.path());
         self.manifest_rolls += 1;
         Ok(())

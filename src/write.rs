@@ -42,8 +42,11 @@ impl Engine {
         // Checked with the log locked: `close` sets `closed` before it takes this lock to sync
         // and release the directory, so no group can write after the LOCK file is released.
         self.check_writable()?;
+        let Some(wal) = wal.as_mut() else {
+            return Err(Error::opened_read_only());
+        };
         self.apply_backpressure()?;
-        self.make_room_for_write(&mut wal)?;
+        self.make_room_for_write(wal)?;
         let mut last = wal.last_sequence.0;
         for batch in &mut group.batches {
             let first = last + 1;
@@ -128,7 +131,7 @@ impl Engine {
                 return Err(Error::Closed);
             }
             if let Some(cause) = &state.background_error {
-                return Err(Error::ReadOnly(cause.clone()));
+                return Err(Error::refused_after(cause));
             }
             state = self
                 .state_changed
@@ -153,7 +156,7 @@ impl Engine {
                 return Err(Error::Closed);
             }
             if let Some(cause) = &state.background_error {
-                return Err(Error::ReadOnly(cause.clone()));
+                return Err(Error::refused_after(cause));
             }
             stall_started.get_or_insert_with(Instant::now);
             state = self

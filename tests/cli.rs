@@ -2,8 +2,10 @@
 //! with small sizes must print a row (and, after fills, amplification and the tree) for every
 //! workload, or one JSON object each with `--json`; get/put/delete/scan must round-trip keys
 //! with escapes; stats, verify and compact must work on a database the library wrote; `dump`
-//! must describe a table, a write-ahead log and a manifest; and every mistake must give one
-//! line on standard error and exit status 2 (usage) or 1 (failure), never a panic.
+//! must describe a table, a write-ahead log and a manifest; get, scan, stats, verify and dump
+//! must leave every file of the database as it was (name, size and bytes) and work while a
+//! program has the database open; and every mistake must give one line on standard error and
+//! exit status 2 (usage) or 1 (failure), never a panic.
 
 mod common;
 
@@ -625,4 +627,130 @@ fn dump_of_missing_garbage_and_damaged_files_fails_with_a_message() {
     }
     let output = shale(&["dump", "sst"]);
     assert_eq!(output.status.code(), Some(2), "{:?}", text(&output));
+}
+
+/// Every file of `dir` by name, with its size and bytes: the directory listing and each file's
+/// content at once.
+fn directory_contents(dir: &Path) -> std::collections::BTreeMap<String, (u64, Vec<u8>)> {
+    std::fs::read_dir(dir)
+        .expect("list the database directory")
+        .map(|entry| {
+            let entry = entry.expect("read a directory entry");
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let size = entry.metadata().expect("file metadata").len();
+            let bytes = std::fs::read(entry.path()).expect("read a database file");
+            (name, (size, bytes))
+        })
+        .collect()
+}
+
+/// The names whose presence, size or bytes differ between two [`directory_contents`].
+fn changed_files(
+    before: &std::collections::BTreeMap<String, (u64, Vec<u8>)>,
+    after: &std::collections::BTreeMap<String, (u64, Vec<u8>)>,
+) -> Vec<String> {
+    let names: std::collections::BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+    names
+        .into_iter()
+        .filter(|name| before.get(*name) != after.get(*name))
+        .map(|name| match (before.get(name), after.get(name)) {
+            (None, _) => format!("{name} (created)"),
+            (_, None) => format!("{name} (removed)"),
+            _ => format!("{name} (changed)"),
+        })
+        .collect()
+}
+
+#[test]
+fn inspection_commands_leave_every_file_unchanged() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let seed = common::test_seed("cli_inspection_changes_nothing");
+    let mut rng = Rng::new(seed);
+    // Tables from a flush, and writes that only the write-ahead log holds.
+    let options = Options {
+        write_buffer_size: 64 << 10,
+        ..Options::default()
+    };
+    let db = Db::open(dir.path(), options).expect("open");
+    for index in 0..300u32 {
+        let length = rng.between(10, 200);
+        db.put(format!("key-{index:04}").as_bytes(), &rng.bytes(length))
+            .expect("put");
+        if index == 199 {
+            db.flush().expect("flush");
+        }
+    }
+    db.close().expect("close");
+    let files = directory_contents(dir.path());
+    let named = |suffix: &str| {
+        let name = files
+            .keys()
+            .find(|name| name.ends_with(suffix))
+            .unwrap_or_else(|| panic!("no {suffix} file in {:?}", files.keys()));
+        dir.path().join(name)
+    };
+    let (table, wal) = (named(".sst"), named(".wal"));
+    let db = path_str(dir.path());
+    let commands: [&[&str]; 9] = [
+        &["get", db, "key-0250"],
+        &["get", db, "absent"],
+        &["scan", db],
+        &["stats", db],
+        &["verify", db],
+        &["dump", "manifest", db],
+        &["dump", "wal", path_str(&wal)],
+        &["dump", "sst", path_str(&table)],
+        &["dump", "sst", path_str(&table), "--entries"],
+    ];
+    let mut problems = Vec::new();
+    for command in commands {
+        let before = directory_contents(dir.path());
+        let output = shale(command);
+        let expected_status = if command.get(2) == Some(&"absent") {
+            1
+        } else {
+            0
+        };
+        if output.status.code() != Some(expected_status) {
+            problems.push(format!("{command:?} failed: {:?}", text(&output)));
+        }
+        let changed = changed_files(&before, &directory_contents(dir.path()));
+        if !changed.is_empty() {
+            problems.push(format!("{command:?} changed {changed:?}"));
+        }
+    }
+    assert!(problems.is_empty(), "seed {seed}: {problems:#?}");
+    assert_eq!(
+        shale_ok(&["scan", db]).lines().count(),
+        300,
+        "seed {seed}: the inspected database still holds every key"
+    );
+}
+
+#[test]
+fn inspection_commands_work_while_a_program_has_the_database_open() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let options = Options {
+        write_buffer_size: 64 << 10,
+        ..Options::default()
+    };
+    // The library holds the database's LOCK for as long as `db` is open.
+    let db = Db::open(dir.path(), options).expect("open");
+    db.put(b"flushed", b"in a table").expect("put");
+    db.flush().expect("flush");
+    db.put(b"logged", b"in the log").expect("put");
+    let path = path_str(dir.path());
+    assert_eq!(shale_ok(&["get", path, "logged"]), "in the log\n");
+    assert_eq!(
+        shale_ok(&["scan", path]),
+        "flushed\tin a table\nlogged\tin the log\n"
+    );
+    assert!(shale_ok(&["stats", path]).contains("level  files"));
+    assert!(shale_ok(&["verify", path]).contains("; 2 live entries"));
+    // Writing commands still need the lock.
+    let stderr = shale_fails(&["put", path, "k", "v"], 1);
+    assert!(stderr.contains("already open"), "{stderr}");
+    db.put(b"later", b"after the inspections")
+        .expect("the program writes on");
+    db.close().expect("close");
 }

@@ -589,3 +589,26 @@ fn a_hole_before_the_synced_point_is_corruption() {
         other => panic!("expected corruption, got {other}"),
     }
 }
+
+/// Damage in the last block of a synced log: the reader cannot resume before the next block, so
+/// the markers after the damage in the same block are found by a byte scan; they prove the
+/// damage synced, and the open refuses instead of dropping synced batches.
+#[test]
+fn damage_before_markers_in_the_same_block_is_corruption() {
+    let dir = temp_dir();
+    write_synced_then_unsynced(dir.path(), 10, 0);
+    let path = newest_wal(dir.path());
+    let records = records(&path);
+    assert!(records.last().unwrap().0 < 32768, "one block");
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[records[3].0 as usize + 20] ^= 0x01;
+    std::fs::write(&path, bytes).unwrap();
+    match Db::open(dir.path(), large_buffer_options(WalRecoveryMode::default())) {
+        Err(Error::Corruption { file, reason, .. }) => {
+            assert_eq!(file, path);
+            assert!(reason.contains("synced"), "{reason}");
+        }
+        Err(other) => panic!("expected corruption, got {other}"),
+        Ok(db) => panic!("synced batches dropped: {:?}", db.recovery_report()),
+    }
+}

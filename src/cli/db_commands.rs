@@ -5,6 +5,10 @@
 //! Only `put` creates a database; every other command refuses a directory that holds none, so
 //! that a typo in DIR is an error and not a new empty database. Writes are synced: when the
 //! command returns, the change is on stable storage.
+//!
+//! `get`, `scan`, `stats` and `verify` open the database read-only (`Db::open_read_only`): they
+//! change no file, take no lock, and so also work beside a program that has the database open.
+//! `put`, `delete` and `compact` open it for writing.
 
 use std::path::Path;
 
@@ -18,15 +22,23 @@ use super::escape::{escape_bytes, unescape};
 /// the library's 64 MiB default would make each command write 64 MiB of zeros.
 const COMMAND_WRITE_BUFFER_SIZE: usize = 1 << 20;
 
-/// Opens the database in `dir`; creates one only if `create`.
+/// Opens the database in `dir` for writing; creates one only if `create`.
 fn open(dir: &Path, create: bool) -> Result<Db, CliError> {
     let options = Options {
         create_if_missing: create,
         write_buffer_size: COMMAND_WRITE_BUFFER_SIZE,
         ..Options::default()
     };
-    Db::open(dir, options)
-        .map_err(|error| CliError::Failed(format!("cannot open {}: {error}", dir.display())))
+    Db::open(dir, options).map_err(|error| cannot_open(dir, error))
+}
+
+/// Opens the database in `dir` read-only: nothing in the directory changes.
+fn open_read_only(dir: &Path) -> Result<Db, CliError> {
+    Db::open_read_only(dir, Options::default()).map_err(|error| cannot_open(dir, error))
+}
+
+fn cannot_open(dir: &Path, error: shaledb::Error) -> CliError {
+    CliError::Failed(format!("cannot open {}: {error}", dir.display()))
 }
 
 /// The bytes of a key or value given on the command line.
@@ -37,7 +49,7 @@ fn argument_bytes(what: &str, text: &str) -> Result<Vec<u8>, CliError> {
 /// `shale get DIR KEY`: prints the value, or fails if the key is absent.
 pub fn get(dir: &Path, key: &str) -> Result<(), CliError> {
     let key_bytes = argument_bytes("KEY", key)?;
-    let db = open(dir, false)?;
+    let db = open_read_only(dir)?;
     let value = db.get(&key_bytes)?;
     db.close()?;
     match value {
@@ -82,7 +94,7 @@ pub fn scan(
         Some(key) => Bound::Excluded(argument_bytes("--to", key)?),
         None => Bound::Unbounded,
     };
-    let db = open(dir, false)?;
+    let db = open_read_only(dir)?;
     let limit = limit.map_or(usize::MAX, |limit| {
         usize::try_from(limit).unwrap_or(usize::MAX)
     });
@@ -95,7 +107,7 @@ pub fn scan(
 
 /// `shale stats DIR`: `Db::stats` as its table.
 pub fn stats(dir: &Path) -> Result<(), CliError> {
-    let db = open(dir, false)?;
+    let db = open_read_only(dir)?;
     let stats = db.stats();
     say!("{}", stats.to_string().trim_end());
     Ok(db.close()?)
@@ -134,7 +146,7 @@ fn verify_database(db: &Db) -> Result<VerifySummary, CliError> {
 
 /// `shale verify DIR`: exit status 1 if anything is damaged.
 pub fn verify(dir: &Path) -> Result<(), CliError> {
-    let db = open(dir, false)?;
+    let db = open_read_only(dir)?;
     let summary = verify_database(&db)
         .map_err(|error| CliError::Failed(format!("{} is damaged: {error}", dir.display())))?;
     let report = &summary.report;

@@ -252,7 +252,7 @@ fn run_manual(
         loop {
             engine.check_open()?;
             if let Some(cause) = &state.background_error {
-                return Err(Error::ReadOnly(cause.clone()));
+                return Err(Error::refused_after(cause));
             }
             let levels = state.versions.manifest_state().levels.clone();
             match pick(&levels, &state.compacting) {
@@ -299,7 +299,7 @@ pub(crate) fn wait_for_compaction(engine: &Engine) -> Result<()> {
     loop {
         engine.check_open()?;
         if let Some(cause) = &state.background_error {
-            return Err(Error::ReadOnly(cause.clone()));
+            return Err(Error::refused_after(cause));
         }
         let levels = &state.versions.manifest_state().levels;
         let due = pick_compaction(levels, &state.compacting, &state.cursors, &options).is_some();

@@ -53,5 +53,5 @@ pub use format::{
     BLOCK_SIZE, FILE_HEADER_SIZE, FRAGMENT_HEADER_SIZE, FragmentType, LOG_FORMAT_VERSION,
     LOG_MAGIC, LogFileKind,
 };
-pub use reader::{LogEvent, LogReader};
+pub use reader::{LogEvent, LogReader, scan_full_fragments};
 pub use writer::{LogWriter, encode_log, preallocated_length};

@@ -458,6 +458,35 @@ fn any_valid_fragment(bytes: &[u8], from: usize, zeros_from: usize) -> bool {
     })
 }
 
+/// The payloads of every valid `FULL` fragment of exactly `payload_length` bytes that starts at
+/// any byte offset in `from..` of the log file `bytes`, in file order. A scan of damaged bytes,
+/// used only to look for evidence (a write-ahead log's sync markers after damage, whose records
+/// a reader cannot resume at): never to replay, since a match may lie inside another record's
+/// payload. Checks the header's length and type before the checksum, so it costs little more
+/// than reading the bytes.
+pub fn scan_full_fragments(
+    bytes: &[u8],
+    from: u64,
+    payload_length: u16,
+) -> impl Iterator<Item = (u64, &[u8])> {
+    let zeros_from = bytes
+        .iter()
+        .rposition(|&byte| byte != 0)
+        .map_or(0, |at| at + 1);
+    let from = usize::try_from(from).unwrap_or(usize::MAX).max(FILE_HEADER_SIZE);
+    let wanted_length = payload_length.to_le_bytes();
+    (from..zeros_from).filter_map(move |offset| {
+        let header = bytes.get(offset + 4..offset + FRAGMENT_HEADER_SIZE)?;
+        if header[..2] != wanted_length || header[2] != FragmentType::Full as u8 {
+            return None;
+        }
+        match parse_fragment(bytes, offset, zeros_from) {
+            Parsed::Valid { payload, .. } => Some((offset as u64, bytes.get(payload)?)),
+            _ => None,
+        }
+    })
+}
+
 /// Validates the file header. `Ok(None)`: a valid header. `Ok(Some(reason))`: a header that was
 /// never completely written (the log is empty with a torn tail at 0). `Err`: anything else.
 fn check_file_header(path: &Path, bytes: &[u8], kind: LogFileKind) -> Result<Option<String>> {

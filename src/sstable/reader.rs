@@ -174,6 +174,20 @@ impl Table {
         })
     }
 
+    /// This table opened again over the bytes it already holds, without a block cache: the
+    /// footer, properties, filter and index are checked afresh and every block is read from
+    /// the bytes. For checking a table whose file may be gone (removed files stay readable
+    /// while their bytes are mapped).
+    pub(crate) fn reopen_uncached(&self) -> Result<Table> {
+        let source = &self.inner.source;
+        Self::from_shared(
+            source.file.to_path_buf(),
+            self.inner.file_number,
+            Arc::clone(&source.bytes),
+            None,
+        )
+    }
+
     /// The file this table was opened from (or the name given to [`from_bytes`](Self::from_bytes)).
     pub fn file(&self) -> &Path {
         &self.inner.source.file

@@ -1,0 +1,282 @@
+//! Opening a database read-only (`Db::open_read_only`): the state of the manifest `CURRENT`
+//! names, its tables, and the writes of its write-ahead logs replayed into memory — without
+//! writing, creating or locking anything, so that a database can be inspected as it is, even
+//! while a writer (in this process or another) has it open.
+//!
+//! The differences from `recovery.rs`, which opens for writing:
+//! - Nothing is written: no directory, `LOCK`, level-0 table, manifest, `CURRENT` or log is
+//!   created, and no file is deleted. Each replayed log goes into a memtable of its own, which
+//!   the read view holds as a frozen memtable; the engine has no log to write to, no lock and
+//!   no threads.
+//! - A writer may be changing the files while they are read. It deletes a file only after a
+//!   manifest edit stops naming it, so a file found missing, a manifest or log tail caught in
+//!   the middle of an append, or logs that do not join up may mean that the state moved on:
+//!   after any corruption error or missing file (the two cannot be told apart by one look) the
+//!   whole open starts again from `CURRENT` (`engine::read_only_attempts`, at most 10
+//!   attempts), and real damage, which fails every attempt, is reported as usual.
+//! - The newest log of a running writer ends in whatever it is writing, so a torn tail is
+//!   accepted the way `TolerateCorruptedTailRecords` accepts it (at the end of the last log
+//!   with writes only), under `AbsoluteConsistency` too: a read-only open changes nothing, so
+//!   accepting the tail cannot lose it, and the next read-write open judges it again. Every
+//!   other check of `recovery.rs` and `integrity.rs` is kept, because each holds beside a
+//!   running writer as well — they assume only the order in which the writer changes files:
+//!   a table, log or manifest is complete and synced before anything names it, so a table of
+//!   the wrong size, a recorded log shorter than its preallocation, or a finished log whose
+//!   records do not end at its recorded synced size is damage, never a race; a file named but
+//!   missing, or a torn log followed by a later log with writes, can be a race (a flush,
+//!   compaction, manifest roll or log switch during the open), which the next attempt gets past.
+//! - Logs must join up: the writes of each log continue the sequence numbers of the log before
+//!   it without a gap. A writer only moves to its next log once the previous one is complete,
+//!   so a gap means the earlier log was read before its last writes landed — a later read sees
+//!   them. (Not checked under `SkipAnyCorruptedRecords`, where skipped records leave gaps.)
+//!
+//! What a read-only handle sees is therefore the database as of some moment during the open: a
+//! prefix of the writer's history, whole batches only. It does not follow later writes; open it
+//! again to see them.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Condvar, Mutex};
+
+use crate::cache::BlockCache;
+use crate::commit::GroupCommit;
+use crate::engine::{Engine, EngineState, Workers, read_only_attempts};
+use crate::error::{Error, Result};
+use crate::fs::{FileKind, wal_path};
+use crate::key::FileNumber;
+use crate::log::FILE_HEADER_SIZE;
+use crate::manifest::{RecoveredManifest, read_current_on, recover_manifest_on};
+use crate::memtable::Memtable;
+use crate::options::{Options, WalRecoveryMode};
+use crate::read_view::{ReadView, Visibility};
+use crate::recovery::{list_files, replay_logs};
+use crate::snapshot::SnapshotRegistry;
+use crate::stats::EngineStats;
+use crate::version::Version;
+use crate::version_set::VersionSet;
+
+/// Opens the database in `dir` read-only (see the module documentation).
+pub(crate) fn open_engine_read_only(dir: PathBuf, options: Options) -> Result<Engine> {
+    let file_system = &*options.file_system;
+    let exists = file_system
+        .exists(&dir)
+        .map_err(|error| Error::io(&dir, error))?;
+    if !exists {
+        return Err(Error::InvalidArgument(format!(
+            "{} does not exist: there is no database to open read-only",
+            dir.display()
+        )));
+    }
+    read_only_attempts(|| open_once(&dir, &options))
+}
+
+/// One attempt at opening: reads the manifest, opens its tables, replays the logs.
+fn open_once(dir: &Path, options: &Options) -> Result<Engine> {
+    let file_system = &*options.file_system;
+    let manifest = read_manifest(dir, options)?;
+    let state = &manifest.state;
+    let found = list_files(file_system, dir)?;
+    let torn_manifest = manifest
+        .torn_at
+        .map(|offset| (manifest.path.clone(), offset));
+    crate::integrity::check_files_at_open(
+        file_system,
+        dir,
+        state,
+        &found,
+        options.wal_recovery_mode,
+    )
+    .map_err(|error| crate::integrity::blame_torn_manifest(error, torn_manifest.as_ref()))?;
+    // Tables first: once open, a table a compaction deletes stays readable.
+    let cache = Arc::new(BlockCache::new(options.block_cache_capacity));
+    let version = Arc::new(Version::open(&options.file_system, dir, state, &cache)?);
+
+    let mut wal_numbers: Vec<FileNumber> = found
+        .iter()
+        .filter(|(kind, number)| matches!(kind, FileKind::Wal(_)) && *number >= state.log_number)
+        .map(|(_, number)| *number)
+        .collect();
+    wal_numbers.sort();
+    let memtables: Vec<Memtable> = wal_numbers.iter().map(|_| Memtable::new()).collect();
+    let logs: Vec<(FileNumber, &Memtable)> = wal_numbers.iter().copied().zip(&memtables).collect();
+    let mode = read_only_mode(options.wal_recovery_mode);
+    let (last_sequence, recovery_report) = replay_logs(
+        file_system,
+        dir,
+        &logs,
+        &state.wals,
+        mode,
+        state.last_sequence,
+    )?;
+    if mode != WalRecoveryMode::SkipAnyCorruptedRecords {
+        check_logs_join_up(dir, &logs)?;
+    }
+
+    // The view: an empty active memtable, and the replayed logs' memtables, newest first.
+    let immutables: Vec<Arc<Memtable>> = memtables
+        .into_iter()
+        .rev()
+        .filter(|memtable| !memtable.is_empty())
+        .map(Arc::new)
+        .collect();
+    let view = ReadView {
+        memtable: Arc::new(Memtable::new()),
+        immutables,
+        version: Arc::clone(&version),
+    };
+    let RecoveredManifest { state, path, .. } = manifest;
+    let log_number = state.log_number;
+    let versions = VersionSet::read_only(
+        dir.to_path_buf(),
+        Arc::clone(&options.file_system),
+        path,
+        state,
+        version,
+    );
+    let mut engine_state = EngineState::new(versions, log_number);
+    engine_state.spare_wanted = false;
+    Ok(Engine {
+        dir: dir.to_path_buf(),
+        lock_file: Mutex::new(None),
+        read_only: true,
+        commit: GroupCommit::new(options.commit_policy, options.max_write_group_bytes),
+        wal: Mutex::new(None),
+        state: Mutex::new(engine_state),
+        state_changed: Condvar::new(),
+        visibility: Visibility::new(view, last_sequence),
+        snapshots: Arc::new(SnapshotRegistry::default()),
+        cache,
+        workers: Workers::default(),
+        stats: EngineStats {
+            recovery: recovery_report,
+            ..EngineStats::default()
+        },
+        poisoned: Mutex::new(None),
+        panicked: Mutex::new(None),
+        closed: AtomicBool::new(false),
+        #[cfg(test)]
+        compaction_started: Default::default(),
+        options: options.clone(),
+    })
+}
+
+/// The manifest `CURRENT` names, replayed; `InvalidArgument` when the directory holds no
+/// database (and corruption when it holds database files without `CURRENT`).
+fn read_manifest(dir: &Path, options: &Options) -> Result<RecoveredManifest> {
+    let file_system = &*options.file_system;
+    match read_current_on(file_system, dir)? {
+        None => {
+            crate::integrity::check_no_database_without_current(file_system, dir)?;
+            Err(Error::InvalidArgument(format!(
+                "no database in {} (no CURRENT file): there is nothing to open read-only",
+                dir.display()
+            )))
+        }
+        Some(_) if options.error_if_exists => Err(Error::InvalidArgument(format!(
+            "a database already exists in {} and Options::error_if_exists is true",
+            dir.display()
+        ))),
+        Some(_) => recover_manifest_on(file_system, dir),
+    }
+}
+
+/// The recovery mode a read-only open replays with: `mode`, except that the torn tail a running
+/// writer's newest log normally has is accepted under `AbsoluteConsistency` too (the two modes
+/// differ in nothing else).
+fn read_only_mode(mode: WalRecoveryMode) -> WalRecoveryMode {
+    match mode {
+        WalRecoveryMode::AbsoluteConsistency => WalRecoveryMode::TolerateCorruptedTailRecords,
+        other => other,
+    }
+}
+
+/// Fails with corruption when the writes of a log (each log replayed into its own memtable,
+/// in number order) do not take up every sequence number from the last write of the log before
+/// it up to its own last: the earlier log was read before its last writes reached it, while a
+/// writer went on into the next one.
+fn check_logs_join_up(dir: &Path, logs: &[(FileNumber, &Memtable)]) -> Result<()> {
+    let mut previous: Option<(FileNumber, u64)> = None;
+    for &(number, memtable) in logs {
+        if memtable.is_empty() {
+            continue;
+        }
+        let largest = memtable.largest_sequence().0;
+        if let Some((previous_number, previous_largest)) = previous {
+            let taken = largest.saturating_sub(previous_largest);
+            if taken != memtable.len() as u64 {
+                return Err(Error::corruption(
+                    wal_path(dir, number),
+                    FILE_HEADER_SIZE as u64,
+                    format!(
+                        "its {} writes do not take up the {taken} sequence numbers after {} \
+                         (the last write of log {}) through {largest}: writes between the two \
+                         logs are missing",
+                        memtable.len(),
+                        previous_largest,
+                        previous_number
+                    ),
+                ));
+            }
+        }
+        previous = Some((number, largest));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::key::{SequenceNumber, ValueKind};
+
+    fn memtable_with(sequences: &[u64]) -> Memtable {
+        let memtable = Memtable::new();
+        for &sequence in sequences {
+            memtable.insert(b"k", SequenceNumber(sequence), ValueKind::Value, b"v");
+        }
+        memtable
+    }
+
+    #[test]
+    fn logs_join_up_when_no_sequence_is_missing_between_them() {
+        let (first, empty, second) = (
+            memtable_with(&[5, 6, 7]),
+            Memtable::new(),
+            memtable_with(&[8, 9]),
+        );
+        let logs = [
+            (FileNumber(4), &first),
+            (FileNumber(6), &empty),
+            (FileNumber(7), &second),
+        ];
+        check_logs_join_up(Path::new("/db"), &logs).unwrap();
+    }
+
+    #[test]
+    fn a_gap_between_logs_names_the_later_log() {
+        // Log 4 was read before its writes 8 and 9 reached it; log 7 already holds 10 and 11.
+        let (first, second) = (memtable_with(&[5, 6, 7]), memtable_with(&[10, 11]));
+        let logs = [(FileNumber(4), &first), (FileNumber(7), &second)];
+        match check_logs_join_up(Path::new("/db"), &logs) {
+            Err(Error::Corruption { file, reason, .. }) => {
+                assert_eq!(file, wal_path(Path::new("/db"), FileNumber(7)));
+                assert!(reason.contains("missing"), "{reason}");
+            }
+            other => panic!("a gap between logs: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn absolute_consistency_accepts_a_torn_tail_when_read_only() {
+        assert_eq!(
+            read_only_mode(WalRecoveryMode::AbsoluteConsistency),
+            WalRecoveryMode::TolerateCorruptedTailRecords
+        );
+        for mode in [
+            WalRecoveryMode::TolerateCorruptedTailRecords,
+            WalRecoveryMode::PointInTime,
+            WalRecoveryMode::SkipAnyCorruptedRecords,
+        ] {
+            assert_eq!(read_only_mode(mode), mode);
+        }
+    }
+}
