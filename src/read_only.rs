@@ -49,11 +49,35 @@ use crate::manifest::{RecoveredManifest, read_current_on, recover_manifest_on};
 use crate::memtable::Memtable;
 use crate::options::{Options, WalRecoveryMode};
 use crate::read_view::{ReadView, Visibility};
-use crate::recovery::{list_files, replay_logs};
+use crate::recovery::{ReplayPlan, ReplaySink, list_files, replay_logs};
 use crate::snapshot::SnapshotRegistry;
 use crate::stats::EngineStats;
 use crate::version::Version;
 use crate::version_set::VersionSet;
+use crate::write::insert_batch;
+
+/// The sink of a read-only replay: each log's writes in a memtable of its own (kept in memory;
+/// nothing may be written).
+struct MemtablePerLog {
+    numbers: Vec<FileNumber>,
+    memtables: Vec<Memtable>,
+}
+
+impl ReplaySink for MemtablePerLog {
+    fn insert(&mut self, log: FileNumber, payload: &[u8]) -> Result<()> {
+        let index = self
+            .numbers
+            .iter()
+            .position(|&number| number == log)
+            .ok_or_else(|| {
+                Error::InvalidArgument(format!("log {log} was not listed for replay"))
+            })?;
+        match self.memtables.get(index) {
+            Some(memtable) => insert_batch(memtable, payload),
+            None => Err(Error::InvalidArgument(format!("log {log} has no memtable"))),
+        }
+    }
+}
 
 /// Opens the database in `dir` read-only (see the module documentation).
 pub(crate) fn open_engine_read_only(dir: PathBuf, options: Options) -> Result<Engine> {
@@ -97,17 +121,24 @@ fn open_once(dir: &Path, options: &Options) -> Result<Engine> {
         .map(|(_, number)| *number)
         .collect();
     wal_numbers.sort();
-    let memtables: Vec<Memtable> = wal_numbers.iter().map(|_| Memtable::new()).collect();
-    let logs: Vec<(FileNumber, &Memtable)> = wal_numbers.iter().copied().zip(&memtables).collect();
+    let mut sink = MemtablePerLog {
+        memtables: wal_numbers.iter().map(|_| Memtable::new()).collect(),
+        numbers: wal_numbers.clone(),
+    };
     let mode = read_only_mode(options.wal_recovery_mode);
-    let (last_sequence, recovery_report) = replay_logs(
+    // Read into memory, not mapped: a running writer may be appending to the newest log.
+    let plan = ReplayPlan {
         file_system,
         dir,
-        &logs,
-        &state.wals,
+        logs: &wal_numbers,
+        recorded: &state.wals,
         mode,
-        state.last_sequence,
-    )?;
+        last_sequence: state.last_sequence,
+        map_logs: false,
+    };
+    let (last_sequence, recovery_report) = replay_logs(&plan, &mut sink)?;
+    let memtables = sink.memtables;
+    let logs: Vec<(FileNumber, &Memtable)> = wal_numbers.iter().copied().zip(&memtables).collect();
     if mode != WalRecoveryMode::SkipAnyCorruptedRecords {
         check_logs_join_up(dir, &logs)?;
     }

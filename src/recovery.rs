@@ -23,8 +23,8 @@ use crate::log::{
     FILE_HEADER_SIZE, LogEvent, LogFileKind, LogReader, LogWriter, scan_full_fragments,
 };
 use crate::manifest::{
-    ManifestState, ManifestWriter, VersionEdit, WalMetadata, read_current_on, recover_manifest_on,
-    write_current_on,
+    FileMetadata, ManifestState, ManifestWriter, VersionEdit, WalMetadata, read_current_on,
+    recover_manifest_on, write_current_on,
 };
 use crate::memtable::Memtable;
 use crate::options::{Options, WalRecoveryMode};
@@ -34,7 +34,7 @@ use crate::stats::{DroppedTail, EngineStats, RecoveryReport};
 use crate::sync_marker::{SYNC_MARKER_SIZE, decode_sync_marker};
 use crate::version::Version;
 use crate::version_set::VersionSet;
-use crate::vfs::{FileLock, FileSystem};
+use crate::vfs::{FileBytes, FileLock, FileSystem};
 use crate::write::insert_batch;
 
 /// Builds the engine for the database in `dir` (whose lock is held by `lock_file`).
@@ -49,11 +49,6 @@ pub(crate) fn open_engine(
     let found = list_files(file_system, &dir)?;
     let highest_found = found.iter().map(|(_, number)| number.0).max().unwrap_or(0);
     let mut next_file_number = state.next_file_number.0.max(highest_found + 1);
-    let mut allocate = || {
-        let number = FileNumber(next_file_number);
-        next_file_number += 1;
-        number
-    };
 
     crate::integrity::check_files_at_open(
         file_system,
@@ -68,29 +63,36 @@ pub(crate) fn open_engine(
         .filter(|(kind, number)| matches!(kind, FileKind::Wal(_)) && *number >= state.log_number)
         .map(|(_, number)| *number)
         .collect();
-    let recovered = Memtable::new();
-    let logs: Vec<(FileNumber, &Memtable)> = wal_numbers
-        .iter()
-        .map(|&number| (number, &recovered))
-        .collect();
-    let (last_sequence, recovery_report) = replay_logs(
+    let mut sink = FlushingSink {
+        dir: &dir,
+        options: &options,
+        memtable: Memtable::new(),
+        tables: Vec::new(),
+        next_file_number: &mut next_file_number,
+    };
+    let plan = ReplayPlan {
         file_system,
-        &dir,
-        &logs,
-        &state.wals,
-        options.wal_recovery_mode,
-        state.last_sequence,
-    )?;
+        dir: &dir,
+        logs: &wal_numbers,
+        recorded: &state.wals,
+        mode: options.wal_recovery_mode,
+        last_sequence: state.last_sequence,
+        map_logs: true,
+    };
+    let (last_sequence, recovery_report) = replay_logs(&plan, &mut sink)?;
+    sink.flush()?;
+    let tables = std::mem::take(&mut sink.tables);
+    drop(sink);
+    let mut allocate = || {
+        let number = FileNumber(next_file_number);
+        next_file_number += 1;
+        number
+    };
 
     let cache = Arc::new(BlockCache::new(options.block_cache_capacity));
     let mut edit = VersionEdit::new();
-    if !recovered.is_empty() {
-        let number = allocate();
-        if let Some(metadata) =
-            crate::flush::write_level0_table(&dir, &recovered, number, &options, &[])?
-        {
-            edit.add_file(0, metadata);
-        }
+    for metadata in tables {
+        edit.add_file(0, metadata);
     }
     let wal_number = allocate();
     let manifest_number = allocate();
@@ -265,36 +267,106 @@ enum Flow {
     Stop,
 }
 
-/// Replays `logs` (the logs in the directory at or above the manifest's log number, each with
-/// the memtable its writes go into: one for all of them, or one each), in number order,
-/// applying whole batches only, and checks each against what the manifest records of it
-/// (`recorded`); returns the last sequence number replayed (or `last_sequence` if none).
-/// Missing logs were refused before, by the integrity checks.
+/// Where replayed batches go: the memtables of a read-only open, or a memtable that is written
+/// to a level-0 table whenever it fills (`FlushingSink`).
+pub(crate) trait ReplaySink {
+    /// Inserts `payload`, a batch of log `log` that replay decoded whole and checked.
+    fn insert(&mut self, log: FileNumber, payload: &[u8]) -> Result<()>;
+}
+
+/// The sink of a read-write open: one memtable, written to a new level-0 table (and replaced by
+/// an empty one) whenever it reaches the write buffer size, so that replaying logs of any size
+/// holds at most one write buffer of their writes in memory. The tables are named by the edit
+/// that starts the new manifest; until then they are unreferenced files, which the next open
+/// removes if this one crashes.
+struct FlushingSink<'a> {
+    dir: &'a Path,
+    options: &'a Options,
+    memtable: Memtable,
+    /// The level-0 tables written so far, oldest first (their numbers ascend).
+    tables: Vec<FileMetadata>,
+    next_file_number: &'a mut u64,
+}
+
+impl FlushingSink<'_> {
+    /// Writes the memtable to a level-0 table, if it holds anything, and starts an empty one.
+    fn flush(&mut self) -> Result<()> {
+        if self.memtable.is_empty() {
+            return Ok(());
+        }
+        let number = FileNumber(*self.next_file_number);
+        *self.next_file_number += 1;
+        let memtable = std::mem::replace(&mut self.memtable, Memtable::new());
+        if let Some(metadata) =
+            crate::flush::write_level0_table(self.dir, &memtable, number, self.options, &[])?
+        {
+            self.tables.push(metadata);
+        }
+        Ok(())
+    }
+}
+
+impl ReplaySink for FlushingSink<'_> {
+    fn insert(&mut self, _log: FileNumber, payload: &[u8]) -> Result<()> {
+        insert_batch(&self.memtable, payload)?;
+        if self.memtable.approximate_size() >= self.options.write_buffer_size {
+            self.flush()?;
+        }
+        Ok(())
+    }
+}
+
+/// What to replay, and how.
+#[derive(Clone, Copy)]
+pub(crate) struct ReplayPlan<'a> {
+    pub file_system: &'a dyn FileSystem,
+    pub dir: &'a Path,
+    /// The logs in the directory at or above the manifest's log number.
+    pub logs: &'a [FileNumber],
+    /// What the manifest records of logs.
+    pub recorded: &'a [WalMetadata],
+    pub mode: WalRecoveryMode,
+    /// The manifest's last sequence number: replayed batches must follow it.
+    pub last_sequence: SequenceNumber,
+    /// Map the logs (nobody else writes them) instead of reading them into memory.
+    pub map_logs: bool,
+}
+
+/// Replays the logs numbered `logs` (those in the directory at or above the manifest's log
+/// number), in number order, into `sink`, applying whole batches only, and checks each against
+/// what the manifest records of it (`recorded`); returns the last sequence number replayed (or
+/// `last_sequence` if none) and what was replayed and dropped. Missing logs were refused
+/// before, by the integrity checks. Each log is mapped, not read into memory: replay holds one
+/// record at a time.
 pub(crate) fn replay_logs(
-    file_system: &dyn FileSystem,
-    dir: &Path,
-    logs: &[(FileNumber, &Memtable)],
-    recorded: &[WalMetadata],
-    mode: WalRecoveryMode,
-    last_sequence: SequenceNumber,
+    plan: &ReplayPlan<'_>,
+    sink: &mut dyn ReplaySink,
 ) -> Result<(SequenceNumber, RecoveryReport)> {
+    let ReplayPlan {
+        file_system,
+        dir,
+        logs,
+        recorded,
+        mode,
+        last_sequence,
+        map_logs,
+    } = *plan;
     let mut logs = logs.to_vec();
-    logs.sort_by_key(|&(number, _)| number);
-    let Some(&(_, first)) = logs.first() else {
-        return Ok((last_sequence, RecoveryReport::default()));
-    };
+    logs.sort();
     let mut replay = Replay {
         file_system,
         mode,
-        memtable: first,
+        sink,
+        map_logs,
+        log: FileNumber(0),
         last_sequence,
         pending_torn_tail: None,
         report: RecoveryReport::default(),
     };
-    for (number, memtable) in logs {
+    for number in logs {
         let path = wal_path(dir, number);
         let record = recorded.iter().find(|wal| wal.number == number);
-        replay.memtable = memtable;
+        replay.log = number;
         if replay.log(&path, record)? == Flow::Stop {
             break;
         }
@@ -318,7 +390,12 @@ fn damage_start(event: &LogEvent) -> (u64, String) {
 struct Replay<'a> {
     file_system: &'a dyn FileSystem,
     mode: WalRecoveryMode,
-    memtable: &'a Memtable,
+    sink: &'a mut dyn ReplaySink,
+    /// Whether logs are mapped (opened for writing: nobody else writes them) or read into
+    /// memory (read-only, beside a writer that may be appending to them).
+    map_logs: bool,
+    /// The log being replayed.
+    log: FileNumber,
     last_sequence: SequenceNumber,
     /// A torn tail is only acceptable at the end of the history: a later log with records
     /// means the torn log lost writes that had been synced before the later log started.
@@ -346,7 +423,12 @@ impl Replay<'_> {
     /// is recovered, it and everything after it are dropped (and reported), and the rest of the
     /// log is read only for markers that would prove the damage synced after all.
     fn log(&mut self, path: &Path, record: Option<&WalMetadata>) -> Result<Flow> {
-        let reader = match LogReader::open_on(self.file_system, path, LogFileKind::Wal) {
+        let opened = if self.map_logs {
+            LogReader::open_mapped_on(self.file_system, path, LogFileKind::Wal)
+        } else {
+            LogReader::open_on(self.file_system, path, LogFileKind::Wal)
+        };
+        let reader = match opened {
             Ok(reader) => reader,
             Err(error) if error.is_corruption() => return self.damage(error),
             Err(error) => return Err(error),
@@ -433,11 +515,15 @@ impl Replay<'_> {
     ) -> Result<Flow> {
         // The reader resumes after damage only at the next block, so markers in the rest of the
         // damaged block are not among its records: look for them byte by byte.
-        let bytes = self
-            .file_system
-            .read(path)
-            .map_err(|error| Error::io(path, error))?;
-        let synced = scan_full_fragments(&bytes, offset + 1, SYNC_MARKER_SIZE as u16)
+        let bytes: FileBytes = if self.map_logs {
+            self.file_system.map(path)
+        } else {
+            self.file_system
+                .read(path)
+                .map(|bytes| Arc::new(bytes) as FileBytes)
+        }
+        .map_err(|error| Error::io(path, error))?;
+        let synced = scan_full_fragments((*bytes).as_ref(), offset + 1, SYNC_MARKER_SIZE as u16)
             .filter_map(|(_, payload)| decode_sync_marker(payload))
             .fold(synced, u64::max);
         if offset < synced {
@@ -465,22 +551,17 @@ impl Replay<'_> {
 
     /// Applies one intact record, or handles it as damage.
     fn record(&mut self, path: &Path, offset: u64, payload: &[u8]) -> Result<Flow> {
-        match apply_record(
-            path,
-            offset,
-            payload,
-            self.memtable,
-            &mut self.last_sequence,
-        ) {
-            Ok(()) => match self.pending_torn_tail.take() {
-                Some(error) => Err(with_advice(error)),
-                None => {
-                    self.report.batches_replayed += 1;
-                    Ok(Flow::Next)
-                }
-            },
-            Err(error) => self.damage(error),
+        let last = match check_record(path, offset, payload, self.last_sequence) {
+            Ok(last) => last,
+            Err(error) => return self.damage(error),
+        };
+        if let Some(error) = self.pending_torn_tail.take() {
+            return Err(with_advice(error));
         }
+        self.sink.insert(self.log, payload)?;
+        self.last_sequence = last;
+        self.report.batches_replayed += 1;
+        Ok(Flow::Next)
     }
 
     /// A torn tail that the manifest does not contradict: tolerated at the end of the history
@@ -550,18 +631,18 @@ fn error_offset(error: &Error) -> u64 {
     }
 }
 
-/// Decodes one log record as a write batch and inserts it whole, or reports it damaged.
-fn apply_record(
+/// Decodes one log record as a write batch whole (a batch is applied whole or not at all) and
+/// checks that it follows `last_sequence`; returns the batch's last sequence number, or
+/// reports the record damaged.
+fn check_record(
     path: &Path,
     offset: u64,
     payload: &[u8],
-    memtable: &Memtable,
-    last_sequence: &mut SequenceNumber,
-) -> Result<()> {
+    last_sequence: SequenceNumber,
+) -> Result<SequenceNumber> {
     let damaged =
         |reason: String| Error::corruption(path, offset, format!("write batch: {reason}"));
     let reader = BatchReader::new(payload).map_err(|error| damaged(error.to_string()))?;
-    // Decode the whole batch before inserting any of it: a batch is applied whole or not at all.
     let count = reader
         .clone()
         .try_fold(0u64, |count, operation| operation.map(|_| count + 1));
@@ -569,16 +650,14 @@ fn apply_record(
     if count == 0 {
         return Err(damaged("empty batch".into()));
     }
-    if reader.first_sequence() <= *last_sequence {
+    if reader.first_sequence() <= last_sequence {
         return Err(damaged(format!(
             "sequence {} does not follow the last replayed sequence {}",
             reader.first_sequence(),
             last_sequence
         )));
     }
-    insert_batch(memtable, payload).map_err(|error| damaged(error.to_string()))?;
-    *last_sequence = SequenceNumber(reader.first_sequence().0 + count - 1);
-    Ok(())
+    Ok(SequenceNumber(reader.first_sequence().0 + count - 1))
 }
 
 /// Deletes every file the live state does not reference: logs older than `wal_number`, tables

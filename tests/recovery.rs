@@ -612,3 +612,54 @@ fn damage_before_markers_in_the_same_block_is_corruption() {
         Ok(db) => panic!("synced batches dropped: {:?}", db.recovery_report()),
     }
 }
+
+/// Replay holds at most one write buffer of the logs' writes: reopened with a write buffer much
+/// smaller than the log, it writes a level-0 table each time the memtable fills, oldest first,
+/// so that newer versions of a key still win.
+#[test]
+fn replay_flushes_to_level_0_whenever_the_memtable_fills() {
+    let dir = temp_dir();
+    let live = temp_dir();
+    let db = Db::open(
+        live.path(),
+        large_buffer_options(WalRecoveryMode::default()),
+    )
+    .unwrap();
+    let value = vec![b'x'; 1000];
+    // Three rounds over the same 1,000 keys: about 3 MiB of log, each key overwritten twice.
+    for round in 0..3u8 {
+        for index in 0..1000 {
+            let mut versioned = value.clone();
+            versioned[0] = round;
+            let mut put = WriteBatch::new();
+            put.put(format!("key-{index:04}").as_bytes(), &versioned)
+                .unwrap();
+            db.write(put, &WriteOptions::NO_SYNC).unwrap();
+        }
+    }
+    common::copy_database_files(live.path(), dir.path());
+    db.close().unwrap();
+
+    let small = Options {
+        write_buffer_size: 256 << 10,
+        level0_compaction_trigger: 64,
+        level0_slowdown_trigger: 64,
+        level0_stop_trigger: 64,
+        level0_size_percent_trigger: 0,
+        ..Options::default()
+    };
+    let db = Db::open(dir.path(), small).unwrap();
+    let level0 = db.stats().levels[0].files;
+    assert!(
+        level0 >= 8,
+        "3 MiB replayed through a 256 KiB memtable: {level0} tables"
+    );
+    assert_eq!(db.recovery_report().batches_replayed, 3000);
+    for index in 0..1000 {
+        let found = db
+            .get(format!("key-{index:04}").as_bytes())
+            .unwrap()
+            .expect("present");
+        assert_eq!(found[0], 2, "key {index}: the newest version wins");
+    }
+}

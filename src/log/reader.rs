@@ -21,6 +21,7 @@
 use std::collections::VecDeque;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::format::{
     BLOCK_SIZE, FILE_HEADER_SIZE, FRAGMENT_HEADER_SIZE, FragmentType, LOG_FORMAT_VERSION,
@@ -29,7 +30,7 @@ use super::format::{
 };
 use crate::coding::Cursor;
 use crate::error::{Error, Result};
-use crate::vfs::{FileSystem, OsFileSystem};
+use crate::vfs::{FileBytes, FileSystem, OsFileSystem};
 
 /// One thing a [`LogReader`] found, in file order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,11 +115,10 @@ enum Parsed {
 }
 
 /// Reads the records of a log file. See the module documentation for the events.
-#[derive(Debug)]
 pub struct LogReader {
     path: PathBuf,
     kind: LogFileKind,
-    bytes: Vec<u8>,
+    file: FileBytes,
     /// Offset of the next fragment header to read.
     position: usize,
     /// Bytes at or after this offset are all zero.
@@ -129,6 +129,17 @@ pub struct LogReader {
     finished: bool,
     /// The format version of the file header; 0 if it was never completely written.
     version: u16,
+}
+
+impl std::fmt::Debug for LogReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogReader")
+            .field("path", &self.path)
+            .field("kind", &self.kind)
+            .field("file_size", &self.bytes().len())
+            .field("position", &self.position)
+            .finish_non_exhaustive()
+    }
 }
 
 impl LogReader {
@@ -150,18 +161,38 @@ impl LogReader {
         LogReader::from_bytes(path, bytes, kind)
     }
 
+    /// [`open_on`](Self::open_on), mapping the file instead of reading it into memory: the
+    /// pages are read as the reader reaches them, and the memory they take is the page cache's,
+    /// not the heap's. The caller promises that nobody writes the file while the reader is
+    /// alive (recovery holds the database's lock).
+    pub fn open_mapped_on(
+        file_system: &dyn FileSystem,
+        path: &Path,
+        kind: LogFileKind,
+    ) -> Result<Self> {
+        let bytes = file_system
+            .map(path)
+            .map_err(|error| Error::io(path, error))?;
+        LogReader::from_shared(path, bytes, kind)
+    }
+
     /// Like [`open`](Self::open), over the bytes of a file already in memory; `name` is used
     /// in events and errors. For tests, fuzzing and tools.
     pub fn from_bytes(name: impl Into<PathBuf>, bytes: Vec<u8>, kind: LogFileKind) -> Result<Self> {
+        LogReader::from_shared(name, Arc::new(bytes), kind)
+    }
+
+    fn from_shared(name: impl Into<PathBuf>, bytes: FileBytes, kind: LogFileKind) -> Result<Self> {
         let path = name.into();
-        let zeros_from = bytes
+        let zeros_from = (*bytes)
+            .as_ref()
             .iter()
             .rposition(|&byte| byte != 0)
             .map_or(0, |at| at + 1);
         let mut reader = LogReader {
             path,
             kind,
-            bytes,
+            file: bytes,
             position: FILE_HEADER_SIZE,
             zeros_from,
             partial: None,
@@ -170,7 +201,7 @@ impl LogReader {
             finished: false,
             version: 0,
         };
-        match check_file_header(&reader.path, &reader.bytes, kind)? {
+        match check_file_header(&reader.path, reader.bytes(), kind)? {
             Some(reason) => {
                 reader
                     .pending
@@ -178,10 +209,16 @@ impl LogReader {
                 reader.finished = true;
             }
             None => {
-                reader.version = u16::from_le_bytes([reader.bytes[8], reader.bytes[9]]);
+                let bytes = reader.bytes();
+                reader.version = u16::from_le_bytes([bytes[8], bytes[9]]);
             }
         }
         Ok(reader)
+    }
+
+    /// The whole file.
+    fn bytes(&self) -> &[u8] {
+        (*self.file).as_ref()
     }
 
     /// The path (or name) of the log being read.
@@ -208,7 +245,7 @@ impl LogReader {
 
     /// The length of the file in bytes, zeros after the last record included.
     pub fn file_size(&self) -> u64 {
-        self.bytes.len() as u64
+        self.bytes().len() as u64
     }
 
     /// Reads one fragment (or skips block padding) and updates the state.
@@ -220,11 +257,11 @@ impl LogReader {
             self.position += left_in_block;
             return;
         }
-        if offset >= self.bytes.len() {
-            self.finish(self.bytes.len());
+        if offset >= self.bytes().len() {
+            self.finish(self.bytes().len());
             return;
         }
-        match parse_fragment(&self.bytes, offset, self.zeros_from) {
+        match parse_fragment(self.bytes(), offset, self.zeros_from) {
             Parsed::ZeroTail => self.finish(offset),
             Parsed::Bad(reason) => self.on_bad_fragment(offset, reason),
             Parsed::Valid {
@@ -259,7 +296,7 @@ impl LogReader {
         payload: Range<usize>,
     ) {
         if fragment_type.starts_record() {
-            let payload = self.bytes.get(payload).unwrap_or_default().to_vec();
+            let payload = self.bytes().get(payload).unwrap_or_default().to_vec();
             if let Some(partial) = self.partial.take() {
                 self.damage = Some(Damage {
                     start: partial.start,
@@ -287,9 +324,10 @@ impl LogReader {
             self.on_orphan_fragment(offset, fragment_type);
             return;
         };
+        let bytes = (*self.file).as_ref();
         partial
             .payload
-            .extend_from_slice(self.bytes.get(payload).unwrap_or_default());
+            .extend_from_slice(bytes.get(payload).unwrap_or_default());
         if fragment_type == FragmentType::Last
             && let Some(partial) = self.partial.take()
         {
@@ -349,7 +387,7 @@ impl LogReader {
             return;
         };
         let valid_after = damage.valid_fragment_seen
-            || any_valid_fragment(&self.bytes, damage.first_bad_fragment + 1, self.zeros_from);
+            || any_valid_fragment(self.bytes(), damage.first_bad_fragment + 1, self.zeros_from);
         if valid_after {
             self.flush_damage(end);
         } else if let Some(damage) = self.damage.take() {
