@@ -101,19 +101,32 @@ struct DirectoryUsage {
     table_entries: u64,
 }
 
+/// The files of `dir` now. The database stays open meanwhile, and its threads delete files
+/// (an obsolete table when its last reader lets go, a spare log it discards): a file that
+/// vanishes between the listing and its reading is no longer part of the database, and is
+/// skipped.
 fn directory_usage(dir: &Path) -> Result<DirectoryUsage, CliError> {
-    let failed =
-        |error: std::io::Error| CliError::Failed(format!("cannot list {}: {error}", dir.display()));
+    let failed = |path: &Path, error: std::io::Error| {
+        CliError::Failed(format!("cannot measure {}: {error}", path.display()))
+    };
     let mut usage = DirectoryUsage::default();
-    for entry in std::fs::read_dir(dir).map_err(failed)? {
-        let path = entry.map_err(failed)?.path();
-        let size = std::fs::metadata(&path).map_err(failed)?.len();
-        usage.all_bytes += size;
+    for entry in std::fs::read_dir(dir).map_err(|error| failed(dir, error))? {
+        let path = entry.map_err(|error| failed(dir, error))?.path();
+        let size = match std::fs::metadata(&path) {
+            Ok(metadata) => metadata.len(),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(error) => return Err(failed(&path, error)),
+        };
         if path.extension().is_some_and(|extension| extension == "sst") {
-            let table = Table::open(&path, FileNumber(0))?;
+            let table = match Table::open(&path, FileNumber(0)) {
+                Ok(table) => table,
+                Err(_) if !path.exists() => continue,
+                Err(error) => return Err(error.into()),
+            };
             usage.table_bytes += size;
             usage.table_entries += table.properties().entry_count;
         }
+        usage.all_bytes += size;
     }
     Ok(usage)
 }
