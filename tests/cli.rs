@@ -12,7 +12,7 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::Rng;
+use common::{Rng, directory_contents};
 use shaledb::key::internal_key;
 use shaledb::key::{FileNumber, ValueKind};
 use shaledb::log::{LogFileKind, LogWriter, encode_log};
@@ -627,21 +627,6 @@ fn dump_of_missing_garbage_and_damaged_files_fails_with_a_message() {
     }
     let output = shale(&["dump", "sst"]);
     assert_eq!(output.status.code(), Some(2), "{:?}", text(&output));
-}
-
-/// Every file of `dir` by name, with its size and bytes: the directory listing and each file's
-/// content at once.
-fn directory_contents(dir: &Path) -> std::collections::BTreeMap<String, (u64, Vec<u8>)> {
-    std::fs::read_dir(dir)
-        .expect("list the database directory")
-        .map(|entry| {
-            let entry = entry.expect("read a directory entry");
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let size = entry.metadata().expect("file metadata").len();
-            let bytes = std::fs::read(entry.path()).expect("read a database file");
-            (name, (size, bytes))
-        })
-        .collect()
 }
 
 /// The names whose presence, size or bytes differ between two [`directory_contents`].

@@ -13,27 +13,11 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use common::{Model, Rng, collect, copy_database_files, temp_dir, test_seed};
+use common::{Model, Rng, collect, copy_database_files, directory_contents, temp_dir, test_seed};
 use shaledb::{
     BatchWriter, BatchWriterOptions, Db, Error, Options, ReadOptions, WalRecoveryMode, WriteBatch,
     WriteOptions,
 };
-
-/// Every file of `dir` by name, with its size and bytes: the listing and the contents at once.
-fn directory_contents(dir: &Path) -> BTreeMap<String, (u64, Vec<u8>)> {
-    std::fs::read_dir(dir)
-        .expect("list the database directory")
-        .map(|entry| {
-            let entry = entry.expect("read a directory entry");
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let size = entry.metadata().expect("file metadata").len();
-            (
-                name,
-                (size, std::fs::read(entry.path()).expect("read a file")),
-            )
-        })
-        .collect()
-}
 
 fn assert_unchanged(before: &BTreeMap<String, (u64, Vec<u8>)>, dir: &Path, context: &str) {
     let after = directory_contents(dir);

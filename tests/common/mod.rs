@@ -338,3 +338,20 @@ pub fn copy_database_files(from: &std::path::Path, to: &std::path::Path) {
         std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy a database file");
     }
 }
+
+/// Every file of `dir` by name, with its size and bytes: the directory listing and each file's
+/// content at once, to check that something changed no file.
+pub fn directory_contents(
+    dir: &std::path::Path,
+) -> std::collections::BTreeMap<String, (u64, Vec<u8>)> {
+    std::fs::read_dir(dir)
+        .expect("list the database directory")
+        .map(|entry| {
+            let entry = entry.expect("read a directory entry");
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let size = entry.metadata().expect("file metadata").len();
+            let bytes = std::fs::read(entry.path()).expect("read a database file");
+            (name, (size, bytes))
+        })
+        .collect()
+}
