@@ -53,14 +53,16 @@ pub(crate) fn run(
     if compaction.trivial_move {
         return move_trivially(engine, compaction, version);
     }
+    let started = std::time::Instant::now();
     let outputs = merge(engine, compaction, levels, version, options)?;
-    let report = CompactionReport {
-        bytes_read: compaction.input_bytes(),
-        bytes_written: outputs.iter().map(|handle| handle.metadata.file_size).sum(),
-        trivial_move: false,
-    };
+    let bytes_written = outputs.iter().map(|handle| handle.metadata.file_size).sum();
     install(engine, compaction, outputs)?;
-    Ok(report)
+    Ok(CompactionReport {
+        bytes_read: compaction.input_bytes(),
+        bytes_written,
+        trivial_move: false,
+        elapsed: started.elapsed(),
+    })
 }
 
 fn find_handles(version: &Version, files: &[FileMetadata]) -> Result<Vec<Arc<TableHandle>>> {

@@ -25,6 +25,8 @@ pub(crate) struct CompactionReport {
     pub bytes_read: u64,
     pub bytes_written: u64,
     pub trivial_move: bool,
+    /// How long the merge and its install took (zero for a trivial move).
+    pub elapsed: Duration,
 }
 
 /// The engine's counters, updated as it works.
@@ -49,6 +51,8 @@ pub(crate) struct EngineStats {
     pub compaction_bytes_read: AtomicU64,
     /// Bytes of tables compactions wrote.
     pub compaction_bytes_written: AtomicU64,
+    /// How long each compaction that merged (not a trivial move) took, in nanoseconds.
+    pub compaction_time: Histogram,
     /// Bytes written by the write path (the encoded size of committed batches), for the write
     /// rate in `pressure()`.
     pub write_rate: RateMeter,
@@ -73,6 +77,7 @@ impl Default for EngineStats {
             trivial_moves: AtomicU64::new(0),
             compaction_bytes_read: AtomicU64::new(0),
             compaction_bytes_written: AtomicU64::new(0),
+            compaction_time: Histogram::default(),
             write_rate: RateMeter::default(),
             wal_bytes: AtomicU64::new(0),
             storage_full_retries: AtomicU64::new(0),
@@ -103,6 +108,9 @@ impl EngineStats {
             .fetch_add(report.bytes_read, Ordering::Relaxed);
         self.compaction_bytes_written
             .fetch_add(report.bytes_written, Ordering::Relaxed);
+        if !report.trivial_move {
+            self.compaction_time.record_duration(report.elapsed);
+        }
     }
 
     /// A plain snapshot of these counters with the `gauges` read by the caller.
@@ -145,6 +153,8 @@ impl EngineStats {
             trivial_moves: self.trivial_moves.load(Ordering::Relaxed),
             compaction_bytes_read: self.compaction_bytes_read.load(Ordering::Relaxed),
             compaction_bytes_written: self.compaction_bytes_written.load(Ordering::Relaxed),
+            compaction_time: self.compaction_time.latency_summary(),
+            compaction_busy_time: Duration::from_nanos(self.compaction_time.sum()),
             manifest_rolls: gauges.manifest_rolls,
             storage_full_retries: self.storage_full_retries.load(Ordering::Relaxed),
             user_bytes_written: self.write_rate.total(),
@@ -249,6 +259,11 @@ pub struct Stats {
     pub compaction_bytes_read: u64,
     /// Bytes of tables compactions wrote.
     pub compaction_bytes_written: u64,
+    /// How long each compaction that merged tables took (trivial moves are not counted).
+    pub compaction_time: LatencySummary,
+    /// The time compactions spent merging, summed over all of them (several run at once, so
+    /// this can exceed the time since open): (bytes read + written) / this is their rate.
+    pub compaction_busy_time: Duration,
     /// Times the manifest was rewritten into a new file.
     pub manifest_rolls: u64,
     /// Flush and compaction attempts that failed because the disk was full and were retried
@@ -353,11 +368,12 @@ impl fmt::Display for Stats {
         )?;
         writeln!(
             f,
-            "compactions {} ({} trivial moves): read {:.1} MiB, wrote {:.1} MiB; manifest rolls {}; disk-full retries {}",
+            "compactions {} ({} trivial moves): read {:.1} MiB, wrote {:.1} MiB in {:.1} s; manifest rolls {}; disk-full retries {}",
             self.compactions,
             self.trivial_moves,
             mebibytes(self.compaction_bytes_read),
             mebibytes(self.compaction_bytes_written),
+            self.compaction_busy_time.as_secs_f64(),
             self.manifest_rolls,
             self.storage_full_retries
         )?;
