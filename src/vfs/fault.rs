@@ -22,7 +22,10 @@
 //!
 //! Files are replaced by new ones rather than truncated in place, so existing memory maps stay
 //! valid. `sync_data`, `sync_all` and `sync_dir` update only the model: they do not call the
-//! operating system's fsync, which keeps sweeps over hundreds of crash points fast.
+//! operating system's fsync, which keeps sweeps over hundreds of crash points fast. A sync
+//! covers the writes made before it began: one made meanwhile through the file (while a
+//! [`sync_handle`](super::WritableFile::sync_handle) syncs it from another thread) stays
+//! unsynced.
 //!
 //! # The page model
 //!
@@ -73,7 +76,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::OsFileSystem;
-use super::file_system::{FileBytes, FileLock, FileSystem, WritableFile, parent_dir};
+use super::file_system::{FileBytes, FileLock, FileSync, FileSystem, WritableFile, parent_dir};
 use crate::fs::{FileKind, LOCK_FILE_NAME, parse_file_name};
 
 /// Which files a fault applies to, by the kind their name shows.
@@ -192,6 +195,9 @@ struct FileRecord {
     live_path: Option<PathBuf>,
     length: u64,
     undo: Vec<Undo>,
+    /// Writes (and truncations) recorded in `undo` since the file was created, including those
+    /// a sync has since dropped from it: a sync covers the writes recorded before it began.
+    recorded: u64,
     /// The synced content of a file that is no longer live.
     stashed: Option<Vec<u8>>,
 }
@@ -772,6 +778,7 @@ impl FaultWritableFile {
             let overlap_end = end.min(record.length);
             let mut old = vec![0; overlap_end.saturating_sub(self.position) as usize];
             self.file.read_exact_at(&mut old, self.position)?;
+            record.recorded += 1;
             record.undo.push(Undo {
                 offset: self.position,
                 old,
@@ -787,30 +794,57 @@ impl FaultWritableFile {
     }
 
     fn sync(&mut self) -> io::Result<()> {
-        let shared = Arc::clone(&self.shared);
-        // A slow device: the sync completes (and the data becomes durable) only after the
-        // latency, so a power loss during it still drops the data. The lock is not held while
-        // waiting, so syncs of different files overlap as they do on a real device.
-        let latency = shared
+        sync_file(&self.shared, self.id, &self.path)
+    }
+}
+
+/// Syncs file `id` (at `path`): makes durable every write recorded before the sync began.
+fn sync_file(shared: &Mutex<State>, id: FileId, path: &Path) -> io::Result<()> {
+    let lock = || {
+        shared
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .sync_latency;
-        if !latency.is_zero() {
-            std::thread::sleep(latency);
-        }
-        let mut state = shared
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        state.begin_mutation()?;
-        if Countdown::fires(&mut state.sync_fault, &self.path) {
-            state.stats.injected_failures += 1;
-            return Err(injected_error("sync", &self.path));
-        }
-        if let Some(record) = state.files.get_mut(&self.id) {
-            record.undo.clear();
-        }
-        state.stats.syncs += 1;
-        Ok(())
+    };
+    // A sync covers the writes made before it began; one made while it runs (through a
+    // `sync_handle`, from another thread) stays unsynced, as it may on a real device.
+    let (latency, covered) = {
+        let state = lock();
+        let recorded = state.files.get(&id).map_or(0, |record| record.recorded);
+        (state.sync_latency, recorded)
+    };
+    // A slow device: the sync completes (and the data becomes durable) only after the
+    // latency, so a power loss during it still drops the data. The lock is not held while
+    // waiting, so syncs of different files overlap as they do on a real device.
+    if !latency.is_zero() {
+        std::thread::sleep(latency);
+    }
+    let mut state = lock();
+    state.begin_mutation()?;
+    if Countdown::fires(&mut state.sync_fault, path) {
+        state.stats.injected_failures += 1;
+        return Err(injected_error("sync", path));
+    }
+    if let Some(record) = state.files.get_mut(&id) {
+        let unsynced = record.undo.len() as u64;
+        let newer = record.recorded.saturating_sub(covered).min(unsynced);
+        record.undo.drain(..(unsynced - newer) as usize);
+    }
+    state.stats.syncs += 1;
+    Ok(())
+}
+
+/// A [`FileSync`] of a file opened through a [`FaultFileSystem`]: syncs it as the file's own
+/// `sync_data` does, from any thread.
+#[derive(Debug)]
+struct FaultFileSync {
+    shared: Arc<Mutex<State>>,
+    id: FileId,
+    path: PathBuf,
+}
+
+impl FileSync for FaultFileSync {
+    fn sync_data(&self) -> io::Result<()> {
+        sync_file(&self.shared, self.id, &self.path)
     }
 }
 
@@ -881,6 +915,14 @@ impl WritableFile for FaultWritableFile {
     fn sync_all(&mut self) -> io::Result<()> {
         self.sync()
     }
+
+    fn sync_handle(&self) -> io::Result<Option<Arc<dyn FileSync>>> {
+        Ok(Some(Arc::new(FaultFileSync {
+            shared: Arc::clone(&self.shared),
+            id: self.id,
+            path: self.path.clone(),
+        })))
+    }
 }
 
 impl FileSystem for FaultFileSystem {
@@ -915,6 +957,7 @@ impl FileSystem for FaultFileSystem {
                 }
                 if let Some(record) = state.files.get_mut(&id) {
                     let old_length = record.length;
+                    record.recorded += 1;
                     record.undo.push(Undo {
                         offset: 0,
                         old,
@@ -1394,6 +1437,30 @@ mod tests {
         let mut expected = pages(2, b'a');
         expected.resize(16 * PAGE, 0);
         assert_eq!(result, expected);
+    }
+
+    /// A sync through a sync handle, on another thread, covers the writes made before it began
+    /// and not one made while it runs.
+    #[test]
+    fn a_sync_handle_covers_the_writes_made_before_the_sync_began() {
+        let dir = tempfile::tempdir().unwrap();
+        let file_system = FaultFileSystem::new();
+        let path = dir.path().join("000001.wal");
+        let mut file = file_system.create(&path).unwrap();
+        file_system.sync_dir(dir.path()).unwrap();
+        file.write_all(&pages(1, b'a')).unwrap();
+        let handle = file.sync_handle().unwrap().unwrap();
+        file_system.set_sync_latency(std::time::Duration::from_millis(100));
+        let syncer = std::thread::spawn(move || handle.sync_data());
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        file.write_all(&pages(1, b'b')).unwrap();
+        syncer.join().unwrap().unwrap();
+        assert!(
+            !file_system.is_durable(&path),
+            "the later write is unsynced"
+        );
+        file_system.power_loss();
+        assert_eq!(std::fs::read(&path).unwrap(), pages(1, b'a'));
     }
 
     /// The prefix model's outcomes, as recorded from the implementation before the page model

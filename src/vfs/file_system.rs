@@ -1,10 +1,11 @@
-//! The file-system interface itself: [`FileSystem`], [`WritableFile`], [`FileLock`] and
-//! [`FileBytes`]. The module documentation of `vfs` states the durability contract every
+//! The file-system interface itself: [`FileSystem`], [`WritableFile`], [`FileSync`],
+//! [`FileLock`] and [`FileBytes`]. The module documentation of `vfs` states the durability contract every
 //! implementation honours; `os.rs` and `fault.rs` are the two implementations.
 
 use std::fmt::Debug;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::value::SharedBuffer;
 
@@ -25,6 +26,24 @@ pub trait WritableFile: Send + Debug {
     fn sync_data(&mut self) -> io::Result<()>;
     /// Makes the file's bytes and metadata (its length) durable (`fsync`).
     fn sync_all(&mut self) -> io::Result<()>;
+    /// A handle that syncs this file's data from another thread while writes go on through
+    /// this one (for the operating system, a duplicate of its descriptor), or `None` when the
+    /// implementation offers none, which is the default. The engine syncs a write-ahead log
+    /// through it without holding up the commits behind the sync (`Db::sync_wal` and the
+    /// background sync of `Db::write_durable`); without one it syncs with the log's writes
+    /// held.
+    fn sync_handle(&self) -> io::Result<Option<Arc<dyn FileSync>>> {
+        Ok(None)
+    }
+}
+
+/// Syncs a file from any thread while its [`WritableFile`] goes on writing; see
+/// [`WritableFile::sync_handle`].
+pub trait FileSync: Send + Sync + Debug {
+    /// Makes durable (`fdatasync`) at least every byte written to the file before this call
+    /// began; bytes written while it runs may or may not be. A failure has the meaning it has
+    /// for [`WritableFile::sync_data`]: never retry it as if it had worked.
+    fn sync_data(&self) -> io::Result<()>;
 }
 
 /// A lock on a file, held until this value is dropped.

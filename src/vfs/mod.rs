@@ -18,5 +18,5 @@ mod os;
 
 pub use fault::{FaultFileSystem, FaultStats, FileClass, PowerLossModel};
 pub(crate) use file_system::parent_dir;
-pub use file_system::{FileBytes, FileLock, FileSystem, WritableFile};
+pub use file_system::{FileBytes, FileLock, FileSync, FileSystem, WritableFile};
 pub use os::OsFileSystem;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use memmap2::Mmap;
 
-use super::file_system::{FileBytes, FileLock, FileSystem, WritableFile};
+use super::file_system::{FileBytes, FileLock, FileSync, FileSystem, WritableFile};
 
 /// The operating system's file system.
 #[derive(Debug, Clone, Copy, Default)]
@@ -34,6 +34,25 @@ impl WritableFile for OsWritableFile {
 
     fn sync_all(&mut self) -> io::Result<()> {
         self.file.sync_all()
+    }
+
+    fn sync_handle(&self) -> io::Result<Option<Arc<dyn FileSync>>> {
+        Ok(Some(Arc::new(OsFileSync {
+            file: self.file.try_clone()?,
+        })))
+    }
+}
+
+/// A duplicate of a writable file's descriptor: `fdatasync` on it syncs the same file, and may
+/// run while the writer goes on writing.
+#[derive(Debug)]
+struct OsFileSync {
+    file: File,
+}
+
+impl FileSync for OsFileSync {
+    fn sync_data(&self) -> io::Result<()> {
+        self.file.sync_data()
     }
 }
 
