@@ -365,6 +365,44 @@ impl Db {
     }
 }
 
+/// Durability under the caller's control: single writes with their own [`WriteOptions`].
+impl Db {
+    /// Sets `key` to `value`, synced or not as `options` say (`put` uses
+    /// [`Options::sync_writes`]).
+    ///
+    /// ```
+    /// use shaledb::{Db, Options, WriteOptions};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// db.put_with(b"k", b"v", &WriteOptions::NO_SYNC)?; // survives a crash of the process
+    /// assert_eq!(db.get(b"k")?.as_deref(), Some(&b"v"[..]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn put_with(&self, key: &[u8], value: &[u8], options: &WriteOptions) -> Result<()> {
+        let batch = WriteBatch::single_put(key, value)?;
+        self.write(batch, options)
+    }
+
+    /// Deletes `key` (no error if it is absent), synced or not as `options` say (`delete` uses
+    /// [`Options::sync_writes`]).
+    ///
+    /// ```
+    /// use shaledb::{Db, Options, WriteOptions};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// db.put(b"k", b"v")?;
+    /// db.delete_with(b"k", &WriteOptions::NO_SYNC)?;
+    /// assert_eq!(db.get(b"k")?, None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn delete_with(&self, key: &[u8], options: &WriteOptions) -> Result<()> {
+        let batch = WriteBatch::single_delete(key)?;
+        self.write(batch, options)
+    }
+}
+
 impl Drop for Db {
     fn drop(&mut self) {
         let _ = close(&self.engine);
