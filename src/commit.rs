@@ -7,6 +7,8 @@
 //!   committed (logged, inserted, published) before the next group's leader starts.
 //! - Every batch gets exactly one result: the result of its group's commit. A failed commit
 //!   fails every batch of the group; none of them is reported as written.
+//! - A batch's completion (`Db::write_durable`) travels with it into the group, for the commit
+//!   to register once the group is visible; a failed commit drops it unrun.
 //! - A group holds at most `max_group_bytes` of batches, and at most the leader's own size plus
 //!   128 KiB when the leader's batch is small, so a small write is never held hostage behind a
 //!   huge group. The leader's own batch is always taken, whatever its size.
@@ -35,6 +37,7 @@ use std::time::{Duration, Instant};
 
 use crate::batch::WriteBatch;
 use crate::commit_policy::{AdaptiveState, CommitPolicy};
+use crate::durability::Completion;
 use crate::error::Result;
 use crate::stats::histogram::Histogram;
 
@@ -67,6 +70,8 @@ struct Waiter {
     /// Taken by the leader when it forms the group.
     batch: Mutex<Option<WriteBatch>>,
     sync: bool,
+    /// What to complete once the batch is durable (`Db::write_durable`); taken with the batch.
+    completion: Mutex<Option<Completion>>,
     bytes: usize,
     /// Set by the leader of the batch's group (`Done`) or of the group before (`Lead`). Each
     /// writer sleeps on its own turn, not on the queue's lock, so that the members a leader
@@ -97,6 +102,9 @@ pub(crate) struct WriteGroup {
     pub batches: Vec<WriteBatch>,
     /// Whether any member asked for its batch to be synced.
     pub sync: bool,
+    /// What the members asked to complete once the group is durable, in queue order; the
+    /// commit registers them once the group is visible.
+    pub completions: Vec<Completion>,
 }
 
 /// Counters of the groups formed, for `Db::stats`.
@@ -209,11 +217,14 @@ impl GroupCommit {
     }
 
     /// Commits `batch` as part of some group. If this writer becomes the leader, it calls
-    /// `commit` for the whole group; otherwise another writer's `commit` covers it.
+    /// `commit` for the whole group; otherwise another writer's `commit` covers it. A
+    /// `completion` goes into the group's for the commit to register; if the commit fails it is
+    /// dropped, never run.
     pub(crate) fn write(
         &self,
         batch: WriteBatch,
         sync: bool,
+        completion: Option<Completion>,
         commit: impl FnOnce(&mut WriteGroup) -> Result<()>,
     ) -> Result<()> {
         let enqueued = Instant::now();
@@ -222,6 +233,7 @@ impl GroupCommit {
             bytes: batch.approximate_size(),
             batch: Mutex::new(Some(batch)),
             sync,
+            completion: Mutex::new(completion),
             turn: Mutex::new(Turn::Waiting),
             wake: Condvar::new(),
         });
@@ -327,6 +339,7 @@ impl GroupCommit {
         let mut group = WriteGroup {
             batches: Vec::new(),
             sync: false,
+            completions: Vec::new(),
         };
         let mut bytes = 0;
         for (index, member) in queue.iter().enumerate() {
@@ -338,6 +351,7 @@ impl GroupCommit {
             if let Some(batch) = lock(&member.batch).take() {
                 group.batches.push(batch);
             }
+            group.completions.extend(lock(&member.completion).take());
         }
         let member_count = group.batches.len();
         self.stats.batches.record(member_count as u64);
@@ -372,7 +386,7 @@ mod tests {
                     for index in 0..200 {
                         let key = format!("{thread}-{index:03}").into_bytes();
                         commit
-                            .write(batch_with(&key, 10), index % 2 == 0, |group| {
+                            .write(batch_with(&key, 10), index % 2 == 0, None, |group| {
                                 let mut log = lock(&log);
                                 for batch in &group.batches {
                                     for operation in batch.iter() {
@@ -419,7 +433,7 @@ mod tests {
                     for _ in 0..50 {
                         // A slow "fsync" lets the queue fill behind the leader.
                         commit
-                            .write(batch_with(b"k", 10), true, |_| {
+                            .write(batch_with(b"k", 10), true, None, |_| {
                                 std::thread::sleep(std::time::Duration::from_millis(1));
                                 Ok(())
                             })
@@ -448,7 +462,7 @@ mod tests {
                 let (commit, barrier) = (commit.clone(), barrier.clone());
                 std::thread::spawn(move || {
                     barrier.wait();
-                    commit.write(batch_with(b"k", 10), true, |group| {
+                    commit.write(batch_with(b"k", 10), true, None, |group| {
                         std::thread::sleep(std::time::Duration::from_millis(5));
                         Err(Error::ReadOnly(format!(
                             "injected failure of {} batches",
@@ -475,7 +489,7 @@ mod tests {
                     for round in 0..rounds {
                         let key = format!("{writer}-{round}").into_bytes();
                         commit
-                            .write(batch_with(&key, 10), true, |_| {
+                            .write(batch_with(&key, 10), true, None, |_| {
                                 std::thread::sleep(Duration::from_millis(2));
                                 Ok(())
                             })
@@ -520,6 +534,7 @@ mod tests {
                 bytes: batch.approximate_size(),
                 batch: Mutex::new(Some(batch)),
                 sync: false,
+                completion: Mutex::new(None),
                 turn: Mutex::new(Turn::Waiting),
                 wake: Condvar::new(),
             }));

@@ -9,6 +9,7 @@ use std::sync::atomic::Ordering;
 
 use crate::batch::WriteBatch;
 use crate::db_iterator::{DbIterator, prefix_successor};
+use crate::durability::{Completion, DurableTicket};
 use crate::engine::{Engine, lock};
 use crate::error::{Error, Result};
 use crate::fs::{LOCK_FILE_NAME, remove_file, wal_path};
@@ -70,6 +71,7 @@ impl Db {
         let engine = Arc::new(engine);
         crate::flush::start_flusher(&engine)?;
         crate::compaction::scheduler::start(&engine)?;
+        crate::wal_sync::start_syncer(&engine)?;
         Ok(Db { engine })
     }
 
@@ -142,9 +144,9 @@ impl Db {
             return Ok(());
         }
         let engine = &self.engine;
-        engine
-            .commit
-            .write(batch, options.sync, |group| engine.commit_group(group))
+        engine.commit.write(batch, options.sync, None, |group| {
+            engine.commit_group(group)
+        })
     }
 
     /// `Error::Closed` after close, `Error::ReadOnly` when opened read-only.
@@ -355,7 +357,8 @@ impl Db {
         }
     }
 
-    /// Syncs the write-ahead log, stops the flush and compaction threads (a running compaction
+    /// Syncs the write-ahead log (completing every [`write_durable`](Self::write_durable)
+    /// handle still pending), stops the flush, compaction and sync threads (a running compaction
     /// is abandoned; its inputs stay live) and releases the directory lock; on a database
     /// opened read-only it only lets go of the files. Every
     /// call after this fails with [`Error::Closed`]. Dropping a `Db` closes it too (ignoring
@@ -365,7 +368,9 @@ impl Db {
     }
 }
 
-/// Durability under the caller's control: single writes with their own [`WriteOptions`].
+/// Durability under the caller's control: single writes with their own [`WriteOptions`],
+/// [`sync_wal`](Db::sync_wal), and writes that return once visible, with a handle that
+/// completes once they are durable.
 impl Db {
     /// Sets `key` to `value`, synced or not as `options` say (`put` uses
     /// [`Options::sync_writes`]).
@@ -376,6 +381,7 @@ impl Db {
     /// let dir = tempfile::tempdir()?;
     /// let db = Db::open(dir.path(), Options::default())?;
     /// db.put_with(b"k", b"v", &WriteOptions::NO_SYNC)?; // survives a crash of the process
+    /// db.sync_wal()?; // and now a power loss too
     /// assert_eq!(db.get(b"k")?.as_deref(), Some(&b"v"[..]));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -400,6 +406,138 @@ impl Db {
     pub fn delete_with(&self, key: &[u8], options: &WriteOptions) -> Result<()> {
         let batch = WriteBatch::single_delete(key)?;
         self.write(batch, options)
+    }
+
+    /// Makes every write acknowledged so far durable: when this returns, each of them survives
+    /// a power loss, synced or not, and every pending [`write_durable`](Self::write_durable)
+    /// handle of them is complete.
+    ///
+    /// It shares fdatasyncs with everything else that syncs the log: it returns at once when a
+    /// completed sync covers the log's end already (or the write's log was rotated away,
+    /// which syncs it), and when a sync is running it waits for that one and syncs again only
+    /// if that one began before the end it must cover. Its own sync runs without holding up
+    /// the commits that arrive meanwhile (through the file's
+    /// [`sync_handle`](crate::vfs::WritableFile::sync_handle), when the file system has one).
+    ///
+    /// A failed sync turns the database read-only, as a failed synced write does (the sync is
+    /// never retried: reopen to recover from the log), and returns the I/O error; after that,
+    /// it returns [`Error::ReadOnly`]. On a database opened with
+    /// [`open_read_only`](Self::open_read_only) it returns `Error::ReadOnly`.
+    ///
+    /// ```
+    /// use shaledb::{Db, Options, WriteOptions};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options { sync_writes: false, ..Options::default() })?;
+    /// for index in 0..100u32 {
+    ///     db.put(&index.to_be_bytes(), b"value")?; // unsynced
+    /// }
+    /// db.sync_wal()?; // one fdatasync makes all hundred durable
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn sync_wal(&self) -> Result<()> {
+        self.check_not_read_only()?;
+        let engine = &self.engine;
+        engine.sync_wal_through(engine.durability.written(), None)
+    }
+
+    /// Applies `batch` atomically and returns once it is in the memtable and visible to
+    /// readers, without waiting for an fsync; the returned [`DurableTicket`] completes when an
+    /// fdatasync of the write-ahead log has made the batch durable. What a replicated log
+    /// needs (openraft's `append(entries, callback)`): many writes overlap with one fsync.
+    ///
+    /// Who syncs: the database's sync thread, as soon as a write waits and no sync runs — so
+    /// one fsync covers every write made while the one before ran, from any number of
+    /// threads; or sooner, whatever syncs the log first: a synced write,
+    /// [`sync_wal`](Self::sync_wal), a memtable rotation (which syncs the old log), or
+    /// [`close`](Self::close). The sync runs without holding up later commits.
+    ///
+    /// Ordering: handles complete in commit order, and one completes only when every write
+    /// committed before it (synced or not) is durable too. Until then the write is visible but
+    /// not durable: a power loss may lose it, together with every later write, never an earlier
+    /// one without it.
+    ///
+    /// If this returns an error the batch was not written. A failed sync (or log write)
+    /// completes every pending handle with the error and turns the database read-only, as for
+    /// synced writes. An empty batch writes nothing; its ticket completes once every write
+    /// acknowledged before it is durable.
+    ///
+    /// ```
+    /// use shaledb::{Db, Options, WriteBatch};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// let mut tickets = Vec::new();
+    /// for index in 0..10u32 {
+    ///     let mut batch = WriteBatch::new();
+    ///     batch.put(&index.to_be_bytes(), b"entry")?;
+    ///     tickets.push(db.write_durable(batch)?); // visible now
+    /// }
+    /// assert!(db.get(&9u32.to_be_bytes())?.is_some());
+    /// for ticket in tickets {
+    ///     ticket.wait()?; // durable, sharing fsyncs
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn write_durable(&self, batch: WriteBatch) -> Result<DurableTicket> {
+        let (ticket, completion) = DurableTicket::new();
+        self.write_with_completion(batch, completion)?;
+        Ok(ticket)
+    }
+
+    /// [`write_durable`](Self::write_durable) with a callback instead of a ticket: `on_durable`
+    /// is called once with `Ok(())` when the batch is durable, or with the error that keeps it
+    /// from becoming so — in commit order, one callback at a time, on the thread that did the
+    /// sync (the sync thread, a synced writer's, or the one calling `sync_wal` or `close`).
+    /// If this returns an error the batch was not written and `on_durable` is never called.
+    ///
+    /// `on_durable` must be quick (the next sync waits for it) and must not write to this
+    /// database (`put`, `write`, `flush`, `sync_wal`, `close`, ...), which may deadlock: hand
+    /// the news to another thread instead, as the example does. Reads are fine. A panic in it
+    /// is caught, and the database then refuses writes as after a panic in the engine.
+    ///
+    /// ```
+    /// use shaledb::{Db, Options, WriteBatch};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// let (durable, notices) = std::sync::mpsc::channel();
+    /// for index in 0..10u64 {
+    ///     let mut batch = WriteBatch::new();
+    ///     batch.put(&index.to_be_bytes(), b"entry")?;
+    ///     let durable = durable.clone();
+    ///     db.write_durable_then(batch, move |result| {
+    ///         let _ = durable.send((index, result.is_ok()));
+    ///     })?;
+    /// }
+    /// let order: Vec<_> = notices.iter().take(10).collect();
+    /// assert_eq!(order, (0..10).map(|index| (index, true)).collect::<Vec<_>>());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn write_durable_then(
+        &self,
+        batch: WriteBatch,
+        on_durable: impl FnOnce(Result<()>) + Send + 'static,
+    ) -> Result<()> {
+        self.write_with_completion(batch, Completion::Callback(Box::new(on_durable)))
+    }
+
+    /// Commits `batch` unsynced, with `completion` for when it is durable.
+    fn write_with_completion(&self, batch: WriteBatch, completion: Completion) -> Result<()> {
+        self.check_not_read_only()?;
+        let engine = &self.engine;
+        if batch.is_empty() {
+            let panics = engine
+                .durability
+                .register(engine.durability.written(), vec![completion]);
+            engine.record_callback_panics(panics);
+            return Ok(());
+        }
+        engine
+            .commit
+            .write(batch, false, Some(completion), |group| {
+                engine.commit_group(group)
+            })
     }
 }
 
@@ -523,13 +661,18 @@ fn close(engine: &Engine) -> Result<()> {
     let (synced, finished_wal) = match lock(&engine.wal).as_mut() {
         // Opened read-only: there is no log to sync or record.
         None => (Ok(()), None),
-        Some(wal) if wal.writer.is_poisoned() => (Ok(()), None),
+        // A failed log write or sync is never followed by a sync (the waiting writes failed).
+        Some(wal) if wal.writer.is_poisoned() || engine.durability.has_failed() => (Ok(()), None),
         Some(wal) => {
-            let synced = wal.writer.sync();
+            // Completes every write waiting for a sync (`write_durable`).
+            let synced = engine.sync_current_wal(wal);
             let finished = synced.is_ok().then(|| (wal.number, wal.writer.offset()));
             (synced, finished)
         }
     };
+    // The sync thread stops; a write still waiting for a sync (only after a failure) fails.
+    let panics = engine.durability.shut_down();
+    engine.record_callback_panics(panics);
     {
         let mut state = lock(&engine.state);
         state.shutting_down = true;

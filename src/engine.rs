@@ -6,10 +6,12 @@
 //! The parts:
 //! - `commit` (`commit.rs`): the queue of writers and its group commit.
 //! - `wal`: the commit leader's log writer and the memtable it feeds.
+//! - `durability` (`durability.rs`): how far the current log is synced, the one sync of it that
+//!   may run, and the writes waiting for a sync (`Db::write_durable`).
 //! - `state`: the [`VersionSet`] (file numbers, manifest, current version), the frozen
 //!   memtables, the spare log, and what the background workers coordinate on.
 //! - `visibility` (`read_view.rs`): the view and sequence number readers see.
-//! - `workers`: the flush and compaction threads.
+//! - `workers`: the flush, compaction and sync threads.
 //! - `stats` (`stats/`): counters the parts update as they work.
 //!
 //! An engine opened read-only (`read_only.rs`) has no log (`wal` is `None`), no lock file, no
@@ -17,7 +19,9 @@
 //!
 //! Locks, always taken in this order: `wal` (held by the commit leader while it logs and
 //! inserts a group) → `state` → the view's lock inside `visibility` (written only while `state`
-//! is held). Readers take only a brief read lock on the view.
+//! is held). Readers take only a brief read lock on the view. `durability`'s mutex is a leaf,
+//! taken after `wal`; a thread holding `wal` may wait for a running log sync to end, so no one
+//! holding `state` does (a rotation syncs the old log before it takes `state`).
 //!
 //! Invariants:
 //! - The visible sequence is published after every entry at or below it is in a memtable of the
@@ -35,6 +39,7 @@ use std::time::{Duration, Instant};
 use crate::cache::BlockCache;
 use crate::commit::GroupCommit;
 use crate::compaction::picker::PickerOptions;
+use crate::durability::WalSync;
 use crate::error::{Error, Result};
 use crate::fs::{remove_file, sync_dir, wal_path};
 use crate::key::FileNumber;
@@ -162,6 +167,7 @@ impl EngineState {
 pub(crate) struct Workers {
     flusher: Mutex<Option<JoinHandle<()>>>,
     compactors: Mutex<Vec<JoinHandle<()>>>,
+    syncer: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Workers {
@@ -173,8 +179,12 @@ impl Workers {
         lock(&self.compactors).push(handle);
     }
 
-    /// Waits for every thread to end (compaction threads first, then the flush thread), and
-    /// returns the cause for the first one that panicked.
+    pub fn set_syncer(&self, handle: JoinHandle<()>) {
+        *lock(&self.syncer) = Some(handle);
+    }
+
+    /// Waits for every thread to end (compaction threads first, then the flush thread, then the
+    /// sync thread), and returns the cause for the first one that panicked.
     pub fn join(&self) -> Option<String> {
         let mut cause = None;
         let compactors: Vec<_> = lock(&self.compactors).drain(..).collect();
@@ -187,6 +197,11 @@ impl Workers {
             && flusher.join().is_err()
         {
             cause.get_or_insert_with(|| "the flush thread panicked".to_string());
+        }
+        if let Some(syncer) = lock(&self.syncer).take()
+            && syncer.join().is_err()
+        {
+            cause.get_or_insert_with(|| "the sync thread panicked".to_string());
         }
         cause
     }
@@ -202,6 +217,8 @@ pub(crate) struct Engine {
     pub commit: GroupCommit,
     /// The commit leader's log and memtable; `None` when opened read-only.
     pub wal: Mutex<Option<WalState>>,
+    /// How far the current log is synced, and the writes waiting for a sync.
+    pub durability: WalSync,
     pub state: Mutex<EngineState>,
     /// Signalled when `state` changes: a memtable was frozen, a flush finished, shutdown began.
     pub state_changed: Condvar,

@@ -257,6 +257,10 @@ pub(crate) fn flush_and_wait(engine: &Engine) -> Result<()> {
         let Some(wal) = wal.as_mut() else {
             return Err(Error::opened_read_only());
         };
+        if !wal.memtable.is_empty() {
+            // The rotation's sync of the old log, before `state` is taken (`rotate_memtable`).
+            engine.sync_current_wal(wal)?;
+        }
         let mut state = lock(&engine.state);
         if !wal.memtable.is_empty() {
             engine.rotate_memtable(wal, &mut state)?;

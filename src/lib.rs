@@ -7,6 +7,9 @@
 //! Guarantees:
 //! - A write acknowledged with `sync` survives a crash or power loss; an unsynced one survives a
 //!   crash of the process.
+//! - You choose when to pay for the fsync: [`Db::sync_wal`] makes every earlier write durable,
+//!   and [`Db::write_durable`] returns once a batch is visible, with a [`DurableTicket`] that
+//!   completes when a shared fsync has made it durable (in commit order).
 //! - A [`WriteBatch`] is applied whole or not at all: readers never see part of it, before or
 //!   after a crash.
 //! - Damaged files give [`Error::Corruption`] naming the file and the byte offset, never a panic
@@ -27,8 +30,10 @@
 //! - the database: [`Db`], [`Snapshot`] (and the [`SequenceNumber`] it reads at),
 //!   [`DbIterator`] (and its [`Key`]), [`Value`] (and the [`SharedBuffer`] one can be built
 //!   from), [`VerifyReport`];
-//! - writes: [`WriteBatch`] (and the [`BatchOperation`]s it yields), [`WriteOptions`], and
-//!   [`BatchWriter`], which batches many small writes, with its options and [`Ticket`]s;
+//! - writes: [`WriteBatch`] (and the [`BatchOperation`]s it yields), [`WriteOptions`], the
+//!   [`DurableTicket`] of a write made visible before it is durable
+//!   ([`Db::write_durable`]), and [`BatchWriter`], which batches many small writes, with its
+//!   options and [`Ticket`]s;
 //! - configuration: [`Options`] (with [`TableOptions`], [`Compression`], [`CommitPolicy`],
 //!   [`WalRecoveryMode`]) and [`ReadOptions`], in code or from `key = value` text
 //!   ([`Options::from_config_file`] documents the syntax and every key);
@@ -93,6 +98,7 @@ mod commit_policy;
 mod compaction;
 mod db;
 mod db_iterator;
+mod durability;
 mod engine;
 mod error;
 mod flush;
@@ -112,6 +118,7 @@ mod verify;
 mod version;
 mod version_set;
 pub mod vfs;
+mod wal_sync;
 mod write;
 
 pub use batch::{BatchOperation, WriteBatch};
@@ -122,6 +129,7 @@ pub use batch_writer::{
 pub use commit_policy::CommitPolicy;
 pub use db::Db;
 pub use db_iterator::{DbIterator, Key};
+pub use durability::DurableTicket;
 pub use error::{Error, Result};
 pub use key::{MAX_KEY_SIZE, MAX_VALUE_SIZE, SequenceNumber};
 pub use options::{Options, ReadOptions, WalRecoveryMode, WriteOptions};

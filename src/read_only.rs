@@ -40,6 +40,7 @@ use std::sync::{Arc, Condvar, Mutex};
 
 use crate::cache::BlockCache;
 use crate::commit::GroupCommit;
+use crate::durability::WalSync;
 use crate::engine::{Engine, EngineState, Workers, read_only_attempts};
 use crate::error::{Error, Result};
 use crate::fs::{FileKind, wal_path};
@@ -172,6 +173,7 @@ fn open_once(dir: &Path, options: &Options) -> Result<Engine> {
         read_only: true,
         commit: GroupCommit::new(options.commit_policy, options.max_write_group_bytes),
         wal: Mutex::new(None),
+        durability: WalSync::default(),
         state: Mutex::new(engine_state),
         state_changed: Condvar::new(),
         visibility: Visibility::new(view, last_sequence),

@@ -14,6 +14,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use crate::batch::BatchReader;
 use crate::cache::BlockCache;
 use crate::commit::GroupCommit;
+use crate::durability::WalSync;
 use crate::engine::{Engine, EngineState, WalState, Workers};
 use crate::error::{Error, Result};
 use crate::fs::{FileKind, parse_file_name, remove_file, sync_dir, table_path, wal_path};
@@ -142,6 +143,14 @@ pub(crate) fn open_engine(
         lock_file: Mutex::new(Some(lock_file)),
         read_only: false,
         commit: GroupCommit::new(options.commit_policy, options.max_write_group_bytes),
+        durability: WalSync::new(
+            wal_number.0,
+            wal.path().to_path_buf(),
+            // Without a handle, syncs take the log lock: slower, as safe.
+            wal.sync_handle().unwrap_or(None),
+            wal.offset(),
+            wal.synced_offset(),
+        ),
         wal: Mutex::new(Some(WalState {
             marked_synced_offset: wal.synced_offset(),
             writer: wal,

@@ -1,8 +1,9 @@
 //! The write path of the engine, run by the leader of each commit group (`commit.rs`):
 //! backpressure from compaction debt, freezing a full memtable behind a fresh write-ahead log,
 //! stamping sequence numbers, one log write and at most one fsync for the group, memtable
-//! inserts, and publishing the new sequence number. `engine.rs` states the lock order and the
-//! invariants this code keeps.
+//! inserts, publishing the new sequence number, and registering what the group's
+//! `Db::write_durable` writers wait for. `engine.rs` states the lock order and the invariants
+//! this code keeps; the syncs themselves go through `wal_sync.rs`.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -10,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::batch::{BatchOperation, BatchReader, WriteBatch};
 use crate::commit::WriteGroup;
+use crate::durability::WalPosition;
 use crate::engine::{Engine, EngineState, ImmutableMemtable, WalState, lock};
 use crate::error::{Error, Result};
 use crate::key::{SequenceNumber, ValueKind};
@@ -58,9 +60,10 @@ impl Engine {
             }
             batch.set_first_sequence(SequenceNumber(first));
         }
-        // A sync since the last marker is recorded before the group's batches, in the same
-        // write, so that recovery knows how far this log is durable (sync_marker.rs).
-        let synced = wal.writer.synced_offset();
+        // A sync since the last marker (by a synced group, `Db::sync_wal` or the sync thread)
+        // is recorded before the group's batches, in the same write, so that recovery knows
+        // how far this log is durable (sync_marker.rs).
+        let synced = self.durability.synced_offset(wal.number.0);
         let marker = (synced > wal.marked_synced_offset).then(|| encode_sync_marker(synced));
         let records = marker
             .iter()
@@ -68,20 +71,19 @@ impl Engine {
             .chain(group.batches.iter().map(WriteBatch::encoded));
         let logged = wal.writer.add_records(records);
         if let Err(error) = logged {
-            self.poison(format!("writing the write-ahead log failed: {error}"));
+            let cause = format!("writing the write-ahead log failed: {error}");
+            self.poison(cause.clone());
+            // What was written before may never be synced: the writes waiting for a sync fail.
+            let panics = self.durability.fail(&error, cause);
+            self.record_callback_panics(panics);
             return Err(error);
         }
+        self.durability.logged(wal.writer.offset());
         if marker.is_some() {
             wal.marked_synced_offset = synced;
         }
         if group.sync {
-            let started = Instant::now();
-            let synced = wal.writer.sync();
-            self.stats.fsync_latency.record_duration(started.elapsed());
-            if let Err(error) = synced {
-                self.poison(format!("syncing the write-ahead log failed: {error}"));
-                return Err(error);
-            }
+            self.sync_current_wal(wal)?;
         }
         for batch in &group.batches {
             if let Err(error) = insert_batch(&wal.memtable, batch.encoded()) {
@@ -104,6 +106,16 @@ impl Engine {
             .map(WriteBatch::approximate_size)
             .sum::<usize>();
         self.stats.write_rate.add(bytes as u64);
+        // Last, so that a completion is registered only for a group that is committed: it runs
+        // now if the group was synced, else when a later sync covers the group.
+        let position = WalPosition {
+            log: wal.number.0,
+            offset: wal.writer.offset(),
+        };
+        let panics = self
+            .durability
+            .register(position, std::mem::take(&mut group.completions));
+        self.record_callback_panics(panics);
         Ok(())
     }
 
@@ -148,6 +160,8 @@ impl Engine {
         if wal.memtable.approximate_size() < self.options.write_buffer_size {
             return Ok(());
         }
+        // The rotation syncs the old log; before `state` is taken (see `rotate_memtable`).
+        self.sync_current_wal(wal)?;
         let mut state = lock(&self.state);
         let mut stall_started: Option<Instant> = None;
         while state.immutables.len() >= self.options.max_immutable_memtables {
@@ -173,12 +187,17 @@ impl Engine {
 
     /// Freezes the current memtable and starts a new log and memtable. The old log is synced
     /// first, so that a synced write in the new log never survives a crash that an earlier
-    /// unsynced write in the old log does not.
+    /// unsynced write in the old log does not; and so a write waiting for a sync of the old log
+    /// (`Db::write_durable`) is durable once its log is rotated away.
+    ///
+    /// The caller syncs the old log (`sync_current_wal`) before it takes `state`: a sync may
+    /// wait for a running one, whose completions may read `state`. Here it is only checked.
     pub fn rotate_memtable(&self, wal: &mut WalState, state: &mut EngineState) -> Result<()> {
-        if let Err(error) = wal.writer.sync() {
-            self.poison(format!("syncing the write-ahead log failed: {error}"));
-            return Err(error);
-        }
+        debug_assert!(
+            self.durability.covers(self.durability.written()),
+            "a rotation of a log its caller did not sync"
+        );
+        self.sync_current_wal(wal)?;
         // A log the flush thread preallocated ahead of time, or else one made now.
         let (number, writer) = match state.spare_wal.take() {
             Some(spare) => (spare.number, spare.writer),
@@ -210,6 +229,14 @@ impl Engine {
             }
         }
         wal.marked_synced_offset = writer.synced_offset();
+        self.durability.switch_log(
+            number.0,
+            writer.path().to_path_buf(),
+            // Without a handle, syncs take the log lock: slower, as safe.
+            writer.sync_handle().unwrap_or(None),
+            writer.offset(),
+            writer.synced_offset(),
+        );
         let old_writer = std::mem::replace(&mut wal.writer, writer);
         drop(old_writer);
         let old_number = std::mem::replace(&mut wal.number, number);

@@ -14,13 +14,14 @@
 //! Not thread-safe by itself: the engine serialises writers (one group-commit leader at a time).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::format::{
     BLOCK_SIZE, FILE_HEADER_SIZE, FRAGMENT_HEADER_SIZE, FragmentType, LogFileKind,
     encode_file_header, fragment_checksum,
 };
 use crate::error::{Error, Result};
-use crate::vfs::{FileSystem, OsFileSystem, WritableFile};
+use crate::vfs::{FileSync, FileSystem, OsFileSystem, WritableFile};
 
 /// The encode buffer keeps at most this much capacity between calls, so that one huge record
 /// does not pin its memory for the life of the writer.
@@ -159,6 +160,14 @@ impl LogWriter {
         }
         self.synced_offset = self.offset;
         Ok(())
+    }
+
+    /// A handle that syncs this log's file from another thread while records go on being
+    /// appended here (`WritableFile::sync_handle`), or `None` if the file system has none.
+    pub fn sync_handle(&self) -> Result<Option<Arc<dyn FileSync>>> {
+        self.file
+            .sync_handle()
+            .map_err(|error| Error::io(&self.path, error))
     }
 
     /// The logical end of the data the last successful [`sync`](Self::sync) made durable (for a

@@ -219,7 +219,9 @@ pub struct Stats {
     pub bytes_per_group_max: u64,
     /// Write groups that asked for an fsync.
     pub synced_groups: u64,
-    /// Write-ahead-log fsyncs: count and latency — what `sync: true` costs on this device.
+    /// Write-ahead-log fsyncs (of synced groups, `Db::sync_wal`, the sync thread's for
+    /// `Db::write_durable`, memtable rotations and close): count and latency — what
+    /// `sync: true` costs on this device.
     pub fsync_latency: LatencySummary,
     /// Write-ahead-log fsyncs per second since the database was opened.
     pub fsyncs_per_second: f64,

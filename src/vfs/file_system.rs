@@ -32,6 +32,19 @@ pub trait WritableFile: Send + Debug {
     /// through it without holding up the commits behind the sync (`Db::sync_wal` and the
     /// background sync of `Db::write_durable`); without one it syncs with the log's writes
     /// held.
+    ///
+    /// ```
+    /// use shaledb::vfs::{FileSystem, OsFileSystem};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let mut file = OsFileSystem.create(&dir.path().join("log"))?;
+    /// file.write_all(b"first")?;
+    /// let handle = file.sync_handle()?.expect("the OS file system has sync handles");
+    /// let syncer = std::thread::spawn(move || handle.sync_data()); // covers "first"
+    /// file.write_all(b"second")?; // while the sync runs
+    /// syncer.join().expect("the sync thread")?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     fn sync_handle(&self) -> io::Result<Option<Arc<dyn FileSync>>> {
         Ok(None)
     }
@@ -43,6 +56,21 @@ pub trait FileSync: Send + Sync + Debug {
     /// Makes durable (`fdatasync`) at least every byte written to the file before this call
     /// began; bytes written while it runs may or may not be. A failure has the meaning it has
     /// for [`WritableFile::sync_data`]: never retry it as if it had worked.
+    ///
+    /// ```
+    /// use shaledb::vfs::{FaultFileSystem, FileSystem};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let file_system = FaultFileSystem::new();
+    /// let path = dir.path().join("000001.wal");
+    /// let mut file = file_system.create(&path)?;
+    /// file_system.sync_dir(dir.path())?;
+    /// file.write_all(b"record")?;
+    /// let handle = file.sync_handle()?.expect("FaultFileSystem has sync handles");
+    /// std::thread::spawn(move || handle.sync_data()).join().expect("the sync thread")?;
+    /// assert!(file_system.is_durable(&path));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     fn sync_data(&self) -> io::Result<()>;
 }
 

@@ -4,7 +4,8 @@
 //!
 //! The interface is small on purpose: create a file for writing, read a whole file, map a
 //! finished file for random-access reads, rename, remove, list a directory, sync a directory,
-//! create a directory, lock a file. Methods return [`std::io::Result`] so that the error kind
+//! create a directory, lock a file; and, optionally, a [`FileSync`] handle that syncs an open
+//! file from another thread while it is written ([`WritableFile::sync_handle`]). Methods return [`std::io::Result`] so that the error kind
 //! (`StorageFull`, `NotFound`, `WouldBlock`) survives; the engine wraps errors with the path.
 //!
 //! Durability contract an implementation must honour (and [`FaultFileSystem`] models): bytes
