@@ -430,11 +430,16 @@ impl WalSync {
             position,
             completions,
         });
-        if !state.busy && state.has_ready() {
+        if state.busy {
+            // The holder runs them if its sync covered them, and wakes the sync thread when it
+            // lets go.
+            return Vec::new();
+        }
+        if state.has_ready() {
             state.busy = true;
             return self.run_ready(state);
         }
-        // Wakes the sync thread (or, when busy, its holder runs them before it lets go).
+        // Wakes the sync thread.
         self.changed.notify_all();
         Vec::new()
     }
