@@ -13,9 +13,10 @@
 //!
 //! A sync covers the log through the end of what was written when it began; a sync asked to
 //! cover a point that a completed sync covered, or that a later log has replaced (a rotation
-//! syncs the old log first), returns at once; one asked while a sync runs waits for it and
-//! returns if that covered its point, so no caller runs a second fsync for a point one in flight
-//! covers.
+//! syncs the old log first), returns at once (once the completions that sync made ready have
+//! run, so that the caller finds the handles it covered complete); one asked while a sync runs
+//! waits for it and returns if that covered its point, so no caller runs a second fsync for a
+//! point one in flight covers.
 //!
 //! Invariants:
 //! - At most one sync runs at a time (`busy`), and one begins only when the outcome of the one
@@ -227,6 +228,8 @@ struct SyncState {
     synced: u64,
     /// A sync, or the completions that follow one, is running.
     busy: bool,
+    /// The holder of `busy` is running completions it took from `pending`.
+    completing: bool,
     failed: Option<Failure>,
     /// Completions of groups not yet covered by a sync, in commit order.
     pending: VecDeque<Pending>,
@@ -380,9 +383,17 @@ impl WalSync {
                 return SyncStep::Failed(Error::refused_after(&failure.cause));
             }
             if state.covers(target) {
-                return SyncStep::Covered;
-            }
-            if !state.busy {
+                // The sync that covered it runs the completions it made ready before it lets
+                // go of `busy`: wait for those, so that whoever asked (a `sync_wal`, a
+                // rotation) finds the handles up to `target` complete when it returns.
+                let ready = state
+                    .pending
+                    .front()
+                    .is_some_and(|front| front.position <= target);
+                if !(state.busy && (state.completing || ready)) {
+                    return SyncStep::Covered;
+                }
+            } else if !state.busy {
                 let handle = match (&state.handle, log_locked) {
                     (_, true) => None,
                     (Some(handle), false) => Some((Arc::clone(handle), state.path.clone())),
@@ -499,6 +510,7 @@ impl WalSync {
         let mut panics = Vec::new();
         loop {
             let ready = state.take_ready();
+            state.completing = !ready.is_empty();
             if ready.is_empty() {
                 state.busy = false;
                 self.changed.notify_all();
@@ -661,6 +673,41 @@ mod tests {
         );
         sync.finish_sync(upto, None);
         assert!(waiter.join().unwrap(), "the running sync covered its point");
+    }
+
+    /// A caller whose point a completed sync covered returns only once the completions that
+    /// sync made ready have run, so that the handles it covered are complete.
+    #[test]
+    fn a_covered_sync_waits_for_the_completions_still_running() {
+        let sync = Arc::new(sync_state());
+        sync.logged(20);
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let callback = Completion::Callback(Box::new(move |_| {
+            released.recv().unwrap();
+        }));
+        sync.register(at(1, 20), vec![callback]);
+        let (ticket, completions) = ticket();
+        sync.register(at(1, 20), completions);
+        let syncer = {
+            let sync = Arc::clone(&sync);
+            std::thread::spawn(move || sync_through(&sync, at(1, 20)))
+        };
+        // The syncer is blocked in the callback, the ticket after it not yet complete.
+        while !sync.covers(at(1, 20)) {
+            std::thread::yield_now();
+        }
+        let asker = {
+            let sync = Arc::clone(&sync);
+            std::thread::spawn(move || {
+                matches!(sync.begin_sync(at(1, 20), false), SyncStep::Covered)
+            })
+        };
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert!(!asker.is_finished(), "it returned while completions ran");
+        release.send(()).unwrap();
+        assert!(asker.join().unwrap());
+        assert!(ticket.is_durable());
+        assert!(syncer.join().unwrap().is_empty());
     }
 
     #[test]

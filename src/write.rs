@@ -193,11 +193,10 @@ impl Engine {
     /// The caller syncs the old log (`sync_current_wal`) before it takes `state`: a sync may
     /// wait for a running one, whose completions may read `state`. Here it is only checked.
     pub fn rotate_memtable(&self, wal: &mut WalState, state: &mut EngineState) -> Result<()> {
-        debug_assert!(
-            self.durability.covers(self.durability.written()),
-            "a rotation of a log its caller did not sync"
-        );
-        self.sync_current_wal(wal)?;
+        if !self.durability.covers(self.durability.written()) {
+            debug_assert!(false, "a rotation of a log its caller did not sync");
+            self.sync_current_wal(wal)?;
+        }
         // A log the flush thread preallocated ahead of time, or else one made now.
         let (number, writer) = match state.spare_wal.take() {
             Some(spare) => (spare.number, spare.writer),
