@@ -135,16 +135,23 @@ impl fmt::Display for Error {
                 path: Some(path),
                 source,
             } => {
-                write!(f, "I/O error on {}: {source}", path.display())
+                write!(
+                    f,
+                    "I/O error on {}: {source}; {}",
+                    path.display(),
+                    io_advice(source.kind())
+                )
             }
-            Error::Io { path: None, source } => write!(f, "I/O error: {source}"),
+            Error::Io { path: None, source } => {
+                write!(f, "I/O error: {source}; {}", io_advice(source.kind()))
+            }
             Error::Corruption {
                 file,
                 offset,
                 reason,
             } => write!(
                 f,
-                "corruption in {} at byte offset {offset}: {reason}",
+                "corruption in {} at byte offset {offset}: {reason} (retrying does not help: the file is damaged or was not written by this shaledb; `shale verify` lists what else is damaged, and a backup or checkpoint restores it)",
                 file.display()
             ),
             Error::InvalidArgument(message) => write!(f, "invalid argument: {message}"),
@@ -174,6 +181,25 @@ impl From<io::Error> for Error {
     }
 }
 
+/// What to do about an I/O error of `kind`, for its message.
+fn io_advice(kind: io::ErrorKind) -> &'static str {
+    match kind {
+        io::ErrorKind::StorageFull => {
+            "the disk is full: free space (flushes and compactions wait and retry until it returns)"
+        }
+        io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => {
+            "check the permissions of the database directory and its files"
+        }
+        io::ErrorKind::NotFound => {
+            "check the path (a database file that was there is missing: was it deleted by hand?)"
+        }
+        io::ErrorKind::NotADirectory | io::ErrorKind::IsADirectory => {
+            "check the path: the database is a directory, its files are plain files"
+        }
+        _ => "check the device and the path; retrying helps only if the cause was temporary",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,9 +207,11 @@ mod tests {
     #[test]
     fn display_names_file_and_offset() {
         let error = Error::corruption("/db/000007.sst", 4096, "block checksum mismatch");
-        assert_eq!(
-            error.to_string(),
-            "corruption in /db/000007.sst at byte offset 4096: block checksum mismatch"
+        assert!(
+            error.to_string().starts_with(
+                "corruption in /db/000007.sst at byte offset 4096: block checksum mismatch ("
+            ),
+            "{error}"
         );
         assert!(error.is_corruption());
     }
