@@ -84,7 +84,20 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// The sequence number of the last write this snapshot sees.
+    /// The sequence number of the last write this snapshot sees (every write is numbered, in
+    /// commit order).
+    ///
+    /// ```
+    /// use shaledb::{Db, Options};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// let before = db.snapshot();
+    /// db.put(b"k", b"v")?;
+    /// let after = db.snapshot();
+    /// assert!(after.sequence() > before.sequence());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn sequence(&self) -> SequenceNumber {
         self.sequence
     }
