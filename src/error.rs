@@ -117,12 +117,43 @@ impl Error {
     }
 
     /// Whether this error reports damaged or foreign bytes on disk.
+    ///
+    /// ```
+    /// use shaledb::{Db, Options};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// db.put(b"k", b"v")?;
+    /// db.close()?;
+    /// drop(db);
+    /// std::fs::write(dir.path().join("CURRENT"), b"garbage\n")?;
+    /// let error = Db::open(dir.path(), Options::default()).unwrap_err();
+    /// assert!(error.is_corruption(), "{error}");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_corruption(&self) -> bool {
         matches!(self, Error::Corruption { .. })
     }
 
     /// Whether this error reports a full disk (`ErrorKind::StorageFull`): retrying can succeed
     /// once space is freed.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use shaledb::vfs::{FaultFileSystem, FileClass};
+    /// use shaledb::{Db, Options};
+    ///
+    /// let file_system = FaultFileSystem::new();
+    /// let dir = tempfile::tempdir()?;
+    /// let options = Options { file_system: Arc::new(file_system.clone()), ..Options::default() };
+    /// file_system.set_disk_full(Some(FileClass::Any));
+    /// let error = Db::open(dir.path(), options.clone()).unwrap_err();
+    /// assert!(error.is_storage_full(), "{error}");
+    /// file_system.set_disk_full(None); // space freed: the same call succeeds
+    /// let db = Db::open(dir.path(), options)?;
+    /// # drop(db);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_storage_full(&self) -> bool {
         matches!(self, Error::Io { source, .. } if source.kind() == io::ErrorKind::StorageFull)
     }

@@ -238,10 +238,11 @@ fn flush_one(engine: &Engine, job: &ImmutableMemtable) -> Result<()> {
     state.immutables.pop_front();
     let memtable = engine.current_memtable();
     engine.install_view(&state, memtable);
+    // Counted before the waiters wake, so that `Db::flush` returns with the flush in `stats()`.
+    engine.stats.record_flush(flushed_bytes);
     engine.state_changed.notify_all();
     drop(state);
 
-    engine.stats.record_flush(flushed_bytes);
     // The manifest no longer needs the log; a failure to delete it only leaves a file that the
     // next open removes.
     let _ = remove_file(engine.file_system(), &wal_path(&engine.dir, job.wal_number));
