@@ -20,6 +20,7 @@ mod file_system;
 mod os;
 
 pub use fault::{FaultFileSystem, FaultStats, FileClass, PowerLossModel};
+pub(crate) use file_system::copy_file_prefix;
 pub(crate) use file_system::parent_dir;
 pub use file_system::{FileBytes, FileLock, FileSystem, WritableFile, copy_file};
 pub use os::OsFileSystem;
