@@ -26,7 +26,7 @@
 //!
 //! - the database: [`Db`], [`Snapshot`] (and the [`SequenceNumber`] it reads at),
 //!   [`DbIterator`] (and its [`Key`]), [`Value`] (and the [`SharedBuffer`] one can be built
-//!   from), [`VerifyReport`];
+//!   from), [`VerifyReport`], [`CheckpointReport`];
 //! - writes: [`WriteBatch`] (and the [`BatchOperation`]s it yields), [`WriteOptions`], and
 //!   [`BatchWriter`], which batches many small writes, with its options and [`Ticket`]s;
 //! - configuration: [`Options`] (with [`TableOptions`], [`Compression`], [`CommitPolicy`],
@@ -88,6 +88,7 @@ internal_mod! {
 }
 
 mod batch_writer;
+mod checkpoint;
 mod commit;
 mod commit_policy;
 mod compaction;
@@ -119,6 +120,7 @@ pub use batch_writer::{
     BatchStrategy, BatchWriter, BatchWriterOptions, BatchWriterStats, OPERATION_OVERHEAD_BYTES,
     RetryPolicy, Ticket,
 };
+pub use checkpoint::CheckpointReport;
 pub use commit_policy::CommitPolicy;
 pub use db::Db;
 pub use db_iterator::{DbIterator, Key};
