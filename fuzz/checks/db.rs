@@ -195,7 +195,7 @@ pub fn db_model(data: &[u8]) {
                 );
             }
             8 => handle.flush().expect("flush"),
-            9 => handle.compact_range::<&[u8], _>(..).expect("compact_range"),
+            9 => handle.compact_range(..).expect("compact_range"),
             10 => {
                 if snapshots.len() < 4 {
                     snapshots.push((handle.snapshot(), model.clone()));

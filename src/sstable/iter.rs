@@ -5,9 +5,19 @@
 //! (FORMAT.md, section 3). Every step returns `Result`: damage (a bad checksum, a malformed
 //! block, a bad handle) is `Err(Error::Corruption)` and leaves the iterator invalid; nothing
 //! panics on bad bytes. Blocks are read through [`Table::read_block`], the block-cache seam.
+//!
+//! An iterator may be given bounds on user keys (an iterator of the database passes its own):
+//! then a step forward does not read the next data block when the index shows that every key
+//! in it is above the upper bound, nor a step backward the previous block when every key in it
+//! is below the lower bound; the iterator becomes invalid instead. Block `i` holds keys after
+//! index key `i - 1` and at or before index key `i`, so the index keys on either side are the
+//! test. Entries of a block already read are still returned, bounds or not: the caller filters.
+
+use std::sync::Arc;
 
 use crate::error::Result;
-use crate::key::parse_internal_key;
+use crate::key::{compare_internal_keys, parse_internal_key, user_key};
+use crate::key_range::KeyBounds;
 use crate::sstable::block::BlockIterator;
 use crate::sstable::format::BlockHandle;
 use crate::sstable::reader::{BlockReadOptions, Table, decode_handle};
@@ -36,6 +46,9 @@ pub struct TableIterator {
     index: BlockIterator,
     data: Option<BlockIterator>,
     data_handle: Option<BlockHandle>,
+    /// The user keys the caller wants: no block wholly outside them is read (see the module
+    /// documentation).
+    bounds: Option<Arc<KeyBounds>>,
 }
 
 impl TableIterator {
@@ -47,7 +60,14 @@ impl TableIterator {
             index,
             data: None,
             data_handle: None,
+            bounds: None,
         }
+    }
+
+    /// Limits the blocks read to those that may hold user keys within `bounds` (see the module
+    /// documentation).
+    pub(crate) fn set_bounds(&mut self, bounds: Arc<KeyBounds>) {
+        self.bounds = Some(bounds);
     }
 
     /// Whether the iterator is at an entry.
@@ -106,6 +126,46 @@ impl TableIterator {
                 data.seek(target)?;
             }
             iterator.skip_empty_blocks_forward()
+        })
+    }
+
+    /// Positions at the last entry whose key is <= `target` in internal-key order (invalid if
+    /// there is none). Reads the block `target` falls in and, when every key of it is above
+    /// `target`, the one before.
+    pub fn seek_for_prev(&mut self, target: &[u8]) -> Result<()> {
+        self.step(|iterator| {
+            iterator.index.seek(target)?;
+            if !iterator.index.valid() {
+                // Every index key, and so every key of the table, is below `target`.
+                iterator.index.seek_to_last()?;
+                if iterator.block_below_lower() {
+                    iterator.data = None;
+                    iterator.data_handle = None;
+                    return Ok(());
+                }
+                iterator.load_data_block()?;
+                if let Some(data) = &mut iterator.data {
+                    data.seek_to_last()?;
+                }
+                return iterator.skip_empty_blocks_backward();
+            }
+            if iterator.block_below_lower() {
+                iterator.data = None;
+                iterator.data_handle = None;
+                return Ok(());
+            }
+            iterator.load_data_block()?;
+            if let Some(data) = &mut iterator.data {
+                data.seek(target)?;
+                if !data.valid() {
+                    // Every key of this block is below `target`: its last one is the answer.
+                    data.seek_to_last()?;
+                } else if compare_internal_keys(data.key(), target) == std::cmp::Ordering::Greater
+                {
+                    data.prev()?;
+                }
+            }
+            iterator.skip_empty_blocks_backward()
         })
     }
 
@@ -180,8 +240,29 @@ impl TableIterator {
         Ok(())
     }
 
+    /// Whether the index is on a block and `outside(bounds, user key of its index key)` says
+    /// so; false without bounds.
+    fn index_key_outside(&self, outside: impl FnOnce(&KeyBounds, &[u8]) -> bool) -> bool {
+        match &self.bounds {
+            Some(bounds) if self.index.valid() => outside(bounds, user_key(self.index.key())),
+            _ => false,
+        }
+    }
+
+    /// Whether every key of the block the index is on is below the lower bound: the block
+    /// holds keys at or before its index key only.
+    fn block_below_lower(&self) -> bool {
+        self.index_key_outside(|bounds, key| !bounds.is_above_lower(key))
+    }
+
     fn skip_empty_blocks_forward(&mut self) -> Result<()> {
         while self.data.as_ref().is_some_and(|data| !data.valid()) {
+            // The next block holds keys after this block's index key only.
+            if self.index_key_outside(|bounds, key| !bounds.is_below_upper(key)) {
+                self.data = None;
+                self.data_handle = None;
+                break;
+            }
             self.index.next()?;
             self.load_data_block()?;
             if let Some(data) = &mut self.data {
@@ -194,6 +275,11 @@ impl TableIterator {
     fn skip_empty_blocks_backward(&mut self) -> Result<()> {
         while self.data.as_ref().is_some_and(|data| !data.valid()) {
             self.index.prev()?;
+            if self.block_below_lower() {
+                self.data = None;
+                self.data_handle = None;
+                break;
+            }
             self.load_data_block()?;
             if let Some(data) = &mut self.data {
                 data.seek_to_last()?;
