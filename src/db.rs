@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use crate::batch::WriteBatch;
-use crate::db_iterator::{DbIterator, prefix_successor};
+use crate::db_iterator::{DbIterator, Key, prefix_successor};
 use crate::engine::{Engine, lock};
 use crate::error::{Error, Result};
 use crate::fs::{LOCK_FILE_NAME, remove_file, wal_path};
@@ -365,6 +365,127 @@ impl Db {
     /// errors); call `close` to see them.
     pub fn close(&self) -> Result<()> {
         close(&self.engine)
+    }
+}
+
+/// Reads built on the iterator and the point read: the first and last entries, and whether a
+/// key is present.
+impl Db {
+    /// The smallest key and its value (its newest version; deleted keys are skipped), or `None`
+    /// when the database holds no key, as of now.
+    ///
+    /// ```
+    /// use shaledb::{Db, Options};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// assert_eq!(db.first_key_value()?, None);
+    /// db.put(b"b", b"2")?;
+    /// db.put(b"a", b"1")?;
+    /// db.delete(b"a")?;
+    /// let (key, value) = db.first_key_value()?.expect("b is there");
+    /// assert_eq!((key.as_slice(), &*value), (&b"b"[..], &b"2"[..]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn first_key_value(&self) -> Result<Option<(Key, Value)>> {
+        self.first_key_value_with(&ReadOptions::default())
+    }
+
+    /// [`first_key_value`](Self::first_key_value) with options: at a snapshot, and the first
+    /// key at or after [`ReadOptions::iterate_lower_bound`] and before
+    /// [`ReadOptions::iterate_upper_bound`].
+    ///
+    /// ```
+    /// use shaledb::{Db, Options, ReadOptions};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// db.put(b"a", b"1")?;
+    /// db.put(b"c", b"3")?;
+    /// let from_b = ReadOptions { iterate_lower_bound: Some(b"b"), ..ReadOptions::default() };
+    /// assert_eq!(db.first_key_value_with(&from_b)?.map(|(key, _)| key), Some(b"c".to_vec()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn first_key_value_with(&self, options: &ReadOptions<'_>) -> Result<Option<(Key, Value)>> {
+        self.range_with(.., options).next().transpose()
+    }
+
+    /// The largest key and its value (its newest version; deleted keys are skipped), or `None`
+    /// when the database holds no key, as of now.
+    ///
+    /// ```
+    /// use shaledb::{Db, Options};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// db.put(b"a", b"1")?;
+    /// db.put(b"b", b"2")?;
+    /// db.delete(b"b")?;
+    /// assert_eq!(db.last_key_value()?.map(|(key, _)| key), Some(b"a".to_vec()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn last_key_value(&self) -> Result<Option<(Key, Value)>> {
+        self.last_key_value_with(&ReadOptions::default())
+    }
+
+    /// [`last_key_value`](Self::last_key_value) with options: at a snapshot, and the last key
+    /// before [`ReadOptions::iterate_upper_bound`] and at or after
+    /// [`ReadOptions::iterate_lower_bound`].
+    ///
+    /// ```
+    /// use shaledb::{Db, Options, ReadOptions};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// db.put(b"a", b"old")?;
+    /// let snapshot = db.snapshot();
+    /// db.put(b"a", b"new")?;
+    /// db.put(b"z", b"26")?;
+    /// let at_snapshot = ReadOptions { snapshot: Some(&snapshot), ..ReadOptions::default() };
+    /// let (key, value) = db.last_key_value_with(&at_snapshot)?.expect("a was there");
+    /// assert_eq!((key.as_slice(), &*value), (&b"a"[..], &b"old"[..]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn last_key_value_with(&self, options: &ReadOptions<'_>) -> Result<Option<(Key, Value)>> {
+        self.range_with(.., options).next_back().transpose()
+    }
+
+    /// Whether `key` is present (set and not deleted), as of now. The lookup of
+    /// [`get`](Self::get), without handing back the value (which `get` does not copy either:
+    /// a [`Value`] shares the block or memtable it was found in).
+    ///
+    /// ```
+    /// use shaledb::{Db, Options};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// db.put(b"k", b"v")?;
+    /// assert!(db.contains_key(b"k")?);
+    /// db.delete(b"k")?;
+    /// assert!(!db.contains_key(b"k")?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn contains_key(&self, key: &[u8]) -> Result<bool> {
+        self.contains_key_with(key, &ReadOptions::default())
+    }
+
+    /// [`contains_key`](Self::contains_key) with options: at a snapshot, with caching and
+    /// checksum verification as set. The iterator bounds do not apply.
+    ///
+    /// ```
+    /// use shaledb::{Db, Options, ReadOptions};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// let snapshot = db.snapshot();
+    /// db.put(b"k", b"v")?;
+    /// let at_snapshot = ReadOptions { snapshot: Some(&snapshot), ..ReadOptions::default() };
+    /// assert!(!db.contains_key_with(b"k", &at_snapshot)?);
+    /// assert!(db.contains_key(b"k")?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn contains_key_with(&self, key: &[u8], options: &ReadOptions<'_>) -> Result<bool> {
+        Ok(self.get_with(key, options)?.is_some())
     }
 }
 

@@ -246,6 +246,7 @@ impl WriteOptions {
 /// assert_eq!(keys, vec![b"b".to_vec(), b"c".to_vec()]);
 /// // With a range too, the iterator keeps to both.
 /// assert_eq!(db.range_with(b"c".as_slice().., &from_b_to_d).count(), 1);
+/// assert_eq!(db.last_key_value_with(&from_b_to_d)?.map(|(key, _)| key), Some(b"c".to_vec()));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, Copy)]
@@ -254,8 +255,10 @@ pub struct ReadOptions<'a> {
     pub snapshot: Option<&'a Snapshot>,
     /// The smallest key an iterator may yield (included), as RocksDB's `iterate_lower_bound`:
     /// the iterator and its back end stop there without reading past it. Applies to
-    /// iterators, together with the range given (the keys within both); not to point reads
-    /// (`get`, `multi_get`). Default `None`.
+    /// iterators and to [`Db::first_key_value_with`](crate::Db::first_key_value_with) and
+    /// [`Db::last_key_value_with`](crate::Db::last_key_value_with), together with the range
+    /// given (the keys within both); not to point reads (`get`, `multi_get`,
+    /// `contains_key`). Default `None`.
     pub iterate_lower_bound: Option<&'a [u8]>,
     /// The key before which an iterator stops (excluded), as RocksDB's
     /// `iterate_upper_bound`; otherwise as [`iterate_lower_bound`](Self::iterate_lower_bound).
