@@ -215,11 +215,9 @@ impl DbIterator {
                     skip_key = Some(key);
                     merge.advance()?;
                 }
-                ValueKind::Value => {
-                    let value = merge.value();
-                    merge.advance()?;
-                    return Ok(Some((key, value)));
-                }
+                // The merge stays on the entry: the next step skips it (its key is this end's
+                // position then), so that a step reads no further than it yields.
+                ValueKind::Value => return Ok(Some((key, merge.value()))),
             }
         }
         Ok(None)
