@@ -288,3 +288,153 @@ impl TableIterator {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::ops::Bound;
+
+    use super::*;
+    use crate::key::{SequenceNumber, ValueKind, internal_key};
+    use crate::sstable::{Compression, TableBuilder, TableOptions};
+
+    /// Larger than the block size: one entry per data block.
+    const VALUE_SIZE: usize = 5_000;
+
+    /// `k00000`, `k00002`, ... `k00398`, one per data block: the index key between the blocks
+    /// of `k00300` and `k00302` is `k00301`, but between `k00308` and `k00310` it is `k00308`
+    /// itself (no shorter key sits between them).
+    fn one_entry_per_block() -> (Table, Vec<Vec<u8>>) {
+        let options = TableOptions {
+            compression: Compression::None,
+            ..TableOptions::default()
+        };
+        let mut builder = TableBuilder::in_memory(options).unwrap();
+        let keys: Vec<Vec<u8>> = (0..200)
+            .map(|index| format!("k{:05}", 2 * index).into_bytes())
+            .collect();
+        for key in &keys {
+            let internal = internal_key(key, SequenceNumber(1), ValueKind::Value);
+            builder.add(&internal, &[7; VALUE_SIZE]).unwrap();
+        }
+        let (_, bytes) = builder.finish_into_vec().unwrap();
+        let table = Table::from_bytes("bounded.sst", bytes).unwrap();
+        assert_eq!(table.properties().data_block_count, 200);
+        (table, keys)
+    }
+
+    fn bound(text: &str) -> Vec<u8> {
+        text.as_bytes().to_vec()
+    }
+
+    /// The user keys a walk yields from where `iterator` is, `forward` or backward, until it is
+    /// invalid.
+    fn walk(iterator: &mut TableIterator, forward: bool) -> Vec<Vec<u8>> {
+        let mut keys = Vec::new();
+        while iterator.valid() {
+            keys.push(user_key(iterator.key()).to_vec());
+            if forward {
+                iterator.next().unwrap();
+            } else {
+                iterator.prev().unwrap();
+            }
+        }
+        keys
+    }
+
+    #[test]
+    fn bounded_walks_stop_where_the_index_shows_the_bound() {
+        let (table, keys) = one_entry_per_block();
+        let cases = [
+            // (lower, upper, keys yielded walking forward, walking backward)
+            (
+                Bound::Included(bound("k00300")),
+                Bound::Excluded(bound("k00301")),
+                // The index key k00301 after k00300's block shows the bound: nothing more.
+                &["k00300"][..],
+                &["k00300"][..],
+            ),
+            (
+                Bound::Included(bound("k00300")),
+                Bound::Excluded(bound("k00302")),
+                // Forward, k00302's block may hold keys below k00302 for all the index knows.
+                &["k00300", "k00302"][..],
+                &["k00300"][..],
+            ),
+            (
+                Bound::Excluded(bound("k00308")),
+                Bound::Included(bound("k00310")),
+                // Backward, the index key k00308 shows its block holds nothing above k00308.
+                &["k00308", "k00310"][..],
+                &["k00310"][..],
+            ),
+        ];
+        for (lower, upper, forward, backward) in cases {
+            let context = format!("{lower:?}..{upper:?}");
+            let bounds = Arc::new(KeyBounds {
+                lower: lower.clone(),
+                upper: upper.clone(),
+            });
+            // Where a database iterator seeks for each bound (`db_iterator.rs`).
+            let lower_target = match &lower {
+                Bound::Included(key) | Bound::Excluded(key) => {
+                    internal_key(key, SequenceNumber::MAX, ValueKind::Value)
+                }
+                Bound::Unbounded => unreachable!(),
+            };
+            let upper_target = match &upper {
+                Bound::Included(key) => internal_key(key, SequenceNumber(0), ValueKind::Tombstone),
+                Bound::Excluded(key) => internal_key(key, SequenceNumber::MAX, ValueKind::Value),
+                Bound::Unbounded => unreachable!(),
+            };
+            let mut iterator = table.iter();
+            iterator.set_bounds(Arc::clone(&bounds));
+            iterator.seek(&lower_target).unwrap();
+            let text = |keys: Vec<Vec<u8>>| -> Vec<String> {
+                keys.into_iter()
+                    .map(|key| String::from_utf8(key).unwrap())
+                    .collect()
+            };
+            assert_eq!(text(walk(&mut iterator, true)), forward, "{context} forward");
+            let mut iterator = table.iter();
+            iterator.set_bounds(bounds);
+            iterator.seek_for_prev(&upper_target).unwrap();
+            assert_eq!(text(walk(&mut iterator, false)), backward, "{context} backward");
+        }
+        // Without bounds, the walks go to either end.
+        let mut iterator = table.iter();
+        iterator.seek_to_first().unwrap();
+        assert_eq!(walk(&mut iterator, true), keys);
+    }
+
+    #[test]
+    fn a_bounded_seek_for_prev_past_the_upper_bound_does_not_fall_back_to_the_last_entry() {
+        let (table, _) = one_entry_per_block();
+        let mut iterator = table.iter();
+        iterator.set_bounds(Arc::new(KeyBounds {
+            lower: Bound::Unbounded,
+            upper: Bound::Excluded(bound("k00301")),
+        }));
+        // A target past the bound lands where the target falls, not at the table's end.
+        iterator
+            .seek_for_prev(&internal_key(b"k00301", SequenceNumber::MAX, ValueKind::Value))
+            .unwrap();
+        assert_eq!(user_key(iterator.key()), b"k00300");
+        // A target below the lower bound, in a block the index shows to be wholly below it
+        // (its index key is k00303): nothing.
+        let mut iterator = table.iter();
+        iterator.set_bounds(Arc::new(KeyBounds {
+            lower: Bound::Included(bound("k00305")),
+            upper: Bound::Unbounded,
+        }));
+        iterator
+            .seek_for_prev(&internal_key(b"k00301", SequenceNumber(0), ValueKind::Tombstone))
+            .unwrap();
+        assert!(!iterator.valid());
+        // Unbounded, the same seek finds k00300.
+        let mut iterator = table.iter();
+        iterator
+            .seek_for_prev(&internal_key(b"k00301", SequenceNumber(0), ValueKind::Tombstone))
+            .unwrap();
+        assert_eq!(user_key(iterator.key()), b"k00300");
+    }
+}
