@@ -73,7 +73,7 @@ impl SnapshotRegistry {
 ///
 /// let at_before = ReadOptions { snapshot: Some(&before), ..ReadOptions::default() };
 /// assert_eq!(db.get_with(b"balance", &at_before)?.as_deref(), Some(&b"100"[..]));
-/// assert_eq!(db.range_with::<&[u8], _>(.., &at_before).count(), 1);
+/// assert_eq!(db.range_with(.., &at_before).count(), 1);
 /// assert_eq!(db.get(b"balance")?, None);
 /// drop(before); // lets compaction drop the old version
 /// # Ok::<(), Box<dyn std::error::Error>>(())

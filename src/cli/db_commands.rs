@@ -101,7 +101,7 @@ pub fn scan(
     let limit = limit.map_or(usize::MAX, |limit| {
         usize::try_from(limit).unwrap_or(usize::MAX)
     });
-    for item in db.range::<Vec<u8>, _>((lower, upper)).take(limit) {
+    for item in db.range((lower, upper)).take(limit) {
         let (key, value) = item?;
         say!("{}\t{}", escape_bytes(&key), escape_bytes(&value));
     }
@@ -139,7 +139,7 @@ fn verify_database(db: &Db) -> Result<VerifySummary, CliError> {
         entries: 0,
         bytes: 0,
     };
-    for item in db.range_with::<&[u8], _>(.., &options) {
+    for item in db.range_with(.., &options) {
         let (key, value) = item?;
         summary.entries += 1;
         summary.bytes += (key.len() + value.len()) as u64;
@@ -175,7 +175,7 @@ pub fn compact(dir: &Path) -> Result<(), CliError> {
     for line in tree_lines(&db.stats().levels) {
         say!("  {line}");
     }
-    db.compact_range::<&[u8], _>(..)?;
+    db.compact_range(..)?;
     say!("after:");
     for line in tree_lines(&db.stats().levels) {
         say!("  {line}");
