@@ -134,7 +134,7 @@ fn a_checkpoint_opens_and_holds_exactly_the_state() {
     let mut rng = Rng::new(0xc4ec_4901);
     let mut model = Model::new();
     random_writes(&db, &mut model, &mut rng, 3000);
-    db.compact_range::<&[u8], _>(..).unwrap();
+    db.compact_range(..).unwrap();
     // Tables in several levels, and writes only the live log holds.
     random_writes(&db, &mut model, &mut rng, 1500);
     db.wait_for_compaction().unwrap();
@@ -179,7 +179,7 @@ fn a_checkpoint_opens_and_holds_exactly_the_state() {
     // The checkpoint is a database of its own: it takes writes, the source does not see them.
     let copy = Db::open(&checkpoint, options.clone()).unwrap();
     copy.put(b"only-in-the-checkpoint", b"1").unwrap();
-    copy.compact_range::<&[u8], _>(..).unwrap();
+    copy.compact_range(..).unwrap();
     copy.close().unwrap();
     let db = Db::open(&source, options).unwrap();
     assert_eq!(scan(&db), model);
@@ -402,7 +402,7 @@ fn later_compactions_and_deletions_in_the_source_leave_the_checkpoint_as_it_was(
             model.insert(key, b"overwritten".to_vec());
         }
     }
-    db.compact_range::<&[u8], _>(..).unwrap();
+    db.compact_range(..).unwrap();
     db.wait_for_compaction().unwrap();
     for table in &tables {
         let name = table.file_name().unwrap();
