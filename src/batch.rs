@@ -78,6 +78,11 @@ pub enum BatchOperation<'a> {
 
 impl WriteBatch {
     /// An empty batch.
+    ///
+    /// ```
+    /// let batch = shaledb::WriteBatch::new();
+    /// assert!(batch.is_empty());
+    /// ```
     pub fn new() -> Self {
         WriteBatch {
             encoded: vec![0; BATCH_HEADER_SIZE],
@@ -88,6 +93,15 @@ impl WriteBatch {
     /// An empty batch with room for `bytes` of encoded operations, so that filling it does not
     /// reallocate. A put takes about `key.len() + value.len() + 11` bytes, a delete
     /// `key.len() + 6`.
+    ///
+    /// ```
+    /// let mut batch = shaledb::WriteBatch::with_capacity(100 * (16 + 100 + 11));
+    /// for index in 0..100u32 {
+    ///     batch.put(format!("key-{index:012}").as_bytes(), &[0u8; 100])?;
+    /// }
+    /// assert_eq!(batch.len(), 100);
+    /// # Ok::<(), shaledb::Error>(())
+    /// ```
     pub fn with_capacity(bytes: usize) -> Self {
         let mut encoded = Vec::with_capacity(BATCH_HEADER_SIZE + bytes);
         encoded.resize(BATCH_HEADER_SIZE, 0);
@@ -116,6 +130,23 @@ impl WriteBatch {
     /// over its size limit ([`MAX_KEY_SIZE`],
     /// [`MAX_VALUE_SIZE`]) or the batch already holds `u32::MAX`
     /// operations; the batch is unchanged then.
+    ///
+    /// ```
+    /// use shaledb::{Db, Options, WriteBatch, WriteOptions};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// let mut batch = WriteBatch::new();
+    /// batch.put(b"from", b"90")?;
+    /// batch.put(b"to", b"110")?;
+    /// // Both or neither, before and after any crash.
+    /// db.write(batch, &WriteOptions::SYNC)?;
+    /// assert_eq!(db.get(b"to")?.as_deref(), Some(&b"110"[..]));
+    ///
+    /// let too_long = vec![0u8; shaledb::MAX_KEY_SIZE + 1];
+    /// assert!(WriteBatch::new().put(&too_long, b"v").is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
         check_key(key)?;
         check_value(value)?;
@@ -123,6 +154,21 @@ impl WriteBatch {
     }
 
     /// Adds "delete `key`" (a tombstone). Fails like [`put`](Self::put) for an oversized key.
+    ///
+    /// ```
+    /// use shaledb::{Db, Options, WriteBatch, WriteOptions};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// db.put(b"old-name", b"value")?;
+    /// // A rename: the delete and the put are applied together.
+    /// let mut batch = WriteBatch::new();
+    /// batch.delete(b"old-name")?;
+    /// batch.put(b"new-name", b"value")?;
+    /// db.write(batch, &WriteOptions::SYNC)?;
+    /// assert_eq!(db.get(b"old-name")?, None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn delete(&mut self, key: &[u8]) -> Result<()> {
         check_key(key)?;
         self.push(ValueKind::Tombstone, key, None)
@@ -146,16 +192,40 @@ impl WriteBatch {
     }
 
     /// How many operations the batch holds.
+    ///
+    /// ```
+    /// let mut batch = shaledb::WriteBatch::new();
+    /// batch.put(b"a", b"1")?;
+    /// batch.delete(b"b")?;
+    /// assert_eq!(batch.len(), 2);
+    /// # Ok::<(), shaledb::Error>(())
+    /// ```
     pub fn len(&self) -> usize {
         self.count as usize
     }
 
-    /// Whether the batch holds no operation.
+    /// Whether the batch holds no operation (writing an empty batch does nothing).
+    ///
+    /// ```
+    /// let mut batch = shaledb::WriteBatch::new();
+    /// assert!(batch.is_empty());
+    /// batch.delete(b"k")?;
+    /// assert!(!batch.is_empty());
+    /// # Ok::<(), shaledb::Error>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.count == 0
     }
 
     /// Removes every operation, keeping the allocation for reuse.
+    ///
+    /// ```
+    /// let mut batch = shaledb::WriteBatch::new();
+    /// batch.put(b"k", b"v")?;
+    /// batch.clear();
+    /// assert!(batch.is_empty());
+    /// # Ok::<(), shaledb::Error>(())
+    /// ```
     pub fn clear(&mut self) {
         self.encoded.clear();
         self.encoded.resize(BATCH_HEADER_SIZE, 0);
@@ -163,11 +233,36 @@ impl WriteBatch {
     }
 
     /// Bytes the batch takes in the write-ahead log (its encoded size).
+    ///
+    /// ```
+    /// let mut batch = shaledb::WriteBatch::new();
+    /// let empty = batch.approximate_size();
+    /// batch.put(b"key", b"value")?;
+    /// assert_eq!(batch.approximate_size(), empty + 1 + 1 + 3 + 1 + 5);
+    /// # Ok::<(), shaledb::Error>(())
+    /// ```
     pub fn approximate_size(&self) -> usize {
         self.encoded.len()
     }
 
     /// The operations in the order they were added.
+    ///
+    /// ```
+    /// use shaledb::{BatchOperation, WriteBatch};
+    ///
+    /// let mut batch = WriteBatch::new();
+    /// batch.put(b"a", b"1")?;
+    /// batch.delete(b"b")?;
+    /// let operations: Vec<BatchOperation<'_>> = batch.iter().collect();
+    /// assert_eq!(
+    ///     operations,
+    ///     vec![
+    ///         BatchOperation::Put { key: b"a", value: b"1" },
+    ///         BatchOperation::Delete { key: b"b" },
+    ///     ]
+    /// );
+    /// # Ok::<(), shaledb::Error>(())
+    /// ```
     pub fn iter(&self) -> impl Iterator<Item = BatchOperation<'_>> + '_ {
         // The encoding was produced by `push`, so decoding cannot fail; an error here would be a
         // bug in this module, and ends the iteration rather than panicking.

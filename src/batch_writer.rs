@@ -133,6 +133,17 @@ fn invalid(field: &str, problem: &str) -> Error {
 
 impl BatchWriterOptions {
     /// Checks every field; the error ([`Error::InvalidArgument`]) names the first bad field.
+    ///
+    /// ```
+    /// use shaledb::{BatchStrategy, BatchWriterOptions};
+    ///
+    /// assert!(BatchWriterOptions::default().validate().is_ok());
+    /// let empty_batches = BatchWriterOptions {
+    ///     strategy: BatchStrategy::FixedSize(0),
+    ///     ..BatchWriterOptions::default()
+    /// };
+    /// assert!(empty_batches.validate().unwrap_err().to_string().contains("strategy"));
+    /// ```
     pub fn validate(&self) -> Result<()> {
         match self.strategy {
             BatchStrategy::FixedSize(0) => {
@@ -216,6 +227,19 @@ pub struct Ticket {
 impl Ticket {
     /// Blocks until the operation's batch is committed (with the writer's `sync`, on stable
     /// storage), or returns the error of its commit.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use shaledb::{BatchWriter, BatchWriterOptions, Db, Options};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Arc::new(Db::open(dir.path(), Options::default())?);
+    /// let writer = BatchWriter::new(Arc::clone(&db), BatchWriterOptions::default())?;
+    /// let ticket = writer.put(b"order-17", b"paid")?;
+    /// ticket.wait()?; // durable from here on
+    /// assert_eq!(db.get(b"order-17")?.as_deref(), Some(&b"paid"[..]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn wait(self) -> Result<()> {
         let mut state = lock(&self.slot.state);
         loop {
@@ -232,6 +256,19 @@ impl Ticket {
     }
 
     /// Whether the operation's commit has finished (successfully or not): `wait` would not block.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use shaledb::{BatchWriter, BatchWriterOptions, Db, Options};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Arc::new(Db::open(dir.path(), Options::default())?);
+    /// let writer = BatchWriter::new(Arc::clone(&db), BatchWriterOptions::default())?;
+    /// let ticket = writer.put(b"k", b"v")?;
+    /// writer.flush()?;
+    /// assert!(ticket.is_done());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_done(&self) -> bool {
         lock(&self.slot.state).outcome.is_some()
     }
@@ -418,6 +455,22 @@ impl BatchWriter {
     /// A writer committing to `db`, with its committer thread started. Fails with
     /// [`Error::InvalidArgument`] naming the field for invalid options, or with `Error::Io` if
     /// the thread cannot be started.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use shaledb::{BatchWriter, BatchWriterOptions, Db, Options};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Arc::new(Db::open(dir.path(), Options::default())?);
+    /// // Batches of at most 1,000 operations, committed as soon as the previous one is done.
+    /// let options = BatchWriterOptions {
+    ///     strategy: shaledb::BatchStrategy::FixedSize(1000),
+    ///     ..BatchWriterOptions::default()
+    /// };
+    /// let writer = BatchWriter::new(db, options)?;
+    /// # drop(writer);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(db: Arc<Db>, options: BatchWriterOptions) -> Result<BatchWriter> {
         options.validate()?;
         let adaptive_size = match options.strategy {
@@ -468,6 +521,24 @@ impl BatchWriter {
     /// Queues "set `key` to `value`". Fails at once with [`Error::InvalidArgument`] for an
     /// oversized key or value, and with [`Error::Closed`] if the committer has stopped. Blocks
     /// while the in-flight bytes are at their bound.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use shaledb::{BatchWriter, BatchWriterOptions, Db, Options};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Arc::new(Db::open(dir.path(), Options::default())?);
+    /// let writer = BatchWriter::new(Arc::clone(&db), BatchWriterOptions::default())?;
+    /// // Queue many puts, then wait for them all: they share few commits.
+    /// let tickets: Vec<_> = (0..100)
+    ///     .map(|index| writer.put(format!("key-{index}").as_bytes(), b"value"))
+    ///     .collect::<Result<_, _>>()?;
+    /// for ticket in tickets {
+    ///     ticket.wait()?;
+    /// }
+    /// assert!(writer.stats().commits <= 100);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn put(&self, key: &[u8], value: &[u8]) -> Result<Ticket> {
         check_key(key)?;
         check_value(value)?;
@@ -475,6 +546,19 @@ impl BatchWriter {
     }
 
     /// Queues "delete `key`"; fails and blocks like [`put`](Self::put).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use shaledb::{BatchWriter, BatchWriterOptions, Db, Options};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Arc::new(Db::open(dir.path(), Options::default())?);
+    /// db.put(b"session-9", b"expired")?;
+    /// let writer = BatchWriter::new(Arc::clone(&db), BatchWriterOptions::default())?;
+    /// writer.delete(b"session-9")?.wait()?;
+    /// assert_eq!(db.get(b"session-9")?, None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn delete(&self, key: &[u8]) -> Result<Ticket> {
         check_key(key)?;
         self.enqueue(key, None)
@@ -482,6 +566,21 @@ impl BatchWriter {
 
     /// Commits everything queued before this call and waits for it. Fails with the error of a
     /// commit that failed while it waited (the tickets of that commit have it too).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use shaledb::{BatchWriter, BatchWriterOptions, Db, Options};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Arc::new(Db::open(dir.path(), Options::default())?);
+    /// let writer = BatchWriter::new(Arc::clone(&db), BatchWriterOptions::default())?;
+    /// for index in 0..10 {
+    ///     writer.put(format!("key-{index}").as_bytes(), b"value")?; // tickets dropped
+    /// }
+    /// writer.flush()?; // all ten are committed now
+    /// assert_eq!(writer.stats().operations_committed, 10);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn flush(&self) -> Result<()> {
         let shared = &self.handle.shared;
         let mut state = lock(&shared.state);
@@ -503,6 +602,20 @@ impl BatchWriter {
     }
 
     /// The writer's counters now.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use shaledb::{BatchWriter, BatchWriterOptions, Db, Options};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Arc::new(Db::open(dir.path(), Options::default())?);
+    /// let writer = BatchWriter::new(Arc::clone(&db), BatchWriterOptions::default())?;
+    /// writer.put(b"k", b"v")?.wait()?;
+    /// let stats = writer.stats();
+    /// assert_eq!(stats.operations_committed, 1);
+    /// assert_eq!(stats.failed_commits, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn stats(&self) -> BatchWriterStats {
         let state = lock(&self.handle.shared.state);
         let mean_batch_size = if state.commits == 0 {

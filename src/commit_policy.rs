@@ -50,6 +50,26 @@ use std::time::{Duration, Instant};
 
 /// How the leader of a group commit decides how many queued writes to take, and whether to
 /// wait for more. Set in `Options::commit_policy`.
+///
+/// ```
+/// use std::time::Duration;
+/// use shaledb::{CommitPolicy, Db, Options};
+///
+/// // Many writers, each syncing: let a leader wait up to 1 ms for company, so that more
+/// // writes share each fdatasync.
+/// let options = Options {
+///     commit_policy: CommitPolicy::Window {
+///         max_wait: Duration::from_millis(1),
+///         max_batches: 64,
+///         max_bytes: 1 << 20,
+///     },
+///     ..Options::default()
+/// };
+/// let dir = tempfile::tempdir()?;
+/// let db = Db::open(dir.path(), options)?;
+/// # drop(db);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CommitPolicy {
     /// Commit what is queued now; never wait. Groups are capped at

@@ -2,18 +2,19 @@
 //! (`recovery.rs`), starts its threads, and turns each public call into work on the engine's
 //! parts (`engine.rs` lists them, with the lock order and the invariants). It parses no bytes.
 
-use std::ops::{Bound, RangeBounds};
+use std::ops::Bound;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use crate::batch::WriteBatch;
-use crate::db_iterator::{DbIterator, prefix_successor};
+use crate::db_iterator::{DbIterator, Key, prefix_successor};
 use crate::durability::{Completion, DurableTicket};
 use crate::engine::{Engine, lock};
 use crate::error::{Error, Result};
 use crate::fs::{LOCK_FILE_NAME, remove_file, wal_path};
 use crate::key::{FileNumber, SequenceNumber, check_key};
+use crate::key_range::{KeyBounds, KeyRange};
 use crate::manifest::{NUM_LEVELS, VersionEdit};
 use crate::options::{Options, ReadOptions, WriteOptions};
 use crate::read_view::ReadView;
@@ -237,12 +238,13 @@ impl Db {
 
     /// Every key and value in key order (reverse with `.rev()`), as of now.
     pub fn iter(&self) -> DbIterator {
-        self.range::<&[u8], _>(..)
+        self.range(..)
     }
 
     /// The keys within `range` and their values, in key order (reverse with `.rev()`), as of
-    /// now.
-    pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> DbIterator {
+    /// now. `range` is any of Rust's range forms over any key type, `..` included, without an
+    /// annotation: see [`KeyRange`].
+    pub fn range<R: KeyRange>(&self, range: R) -> DbIterator {
         self.range_with(range, &ReadOptions::default())
     }
 
@@ -254,23 +256,25 @@ impl Db {
         }
     }
 
-    /// [`range`](Self::range) with options (a snapshot, caching, checksum verification). An
-    /// iterator reads one consistent view: the state when it was created, or the snapshot's.
-    pub fn range_with<K: AsRef<[u8]>, R: RangeBounds<K>>(
-        &self,
-        range: R,
-        options: &ReadOptions<'_>,
-    ) -> DbIterator {
-        let lower = owned_bound(range.start_bound());
-        let upper = owned_bound(range.end_bound());
+    /// [`range`](Self::range) with options (a snapshot, bounds, caching, checksum
+    /// verification). An iterator reads one consistent view: the state when it was created, or
+    /// the snapshot's. It yields the keys within both `range` and the options'
+    /// [`iterate_lower_bound`](ReadOptions::iterate_lower_bound) and
+    /// [`iterate_upper_bound`](ReadOptions::iterate_upper_bound), and reads no table and no
+    /// block that holds only keys outside them (as far as the tables' key ranges and index
+    /// blocks tell).
+    pub fn range_with<R: KeyRange>(&self, range: R, options: &ReadOptions<'_>) -> DbIterator {
+        let bounds = KeyBounds::of(&range).intersect(iterate_bounds(options));
         match self
             .engine
             .check_open()
             .and_then(|()| self.read_point(options))
         {
-            Ok((sequence, view)) => {
-                DbIterator::new(view.sources(block_options(options)), sequence, lower, upper)
-            }
+            Ok((sequence, view)) => DbIterator::new(
+                view.sources(block_options(options), bounds.clone()),
+                sequence,
+                bounds,
+            ),
             Err(error) => DbIterator::failed(error),
         }
     }
@@ -306,10 +310,9 @@ impl Db {
     /// Flushes the memtable, then compacts every file holding keys in `range`, level by level,
     /// down to the last level: deleted and overwritten versions that no snapshot can see are
     /// dropped. Waits until done.
-    pub fn compact_range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Result<()> {
+    pub fn compact_range<R: KeyRange>(&self, range: R) -> Result<()> {
         self.check_not_read_only()?;
-        let lower = owned_bound(range.start_bound());
-        let upper = owned_bound(range.end_bound());
+        let KeyBounds { lower, upper } = KeyBounds::of(&range);
         crate::flush::flush_and_wait(&self.engine)?;
         crate::compaction::scheduler::compact_range(&self.engine, lower, upper)
     }
@@ -365,6 +368,127 @@ impl Db {
     /// errors); call `close` to see them.
     pub fn close(&self) -> Result<()> {
         close(&self.engine)
+    }
+}
+
+/// Reads built on the iterator and the point read: the first and last entries, and whether a
+/// key is present.
+impl Db {
+    /// The smallest key and its value (its newest version; deleted keys are skipped), or `None`
+    /// when the database holds no key, as of now.
+    ///
+    /// ```
+    /// use shaledb::{Db, Options};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// assert_eq!(db.first_key_value()?, None);
+    /// db.put(b"b", b"2")?;
+    /// db.put(b"a", b"1")?;
+    /// db.delete(b"a")?;
+    /// let (key, value) = db.first_key_value()?.expect("b is there");
+    /// assert_eq!((key.as_slice(), &*value), (&b"b"[..], &b"2"[..]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn first_key_value(&self) -> Result<Option<(Key, Value)>> {
+        self.first_key_value_with(&ReadOptions::default())
+    }
+
+    /// [`first_key_value`](Self::first_key_value) with options: at a snapshot, and the first
+    /// key at or after [`ReadOptions::iterate_lower_bound`] and before
+    /// [`ReadOptions::iterate_upper_bound`].
+    ///
+    /// ```
+    /// use shaledb::{Db, Options, ReadOptions};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// db.put(b"a", b"1")?;
+    /// db.put(b"c", b"3")?;
+    /// let from_b = ReadOptions { iterate_lower_bound: Some(b"b"), ..ReadOptions::default() };
+    /// assert_eq!(db.first_key_value_with(&from_b)?.map(|(key, _)| key), Some(b"c".to_vec()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn first_key_value_with(&self, options: &ReadOptions<'_>) -> Result<Option<(Key, Value)>> {
+        self.range_with(.., options).next().transpose()
+    }
+
+    /// The largest key and its value (its newest version; deleted keys are skipped), or `None`
+    /// when the database holds no key, as of now.
+    ///
+    /// ```
+    /// use shaledb::{Db, Options};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// db.put(b"a", b"1")?;
+    /// db.put(b"b", b"2")?;
+    /// db.delete(b"b")?;
+    /// assert_eq!(db.last_key_value()?.map(|(key, _)| key), Some(b"a".to_vec()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn last_key_value(&self) -> Result<Option<(Key, Value)>> {
+        self.last_key_value_with(&ReadOptions::default())
+    }
+
+    /// [`last_key_value`](Self::last_key_value) with options: at a snapshot, and the last key
+    /// before [`ReadOptions::iterate_upper_bound`] and at or after
+    /// [`ReadOptions::iterate_lower_bound`].
+    ///
+    /// ```
+    /// use shaledb::{Db, Options, ReadOptions};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// db.put(b"a", b"old")?;
+    /// let snapshot = db.snapshot();
+    /// db.put(b"a", b"new")?;
+    /// db.put(b"z", b"26")?;
+    /// let at_snapshot = ReadOptions { snapshot: Some(&snapshot), ..ReadOptions::default() };
+    /// let (key, value) = db.last_key_value_with(&at_snapshot)?.expect("a was there");
+    /// assert_eq!((key.as_slice(), &*value), (&b"a"[..], &b"old"[..]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn last_key_value_with(&self, options: &ReadOptions<'_>) -> Result<Option<(Key, Value)>> {
+        self.range_with(.., options).next_back().transpose()
+    }
+
+    /// Whether `key` is present (set and not deleted), as of now. The lookup of
+    /// [`get`](Self::get), without handing back the value (which `get` does not copy either:
+    /// a [`Value`] shares the block or memtable it was found in).
+    ///
+    /// ```
+    /// use shaledb::{Db, Options};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// db.put(b"k", b"v")?;
+    /// assert!(db.contains_key(b"k")?);
+    /// db.delete(b"k")?;
+    /// assert!(!db.contains_key(b"k")?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn contains_key(&self, key: &[u8]) -> Result<bool> {
+        self.contains_key_with(key, &ReadOptions::default())
+    }
+
+    /// [`contains_key`](Self::contains_key) with options: at a snapshot, with caching and
+    /// checksum verification as set. The iterator bounds do not apply.
+    ///
+    /// ```
+    /// use shaledb::{Db, Options, ReadOptions};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// let snapshot = db.snapshot();
+    /// db.put(b"k", b"v")?;
+    /// let at_snapshot = ReadOptions { snapshot: Some(&snapshot), ..ReadOptions::default() };
+    /// assert!(!db.contains_key_with(b"k", &at_snapshot)?);
+    /// assert!(db.contains_key(b"k")?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn contains_key_with(&self, key: &[u8], options: &ReadOptions<'_>) -> Result<bool> {
+        Ok(self.get_with(key, options)?.is_some())
     }
 }
 
@@ -554,11 +678,14 @@ fn block_options(options: &ReadOptions<'_>) -> BlockReadOptions {
     }
 }
 
-fn owned_bound<K: AsRef<[u8]>>(bound: Bound<&K>) -> Bound<Vec<u8>> {
-    match bound {
-        Bound::Included(key) => Bound::Included(key.as_ref().to_vec()),
-        Bound::Excluded(key) => Bound::Excluded(key.as_ref().to_vec()),
-        Bound::Unbounded => Bound::Unbounded,
+/// The bounds `options` set on iterators: lower included, upper excluded.
+fn iterate_bounds(options: &ReadOptions<'_>) -> KeyBounds {
+    let bound = |key: Option<&[u8]>, make: fn(Vec<u8>) -> Bound<Vec<u8>>| {
+        key.map_or(Bound::Unbounded, |key| make(key.to_vec()))
+    };
+    KeyBounds {
+        lower: bound(options.iterate_lower_bound, Bound::Included),
+        upper: bound(options.iterate_upper_bound, Bound::Excluded),
     }
 }
 
@@ -717,6 +844,48 @@ fn record_finished_wal(engine: &Engine, number: FileNumber, synced_size: u64) ->
         // lost, so a full disk does not fail the close.
         Err(error) if error.is_storage_full() => Ok(()),
         other => other,
+    }
+}
+
+/// Checkpoints (`checkpoint.rs`).
+impl Db {
+    /// Makes a checkpoint: a consistent copy of the database in the new directory `dir`, which
+    /// opens with [`Db::open`] or [`Db::open_read_only`] as an independent database holding
+    /// the state at one sequence number — every write acknowledged before this call (synced or
+    /// not), whole batches only, nothing half-applied. `dir` must not exist or be empty
+    /// (`Error::InvalidArgument` otherwise); it uses this database's
+    /// [`Options::file_system`].
+    ///
+    /// Tables are hard-linked ([`FileSystem::hard_link`](crate::vfs::FileSystem::hard_link)),
+    /// so on the same file system a checkpoint costs next to no space or time, whatever the
+    /// size of the database: tables are never modified once written, and a later compaction
+    /// here only removes this database's name of a file the checkpoint still names. Where a
+    /// link fails (another file system) the file is copied. The write-ahead logs of the writes
+    /// not yet in a table are copied (the live one up to the consistent point) and synced; a
+    /// manifest naming exactly those files and a `CURRENT` are written last. When this returns
+    /// everything is synced, the directory too: the checkpoint survives a power loss.
+    ///
+    /// Writers are held only while the point is recorded (no I/O); reads, writes, flushes and
+    /// compactions go on while the files are linked and copied. A failed checkpoint removes
+    /// what it wrote (an interrupted one leaves no `CURRENT`, so `dir` never opens as a
+    /// database). A database opened read-only refuses with `Error::ReadOnly`, as does one
+    /// that refuses writes after a failure.
+    ///
+    /// ```
+    /// use shaledb::{Db, Options};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path().join("db"), Options::default())?;
+    /// db.put(b"k", b"v")?;
+    /// let report = db.checkpoint(dir.path().join("backup"))?;
+    /// db.put(b"k", b"later")?;
+    /// let backup = Db::open_read_only(dir.path().join("backup"), Options::default())?;
+    /// assert_eq!(backup.get(b"k")?.as_deref(), Some(&b"v"[..]));
+    /// assert_eq!(report.sequence.0, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn checkpoint(&self, dir: impl AsRef<Path>) -> Result<crate::CheckpointReport> {
+        crate::checkpoint::checkpoint(&self.engine, dir.as_ref())
     }
 }
 
@@ -1008,7 +1177,7 @@ mod panic_tests {
         db.engine
             .compaction_started
             .set(|| panic!("injected compaction panic"));
-        expect_read_only_naming(db.compact_range::<&[u8], _>(..), "a manual compaction");
+        expect_read_only_naming(db.compact_range(..), "a manual compaction");
         expect_read_only_naming(db.put(b"later", b"write"), "a manual compaction");
         assert_eq!(db.get(b"key1").unwrap().as_deref(), Some(&b"value"[..]));
         expect_read_only_naming(db.close(), "a manual compaction");

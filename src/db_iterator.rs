@@ -3,13 +3,23 @@
 //!
 //! Each direction of a `DbIterator` runs its own one-way merge (forward: smallest key first;
 //! backward: largest first) over the same pinned memtables and tables, so no iterator ever
-//! switches direction. The two ends stop when they meet, so no key is yielded twice.
+//! switches direction. Each end has a position: the front yields keys at or after its position
+//! (its seek target) or after it (the last key it yielded), the back keys at or before or
+//! before its own; neither end yields a key beyond the other's position, so the two ends stop
+//! when they meet and no key is yielded twice. A seek moves one end's position and restarts
+//! that end's merge there, over the same sources (same sequence number, same files); the
+//! other end keeps its position and its merge.
+//!
+//! The bounds (the range and the read options' bounds, intersected) go down to the sources:
+//! tables wholly outside them are left out of the merge and no table iterator reads a block
+//! wholly outside them (`read_view.rs`, `iterator.rs`).
 
 use std::ops::Bound;
 
 use crate::error::{Error, Result};
 use crate::iterator::InternalIterator;
 use crate::key::{SequenceNumber, ValueKind, internal_key, parse_internal_key};
+use crate::key_range::{KeyBounds, as_slice, is_above, is_below, tighter_lower, tighter_upper};
 use crate::merging_iterator::{Direction, MergingIterator};
 use crate::value::Value;
 
@@ -21,21 +31,37 @@ pub(crate) type SourceFactory = Box<dyn Fn() -> Vec<Box<dyn InternalIterator>> +
 
 /// One end of a [`DbIterator`].
 struct End {
+    /// This end's merge, built on its first step.
     merge: Option<MergingIterator>,
-    /// The last user key this end yielded.
-    last_yielded: Option<Vec<u8>>,
+    /// Whether `merge` is positioned for the next step: false before the first step, after a
+    /// seek and after an error (the next step seeks the merge to `position`).
+    positioned: bool,
+    /// Where this end stands (see the module documentation): `Unbounded` until it yields or
+    /// seeks, `Excluded(key)` after yielding `key`, `Included(target)` after a seek.
+    position: Bound<Vec<u8>>,
+}
+
+impl End {
+    fn new() -> Self {
+        End {
+            merge: None,
+            positioned: false,
+            position: Bound::Unbounded,
+        }
+    }
 }
 
 /// An iterator over the database's keys and values in key order, as of one sequence number,
 /// between optional bounds. Iterates forward with `next` and backward with `next_back`; the two
-/// ends never yield the same key.
+/// ends never yield the same key. [`seek`](Self::seek) and [`seek_back`](Self::seek_back) move
+/// one end without building a new iterator.
 ///
-/// Items are `Result`s: after an error (a damaged block), the iterator ends.
+/// Items are `Result`s: after an error (a damaged block), the iterator ends, until a seek
+/// starts it again.
 pub struct DbIterator {
     sources: SourceFactory,
     sequence: SequenceNumber,
-    lower: Bound<Vec<u8>>,
-    upper: Bound<Vec<u8>>,
+    bounds: KeyBounds,
     front: End,
     back: End,
     finished: bool,
@@ -44,90 +70,143 @@ pub struct DbIterator {
 }
 
 impl DbIterator {
-    pub(crate) fn new(
-        sources: SourceFactory,
-        sequence: SequenceNumber,
-        lower: Bound<Vec<u8>>,
-        upper: Bound<Vec<u8>>,
-    ) -> Self {
+    pub(crate) fn new(sources: SourceFactory, sequence: SequenceNumber, bounds: KeyBounds) -> Self {
         DbIterator {
             sources,
             sequence,
-            lower,
-            upper,
-            front: End {
-                merge: None,
-                last_yielded: None,
-            },
-            back: End {
-                merge: None,
-                last_yielded: None,
-            },
+            bounds,
+            front: End::new(),
+            back: End::new(),
             finished: false,
             pending_error: None,
         }
     }
 
-    fn below_upper(&self, key: &[u8]) -> bool {
-        match &self.upper {
-            Bound::Included(upper) => key <= upper.as_slice(),
-            Bound::Excluded(upper) => key < upper.as_slice(),
-            Bound::Unbounded => true,
-        }
+    /// Moves the front end to `key`: the next [`next`](Iterator::next) yields the first key at
+    /// or after `key` — within the iterator's range, and before the back end's position (the
+    /// last key `next_back` yielded, or its [`seek_back`](Self::seek_back) target), since the
+    /// two ends stop where they meet. The front may move backward as well as forward, and
+    /// yields again keys it yielded before. The back end is not moved.
+    ///
+    /// The iterator keeps reading the state it was created with (its snapshot, its files): a
+    /// seek only repositions the front end's merge over them, when `next` is next called. A seek
+    /// also starts again an iterator that had ended (at the end of its range, where the ends
+    /// met, or after an error).
+    ///
+    /// ```
+    /// use shaledb::{Db, Options};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// for key in [b"a", b"c", b"e", b"g"] {
+    ///     db.put(key, b"")?;
+    /// }
+    /// let mut iterator = db.iter();
+    /// iterator.seek(b"b");
+    /// assert_eq!(iterator.next().transpose()?.map(|(key, _)| key), Some(b"c".to_vec()));
+    /// assert_eq!(iterator.next_back().transpose()?.map(|(key, _)| key), Some(b"g".to_vec()));
+    /// iterator.seek(b"e");
+    /// let rest: Vec<_> = iterator.map(|item| item.map(|(key, _)| key)).collect::<Result<_, _>>()?;
+    /// assert_eq!(rest, vec![b"e".to_vec()]); // "g" was yielded by the back end
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn seek(&mut self, key: &[u8]) {
+        self.front.position = Bound::Included(key.to_vec());
+        self.front.positioned = false;
+        self.finished = false;
     }
 
-    fn above_lower(&self, key: &[u8]) -> bool {
-        match &self.lower {
-            Bound::Included(lower) => key >= lower.as_slice(),
-            Bound::Excluded(lower) => key > lower.as_slice(),
-            Bound::Unbounded => true,
-        }
+    /// Moves the back end to `key` (RocksDB's `SeekForPrev`): the next
+    /// [`next_back`](DoubleEndedIterator::next_back) yields the last key at or before `key` —
+    /// within the iterator's range, and after the front end's position (the last key `next`
+    /// yielded, or its [`seek`](Self::seek) target). The front end is not moved. Otherwise as
+    /// [`seek`](Self::seek).
+    ///
+    /// ```
+    /// use shaledb::{Db, Options};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// for key in [b"a", b"c", b"e", b"g"] {
+    ///     db.put(key, b"")?;
+    /// }
+    /// let mut iterator = db.range(b"b".as_slice()..);
+    /// iterator.seek_back(b"f");
+    /// let keys: Vec<_> = iterator.by_ref().rev().map(|item| item.map(|(key, _)| key)).collect::<Result<_, _>>()?;
+    /// assert_eq!(keys, vec![b"e".to_vec(), b"c".to_vec()]); // "a" is outside the range
+    /// iterator.seek_back(b"z");
+    /// assert_eq!(iterator.next_back().transpose()?.map(|(key, _)| key), Some(b"g".to_vec()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn seek_back(&mut self, key: &[u8]) {
+        self.back.position = Bound::Included(key.to_vec());
+        self.back.positioned = false;
+        self.finished = false;
     }
 
-    fn start_front(&mut self) -> Result<MergingIterator> {
-        let mut merge = MergingIterator::new((self.sources)());
-        let target = match &self.lower {
-            Bound::Included(lower) | Bound::Excluded(lower) => {
-                Some(internal_key(lower, SequenceNumber::MAX, ValueKind::Value))
+    /// Whether the front end may yield `key`: above the lower bound and its own position, and
+    /// below the upper bound and the back end's position.
+    fn front_may_start_at(&self, key: &[u8]) -> bool {
+        self.bounds.is_above_lower(key) && is_above(&self.front.position, key)
+    }
+
+    fn front_may_reach(&self, key: &[u8]) -> bool {
+        self.bounds.is_below_upper(key) && is_below(&self.back.position, key)
+    }
+
+    fn back_may_start_at(&self, key: &[u8]) -> bool {
+        self.bounds.is_below_upper(key) && is_below(&self.back.position, key)
+    }
+
+    fn back_may_reach(&self, key: &[u8]) -> bool {
+        self.bounds.is_above_lower(key) && is_above(&self.front.position, key)
+    }
+
+    /// Seeks `merge` to where the front end starts: its position or the lower bound, the
+    /// tighter of the two.
+    fn position_front(&self, merge: &mut MergingIterator) -> Result<()> {
+        let start = tighter_lower(as_slice(&self.bounds.lower), as_slice(&self.front.position));
+        let target = match start {
+            Bound::Included(key) | Bound::Excluded(key) => {
+                Some(internal_key(key, SequenceNumber::MAX, ValueKind::Value))
             }
             Bound::Unbounded => None,
         };
-        merge.seek_forward(target.as_deref())?;
-        Ok(merge)
+        merge.seek_forward(target.as_deref())
     }
 
-    fn start_back(&mut self) -> Result<MergingIterator> {
-        let mut merge = MergingIterator::new((self.sources)());
-        let target = match &self.upper {
-            // Every entry of `upper` sorts at or before (upper, 0, tombstone).
-            Bound::Included(upper) => {
-                Some(internal_key(upper, SequenceNumber(0), ValueKind::Tombstone))
+    /// Seeks `merge` to where the back end starts: its position or the upper bound, the tighter
+    /// of the two.
+    fn position_back(&self, merge: &mut MergingIterator) -> Result<()> {
+        let start = tighter_upper(as_slice(&self.bounds.upper), as_slice(&self.back.position));
+        let target = match start {
+            // Every entry of `key` sorts at or before (key, 0, tombstone).
+            Bound::Included(key) => {
+                Some(internal_key(key, SequenceNumber(0), ValueKind::Tombstone))
             }
-            // Every entry of a smaller key sorts before (upper, MAX): no entry has sequence MAX.
-            Bound::Excluded(upper) => {
-                Some(internal_key(upper, SequenceNumber::MAX, ValueKind::Value))
-            }
+            // Every entry of a smaller key sorts before (key, MAX): no entry has sequence MAX.
+            Bound::Excluded(key) => Some(internal_key(key, SequenceNumber::MAX, ValueKind::Value)),
             Bound::Unbounded => None,
         };
-        merge.seek_backward(target.as_deref())?;
-        Ok(merge)
+        merge.seek_backward(target.as_deref())
     }
 
     /// The next visible (key, value) walking forward, or `None` at the end.
-    fn step_forward(&mut self, merge: &mut MergingIterator) -> Result<Option<(Key, Value)>> {
+    fn step_forward(&self, merge: &mut MergingIterator) -> Result<Option<(Key, Value)>> {
         let mut skip_key: Option<Vec<u8>> = None;
         while merge.valid() {
             let parsed = parse_internal_key(merge.key())
                 .map_err(|reason| Error::corruption("<iterator>", 0, reason))?;
             if parsed.sequence > self.sequence
                 || skip_key.as_deref() == Some(parsed.user_key)
-                || self.front.last_yielded.as_deref() == Some(parsed.user_key)
-                || !self.above_lower(parsed.user_key)
+                || !self.front_may_start_at(parsed.user_key)
             {
                 merge.advance()?;
                 continue;
             }
-            if !self.below_upper(parsed.user_key) {
+            // Stops on the first visible entry of a key, so that a later step that may go
+            // further (the back end moved) resumes here.
+            if !self.front_may_reach(parsed.user_key) {
                 return Ok(None);
             }
             let key = parsed.user_key.to_vec();
@@ -136,25 +215,24 @@ impl DbIterator {
                     skip_key = Some(key);
                     merge.advance()?;
                 }
-                ValueKind::Value => {
-                    let value = merge.value();
-                    merge.advance()?;
-                    return Ok(Some((key, value)));
-                }
+                // The merge stays on the entry: the next step skips it (its key is this end's
+                // position then), so that a step reads no further than it yields.
+                ValueKind::Value => return Ok(Some((key, merge.value()))),
             }
         }
         Ok(None)
     }
 
     /// The next visible (key, value) walking backward, or `None` at the start.
-    fn step_backward(&mut self, merge: &mut MergingIterator) -> Result<Option<(Key, Value)>> {
+    fn step_backward(&self, merge: &mut MergingIterator) -> Result<Option<(Key, Value)>> {
         // Walking backward, a key's versions come oldest first: remember the newest visible one
         // and yield it when the walk moves on to a smaller key.
         let mut group: Option<(Vec<u8>, Option<Value>)> = None;
         while merge.valid() {
             let parsed = parse_internal_key(merge.key())
                 .map_err(|reason| Error::corruption("<iterator>", 0, reason))?;
-            if !self.above_lower(parsed.user_key) {
+            // Stops on the first (oldest) entry of a key, so that a later step resumes here.
+            if !self.back_may_reach(parsed.user_key) {
                 break;
             }
             if let Some((group_key, newest)) = &group
@@ -165,7 +243,7 @@ impl DbIterator {
                 }
                 group = None;
             }
-            if !self.below_upper(parsed.user_key) {
+            if !self.back_may_start_at(parsed.user_key) {
                 merge.advance()?;
                 continue;
             }
@@ -183,24 +261,53 @@ impl DbIterator {
 
     /// An iterator that yields `error` once and ends (the database was closed, say).
     pub(crate) fn failed(error: Error) -> Self {
-        let mut iterator = DbIterator::new(
-            Box::new(Vec::new),
-            SequenceNumber(0),
-            Bound::Unbounded,
-            Bound::Unbounded,
-        );
+        let mut iterator =
+            DbIterator::new(Box::new(Vec::new), SequenceNumber(0), KeyBounds::UNBOUNDED);
         iterator.pending_error = Some(error);
         iterator
     }
 
+    /// Ends the iteration with `error`. The merges may have lost a source to the error (a
+    /// table iterator is invalid after one), so either end seeks its merge again before it
+    /// steps again.
     fn finish_with(&mut self, error: Error) -> Option<Result<(Key, Value)>> {
         self.finished = true;
+        self.front.positioned = false;
+        self.back.positioned = false;
         Some(Err(error))
     }
-}
 
-impl DbIterator {
-    /// One step from the front (`Direction::Forward`) or the back: start that end's merge if
+    fn end_mut(&mut self, direction: Direction) -> &mut End {
+        match direction {
+            Direction::Forward => &mut self.front,
+            Direction::Backward => &mut self.back,
+        }
+    }
+
+    /// Positions `merge` for the end walking `direction` if it is not, then finds that end's
+    /// next visible entry.
+    fn step_end(
+        &mut self,
+        direction: Direction,
+        merge: &mut MergingIterator,
+    ) -> Result<Option<(Key, Value)>> {
+        let forward = direction == Direction::Forward;
+        if !self.end_mut(direction).positioned {
+            if forward {
+                self.position_front(merge)?;
+            } else {
+                self.position_back(merge)?;
+            }
+            self.end_mut(direction).positioned = true;
+        }
+        if forward {
+            self.step_forward(merge)
+        } else {
+            self.step_backward(merge)
+        }
+    }
+
+    /// One step from the front (`Direction::Forward`) or the back: build that end's merge if
     /// needed, find its next visible entry, and end the iteration where the two ends meet.
     fn step(&mut self, direction: Direction) -> Option<Result<(Key, Value)>> {
         if let Some(error) = self.pending_error.take() {
@@ -209,56 +316,26 @@ impl DbIterator {
         if self.finished {
             return None;
         }
-        let forward = direction == Direction::Forward;
-        let taken = if forward {
-            self.front.merge.take()
-        } else {
-            self.back.merge.take()
-        };
-        let mut merge = match taken {
+        let mut merge = match self.end_mut(direction).merge.take() {
             Some(merge) => merge,
-            None => match if forward {
-                self.start_front()
-            } else {
-                self.start_back()
-            } {
-                Ok(merge) => merge,
-                Err(error) => return self.finish_with(error),
-            },
+            None => MergingIterator::new((self.sources)()),
         };
-        let step = if forward {
-            self.step_forward(&mut merge)
-        } else {
-            self.step_backward(&mut merge)
-        };
-        let (this_end, other_end) = if forward {
-            (&mut self.front, &self.back)
-        } else {
-            (&mut self.back, &self.front)
-        };
-        this_end.merge = Some(merge);
-        let (key, value) = match step {
-            Err(error) => return self.finish_with(error),
+        let step = self.step_end(direction, &mut merge);
+        let end = self.end_mut(direction);
+        end.merge = Some(merge);
+        match step {
+            Err(error) => self.finish_with(error),
+            // The end of the range, or the other end's position: nothing is left for either
+            // end until a seek.
             Ok(None) => {
                 self.finished = true;
-                return None;
+                None
             }
-            Ok(Some(entry)) => entry,
-        };
-        // The other end already yielded this key or one beyond it: the ends have met.
-        let met = other_end.last_yielded.as_ref().is_some_and(|other| {
-            if forward {
-                key >= *other
-            } else {
-                key <= *other
+            Ok(Some((key, value))) => {
+                end.position = Bound::Excluded(key.clone());
+                Some(Ok((key, value)))
             }
-        });
-        if met {
-            self.finished = true;
-            return None;
         }
-        this_end.last_yielded = Some(key.clone());
-        Some(Ok((key, value)))
     }
 }
 
@@ -346,8 +423,7 @@ mod tests {
             let forward = DbIterator::new(
                 memtable_view(entries),
                 SequenceNumber(sequence),
-                Bound::Unbounded,
-                Bound::Unbounded,
+                KeyBounds::UNBOUNDED,
             );
             assert_eq!(
                 collect(forward),
@@ -357,8 +433,7 @@ mod tests {
             let backward = DbIterator::new(
                 memtable_view(entries),
                 SequenceNumber(sequence),
-                Bound::Unbounded,
-                Bound::Unbounded,
+                KeyBounds::UNBOUNDED,
             );
             let mut reversed = collect(backward.rev());
             reversed.reverse();
@@ -378,8 +453,7 @@ mod tests {
         let mut iterator = DbIterator::new(
             memtable_view(&borrowed),
             SequenceNumber(100),
-            Bound::Unbounded,
-            Bound::Unbounded,
+            KeyBounds::UNBOUNDED,
         );
         let mut seen = Vec::new();
         loop {
@@ -403,8 +477,10 @@ mod tests {
         let bounded = DbIterator::new(
             memtable_view(&borrowed),
             SequenceNumber(100),
-            Bound::Excluded(b"k03".to_vec()),
-            Bound::Included(b"k07".to_vec()),
+            KeyBounds {
+                lower: Bound::Excluded(b"k03".to_vec()),
+                upper: Bound::Included(b"k07".to_vec()),
+            },
         );
         let keys: Vec<_> = collect(bounded).into_iter().map(|(key, _)| key).collect();
         assert_eq!(
@@ -419,8 +495,10 @@ mod tests {
         let bounded_back = DbIterator::new(
             memtable_view(&borrowed),
             SequenceNumber(100),
-            Bound::Included(b"k03".to_vec()),
-            Bound::Excluded(b"k07".to_vec()),
+            KeyBounds {
+                lower: Bound::Included(b"k03".to_vec()),
+                upper: Bound::Excluded(b"k07".to_vec()),
+            },
         );
         let keys: Vec<_> = collect(bounded_back.rev())
             .into_iter()

@@ -27,7 +27,10 @@
 //! - The visible sequence is published after every entry at or below it is in a memtable of the
 //!   current view (or in a table of its version).
 //! - A frozen memtable leaves the view in the same update that adds its table to the version.
-//! - A write-ahead log is deleted only after the manifest durably records a log number above it.
+//! - A write-ahead log is deleted only after the manifest durably records a log number above it,
+//!   and not while a checkpoint (`checkpoint.rs`) may be copying it: a flush that makes a log
+//!   obsolete during one leaves it to the last checkpoint running to delete
+//!   ([`EngineState::may_delete_log`]).
 
 use std::collections::{HashSet, VecDeque};
 use std::path::PathBuf;
@@ -141,6 +144,11 @@ pub(crate) struct EngineState {
     pub running_compactions: usize,
     /// Per level, the largest key of the last file compacted out of it (round robin).
     pub cursors: [Option<Vec<u8>>; NUM_LEVELS],
+    /// Checkpoints running now (`checkpoint.rs`), which copy write-ahead logs without a lock.
+    pub checkpoints_running: usize,
+    /// Logs that flushes made obsolete while a checkpoint was running, for the last one
+    /// running to delete when it ends.
+    pub logs_kept_for_checkpoints: Vec<FileNumber>,
 }
 
 impl EngineState {
@@ -158,7 +166,20 @@ impl EngineState {
             compacting: HashSet::new(),
             running_compactions: 0,
             cursors: Default::default(),
+            checkpoints_running: 0,
+            logs_kept_for_checkpoints: Vec::new(),
         }
+    }
+
+    /// Called when a flush made write-ahead log `number` obsolete: whether the caller deletes
+    /// it now. While a checkpoint runs the log is kept instead, since the checkpoint may be
+    /// copying it, and the last checkpoint to end deletes it.
+    pub fn may_delete_log(&mut self, number: FileNumber) -> bool {
+        if self.checkpoints_running == 0 {
+            return true;
+        }
+        self.logs_kept_for_checkpoints.push(number);
+        false
     }
 }
 

@@ -117,12 +117,43 @@ impl Error {
     }
 
     /// Whether this error reports damaged or foreign bytes on disk.
+    ///
+    /// ```
+    /// use shaledb::{Db, Options};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// db.put(b"k", b"v")?;
+    /// db.close()?;
+    /// drop(db);
+    /// std::fs::write(dir.path().join("CURRENT"), b"garbage\n")?;
+    /// let error = Db::open(dir.path(), Options::default()).unwrap_err();
+    /// assert!(error.is_corruption(), "{error}");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_corruption(&self) -> bool {
         matches!(self, Error::Corruption { .. })
     }
 
     /// Whether this error reports a full disk (`ErrorKind::StorageFull`): retrying can succeed
     /// once space is freed.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use shaledb::vfs::{FaultFileSystem, FileClass};
+    /// use shaledb::{Db, Options};
+    ///
+    /// let file_system = FaultFileSystem::new();
+    /// let dir = tempfile::tempdir()?;
+    /// let options = Options { file_system: Arc::new(file_system.clone()), ..Options::default() };
+    /// file_system.set_disk_full(Some(FileClass::Any));
+    /// let error = Db::open(dir.path(), options.clone()).unwrap_err();
+    /// assert!(error.is_storage_full(), "{error}");
+    /// file_system.set_disk_full(None); // space freed: the same call succeeds
+    /// let db = Db::open(dir.path(), options)?;
+    /// # drop(db);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_storage_full(&self) -> bool {
         matches!(self, Error::Io { source, .. } if source.kind() == io::ErrorKind::StorageFull)
     }
@@ -135,16 +166,23 @@ impl fmt::Display for Error {
                 path: Some(path),
                 source,
             } => {
-                write!(f, "I/O error on {}: {source}", path.display())
+                write!(
+                    f,
+                    "I/O error on {}: {source}; {}",
+                    path.display(),
+                    io_advice(source.kind())
+                )
             }
-            Error::Io { path: None, source } => write!(f, "I/O error: {source}"),
+            Error::Io { path: None, source } => {
+                write!(f, "I/O error: {source}; {}", io_advice(source.kind()))
+            }
             Error::Corruption {
                 file,
                 offset,
                 reason,
             } => write!(
                 f,
-                "corruption in {} at byte offset {offset}: {reason}",
+                "corruption in {} at byte offset {offset}: {reason} (retrying does not help: the file is damaged or was not written by this shaledb; `shale verify` lists what else is damaged, and a backup or checkpoint restores it)",
                 file.display()
             ),
             Error::InvalidArgument(message) => write!(f, "invalid argument: {message}"),
@@ -174,6 +212,25 @@ impl From<io::Error> for Error {
     }
 }
 
+/// What to do about an I/O error of `kind`, for its message.
+fn io_advice(kind: io::ErrorKind) -> &'static str {
+    match kind {
+        io::ErrorKind::StorageFull => {
+            "the disk is full: free space (flushes and compactions wait and retry until it returns)"
+        }
+        io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => {
+            "check the permissions of the database directory and its files"
+        }
+        io::ErrorKind::NotFound => {
+            "check the path (a database file that was there is missing: was it deleted by hand?)"
+        }
+        io::ErrorKind::NotADirectory | io::ErrorKind::IsADirectory => {
+            "check the path: the database is a directory, its files are plain files"
+        }
+        _ => "check the device and the path; retrying helps only if the cause was temporary",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,9 +238,11 @@ mod tests {
     #[test]
     fn display_names_file_and_offset() {
         let error = Error::corruption("/db/000007.sst", 4096, "block checksum mismatch");
-        assert_eq!(
-            error.to_string(),
-            "corruption in /db/000007.sst at byte offset 4096: block checksum mismatch"
+        assert!(
+            error.to_string().starts_with(
+                "corruption in /db/000007.sst at byte offset 4096: block checksum mismatch ("
+            ),
+            "{error}"
         );
         assert!(error.is_corruption());
     }

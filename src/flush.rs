@@ -4,7 +4,8 @@
 //! One flush, in the order durability needs: write the table and fsync it, fsync the directory,
 //! append the manifest edit (new table, new log number) and fsync it, install the new version
 //! and drop the memtable from the read view in one step, and only then delete the memtable's
-//! write-ahead log. A failed flush is retried with exponential backoff a few times; after that
+//! write-ahead log (unless a checkpoint is copying logs: then the checkpoint deletes it when it
+//! ends). A failed flush is retried with exponential backoff a few times; after that
 //! the database turns read-only with the cause in every write's error and in `stats()`. A flush
 //! that failed because the disk is full is retried until space returns (the backoff capped at
 //! `RETRY_DELAY_MAX`, each retry counted in `stats().storage_full_retries`), while writers wait
@@ -238,13 +239,17 @@ fn flush_one(engine: &Engine, job: &ImmutableMemtable) -> Result<()> {
     state.immutables.pop_front();
     let memtable = engine.current_memtable();
     engine.install_view(&state, memtable);
+    // Counted before the waiters wake, so that `Db::flush` returns with the flush in `stats()`.
+    engine.stats.record_flush(flushed_bytes);
     engine.state_changed.notify_all();
+    let delete_log = state.may_delete_log(job.wal_number);
     drop(state);
 
-    engine.stats.record_flush(flushed_bytes);
     // The manifest no longer needs the log; a failure to delete it only leaves a file that the
-    // next open removes.
-    let _ = remove_file(engine.file_system(), &wal_path(&engine.dir, job.wal_number));
+    // next open removes. A checkpoint copying logs deletes it when it ends.
+    if delete_log {
+        let _ = remove_file(engine.file_system(), &wal_path(&engine.dir, job.wal_number));
+    }
     Ok(())
 }
 

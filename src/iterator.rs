@@ -2,12 +2,18 @@
 //! adapters over a memtable ([`MemtableIterator`]), one SSTable ([`TableSource`]) and the sorted,
 //! disjoint tables of one level ([`LevelIterator`], which opens one table at a time). The merge
 //! of many of them is in `merging_iterator.rs`; the public iterator in `db_iterator.rs`.
+//!
+//! Table iterators and level iterators may carry the user-key bounds of the public iterator
+//! they serve: a level iterator then holds only the tables overlapping the bounds, and each
+//! table iterator reads no block wholly outside them (`sstable/iter.rs`). Entries outside the
+//! bounds may still appear (from a block or memtable read anyway); the public iterator filters.
 
 use std::cmp::Ordering;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::key::{compare_internal_keys, parse_internal_key};
+use crate::key::{compare_internal_keys, parse_internal_key, user_key};
+use crate::key_range::KeyBounds;
 use crate::memtable::{Memtable, MemtableEntry};
 use crate::sstable::{BlockReadOptions, TableIterator};
 use crate::value::Value;
@@ -170,6 +176,9 @@ impl InternalIterator for TableSource {
     fn prev(&mut self) -> Result<()> {
         self.iterator.prev()
     }
+    fn seek_for_prev(&mut self, target: &[u8]) -> Result<()> {
+        self.iterator.seek_for_prev(target)
+    }
 }
 
 /// The tables of one sorted, non-overlapping level as one iterator, opening each table's
@@ -177,6 +186,8 @@ impl InternalIterator for TableSource {
 pub(crate) struct LevelIterator {
     tables: Vec<Arc<TableHandle>>,
     options: BlockReadOptions,
+    /// Passed to each table iterator: see the module documentation.
+    bounds: Option<Arc<KeyBounds>>,
     index: usize,
     current: Option<TableIterator>,
 }
@@ -186,17 +197,40 @@ impl LevelIterator {
         LevelIterator {
             tables,
             options,
+            bounds: None,
             index: 0,
             current: None,
         }
     }
 
+    /// The tables of `level` (sorted, disjoint) that overlap `bounds`, each opened with them:
+    /// no table wholly outside the bounds is ever opened.
+    pub fn bounded(
+        level: &[Arc<TableHandle>],
+        options: BlockReadOptions,
+        bounds: Arc<KeyBounds>,
+    ) -> Self {
+        let tables = overlapping_tables(level, &bounds).to_vec();
+        LevelIterator {
+            bounds: Some(bounds),
+            ..LevelIterator::new(tables, options)
+        }
+    }
+
+    /// Whether there is any table to open.
+    pub fn has_tables(&self) -> bool {
+        !self.tables.is_empty()
+    }
+
     fn open(&mut self, index: usize) -> Option<&mut TableIterator> {
         self.index = index;
-        self.current = self
-            .tables
-            .get(index)
-            .map(|handle| handle.table.iter_with(self.options));
+        self.current = self.tables.get(index).map(|handle| {
+            let mut iterator = handle.table.iter_with(self.options);
+            if let Some(bounds) = &self.bounds {
+                iterator.set_bounds(Arc::clone(bounds));
+            }
+            iterator
+        });
         self.current.as_mut()
     }
 
@@ -256,6 +290,21 @@ impl InternalIterator for LevelIterator {
         }
         self.skip_forward()
     }
+    fn seek_for_prev(&mut self, target: &[u8]) -> Result<()> {
+        // The last table whose smallest key is <= target: any entry <= target is in it or
+        // before it, and it holds one (its smallest).
+        let after = self.tables.partition_point(|handle| {
+            compare_internal_keys(&handle.metadata.smallest, target) != Ordering::Greater
+        });
+        let Some(index) = after.checked_sub(1) else {
+            self.current = None;
+            return Ok(());
+        };
+        if let Some(iterator) = self.open(index) {
+            iterator.seek_for_prev(target)?;
+        }
+        self.skip_backward()
+    }
     fn seek_to_first(&mut self) -> Result<()> {
         if let Some(iterator) = self.open(0) {
             iterator.seek_to_first()?;
@@ -288,4 +337,19 @@ impl InternalIterator for LevelIterator {
         }
         self.skip_backward()
     }
+}
+
+/// The tables of a sorted, disjoint level that overlap `bounds`: a contiguous run of them.
+pub(crate) fn overlapping_tables<'a>(
+    level: &'a [Arc<TableHandle>],
+    bounds: &KeyBounds,
+) -> &'a [Arc<TableHandle>] {
+    // Skip the tables wholly below the lower bound, then keep those starting at or below the
+    // upper bound.
+    let start =
+        level.partition_point(|handle| !bounds.is_above_lower(user_key(&handle.metadata.largest)));
+    let rest = &level[start..];
+    let count =
+        rest.partition_point(|handle| bounds.is_below_upper(user_key(&handle.metadata.smallest)));
+    &rest[..count]
 }

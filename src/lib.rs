@@ -29,7 +29,7 @@
 //!
 //! - the database: [`Db`], [`Snapshot`] (and the [`SequenceNumber`] it reads at),
 //!   [`DbIterator`] (and its [`Key`]), [`Value`] (and the [`SharedBuffer`] one can be built
-//!   from), [`VerifyReport`];
+//!   from), [`VerifyReport`], [`CheckpointReport`];
 //! - writes: [`WriteBatch`] (and the [`BatchOperation`]s it yields), [`WriteOptions`], the
 //!   [`DurableTicket`] of a write made visible before it is durable
 //!   ([`Db::write_durable`]), and [`BatchWriter`], which batches many small writes, with its
@@ -93,6 +93,7 @@ internal_mod! {
 }
 
 mod batch_writer;
+mod checkpoint;
 mod commit;
 mod commit_policy;
 mod compaction;
@@ -104,6 +105,7 @@ mod error;
 mod flush;
 mod integrity;
 mod iterator;
+mod key_range;
 mod memtable_arena;
 mod merging_iterator;
 mod options;
@@ -126,12 +128,14 @@ pub use batch_writer::{
     BatchStrategy, BatchWriter, BatchWriterOptions, BatchWriterStats, OPERATION_OVERHEAD_BYTES,
     RetryPolicy, Ticket,
 };
+pub use checkpoint::CheckpointReport;
 pub use commit_policy::CommitPolicy;
 pub use db::Db;
 pub use db_iterator::{DbIterator, Key};
 pub use durability::DurableTicket;
 pub use error::{Error, Result};
 pub use key::{MAX_KEY_SIZE, MAX_VALUE_SIZE, SequenceNumber};
+pub use key_range::KeyRange;
 pub use options::{Options, ReadOptions, WalRecoveryMode, WriteOptions};
 pub use snapshot::Snapshot;
 pub use sstable::{Compression, TableOptions};

@@ -1,6 +1,6 @@
 //! The `shale` command-line program: a db_bench-style benchmark (the default command), reads
-//! and writes of a database (`get`, `put`, `delete`, `scan`, `stats`, `verify`, `compact`) and
-//! readable dumps of its files (`dump sst|wal|manifest`). Built only with the default-on `cli`
+//! and writes of a database (`get`, `put`, `delete`, `scan`, `stats`, `verify`, `compact`),
+//! checkpoints (`checkpoint`) and readable dumps of its files (`dump sst|wal|manifest`). Built only with the default-on `cli`
 //! feature, which carries its dependencies (clap, indicatif).
 //!
 //! Commands live in `src/cli/`; this file parses the command line and turns the outcome into

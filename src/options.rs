@@ -225,10 +225,45 @@ impl WriteOptions {
 }
 
 /// Per-read options.
+///
+/// ```
+/// use shaledb::{Db, Options, ReadOptions};
+///
+/// let dir = tempfile::tempdir()?;
+/// let db = Db::open(dir.path(), Options::default())?;
+/// for key in [b"a", b"b", b"c", b"d"] {
+///     db.put(key, b"")?;
+/// }
+/// let from_b_to_d = ReadOptions {
+///     iterate_lower_bound: Some(b"b"),
+///     iterate_upper_bound: Some(b"d"), // excluded
+///     ..ReadOptions::default()
+/// };
+/// let keys: Vec<_> = db
+///     .range_with(.., &from_b_to_d)
+///     .map(|item| item.map(|(key, _)| key))
+///     .collect::<Result<_, _>>()?;
+/// assert_eq!(keys, vec![b"b".to_vec(), b"c".to_vec()]);
+/// // With a range too, the iterator keeps to both.
+/// assert_eq!(db.range_with(b"c".as_slice().., &from_b_to_d).count(), 1);
+/// assert_eq!(db.last_key_value_with(&from_b_to_d)?.map(|(key, _)| key), Some(b"c".to_vec()));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct ReadOptions<'a> {
     /// Read the database as it was when this snapshot was taken; `None` reads the latest state.
     pub snapshot: Option<&'a Snapshot>,
+    /// The smallest key an iterator may yield (included), as RocksDB's `iterate_lower_bound`:
+    /// the iterator and its back end stop there without reading past it. Applies to
+    /// iterators and to [`Db::first_key_value_with`](crate::Db::first_key_value_with) and
+    /// [`Db::last_key_value_with`](crate::Db::last_key_value_with), together with the range
+    /// given (the keys within both); not to point reads (`get`, `multi_get`,
+    /// `contains_key`). Default `None`.
+    pub iterate_lower_bound: Option<&'a [u8]>,
+    /// The key before which an iterator stops (excluded), as RocksDB's
+    /// `iterate_upper_bound`; otherwise as [`iterate_lower_bound`](Self::iterate_lower_bound).
+    /// Default `None`.
+    pub iterate_upper_bound: Option<&'a [u8]>,
     /// Keep blocks read from disk in the block cache. Turn off for large scans that would evict
     /// the working set. Default `true`.
     pub fill_cache: bool,
@@ -241,6 +276,8 @@ impl Default for ReadOptions<'_> {
     fn default() -> Self {
         ReadOptions {
             snapshot: None,
+            iterate_lower_bound: None,
+            iterate_upper_bound: None,
             fill_cache: true,
             verify_checksums: true,
         }

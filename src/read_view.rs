@@ -17,7 +17,8 @@ use std::sync::{Arc, RwLock};
 use crate::db_iterator::SourceFactory;
 use crate::error::Result;
 use crate::iterator::{InternalIterator, LevelIterator, MemtableIterator, TableSource};
-use crate::key::SequenceNumber;
+use crate::key::{SequenceNumber, user_key};
+use crate::key_range::KeyBounds;
 use crate::memtable::{Memtable, MemtableLookup};
 use crate::sstable::{BlockReadOptions, LookupResult};
 use crate::value::Value;
@@ -58,9 +59,12 @@ impl ReadView {
         Ok(None)
     }
 
-    /// The sources of a merge over this view: memtables, level-0 tables, one iterator per
-    /// deeper level. The factory keeps the view (and so its files) alive.
-    pub fn sources(self: Arc<Self>, options: BlockReadOptions) -> SourceFactory {
+    /// The sources of a merge over this view for an iterator within `bounds`: memtables, the
+    /// level-0 tables overlapping the bounds, one iterator per deeper level over its tables
+    /// overlapping the bounds; every table iterator reads no block wholly outside them
+    /// (`iterator.rs`). The factory keeps the view (and so its files) alive.
+    pub fn sources(self: Arc<Self>, options: BlockReadOptions, bounds: KeyBounds) -> SourceFactory {
+        let bounds = Arc::new(bounds);
         Box::new(move || {
             let mut sources: Vec<Box<dyn InternalIterator>> = Vec::new();
             sources.push(Box::new(MemtableIterator::new(Arc::clone(&self.memtable))));
@@ -68,11 +72,17 @@ impl ReadView {
                 sources.push(Box::new(MemtableIterator::new(Arc::clone(memtable))));
             }
             for handle in &self.version.levels[0] {
-                sources.push(Box::new(TableSource::new(handle.table.iter_with(options))));
+                let metadata = &handle.metadata;
+                if bounds.overlaps(user_key(&metadata.smallest), user_key(&metadata.largest)) {
+                    let mut iterator = handle.table.iter_with(options);
+                    iterator.set_bounds(Arc::clone(&bounds));
+                    sources.push(Box::new(TableSource::new(iterator)));
+                }
             }
             for level in &self.version.levels[1..] {
-                if !level.is_empty() {
-                    sources.push(Box::new(LevelIterator::new(level.clone(), options)));
+                let level = LevelIterator::bounded(level, options, Arc::clone(&bounds));
+                if level.has_tables() {
+                    sources.push(Box::new(level));
                 }
             }
             sources

@@ -73,7 +73,7 @@ impl SnapshotRegistry {
 ///
 /// let at_before = ReadOptions { snapshot: Some(&before), ..ReadOptions::default() };
 /// assert_eq!(db.get_with(b"balance", &at_before)?.as_deref(), Some(&b"100"[..]));
-/// assert_eq!(db.range_with::<&[u8], _>(.., &at_before).count(), 1);
+/// assert_eq!(db.range_with(.., &at_before).count(), 1);
 /// assert_eq!(db.get(b"balance")?, None);
 /// drop(before); // lets compaction drop the old version
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -84,7 +84,20 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// The sequence number of the last write this snapshot sees.
+    /// The sequence number of the last write this snapshot sees (every write is numbered, in
+    /// commit order).
+    ///
+    /// ```
+    /// use shaledb::{Db, Options};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// let before = db.snapshot();
+    /// db.put(b"k", b"v")?;
+    /// let after = db.snapshot();
+    /// assert!(after.sequence() > before.sequence());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn sequence(&self) -> SequenceNumber {
         self.sequence
     }

@@ -79,7 +79,20 @@ impl Value {
         }
     }
 
-    /// Copies the bytes out into a `Vec`.
+    /// Copies the bytes out into a `Vec` (a `Value` itself derefs to `[u8]` without copying).
+    ///
+    /// ```
+    /// use shaledb::{Db, Options};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// db.put(b"k", b"value")?;
+    /// let value = db.get(b"k")?.expect("present");
+    /// assert_eq!(&value[..2], b"va"); // borrowed from the memtable or a block
+    /// let owned: Vec<u8> = value.to_vec();
+    /// assert_eq!(owned, b"value");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn to_vec(&self) -> Vec<u8> {
         self.as_ref().to_vec()
     }

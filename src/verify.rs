@@ -29,6 +29,18 @@ use crate::sstable::{BlockReadOptions, Table};
 use crate::version::TableHandle;
 
 /// What [`Db::verify`](crate::Db::verify) checked, when it found nothing wrong.
+///
+/// ```
+/// use shaledb::{Db, Options};
+///
+/// let dir = tempfile::tempdir()?;
+/// let db = Db::open(dir.path(), Options::default())?;
+/// db.put(b"k", b"v")?;
+/// db.flush()?;
+/// let report = db.verify()?;
+/// assert!(report.files >= 2 && report.entries >= 1); // the manifest and one table
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct VerifyReport {
     /// Files checked: the manifest and every live table.

@@ -90,7 +90,7 @@ fn every_call_after_close_fails_with_closed() {
     closed(db.flush(), "flush");
     for (name, mut iterator) in [
         ("iter", db.iter()),
-        ("range", db.range::<&[u8], _>(..)),
+        ("range", db.range(..)),
         ("prefix", db.prefix(b"k")),
     ] {
         assert!(

@@ -301,6 +301,7 @@ fn usage_mistakes_exit_2_with_one_line() {
         &["get", "dir", "bad\\escape"],
         &["scan", "dir", "--limit", "-1"],
         &["dump", "sst"],
+        &["checkpoint", "only-a-dir"],
         &["dump", "table", "file"],
         &["dump"],
     ] {
@@ -321,6 +322,7 @@ fn every_command_has_help() {
         &["stats"],
         &["verify"],
         &["compact"],
+        &["checkpoint"],
         &["dump"],
         &["dump", "sst"],
         &["dump", "wal"],
@@ -419,6 +421,59 @@ fn stats_verify_and_compact_work_on_a_library_database() {
     assert!(last_level.contains('#'), "seed {seed}: {compacted}");
     let scanned = shale_ok(&["scan", db]);
     assert_eq!(scanned.lines().count() as u64, count, "seed {seed}");
+}
+
+#[test]
+fn checkpoint_makes_a_copy_that_opens_on_its_own() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let source = dir.path().join("db");
+    let seed = common::test_seed("cli_checkpoint");
+    let mut rng = Rng::new(seed);
+    write_database(&source, &mut rng, 1500);
+    // And a write that only a log holds.
+    let db = Db::open(&source, Options::default()).expect("open");
+    db.put(b"in-the-log", b"yes").expect("put");
+    drop(db);
+    let (source, dest) = (path_str(&source), dir.path().join("checkpoint"));
+    let dest = path_str(&dest);
+    let scanned = shale_ok(&["scan", source]);
+    assert!(scanned.contains("in-the-log\tyes\n"), "seed {seed}");
+
+    let made = shale_ok(&["checkpoint", source, dest]);
+    assert!(
+        made.starts_with(&format!(
+            "checkpoint of {source} in {dest} at sequence 1501: "
+        )) && made.contains(" files linked, 1 copied"),
+        "seed {seed}: {made}"
+    );
+    assert_eq!(shale_ok(&["scan", dest]), scanned, "seed {seed}");
+    assert_eq!(shale_ok(&["scan", source]), scanned, "seed {seed}");
+    assert!(shale_ok(&["verify", dest]).contains("ok: "));
+    let tables: Vec<_> = std::fs::read_dir(dest)
+        .expect("list the checkpoint")
+        .map(|entry| entry.expect("an entry").path())
+        .filter(|path| path.extension().is_some_and(|extension| extension == "sst"))
+        .collect();
+    assert!(!tables.is_empty());
+    for table in &tables {
+        let links = std::fs::metadata(table).expect("metadata").nlink();
+        assert_eq!(links, 2, "{table:?} is not linked to the source's table");
+    }
+
+    // A second checkpoint into the same directory is refused and changes nothing there.
+    let before = directory_contents(Path::new(dest));
+    let stderr = shale_fails(&["checkpoint", source, dest], 1);
+    assert!(stderr.contains("is not empty"), "{stderr}");
+    assert!(changed_files(&before, &directory_contents(Path::new(dest))).is_empty());
+    // No database, no checkpoint, and nothing created.
+    let (missing, nowhere) = (dir.path().join("missing"), dir.path().join("nowhere"));
+    shale_fails(&["checkpoint", path_str(&missing), path_str(&nowhere)], 1);
+    assert!(!missing.exists() && !nowhere.exists());
+    // The checkpoint is a database of its own.
+    shale_ok(&["put", dest, "only-in-the-checkpoint", "1"]);
+    shale_fails(&["get", source, "only-in-the-checkpoint"], 1);
+    assert_eq!(shale_ok(&["get", dest, "in-the-log"]), "yes\n");
 }
 
 #[test]

@@ -54,7 +54,7 @@ fn deleting_every_key_and_compacting_leaves_nothing() {
     for index in shuffled_keys(&mut rng) {
         db.delete(&key(index)).unwrap();
     }
-    db.compact_range::<&[u8], _>(..).unwrap();
+    db.compact_range(..).unwrap();
     db.wait_for_compaction().unwrap();
     let context = format!("seed {seed}");
     let stats = db.stats();
@@ -112,7 +112,7 @@ fn overwriting_every_key_and_compacting_keeps_space_amplification_low() {
     );
     // A full compaction leaves one version per key: what remains above the live data is the
     // tables' own overhead (8-byte key trailers, block indexes, filters).
-    db.compact_range::<&[u8], _>(..).unwrap();
+    db.compact_range(..).unwrap();
     let full = table_bytes(dir.path()) as f64 / live as f64;
     eprintln!("{context}: space amplification after compact_range {full:.2}");
     assert!(

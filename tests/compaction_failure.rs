@@ -35,7 +35,7 @@ fn a_compaction_that_keeps_failing_turns_the_database_read_only() {
     bytes[100] ^= 0x40;
     std::fs::write(&path, &bytes).unwrap();
 
-    let error = db.compact_range::<&[u8], _>(..).unwrap_err();
+    let error = db.compact_range(..).unwrap_err();
     assert!(error.is_corruption(), "compaction error: {error}");
     let stats = db.stats();
     let cause = stats.error.expect("stats name the cause");

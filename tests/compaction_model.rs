@@ -100,14 +100,14 @@ fn check_snapshot_fully(db: &Db, held: &HeldSnapshot, context: &str) {
         .iter()
         .map(|(key, value)| (key.clone(), value.clone()))
         .collect();
-    let forward = collect(db.range_with::<&[u8], _>(.., &options), &context);
+    let forward = collect(db.range_with(.., &options), &context);
     assert!(
         forward == expected,
         "{context}: full scan differs: got {} pairs, want {}",
         forward.len(),
         expected.len()
     );
-    let mut backward = collect(db.range_with::<&[u8], _>(.., &options).rev(), &context);
+    let mut backward = collect(db.range_with(.., &options).rev(), &context);
     backward.reverse();
     assert!(backward == expected, "{context}: reverse full scan differs");
     for index in 0..KEY_SPACE {

@@ -24,14 +24,14 @@ fn check_at(db: &Db, snapshot: Option<&Snapshot>, model: &Model, context: &str) 
         ..ReadOptions::default()
     };
     let expected: Pairs = model.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-    let forward = collect(db.range_with::<&[u8], _>(.., &options), context);
+    let forward = collect(db.range_with(.., &options), context);
     assert!(
         forward == expected,
         "{context}: scan differs: got {} pairs, want {}",
         forward.len(),
         expected.len()
     );
-    let mut backward = collect(db.range_with::<&[u8], _>(.., &options).rev(), context);
+    let mut backward = collect(db.range_with(.., &options).rev(), context);
     backward.reverse();
     assert!(backward == expected, "{context}: reverse scan differs");
     for index in 0..KEYS {
@@ -94,7 +94,7 @@ fn snapshot_versions_through_compaction(seed: u64, check_space: bool) {
         _ => second.1.get(&key(index)).cloned(),
     });
 
-    db.compact_range::<&[u8], _>(..).unwrap();
+    db.compact_range(..).unwrap();
     let context = format!("seed {seed}, both snapshots held");
     check_at(&db, Some(&first.0), &first.1, &format!("{context}, first"));
     check_at(
@@ -107,7 +107,7 @@ fn snapshot_versions_through_compaction(seed: u64, check_space: bool) {
     let with_both = table_bytes(dir.path());
 
     drop(first);
-    db.compact_range::<&[u8], _>(..).unwrap();
+    db.compact_range(..).unwrap();
     let context = format!("seed {seed}, first snapshot dropped");
     check_at(
         &db,
@@ -124,7 +124,7 @@ fn snapshot_versions_through_compaction(seed: u64, check_space: bool) {
     );
 
     drop(second);
-    db.compact_range::<&[u8], _>(..).unwrap();
+    db.compact_range(..).unwrap();
     let context = format!("seed {seed}, no snapshot");
     check_at(&db, None, &model, &context);
     let latest_only = table_bytes(dir.path());
@@ -157,7 +157,7 @@ fn a_tombstone_over_a_deeper_value_is_kept_until_the_last_level() {
     let mut model = Model::new();
     write_all(&db, &mut model, |_| Some(rng.bytes(100)));
     // Every key's first value goes to the last level.
-    db.compact_range::<&[u8], _>(..).unwrap();
+    db.compact_range(..).unwrap();
     let context = format!("seed {seed}");
     let stats = db.stats();
     assert!(
@@ -204,7 +204,7 @@ fn a_tombstone_over_a_deeper_value_is_kept_until_the_last_level() {
         &format!("{context}, snapshot before the deletes"),
     );
 
-    db.compact_range::<&[u8], _>(..).unwrap();
+    db.compact_range(..).unwrap();
     check_at(
         &db,
         None,
@@ -218,7 +218,7 @@ fn a_tombstone_over_a_deeper_value_is_kept_until_the_last_level() {
         &format!("{context}, snapshot after compact_range"),
     );
     drop(before_deletes);
-    db.compact_range::<&[u8], _>(..).unwrap();
+    db.compact_range(..).unwrap();
     check_at(&db, None, &model, &format!("{context}, snapshot dropped"));
     db.close().unwrap();
     check_levels_on_disk(dir.path(), &context);

@@ -104,7 +104,7 @@ fn build() -> Pristine {
         }
         db.flush().unwrap();
         if round == 1 {
-            db.compact_range::<&[u8], _>(..).unwrap();
+            db.compact_range(..).unwrap();
         }
     }
     let mut log_prefixes = vec![model.clone()];

@@ -164,7 +164,7 @@ fn a_full_disk_during_compaction_loses_nothing_and_the_compaction_finishes_when_
         scope.spawn(|| free_space_after_retries(&db, &file_system, 3, &done));
         let compacted = {
             let _done_on_exit = SetOnDrop(&done);
-            db.compact_range::<&[u8], _>(..)
+            db.compact_range(..)
         };
         compacted.unwrap_or_else(|error| panic!("seed {seed}: compaction failed: {error}"));
     });

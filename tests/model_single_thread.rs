@@ -208,21 +208,14 @@ fn inverted_and_empty_ranges_yield_nothing() {
         (Bound::Excluded(b"a"), Bound::Excluded(b"b")),
     ];
     for bounds in nothing {
+        assert_eq!(collect(db.range(bounds), "forward").len(), 0, "{bounds:?}");
         assert_eq!(
-            collect(db.range::<&[u8], _>(bounds), "forward").len(),
-            0,
-            "{bounds:?}"
-        );
-        assert_eq!(
-            collect(db.range::<&[u8], _>(bounds).rev(), "reverse").len(),
+            collect(db.range(bounds).rev(), "reverse").len(),
             0,
             "{bounds:?}"
         );
     }
     let single = (Bound::Included(&b"b"[..]), Bound::Included(&b"b"[..]));
-    assert_eq!(
-        collect(db.range::<&[u8], _>(single).rev(), "single").len(),
-        1
-    );
-    assert_eq!(collect(db.range::<&[u8], _>(single), "single").len(), 1);
+    assert_eq!(collect(db.range(single).rev(), "single").len(), 1);
+    assert_eq!(collect(db.range(single), "single").len(), 1);
 }

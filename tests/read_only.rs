@@ -106,7 +106,7 @@ fn read_everything(db: &Db, model: &Model, context: &str) {
         snapshot: Some(&snapshot),
         ..ReadOptions::default()
     };
-    let from_snapshot = collect(db.range_with::<&[u8], _>(.., &at_snapshot), context);
+    let from_snapshot = collect(db.range_with(.., &at_snapshot), context);
     assert_eq!(from_snapshot, expected, "{context}: snapshot scan");
     let prefixed = collect(db.prefix(b"batch-"), context);
     assert_eq!(prefixed.len(), 10, "{context}: prefix scan");
@@ -220,7 +220,7 @@ fn every_write_is_refused_with_read_only() {
         "write of an empty batch",
     );
     assert_read_only_error(db.flush(), "flush");
-    assert_read_only_error(db.compact_range::<&[u8], _>(..), "compact_range");
+    assert_read_only_error(db.compact_range(..), "compact_range");
     db.wait_for_compaction()
         .expect("wait_for_compaction returns at once");
 

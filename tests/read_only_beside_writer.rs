@@ -76,7 +76,7 @@ fn write(db: &Db, seed: u64, stop: &AtomicBool, committed: &AtomicU64) {
             db.flush().expect("flush");
         }
         if rng.chance(1, 400) {
-            db.compact_range::<&[u8], _>(..).expect("compact_range");
+            db.compact_range(..).expect("compact_range");
         }
     }
 }

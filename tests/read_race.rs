@@ -146,7 +146,7 @@ fn check_snapshot(db: &Db, rng: &mut Rng) {
         );
     }
     let scanned: Vec<(Vec<u8>, u64)> = db
-        .range_with::<&[u8], _>(.., &at)
+        .range_with(.., &at)
         .map(|item| item.map(|(found_key, found)| (found_key, version_of(&found))))
         .collect::<Result<_, _>>()
         .expect("scan at snapshot");

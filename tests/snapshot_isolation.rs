@@ -40,14 +40,14 @@ fn churn(db: &Db, model: &mut Model, rng: &mut Rng) {
 fn check_snapshot(db: &Db, snapshot: &Snapshot, model: &Model, rng: &mut Rng, context: &str) {
     let options = at(snapshot);
     let expected: Pairs = model.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-    let found = collect(db.range_with::<&[u8], _>(.., &options), context);
+    let found = collect(db.range_with(.., &options), context);
     assert!(
         found == expected,
         "{context}: full scan at the snapshot differs ({} vs {} pairs)",
         found.len(),
         expected.len()
     );
-    let mut backward = collect(db.range_with::<&[u8], _>(.., &options).rev(), context);
+    let mut backward = collect(db.range_with(.., &options).rev(), context);
     backward.reverse();
     assert!(
         backward == expected,
@@ -194,7 +194,7 @@ fn a_snapshot_of_another_database_is_refused() {
         matches!(error, shaledb::Error::InvalidArgument(_)),
         "{error}"
     );
-    let item = second.range_with::<&[u8], _>(.., &at(&snapshot)).next();
+    let item = second.range_with(.., &at(&snapshot)).next();
     assert!(
         matches!(item, Some(Err(shaledb::Error::InvalidArgument(_)))),
         "{item:?}"

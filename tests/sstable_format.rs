@@ -397,6 +397,42 @@ fn seek_finds_the_first_entry_at_or_after_the_target() {
 }
 
 #[test]
+fn seek_for_prev_finds_the_last_entry_at_or_before_the_target() {
+    let seed = 67;
+    let mut rng = Rng::new(seed);
+    let entries = random_entries(&mut rng, 2000, Values::Mixed);
+    let table = Table::from_bytes("seek_for_prev.sst", build(&entries, &small_blocks())).unwrap();
+    let mut iterator = table.iter();
+    for round in 0..3000 {
+        let target = if round % 2 == 0 {
+            entries[rng.below(entries.len() as u64) as usize].0.clone()
+        } else {
+            let length = rng.between(0, 25);
+            let user: Vec<u8> = (0..length).map(|_| b'a' + rng.below(7) as u8).collect();
+            internal_key(&user, SequenceNumber(rng.below(1 << 41)), ValueKind::Value)
+        };
+        iterator.seek_for_prev(&target).unwrap();
+        let after = entries.partition_point(|(key, _)| compare_internal_keys(key, &target).is_le());
+        match after.checked_sub(1).map(|index| &entries[index]) {
+            Some((key, value)) => {
+                assert!(iterator.valid(), "seed {seed} round {round}");
+                assert_eq!(
+                    (iterator.key(), iterator.value()),
+                    (&key[..], &value[..]),
+                    "seed {seed} round {round}"
+                );
+                // The walk goes on backward from there.
+                if after >= 2 {
+                    iterator.prev().unwrap();
+                    assert_eq!(iterator.key(), &entries[after - 2].0[..], "seed {seed}");
+                }
+            }
+            None => assert!(!iterator.valid(), "seed {seed} round {round}"),
+        }
+    }
+}
+
+#[test]
 fn mixed_direction_walk_matches_the_model() {
     let seed = 71;
     let mut rng = Rng::new(seed);

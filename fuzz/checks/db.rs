@@ -1,11 +1,18 @@
 //! Fuzz check for the whole database: the input is a program of operations (puts, deletes,
 //! batches, gets, range scans, flushes, compactions, snapshots, reopens) run against a `Db`
 //! with tiny options and against a `BTreeMap` model. Any difference is a broken promise.
+//!
+//! A range scan's last byte picks its direction (bit 0) and its kind (bits 1 and 2): a plain
+//! scan; the same scan with its two keys also as `ReadOptions` iterator bounds; a scan after a
+//! seek of the end it reads from (to a key picked by the byte's upper bits); or a scan that
+//! reads two entries, seeks that end back to the range's own key, and reads on. The kinds take
+//! no bytes of their own, so every program of the corpus parses as it did before they were
+//! added (a byte above 1 once meant a plain scan too).
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
-use shaledb::{Db, Options, ReadOptions, Snapshot, WriteBatch, WriteOptions};
+use shaledb::{Db, DbIterator, Options, ReadOptions, Snapshot, WriteBatch, WriteOptions};
 
 type Model = BTreeMap<Vec<u8>, Vec<u8>>;
 
@@ -53,30 +60,150 @@ fn bound(selector: u8, key: Vec<u8>) -> Bound<Vec<u8>> {
     }
 }
 
-fn expected_range(
-    model: &Model,
-    lower: &Bound<Vec<u8>>,
-    upper: &Bound<Vec<u8>>,
-) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let invalid = match (lower, upper) {
-        (
-            Bound::Included(low) | Bound::Excluded(low),
-            Bound::Included(high) | Bound::Excluded(high),
-        ) => {
-            low > high
-                || (low == high
-                    && !(matches!(lower, Bound::Included(_))
-                        && matches!(upper, Bound::Included(_))))
-        }
-        _ => false,
+/// Whether `key` is within `lower` and `upper`.
+fn within(key: &[u8], lower: &Bound<Vec<u8>>, upper: &Bound<Vec<u8>>) -> bool {
+    let above = match lower {
+        Bound::Included(low) => key >= low.as_slice(),
+        Bound::Excluded(low) => key > low.as_slice(),
+        Bound::Unbounded => true,
     };
-    if invalid {
-        return Vec::new();
-    }
+    let below = match upper {
+        Bound::Included(high) => key <= high.as_slice(),
+        Bound::Excluded(high) => key < high.as_slice(),
+        Bound::Unbounded => true,
+    };
+    above && below
+}
+
+/// A lower and an upper bound, borrowed.
+type BoundPair<'a> = (&'a Bound<Vec<u8>>, &'a Bound<Vec<u8>>);
+
+/// The model's pairs within every pair of bounds in `ranges`, ascending.
+fn expected_range(model: &Model, ranges: &[BoundPair<'_>]) -> Vec<(Vec<u8>, Vec<u8>)> {
     model
-        .range((lower.clone(), upper.clone()))
+        .iter()
+        .filter(|(key, _)| {
+            ranges
+                .iter()
+                .all(|(lower, upper)| within(key, lower, upper))
+        })
         .map(|(key, value)| (key.clone(), value.clone()))
         .collect()
+}
+
+/// What a range scan does besides reading its range (see the module documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ScanKind {
+    Plain,
+    /// The range's keys are also the options' iterator bounds (lower included, upper
+    /// excluded).
+    WithOptionBounds,
+    /// The end read from is first sought to a key.
+    Seek,
+    /// Two entries are read, then the end is sought back to the range's own key.
+    Reseek,
+}
+
+impl ScanKind {
+    fn of(selector: u8) -> ScanKind {
+        match (selector / 2) % 4 {
+            0 => ScanKind::Plain,
+            1 => ScanKind::WithOptionBounds,
+            2 => ScanKind::Seek,
+            _ => ScanKind::Reseek,
+        }
+    }
+}
+
+/// Up to `limit` items of `iterator`, from the back when `reverse`, as owned pairs.
+fn drain(iterator: &mut DbIterator, reverse: bool, limit: usize) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut pairs = Vec::new();
+    while pairs.len() < limit {
+        let item = if reverse {
+            iterator.next_back()
+        } else {
+            iterator.next()
+        };
+        let Some(item) = item else { break };
+        let (key, value) = item.expect("scan failed");
+        pairs.push((key, value.to_vec()));
+    }
+    pairs
+}
+
+/// The key of a bound, if it has one.
+fn bound_key(bound: &Bound<Vec<u8>>) -> Option<Vec<u8>> {
+    match bound {
+        Bound::Included(key) | Bound::Excluded(key) => Some(key.clone()),
+        Bound::Unbounded => None,
+    }
+}
+
+/// One range scan of `kind` over `lower..upper` (reading from the back when `reverse`; `target`
+/// is the key a `Seek` goes to), checked against `model`.
+fn check_scan(
+    db: &Db,
+    model: &Model,
+    (lower, upper): (Bound<Vec<u8>>, Bound<Vec<u8>>),
+    reverse: bool,
+    kind: ScanKind,
+    target: Vec<u8>,
+) {
+    let (option_lower, option_upper) = match kind {
+        ScanKind::WithOptionBounds => (bound_key(&lower), bound_key(&upper)),
+        _ => (None, None),
+    };
+    let options = ReadOptions {
+        iterate_lower_bound: option_lower.as_deref(),
+        iterate_upper_bound: option_upper.as_deref(),
+        ..ReadOptions::default()
+    };
+    let option_range = (
+        option_lower
+            .clone()
+            .map_or(Bound::Unbounded, Bound::Included),
+        option_upper
+            .clone()
+            .map_or(Bound::Unbounded, Bound::Excluded),
+    );
+    let mut iterator = db.range_with((lower.clone(), upper.clone()), &options);
+    let range = (&lower, &upper);
+    let mut expected = expected_range(model, &[range, (&option_range.0, &option_range.1)]);
+    let seek_to = match kind {
+        ScanKind::Plain | ScanKind::WithOptionBounds => None,
+        ScanKind::Seek => Some(target),
+        ScanKind::Reseek => {
+            let first = drain(&mut iterator, reverse, 2);
+            let want: Vec<_> = if reverse {
+                expected.iter().rev().take(2).cloned().collect()
+            } else {
+                expected.iter().take(2).cloned().collect()
+            };
+            assert_eq!(
+                first, want,
+                "{kind:?} scan before its seek, reverse {reverse}"
+            );
+            // The empty key when the range's end is unbounded.
+            let own = if reverse { &upper } else { &lower };
+            Some(bound_key(own).unwrap_or_default())
+        }
+    };
+    if let Some(key) = seek_to {
+        // The end restarts at the target: the keys from there on, read again if they were.
+        let from = if reverse {
+            iterator.seek_back(&key);
+            (Bound::Unbounded, Bound::Included(key))
+        } else {
+            iterator.seek(&key);
+            (Bound::Included(key), Bound::Unbounded)
+        };
+        expected = expected_range(model, &[range, (&from.0, &from.1)]);
+    }
+    let mut got = drain(&mut iterator, reverse, usize::MAX);
+    if reverse {
+        got.reverse();
+    }
+    assert_eq!(got, expected, "{kind:?} range scan, reverse {reverse}");
 }
 
 fn scan(
@@ -168,6 +295,8 @@ pub fn db_model(data: &[u8]) {
                 let Some(key) = program.key() else { break };
                 let found = handle.get(&key).expect("get").map(|value| value.to_vec());
                 assert_eq!(found.as_ref(), model.get(&key), "get {key:?}");
+                let contains = handle.contains_key(&key).expect("contains_key");
+                assert_eq!(contains, model.contains_key(&key), "contains_key {key:?}");
             }
             7 => {
                 let (
@@ -187,15 +316,20 @@ pub fn db_model(data: &[u8]) {
                     break;
                 };
                 let (lower, upper) = (bound(low_selector, low), bound(high_selector, high));
-                let expected = expected_range(&model, &lower, &upper);
-                assert_eq!(
-                    scan(handle, lower, upper, direction % 2 == 1, None),
-                    expected,
-                    "range scan"
+                // One of the program's keys (k00..k46), from the byte's upper bits.
+                let target = format!("k{:02}", usize::from(direction / 8) * 3 / 2).into_bytes();
+                let kind = ScanKind::of(direction);
+                check_scan(
+                    handle,
+                    &model,
+                    (lower, upper),
+                    direction % 2 == 1,
+                    kind,
+                    target,
                 );
             }
             8 => handle.flush().expect("flush"),
-            9 => handle.compact_range::<&[u8], _>(..).expect("compact_range"),
+            9 => handle.compact_range(..).expect("compact_range"),
             10 => {
                 if snapshots.len() < 4 {
                     snapshots.push((handle.snapshot(), model.clone()));
@@ -238,6 +372,12 @@ pub fn db_model(data: &[u8]) {
         expected,
         "final state"
     );
+    let owned =
+        |entry: Option<(Vec<u8>, shaledb::Value)>| entry.map(|(key, value)| (key, value.to_vec()));
+    let first = owned(handle.first_key_value().expect("first_key_value"));
+    assert_eq!(first.as_ref(), expected.first(), "first_key_value");
+    let last = owned(handle.last_key_value().expect("last_key_value"));
+    assert_eq!(last.as_ref(), expected.last(), "last_key_value");
 }
 
 /// The fuzz targets of this module.

@@ -84,6 +84,16 @@ pub enum Command {
         /// The database directory.
         dir: PathBuf,
     },
+    /// Make a checkpoint of DIR in DEST: a consistent copy of the database that opens on its
+    /// own, its tables hard-linked (copied where DEST is on another file system), synced when
+    /// the command returns. DEST must be new or empty. Opens DIR for writing, so not while a
+    /// program has it open.
+    Checkpoint {
+        /// The database directory.
+        dir: PathBuf,
+        /// The new (or empty) directory for the checkpoint.
+        dest: PathBuf,
+    },
     /// Print what a shaledb file holds, the way sst_dump and ldb do for RocksDB.
     #[command(subcommand)]
     Dump(DumpCommand),

@@ -1,5 +1,5 @@
-//! The commands that open a database: `get`, `put`, `delete`, `scan`, `stats`, `verify` and
-//! `compact`. Keys and values given on the command line may use the escapes `scan` prints
+//! The commands that open a database: `get`, `put`, `delete`, `scan`, `stats`, `verify`,
+//! `compact` and `checkpoint`. Keys and values given on the command line may use the escapes `scan` prints
 //! (`\xNN`, `\\`); keys and values printed are escaped the same way, one entry per line.
 //!
 //! Only `put` creates a database; every other command refuses a directory that holds none, so
@@ -8,7 +8,10 @@
 //!
 //! `get`, `scan`, `stats` and `verify` open the database read-only (`Db::open_read_only`): they
 //! change no file, take no lock, and so also work beside a program that has the database open.
-//! `put`, `delete` and `compact` open it for writing.
+//! `put`, `delete`, `compact` and `checkpoint` open it for writing: a checkpoint is taken at the
+//! consistent point of the engine's commit leader, which only a read-write handle has (and the
+//! read-write open has already written every logged write to a table, so the checkpoint links
+//! tables and copies an empty log).
 
 use std::path::Path;
 
@@ -98,7 +101,7 @@ pub fn scan(
     let limit = limit.map_or(usize::MAX, |limit| {
         usize::try_from(limit).unwrap_or(usize::MAX)
     });
-    for item in db.range::<Vec<u8>, _>((lower, upper)).take(limit) {
+    for item in db.range((lower, upper)).take(limit) {
         let (key, value) = item?;
         say!("{}\t{}", escape_bytes(&key), escape_bytes(&value));
     }
@@ -136,7 +139,7 @@ fn verify_database(db: &Db) -> Result<VerifySummary, CliError> {
         entries: 0,
         bytes: 0,
     };
-    for item in db.range_with::<&[u8], _>(.., &options) {
+    for item in db.range_with(.., &options) {
         let (key, value) = item?;
         summary.entries += 1;
         summary.bytes += (key.len() + value.len()) as u64;
@@ -172,10 +175,38 @@ pub fn compact(dir: &Path) -> Result<(), CliError> {
     for line in tree_lines(&db.stats().levels) {
         say!("  {line}");
     }
-    db.compact_range::<&[u8], _>(..)?;
+    db.compact_range(..)?;
     say!("after:");
     for line in tree_lines(&db.stats().levels) {
         say!("  {line}");
     }
     Ok(db.close()?)
+}
+
+/// `shale checkpoint DIR DEST`: a checkpoint of the database in DIR, in the new or empty
+/// directory DEST; prints what it linked and copied.
+pub fn checkpoint(dir: &Path, dest: &Path) -> Result<(), CliError> {
+    let db = open(dir, false)?;
+    let report = db.checkpoint(dest).map_err(|error| {
+        CliError::Failed(format!(
+            "cannot make a checkpoint of {} in {}: {error}",
+            dir.display(),
+            dest.display()
+        ))
+    })?;
+    db.close()?;
+    say!(
+        "checkpoint of {} in {} at sequence {}: {} tables ({} bytes), {} logs; {} files \
+         linked, {} copied ({} bytes)",
+        dir.display(),
+        dest.display(),
+        report.sequence.0,
+        report.tables,
+        report.table_bytes,
+        report.logs,
+        report.files_linked,
+        report.files_copied,
+        report.bytes_copied
+    );
+    Ok(())
 }

@@ -1,9 +1,9 @@
 //! Command dispatch: declares the modules of the `shale` program and runs the command of a
 //! parsed command line. The command line is declared in [`args`] (clap); each command owns one
 //! module: [`bench`](mod@bench), [`db_commands`] (get, put, delete, scan, stats, verify,
-//! compact) and [`dump`]. Commands return [`CliError`] (in [`error`], with the `say!` macro
-//! they print with); `main` prints it on one line and exits with its status: 2 for a usage
-//! mistake, 1 for a failure (I/O error, damaged file, missing key).
+//! compact, checkpoint) and [`dump`]. Commands return [`CliError`] (in [`error`], with the
+//! `say!` macro they print with); `main` prints it on one line and exits with its status: 2 for
+//! a usage mistake, 1 for a failure (I/O error, damaged file, missing key).
 
 #[macro_use]
 mod error;
@@ -38,6 +38,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Stats { dir } => db_commands::stats(&dir),
         Command::Verify { dir } => db_commands::verify(&dir),
         Command::Compact { dir } => db_commands::compact(&dir),
+        Command::Checkpoint { dir, dest } => db_commands::checkpoint(&dir, &dest),
         Command::Dump(DumpCommand::Sst { file, entries }) => dump::sst(&file, entries),
         Command::Dump(DumpCommand::Wal { file }) => dump::wal(&file),
         Command::Dump(DumpCommand::Manifest { dir }) => dump::manifest(&dir),

@@ -52,7 +52,21 @@ impl Default for TableOptions {
 }
 
 impl TableOptions {
-    /// Checks every field, naming the first one out of range.
+    /// Checks every field, naming the first one out of range (`Db::open` runs it through
+    /// `Options::validate`).
+    ///
+    /// ```
+    /// use shaledb::{Compression, TableOptions};
+    ///
+    /// let options = TableOptions {
+    ///     block_size: 16 << 10,
+    ///     compression: Compression::None,
+    ///     ..TableOptions::default()
+    /// };
+    /// assert!(options.validate().is_ok());
+    /// let tiny = TableOptions { block_size: 1, ..TableOptions::default() };
+    /// assert!(tiny.validate().unwrap_err().to_string().contains("block_size"));
+    /// ```
     pub fn validate(&self) -> Result<()> {
         if !(MIN_BLOCK_SIZE..=MAX_TARGET_BLOCK_SIZE).contains(&self.block_size) {
             return Err(Error::InvalidArgument(format!(

@@ -192,6 +192,21 @@ pub struct LevelStats {
 
 /// A snapshot of the database's counters and gauges, from `Db::stats`. `Display` prints a
 /// compact table.
+///
+/// ```
+/// use shaledb::{Db, Options};
+///
+/// let dir = tempfile::tempdir()?;
+/// let db = Db::open(dir.path(), Options::default())?;
+/// db.put(b"k", b"v")?;
+/// db.flush()?;
+/// let stats = db.stats();
+/// assert_eq!(stats.flushes, 1);
+/// assert_eq!(stats.levels[0].files, 1);
+/// assert!(stats.error.is_none());
+/// println!("{stats}"); // files and bytes per level, write groups, fsyncs, stalls, cache
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct Stats {

@@ -23,6 +23,22 @@ pub(crate) struct PressureInputs {
 /// The time estimates assume the current write rate goes on and compaction does not catch up:
 /// every `write_buffer_size` bytes written become one more level-0 file. They are `None` when
 /// nothing is being written (no stall is coming) and zero when the condition already holds.
+///
+/// ```
+/// use std::time::Duration;
+/// use shaledb::{Db, Options};
+///
+/// let dir = tempfile::tempdir()?;
+/// let db = Db::open(dir.path(), Options::default())?;
+/// let pressure = db.pressure();
+/// // A shedding rule a service might use: defer background writes when a stall is near.
+/// let stall_near = pressure
+///     .time_until_stop
+///     .is_some_and(|left| left < Duration::from_secs(5));
+/// assert!(!stall_near);
+/// assert_eq!(pressure.level0_files, 0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Pressure {

@@ -9,6 +9,12 @@
 //! - per directory, the entries (name → file) as of the directory's last sync. A file that was
 //!   removed or replaced by a rename while an older synced entry still names it keeps its
 //!   synced content aside until the directory is synced.
+//! - hard links: a file is one record however many entries name it, so a link
+//!   ([`FileSystem::hard_link`]) shares the file's content and its undo log — a write through
+//!   either name is unsynced for both, and one sync makes it durable for both. The new entry is
+//!   durable once its directory is synced, like a created file's; removing one name leaves the
+//!   file live under the others. A power loss writes a file named by several synced entries
+//!   once, and links the other names to it again.
 //!
 //! [`FaultFileSystem::power_loss`] makes every later operation fail until
 //! [`FaultFileSystem::restart`], and rewrites each known directory to its model: entries as of
@@ -63,6 +69,9 @@
 //! only once whole blocks are written (there the model allows more outcomes than ext4); a file
 //! removed or replaced while a synced entry still names it comes back with its synced content;
 //! directory entries follow their last directory sync, as under every model.
+//!
+//! [`FaultFileSystem::set_link_failure`] makes hard links fail the way a link across file
+//! systems does (`ErrorKind::CrossesDevices`), so that callers' copy fallbacks can be tested.
 //!
 //! Thread-safety: one mutex guards the model and is held across each real operation, so a
 //! power loss is atomic with respect to every write, sync and rename. The `LOCK` file is
@@ -191,7 +200,8 @@ struct Undo {
 
 #[derive(Debug, Default)]
 struct FileRecord {
-    /// Where the file is now; `None` once removed or replaced while a synced entry names it.
+    /// Where the file is now (one of its names, if hard links give it several); `None` once
+    /// no live entry names it but a synced one still does.
     live_path: Option<PathBuf>,
     length: u64,
     undo: Vec<Undo>,
@@ -237,6 +247,8 @@ struct State {
     dead: bool,
     /// The files that cannot be created or grow, while the disk is full.
     disk_full: Option<FileClass>,
+    /// The files whose hard links fail as links across file systems do.
+    link_failure: Option<FileClass>,
     next_id: FileId,
     files: HashMap<FileId, FileRecord>,
     dirs: HashMap<PathBuf, DirState>,
@@ -519,9 +531,28 @@ impl State {
         Some(self.durable_content(id, false))
     }
 
-    /// `id` stops being live: keep `stash` (from [`stash_for_retire`](Self::stash_for_retire))
-    /// as its synced content if a synced entry still names it.
+    /// Where a live entry names `id`, if one does (a hard link).
+    fn live_path_of(&self, id: FileId) -> Option<PathBuf> {
+        self.dirs.iter().find_map(|(dir, state)| {
+            state
+                .live
+                .iter()
+                .find(|&(_, &live)| live == id)
+                .map(|(name, _)| dir.join(name))
+        })
+    }
+
+    /// An entry naming `id` went away: if another live entry names it (a hard link), it stays
+    /// live there; otherwise it stops being live, keeping `stash` (from
+    /// [`stash_for_retire`](Self::stash_for_retire)) as its synced content if a synced entry
+    /// still names it.
     fn retire(&mut self, id: FileId, stash: Option<Vec<u8>>) {
+        if let Some(path) = self.live_path_of(id) {
+            if let Some(record) = self.files.get_mut(&id) {
+                record.live_path = Some(path);
+            }
+            return;
+        }
         match stash.filter(|_| self.is_durably_named(id)) {
             Some(content) => {
                 if let Some(record) = self.files.get_mut(&id) {
@@ -544,6 +575,8 @@ impl State {
         let mut dirs: Vec<PathBuf> = self.dirs.keys().cloned().collect();
         dirs.sort();
         let mut images = Vec::new();
+        // Once per file, however many entries (hard links) name it.
+        let mut contents: HashMap<FileId, Vec<u8>> = HashMap::new();
         for dir in &dirs {
             let durable: Vec<(String, FileId)> = self.dirs[dir]
                 .durable
@@ -551,12 +584,14 @@ impl State {
                 .map(|(name, &id)| (name.clone(), id))
                 .collect();
             for (name, id) in durable {
-                let content = match model {
-                    PowerLossModel::Synced => self.durable_content(id, false),
-                    PowerLossModel::Prefix { .. } => self.durable_content(id, true),
-                    PowerLossModel::Pages { .. } => self.page_content(id),
-                };
-                images.push((dir.clone(), name, content));
+                if let std::collections::hash_map::Entry::Vacant(entry) = contents.entry(id) {
+                    entry.insert(match model {
+                        PowerLossModel::Synced => self.durable_content(id, false),
+                        PowerLossModel::Prefix { .. } => self.durable_content(id, true),
+                        PowerLossModel::Pages { .. } => self.page_content(id),
+                    });
+                }
+                images.push((dir.clone(), name, id));
             }
         }
         for (dir, state) in &self.dirs {
@@ -569,19 +604,34 @@ impl State {
             state.live.clear();
             state.durable.clear();
         }
-        for (dir, name, content) in images {
+        // The file each old one became, and its first name: later names link to it.
+        let mut rewritten: HashMap<FileId, (FileId, PathBuf)> = HashMap::new();
+        for (dir, name, old_id) in images {
             let path = dir.join(&name);
-            // The model is the truth from here on; a failure to rewrite the real file would
-            // only make the simulation less faithful, and the next open reports what it finds.
-            let _ = std::fs::write(&path, &content);
-            self.next_id += 1;
-            let id = self.next_id;
-            let record = FileRecord {
-                live_path: Some(path),
-                length: content.len() as u64,
-                ..FileRecord::default()
+            let content = contents.get(&old_id).map_or(&[][..], Vec::as_slice);
+            let linked = rewritten
+                .get(&old_id)
+                .filter(|(_, first)| std::fs::hard_link(first, &path).is_ok())
+                .map(|&(id, _)| id);
+            let id = match linked {
+                Some(id) => id,
+                None => {
+                    // The model is the truth from here on; a failure to rewrite the real file
+                    // would only make the simulation less faithful, and the next open reports
+                    // what it finds.
+                    let _ = std::fs::write(&path, content);
+                    self.next_id += 1;
+                    let id = self.next_id;
+                    let record = FileRecord {
+                        live_path: Some(path.clone()),
+                        length: content.len() as u64,
+                        ..FileRecord::default()
+                    };
+                    self.files.insert(id, record);
+                    rewritten.entry(old_id).or_insert((id, path));
+                    id
+                }
             };
-            self.files.insert(id, record);
             if let Some(state) = self.dirs.get_mut(&dir) {
                 state.live.insert(name.clone(), id);
                 state.durable.insert(name, id);
@@ -661,9 +711,17 @@ impl FaultFileSystem {
         self.state().disk_full = class;
     }
 
-    /// Disarms every countdown and clears the disk-full flag.
+    /// With `Some(class)`, every hard link ([`FileSystem::hard_link`]) of a file of `class`
+    /// fails with `ErrorKind::CrossesDevices`, linking nothing, as a link to another file
+    /// system does: for testing the copy a caller falls back to. `None` lets links work.
+    pub fn set_link_failure(&self, class: Option<FileClass>) {
+        self.state().link_failure = class;
+    }
+
+    /// Disarms every countdown and clears the disk-full flag and the link failure.
     pub fn clear_faults(&self) {
         let mut state = self.state();
+        state.link_failure = None;
         state.write_fault = None;
         state.panic_fault = None;
         state.sync_fault = None;
@@ -1031,6 +1089,14 @@ impl FileSystem for FaultFileSystem {
             .get(&to_dir)
             .and_then(|dir| dir.live.get(&to_name));
         let target = target.copied();
+        let source = state
+            .dirs
+            .get(&from_dir)
+            .and_then(|dir| dir.live.get(&from_name));
+        if target.is_some() && target == source.copied() {
+            // Two names of one file (hard links): the rename changes nothing, and both stay.
+            return std::fs::rename(from, to);
+        }
         let stash = state.stash_for_retire(target);
         std::fs::rename(from, to)?;
         let moved = state
@@ -1110,6 +1176,57 @@ impl FileSystem for FaultFileSystem {
     fn lock(&self, path: &Path) -> io::Result<Box<dyn FileLock>> {
         self.state().check_alive()?;
         OsFileSystem.lock(path)
+    }
+
+    fn hard_link(&self, from: &Path, to: &Path) -> io::Result<()> {
+        let mut state = self.state();
+        state.begin_mutation()?;
+        if state
+            .link_failure
+            .as_ref()
+            .is_some_and(|class| class.matches(from) || class.matches(to))
+        {
+            state.stats.injected_failures += 1;
+            return Err(io::Error::new(
+                io::ErrorKind::CrossesDevices,
+                format!(
+                    "injected link failure: {} and {} are on different file systems",
+                    from.display(),
+                    to.display()
+                ),
+            ));
+        }
+        let (from_dir, from_name) = split_path(from);
+        let (to_dir, to_name) = split_path(to);
+        // Known before the link, so that the new entry does not count as synced.
+        state.know_dir(&from_dir)?;
+        state.know_dir(&to_dir)?;
+        std::fs::hard_link(from, to)?;
+        let known = state
+            .dirs
+            .get(&from_dir)
+            .and_then(|dir| dir.live.get(&from_name))
+            .copied()
+            .filter(|id| state.files.contains_key(id));
+        let id = match known {
+            Some(id) => id,
+            // Every file of a known directory is in the model; this is only a fallback.
+            None => {
+                let id = state.allocate_id();
+                let length = std::fs::metadata(to)?.len();
+                let record = FileRecord {
+                    live_path: Some(to.to_path_buf()),
+                    length,
+                    ..FileRecord::default()
+                };
+                state.files.insert(id, record);
+                id
+            }
+        };
+        if let Some(dir_state) = state.dirs.get_mut(&to_dir) {
+            dir_state.live.insert(to_name, id);
+        }
+        Ok(())
     }
 }
 
@@ -1363,6 +1480,129 @@ mod tests {
             assert_eq!(std::fs::read(&current).unwrap(), b"MANIFEST-000001\n");
             assert!(!temporary.exists());
         }
+    }
+
+    /// A table written and synced with its directory entry in `dir`/`source`, and `dir`/`links`
+    /// created: the setting of the hard-link tests.
+    fn synced_table(
+        model: PowerLossModel,
+    ) -> (tempfile::TempDir, FaultFileSystem, PathBuf, PathBuf) {
+        let (dir, file_system) = setup(model);
+        let source_dir = dir.path().join("source");
+        let links = dir.path().join("links");
+        std::fs::create_dir_all(&source_dir).unwrap();
+        std::fs::create_dir_all(&links).unwrap();
+        let table = source_dir.join("000007.sst");
+        let mut file = file_system.create(&table).unwrap();
+        file.write_all(&pages(3, b't')).unwrap();
+        file.sync_all().unwrap();
+        file_system.sync_dir(&source_dir).unwrap();
+        (dir, file_system, table, links.join("000007.sst"))
+    }
+
+    #[test]
+    fn a_hard_link_is_durable_once_its_directory_is_synced() {
+        for model in [PowerLossModel::Synced, PowerLossModel::Pages { seed: 3 }] {
+            let (_dir, file_system, table, link) = synced_table(model);
+            file_system.hard_link(&table, &link).unwrap();
+            assert_eq!(std::fs::read(&link).unwrap(), pages(3, b't'));
+            assert!(!file_system.is_durable(&link), "{model:?}");
+            lose_power(&file_system);
+            assert!(!link.exists(), "{model:?}: the unsynced entry survived");
+            assert_eq!(std::fs::read(&table).unwrap(), pages(3, b't'));
+
+            file_system.hard_link(&table, &link).unwrap();
+            file_system.sync_dir(&parent_dir(&link)).unwrap();
+            assert!(file_system.is_durable(&link), "{model:?}");
+            lose_power(&file_system);
+            assert_eq!(std::fs::read(&link).unwrap(), pages(3, b't'), "{model:?}");
+            assert_eq!(std::fs::read(&table).unwrap(), pages(3, b't'), "{model:?}");
+            // Written back as two names of one file, not as two copies.
+            use std::os::unix::fs::MetadataExt;
+            assert_eq!(std::fs::metadata(&link).unwrap().nlink(), 2, "{model:?}");
+            assert_eq!(
+                std::fs::metadata(&link).unwrap().ino(),
+                std::fs::metadata(&table).unwrap().ino()
+            );
+        }
+    }
+
+    #[test]
+    fn a_hard_link_shares_the_content_and_its_durability() {
+        let (_dir, file_system, table, link) = synced_table(PowerLossModel::Synced);
+        let log = parent_dir(&table).join("000008.wal");
+        let mut file = file_system.create(&log).unwrap();
+        file.write_all(b"synced ").unwrap();
+        file.sync_data().unwrap();
+        file_system.sync_dir(&parent_dir(&log)).unwrap();
+        let log_link = parent_dir(&link).join("000008.wal");
+        file_system.hard_link(&log, &log_link).unwrap();
+        file_system.sync_dir(&parent_dir(&link)).unwrap();
+        // A write through the first name is unsynced under both, and shows under both.
+        file.write_all(b"unsynced").unwrap();
+        assert_eq!(std::fs::read(&log_link).unwrap(), b"synced unsynced");
+        assert!(!file_system.is_durable(&log) && !file_system.is_durable(&log_link));
+        lose_power(&file_system);
+        assert_eq!(std::fs::read(&log).unwrap(), b"synced ");
+        assert_eq!(std::fs::read(&log_link).unwrap(), b"synced ");
+        // One sync makes a write durable under both names.
+        let mut file = file_system.create(&log).unwrap();
+        file.write_all(b"again").unwrap();
+        file.sync_all().unwrap();
+        assert!(file_system.is_durable(&log) && file_system.is_durable(&log_link));
+        lose_power(&file_system);
+        assert_eq!(std::fs::read(&log_link).unwrap(), b"again");
+    }
+
+    #[test]
+    fn removing_one_name_of_a_linked_file_leaves_the_other() {
+        for model in [PowerLossModel::Synced, PowerLossModel::Prefix { seed: 2 }] {
+            let (_dir, file_system, table, link) = synced_table(model);
+            // The source's name goes, durably, before the link's directory is synced: what a
+            // compaction in the source does to a table a checkpoint has just linked.
+            file_system.hard_link(&table, &link).unwrap();
+            file_system.remove(&table).unwrap();
+            file_system.sync_dir(&parent_dir(&table)).unwrap();
+            file_system.sync_dir(&parent_dir(&link)).unwrap();
+            assert!(file_system.is_durable(&link), "{model:?}");
+            lose_power(&file_system);
+            assert!(!table.exists(), "{model:?}");
+            assert_eq!(std::fs::read(&link).unwrap(), pages(3, b't'), "{model:?}");
+            // The other way round, with the removal not yet durable: both names come back.
+            file_system.hard_link(&link, &table).unwrap();
+            file_system.sync_dir(&parent_dir(&table)).unwrap();
+            file_system.remove(&link).unwrap();
+            lose_power(&file_system);
+            assert_eq!(std::fs::read(&link).unwrap(), pages(3, b't'), "{model:?}");
+            assert_eq!(std::fs::read(&table).unwrap(), pages(3, b't'), "{model:?}");
+        }
+    }
+
+    #[test]
+    fn renaming_a_name_over_another_name_of_the_same_file_changes_nothing() {
+        let (_dir, file_system, table, link) = synced_table(PowerLossModel::Synced);
+        let second = parent_dir(&table).join("000009.sst");
+        file_system.hard_link(&table, &second).unwrap();
+        file_system.rename(&second, &table).unwrap();
+        file_system.sync_dir(&parent_dir(&table)).unwrap();
+        // What the operating system did (rename(2) of two names of one file does nothing).
+        assert!(second.exists() && table.exists());
+        assert!(file_system.is_durable(&second) && file_system.is_durable(&table));
+        lose_power(&file_system);
+        assert!(second.exists() && table.exists() && !link.exists());
+    }
+
+    #[test]
+    fn a_link_failure_fails_every_link_like_a_link_across_file_systems() {
+        let (_dir, file_system, table, link) = synced_table(PowerLossModel::Synced);
+        file_system.set_link_failure(Some(FileClass::Table));
+        let error = file_system.hard_link(&table, &link).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::CrossesDevices);
+        assert!(!link.exists());
+        file_system.set_link_failure(None);
+        file_system.hard_link(&table, &link).unwrap();
+        let error = file_system.hard_link(&table, &link).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::AlreadyExists);
     }
 
     #[test]

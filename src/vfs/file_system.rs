@@ -1,5 +1,6 @@
 //! The file-system interface itself: [`FileSystem`], [`WritableFile`], [`FileSync`],
-//! [`FileLock`] and [`FileBytes`]. The module documentation of `vfs` states the durability contract every
+//! [`FileLock`] and [`FileBytes`], and [`copy_file`], the copy that [`FileSystem::hard_link`]
+//! falls back to. The module documentation of `vfs` states the durability contract every
 //! implementation honours; `os.rs` and `fault.rs` are the two implementations.
 
 use std::fmt::Debug;
@@ -106,6 +107,58 @@ pub trait FileSystem: Send + Sync + Debug {
     /// Takes an exclusive lock on the file at `path` (creating it if missing). Fails with
     /// `ErrorKind::WouldBlock` if another holder has it.
     fn lock(&self, path: &Path) -> io::Result<Box<dyn FileLock>>;
+
+    /// Gives the file at `from` a second name, `to` (a hard link): both names then share one
+    /// content, and removing either leaves the other. Fails with `ErrorKind::AlreadyExists` if
+    /// `to` exists, and with the system's error where the two names cannot share a file
+    /// (`ErrorKind::CrossesDevices` when they are on different file systems); a caller that
+    /// only needs the bytes then falls back to [`copy_file`]. Like a created file, the new name
+    /// is durable only after [`sync_dir`](Self::sync_dir) on `to`'s directory; the content is
+    /// exactly as durable as the file's. The engine links only finished files (tables and
+    /// finished write-ahead logs), which are never written again.
+    ///
+    /// **The default implementation copies instead of linking** ([`copy_file`]: read `from`
+    /// whole, create `to`, write, `sync_all`), so that a `FileSystem` written before this
+    /// method existed keeps working, at the cost of the copy: the two names then hold two
+    /// contents, and `to`'s is already synced. Implementations that can link should.
+    fn hard_link(&self, from: &Path, to: &Path) -> io::Result<()> {
+        copy_file(self, from, to).map(|_| ())
+    }
+}
+
+/// Copies the file at `from` to a new file at `to` through `file_system`: reads `from` whole
+/// (so the copy holds the file in memory once), creates `to`, writes the bytes with one call
+/// and syncs them (`sync_all`); returns the bytes copied. Refuses with
+/// `ErrorKind::AlreadyExists` if `to` exists. As for any created file, `to`'s directory entry
+/// is durable only after [`FileSystem::sync_dir`] on its directory.
+pub fn copy_file<F: FileSystem + ?Sized>(
+    file_system: &F,
+    from: &Path,
+    to: &Path,
+) -> io::Result<u64> {
+    copy_file_prefix(file_system, from, to, u64::MAX)
+}
+
+/// [`copy_file`] of the first `length` bytes of `from` only (all of it if it is shorter): what
+/// a checkpoint copies of a write-ahead log that is still being appended to past `length`.
+pub(crate) fn copy_file_prefix<F: FileSystem + ?Sized>(
+    file_system: &F,
+    from: &Path,
+    to: &Path,
+    length: u64,
+) -> io::Result<u64> {
+    if file_system.exists(to)? {
+        return Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!("{} exists: a copy never replaces a file", to.display()),
+        ));
+    }
+    let mut bytes = file_system.read(from)?;
+    bytes.truncate(usize::try_from(length).unwrap_or(usize::MAX));
+    let mut file = file_system.create(to)?;
+    file.write_all(&bytes)?;
+    file.sync_all()?;
+    Ok(bytes.len() as u64)
 }
 
 /// The directory holding `path` (`.` for a bare file name).

@@ -142,6 +142,10 @@ impl FileSystem for OsFileSystem {
         std::fs::create_dir_all(dir)
     }
 
+    fn hard_link(&self, from: &Path, to: &Path) -> io::Result<()> {
+        std::fs::hard_link(from, to)
+    }
+
     fn lock(&self, path: &Path) -> io::Result<Box<dyn FileLock>> {
         let file = OpenOptions::new()
             .create(true)
@@ -156,5 +160,100 @@ impl FileSystem for OsFileSystem {
             )),
             Err(std::fs::TryLockError::Error(error)) => Err(error),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::file_system::{copy_file, copy_file_prefix};
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+    use std::path::Path;
+
+    /// A file system written before `hard_link` existed: it keeps the trait's default.
+    #[derive(Debug)]
+    struct WithoutLinks;
+
+    impl FileSystem for WithoutLinks {
+        fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
+            OsFileSystem.create(path)
+        }
+        fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+            OsFileSystem.read(path)
+        }
+        fn map(&self, path: &Path) -> io::Result<FileBytes> {
+            OsFileSystem.map(path)
+        }
+        fn exists(&self, path: &Path) -> io::Result<bool> {
+            OsFileSystem.exists(path)
+        }
+        fn file_size(&self, path: &Path) -> io::Result<u64> {
+            OsFileSystem.file_size(path)
+        }
+        fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+            OsFileSystem.rename(from, to)
+        }
+        fn remove(&self, path: &Path) -> io::Result<()> {
+            OsFileSystem.remove(path)
+        }
+        fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
+            OsFileSystem.list(dir)
+        }
+        fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+            OsFileSystem.sync_dir(dir)
+        }
+        fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
+            OsFileSystem.create_dir_all(dir)
+        }
+        fn lock(&self, path: &Path) -> io::Result<Box<dyn FileLock>> {
+            OsFileSystem.lock(path)
+        }
+    }
+
+    #[test]
+    fn the_default_hard_link_copies() {
+        let dir = tempfile::tempdir().unwrap();
+        let from = dir.path().join("000001.sst");
+        std::fs::write(&from, b"table bytes").unwrap();
+        let to = dir.path().join("000002.sst");
+        WithoutLinks.hard_link(&from, &to).unwrap();
+        assert_eq!(std::fs::read(&to).unwrap(), b"table bytes");
+        assert_eq!(std::fs::metadata(&from).unwrap().nlink(), 1, "not a link");
+        assert_ne!(
+            std::fs::metadata(&from).unwrap().ino(),
+            std::fs::metadata(&to).unwrap().ino()
+        );
+        let error = WithoutLinks.hard_link(&from, &to).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::AlreadyExists);
+    }
+
+    #[test]
+    fn the_operating_systems_hard_link_shares_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let from = dir.path().join("000001.sst");
+        std::fs::write(&from, b"table bytes").unwrap();
+        let to = dir.path().join("000002.sst");
+        OsFileSystem.hard_link(&from, &to).unwrap();
+        assert_eq!(std::fs::metadata(&to).unwrap().nlink(), 2);
+        std::fs::remove_file(&from).unwrap();
+        assert_eq!(std::fs::read(&to).unwrap(), b"table bytes");
+        let error = OsFileSystem.hard_link(&to, &to).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::AlreadyExists);
+    }
+
+    #[test]
+    fn a_copy_of_a_prefix_stops_at_its_length_and_never_replaces_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let from = dir.path().join("000001.wal");
+        std::fs::write(&from, b"0123456789").unwrap();
+        let to = dir.path().join("copy");
+        assert_eq!(copy_file_prefix(&OsFileSystem, &from, &to, 4).unwrap(), 4);
+        assert_eq!(std::fs::read(&to).unwrap(), b"0123");
+        let error = copy_file(&OsFileSystem, &from, &to).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(std::fs::read(&to).unwrap(), b"0123");
+        let whole = dir.path().join("whole");
+        assert_eq!(copy_file(&OsFileSystem, &from, &whole).unwrap(), 10);
+        assert_eq!(std::fs::read(&whole).unwrap(), b"0123456789");
     }
 }

@@ -142,7 +142,7 @@ pub fn compact(config: &BenchConfig, db: &Db, dir: &Path, live_keys: u64) -> Res
     let before = WriteCounters::now(Some(db));
     let compactions_before = db.stats().compactions;
     let spinner = Progress::spinner(config, "compact_range");
-    let (compacted, elapsed) = time(|| db.compact_range::<&[u8], _>(..));
+    let (compacted, elapsed) = time(|| db.compact_range(..));
     spinner.finish();
     compacted?;
     let compacted = directory_usage(dir)?;
