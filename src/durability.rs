@@ -235,6 +235,8 @@ struct SyncState {
     pending: VecDeque<Pending>,
     /// The database is closing: the sync thread stops, leftovers fail.
     shutting_down: bool,
+    /// Threads waiting on `changed` (for `busy`, in `begin_sync` and `shut_down`).
+    waiters: usize,
 }
 
 impl SyncState {
@@ -301,8 +303,13 @@ pub(crate) enum SyncStep {
 #[derive(Default)]
 pub(crate) struct WalSync {
     state: Mutex<SyncState>,
-    /// Signalled when `busy` is released, a completion is registered, or shutdown begins.
+    /// Signalled when `busy` is released while a thread waits on it (`waiters`), or shutdown
+    /// begins.
     changed: Condvar,
+    /// Where the sync thread waits: signalled when a completion needs a sync and none runs, or
+    /// shutdown begins. Apart from `changed` so that the sync and release of every synced
+    /// group does not wake the sync thread for nothing (a context switch per commit).
+    work: Condvar,
 }
 
 impl WalSync {
@@ -324,10 +331,22 @@ impl WalSync {
         lock(&self.state)
     }
 
-    fn wait<'a>(&self, state: MutexGuard<'a, SyncState>) -> MutexGuard<'a, SyncState> {
-        self.changed
+    fn wait<'a>(&self, mut state: MutexGuard<'a, SyncState>) -> MutexGuard<'a, SyncState> {
+        state.waiters += 1;
+        let mut state = self
+            .changed
             .wait(state)
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        state.waiters -= 1;
+        state
+    }
+
+    /// Whether a pending completion waits for a sync that has not covered it.
+    fn sync_wanted(state: &SyncState) -> bool {
+        state
+            .pending
+            .back()
+            .is_some_and(|last| !state.covers(last.position))
     }
 
     /// The log rotated to `log` (called with the log lock held, after the old log was synced).
@@ -451,7 +470,7 @@ impl WalSync {
             return self.run_ready(state);
         }
         // Wakes the sync thread.
-        self.changed.notify_all();
+        self.work.notify_one();
         Vec::new()
     }
 
@@ -478,14 +497,13 @@ impl WalSync {
             if state.shutting_down {
                 return None;
             }
-            let uncovered = state
-                .pending
-                .back()
-                .is_some_and(|last| !state.covers(last.position));
-            if !state.busy && state.failed.is_none() && uncovered {
+            if !state.busy && state.failed.is_none() && Self::sync_wanted(&state) {
                 return Some(state.written_position());
             }
-            state = self.wait(state);
+            state = self
+                .work
+                .wait(state)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
         }
     }
 
@@ -495,6 +513,7 @@ impl WalSync {
         let mut state = self.state();
         state.shutting_down = true;
         self.changed.notify_all();
+        self.work.notify_all();
         loop {
             if !state.busy {
                 state.busy = true;
@@ -513,7 +532,12 @@ impl WalSync {
             state.completing = !ready.is_empty();
             if ready.is_empty() {
                 state.busy = false;
-                self.changed.notify_all();
+                if state.waiters > 0 {
+                    self.changed.notify_all();
+                }
+                if Self::sync_wanted(&state) {
+                    self.work.notify_one();
+                }
                 return panics;
             }
             drop(state);
