@@ -30,6 +30,7 @@ use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::key::{check_key, check_value};
 use crate::options::WriteOptions;
+use crate::outcome_slot::OutcomeSlot;
 
 /// Bytes counted for each operation on top of its key and value, towards
 /// [`BatchWriterOptions::max_in_flight_bytes`] and [`BatchStrategy::MemoryBound`]: the kind tag,
@@ -221,7 +222,7 @@ pub struct BatchWriterStats {
 /// ticket does not cancel the operation.
 #[derive(Debug)]
 pub struct Ticket {
-    slot: Arc<TicketSlot>,
+    slot: Arc<OutcomeSlot>,
 }
 
 impl Ticket {
@@ -241,18 +242,7 @@ impl Ticket {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn wait(self) -> Result<()> {
-        let mut state = lock(&self.slot.state);
-        loop {
-            if let Some(outcome) = state.outcome.take() {
-                return outcome;
-            }
-            state.waiting = true;
-            state = self
-                .slot
-                .ready
-                .wait(state)
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-        }
+        self.slot.wait()
     }
 
     /// Whether the operation's commit has finished (successfully or not): `wait` would not block.
@@ -270,30 +260,7 @@ impl Ticket {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn is_done(&self) -> bool {
-        lock(&self.slot.state).outcome.is_some()
-    }
-}
-
-#[derive(Debug, Default)]
-struct TicketSlot {
-    state: Mutex<SlotState>,
-    ready: Condvar,
-}
-
-#[derive(Debug, Default)]
-struct SlotState {
-    outcome: Option<Result<()>>,
-    /// Set by a waiter, so that resolving only makes a wake-up call when someone sleeps.
-    waiting: bool,
-}
-
-impl TicketSlot {
-    fn resolve(&self, outcome: Result<()>) {
-        let mut state = lock(&self.state);
-        state.outcome = Some(outcome);
-        if state.waiting {
-            self.ready.notify_one();
-        }
+        self.slot.is_done()
     }
 }
 
@@ -308,7 +275,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 /// Operations gathered into one batch, with their tickets.
 struct Gathered {
     batch: WriteBatch,
-    slots: Vec<Arc<TicketSlot>>,
+    slots: Vec<Arc<OutcomeSlot>>,
     bytes: usize,
     /// Number (in queue order, from 1) of the first operation.
     first_operation: u64,
@@ -659,7 +626,7 @@ impl BatchWriter {
             Some(value) => gathered.batch.put(key, value)?,
             None => gathered.batch.delete(key)?,
         }
-        let slot = Arc::new(TicketSlot::default());
+        let slot = Arc::new(OutcomeSlot::default());
         gathered.slots.push(Arc::clone(&slot));
         gathered.bytes += bytes;
         gathered.full = limit.reached(gathered.slots.len(), gathered.bytes);

@@ -44,6 +44,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use crate::error::{Error, Result};
+use crate::outcome_slot::OutcomeSlot;
 use crate::vfs::FileSync;
 
 /// A point in the write-ahead-log history: byte `offset` of log number `log`. Logs are numbered
@@ -59,7 +60,7 @@ pub(crate) type Panic = Box<dyn Any + Send>;
 
 /// What to do when a write is durable (or cannot become so).
 pub(crate) enum Completion {
-    Ticket(Arc<TicketSlot>),
+    Ticket(Arc<OutcomeSlot>),
     Callback(Box<dyn FnOnce(Result<()>) + Send>),
 }
 
@@ -86,13 +87,13 @@ impl Completion {
 #[derive(Debug)]
 #[must_use = "a write's durability is known only by waiting on its ticket"]
 pub struct DurableTicket {
-    slot: Arc<TicketSlot>,
+    slot: Arc<OutcomeSlot>,
 }
 
 impl DurableTicket {
     /// A ticket and the completion that resolves it.
     pub(crate) fn new() -> (DurableTicket, Completion) {
-        let slot = Arc::new(TicketSlot::default());
+        let slot = Arc::new(OutcomeSlot::default());
         let completion = Completion::Ticket(Arc::clone(&slot));
         (DurableTicket { slot }, completion)
     }
@@ -115,18 +116,7 @@ impl DurableTicket {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn wait(self) -> Result<()> {
-        let mut state = lock(&self.slot.state);
-        loop {
-            if let Some(outcome) = state.outcome.take() {
-                return outcome;
-            }
-            state.waiting = true;
-            state = self
-                .slot
-                .ready
-                .wait(state)
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-        }
+        self.slot.wait()
     }
 
     /// Whether the write is durable now (never blocks). `false` both while the sync is pending
@@ -145,7 +135,7 @@ impl DurableTicket {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn is_durable(&self) -> bool {
-        matches!(lock(&self.slot.state).outcome, Some(Ok(())))
+        self.slot.is_ok()
     }
 
     /// Whether the ticket is complete, durable or failed: [`wait`](Self::wait) would not block.
@@ -163,31 +153,7 @@ impl DurableTicket {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn is_done(&self) -> bool {
-        lock(&self.slot.state).outcome.is_some()
-    }
-}
-
-/// Where a ticket's outcome is delivered.
-#[derive(Debug, Default)]
-pub(crate) struct TicketSlot {
-    state: Mutex<SlotState>,
-    ready: Condvar,
-}
-
-#[derive(Debug, Default)]
-struct SlotState {
-    outcome: Option<Result<()>>,
-    /// Set by a waiter, so that resolving only makes a wake-up call when someone sleeps.
-    waiting: bool,
-}
-
-impl TicketSlot {
-    fn resolve(&self, outcome: Result<()>) {
-        let mut state = lock(&self.state);
-        state.outcome = Some(outcome);
-        if state.waiting {
-            self.ready.notify_all();
-        }
+        self.slot.is_done()
     }
 }
 

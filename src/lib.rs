@@ -109,6 +109,7 @@ mod key_range;
 mod memtable_arena;
 mod merging_iterator;
 mod options;
+mod outcome_slot;
 mod read_only;
 mod read_view;
 mod recovery;
