@@ -285,13 +285,15 @@ fn compaction_keeps_the_model_and_every_snapshot() {
     eprintln!("{context}:\n{stats}");
     assert!(stats.error.is_none(), "{context}: {:?}", stats.error);
     assert!(compactions > 0, "{context}: no compaction ran");
-    for level in 2..=3 {
-        assert!(
-            stats.levels[level].files > 0,
-            "{context}: level {level} holds no files: {:?}",
-            stats.levels
-        );
-    }
+    // Data reached the last level. Levels 1 and 2 may be empty: a `compact_range` over most of
+    // the key space late in the last phase moves everything to level 3, and the writes after
+    // it may not fill level 0 again (seed 1796278778131135075 ends with L0 2 files, L1 and L2
+    // none, L3 44).
+    assert!(
+        stats.levels[3].files > 0,
+        "{context}: level 3 holds no files: {:?}",
+        stats.levels
+    );
     for (level, score) in stats.level_scores.iter().enumerate() {
         assert!(
             *score < 1.0,
