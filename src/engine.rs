@@ -267,7 +267,55 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// What opening found or made, from which [`Engine::assemble`] builds an engine.
+pub(crate) struct OpenedParts {
+    pub dir: PathBuf,
+    pub options: Options,
+    /// The directory's lock (`None` when opened read-only).
+    pub lock_file: Option<Box<dyn FileLock>>,
+    /// The log being written (`None` when opened read-only).
+    pub wal: Option<WalState>,
+    pub durability: WalSync,
+    pub state: EngineState,
+    pub view: ReadView,
+    pub last_sequence: crate::key::SequenceNumber,
+    pub cache: Arc<BlockCache<Block>>,
+    pub recovery: crate::stats::RecoveryReport,
+}
+
 impl Engine {
+    /// An engine from what opening found; every other part starts empty.
+    pub fn assemble(parts: OpenedParts) -> Engine {
+        let read_only = parts.wal.is_none();
+        Engine {
+            dir: parts.dir,
+            lock_file: Mutex::new(parts.lock_file),
+            read_only,
+            commit: GroupCommit::new(
+                parts.options.commit_policy,
+                parts.options.max_write_group_bytes,
+            ),
+            wal: Mutex::new(parts.wal),
+            durability: parts.durability,
+            state: Mutex::new(parts.state),
+            state_changed: Condvar::new(),
+            visibility: Visibility::new(parts.view, parts.last_sequence),
+            snapshots: Arc::new(SnapshotRegistry::default()),
+            cache: parts.cache,
+            workers: Workers::default(),
+            stats: EngineStats {
+                recovery: parts.recovery,
+                ..EngineStats::default()
+            },
+            poisoned: Mutex::new(None),
+            panicked: Mutex::new(None),
+            closed: AtomicBool::new(false),
+            #[cfg(test)]
+            compaction_started: Default::default(),
+            options: parts.options,
+        }
+    }
+
     /// Waits `delay` before a background retry, waking early when the database closes; false
     /// if it is closing, so that a retry loop never holds up `close`.
     pub fn wait_before_retry(&self, delay: Duration) -> bool {

@@ -35,13 +35,11 @@
 //! again to see them.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 
 use crate::cache::BlockCache;
-use crate::commit::GroupCommit;
 use crate::durability::WalSync;
-use crate::engine::{Engine, EngineState, Workers, read_only_attempts};
+use crate::engine::{Engine, EngineState, OpenedParts, read_only_attempts};
 use crate::error::{Error, Result};
 use crate::fs::{FileKind, wal_path};
 use crate::key::FileNumber;
@@ -49,10 +47,8 @@ use crate::log::FILE_HEADER_SIZE;
 use crate::manifest::{RecoveredManifest, read_current_on, recover_manifest_on};
 use crate::memtable::Memtable;
 use crate::options::{Options, WalRecoveryMode};
-use crate::read_view::{ReadView, Visibility};
+use crate::read_view::ReadView;
 use crate::recovery::{ReplayPlan, ReplaySink, list_files, replay_logs};
-use crate::snapshot::SnapshotRegistry;
-use crate::stats::EngineStats;
 use crate::version::Version;
 use crate::version_set::VersionSet;
 use crate::write::insert_batch;
@@ -167,30 +163,18 @@ fn open_once(dir: &Path, options: &Options) -> Result<Engine> {
     );
     let mut engine_state = EngineState::new(versions, log_number);
     engine_state.spare_wanted = false;
-    Ok(Engine {
+    Ok(Engine::assemble(OpenedParts {
         dir: dir.to_path_buf(),
-        lock_file: Mutex::new(None),
-        read_only: true,
-        commit: GroupCommit::new(options.commit_policy, options.max_write_group_bytes),
-        wal: Mutex::new(None),
-        durability: WalSync::default(),
-        state: Mutex::new(engine_state),
-        state_changed: Condvar::new(),
-        visibility: Visibility::new(view, last_sequence),
-        snapshots: Arc::new(SnapshotRegistry::default()),
-        cache,
-        workers: Workers::default(),
-        stats: EngineStats {
-            recovery: recovery_report,
-            ..EngineStats::default()
-        },
-        poisoned: Mutex::new(None),
-        panicked: Mutex::new(None),
-        closed: AtomicBool::new(false),
-        #[cfg(test)]
-        compaction_started: Default::default(),
         options: options.clone(),
-    })
+        lock_file: None,
+        wal: None,
+        durability: WalSync::default(),
+        state: engine_state,
+        view,
+        last_sequence,
+        cache,
+        recovery: recovery_report,
+    }))
 }
 
 /// The manifest `CURRENT` names, replayed; `InvalidArgument` when the directory holds no

@@ -8,14 +8,12 @@
 //! and the next open replays them again; files the crash left behind unreferenced are removed.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 
 use crate::batch::BatchReader;
 use crate::cache::BlockCache;
-use crate::commit::GroupCommit;
 use crate::durability::WalSync;
-use crate::engine::{Engine, EngineState, WalState, Workers};
+use crate::engine::{Engine, EngineState, OpenedParts, WalState};
 use crate::error::{Error, Result};
 use crate::fs::{FileKind, parse_file_name, remove_file, sync_dir, table_path, wal_path};
 use crate::key::{FileNumber, SequenceNumber};
@@ -29,9 +27,8 @@ use crate::manifest::{
 };
 use crate::memtable::Memtable;
 use crate::options::{Options, WalRecoveryMode};
-use crate::read_view::{ReadView, Visibility};
-use crate::snapshot::SnapshotRegistry;
-use crate::stats::{DroppedTail, EngineStats, RecoveryReport};
+use crate::read_view::ReadView;
+use crate::stats::{DroppedTail, RecoveryReport};
 use crate::sync_marker::{SYNC_MARKER_SIZE, decode_sync_marker};
 use crate::version::Version;
 use crate::version_set::VersionSet;
@@ -138,43 +135,32 @@ pub(crate) fn open_engine(
         next_file_number,
         version,
     );
-    Ok(Engine {
+    let durability = WalSync::new(
+        wal_number.0,
+        wal.path().to_path_buf(),
+        // Without a handle, syncs take the log lock: slower, as safe.
+        wal.sync_handle().unwrap_or(None),
+        wal.offset(),
+        wal.synced_offset(),
+    );
+    Ok(Engine::assemble(OpenedParts {
         dir,
-        lock_file: Mutex::new(Some(lock_file)),
-        read_only: false,
-        commit: GroupCommit::new(options.commit_policy, options.max_write_group_bytes),
-        durability: WalSync::new(
-            wal_number.0,
-            wal.path().to_path_buf(),
-            // Without a handle, syncs take the log lock: slower, as safe.
-            wal.sync_handle().unwrap_or(None),
-            wal.offset(),
-            wal.synced_offset(),
-        ),
-        wal: Mutex::new(Some(WalState {
+        options,
+        lock_file: Some(lock_file),
+        wal: Some(WalState {
             marked_synced_offset: wal.synced_offset(),
             writer: wal,
             number: wal_number,
             memtable,
             last_sequence,
-        })),
-        state: Mutex::new(EngineState::new(versions, wal_number)),
-        state_changed: Condvar::new(),
-        visibility: Visibility::new(view, last_sequence),
-        snapshots: Arc::new(SnapshotRegistry::default()),
+        }),
+        durability,
+        state: EngineState::new(versions, wal_number),
+        view,
+        last_sequence,
         cache,
-        workers: Workers::default(),
-        stats: EngineStats {
-            recovery: recovery_report,
-            ..EngineStats::default()
-        },
-        poisoned: Mutex::new(None),
-        panicked: Mutex::new(None),
-        #[cfg(test)]
-        compaction_started: Default::default(),
-        closed: AtomicBool::new(false),
-        options,
-    })
+        recovery: recovery_report,
+    }))
 }
 
 /// The manifest state of an existing database, or of a new one created now; and, when the
