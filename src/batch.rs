@@ -14,6 +14,9 @@ use crate::key::{MAX_KEY_SIZE, MAX_VALUE_SIZE, SequenceNumber, ValueKind, check_
 
 /// Bytes of the batch header: first sequence number (u64) and operation count (u32).
 pub const BATCH_HEADER_SIZE: usize = 12;
+/// The operation byte of a range deletion (FORMAT.md 7); puts and deletes use their
+/// [`ValueKind`] bytes. Part of the on-disk format; never change.
+pub const RANGE_DELETE_OPERATION: u8 = 2;
 
 /// An ordered group of writes that become visible together and survive a crash together.
 ///
@@ -53,7 +56,7 @@ impl std::fmt::Debug for WriteBatch {
 }
 
 /// The encoded size of one operation (FORMAT.md 7): a kind byte, then the key and (for a put)
-/// the value, each behind a varint32 length.
+/// the value, or (for a range deletion) the start and end keys, each behind a varint32 length.
 fn operation_size(key: &[u8], value: Option<&[u8]>) -> usize {
     let prefixed = |bytes: &[u8]| varint_length(bytes.len() as u64) + bytes.len();
     1 + prefixed(key) + value.map_or(0, prefixed)
@@ -73,6 +76,13 @@ pub enum BatchOperation<'a> {
     Delete {
         /// The user key.
         key: &'a [u8],
+    },
+    /// Delete every key in `[start, end)`.
+    DeleteRange {
+        /// The first key deleted.
+        start: &'a [u8],
+        /// The first key after the range: not deleted.
+        end: &'a [u8],
     },
 }
 
@@ -174,14 +184,56 @@ impl WriteBatch {
         self.push(ValueKind::Tombstone, key, None)
     }
 
+    /// Adds "delete every key in `[start, end)`" (a range tombstone): the keys from `start`
+    /// up to but not including `end`, as they are when the batch commits; keys written later
+    /// are not affected. An empty range (`start == end`) deletes nothing. Fails with
+    /// `Error::InvalidArgument` if a key is over [`MAX_KEY_SIZE`] or `start` sorts after `end`;
+    /// the batch is unchanged then.
+    ///
+    /// ```
+    /// use shaledb::{Db, Options, WriteBatch, WriteOptions};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// for key in ["log/1", "log/2", "log/3", "state"] {
+    ///     db.put(key.as_bytes(), b"")?;
+    /// }
+    /// // Truncate the log and record where it now starts, together.
+    /// let mut batch = WriteBatch::new();
+    /// batch.delete_range(b"log/1", b"log/3")?;
+    /// batch.put(b"state", b"first log entry: 3")?;
+    /// db.write(batch, &WriteOptions::SYNC)?;
+    /// let keys: Vec<Vec<u8>> = db.iter().map(|item| item.map(|(key, _)| key)).collect::<Result<_, _>>()?;
+    /// assert_eq!(keys, vec![b"log/3".to_vec(), b"state".to_vec()]);
+    ///
+    /// assert!(WriteBatch::new().delete_range(b"b", b"a").is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn delete_range(&mut self, start: &[u8], end: &[u8]) -> Result<()> {
+        check_range(start, end)?;
+        self.push_operation(RANGE_DELETE_OPERATION, start, Some(end))
+    }
+
+    /// A batch holding the one range deletion `[start, end)`, at its exact size.
+    pub(crate) fn single_delete_range(start: &[u8], end: &[u8]) -> Result<Self> {
+        check_range(start, end)?;
+        let mut batch = Self::with_capacity(operation_size(start, Some(end)));
+        batch.push_operation(RANGE_DELETE_OPERATION, start, Some(end))?;
+        Ok(batch)
+    }
+
     fn push(&mut self, kind: ValueKind, key: &[u8], value: Option<&[u8]>) -> Result<()> {
+        self.push_operation(kind as u8, key, value)
+    }
+
+    fn push_operation(&mut self, operation: u8, key: &[u8], value: Option<&[u8]>) -> Result<()> {
         let count = self.count.checked_add(1).ok_or_else(|| {
             crate::Error::InvalidArgument(format!(
                 "a write batch holds at most {} operations",
                 u32::MAX
             ))
         })?;
-        self.encoded.push(kind as u8);
+        self.encoded.push(operation);
         put_length_prefixed(&mut self.encoded, key);
         if let Some(value) = value {
             put_length_prefixed(&mut self.encoded, value);
@@ -334,7 +386,19 @@ impl<'a> BatchReader<'a> {
 
     fn decode_one(&mut self) -> std::result::Result<BatchOperation<'a>, DecodeError> {
         let tag_offset = self.cursor.position();
-        let kind = ValueKind::from_byte(self.cursor.u8()?).ok_or(DecodeError {
+        let operation = self.cursor.u8()?;
+        if operation == RANGE_DELETE_OPERATION {
+            let start = self.length_prefixed_within(MAX_KEY_SIZE, "key over the size limit")?;
+            let end = self.length_prefixed_within(MAX_KEY_SIZE, "key over the size limit")?;
+            if start > end {
+                return Err(DecodeError {
+                    offset: tag_offset,
+                    reason: "range deletion whose start sorts after its end",
+                });
+            }
+            return Ok(BatchOperation::DeleteRange { start, end });
+        }
+        let kind = ValueKind::from_byte(operation).ok_or(DecodeError {
             offset: tag_offset,
             reason: "unknown operation kind in write batch",
         })?;
@@ -394,6 +458,21 @@ impl<'a> Iterator for BatchReader<'a> {
             }
         }
     }
+}
+
+/// Checks a range deletion's keys: each within [`MAX_KEY_SIZE`], the start not after the end.
+fn check_range(start: &[u8], end: &[u8]) -> Result<()> {
+    check_key(start)?;
+    check_key(end)?;
+    if start > end {
+        return Err(crate::Error::InvalidArgument(format!(
+            "delete_range: the start key \"{}\" sorts after the end key \"{}\"; the range is \
+             [start, end), from start up to but not including end",
+            start.escape_ascii(),
+            end.escape_ascii()
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -270,11 +270,15 @@ impl Db {
             .check_open()
             .and_then(|()| self.read_point(options))
         {
-            Ok((sequence, view)) => DbIterator::new(
-                view.sources(block_options(options), bounds.clone()),
-                sequence,
-                bounds,
-            ),
+            Ok((sequence, view)) => {
+                let tombstones = Arc::new(view.range_tombstones(sequence, &bounds));
+                DbIterator::new(
+                    view.sources(block_options(options), bounds.clone()),
+                    sequence,
+                    bounds,
+                )
+                .with_range_tombstones(tombstones)
+            }
             Err(error) => DbIterator::failed(error),
         }
     }
@@ -529,6 +533,60 @@ impl Db {
     /// ```
     pub fn delete_with(&self, key: &[u8], options: &WriteOptions) -> Result<()> {
         let batch = WriteBatch::single_delete(key)?;
+        self.write(batch, options)
+    }
+
+    /// Deletes every key in `range` — from `range.start` up to but not including `range.end` —
+    /// as one write, with the default sync: a range tombstone, whatever the number of keys.
+    /// Keys written after it returns are not affected. Reads (`get`, `multi_get`, iterators
+    /// both ways, snapshots taken after it) no longer see the keys, and reading past the range
+    /// costs no more than if the keys had never been written: sources older than the
+    /// tombstone are moved past it in one seek. Compaction drops the deleted entries, and the
+    /// tombstone once no older data and no snapshot can need it.
+    ///
+    /// Fails with `Error::InvalidArgument` if a key is over [`MAX_KEY_SIZE`](crate::MAX_KEY_SIZE)
+    /// or the start sorts after the end. Use [`WriteBatch::delete_range`] to combine it with
+    /// other writes atomically.
+    ///
+    /// ```
+    /// use shaledb::{Db, Options};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// for index in 0..1000u32 {
+    ///     db.put(format!("event/{index:04}").as_bytes(), b"")?;
+    /// }
+    /// db.delete_range(b"event/0000".as_slice()..b"event/0900")?;
+    /// assert_eq!(db.get(b"event/0899")?, None);
+    /// assert!(db.get(b"event/0900")?.is_some());
+    /// assert_eq!(db.iter().count(), 100);
+    /// assert_eq!(db.iter().rev().count(), 100);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn delete_range<K: AsRef<[u8]>>(&self, range: std::ops::Range<K>) -> Result<()> {
+        self.delete_range_with(range, &self.default_write_options())
+    }
+
+    /// [`delete_range`](Self::delete_range), synced or not as `options` say.
+    ///
+    /// ```
+    /// use shaledb::{Db, Options, WriteOptions};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// db.put(b"a", b"1")?;
+    /// db.put(b"b", b"2")?;
+    /// db.delete_range_with("a".."b", &WriteOptions::SYNC)?;
+    /// assert_eq!(db.get(b"a")?, None);
+    /// assert_eq!(db.get(b"b")?.as_deref(), Some(&b"2"[..]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn delete_range_with<K: AsRef<[u8]>>(
+        &self,
+        range: std::ops::Range<K>,
+        options: &WriteOptions,
+    ) -> Result<()> {
+        let batch = WriteBatch::single_delete_range(range.start.as_ref(), range.end.as_ref())?;
         self.write(batch, options)
     }
 

@@ -10,6 +10,14 @@
 //! that end's merge there, over the same sources (same sequence number, same files); the
 //! other end keeps its position and its merge.
 //!
+//! Range tombstones: the iterator holds those it sees (from every source, fragmented, each
+//! piece with its newest tombstone at or below the iterator's sequence number). A key whose
+//! newest visible version is older than the piece holding it is deleted. Reading past a deleted
+//! range costs no more than the entries newer than its tombstone: the merge moves every source
+//! whose entries are all older than the tombstone (a memtable, a table, the tables of a level,
+//! by their largest sequence numbers) to the end of the piece in one seek, instead of stepping
+//! over each entry it hides (`MergingIterator::skip_older`).
+//!
 //! The bounds (the range and the read options' bounds, intersected) go down to the sources:
 //! tables wholly outside them are left out of the merge and no table iterator reads a block
 //! wholly outside them (`read_view.rs`, `iterator.rs`).
@@ -18,9 +26,14 @@ use std::ops::Bound;
 
 use crate::error::{Error, Result};
 use crate::iterator::InternalIterator;
-use crate::key::{SequenceNumber, ValueKind, internal_key, parse_internal_key};
+use std::sync::Arc;
+
+use crate::key::{
+    SequenceNumber, ValueKind, internal_key, parse_internal_key, range_end_key, range_start_key,
+};
 use crate::key_range::{KeyBounds, as_slice, is_above, is_below, tighter_lower, tighter_upper};
 use crate::merging_iterator::{Direction, MergingIterator};
+use crate::range_tombstone::{Fragment, Fragments};
 use crate::value::Value;
 
 /// A key as iterators return it: an owned copy of the user key.
@@ -67,6 +80,15 @@ pub struct DbIterator {
     finished: bool,
     /// An error to yield before anything else.
     pending_error: Option<Error>,
+    /// The range tombstones this iterator sees (see the module documentation).
+    tombstones: Arc<Fragments>,
+}
+
+/// The versions of one key seen walking backward (oldest first): the newest visible so far,
+/// with its sequence number (`None` for a tombstone).
+struct Group {
+    key: Vec<u8>,
+    newest: Option<(SequenceNumber, Option<Value>)>,
 }
 
 impl DbIterator {
@@ -79,7 +101,27 @@ impl DbIterator {
             back: End::new(),
             finished: false,
             pending_error: None,
+            tombstones: Arc::new(Fragments::empty()),
         }
+    }
+
+    /// The iterator, seeing `tombstones` (fragmented, visible at its sequence number).
+    pub(crate) fn with_range_tombstones(mut self, tombstones: Arc<Fragments>) -> Self {
+        self.tombstones = tombstones;
+        self
+    }
+
+    /// The piece of range tombstones hiding the version of `key` at `sequence`, if any.
+    fn hiding_piece(&self, key: &[u8], sequence: SequenceNumber) -> Option<&Fragment> {
+        if self.tombstones.is_empty() {
+            return None;
+        }
+        self.tombstones.find(key).filter(|piece| {
+            piece
+                .sequences
+                .first()
+                .is_some_and(|&newest| newest > sequence)
+        })
     }
 
     /// Moves the front end to `key`: the next [`next`](Iterator::next) yields the first key at
@@ -172,7 +214,12 @@ impl DbIterator {
             }
             Bound::Unbounded => None,
         };
-        merge.seek_forward(target.as_deref())
+        match target {
+            Some(target) if !self.tombstones.is_empty() => {
+                merge.seek_forward_past(&target, &self.tombstones)
+            }
+            _ => merge.seek_forward(target.as_deref()),
+        }
     }
 
     /// Seeks `merge` to where the back end starts: its position or the upper bound, the tighter
@@ -188,7 +235,12 @@ impl DbIterator {
             Bound::Excluded(key) => Some(internal_key(key, SequenceNumber::MAX, ValueKind::Value)),
             Bound::Unbounded => None,
         };
-        merge.seek_backward(target.as_deref())
+        match target {
+            Some(target) if !self.tombstones.is_empty() => {
+                merge.seek_backward_past(&target, &self.tombstones)
+            }
+            _ => merge.seek_backward(target.as_deref()),
+        }
     }
 
     /// The next visible (key, value) walking forward, or `None` at the end.
@@ -210,6 +262,15 @@ impl DbIterator {
                 return Ok(None);
             }
             let key = parsed.user_key.to_vec();
+            if let Some(piece) = self.hiding_piece(parsed.user_key, parsed.sequence) {
+                // Deleted by a range tombstone: step past it, and move the sources whose
+                // entries are all older than the tombstone to the end of its piece.
+                if let Some(&tombstone) = piece.sequences.first() {
+                    merge.skip_older(&range_end_key(&piece.end), tombstone)?;
+                }
+                skip_key = Some(key);
+                continue;
+            }
             match parsed.kind {
                 ValueKind::Tombstone => {
                     skip_key = Some(key);
@@ -227,7 +288,7 @@ impl DbIterator {
     fn step_backward(&self, merge: &mut MergingIterator) -> Result<Option<(Key, Value)>> {
         // Walking backward, a key's versions come oldest first: remember the newest visible one
         // and yield it when the walk moves on to a smaller key.
-        let mut group: Option<(Vec<u8>, Option<Value>)> = None;
+        let mut group: Option<Group> = None;
         while merge.valid() {
             let parsed = parse_internal_key(merge.key())
                 .map_err(|reason| Error::corruption("<iterator>", 0, reason))?;
@@ -235,28 +296,54 @@ impl DbIterator {
             if !self.back_may_reach(parsed.user_key) {
                 break;
             }
-            if let Some((group_key, newest)) = &group
-                && group_key.as_slice() != parsed.user_key
-            {
-                if let Some(value) = newest {
-                    return Ok(Some((group_key.clone(), value.clone())));
+            if let Some(done) = group.take_if(|group| group.key.as_slice() != parsed.user_key) {
+                if let Some(item) = self.resolve_backward(done, merge)? {
+                    return Ok(Some(item));
                 }
-                group = None;
+                // The merge may have moved (past a deleted range): read its entry again.
+                continue;
             }
             if !self.back_may_start_at(parsed.user_key) {
                 merge.advance()?;
                 continue;
             }
-            let entry = group.get_or_insert_with(|| (parsed.user_key.to_vec(), None));
+            let entry = group.get_or_insert_with(|| Group {
+                key: parsed.user_key.to_vec(),
+                newest: None,
+            });
             if parsed.sequence <= self.sequence {
-                entry.1 = match parsed.kind {
+                let value = match parsed.kind {
                     ValueKind::Value => Some(merge.value()),
                     ValueKind::Tombstone => None,
                 };
+                entry.newest = Some((parsed.sequence, value));
             }
             merge.advance()?;
         }
-        Ok(group.and_then(|(key, newest)| newest.map(|value| (key, value))))
+        match group {
+            Some(group) => self.resolve_backward(group, merge),
+            None => Ok(None),
+        }
+    }
+
+    /// What a finished group yields walking backward: its newest visible version, unless that
+    /// is a tombstone or hidden by a range tombstone (then the sources whose entries are all
+    /// older than the range tombstone move below its piece).
+    fn resolve_backward(
+        &self,
+        group: Group,
+        merge: &mut MergingIterator,
+    ) -> Result<Option<(Key, Value)>> {
+        let Some((sequence, value)) = group.newest else {
+            return Ok(None);
+        };
+        if let Some(piece) = self.hiding_piece(&group.key, sequence) {
+            if let Some(&tombstone) = piece.sequences.first() {
+                merge.skip_older(&range_start_key(&piece.start), tombstone)?;
+            }
+            return Ok(None);
+        }
+        Ok(value.map(|value| (group.key, value)))
     }
 
     /// An iterator that yields `error` once and ends (the database was closed, say).

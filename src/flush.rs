@@ -19,7 +19,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use crate::compaction::stripes::SnapshotStripes;
+use crate::compaction::stripes::{
+    SnapshotStripes, hidden_by_range_tombstone, prune_range_tombstones,
+};
 use crate::engine::{Engine, ImmutableMemtable, RETRY_DELAY_MAX, SpareWal, lock};
 use crate::error::{Error, Result};
 use crate::fs::{remove_file, sync_dir, table_path, wal_path};
@@ -27,6 +29,7 @@ use crate::key::{FileNumber, SequenceNumber};
 use crate::manifest::{FileMetadata, VersionEdit};
 use crate::memtable::Memtable;
 use crate::options::Options;
+use crate::range_tombstone::Fragments;
 use crate::sstable::TableBuilder;
 use crate::version::open_table_handle;
 
@@ -52,11 +55,19 @@ pub(crate) fn write_level0_table(
     let file_system = &options.file_system;
     let mut builder =
         TableBuilder::create_on(Arc::clone(file_system), &path, options.table.clone())?;
-    // Versions that no snapshot and no later reader can see are not written. (Tombstones are
-    // kept: older versions of their keys may sit in tables below.)
+    // Versions that no snapshot and no later reader can see are not written, nor those that a
+    // range deletion of the memtable hides from every reader. (Tombstones are kept: older
+    // versions of their keys may sit in tables below.)
     let mut stripes = SnapshotStripes::new(snapshots);
+    let mut range_tombstones = Fragments::clone(&memtable.range_tombstones());
     for entry in memtable.iter() {
         if !stripes.admit(entry.user_key(), entry.sequence()).visible {
+            continue;
+        }
+        let hidden = range_tombstones
+            .find(entry.user_key())
+            .is_some_and(|piece| hidden_by_range_tombstone(snapshots, entry.sequence(), piece));
+        if hidden {
             continue;
         }
         if let Err(error) = builder.add(&entry.internal_key(), &entry.value()) {
@@ -64,14 +75,16 @@ pub(crate) fn write_level0_table(
             return Err(error);
         }
     }
+    prune_range_tombstones(&mut range_tombstones, snapshots, |_| false);
+    builder.set_range_tombstones(range_tombstones);
     let summary = builder.finish()?;
     sync_dir(&**file_system, dir)?;
     let properties = summary.properties;
     Ok(Some(FileMetadata {
         number,
         file_size: summary.file_size,
-        smallest: properties.smallest_key,
-        largest: properties.largest_key,
+        smallest: summary.smallest,
+        largest: summary.largest,
         smallest_sequence: properties.smallest_sequence,
         largest_sequence: properties.largest_sequence,
     }))

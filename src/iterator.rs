@@ -12,9 +12,13 @@ use std::cmp::Ordering;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::key::{compare_internal_keys, parse_internal_key, user_key};
+use crate::key::{
+    SequenceNumber, compare_internal_keys, parse_internal_key, range_end_key, range_start_key,
+    user_key,
+};
 use crate::key_range::KeyBounds;
 use crate::memtable::{Memtable, MemtableEntry};
+use crate::range_tombstone::{Fragment, Fragments};
 use crate::sstable::{BlockReadOptions, TableIterator};
 use crate::value::Value;
 use crate::version::TableHandle;
@@ -38,6 +42,61 @@ pub(crate) trait InternalIterator: Send {
     /// Moves to the previous entry.
     fn prev(&mut self) -> Result<()>;
 
+    /// The highest sequence number of any entry this source holds, if it knows one: what lets
+    /// a range tombstone newer than all of them skip them without reading each.
+    fn largest_sequence(&self) -> Option<SequenceNumber> {
+        None
+    }
+
+    /// Walking forward: if every entry from the current one up to `target` (an internal key)
+    /// is older than `tombstone` — so a range tombstone at `tombstone` ending at `target`'s
+    /// user key hides them all — moves to the first entry at or after `target` without
+    /// reading them. Otherwise may stay where it is (the caller then steps over them).
+    fn skip_older_forward(&mut self, target: &[u8], tombstone: SequenceNumber) -> Result<()> {
+        if self.valid()
+            && self
+                .largest_sequence()
+                .is_some_and(|largest| largest < tombstone)
+            && compare_internal_keys(self.key(), target).is_lt()
+        {
+            self.seek(target)?;
+        }
+        Ok(())
+    }
+
+    /// Walking backward: the mirror of [`skip_older_forward`](Self::skip_older_forward), to
+    /// the last entry at or before `target`.
+    fn skip_older_backward(&mut self, target: &[u8], tombstone: SequenceNumber) -> Result<()> {
+        if self.valid()
+            && self
+                .largest_sequence()
+                .is_some_and(|largest| largest < tombstone)
+            && compare_internal_keys(self.key(), target).is_gt()
+        {
+            self.seek_for_prev(target)?;
+        }
+        Ok(())
+    }
+
+    /// [`seek`](Self::seek), landing past the pieces of `tombstones` (visible at the reader's
+    /// sequence number) that hide every entry of this source from `target` on: a seek into a
+    /// deleted range reads no block inside it.
+    fn seek_past(&mut self, target: &[u8], tombstones: &Fragments) -> Result<()> {
+        match self.largest_sequence() {
+            Some(largest) => self.seek(&target_past(target, tombstones, largest)),
+            None => self.seek(target),
+        }
+    }
+
+    /// [`seek_for_prev`](Self::seek_for_prev), landing before the pieces of `tombstones` that
+    /// hide every entry of this source from `target` down.
+    fn seek_for_prev_past(&mut self, target: &[u8], tombstones: &Fragments) -> Result<()> {
+        match self.largest_sequence() {
+            Some(largest) => self.seek_for_prev(&target_before(target, tombstones, largest)),
+            None => self.seek_for_prev(target),
+        }
+    }
+
     /// Moves to the last entry at or before `target`.
     fn seek_for_prev(&mut self, target: &[u8]) -> Result<()> {
         self.seek(target)?;
@@ -48,6 +107,53 @@ pub(crate) trait InternalIterator: Send {
             self.prev()?;
         }
         Ok(())
+    }
+}
+
+/// Whether `piece`'s newest tombstone hides entries up to sequence number `largest`.
+fn hides(piece: &Fragment, largest: SequenceNumber) -> bool {
+    piece
+        .sequences
+        .first()
+        .is_some_and(|&newest| newest > largest)
+}
+
+/// The piece holding `target`'s user key, if it hides entries up to `largest`.
+fn hiding<'a>(
+    tombstones: &'a Fragments,
+    target: &[u8],
+    largest: SequenceNumber,
+) -> Option<&'a Fragment> {
+    tombstones
+        .find(user_key(target))
+        .filter(|piece| hides(piece, largest))
+}
+
+/// `target`, moved forward past every piece of `tombstones` that hides entries up to
+/// `largest` from it on (adjacent pieces one after the other).
+fn target_past(target: &[u8], tombstones: &Fragments, largest: SequenceNumber) -> Vec<u8> {
+    let mut target = target.to_vec();
+    while let Some(piece) = hiding(tombstones, &target, largest) {
+        target = range_end_key(&piece.end);
+    }
+    target
+}
+
+/// `target`, moved backward before every piece of `tombstones` that hides entries up to
+/// `largest` from it down (adjacent pieces one after the other).
+fn target_before(target: &[u8], tombstones: &Fragments, largest: SequenceNumber) -> Vec<u8> {
+    let Some(mut piece) = hiding(tombstones, target, largest) else {
+        return target.to_vec();
+    };
+    let pieces = tombstones.pieces();
+    loop {
+        let index = pieces.partition_point(|other| other.end.as_slice() <= piece.start.as_slice());
+        match index.checked_sub(1).and_then(|index| pieces.get(index)) {
+            Some(previous) if previous.end == piece.start && hides(previous, largest) => {
+                piece = previous;
+            }
+            _ => return range_start_key(&piece.start),
+        }
     }
 }
 
@@ -84,6 +190,9 @@ impl MemtableIterator {
 impl InternalIterator for MemtableIterator {
     fn valid(&self) -> bool {
         self.current.is_some()
+    }
+    fn largest_sequence(&self) -> Option<SequenceNumber> {
+        Some(self.memtable.largest_sequence())
     }
     fn key(&self) -> &[u8] {
         &self.key
@@ -154,6 +263,9 @@ impl TableSource {
 impl InternalIterator for TableSource {
     fn valid(&self) -> bool {
         self.iterator.valid()
+    }
+    fn largest_sequence(&self) -> Option<SequenceNumber> {
+        Some(self.iterator.table().properties().largest_sequence)
     }
     fn key(&self) -> &[u8] {
         self.iterator.key()
@@ -330,6 +442,117 @@ impl InternalIterator for LevelIterator {
             iterator.next()?;
         }
         self.skip_forward()
+    }
+    /// Per table, by its largest sequence number: a table whose entries from `target` on are
+    /// all hidden is passed over without being opened.
+    fn seek_past(&mut self, target: &[u8], tombstones: &Fragments) -> Result<()> {
+        if tombstones.is_empty() {
+            return self.seek(target);
+        }
+        let mut index = self.tables.partition_point(|handle| {
+            compare_internal_keys(&handle.metadata.largest, target).is_lt()
+        });
+        while let Some(handle) = self.tables.get(index) {
+            let moved = target_past(target, tombstones, handle.metadata.largest_sequence);
+            if compare_internal_keys(&moved, &handle.metadata.largest).is_le() {
+                if let Some(iterator) = self.open(index) {
+                    iterator.seek(&moved)?;
+                }
+                return self.skip_forward();
+            }
+            // Everything of this table from `target` on is hidden.
+            index += 1;
+        }
+        self.index = self.tables.len();
+        self.current = None;
+        Ok(())
+    }
+    /// The mirror of [`seek_past`](Self::seek_past).
+    fn seek_for_prev_past(&mut self, target: &[u8], tombstones: &Fragments) -> Result<()> {
+        if tombstones.is_empty() {
+            return self.seek_for_prev(target);
+        }
+        let after = self.tables.partition_point(|handle| {
+            compare_internal_keys(&handle.metadata.smallest, target).is_le()
+        });
+        let mut index = after.checked_sub(1);
+        while let Some(handle) = index.and_then(|index| self.tables.get(index)) {
+            let moved = target_before(target, tombstones, handle.metadata.largest_sequence);
+            if compare_internal_keys(&moved, &handle.metadata.smallest).is_ge() {
+                let at = index.unwrap_or_default();
+                if let Some(iterator) = self.open(at) {
+                    iterator.seek_for_prev(&moved)?;
+                }
+                return self.skip_backward();
+            }
+            index = index.and_then(|index| index.checked_sub(1));
+        }
+        self.index = 0;
+        self.current = None;
+        Ok(())
+    }
+    /// Skips whole tables by their manifest records (key range, largest sequence number)
+    /// without opening them, then seeks inside the table where `target` falls.
+    fn skip_older_forward(&mut self, target: &[u8], tombstone: SequenceNumber) -> Result<()> {
+        if !self.valid() || compare_internal_keys(self.key(), target).is_ge() {
+            return Ok(());
+        }
+        let mut index = self.index;
+        while let Some(handle) = self.tables.get(index) {
+            if handle.metadata.largest_sequence >= tombstone {
+                // Entries of this table may be newer: stand at its first one the skip reaches.
+                if index != self.index
+                    && let Some(iterator) = self.open(index)
+                {
+                    iterator.seek_to_first()?;
+                }
+                return self.skip_forward();
+            }
+            if compare_internal_keys(&handle.metadata.largest, target).is_lt() {
+                index += 1;
+                continue;
+            }
+            if let Some(iterator) = self.open(index) {
+                iterator.seek(target)?;
+            }
+            return self.skip_forward();
+        }
+        self.index = self.tables.len();
+        self.current = None;
+        Ok(())
+    }
+    /// The mirror of [`skip_older_forward`](Self::skip_older_forward), by smallest keys.
+    fn skip_older_backward(&mut self, target: &[u8], tombstone: SequenceNumber) -> Result<()> {
+        if !self.valid() || compare_internal_keys(self.key(), target).is_le() {
+            return Ok(());
+        }
+        let mut index = self.index;
+        while let Some(handle) = self.tables.get(index) {
+            if handle.metadata.largest_sequence >= tombstone {
+                if index != self.index
+                    && let Some(iterator) = self.open(index)
+                {
+                    iterator.seek_to_last()?;
+                }
+                return self.skip_backward();
+            }
+            if compare_internal_keys(&handle.metadata.smallest, target).is_gt() {
+                match index.checked_sub(1) {
+                    Some(previous) => {
+                        index = previous;
+                        continue;
+                    }
+                    None => break,
+                }
+            }
+            if let Some(iterator) = self.open(index) {
+                iterator.seek_for_prev(target)?;
+            }
+            return self.skip_backward();
+        }
+        self.index = 0;
+        self.current = None;
+        Ok(())
     }
     fn prev(&mut self) -> Result<()> {
         if let Some(iterator) = self.current.as_mut() {

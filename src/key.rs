@@ -95,6 +95,23 @@ pub fn internal_key(user_key: &[u8], sequence: SequenceNumber, kind: ValueKind) 
     out
 }
 
+/// The internal key a table's key range starts with when a range tombstone starting at
+/// `user_key` is its first item: (`user_key`, [`SequenceNumber::MAX`], tombstone), before every
+/// entry of `user_key` (no write reaches that sequence number) and after every entry of a
+/// smaller key, and after [`range_end_key`] of the same user key, so that a table ending with a
+/// tombstone up to `user_key` and the next one starting with a tombstone from it do not overlap
+/// (FORMAT.md 5.10).
+pub fn range_start_key(user_key: &[u8]) -> Vec<u8> {
+    internal_key(user_key, SequenceNumber::MAX, ValueKind::Tombstone)
+}
+
+/// The internal key a table's key range ends with when a range tombstone ending at `user_key`
+/// (exclusive) is its last item: (`user_key`, [`SequenceNumber::MAX`], value), which sorts
+/// before every entry of `user_key` and so stands for "up to, not including, `user_key`".
+pub fn range_end_key(user_key: &[u8]) -> Vec<u8> {
+    internal_key(user_key, SequenceNumber::MAX, ValueKind::Value)
+}
+
 /// An internal key split into its parts, borrowing the user key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ParsedInternalKey<'a> {

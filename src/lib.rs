@@ -87,6 +87,7 @@ internal_mod! {
     log;
     manifest;
     memtable;
+    range_tombstone;
     sstable;
     stats;
     sync_marker;

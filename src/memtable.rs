@@ -12,16 +12,22 @@
 //!
 //! Invariant: no two inserts carry the same (user key, sequence number); the commit path hands
 //! out each sequence number once.
+//!
+//! Range deletions are not skiplist entries: they are kept beside the skiplist as written, and
+//! fragmented (`range_tombstone.rs`) when a reader first asks for them after a change. A read
+//! at a sequence number ignores the tombstones above it, like the entries above it.
 
 use std::borrow::Borrow;
 use std::cmp::Ordering;
 use std::ops::Bound;
-use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering as AtomicOrdering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use crossbeam_skiplist::SkipMap;
 
 use crate::key::{SequenceNumber, ValueKind, pack_trailer};
 use crate::memtable_arena::{Arena, ArenaBytes};
+use crate::range_tombstone::{Fragments, RangeTombstone};
 use crate::value::Value;
 
 /// Bytes charged per entry on top of its key and value, for the skiplist node and its tower.
@@ -175,6 +181,18 @@ pub struct Memtable {
     /// Where the entries' keys and values are.
     arena: Arena,
     largest_sequence: AtomicU64,
+    range_tombstones: Mutex<RangeTombstones>,
+    /// How many range tombstones were inserted (a reader checks it before taking the lock).
+    range_tombstone_count: AtomicUsize,
+}
+
+/// The range deletions of a memtable: as inserted, and fragmented as of `fragmented_count`.
+#[derive(Default)]
+struct RangeTombstones {
+    inserted: Vec<RangeTombstone>,
+    fragments: Arc<Fragments>,
+    fragmented_count: usize,
+    bytes: usize,
 }
 
 impl Memtable {
@@ -198,6 +216,53 @@ impl Memtable {
         self.largest_sequence
             .fetch_max(sequence.0, AtomicOrdering::Relaxed);
         self.entries.insert(entry, ());
+    }
+
+    /// Adds the range deletion `[start, end)` at `sequence`.
+    pub fn insert_range_tombstone(&self, start: &[u8], end: &[u8], sequence: SequenceNumber) {
+        let mut tombstones = self.lock_range_tombstones();
+        tombstones.inserted.push(RangeTombstone {
+            start: start.to_vec(),
+            end: end.to_vec(),
+            sequence,
+        });
+        tombstones.bytes += start.len() + end.len() + ENTRY_OVERHEAD;
+        self.largest_sequence
+            .fetch_max(sequence.0, AtomicOrdering::Relaxed);
+        self.range_tombstone_count
+            .fetch_add(1, AtomicOrdering::Release);
+    }
+
+    /// The range deletions inserted so far, fragmented (including those above any reader's
+    /// sequence number: readers filter). Fragments again only after a change.
+    pub fn range_tombstones(&self) -> Arc<Fragments> {
+        if self.range_tombstone_count.load(AtomicOrdering::Acquire) == 0 {
+            return Arc::new(Fragments::empty());
+        }
+        let mut tombstones = self.lock_range_tombstones();
+        if tombstones.fragmented_count != tombstones.inserted.len() {
+            tombstones.fragments = Arc::new(Fragments::new(tombstones.inserted.iter().cloned()));
+            tombstones.fragmented_count = tombstones.inserted.len();
+        }
+        Arc::clone(&tombstones.fragments)
+    }
+
+    /// Whether any range deletion was inserted.
+    pub fn has_range_tombstones(&self) -> bool {
+        self.range_tombstone_count.load(AtomicOrdering::Acquire) > 0
+    }
+
+    fn lock_range_tombstones(&self) -> MutexGuard<'_, RangeTombstones> {
+        // The guarded data is a list and its cache, consistent after every statement.
+        self.range_tombstones
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The newest entry of `user_key` with a sequence number at most `snapshot`.
+    pub fn get_entry(&self, user_key: &[u8], snapshot: SequenceNumber) -> Option<MemtableEntry> {
+        self.seek(user_key, snapshot)
+            .filter(|entry| entry.user_key() == user_key)
     }
 
     /// The newest version of `user_key` with a sequence number at most `snapshot`.
@@ -261,7 +326,12 @@ impl Memtable {
     /// on from (not the free tail of the chunk being filled), plus a per-entry overhead
     /// estimate for the skiplist.
     pub fn approximate_size(&self) -> usize {
-        self.arena.charged_bytes() + self.entries.len() * ENTRY_OVERHEAD
+        let range_tombstones = if self.has_range_tombstones() {
+            self.lock_range_tombstones().bytes
+        } else {
+            0
+        };
+        self.arena.charged_bytes() + self.entries.len() * ENTRY_OVERHEAD + range_tombstones
     }
 
     /// How many entries (versions) it holds.
@@ -273,9 +343,9 @@ impl Memtable {
         self.entries.len()
     }
 
-    /// Whether it holds no entry.
+    /// Whether it holds no entry and no range deletion.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.entries.is_empty() && !self.has_range_tombstones()
     }
 
     /// The largest sequence number inserted (0 when empty).

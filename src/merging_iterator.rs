@@ -7,7 +7,8 @@ use std::cmp::Ordering;
 
 use crate::error::Result;
 use crate::iterator::InternalIterator;
-use crate::key::compare_internal_keys;
+use crate::key::{SequenceNumber, compare_internal_keys};
+use crate::range_tombstone::Fragments;
 use crate::value::Value;
 
 /// Which way a merge runs.
@@ -86,6 +87,27 @@ impl MergingIterator {
         Ok(())
     }
 
+    /// [`seek_forward`](Self::seek_forward) to `target`, each source landing past the pieces of
+    /// `tombstones` (visible at the reader's sequence number) that hide all its entries there.
+    pub fn seek_forward_past(&mut self, target: &[u8], tombstones: &Fragments) -> Result<()> {
+        self.direction = Direction::Forward;
+        for source in &mut self.sources {
+            source.seek_past(target, tombstones)?;
+        }
+        self.pick();
+        Ok(())
+    }
+
+    /// The mirror of [`seek_forward_past`](Self::seek_forward_past), walking backward.
+    pub fn seek_backward_past(&mut self, target: &[u8], tombstones: &Fragments) -> Result<()> {
+        self.direction = Direction::Backward;
+        for source in &mut self.sources {
+            source.seek_for_prev_past(target, tombstones)?;
+        }
+        self.pick();
+        Ok(())
+    }
+
     /// Positions every source for a backward walk from `target` (or the end).
     pub fn seek_backward(&mut self, target: Option<&[u8]>) -> Result<()> {
         self.direction = Direction::Backward;
@@ -93,6 +115,21 @@ impl MergingIterator {
             match target {
                 Some(target) => source.seek_for_prev(target)?,
                 None => source.seek_to_last()?,
+            }
+        }
+        self.pick();
+        Ok(())
+    }
+
+    /// Moves every source past the entries a range tombstone at `tombstone` hides, where the
+    /// source can tell they are all older than it: forward up to `target` (the internal key
+    /// of the tombstone's end), backward down to it (that of its start). Sources that cannot
+    /// tell stay; the caller steps over their entries.
+    pub fn skip_older(&mut self, target: &[u8], tombstone: SequenceNumber) -> Result<()> {
+        for source in &mut self.sources {
+            match self.direction {
+                Direction::Forward => source.skip_older_forward(target, tombstone)?,
+                Direction::Backward => source.skip_older_backward(target, tombstone)?,
             }
         }
         self.pick();

@@ -17,9 +17,10 @@ use std::sync::{Arc, RwLock};
 use crate::db_iterator::SourceFactory;
 use crate::error::Result;
 use crate::iterator::{InternalIterator, LevelIterator, MemtableIterator, TableSource};
-use crate::key::{SequenceNumber, user_key};
+use crate::key::{SequenceNumber, ValueKind, user_key};
 use crate::key_range::KeyBounds;
-use crate::memtable::{Memtable, MemtableLookup};
+use crate::memtable::Memtable;
+use crate::range_tombstone::Fragments;
 use crate::sstable::{BlockReadOptions, LookupResult};
 use crate::value::Value;
 use crate::version::Version;
@@ -34,29 +35,75 @@ pub(crate) struct ReadView {
 
 impl ReadView {
     /// The newest version of `key` at or below `sequence`: the memtables newest first, then
-    /// the tables that may hold the key, newest first.
+    /// the tables that may hold the key, newest first. Each source's range tombstones are
+    /// consulted before its entries: a version older than a tombstone seen so far that covers
+    /// the key is deleted. (A source holds nothing newer for a key than the sources before it,
+    /// so the first version found decides.)
     pub fn get(
         &self,
         key: &[u8],
         sequence: SequenceNumber,
         options: BlockReadOptions,
     ) -> Result<Option<Value>> {
+        let mut deleted_at: Option<SequenceNumber> = None;
+        let newer = |deleted_at: Option<SequenceNumber>, found: SequenceNumber| {
+            deleted_at.is_none_or(|deleted| found > deleted)
+        };
         let memtables = std::iter::once(&self.memtable).chain(self.immutables.iter());
         for memtable in memtables {
-            match memtable.get(key, sequence) {
-                Some(MemtableLookup::Found(value)) => return Ok(Some(value)),
-                Some(MemtableLookup::Deleted) => return Ok(None),
-                None => {}
+            if memtable.has_range_tombstones() {
+                deleted_at = deleted_at.max(memtable.range_tombstones().covering(key, sequence));
+            }
+            if let Some(entry) = memtable.get_entry(key, sequence) {
+                let live = entry.kind() == ValueKind::Value && newer(deleted_at, entry.sequence());
+                return Ok(live.then(|| entry.value()));
+            }
+            if deleted_at.is_some() {
+                // Everything below is older than this memtable's tombstone.
+                return Ok(None);
             }
         }
         for handle in self.version.tables_for_key(key) {
-            match handle.table.get_with(key, sequence, options)? {
-                Some(LookupResult::Value(value)) => return Ok(Some(value)),
-                Some(LookupResult::Deleted) => return Ok(None),
+            let tombstones = handle.table.range_tombstones();
+            if !tombstones.is_empty() {
+                deleted_at = deleted_at.max(tombstones.covering(key, sequence));
+            }
+            match handle.table.lookup_with(key, sequence, options)? {
+                Some((found, LookupResult::Value(value))) if newer(deleted_at, found) => {
+                    return Ok(Some(value));
+                }
+                Some(_) => return Ok(None),
                 None => {}
             }
         }
         Ok(None)
+    }
+
+    /// The range tombstones a reader at `sequence` of keys within `bounds` sees, from every
+    /// memtable and table of the view, fragmented together: each piece with its newest
+    /// tombstone at or below `sequence`.
+    pub fn range_tombstones(&self, sequence: SequenceNumber, bounds: &KeyBounds) -> Fragments {
+        let mut sources: Vec<Arc<Fragments>> = Vec::new();
+        let memtables = std::iter::once(&self.memtable).chain(self.immutables.iter());
+        for memtable in memtables {
+            if memtable.has_range_tombstones() {
+                sources.push(memtable.range_tombstones());
+            }
+        }
+        for (_, handle) in self.version.all_tables() {
+            let metadata = &handle.metadata;
+            let tombstones = handle.table.range_tombstones();
+            if !tombstones.is_empty()
+                && bounds.overlaps(user_key(&metadata.smallest), user_key(&metadata.largest))
+            {
+                sources.push(Arc::clone(tombstones));
+            }
+        }
+        match sources.as_slice() {
+            [] => Fragments::empty(),
+            [only] => only.visible_at(sequence),
+            _ => Fragments::merge(sources.iter().map(Arc::as_ref)).visible_at(sequence),
+        }
     }
 
     /// The sources of a merge over this view for an iterator within `bounds`: memtables, the

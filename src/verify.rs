@@ -252,6 +252,20 @@ fn compare_tally(table: &Table, metadata: &FileMetadata, tally: &TableTally) -> 
     let empty: &[u8] = &[];
     let first = tally.first_key.as_deref().unwrap_or(empty);
     let last = tally.last_key.as_deref().unwrap_or(empty);
+    // The key range and sequence numbers the manifest records cover the range tombstones too.
+    let (smallest, largest) = table.key_range();
+    let tombstones = table.range_tombstones();
+    let has_items = tally.entries > 0 || !tombstones.is_empty();
+    let (mut smallest_sequence, mut largest_sequence) =
+        (tally.smallest_sequence, tally.largest_sequence);
+    if let Some((low, high)) = tombstones.sequence_range() {
+        if tally.entries == 0 {
+            (smallest_sequence, largest_sequence) = (low, high);
+        } else {
+            smallest_sequence = smallest_sequence.min(low);
+            largest_sequence = largest_sequence.max(high);
+        }
+    }
     let mismatch = if properties.entry_count != tally.entries {
         Some(format!(
             "properties count {} entries, the blocks hold {}",
@@ -264,18 +278,20 @@ fn compare_tally(table: &Table, metadata: &FileMetadata, tally: &TableTally) -> 
         ))
     } else if properties.smallest_key != first || properties.largest_key != last {
         Some("properties name other smallest or largest keys than the blocks hold".to_string())
-    } else if metadata.smallest != first || metadata.largest != last {
+    } else if (metadata.smallest.as_slice(), metadata.largest.as_slice())
+        != (smallest.as_slice(), largest.as_slice())
+    {
         Some("the manifest records other smallest or largest keys than the table holds".into())
-    } else if tally.entries > 0
-        && (metadata.smallest_sequence != tally.smallest_sequence
-            || metadata.largest_sequence != tally.largest_sequence)
+    } else if has_items
+        && (metadata.smallest_sequence != smallest_sequence
+            || metadata.largest_sequence != largest_sequence)
     {
         Some(format!(
             "the manifest records sequences {}..={}, the table holds {}..={}",
             metadata.smallest_sequence,
             metadata.largest_sequence,
-            tally.smallest_sequence,
-            tally.largest_sequence
+            smallest_sequence,
+            largest_sequence
         ))
     } else {
         None

@@ -70,10 +70,19 @@ impl TableHandle {
         self.obsolete.store(true, Ordering::Release);
     }
 
-    /// Whether the table's key range may hold `key` (a user key).
+    /// Whether the table's key range may hold `key` (a user key). A largest key that is a
+    /// range tombstone's end ([`range_end_key`](crate::key::range_end_key)) does not include its
+    /// user key.
     pub fn covers(&self, key: &[u8]) -> bool {
-        user_key(&self.metadata.smallest) <= key && key <= user_key(&self.metadata.largest)
+        user_key(&self.metadata.smallest) <= key
+            && compare_internal_keys(&self.metadata.largest, &lookup_key(key)).is_ge()
     }
+}
+
+/// An internal key after a range tombstone's end bound at `key` and before every entry of
+/// `key`: (key, `SequenceNumber::MAX`, tombstone).
+fn lookup_key(key: &[u8]) -> Vec<u8> {
+    crate::key::internal_key(key, SequenceNumber::MAX, crate::key::ValueKind::Tombstone)
 }
 
 /// Opens table `metadata.number` of `dir` through `file_system`, with the block cache.
@@ -182,8 +191,11 @@ impl Version {
             .filter(move |handle| handle.covers(key));
         let deeper = self.levels[1..].iter().filter_map(move |level| {
             // Tables in a deeper level are disjoint and sorted: find the first whose largest
-            // user key is >= key.
-            let index = level.partition_point(|handle| user_key(&handle.metadata.largest) < key);
+            // key is at or after the key's first entry.
+            let lookup = lookup_key(key);
+            let index = level.partition_point(|handle| {
+                compare_internal_keys(&handle.metadata.largest, &lookup).is_lt()
+            });
             level.get(index).filter(|handle| handle.covers(key))
         });
         level0.chain(deeper)

@@ -268,6 +268,9 @@ pub(crate) fn insert_batch(memtable: &Memtable, encoded: &[u8]) -> Result<()> {
             BatchOperation::Delete { key } => {
                 memtable.insert(key, sequence, ValueKind::Tombstone, &[])
             }
+            BatchOperation::DeleteRange { start, end } => {
+                memtable.insert_range_tombstone(start, end, sequence)
+            }
         }
     }
     Ok(())

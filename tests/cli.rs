@@ -318,6 +318,7 @@ fn every_command_has_help() {
         &["get"],
         &["put"],
         &["delete"],
+        &["delete-range"],
         &["scan"],
         &["stats"],
         &["verify"],
@@ -363,11 +364,19 @@ fn put_get_delete_scan_round_trip() {
         "b\\x00key\ttwo\\x0alines\n"
     );
 
+    // delete-range deletes [START, END): "b\x00key" goes, "c" (the end) stays.
+    shale_ok(&["put", db, "a", "again"]);
+    shale_ok(&["delete-range", db, "a", "c"]);
+    assert_eq!(shale_ok(&["scan", db]), "c\tthird\n");
+    let stderr = shale_fails(&["delete-range", db, "z", "a"], 1);
+    assert!(stderr.contains("sorts after the end key"), "{stderr}");
+
     // Only put creates a database: every other command refuses a directory without one.
     let missing = dir.path().join("missing");
     for command in ["get", "delete"] {
         shale_fails(&[command, path_str(&missing), "a"], 1);
     }
+    shale_fails(&["delete-range", path_str(&missing), "a", "b"], 1);
     for command in ["scan", "stats", "verify", "compact"] {
         shale_fails(&[command, path_str(&missing)], 1);
     }

@@ -26,6 +26,7 @@ const WORKLOAD: Workload = Workload {
     filler_length_min: 50,
     filler_length_max: 1_000,
     delete_percent: 15,
+    range_delete_percent: 5,
     sync_percent: 20,
 };
 

@@ -22,6 +22,7 @@ const WORKLOAD: Workload = Workload {
     filler_length_min: 16,
     filler_length_max: 600,
     delete_percent: 25,
+    range_delete_percent: 5,
     sync_percent: 30,
 };
 

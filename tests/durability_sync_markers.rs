@@ -54,6 +54,7 @@ fn read_log(path: &Path) -> (Vec<(Vec<u8>, u64)>, Vec<u64>) {
                     let key = match reader.next().unwrap().unwrap() {
                         BatchOperation::Put { key, .. } => key.to_vec(),
                         BatchOperation::Delete { key } => key.to_vec(),
+                        BatchOperation::DeleteRange { start, .. } => start.to_vec(),
                     };
                     batches.push((key, record_end(offset, payload.len())));
                 }

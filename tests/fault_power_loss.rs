@@ -36,6 +36,7 @@ const WORKLOAD: Workload = Workload {
     filler_length_min: 50,
     filler_length_max: 400,
     delete_percent: 20,
+    range_delete_percent: 5,
     sync_percent: 33,
 };
 

@@ -19,6 +19,7 @@ const WORKLOAD: Workload = Workload {
     filler_length_min: 0,
     filler_length_max: 8,
     delete_percent: 25,
+    range_delete_percent: 5,
     sync_percent: 50,
 };
 
@@ -38,6 +39,11 @@ fn state(seed: u64, prefixes: &[u64], partial: usize) -> Pairs {
                     }
                     Operation::Delete { key: index } => {
                         contents.remove(&key(thread, *index));
+                    }
+                    Operation::DeleteRange { start, end } => {
+                        for index in *start..*end {
+                            contents.remove(&key(thread, index));
+                        }
                     }
                 }
             }

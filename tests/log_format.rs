@@ -476,32 +476,36 @@ fn bad_magic_is_corruption() {
 #[test]
 fn unknown_version_is_corruption_naming_the_version() {
     let mut bytes = encode_log(KIND, [b"record"]);
-    bytes[8] = 3;
+    bytes[8] = 4;
     let checksum = crc32fast::hash(&bytes[..12]);
     bytes[12..16].copy_from_slice(&checksum.to_le_bytes());
     let (offset, reason) = open_error(bytes, KIND);
     assert_eq!(offset, 8);
-    assert!(reason.contains("version 3"), "{reason}");
+    assert!(reason.contains("version 4"), "{reason}");
 }
 
 #[test]
-fn write_ahead_logs_are_version_2_and_version_1_still_reads() {
+fn write_ahead_logs_are_version_3_and_versions_1_and_2_still_read() {
     let bytes = encode_log(LogFileKind::Wal, [b"record"]);
-    assert_eq!(&bytes[8..10], &[2, 0], "a new write-ahead log is version 2");
+    assert_eq!(&bytes[8..10], &[3, 0], "a new write-ahead log is version 3");
     let manifest = encode_log(LogFileKind::Manifest, [b"edit"]);
     assert_eq!(&manifest[8..10], &[1, 0], "manifests stay version 1");
-    // A version-1 write-ahead log, as 0.1.0 wrote it, reads with the same records.
-    let mut old = bytes.clone();
-    old[8] = 1;
-    let checksum = crc32fast::hash(&old[..12]);
-    old[12..16].copy_from_slice(&checksum.to_le_bytes());
-    let reader = LogReader::from_bytes("old.wal", old, LogFileKind::Wal).expect("version 1 reads");
-    assert_eq!(reader.version(), 1);
-    let events: Vec<LogEvent> = reader.collect();
-    assert!(
-        matches!(events.as_slice(), [LogEvent::Record { offset: 16, payload }] if payload == b"record"),
-        "{events:?}"
-    );
+    // Version-1 and version-2 write-ahead logs, as earlier builds wrote them, read with the
+    // same records.
+    for version in [1, 2] {
+        let mut old = bytes.clone();
+        old[8] = version;
+        let checksum = crc32fast::hash(&old[..12]);
+        old[12..16].copy_from_slice(&checksum.to_le_bytes());
+        let reader =
+            LogReader::from_bytes("old.wal", old, LogFileKind::Wal).expect("old versions read");
+        assert_eq!(reader.version(), u16::from(version));
+        let events: Vec<LogEvent> = reader.collect();
+        assert!(
+            matches!(events.as_slice(), [LogEvent::Record { offset: 16, payload }] if payload == b"record"),
+            "{events:?}"
+        );
+    }
     // A manifest claiming version 2 is refused: only write-ahead logs have it.
     let mut bad = manifest;
     bad[8] = 2;
@@ -1038,8 +1042,8 @@ fn damage_sweep_zero_ranges() {
 fn the_format_md_worked_example_is_what_the_writer_writes() {
     let bytes = encode_log(LogFileKind::Wal, [b"hello, shale"]);
     let expected: [u8; 35] = [
-        0x73, 0x68, 0x61, 0x6c, 0x65, 0x4c, 0x4f, 0x47, 0x02, 0x00, 0x01, 0x00, 0x10, 0x8b, 0x0b,
-        0xfa, 0x94, 0x98, 0xac, 0x57, 0x0c, 0x00, 0x01, 0x68, 0x65, 0x6c, 0x6c, 0x6f, 0x2c, 0x20,
+        0x73, 0x68, 0x61, 0x6c, 0x65, 0x4c, 0x4f, 0x47, 0x03, 0x00, 0x01, 0x00, 0x75, 0xec, 0xb7,
+        0x42, 0x94, 0x98, 0xac, 0x57, 0x0c, 0x00, 0x01, 0x68, 0x65, 0x6c, 0x6c, 0x6f, 0x2c, 0x20,
         0x73, 0x68, 0x61, 0x6c, 0x65,
     ];
     assert_eq!(bytes, expected);

@@ -700,12 +700,22 @@ fn unknown_version_and_bad_magic_are_refused() {
     )];
     let bytes = build(&entries, &TableOptions::default());
     let footer = bytes.len() - 64;
+    let mut version_three = bytes.clone();
+    version_three[footer + 48] = 3;
+    let checksum = crc32fast::hash(&version_three[footer..footer + 52]);
+    version_three[footer + 52..footer + 56].copy_from_slice(&checksum.to_le_bytes());
+    let error = Table::from_bytes("v3.sst", version_three).unwrap_err();
+    assert!(error.to_string().contains("version 3"), "{error}");
+    // Version 2 is a table with range deletions: one without the block is refused.
     let mut version_two = bytes.clone();
     version_two[footer + 48] = 2;
     let checksum = crc32fast::hash(&version_two[footer..footer + 52]);
     version_two[footer + 52..footer + 56].copy_from_slice(&checksum.to_le_bytes());
     let error = Table::from_bytes("v2.sst", version_two).unwrap_err();
-    assert!(error.to_string().contains("version 2"), "{error}");
+    assert!(
+        error.to_string().contains("range-deletion block"),
+        "{error}"
+    );
     let mut bad_magic = bytes.clone();
     let last = bad_magic.len() - 1;
     bad_magic[last] ^= 0x20;

@@ -88,6 +88,14 @@ fn check_limits(operation: &BatchOperation<'_>) {
     let (key, value) = match *operation {
         BatchOperation::Put { key, value } => (key, value),
         BatchOperation::Delete { key } => (key, &[][..]),
+        BatchOperation::DeleteRange { start, end } => {
+            assert!(
+                start <= end,
+                "decoded a range deletion ending before its start"
+            );
+            assert!(end.len() <= MAX_KEY_SIZE, "decoded a key over the limit");
+            (start, &[][..])
+        }
     };
     assert!(key.len() <= MAX_KEY_SIZE, "decoded a key over the limit");
     assert!(
@@ -103,6 +111,7 @@ fn rebuild(operations: &[BatchOperation<'_>]) -> WriteBatch {
         let added = match *operation {
             BatchOperation::Put { key, value } => batch.put(key, value),
             BatchOperation::Delete { key } => batch.delete(key),
+            BatchOperation::DeleteRange { start, end } => batch.delete_range(start, end),
         };
         assert!(added.is_ok(), "WriteBatch refused a decoded operation");
     }

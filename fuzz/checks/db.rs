@@ -2,6 +2,11 @@
 //! batches, gets, range scans, flushes, compactions, snapshots, reopens) run against a `Db`
 //! with tiny options and against a `BTreeMap` model. Any difference is a broken promise.
 //!
+//! Range deletes take no bytes of their own either: a delete whose key byte is 192 or more
+//! deletes the range from its key up to a key a few places on (an empty range at the end of
+//! the alphabet), and a batch operation whose value length is 8 modulo 16 deletes the range
+//! between its key and the key its fill byte names.
+//!
 //! A range scan's last byte picks its direction (bit 0) and its kind (bits 1 and 2): a plain
 //! scan; the same scan with its two keys also as `ReadOptions` iterator bounds; a scan after a
 //! seek of the end it reads from (to a key picked by the byte's upper bits); or a scan that
@@ -50,6 +55,25 @@ impl Program<'_> {
         let fill = self.byte()?;
         Some(vec![fill; length])
     }
+}
+
+/// The program's key number `index` (the alphabet is `k00`..`k47`; past it, a key after them).
+fn key_at(index: usize) -> Vec<u8> {
+    format!("k{:02}", index.min(48)).into_bytes()
+}
+
+/// The two keys in order.
+fn ordered(first: Vec<u8>, second: Vec<u8>) -> (Vec<u8>, Vec<u8>) {
+    if first <= second {
+        (first, second)
+    } else {
+        (second, first)
+    }
+}
+
+/// Removes `[start, end)` from the model.
+fn delete_model_range(model: &mut Model, start: &[u8], end: &[u8]) {
+    model.retain(|key, _| key.as_slice() < start || key.as_slice() >= end);
 }
 
 fn bound(selector: u8, key: Vec<u8>) -> Bound<Vec<u8>> {
@@ -266,9 +290,21 @@ pub fn db_model(data: &[u8]) {
                 model.insert(key, value);
             }
             4 => {
+                let Some(&selector) = program.bytes.first() else {
+                    break;
+                };
                 let Some(key) = program.key() else { break };
-                handle.delete(&key).expect("delete");
-                model.remove(&key);
+                if selector >= 192 {
+                    let end = key_at(usize::from(selector % 48) + usize::from(selector % 7) + 1);
+                    let (start, end) = ordered(key, end);
+                    handle
+                        .delete_range(start.as_slice()..end.as_slice())
+                        .expect("delete_range");
+                    delete_model_range(&mut model, &start, &end);
+                } else {
+                    handle.delete(&key).expect("delete");
+                    model.remove(&key);
+                }
             }
             5 => {
                 let Some(count) = program.byte() else { break };
@@ -281,6 +317,13 @@ pub fn db_model(data: &[u8]) {
                     if value.len() % 16 == 0 {
                         batch.delete(&key).expect("batch delete");
                         staged.remove(&key);
+                    } else if value.len() % 16 == 8 {
+                        let fill = value.first().copied().unwrap_or_default();
+                        let (start, end) = ordered(key, key_at(usize::from(fill % 48)));
+                        batch
+                            .delete_range(&start, &end)
+                            .expect("batch delete_range");
+                        delete_model_range(&mut staged, &start, &end);
                     } else {
                         batch.put(&key, &value).expect("batch put");
                         staged.insert(key, value);

@@ -54,6 +54,15 @@ pub enum Command {
         /// The key; `\xNN` and `\\` escapes are decoded.
         key: String,
     },
+    /// Delete every key from START up to but not including END (one synced range deletion).
+    DeleteRange {
+        /// The database directory.
+        dir: PathBuf,
+        /// The first key deleted; `\xNN` and `\\` escapes are decoded.
+        start: String,
+        /// The first key kept after the range; `\xNN` and `\\` escapes are decoded.
+        end: String,
+    },
     /// Print keys and values in key order, one `KEY<TAB>VALUE` line each, escaped.
     Scan {
         /// The database directory.
@@ -140,6 +149,9 @@ pub enum Workload {
     Seekrandom,
     /// multi_get of 100 random present keys, num/100 times.
     Multiget,
+    /// Seeks and 100-entry scans over keys 90% deleted by ten range deletes, beside a database
+    /// that never had those keys and one where they were deleted one by one (shaledb only).
+    Seekdeleted,
     /// Synced single puts from --threads threads under each --policy, on a fresh database.
     Fillsync,
     /// Synced 100-operation batches from --threads threads, on a fresh database.

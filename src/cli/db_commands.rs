@@ -1,6 +1,7 @@
-//! The commands that open a database: `get`, `put`, `delete`, `scan`, `stats`, `verify`,
-//! `compact` and `checkpoint`. Keys and values given on the command line may use the escapes `scan` prints
-//! (`\xNN`, `\\`); keys and values printed are escaped the same way, one entry per line.
+//! The commands that open a database: `get`, `put`, `delete`, `delete-range`, `scan`, `stats`,
+//! `verify`, `compact` and `checkpoint`. Keys and values given on the command line may use the
+//! escapes `scan` prints (`\xNN`, `\\`); keys and values printed are escaped the same way, one
+//! entry per line.
 //!
 //! Only `put` creates a database; every other command refuses a directory that holds none, so
 //! that a typo in DIR is an error and not a new empty database. Writes are synced: when the
@@ -8,14 +9,14 @@
 //!
 //! `get`, `scan`, `stats` and `verify` open the database read-only (`Db::open_read_only`): they
 //! change no file, take no lock, and so also work beside a program that has the database open.
-//! `put`, `delete`, `compact` and `checkpoint` open it for writing: a checkpoint is taken at the
+//! `put`, `delete`, `delete-range`, `compact` and `checkpoint` open it for writing: a checkpoint is taken at the
 //! consistent point of the engine's commit leader, which only a read-write handle has (and the
 //! read-write open has already written every logged write to a table, so the checkpoint links
 //! tables and copies an empty log).
 
 use std::path::Path;
 
-use shaledb::{Db, Options, ReadOptions, VerifyReport};
+use shaledb::{Db, Options, ReadOptions, VerifyReport, WriteOptions};
 
 use super::bench::report::tree_lines;
 use super::error::CliError;
@@ -78,6 +79,18 @@ pub fn delete(dir: &Path, key: &str) -> Result<(), CliError> {
     let key_bytes = argument_bytes("KEY", key)?;
     let db = open(dir, false)?;
     db.delete(&key_bytes)?;
+    Ok(db.close()?)
+}
+
+/// `shale delete-range DIR START END`: deletes `[START, END)` in one synced write.
+pub fn delete_range(dir: &Path, start: &str, end: &str) -> Result<(), CliError> {
+    let start_bytes = argument_bytes("START", start)?;
+    let end_bytes = argument_bytes("END", end)?;
+    let db = open(dir, false)?;
+    db.delete_range_with(
+        start_bytes.as_slice()..end_bytes.as_slice(),
+        &WriteOptions::SYNC,
+    )?;
     Ok(db.close()?)
 }
 

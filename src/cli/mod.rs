@@ -29,6 +29,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Get { dir, key } => db_commands::get(&dir, &key),
         Command::Put { dir, key, value } => db_commands::put(&dir, &key, &value),
         Command::Delete { dir, key } => db_commands::delete(&dir, &key),
+        Command::DeleteRange { dir, start, end } => db_commands::delete_range(&dir, &start, &end),
         Command::Scan {
             dir,
             from,

@@ -9,6 +9,13 @@
 //! need no stripes: they pin the version they read, whose input files stay on disk until they
 //! let go.
 //!
+//! Range tombstones: those of every input are fragmented together. An entry that one of them
+//! hides from every reader (the oldest tombstone above it is in its stripe) is dropped; of the
+//! tombstones, the newest per stripe is kept, and one in the oldest stripe is dropped when no
+//! level below the output may hold a key it covers. The rest go to the outputs, each cut to the
+//! part of the key space its output holds (`[first key, next output's first key)`), so that
+//! outputs never overlap and every tombstone stays over the files below it.
+//!
 //! Durability order: every output is fsynced and the directory synced before the manifest edit
 //! that adds the outputs and removes the inputs is appended (and fsynced); the inputs' files are
 //! deleted only after that, when the last version holding them is dropped.
@@ -17,7 +24,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use crate::compaction::picker::{Compaction, Levels, PickerOptions, max_grandparent_overlap_bytes};
-use crate::compaction::stripes::SnapshotStripes;
+use crate::compaction::stripes::{
+    SnapshotStripes, hidden_by_range_tombstone, prune_range_tombstones,
+};
 use crate::engine::{Engine, lock};
 use crate::error::{Error, Result};
 use crate::fs::{sync_dir, table_path};
@@ -25,6 +34,7 @@ use crate::iterator::{InternalIterator, LevelIterator, TableSource};
 use crate::key::{FileNumber, ValueKind, parse_internal_key, user_key};
 use crate::manifest::{FileMetadata, VersionEdit};
 use crate::merging_iterator::MergingIterator;
+use crate::range_tombstone::Fragments;
 use crate::sstable::{BlockReadOptions, TableBuilder};
 use crate::stats::CompactionReport;
 use crate::version::{TableHandle, Version, open_table_handle};
@@ -125,10 +135,22 @@ fn merge(
     options: &PickerOptions,
 ) -> Result<Vec<Arc<TableHandle>>> {
     let mut merge = MergingIterator::new(sources(compaction, version)?);
-    let mut outputs = OutputFiles::new(engine, compaction, options);
-    let merged = merge
-        .seek_forward(None)
-        .and_then(|()| merge_entries(engine, compaction, levels, &mut merge, &mut outputs));
+    let snapshots = engine.snapshots.pinned();
+    let tombstones = input_range_tombstones(compaction, version)?;
+    let mut kept_tombstones = tombstones.clone();
+    prune_range_tombstones(&mut kept_tombstones, &snapshots, |piece| {
+        compaction.is_base_level_for_range(&piece.start, &piece.end, levels)
+    });
+    let mut outputs = OutputFiles::new(engine, compaction, options, kept_tombstones);
+    let merged = merge.seek_forward(None).and_then(|()| {
+        let context = MergeContext {
+            compaction,
+            levels,
+            snapshots: &snapshots,
+            tombstones: &tombstones,
+        };
+        merge_entries(engine, &context, &mut merge, &mut outputs)
+    });
     match merged.and_then(|()| outputs.finish()) {
         Ok(handles) => {
             if !handles.is_empty() {
@@ -143,17 +165,50 @@ fn merge(
     }
 }
 
+/// The range tombstones of every input table, fragmented together.
+fn input_range_tombstones(compaction: &Compaction, version: &Version) -> Result<Fragments> {
+    let inputs = find_handles(version, &compaction.inputs)?;
+    let next_inputs = find_handles(version, &compaction.next_inputs)?;
+    let sources: Vec<&Fragments> = inputs
+        .iter()
+        .chain(&next_inputs)
+        .map(|handle| handle.table.range_tombstones().as_ref())
+        .filter(|tombstones| !tombstones.is_empty())
+        .collect();
+    Ok(match sources.as_slice() {
+        [] => Fragments::empty(),
+        [only] => Fragments::clone(only),
+        _ => Fragments::merge(sources),
+    })
+}
+
+/// What deciding about each merged entry needs.
+struct MergeContext<'a> {
+    compaction: &'a Compaction,
+    levels: &'a Levels,
+    /// Live snapshots, ascending.
+    snapshots: &'a [crate::key::SequenceNumber],
+    /// Every input's range tombstones (before pruning: an entry hidden by a tombstone that
+    /// pruning drops is hidden by the one it keeps, or by nothing any reader needs).
+    tombstones: &'a Fragments,
+}
+
 /// Feeds the merged entries to `outputs`, keeping the newest version of each key in each
-/// snapshot stripe and dropping tombstones nothing below can need (see the module docs).
+/// snapshot stripe, dropping those a range tombstone hides from every reader and tombstones
+/// nothing below can need (see the module docs).
 fn merge_entries(
     engine: &Engine,
-    compaction: &Compaction,
-    levels: &Levels,
+    context: &MergeContext<'_>,
     merge: &mut MergingIterator,
     outputs: &mut OutputFiles<'_>,
 ) -> Result<()> {
-    let snapshots = engine.snapshots.pinned();
-    let mut stripes = SnapshotStripes::new(&snapshots);
+    let MergeContext {
+        compaction,
+        levels,
+        snapshots,
+        tombstones,
+    } = *context;
+    let mut stripes = SnapshotStripes::new(snapshots);
     // The user key of the entries being merged; reused, so that a new key costs a copy but no
     // allocation.
     let mut current_key: Vec<u8> = Vec::new();
@@ -178,7 +233,12 @@ fn merge_entries(
         let obsolete_tombstone = parsed.kind == ValueKind::Tombstone
             && admission.oldest_stripe
             && compaction.is_base_level_for_key(parsed.user_key, levels);
-        if admission.visible && !obsolete_tombstone {
+        let hidden = admission.visible
+            && !tombstones.is_empty()
+            && tombstones
+                .find(parsed.user_key)
+                .is_some_and(|piece| hidden_by_range_tombstone(snapshots, parsed.sequence, piece));
+        if admission.visible && !obsolete_tombstone && !hidden {
             outputs.add(key, &merge.value())?;
         }
         merge.advance()?;
@@ -199,11 +259,24 @@ struct OutputFiles<'a> {
     started: bool,
     current: Option<(FileNumber, TableBuilder)>,
     finished: Vec<Arc<TableHandle>>,
+    /// The range tombstones the outputs hold, each output the part from its lower bound to
+    /// the next output's first key.
+    tombstones: Fragments,
+    /// The first user key of the current output (`None` for the first: it starts at the
+    /// beginning of the key space).
+    lower: Option<Vec<u8>>,
 }
 
 impl<'a> OutputFiles<'a> {
-    fn new(engine: &'a Engine, compaction: &'a Compaction, options: &PickerOptions) -> Self {
+    fn new(
+        engine: &'a Engine,
+        compaction: &'a Compaction,
+        options: &PickerOptions,
+        tombstones: Fragments,
+    ) -> Self {
         OutputFiles {
+            tombstones,
+            lower: None,
             engine,
             compaction,
             target_file_size: options.target_file_size,
@@ -233,13 +306,19 @@ impl<'a> OutputFiles<'a> {
                 || self.grandparent_overlap > self.max_grandparent_overlap
         });
         if full {
-            self.finish_current()?;
+            self.finish_current(Some(key))?;
+            self.lower = Some(key.to_vec());
             self.grandparent_overlap = 0;
         }
         Ok(())
     }
 
     fn add(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        self.builder()?.add(key, value)
+    }
+
+    /// The current output, created if there is none.
+    fn builder(&mut self) -> Result<&mut TableBuilder> {
         if self.current.is_none() {
             let number = lock(&self.engine.state).versions.allocate_file_number();
             let builder = TableBuilder::create_on(
@@ -250,12 +329,23 @@ impl<'a> OutputFiles<'a> {
             self.current = Some((number, builder));
         }
         match &mut self.current {
-            Some((_, builder)) => builder.add(key, value),
+            Some((_, builder)) => Ok(builder),
             None => unreachable!("a builder was just created"),
         }
     }
 
-    fn finish_current(&mut self) -> Result<()> {
+    /// Finishes the current output (if any) with the range tombstones from its lower bound up
+    /// to `upper` (the next output's first key; `None`: the end of the key space). Tombstones
+    /// in that part with no entry beside them get an output of their own.
+    fn finish_current(&mut self, upper: Option<&[u8]>) -> Result<()> {
+        let tombstones = if self.tombstones.is_empty() {
+            Fragments::empty()
+        } else {
+            self.tombstones.clipped(self.lower.as_deref(), upper)
+        };
+        if !tombstones.is_empty() {
+            self.builder()?.set_range_tombstones(tombstones);
+        }
         let Some((number, builder)) = self.current.take() else {
             return Ok(());
         };
@@ -264,8 +354,8 @@ impl<'a> OutputFiles<'a> {
         let metadata = FileMetadata {
             number,
             file_size: summary.file_size,
-            smallest: properties.smallest_key,
-            largest: properties.largest_key,
+            smallest: summary.smallest,
+            largest: summary.largest,
             smallest_sequence: properties.smallest_sequence,
             largest_sequence: properties.largest_sequence,
         };
@@ -280,7 +370,7 @@ impl<'a> OutputFiles<'a> {
     }
 
     fn finish(&mut self) -> Result<Vec<Arc<TableHandle>>> {
-        self.finish_current()?;
+        self.finish_current(None)?;
         Ok(std::mem::take(&mut self.finished))
     }
 

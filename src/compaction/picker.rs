@@ -144,6 +144,20 @@ impl Compaction {
         is_base_level_for_key(user_key, self.output_level, levels)
     }
 
+    /// Whether no level below the output level may hold a key of `[start, end)`, so that the
+    /// job may drop a range tombstone over it (snapshots permitting); as
+    /// [`is_base_level_for_key`](Self::is_base_level_for_key) for one key.
+    pub fn is_base_level_for_range(&self, start: &[u8], end: &[u8], levels: &Levels) -> bool {
+        levels.iter().skip(self.output_level + 1).all(|files| {
+            // Sorted and disjoint: the first file whose largest user key is at least `start`
+            // is the only candidate for the lowest keys; any later one starts later still.
+            let index = files.partition_point(|file| user_key(&file.largest) < start);
+            files
+                .get(index)
+                .is_none_or(|file| user_key(&file.smallest) >= end)
+        })
+    }
+
     fn all_inputs(&self) -> impl Iterator<Item = &FileMetadata> {
         self.inputs.iter().chain(&self.next_inputs)
     }

@@ -209,7 +209,9 @@ fn reclaimable_last_level_files(
         .filter(|handle| in_bounds(&handle.metadata, start, end))
         .filter(|handle| {
             let properties = handle.table.properties();
-            properties.entry_count > properties.user_key_count || properties.tombstone_count > 0
+            properties.entry_count > properties.user_key_count
+                || properties.tombstone_count > 0
+                || properties.range_deletion_count > 0
         })
         .map(|handle| handle.metadata.number)
         .collect()

@@ -8,6 +8,56 @@
 //! newest in each stripe is visible to someone, and every other version can be dropped.
 
 use crate::key::SequenceNumber;
+use crate::range_tombstone::{Fragment, Fragments};
+
+/// The stripe of `sequence` among `snapshots` (ascending).
+fn stripe_of(snapshots: &[SequenceNumber], sequence: SequenceNumber) -> usize {
+    snapshots.partition_point(|snapshot| *snapshot < sequence)
+}
+
+/// Whether the version at `sequence` of a key in `fragment` is hidden from every reader by one
+/// of the fragment's range tombstones: the oldest tombstone newer than the version is in the
+/// version's stripe (no snapshot between them), so every reader that sees the version sees it
+/// deleted.
+pub(crate) fn hidden_by_range_tombstone(
+    snapshots: &[SequenceNumber],
+    sequence: SequenceNumber,
+    fragment: &Fragment,
+) -> bool {
+    // Newest first: the last one above `sequence` is the oldest above it.
+    let Some(&above) = fragment
+        .sequences
+        .iter()
+        .rev()
+        .find(|&&tombstone| tombstone > sequence)
+    else {
+        return false;
+    };
+    stripe_of(snapshots, above) == stripe_of(snapshots, sequence)
+}
+
+/// Drops the range tombstones no reader needs: of each piece's tombstones, only the newest in
+/// each stripe is kept (an older one in the same stripe hides nothing the newer does not), and
+/// one in the oldest stripe goes when `is_base_level(piece)` says nothing older than the
+/// output can hold keys of the piece (every version it hides is then dropped with it).
+pub(crate) fn prune_range_tombstones(
+    fragments: &mut Fragments,
+    snapshots: &[SequenceNumber],
+    mut is_base_level: impl FnMut(&Fragment) -> bool,
+) {
+    let mut last: Option<(Vec<u8>, usize)> = None;
+    fragments.retain(|piece, sequence| {
+        let stripe = stripe_of(snapshots, sequence);
+        let same_piece = last
+            .as_ref()
+            .is_some_and(|(start, _)| *start == piece.start);
+        if same_piece && last.as_ref().is_some_and(|(_, newer)| *newer == stripe) {
+            return false;
+        }
+        last = Some((piece.start.clone(), stripe));
+        !(stripe == 0 && is_base_level(piece))
+    });
+}
 
 /// Walks the versions of each key newest first and says which are visible.
 pub(crate) struct SnapshotStripes<'a> {
@@ -62,6 +112,63 @@ impl<'a> SnapshotStripes<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::range_tombstone::RangeTombstone;
+
+    fn piece(sequences: &[u64]) -> Fragments {
+        Fragments::new(sequences.iter().map(|&sequence| RangeTombstone {
+            start: b"a".to_vec(),
+            end: b"z".to_vec(),
+            sequence: SequenceNumber(sequence),
+        }))
+    }
+
+    #[test]
+    fn range_tombstones_hide_versions_in_their_stripe_only() {
+        let snapshots = [SequenceNumber(5)];
+        let fragments = piece(&[8, 3]);
+        let fragment = &fragments.pieces()[0];
+        // 4 is hidden by 8, but the snapshot at 5 sees it: kept.
+        assert!(!hidden_by_range_tombstone(
+            &snapshots,
+            SequenceNumber(4),
+            fragment
+        ));
+        // 2 is hidden by 3 in the oldest stripe.
+        assert!(hidden_by_range_tombstone(
+            &snapshots,
+            SequenceNumber(2),
+            fragment
+        ));
+        assert!(hidden_by_range_tombstone(
+            &snapshots,
+            SequenceNumber(7),
+            fragment
+        ));
+        assert!(!hidden_by_range_tombstone(
+            &snapshots,
+            SequenceNumber(9),
+            fragment
+        ));
+        // Without the snapshot, 4 is hidden too.
+        assert!(hidden_by_range_tombstone(&[], SequenceNumber(4), fragment));
+    }
+
+    #[test]
+    fn pruning_keeps_the_newest_tombstone_per_stripe() {
+        let snapshots = [SequenceNumber(5)];
+        let mut fragments = piece(&[9, 8, 4, 3]);
+        prune_range_tombstones(&mut fragments, &snapshots, |_| false);
+        assert_eq!(
+            fragments.pieces()[0].sequences,
+            [SequenceNumber(9), SequenceNumber(4)]
+        );
+        // At the base level the oldest stripe's tombstone goes too.
+        prune_range_tombstones(&mut fragments, &snapshots, |_| true);
+        assert_eq!(fragments.pieces()[0].sequences, [SequenceNumber(9)]);
+        let mut fragments = piece(&[9, 8]);
+        prune_range_tombstones(&mut fragments, &[], |_| true);
+        assert!(fragments.is_empty());
+    }
 
     fn visible(snapshots: &[u64], versions: &[(&[u8], u64)]) -> Vec<bool> {
         let snapshots: Vec<_> = snapshots.iter().copied().map(SequenceNumber).collect();

@@ -27,10 +27,20 @@ pub const LOG_MAGIC: [u8; 8] = *b"shaleLOG";
 /// still written with it. Part of the on-disk format; never change.
 pub const LOG_FORMAT_VERSION: u16 = 1;
 
-/// The log format version of write-ahead logs this build writes: version 1 framing, and the
-/// records may include sync markers (FORMAT.md 7.1). A version-1 write-ahead log (no markers) is
-/// still read. Part of the on-disk format; never change.
-pub const WAL_FORMAT_VERSION: u16 = 2;
+/// The log format version of write-ahead logs this build writes: version 1 framing, the
+/// records may include sync markers (FORMAT.md 7.1, since version 2), and batches may hold range
+/// deletions (FORMAT.md 7, since version 3), which a reader of version 2 would take for damage.
+/// Write-ahead logs of versions 1 and 2 are still read. Part of the on-disk format; never
+/// change.
+pub const WAL_FORMAT_VERSION: u16 = 3;
+
+/// Every log format version this build reads for logs of `kind`.
+pub fn readable_versions(kind: LogFileKind) -> &'static [u16] {
+    match kind {
+        LogFileKind::Wal => &[LOG_FORMAT_VERSION, 2, WAL_FORMAT_VERSION],
+        LogFileKind::Manifest => &[LOG_FORMAT_VERSION],
+    }
+}
 
 /// The log format version this build writes for logs of `kind`.
 pub fn format_version(kind: LogFileKind) -> u16 {
@@ -42,7 +52,7 @@ pub fn format_version(kind: LogFileKind) -> u16 {
 
 /// Whether this build reads logs of `kind` written with format `version`.
 pub fn reads_version(kind: LogFileKind, version: u16) -> bool {
-    version == LOG_FORMAT_VERSION || version == format_version(kind)
+    readable_versions(kind).contains(&version)
 }
 
 /// Which kind of file a log is; stored in the file header so that a manifest can never be

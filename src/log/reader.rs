@@ -26,7 +26,7 @@ use std::sync::Arc;
 use super::format::{
     BLOCK_SIZE, FILE_HEADER_SIZE, FRAGMENT_HEADER_SIZE, FragmentType, LOG_FORMAT_VERSION,
     LOG_MAGIC, LogFileKind, encode_file_header_version, format_version, fragment_checksum,
-    next_block_start, reads_version,
+    next_block_start, readable_versions, reads_version,
 };
 use crate::coding::Cursor;
 use crate::error::{Error, Result};
@@ -528,8 +528,10 @@ pub fn scan_full_fragments(
 /// Validates the file header. `Ok(None)`: a valid header. `Ok(Some(reason))`: a header that was
 /// never completely written (the log is empty with a torn tail at 0). `Err`: anything else.
 fn check_file_header(path: &Path, bytes: &[u8], kind: LogFileKind) -> Result<Option<String>> {
-    let versions = [LOG_FORMAT_VERSION, format_version(kind)];
-    let headers = versions.map(|version| encode_file_header_version(kind, version));
+    let headers: Vec<_> = readable_versions(kind)
+        .iter()
+        .map(|&version| encode_file_header_version(kind, version))
+        .collect();
     if headers
         .iter()
         .any(|expected| bytes.get(..FILE_HEADER_SIZE) == Some(&expected[..]))

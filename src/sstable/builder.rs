@@ -17,14 +17,15 @@ use std::sync::Arc;
 use crate::coding::put_varint32;
 use crate::error::{Error, Result};
 use crate::key::{
-    SequenceNumber, ValueKind, append_internal_key, check_key, check_value, compare_internal_keys,
-    parse_internal_key, user_key,
+    SequenceNumber, ValueKind, append_internal_key, check_key, check_value,
+    compare_internal_keys, parse_internal_key, range_end_key, range_start_key, user_key,
 };
+use crate::range_tombstone::Fragments;
 use crate::sstable::block_builder::BlockBuilder;
 use crate::sstable::filter::FilterBuilder;
 use crate::sstable::format::{
-    BLOCK_TRAILER_SIZE, BlockHandle, COMPRESSION_TYPE_LZ4, COMPRESSION_TYPE_NONE, Footer,
-    MAX_BLOCK_SIZE, block_checksum,
+    BLOCK_TRAILER_SIZE, BlockHandle, COMPRESSION_TYPE_LZ4, COMPRESSION_TYPE_NONE,
+    FORMAT_VERSION_RANGE_DELETIONS, Footer, MAX_BLOCK_SIZE, block_checksum,
 };
 use crate::sstable::options::{Compression, TableOptions};
 use crate::sstable::properties::TableProperties;
@@ -34,13 +35,38 @@ use crate::vfs::{FileSystem, OsFileSystem, WritableFile};
 /// binary search land exactly on the block.
 const INDEX_RESTART_INTERVAL: usize = 1;
 
-/// What a finished table is: its size and its properties (for the manifest).
+/// What a finished table is: its size, its properties and its key range (for the manifest).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableSummary {
     /// Size of the file in bytes.
     pub file_size: u64,
     /// The properties written into the table.
     pub properties: TableProperties,
+    /// The smallest internal key of the table's key range: its first entry, or the
+    /// [`range_start_key`] of its first range tombstone's start if that sorts first. Empty for
+    /// a table with neither.
+    pub smallest: Vec<u8>,
+    /// The largest internal key of its key range: its last entry, or the [`range_end_key`] of
+    /// its last range tombstone's end (exclusive) if that sorts last.
+    pub largest: Vec<u8>,
+}
+
+/// The key range a table holding entries from `properties`' smallest to largest key and
+/// `tombstones` covers (see [`TableSummary`]); empty keys when it holds nothing.
+pub fn table_key_range(properties: &TableProperties, tombstones: &Fragments) -> (Vec<u8>, Vec<u8>) {
+    let mut smallest = properties.smallest_key.clone();
+    let mut largest = properties.largest_key.clone();
+    if let Some((start, end)) = tombstones.key_range() {
+        let start = range_start_key(start);
+        let end = range_end_key(end);
+        if smallest.is_empty() || compare_internal_keys(&start, &smallest) == Ordering::Less {
+            smallest = start;
+        }
+        if largest.is_empty() || compare_internal_keys(&end, &largest) == Ordering::Greater {
+            largest = end;
+        }
+    }
+    (smallest, largest)
 }
 
 /// `std::io::Write` over a [`WritableFile`], so that a `BufWriter` can batch small writes.
@@ -79,6 +105,8 @@ pub struct TableBuilder {
     pending_handle: Option<BlockHandle>,
     last_key: Vec<u8>,
     properties: TableProperties,
+    /// The range deletions the table will hold (FORMAT.md 5.10).
+    range_tombstones: Fragments,
 }
 
 impl TableBuilder {
@@ -124,8 +152,20 @@ impl TableBuilder {
             pending_handle: None,
             last_key: Vec::new(),
             properties: TableProperties::default(),
+            range_tombstones: Fragments::empty(),
             options,
         }
+    }
+
+    /// Makes the table hold the range deletions `tombstones` (replacing any set before), in a
+    /// range-deletion block written by [`finish`](Self::finish).
+    pub fn set_range_tombstones(&mut self, tombstones: Fragments) {
+        self.range_tombstones = tombstones;
+    }
+
+    /// Whether the table will hold nothing: no entry and no range deletion.
+    pub fn is_empty(&self) -> bool {
+        self.properties.entry_count == 0 && self.range_tombstones.is_empty()
     }
 
     /// Adds an entry. `internal_key` must be a valid internal key (user key of at most
@@ -275,6 +315,7 @@ impl TableBuilder {
     pub fn finish(mut self) -> Result<TableSummary> {
         self.write_meta_blocks()?;
         let file_size = self.offset;
+        let (smallest, largest) = table_key_range(&self.properties, &self.range_tombstones);
         if let Sink::File { path, writer, .. } = &mut self.sink {
             writer.flush().map_err(|error| Error::io(&*path, error))?;
             writer
@@ -286,6 +327,8 @@ impl TableBuilder {
         Ok(TableSummary {
             file_size,
             properties: self.properties,
+            smallest,
+            largest,
         })
     }
 
@@ -299,9 +342,12 @@ impl TableBuilder {
             "finish_into_vec on a file-backed table builder"
         );
         self.write_meta_blocks()?;
+        let (smallest, largest) = table_key_range(&self.properties, &self.range_tombstones);
         let summary = TableSummary {
             file_size: self.offset,
             properties: self.properties,
+            smallest,
+            largest,
         };
         match self.sink {
             Sink::Memory(bytes) => Ok((summary, bytes)),
@@ -327,6 +373,22 @@ impl TableBuilder {
         let (handle, _) = self.write_block(&index_contents, self.options.compression)?;
         self.properties.index_size = handle.size + BLOCK_TRAILER_SIZE as u64;
         footer.index = handle;
+        if !self.range_tombstones.is_empty() {
+            let contents = self.range_tombstones.encode();
+            let (handle, _) = self.write_block(&contents, Compression::None)?;
+            self.properties.range_deletion_count = self.range_tombstones.len() as u64;
+            self.properties.range_deletion_handle = handle;
+            if let Some((smallest, largest)) = self.range_tombstones.sequence_range() {
+                let points = self.properties.entry_count > 0;
+                self.properties.smallest_sequence = if points {
+                    self.properties.smallest_sequence.min(smallest)
+                } else {
+                    smallest
+                };
+                self.properties.largest_sequence = self.properties.largest_sequence.max(largest);
+            }
+            footer.version = FORMAT_VERSION_RANGE_DELETIONS;
+        }
         self.properties.largest_key = self.last_key.clone();
         self.properties.bloom_bits_per_key = self.options.bloom_bits_per_key;
         self.properties.restart_interval = self.options.restart_interval as u32;

@@ -13,8 +13,13 @@ use crate::error::{Error, Result};
 
 /// The last 8 bytes of every SSTable. Part of the on-disk format; never change.
 pub const TABLE_MAGIC: [u8; 8] = *b"SHALESST";
-/// The SSTable format version this code writes and reads. Part of the on-disk format.
+/// The SSTable format version of a table without range deletions: this code writes it for
+/// every such table and reads it. Part of the on-disk format.
 pub const FORMAT_VERSION: u32 = 1;
+/// The SSTable format version of a table with a range-deletion block (FORMAT.md 5.10), which a
+/// reader of version 1 alone would ignore: it must refuse such a table instead. Part of the
+/// on-disk format.
+pub const FORMAT_VERSION_RANGE_DELETIONS: u32 = 2;
 /// Size of the footer at the end of every SSTable. Part of the on-disk format; never change.
 pub const FOOTER_SIZE: usize = 64;
 /// Bytes after every stored block: compression type (`u8`) and CRC32 (`u32`). Part of the
@@ -80,7 +85,7 @@ pub fn block_checksum(stored: &[u8], compression_type: u8) -> u32 {
 ///
 /// Layout (all little-endian): index handle (`u64` offset, `u64` size) at 0, filter handle at 16,
 /// properties handle at 32, format version `u32` at 48, CRC32 of bytes 0..52 at 52, magic at 56.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Footer {
     /// The index block.
     pub index: BlockHandle,
@@ -88,6 +93,20 @@ pub struct Footer {
     pub filter: BlockHandle,
     /// The properties block.
     pub properties: BlockHandle,
+    /// [`FORMAT_VERSION`], or [`FORMAT_VERSION_RANGE_DELETIONS`] for a table with range
+    /// deletions.
+    pub version: u32,
+}
+
+impl Default for Footer {
+    fn default() -> Self {
+        Footer {
+            index: BlockHandle::default(),
+            filter: BlockHandle::default(),
+            properties: BlockHandle::default(),
+            version: FORMAT_VERSION,
+        }
+    }
 }
 
 const FOOTER_VERSION_OFFSET: usize = 48;
@@ -102,7 +121,7 @@ impl Footer {
             put_u64(&mut out, handle.offset);
             put_u64(&mut out, handle.size);
         }
-        put_u32(&mut out, FORMAT_VERSION);
+        put_u32(&mut out, self.version);
         let checksum = crc32fast::hash(&out);
         put_u32(&mut out, checksum);
         out.extend_from_slice(&TABLE_MAGIC);
@@ -136,12 +155,14 @@ impl Footer {
         let mut cursor = Cursor::new(&footer[FOOTER_VERSION_OFFSET..FOOTER_MAGIC_OFFSET]);
         let version = cursor.u32().map_err(|e| e.into_corruption(file, at(48)))?;
         let stored_checksum = cursor.u32().map_err(|e| e.into_corruption(file, at(52)))?;
-        if version != FORMAT_VERSION {
+        if version != FORMAT_VERSION && version != FORMAT_VERSION_RANGE_DELETIONS {
             return Err(Error::corruption(
                 file,
                 at(FOOTER_VERSION_OFFSET),
                 format!(
-                    "unknown SSTable format version {version} (this build reads version {FORMAT_VERSION})"
+                    "unknown SSTable format version {version} (this build reads versions \
+                     {FORMAT_VERSION} and {FORMAT_VERSION_RANGE_DELETIONS}); a newer shaledb \
+                     wrote it"
                 ),
             ));
         }
@@ -164,6 +185,7 @@ impl Footer {
             index: handle().map_err(decode_error)?,
             filter: handle().map_err(decode_error)?,
             properties: handle().map_err(decode_error)?,
+            version,
         })
     }
 }
@@ -178,6 +200,7 @@ mod tests {
             index: BlockHandle { offset: 1, size: 2 },
             filter: BlockHandle { offset: 3, size: 4 },
             properties: BlockHandle { offset: 5, size: 6 },
+            version: FORMAT_VERSION,
         };
         let bytes = footer.encode();
         assert_eq!(&bytes[56..], b"SHALESST");

@@ -70,6 +70,11 @@ impl TableIterator {
         self.bounds = Some(bounds);
     }
 
+    /// The table it reads.
+    pub fn table(&self) -> &Table {
+        &self.table
+    }
+
     /// Whether the iterator is at an entry.
     pub fn valid(&self) -> bool {
         self.data.as_ref().is_some_and(BlockIterator::valid)

@@ -55,6 +55,11 @@ pub struct TableProperties {
     pub restart_interval: u32,
     /// Target data block size the table was built with.
     pub block_size: u64,
+    /// Range tombstones in the range-deletion block ((piece, sequence number) pairs; 0: no
+    /// such block). Field 19, appended after version 1's first 18.
+    pub range_deletion_count: u64,
+    /// Where the range-deletion block is (offset and size 0 without one). Fields 20 and 21.
+    pub range_deletion_handle: crate::sstable::format::BlockHandle,
 }
 
 impl TableProperties {
@@ -84,6 +89,13 @@ impl TableProperties {
         put_varint32(&mut out, self.bloom_bits_per_key);
         put_varint32(&mut out, self.restart_interval);
         put_varint64(&mut out, self.block_size);
+        // Appended fields: written only when set, so that a table without range deletions
+        // keeps the bytes older builds wrote.
+        if self.range_deletion_count > 0 {
+            put_varint64(&mut out, self.range_deletion_count);
+            put_varint64(&mut out, self.range_deletion_handle.offset);
+            put_varint64(&mut out, self.range_deletion_handle.size);
+        }
         out
     }
 
@@ -116,7 +128,17 @@ impl TableProperties {
             bloom_bits_per_key: cursor.varint32()?,
             restart_interval: cursor.varint32()?,
             block_size: cursor.varint64()?,
+            range_deletion_count: 0,
+            range_deletion_handle: Default::default(),
         };
+        let mut properties = properties;
+        if !cursor.is_empty() {
+            properties.range_deletion_count = cursor.varint64()?;
+            properties.range_deletion_handle = crate::sstable::format::BlockHandle {
+                offset: cursor.varint64()?,
+                size: cursor.varint64()?,
+            };
+        }
         properties.check().map_err(|reason| cursor.error(reason))?;
         Ok(properties)
     }
@@ -129,6 +151,11 @@ impl TableProperties {
             || self.smallest_sequence > self.largest_sequence
         {
             return Err("inconsistent counts or sequence range in properties");
+        }
+        if (self.range_deletion_count == 0)
+            != (self.range_deletion_handle == crate::sstable::format::BlockHandle::default())
+        {
+            return Err("range-deletion count and block handle disagree in properties");
         }
         if self.entry_count == 0 {
             let empty = self.smallest_key.is_empty() && self.largest_key.is_empty();

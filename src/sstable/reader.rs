@@ -25,6 +25,8 @@ use crate::sstable::block::{Block, BlockData, BlockOrigin, SharedBytes, decode_s
 use crate::sstable::filter::BloomFilter;
 use crate::sstable::format::{BLOCK_TRAILER_SIZE, BlockHandle, FOOTER_SIZE, Footer};
 use crate::sstable::properties::TableProperties;
+use crate::range_tombstone::Fragments;
+use crate::sstable::format::{FORMAT_VERSION, FORMAT_VERSION_RANGE_DELETIONS};
 use crate::value::Value;
 use crate::vfs::{FileSystem, OsFileSystem};
 
@@ -79,6 +81,7 @@ struct TableInner {
     index: Arc<Block>,
     filter: Option<BloomFilter>,
     properties: TableProperties,
+    range_tombstones: Arc<Fragments>,
 }
 
 /// An open SSTable. Clones share the same bytes and metadata.
@@ -158,9 +161,11 @@ impl Table {
         };
         source.check_layout()?;
         let properties = source.read_properties()?;
+        source.check_range_deletion_layout(&properties)?;
         let filter = source.read_filter(&properties)?;
         let index = source.read_block(footer.index, true)?;
         source.check_index(&index, &properties)?;
+        let range_tombstones = Arc::new(source.read_range_tombstones(&properties)?);
         let inner = TableInner {
             source,
             file_number,
@@ -168,6 +173,7 @@ impl Table {
             index,
             filter,
             properties,
+            range_tombstones,
         };
         Ok(Table {
             inner: Arc::new(inner),
@@ -257,6 +263,17 @@ impl Table {
         Ok(block)
     }
 
+    /// The table's range deletions (FORMAT.md 5.10), read and checked when it was opened.
+    pub fn range_tombstones(&self) -> &Arc<Fragments> {
+        &self.inner.range_tombstones
+    }
+
+    /// The table's key range as the manifest records it: its entries' and its range
+    /// tombstones' (see [`TableSummary`](crate::sstable::TableSummary)).
+    pub fn key_range(&self) -> (Vec<u8>, Vec<u8>) {
+        crate::sstable::builder::table_key_range(&self.inner.properties, &self.inner.range_tombstones)
+    }
+
     /// The newest entry for `user_key` with a sequence number <= `snapshot`, checking block
     /// checksums. `None` when the table holds no such entry.
     pub fn get(&self, user_key: &[u8], snapshot: SequenceNumber) -> Result<Option<LookupResult>> {
@@ -270,6 +287,18 @@ impl Table {
         snapshot: SequenceNumber,
         options: BlockReadOptions,
     ) -> Result<Option<LookupResult>> {
+        Ok(self
+            .lookup_with(user_key, snapshot, options)?
+            .map(|(_, result)| result))
+    }
+
+    /// [`get_with`](Self::get_with), with the sequence number of the entry found.
+    pub fn lookup_with(
+        &self,
+        user_key: &[u8],
+        snapshot: SequenceNumber,
+        options: BlockReadOptions,
+    ) -> Result<Option<(SequenceNumber, LookupResult)>> {
         if !self.may_contain(user_key) {
             return Ok(None);
         }
@@ -287,10 +316,11 @@ impl Table {
         if parsed.user_key != user_key {
             return Ok(None);
         }
-        Ok(Some(match parsed.kind {
+        let result = match parsed.kind {
             ValueKind::Value => LookupResult::Value(iterator.shared_value()),
             ValueKind::Tombstone => LookupResult::Deleted,
-        }))
+        };
+        Ok(Some((parsed.sequence, result)))
     }
 }
 
@@ -395,11 +425,20 @@ impl TableFile {
             index,
             filter,
             properties,
+            ..
         } = self.footer;
         let filter_in_place =
             filter == BlockHandle::default() || filter.end_with_trailer() == Some(index.offset);
+        // A range-deletion block sits between the index and the properties; where exactly is
+        // checked once the properties (which hold its handle) are read.
+        let index_in_place = match self.footer.version {
+            FORMAT_VERSION => index.end_with_trailer() == Some(properties.offset),
+            _ => index
+                .end_with_trailer()
+                .is_some_and(|end| end <= properties.offset),
+        };
         if !filter_in_place
-            || index.end_with_trailer() != Some(properties.offset)
+            || !index_in_place
             || properties.end_with_trailer() != Some(self.data_end())
         {
             return Err(self.corruption(
@@ -408,6 +447,69 @@ impl TableFile {
             ));
         }
         Ok(())
+    }
+
+    /// A table of version 2 has a range-deletion block, exactly between the index and the
+    /// properties; one of version 1 has none (an older reader would not see it).
+    fn check_range_deletion_layout(&self, properties: &TableProperties) -> Result<()> {
+        let handle = properties.range_deletion_handle;
+        let has_block = properties.range_deletion_count > 0;
+        let in_place = self.footer.index.end_with_trailer() == Some(handle.offset)
+            && handle.end_with_trailer() == Some(self.footer.properties.offset);
+        let consistent = match self.footer.version {
+            FORMAT_VERSION => !has_block,
+            FORMAT_VERSION_RANGE_DELETIONS => has_block && in_place,
+            _ => false,
+        };
+        if !consistent {
+            return Err(self.corruption(
+                self.footer.properties.offset,
+                format!(
+                    "range-deletion block (offset {}, size {}, {} tombstones) does not fit a \
+                     table of format version {} between its index and properties",
+                    handle.offset,
+                    handle.size,
+                    properties.range_deletion_count,
+                    self.footer.version
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The range tombstones, decoded and checked against the properties (count, sequence
+    /// range).
+    fn read_range_tombstones(&self, properties: &TableProperties) -> Result<Fragments> {
+        if properties.range_deletion_count == 0 {
+            return Ok(Fragments::empty());
+        }
+        let handle = properties.range_deletion_handle;
+        let (data, compressed) = self.read_data(handle, true)?;
+        let offset_of =
+            |position: usize| handle.offset + if compressed { 0 } else { position as u64 };
+        let fragments = Fragments::decode(data.as_slice()).map_err(|error| {
+            self.corruption(
+                offset_of(error.offset),
+                format!("range-deletion block: {}", error.reason),
+            )
+        })?;
+        let in_sequence_range = fragments.sequence_range().is_some_and(|(low, high)| {
+            properties.smallest_sequence <= low && high <= properties.largest_sequence
+        });
+        if fragments.len() as u64 != properties.range_deletion_count || !in_sequence_range {
+            return Err(self.corruption(
+                handle.offset,
+                format!(
+                    "range-deletion block holds {} tombstones; the properties say {} within \
+                     sequence numbers {}..={}",
+                    fragments.len(),
+                    properties.range_deletion_count,
+                    properties.smallest_sequence,
+                    properties.largest_sequence
+                ),
+            ));
+        }
+        Ok(fragments)
     }
 
     /// Checks that the index lists contiguous data blocks from offset 0 up to the meta blocks,

@@ -41,6 +41,13 @@ pub enum Operation {
         /// The key's index in the writer's key space.
         key: usize,
     },
+    /// Delete the writer's keys `start..end` with one range deletion.
+    DeleteRange {
+        /// The first key index deleted.
+        start: usize,
+        /// The first key index after the range.
+        end: usize,
+    },
 }
 
 /// One batch of the workload: its operations in order, and whether it is written synced.
@@ -60,6 +67,9 @@ impl Batch {
             match operation {
                 Operation::Put { key: index, value } => batch.put(&key(thread, *index), value),
                 Operation::Delete { key: index } => batch.delete(&key(thread, *index)),
+                Operation::DeleteRange { start, end } => {
+                    batch.delete_range(&key(thread, *start), &key(thread, *end))
+                }
             }
             .expect("workload keys and values are within the limits");
         }
@@ -82,6 +92,8 @@ pub struct Workload {
     pub filler_length_max: usize,
     /// Out of 100, how many operations are deletes.
     pub delete_percent: u64,
+    /// Out of 100, how many operations are range deletes (of 1 to 8 of the writer's keys).
+    pub range_delete_percent: u64,
     /// Out of 100, how many batches are synced.
     pub sync_percent: u64,
 }
@@ -114,6 +126,10 @@ impl Workload {
                 let key = rng.below(self.keys_per_thread as u64) as usize;
                 if rng.chance(self.delete_percent, 100) {
                     return Operation::Delete { key };
+                }
+                if rng.chance(self.range_delete_percent, 100) {
+                    let end = (key + rng.between(1, 8)).min(self.keys_per_thread);
+                    return Operation::DeleteRange { start: key, end };
                 }
                 let mut value = format!("t{thread} b{id} i{index} ").into_bytes();
                 let filler = rng.between(self.filler_length_min, self.filler_length_max);
@@ -180,6 +196,9 @@ impl WriterState {
                 }
                 Operation::Delete { key } => {
                     self.model.remove(key);
+                }
+                Operation::DeleteRange { start, end } => {
+                    self.model.retain(|key, _| !(start..end).contains(&key));
                 }
             }
         }

@@ -18,8 +18,9 @@
 //! [`random`], [`memory`], [`measurement`] (the results every runner fills in and every report
 //! prints), [`config`], [`directory`] and [`keys`]; then [`progress`] and [`report`]; then
 //! [`engine`] (the trait, one file per engine, and [`engine::open`], the one file that names
-//! them all); then the workloads ([`workloads`], [`batches`], [`formats`], [`amplification`])
-//! and [`compare_report`]; then [`compare`]; and last this file, which dispatches.
+//! them all); then the workloads ([`workloads`], [`batches`], [`formats`], [`amplification`],
+//! and [`range_deletes`]) and [`compare_report`]; then [`compare`]; and last this file, which
+//! dispatches.
 
 mod amplification;
 mod batches;
@@ -34,6 +35,7 @@ mod measurement;
 mod memory;
 mod progress;
 mod random;
+mod range_deletes;
 pub(super) mod report;
 mod workloads;
 
@@ -133,6 +135,7 @@ impl Bench<'_> {
             | Workload::Seekrandom
             | Workload::Multiget
             | Workload::Compact => self.read(workload),
+            Workload::Seekdeleted => range_deletes::run(config, self.scratch),
             Workload::Sstable => formats::run_sstable(config, self.scratch),
             Workload::Log => formats::run_log(config, self.scratch),
             Workload::Fsync => report::row(

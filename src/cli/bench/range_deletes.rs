@@ -1,0 +1,195 @@
+//! The `seekdeleted` workload of `shale bench`: reading over deleted ranges. Three fresh
+//! databases, each measured with the same `seekrandom`-style loop (a seek to a random key of the
+//! whole key space, then the next `SEEK_SCAN_LENGTH` entries):
+//!
+//! - `seeklive`: only the keys that survive below were ever written (the baseline);
+//! - `seekdeleted`: entries `0..num` written and settled into tables, then 90% of them deleted
+//!   with ten range deletes (the first 90% of each tenth of the key space);
+//! - `seekdeleted-points`: the same keys deleted one by one, leaving tombstones that every seek
+//!   into a deleted range walks.
+//!
+//! The deletes are not compacted away: what is measured is a read over tables that still hold
+//! every deleted entry, with the tombstones in the memtable. The target is `seekdeleted` within
+//! 1.2x of `seeklive`; the note of each row gives its ratio to `seeklive`.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use shaledb::stats::Histogram;
+use shaledb::{Db, WriteOptions};
+
+use super::config::BenchConfig;
+use super::directory::clear_directory;
+use super::engine::Engine;
+use super::engine::shaledb::ShaleEngine;
+use super::keys::{KeyMaker, ValuePool};
+use super::measurement::{Latency, Measurement, time, timed};
+use super::progress::Progress;
+use super::random::SplitMix64;
+use super::report;
+use super::workloads::SEEK_SCAN_LENGTH;
+use crate::cli::error::CliError;
+
+const SEED: u64 = 0x5eed_0007;
+/// Range deletes: each deletes the first 90% of one tenth of the key space.
+const RANGES: u64 = 10;
+
+/// The entry indices `[start, end)` range delete `range` removes, of `num` entries.
+fn deleted_span(range: u64, num: u64) -> (u64, u64) {
+    let start = range * num / RANGES;
+    let next = (range + 1) * num / RANGES;
+    (start, start + (next - start) * 9 / 10)
+}
+
+fn is_deleted(index: u64, num: u64) -> bool {
+    let range = (index * RANGES / num).min(RANGES - 1);
+    let (start, end) = deleted_span(range, num);
+    (start..end).contains(&index)
+}
+
+/// How each database comes to hold its live keys.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Setup {
+    OnlyLive,
+    RangeDeletes,
+    PointDeletes,
+}
+
+impl Setup {
+    fn name(self) -> &'static str {
+        match self {
+            Setup::OnlyLive => "seeklive",
+            Setup::RangeDeletes => "seekdeleted",
+            Setup::PointDeletes => "seekdeleted-points",
+        }
+    }
+}
+
+/// Runs the three rows (see the module documentation) in `dir`.
+pub fn run(config: &BenchConfig, dir: &Path) -> Result<(), CliError> {
+    let num = config.num.max(RANGES * 10);
+    let live: Vec<u64> = (0..num).filter(|&index| !is_deleted(index, num)).collect();
+    let mut baseline: Option<f64> = None;
+    for setup in [Setup::OnlyLive, Setup::RangeDeletes, Setup::PointDeletes] {
+        clear_directory(dir)?;
+        let db = Arc::new(Db::open(dir, config.db_options())?);
+        prepare(config, &db, setup, num)?;
+        let mut measurement = seek(config, &db, &live, num, setup.name())?;
+        let rate = measurement.operations as f64 / measurement.elapsed.as_secs_f64().max(1e-9);
+        let ratio = match baseline {
+            None => {
+                baseline = Some(rate);
+                String::from("baseline")
+            }
+            Some(live_rate) => format!("{:.2}x the time of seeklive", live_rate / rate),
+        };
+        measurement.note = format!(
+            "{}; {} of {num} keys live; {ratio}",
+            measurement.note,
+            live.len()
+        );
+        report::row(config, &measurement, None)?;
+        db.close()?;
+    }
+    clear_directory(dir)
+}
+
+/// Fills `db` as `setup` says (untimed): the live keys only, or every key settled into tables
+/// and then the deleted ones removed by range or one by one.
+fn prepare(config: &BenchConfig, db: &Db, setup: Setup, num: u64) -> Result<(), CliError> {
+    let values = ValuePool::new(config.value_size);
+    let mut keys = KeyMaker::new(config.key_size);
+    let progress = Progress::bar(config, setup.name(), num);
+    for index in 0..num {
+        if setup != Setup::OnlyLive || !is_deleted(index, num) {
+            db.put_with(
+                keys.key(2 * index),
+                values.value(index),
+                &WriteOptions::NO_SYNC,
+            )?;
+        }
+        progress.step(index + 1);
+    }
+    progress.finish();
+    db.flush()?;
+    db.wait_for_compaction()?;
+    let mut end_keys = KeyMaker::new(config.key_size);
+    for range in 0..RANGES {
+        let (start, end) = deleted_span(range, num);
+        match setup {
+            Setup::OnlyLive => {}
+            Setup::RangeDeletes => db.delete_range_with(
+                keys.key(2 * start)..end_keys.key(2 * end),
+                &WriteOptions::NO_SYNC,
+            )?,
+            Setup::PointDeletes => {
+                for index in start..end {
+                    db.delete_with(keys.key(2 * index), &WriteOptions::NO_SYNC)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `num / 10` seeks to a random key of `0..num`, each reading the next `SEEK_SCAN_LENGTH`
+/// entries, checked against the `live` indices (ascending).
+fn seek(
+    config: &BenchConfig,
+    db: &Arc<Db>,
+    live: &[u64],
+    num: u64,
+    name: &str,
+) -> Result<Measurement, CliError> {
+    let engine = ShaleEngine::new(Arc::clone(db));
+    let seeks = (num / 10).max(1);
+    let mut random = SplitMix64::new(SEED);
+    let mut keys = KeyMaker::new(config.key_size);
+    let histogram = Histogram::default();
+    let progress = Progress::bar(config, name, seeks);
+    let (read, elapsed) = time(|| -> Result<(u64, u64), CliError> {
+        let (mut entries, mut bytes) = (0, 0);
+        for seek in 0..seeks {
+            let start = random.below(num);
+            let key = keys.key(2 * start);
+            let (seen, seen_bytes) =
+                timed(&histogram, || engine.scan(key, SEEK_SCAN_LENGTH as usize))?;
+            let after = (live.len() - live.partition_point(|&index| index < start)) as u64;
+            let expected = SEEK_SCAN_LENGTH.min(after);
+            if seen != expected {
+                return Err(CliError::Failed(format!(
+                    "{name} read {seen} entries from key {start}, expected {expected}"
+                )));
+            }
+            entries += seen;
+            bytes += seen_bytes;
+            progress.step(seek + 1);
+        }
+        Ok((entries, bytes))
+    });
+    progress.finish();
+    let (entries, bytes) = read?;
+    Ok(Measurement {
+        name: name.into(),
+        operations: seeks,
+        bytes,
+        elapsed,
+        latency: Latency::from_histogram(&histogram),
+        note: format!("seek + next {SEEK_SCAN_LENGTH}; {entries} entries read"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ninety_percent_is_deleted_in_ten_ranges() {
+        let num = 1_000;
+        let deleted = (0..num).filter(|&index| is_deleted(index, num)).count();
+        assert_eq!(deleted, 900);
+        assert_eq!(deleted_span(0, num), (0, 90));
+        assert_eq!(deleted_span(9, num), (900, 990));
+        assert!(!is_deleted(95, num) && is_deleted(100, num));
+    }
+}
