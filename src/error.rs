@@ -10,9 +10,42 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 /// The result type of every fallible shaledb operation.
+///
+/// ```
+/// use shaledb::{Db, Options};
+///
+/// fn balance(db: &Db, account: &str) -> shaledb::Result<u64> {
+///     let value = db.get(account.as_bytes())?;
+///     Ok(value.map_or(0, |value| value.iter().map(|digit| u64::from(digit - b'0')).fold(0, |total, digit| total * 10 + digit)))
+/// }
+///
+/// let dir = tempfile::tempdir()?;
+/// let db = Db::open(dir.path(), Options::default())?;
+/// db.put(b"alice", b"120")?;
+/// assert_eq!(balance(&db, "alice")?, 120);
+/// assert_eq!(balance(&db, "bob")?, 0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything that can go wrong in shaledb.
+///
+/// ```
+/// use shaledb::{Db, Error, Options};
+///
+/// let dir = tempfile::tempdir()?;
+/// let db = Db::open(dir.path(), Options::default())?;
+/// let error = Db::open(dir.path(), Options::default()).unwrap_err();
+/// match &error {
+///     Error::Locked(path) => assert_eq!(path, dir.path()), // close `db` first
+///     Error::Corruption { file, offset, .. } => panic!("damage in {} at {offset}", file.display()),
+///     other if other.is_storage_full() => panic!("free some space and retry: {other}"),
+///     other => panic!("{other}"),
+/// }
+/// println!("{error}"); // what happened, to which file, and what to do
+/// # drop(db);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {

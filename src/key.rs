@@ -22,6 +22,19 @@ pub const TRAILER_SIZE: usize = 8;
 /// A sequence number: the position of a write in the database's total order.
 ///
 /// Sequence numbers occupy the upper 56 bits of an internal key's trailer.
+///
+/// ```
+/// use shaledb::{Db, Options, SequenceNumber};
+///
+/// let dir = tempfile::tempdir()?;
+/// let db = Db::open(dir.path(), Options::default())?;
+/// assert_eq!(db.snapshot().sequence(), SequenceNumber(0)); // nothing written yet
+/// db.put(b"a", b"1")?;
+/// db.put(b"b", b"2")?;
+/// assert_eq!(db.snapshot().sequence(), SequenceNumber(2)); // one number per operation
+/// assert!(db.snapshot().sequence() < SequenceNumber::MAX);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct SequenceNumber(pub u64);
 
