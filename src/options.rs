@@ -259,8 +259,31 @@ pub struct WriteOptions {
 
 impl WriteOptions {
     /// Synced writes.
+    ///
+    /// ```
+    /// use shaledb::{Db, Options, WriteBatch, WriteOptions};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options { sync_writes: false, ..Options::default() })?;
+    /// let mut batch = WriteBatch::new();
+    /// batch.put(b"k", b"v")?;
+    /// db.write(batch, &WriteOptions::SYNC)?; // synced, whatever Options::sync_writes says
+    /// assert_eq!(db.stats().synced_groups, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub const SYNC: WriteOptions = WriteOptions { sync: true };
     /// Unsynced writes.
+    ///
+    /// ```
+    /// use shaledb::{Db, Options, WriteOptions};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// db.put_with(b"k", b"v", &WriteOptions::NO_SYNC)?; // no fdatasync: survives a process crash
+    /// assert_eq!(db.stats().synced_groups, 0);
+    /// db.sync_wal()?; // and now a power loss too
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub const NO_SYNC: WriteOptions = WriteOptions { sync: false };
 }
 
