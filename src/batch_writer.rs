@@ -38,13 +38,15 @@ use crate::outcome_slot::OutcomeSlot;
 ///
 /// ```
 /// use std::sync::Arc;
-/// use shaledb::{BatchWriter, BatchWriterOptions, Db, Options, OPERATION_OVERHEAD_BYTES};
+/// use shaledb::{BatchStrategy, BatchWriter, BatchWriterOptions, Db, Options, OPERATION_OVERHEAD_BYTES};
 ///
 /// let dir = tempfile::tempdir()?;
 /// let db = Arc::new(Db::open(dir.path(), Options::default())?);
-/// let writer = BatchWriter::new(db, BatchWriterOptions::default())?;
-/// let ticket = writer.put(b"key", b"value")?; // counted as 3 + 5 + 16 bytes while queued
-/// assert!(writer.stats().queued_bytes <= 3 + 5 + OPERATION_OVERHEAD_BYTES);
+/// let options = BatchWriterOptions { strategy: BatchStrategy::FixedSize(100), ..BatchWriterOptions::default() };
+/// let writer = BatchWriter::new(db, options)?;
+/// let ticket = writer.put(b"key", b"value")?; // queued until 100 have gathered, or a flush
+/// assert_eq!(writer.stats().queued_bytes, 3 + 5 + OPERATION_OVERHEAD_BYTES);
+/// writer.flush()?;
 /// ticket.wait()?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```

@@ -94,10 +94,9 @@ impl Completion {
 /// batch.put(b"entry-1", b"payload")?;
 /// let ticket = db.write_durable(batch)?;
 /// assert!(db.contains_key(b"entry-1")?); // visible at once, durable a little later
-/// if !ticket.is_durable() {
-///     // ... work that does not need the write to be durable yet ...
-/// }
-/// ticket.wait()?;
+/// db.sync_wal()?; // any sync of the log completes the tickets it covers
+/// assert!(ticket.is_durable());
+/// ticket.wait()?; // returns at once now
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug)]

@@ -14,16 +14,19 @@ use std::path::{Path, PathBuf};
 /// ```
 /// use shaledb::{Db, Options};
 ///
-/// fn balance(db: &Db, account: &str) -> shaledb::Result<u64> {
-///     let value = db.get(account.as_bytes())?;
-///     Ok(value.map_or(0, |value| value.iter().map(|digit| u64::from(digit - b'0')).fold(0, |total, digit| total * 10 + digit)))
+/// /// Copies the value of `from` to `to`; whether there was one.
+/// fn copy_value(db: &Db, from: &[u8], to: &[u8]) -> shaledb::Result<bool> {
+///     let Some(value) = db.get(from)? else { return Ok(false) };
+///     db.put(to, &value)?;
+///     Ok(true)
 /// }
 ///
 /// let dir = tempfile::tempdir()?;
 /// let db = Db::open(dir.path(), Options::default())?;
-/// db.put(b"alice", b"120")?;
-/// assert_eq!(balance(&db, "alice")?, 120);
-/// assert_eq!(balance(&db, "bob")?, 0);
+/// db.put(b"a", b"1")?;
+/// assert!(copy_value(&db, b"a", b"b")?);
+/// assert!(!copy_value(&db, b"missing", b"c")?);
+/// assert_eq!(db.get(b"b")?.as_deref(), Some(&b"1"[..]));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -36,13 +39,13 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// let dir = tempfile::tempdir()?;
 /// let db = Db::open(dir.path(), Options::default())?;
 /// let error = Db::open(dir.path(), Options::default()).unwrap_err();
-/// match &error {
-///     Error::Locked(path) => assert_eq!(path, dir.path()), // close `db` first
-///     Error::Corruption { file, offset, .. } => panic!("damage in {} at {offset}", file.display()),
-///     other if other.is_storage_full() => panic!("free some space and retry: {other}"),
-///     other => panic!("{other}"),
-/// }
-/// println!("{error}"); // what happened, to which file, and what to do
+/// let advice = match &error {
+///     Error::Locked(path) => format!("{} is open: close the other handle", path.display()),
+///     Error::Corruption { file, offset, .. } => format!("restore {} (byte {offset})", file.display()),
+///     error if error.is_storage_full() => "free some space, then retry".to_string(),
+///     error => error.to_string(), // every message says what happened and what to do
+/// };
+/// assert!(advice.ends_with("close the other handle"), "{error}");
 /// # drop(db);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
