@@ -63,6 +63,20 @@ fn operation_size(key: &[u8], value: Option<&[u8]>) -> usize {
 }
 
 /// One operation of a batch, borrowing its bytes.
+///
+/// ```
+/// use shaledb::{BatchOperation, WriteBatch};
+///
+/// let mut batch = WriteBatch::new();
+/// batch.put(b"a", b"1")?;
+/// batch.delete(b"b")?;
+/// let operations: Vec<BatchOperation<'_>> = batch.iter().collect();
+/// assert_eq!(operations, [
+///     BatchOperation::Put { key: b"a", value: b"1" },
+///     BatchOperation::Delete { key: b"b" },
+/// ]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BatchOperation<'a> {
     /// Set `key` to `value`.
@@ -330,6 +344,17 @@ impl WriteBatch {
     }
 
     /// The encoded bytes: the payload of one write-ahead-log record.
+    ///
+    /// ```
+    /// use shaledb::WriteBatch;
+    ///
+    /// let mut batch = WriteBatch::new();
+    /// batch.put(b"k", b"v")?;
+    /// let bytes = batch.encoded(); // FORMAT.md, "Write batches"
+    /// assert_eq!(bytes.len(), 12 + 5); // the header, then kind, key length, key, value length, value
+    /// assert_eq!(bytes[8..12], 1u32.to_le_bytes()); // the operation count
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn encoded(&self) -> &[u8] {
         &self.encoded
     }

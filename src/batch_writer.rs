@@ -35,6 +35,21 @@ use crate::outcome_slot::OutcomeSlot;
 /// Bytes counted for each operation on top of its key and value, towards
 /// [`BatchWriterOptions::max_in_flight_bytes`] and [`BatchStrategy::MemoryBound`]: the kind tag,
 /// the length prefixes and the ticket.
+///
+/// ```
+/// use std::sync::Arc;
+/// use shaledb::{BatchStrategy, BatchWriter, BatchWriterOptions, Db, Options, OPERATION_OVERHEAD_BYTES};
+///
+/// let dir = tempfile::tempdir()?;
+/// let db = Arc::new(Db::open(dir.path(), Options::default())?);
+/// let options = BatchWriterOptions { strategy: BatchStrategy::FixedSize(100), ..BatchWriterOptions::default() };
+/// let writer = BatchWriter::new(db, options)?;
+/// let ticket = writer.put(b"key", b"value")?; // queued until 100 have gathered, or a flush
+/// assert_eq!(writer.stats().queued_bytes, 3 + 5 + OPERATION_OVERHEAD_BYTES);
+/// writer.flush()?;
+/// ticket.wait()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const OPERATION_OVERHEAD_BYTES: usize = 16;
 
 /// When the committer closes a batch and commits it.
@@ -45,6 +60,27 @@ pub const OPERATION_OVERHEAD_BYTES: usize = 16;
 /// `FixedSize` or `MemoryBound`, a lone thread that waits on its own ticket before the batch is
 /// full must call `flush` (or pick `LowLatency`, `TimeWindow` or `Adaptive`, which always
 /// commit within a bounded time).
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use shaledb::{BatchStrategy, BatchWriter, BatchWriterOptions, Db, Options};
+///
+/// let dir = tempfile::tempdir()?;
+/// let db = Arc::new(Db::open(dir.path(), Options::default())?);
+/// // Commit at least every 2 ms, however few operations have gathered.
+/// let options = BatchWriterOptions {
+///     strategy: BatchStrategy::TimeWindow(Duration::from_millis(2)),
+///     ..BatchWriterOptions::default()
+/// };
+/// let writer = BatchWriter::new(Arc::clone(&db), options)?;
+/// let tickets = [writer.put(b"a", b"1")?, writer.put(b"b", b"2")?];
+/// for ticket in tickets {
+///     ticket.wait()?; // no flush needed: the window closes the batch
+/// }
+/// assert_eq!(writer.stats().operations_committed, 2);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BatchStrategy {
     /// Commit batches of exactly this many operations (fewer only for a flush, backpressure or
@@ -81,6 +117,24 @@ pub enum BatchStrategy {
 /// may be lost, so the fsync must not be repeated), `Corruption`, `InvalidArgument`, `Closed`,
 /// `Locked` and any other I/O error. In practice the engine poisons itself after a failed log
 /// write, so a retry of an I/O error ends with `ReadOnly`, which is then delivered.
+///
+/// ```
+/// use std::time::Duration;
+/// use shaledb::{BatchWriterOptions, RetryPolicy};
+///
+/// let options = BatchWriterOptions {
+///     retry: RetryPolicy {
+///         max_attempts: 3, // the first attempt and two retries
+///         initial_backoff: Duration::from_millis(1),
+///         max_backoff: Duration::from_millis(10),
+///     },
+///     ..BatchWriterOptions::default()
+/// };
+/// options.validate()?;
+/// let never = RetryPolicy { max_attempts: 0, ..RetryPolicy::default() };
+/// assert!(BatchWriterOptions { retry: never, ..options }.validate().is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Attempts per batch, the first included; 1 (the default) means no retry.
@@ -102,6 +156,26 @@ impl Default for RetryPolicy {
 }
 
 /// How a [`BatchWriter`] forms and commits batches.
+///
+/// ```
+/// use std::sync::Arc;
+/// use shaledb::{BatchStrategy, BatchWriter, BatchWriterOptions, Db, Options};
+///
+/// let dir = tempfile::tempdir()?;
+/// let db = Arc::new(Db::open(dir.path(), Options::default())?);
+/// let options = BatchWriterOptions {
+///     strategy: BatchStrategy::MemoryBound(64 << 10), // batches of about 64 KiB
+///     max_in_flight_bytes: 1 << 20, // put blocks beyond 1 MiB queued or committing
+///     sync: false, // a ticket then means "in the log", not "on stable storage"
+///     ..BatchWriterOptions::default()
+/// };
+/// let writer = BatchWriter::new(Arc::clone(&db), options)?;
+/// let ticket = writer.put(b"k", b"v")?;
+/// writer.flush()?; // the batch is not full: commit it now
+/// ticket.wait()?;
+/// assert_eq!(db.get(b"k")?.as_deref(), Some(&b"v"[..]));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchWriterOptions {
     /// When a batch is committed. Default [`BatchStrategy::LowLatency`].
@@ -199,6 +273,24 @@ impl BatchWriterOptions {
 }
 
 /// A snapshot of a [`BatchWriter`]'s counters, from [`BatchWriter::stats`].
+///
+/// ```
+/// use std::sync::Arc;
+/// use shaledb::{BatchStrategy, BatchWriter, BatchWriterOptions, Db, Options};
+///
+/// let dir = tempfile::tempdir()?;
+/// let db = Arc::new(Db::open(dir.path(), Options::default())?);
+/// let options = BatchWriterOptions { strategy: BatchStrategy::FixedSize(10), ..BatchWriterOptions::default() };
+/// let writer = BatchWriter::new(db, options)?;
+/// for index in 0..25u32 {
+///     writer.put(&index.to_be_bytes(), b"value")?;
+/// }
+/// writer.flush()?; // commits the last five too
+/// let stats = writer.stats();
+/// assert_eq!((stats.commits, stats.operations_committed, stats.failed_commits), (3, 25, 0));
+/// assert_eq!(stats.queued_operations, 0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct BatchWriterStats {
@@ -220,6 +312,21 @@ pub struct BatchWriterStats {
 
 /// A claim on one queued operation: [`wait`](Ticket::wait) tells when it is durable. Dropping a
 /// ticket does not cancel the operation.
+///
+/// ```
+/// use std::sync::Arc;
+/// use shaledb::{BatchWriter, BatchWriterOptions, Db, Options};
+///
+/// let dir = tempfile::tempdir()?;
+/// let db = Arc::new(Db::open(dir.path(), Options::default())?);
+/// let writer = BatchWriter::new(Arc::clone(&db), BatchWriterOptions::default())?;
+/// let tickets: Vec<_> = (0..3u8).map(|index| writer.put(&[index], b"v")).collect::<Result<_, _>>()?;
+/// for ticket in tickets {
+///     ticket.wait()?; // each tells how its operation's batch commit went
+/// }
+/// assert_eq!(db.multi_get(&[[0], [1], [2]])?.iter().flatten().count(), 3);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct Ticket {
     slot: Arc<OutcomeSlot>,

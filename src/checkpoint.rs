@@ -57,6 +57,21 @@ use crate::version::Version;
 use crate::vfs::{FileSystem, copy_file, copy_file_prefix, parent_dir};
 
 /// What [`Db::checkpoint`](crate::Db::checkpoint) made.
+///
+/// ```
+/// use shaledb::{Db, Options};
+///
+/// let dir = tempfile::tempdir()?;
+/// let db = Db::open(dir.path().join("db"), Options::default())?;
+/// db.put(b"in-a-table", b"v")?;
+/// db.flush()?;
+/// db.put(b"in-the-log", b"v")?;
+/// let report = db.checkpoint(dir.path().join("backup"))?;
+/// assert_eq!(report.tables, 1); // linked (or copied, on another file system)
+/// assert_eq!(report.files_linked + report.files_copied, 2); // the table and the live log's prefix
+/// assert_eq!(report.sequence, db.snapshot().sequence());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CheckpointReport {
     /// The checkpoint holds every write up to this sequence number and none after it.

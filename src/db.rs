@@ -64,6 +64,20 @@ impl Db {
     /// Fails with [`Error::Locked`] if the directory is already open, in this process or
     /// another (to read it meanwhile, use [`open_read_only`](Self::open_read_only)); with `Error::InvalidArgument` for invalid options or a missing database when
     /// `create_if_missing` is off; with `Error::Corruption` for damage recovery must not skip.
+    ///
+    /// ```
+    /// use shaledb::{Db, Error, Options};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?; // creates the database
+    /// assert!(matches!(Db::open(dir.path(), Options::default()), Err(Error::Locked(_))));
+    /// db.close()?; // lets go of the directory's LOCK
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// let existing_only = Options { create_if_missing: false, ..Options::default() };
+    /// let missing = Db::open(dir.path().join("missing"), existing_only);
+    /// assert!(matches!(missing, Err(Error::InvalidArgument(_))));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn open(path: impl AsRef<Path>, options: Options) -> Result<Db> {
         options.validate()?;
         let dir = path.as_ref().to_path_buf();
@@ -121,12 +135,37 @@ impl Db {
     }
 
     /// Sets `key` to `value`, with the default sync from [`Options::sync_writes`].
+    ///
+    /// ```
+    /// use shaledb::{Db, Error, Options, MAX_KEY_SIZE};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// db.put(b"k", b"v1")?;
+    /// db.put(b"k", b"v2")?; // replaces v1
+    /// assert_eq!(db.get(b"k")?.as_deref(), Some(&b"v2"[..]));
+    /// let too_long = vec![0; MAX_KEY_SIZE + 1];
+    /// assert!(matches!(db.put(&too_long, b""), Err(Error::InvalidArgument(_))));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn put(&self, key: &[u8], value: &[u8]) -> Result<()> {
         let batch = WriteBatch::single_put(key, value)?;
         self.write(batch, &self.default_write_options())
     }
 
     /// Deletes `key` (no error if it is absent), with the default sync.
+    ///
+    /// ```
+    /// use shaledb::{Db, Options};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// db.put(b"k", b"v")?;
+    /// db.delete(b"k")?;
+    /// db.delete(b"never-set")?; // not an error
+    /// assert_eq!(db.get(b"k")?, None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn delete(&self, key: &[u8]) -> Result<()> {
         let batch = WriteBatch::single_delete(key)?;
         self.write(batch, &self.default_write_options())
@@ -139,6 +178,21 @@ impl Db {
     /// After a failed log write or fsync every write fails with `Error::ReadOnly`: reopen the
     /// database to recover from the log. A database opened with
     /// [`open_read_only`](Self::open_read_only) refuses every write with `Error::ReadOnly`.
+    ///
+    /// ```
+    /// use shaledb::{Db, Options, WriteBatch, WriteOptions};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// db.put(b"alice", b"100")?;
+    /// let mut transfer = WriteBatch::new();
+    /// transfer.put(b"alice", b"60")?;
+    /// transfer.put(b"bob", b"40")?;
+    /// db.write(transfer, &WriteOptions::SYNC)?; // both or neither, across crashes
+    /// assert_eq!(db.get(b"alice")?.as_deref(), Some(&b"60"[..]));
+    /// assert_eq!(db.get(b"bob")?.as_deref(), Some(&b"40"[..]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn write(&self, batch: WriteBatch, options: &WriteOptions) -> Result<()> {
         self.check_not_read_only()?;
         if batch.is_empty() {
@@ -166,11 +220,36 @@ impl Db {
     }
 
     /// The value of `key`, or `None` if it is absent or deleted.
+    ///
+    /// ```
+    /// use shaledb::{Db, Options};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// assert_eq!(db.get(b"k")?, None);
+    /// db.put(b"k", b"v")?;
+    /// let value = db.get(b"k")?.expect("just written");
+    /// assert_eq!(&*value, b"v");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn get(&self, key: &[u8]) -> Result<Option<Value>> {
         self.get_with(key, &ReadOptions::default())
     }
 
     /// [`get`](Self::get) with options: a snapshot, caching and checksum verification.
+    ///
+    /// ```
+    /// use shaledb::{Db, Options, ReadOptions};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// db.put(b"k", b"v")?;
+    /// db.flush()?; // into a table on disk
+    /// let uncached = ReadOptions { fill_cache: false, ..ReadOptions::default() };
+    /// assert_eq!(db.get_with(b"k", &uncached)?.as_deref(), Some(&b"v"[..]));
+    /// assert_eq!(db.stats().cache_bytes, 0); // the block read was not kept
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn get_with(&self, key: &[u8], options: &ReadOptions<'_>) -> Result<Option<Value>> {
         self.engine.check_open()?;
         check_key(key)?;
@@ -180,11 +259,41 @@ impl Db {
 
     /// The values of `keys`, in the order of `keys`. The keys are sorted internally and looked up
     /// against one consistent view, so that neighbouring keys share cached blocks.
+    ///
+    /// ```
+    /// use shaledb::{Db, Options};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// db.put(b"a", b"1")?;
+    /// db.put(b"c", b"3")?;
+    /// let values = db.multi_get(&[b"c", b"b", b"a"])?;
+    /// let values: Vec<Option<&[u8]>> = values.iter().map(|value| value.as_deref()).collect();
+    /// assert_eq!(values, [Some(&b"3"[..]), None, Some(&b"1"[..])]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn multi_get<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Vec<Option<Value>>> {
         self.multi_get_with(keys, &ReadOptions::default())
     }
 
     /// [`multi_get`](Self::multi_get) with options.
+    ///
+    /// ```
+    /// use shaledb::{Db, Options, ReadOptions};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// db.put(b"a", b"old")?;
+    /// let snapshot = db.snapshot();
+    /// db.put(b"a", b"new")?;
+    /// db.put(b"b", b"new")?;
+    /// let keys = vec![b"a".to_vec(), b"b".to_vec()];
+    /// let at_snapshot = ReadOptions { snapshot: Some(&snapshot), ..ReadOptions::default() };
+    /// let values = db.multi_get_with(&keys, &at_snapshot)?;
+    /// assert_eq!(values[0].as_deref(), Some(&b"old"[..]));
+    /// assert_eq!(values[1], None); // written after the snapshot
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn multi_get_with<K: AsRef<[u8]>>(
         &self,
         keys: &[K],
@@ -237,6 +346,23 @@ impl Db {
     }
 
     /// Every key and value in key order (reverse with `.rev()`), as of now.
+    ///
+    /// ```
+    /// use shaledb::{Db, Options};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// db.put(b"b", b"2")?;
+    /// db.put(b"a", b"1")?;
+    /// let entries: Vec<_> = db
+    ///     .iter()
+    ///     .map(|item| item.map(|(key, value)| (key, value.to_vec())))
+    ///     .collect::<Result<_, _>>()?;
+    /// assert_eq!(entries, vec![(b"a".to_vec(), b"1".to_vec()), (b"b".to_vec(), b"2".to_vec())]);
+    /// let last = db.iter().rev().next().transpose()?.map(|(key, _)| key);
+    /// assert_eq!(last, Some(b"b".to_vec()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn iter(&self) -> DbIterator {
         self.range(..)
     }
@@ -244,11 +370,45 @@ impl Db {
     /// The keys within `range` and their values, in key order (reverse with `.rev()`), as of
     /// now. `range` is any of Rust's range forms over any key type, `..` included, without an
     /// annotation: see [`KeyRange`].
+    ///
+    /// ```
+    /// use shaledb::{Db, Options};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// for key in [b"a", b"b", b"c", b"d"] {
+    ///     db.put(key, b"")?;
+    /// }
+    /// let keys: Vec<_> = db
+    ///     .range(b"b".as_slice()..b"d")
+    ///     .map(|item| item.map(|(key, _)| key))
+    ///     .collect::<Result<_, _>>()?;
+    /// assert_eq!(keys, vec![b"b".to_vec(), b"c".to_vec()]);
+    /// let last = db.range(..=b"c").next_back().transpose()?.map(|(key, _)| key);
+    /// assert_eq!(last, Some(b"c".to_vec()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn range<R: KeyRange>(&self, range: R) -> DbIterator {
         self.range_with(range, &ReadOptions::default())
     }
 
     /// The keys starting with `prefix` and their values, in key order, as of now.
+    ///
+    /// ```
+    /// use shaledb::{Db, Options};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// for key in ["user:1", "user:2", "users", "video:1"] {
+    ///     db.put(key.as_bytes(), b"")?;
+    /// }
+    /// let keys: Vec<_> = db
+    ///     .prefix(b"user:")
+    ///     .map(|item| item.map(|(key, _)| key))
+    ///     .collect::<Result<_, _>>()?;
+    /// assert_eq!(keys, vec![b"user:1".to_vec(), b"user:2".to_vec()]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn prefix(&self, prefix: &[u8]) -> DbIterator {
         match prefix_successor(prefix) {
             Some(end) => self.range(prefix..end.as_slice()),
@@ -263,6 +423,26 @@ impl Db {
     /// [`iterate_upper_bound`](ReadOptions::iterate_upper_bound), and reads no table and no
     /// block that holds only keys outside them (as far as the tables' key ranges and index
     /// blocks tell).
+    ///
+    /// ```
+    /// use shaledb::{Db, Options, ReadOptions};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// for key in [b"a", b"b", b"c"] {
+    ///     db.put(key, b"old")?;
+    /// }
+    /// let snapshot = db.snapshot();
+    /// db.put(b"b", b"new")?;
+    /// db.delete(b"c")?;
+    /// let at_snapshot = ReadOptions { snapshot: Some(&snapshot), ..ReadOptions::default() };
+    /// let entries: Vec<_> = db
+    ///     .range_with(b"b".as_slice().., &at_snapshot)
+    ///     .map(|item| item.map(|(key, value)| (key, value.to_vec())))
+    ///     .collect::<Result<_, _>>()?;
+    /// assert_eq!(entries, vec![(b"b".to_vec(), b"old".to_vec()), (b"c".to_vec(), b"old".to_vec())]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn range_with<R: KeyRange>(&self, range: R, options: &ReadOptions<'_>) -> DbIterator {
         let bounds = KeyBounds::of(&range).intersect(iterate_bounds(options));
         match self
@@ -299,6 +479,19 @@ impl Db {
     /// must then describe the state the handle opened or a later one, and a table the writer
     /// has deleted since (after the manifest stopped naming it) is checked from the bytes the
     /// handle keeps open.
+    ///
+    /// ```
+    /// use shaledb::{Db, Options};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// db.put(b"k", b"v")?;
+    /// db.flush()?;
+    /// let report = db.verify()?; // Err(Error::Corruption { file, offset, .. }) on damage
+    /// assert_eq!(report.files, 2); // the manifest and the one table
+    /// assert_eq!(report.entries, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn verify(&self) -> Result<crate::VerifyReport> {
         self.engine.check_open()?;
         crate::verify::verify(&self.engine)
@@ -306,6 +499,20 @@ impl Db {
 
     /// Freezes the memtable and waits until it and every memtable frozen before it are written
     /// to level-0 SSTables.
+    ///
+    /// ```
+    /// use shaledb::{Db, Options};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// db.put(b"k", b"v")?;
+    /// db.flush()?;
+    /// let stats = db.stats();
+    /// assert_eq!(stats.levels[0].files, 1);
+    /// assert_eq!(stats.memtable_bytes, 0);
+    /// assert_eq!(db.get(b"k")?.as_deref(), Some(&b"v"[..])); // read from the table now
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn flush(&self) -> Result<()> {
         self.check_not_read_only()?;
         crate::flush::flush_and_wait(&self.engine)
@@ -314,6 +521,26 @@ impl Db {
     /// Flushes the memtable, then compacts every file holding keys in `range`, level by level,
     /// down to the last level: deleted and overwritten versions that no snapshot can see are
     /// dropped. Waits until done.
+    ///
+    /// ```
+    /// use shaledb::{Db, Options};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// for index in 0..100u32 {
+    ///     db.put(&index.to_be_bytes(), b"value")?;
+    /// }
+    /// db.flush()?;
+    /// for index in 0..50u32 {
+    ///     db.delete(&index.to_be_bytes())?;
+    /// }
+    /// db.compact_range(..)?; // flushes the deletes, then merges everything down
+    /// let stats = db.stats();
+    /// assert_eq!(stats.levels[0].files, 0);
+    /// assert_eq!(stats.levels[3].files, 1); // the last level: tombstones dropped with their keys
+    /// assert_eq!(db.iter().count(), 50);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn compact_range<R: KeyRange>(&self, range: R) -> Result<()> {
         self.check_not_read_only()?;
         let KeyBounds { lower, upper } = KeyBounds::of(&range);
@@ -323,6 +550,24 @@ impl Db {
 
     /// Waits until no flush or compaction is running or due. Returns at once on a database
     /// opened read-only, which runs neither.
+    ///
+    /// ```
+    /// use shaledb::{Db, Options};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let options = Options { level0_compaction_trigger: 2, ..Options::default() };
+    /// let db = Db::open(dir.path(), options)?;
+    /// for round in 0..2u8 {
+    ///     db.put(b"a", &[round])?;
+    ///     db.put(b"z", &[round])?;
+    ///     db.flush()?; // one level-0 table each, over the same keys
+    /// }
+    /// db.wait_for_compaction()?; // the second table made a compaction due
+    /// let stats = db.stats();
+    /// assert_eq!((stats.levels[0].files, stats.levels[1].files), (0, 1));
+    /// assert_eq!(db.get(b"z")?.as_deref(), Some(&[1][..]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn wait_for_compaction(&self) -> Result<()> {
         self.engine.check_open()?;
         if self.engine.read_only {
@@ -333,6 +578,20 @@ impl Db {
 
     /// How close writes are to being slowed down or stopped by compaction debt, so that an
     /// application can shed or defer load before a stall happens.
+    ///
+    /// ```
+    /// use shaledb::{Db, Options};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// db.put(b"k", b"v")?;
+    /// db.flush()?;
+    /// let pressure = db.pressure();
+    /// assert_eq!(pressure.level0_files, 1);
+    /// assert_eq!(pressure.level0_files_until_slowdown, 19); // Options::level0_slowdown_trigger is 20
+    /// assert_eq!(pressure.immutable_memtables, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn pressure(&self) -> Pressure {
         pressure(&self.engine)
     }
@@ -340,12 +599,45 @@ impl Db {
     /// What opening the database recovered from its write-ahead logs: how many logs and
     /// batches were replayed, and whether an unsynced tail that a power loss left with holes
     /// was dropped (the same report is in [`Stats::recovery`]).
+    ///
+    /// ```
+    /// use shaledb::{Db, Options, WriteBatch, WriteOptions};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// db.put(b"a", b"1")?;
+    /// let mut batch = WriteBatch::new();
+    /// batch.put(b"b", b"2")?;
+    /// batch.put(b"c", b"3")?;
+    /// db.write(batch, &WriteOptions::SYNC)?;
+    /// db.close()?; // the writes are in the write-ahead log only
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// let report = db.recovery_report();
+    /// assert_eq!((report.logs_replayed, report.batches_replayed), (1, 2));
+    /// assert!(report.dropped_tail.is_none()); // the log ended cleanly
+    /// assert_eq!(db.stats().recovery, report);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn recovery_report(&self) -> crate::stats::RecoveryReport {
         self.engine.stats.recovery.clone()
     }
 
     /// Counters and gauges: files and bytes per level, memtables, write groups, fsyncs, stalls,
     /// cache hits, flushes, compactions. `Display` prints them as a table.
+    ///
+    /// ```
+    /// use shaledb::{Db, Options};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// db.put(b"a", b"1")?;
+    /// db.put(b"b", b"2")?;
+    /// let stats = db.stats();
+    /// assert_eq!(stats.write_groups, 2); // one thread: each put committed alone
+    /// assert_eq!(stats.synced_groups, 2); // Options::sync_writes
+    /// assert!(stats.memtable_bytes > 0 && stats.levels[0].files == 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn stats(&self) -> Stats {
         stats(&self.engine)
     }
@@ -370,6 +662,19 @@ impl Db {
     /// opened read-only it only lets go of the files. Every
     /// call after this fails with [`Error::Closed`]. Dropping a `Db` closes it too (ignoring
     /// errors); call `close` to see them.
+    ///
+    /// ```
+    /// use shaledb::{Db, Error, Options};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// db.put(b"k", b"v")?;
+    /// db.close()?;
+    /// assert!(matches!(db.get(b"k"), Err(Error::Closed)));
+    /// let reopened = Db::open(dir.path(), Options::default())?; // the lock was released
+    /// assert_eq!(reopened.get(b"k")?.as_deref(), Some(&b"v"[..]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn close(&self) -> Result<()> {
         close(&self.engine)
     }

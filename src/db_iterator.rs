@@ -37,6 +37,17 @@ use crate::range_tombstone::{Fragment, Fragments};
 use crate::value::Value;
 
 /// A key as iterators return it: an owned copy of the user key.
+///
+/// ```
+/// use shaledb::{Db, Key, Options};
+///
+/// let dir = tempfile::tempdir()?;
+/// let db = Db::open(dir.path(), Options::default())?;
+/// db.put(b"k", b"v")?;
+/// let keys: Vec<Key> = db.iter().map(|item| item.map(|(key, _)| key)).collect::<Result<_, _>>()?;
+/// assert_eq!(keys, [b"k".to_vec()]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub type Key = Vec<u8>;
 
 /// Builds the merging iterators of one consistent view (memtables and tables of a version).
@@ -71,6 +82,24 @@ impl End {
 ///
 /// Items are `Result`s: after an error (a damaged block), the iterator ends, until a seek
 /// starts it again.
+///
+/// ```
+/// use shaledb::{Db, Options};
+///
+/// let dir = tempfile::tempdir()?;
+/// let db = Db::open(dir.path(), Options::default())?;
+/// for key in [b"a", b"b", b"c", b"d"] {
+///     db.put(key, b"")?;
+/// }
+/// let mut iterator = db.iter();
+/// let first = iterator.next().transpose()?.map(|(key, _)| key);
+/// let last = iterator.next_back().transpose()?.map(|(key, _)| key);
+/// assert_eq!((first, last), (Some(b"a".to_vec()), Some(b"d".to_vec())));
+/// db.put(b"bb", b"")?; // not seen: the iterator reads the state it was created with
+/// let middle: Vec<_> = iterator.map(|item| item.map(|(key, _)| key)).collect::<Result<_, _>>()?;
+/// assert_eq!(middle, vec![b"b".to_vec(), b"c".to_vec()]); // the two ends met
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct DbIterator {
     sources: SourceFactory,
     sequence: SequenceNumber,

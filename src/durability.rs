@@ -84,6 +84,21 @@ impl Completion {
 /// committed before it, durable — or with the error that keeps it from becoming so.
 ///
 /// Dropping it does not cancel anything; the write stays and becomes durable all the same.
+///
+/// ```
+/// use shaledb::{Db, Options, WriteBatch};
+///
+/// let dir = tempfile::tempdir()?;
+/// let db = Db::open(dir.path(), Options::default())?;
+/// let mut batch = WriteBatch::new();
+/// batch.put(b"entry-1", b"payload")?;
+/// let ticket = db.write_durable(batch)?;
+/// assert!(db.contains_key(b"entry-1")?); // visible at once, durable a little later
+/// db.sync_wal()?; // any sync of the log completes the tickets it covers
+/// assert!(ticket.is_durable());
+/// ticket.wait()?; // returns at once now
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 #[must_use = "a write's durability is known only by waiting on its ticket"]
 pub struct DurableTicket {

@@ -10,9 +10,45 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 /// The result type of every fallible shaledb operation.
+///
+/// ```
+/// use shaledb::{Db, Options};
+///
+/// /// Copies the value of `from` to `to`; whether there was one.
+/// fn copy_value(db: &Db, from: &[u8], to: &[u8]) -> shaledb::Result<bool> {
+///     let Some(value) = db.get(from)? else { return Ok(false) };
+///     db.put(to, &value)?;
+///     Ok(true)
+/// }
+///
+/// let dir = tempfile::tempdir()?;
+/// let db = Db::open(dir.path(), Options::default())?;
+/// db.put(b"a", b"1")?;
+/// assert!(copy_value(&db, b"a", b"b")?);
+/// assert!(!copy_value(&db, b"missing", b"c")?);
+/// assert_eq!(db.get(b"b")?.as_deref(), Some(&b"1"[..]));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything that can go wrong in shaledb.
+///
+/// ```
+/// use shaledb::{Db, Error, Options};
+///
+/// let dir = tempfile::tempdir()?;
+/// let db = Db::open(dir.path(), Options::default())?;
+/// let error = Db::open(dir.path(), Options::default()).unwrap_err();
+/// let advice = match &error {
+///     Error::Locked(path) => format!("{} is open: close the other handle", path.display()),
+///     Error::Corruption { file, offset, .. } => format!("restore {} (byte {offset})", file.display()),
+///     error if error.is_storage_full() => "free some space, then retry".to_string(),
+///     error => error.to_string(), // every message says what happened and what to do
+/// };
+/// assert!(advice.ends_with("close the other handle"), "{error}");
+/// # drop(db);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {

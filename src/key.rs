@@ -13,8 +13,28 @@ use std::fmt;
 use crate::error::{Error, Result};
 
 /// The largest user key shaledb accepts, in bytes (64 KiB).
+///
+/// ```
+/// use shaledb::{MAX_KEY_SIZE, WriteBatch};
+///
+/// let mut batch = WriteBatch::new();
+/// batch.put(&vec![b'k'; MAX_KEY_SIZE], b"the longest key")?;
+/// assert!(batch.put(&vec![b'k'; MAX_KEY_SIZE + 1], b"").is_err()); // Error::InvalidArgument
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const MAX_KEY_SIZE: usize = 64 * 1024;
 /// The largest value shaledb accepts, in bytes (64 MiB).
+///
+/// ```
+/// use shaledb::{Error, MAX_VALUE_SIZE, WriteBatch};
+///
+/// let too_large = vec![0; MAX_VALUE_SIZE + 1];
+/// let mut batch = WriteBatch::new();
+/// let error = batch.put(b"k", &too_large).unwrap_err();
+/// assert!(matches!(error, Error::InvalidArgument(_)), "{error}");
+/// assert!(batch.is_empty());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const MAX_VALUE_SIZE: usize = 64 * 1024 * 1024;
 /// Length of the trailer appended to a user key to form an internal key.
 pub const TRAILER_SIZE: usize = 8;
@@ -22,11 +42,31 @@ pub const TRAILER_SIZE: usize = 8;
 /// A sequence number: the position of a write in the database's total order.
 ///
 /// Sequence numbers occupy the upper 56 bits of an internal key's trailer.
+///
+/// ```
+/// use shaledb::{Db, Options, SequenceNumber};
+///
+/// let dir = tempfile::tempdir()?;
+/// let db = Db::open(dir.path(), Options::default())?;
+/// assert_eq!(db.snapshot().sequence(), SequenceNumber(0)); // nothing written yet
+/// db.put(b"a", b"1")?;
+/// db.put(b"b", b"2")?;
+/// assert_eq!(db.snapshot().sequence(), SequenceNumber(2)); // one number per operation
+/// assert!(db.snapshot().sequence() < SequenceNumber::MAX);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct SequenceNumber(pub u64);
 
 impl SequenceNumber {
     /// The largest sequence number an internal key can hold (2^56 - 1).
+    ///
+    /// ```
+    /// use shaledb::SequenceNumber;
+    ///
+    /// assert_eq!(SequenceNumber::MAX.0, (1 << 56) - 1); // 56 bits of an internal key's trailer
+    /// assert!(SequenceNumber(1) < SequenceNumber::MAX);
+    /// ```
     pub const MAX: SequenceNumber = SequenceNumber((1 << 56) - 1);
 }
 

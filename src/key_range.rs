@@ -44,6 +44,15 @@ use std::ops::{
 /// ```
 pub trait KeyRange {
     /// The lower and the upper end of the range.
+    ///
+    /// ```
+    /// use std::ops::Bound;
+    /// use shaledb::KeyRange;
+    ///
+    /// assert_eq!((..).bounds(), (Bound::Unbounded, Bound::Unbounded));
+    /// let (start, end) = ("a".to_string(), "m".to_string());
+    /// assert_eq!((start..end).bounds(), (Bound::Included(&b"a"[..]), Bound::Excluded(&b"m"[..])));
+    /// ```
     fn bounds(&self) -> (Bound<&[u8]>, Bound<&[u8]>);
 }
 

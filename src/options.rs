@@ -11,6 +11,22 @@ use crate::vfs::{FileSystem, OsFileSystem};
 
 /// What recovery does with damage found in a write-ahead log. The names follow RocksDB's
 /// `WALRecoveryMode`, whose users know them.
+///
+/// ```
+/// use shaledb::{Db, Options, WalRecoveryMode};
+///
+/// let dir = tempfile::tempdir()?;
+/// let db = Db::open(dir.path(), Options::default())?;
+/// db.put(b"k", b"v")?;
+/// db.close()?;
+/// // Salvaging a damaged database: keep what precedes the first damage in its logs.
+/// let salvage = Options { wal_recovery_mode: WalRecoveryMode::PointInTime, ..Options::default() };
+/// let db = Db::open(dir.path(), salvage)?;
+/// assert_eq!(db.get(b"k")?.as_deref(), Some(&b"v"[..]));
+/// let from_text = Options::from_config_str("wal_recovery_mode = point_in_time")?;
+/// assert_eq!(from_text.wal_recovery_mode, WalRecoveryMode::PointInTime);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum WalRecoveryMode {
     /// Accept a torn last record (a crash during an unacknowledged or unsynced write) and
@@ -134,6 +150,16 @@ fn check_range(field: &str, value: usize, minimum: usize, maximum: usize) -> Res
 
 impl Options {
     /// Checks every field; the error names the first field out of range.
+    ///
+    /// ```
+    /// use shaledb::{Error, Options};
+    ///
+    /// assert!(Options::default().validate().is_ok());
+    /// let backwards = Options { level0_stop_trigger: 10, level0_slowdown_trigger: 20, ..Options::default() };
+    /// let Err(Error::InvalidArgument(message)) = backwards.validate() else { panic!("accepted") };
+    /// assert!(message.contains("level0_stop_trigger"), "{message}");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn validate(&self) -> Result<()> {
         check_range(
             "write_buffer_size",
@@ -209,6 +235,20 @@ impl Options {
 }
 
 /// Per-write options.
+///
+/// ```
+/// use shaledb::{Db, Options, WriteBatch, WriteOptions};
+///
+/// let dir = tempfile::tempdir()?;
+/// let db = Db::open(dir.path(), Options::default())?;
+/// let mut batch = WriteBatch::new();
+/// batch.put(b"cache-entry", b"rebuildable")?;
+/// db.write(batch, &WriteOptions::NO_SYNC)?; // no fsync: fine for data that can be rebuilt
+/// db.put_with(b"order", b"paid", &WriteOptions { sync: true })?; // on stable storage now
+/// assert_eq!(WriteOptions::SYNC, WriteOptions { sync: true });
+/// assert_eq!(db.stats().synced_groups, 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WriteOptions {
     /// `true`: the batch is on stable storage (fdatasync) when the write returns, and survives
@@ -219,8 +259,31 @@ pub struct WriteOptions {
 
 impl WriteOptions {
     /// Synced writes.
+    ///
+    /// ```
+    /// use shaledb::{Db, Options, WriteBatch, WriteOptions};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options { sync_writes: false, ..Options::default() })?;
+    /// let mut batch = WriteBatch::new();
+    /// batch.put(b"k", b"v")?;
+    /// db.write(batch, &WriteOptions::SYNC)?; // synced, whatever Options::sync_writes says
+    /// assert_eq!(db.stats().synced_groups, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub const SYNC: WriteOptions = WriteOptions { sync: true };
     /// Unsynced writes.
+    ///
+    /// ```
+    /// use shaledb::{Db, Options, WriteOptions};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// db.put_with(b"k", b"v", &WriteOptions::NO_SYNC)?; // no fdatasync: survives a process crash
+    /// assert_eq!(db.stats().synced_groups, 0);
+    /// db.sync_wal()?; // and now a power loss too
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub const NO_SYNC: WriteOptions = WriteOptions { sync: false };
 }
 

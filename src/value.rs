@@ -27,6 +27,15 @@ pub struct Value {
 
 /// A shared buffer for any owner of bytes (`AsRef<[u8]>`): a decoded SSTable block, a memory
 /// map.
+///
+/// ```
+/// use std::sync::Arc;
+/// use shaledb::{SharedBuffer, Value};
+///
+/// let owner: SharedBuffer = Arc::new(String::from("hello, world"));
+/// let word = Value::from_shared_buffer(Arc::clone(&owner), 0..5);
+/// assert_eq!(&*word, b"hello");
+/// ```
 pub type SharedBuffer = Arc<dyn AsRef<[u8]> + Send + Sync>;
 
 /// What a `Value` points into.
@@ -53,6 +62,15 @@ impl Value {
     /// # Panics
     /// If `range` is not within `buffer` (a bug in the caller, which derives ranges from
     /// already-validated lengths).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use shaledb::Value;
+    ///
+    /// let record: Arc<[u8]> = Arc::from(&b"key=value"[..]);
+    /// let value = Value::from_shared(Arc::clone(&record), 4..9); // no copy
+    /// assert_eq!(&*value, b"value");
+    /// ```
     pub fn from_shared(buffer: Arc<[u8]>, range: Range<usize>) -> Self {
         Self::new(Buffer::Bytes(buffer), range)
     }
@@ -62,6 +80,15 @@ impl Value {
     ///
     /// # Panics
     /// If `range` is not within the owner's bytes.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use shaledb::{SharedBuffer, Value};
+    ///
+    /// let page: SharedBuffer = Arc::new(b"header|payload".to_vec());
+    /// let value = Value::from_shared_buffer(page, 7..14);
+    /// assert_eq!(&*value, b"payload");
+    /// ```
     pub fn from_shared_buffer(owner: SharedBuffer, range: Range<usize>) -> Self {
         Self::new(Buffer::Shared(owner), range)
     }

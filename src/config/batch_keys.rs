@@ -146,6 +146,18 @@ impl BatchWriterOptions {
     /// Fails with [`Error::InvalidArgument`](crate::Error::InvalidArgument) naming the key and
     /// what it accepts (a parameter of another strategy than the one set is refused), or, for
     /// an unknown key, naming the closest known key.
+    ///
+    /// ```
+    /// use shaledb::{BatchStrategy, BatchWriterOptions};
+    ///
+    /// let mut options = BatchWriterOptions::default();
+    /// options.set("batch.strategy", "fixed_size")?;
+    /// options.set("batch.operations", "500")?;
+    /// assert_eq!(options.strategy, BatchStrategy::FixedSize(500));
+    /// assert!(options.set("batch.window", "5ms").is_err()); // a parameter of time_window
+    /// options.validate()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
         set_key(self, key, value)
     }
@@ -153,6 +165,19 @@ impl BatchWriterOptions {
     /// Options from the defaults with each `(key, value)` pair applied in order
     /// (`batch.strategy` first), then validated. A key given twice is refused; keys of
     /// [`Options`](crate::Options) are skipped.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use shaledb::{BatchStrategy, BatchWriterOptions};
+    ///
+    /// let options = BatchWriterOptions::from_pairs([
+    ///     ("batch.window", "2ms"), // applied after batch.strategy, wherever it stands
+    ///     ("batch.strategy", "time_window"),
+    ///     ("write_buffer_size", "8MiB"), // an Options key: skipped
+    /// ])?;
+    /// assert_eq!(options.strategy, BatchStrategy::TimeWindow(Duration::from_millis(2)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn from_pairs<I, K, V>(pairs: I) -> Result<BatchWriterOptions>
     where
         I: IntoIterator<Item = (K, V)>,
@@ -166,12 +191,36 @@ impl BatchWriterOptions {
     /// file syntax of [`Options::from_config_file`](crate::Options::from_config_file)), then
     /// validated; lines with keys of [`Options`](crate::Options) are skipped, so one file can
     /// configure both.
+    ///
+    /// ```
+    /// use shaledb::{BatchWriterOptions, Options};
+    ///
+    /// let text = "sync_writes = false\nbatch.sync = false\nbatch.max_in_flight_bytes = 1MiB\n";
+    /// let batching = BatchWriterOptions::from_config_str(text)?;
+    /// let options = Options::from_config_str(text)?; // the same text configures both
+    /// assert!(!batching.sync && !options.sync_writes);
+    /// assert_eq!(batching.max_in_flight_bytes, 1 << 20);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn from_config_str(text: &str) -> Result<BatchWriterOptions> {
         from_text(text)
     }
 
     /// Options from the text file at `path`, as [`BatchWriterOptions::from_config_str`]; errors
     /// name the file.
+    ///
+    /// ```
+    /// use shaledb::{BatchStrategy, BatchWriterOptions};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("shaledb.conf");
+    /// std::fs::write(&path, "batch.strategy = memory_bound\nbatch.bytes = 256KiB\n")?;
+    /// let options = BatchWriterOptions::from_config_file(&path)?;
+    /// assert_eq!(options.strategy, BatchStrategy::MemoryBound(256 << 10));
+    /// let missing = BatchWriterOptions::from_config_file(dir.path().join("missing.conf"));
+    /// assert!(missing.unwrap_err().to_string().contains("missing.conf"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn from_config_file(path: impl AsRef<Path>) -> Result<BatchWriterOptions> {
         from_file(path.as_ref())
     }

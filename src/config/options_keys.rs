@@ -221,6 +221,21 @@ impl Options {
     ///
     /// Fails with [`Error::InvalidArgument`](crate::Error::InvalidArgument) naming the key and
     /// what it accepts, or, for an unknown key, naming the closest known key.
+    ///
+    /// ```
+    /// use shaledb::{Error, Options};
+    ///
+    /// let mut options = Options::default();
+    /// options.set("write_buffer_size", "16MiB")?;
+    /// options.set("table.compression", "none")?;
+    /// assert_eq!(options.write_buffer_size, 16 << 20);
+    /// let Err(Error::InvalidArgument(message)) = options.set("write_bufer_size", "1MiB") else {
+    ///     panic!("a misspelt key was accepted")
+    /// };
+    /// assert!(message.contains("write_buffer_size"), "{message}"); // the closest known key
+    /// options.validate()?; // ranges are checked once every key is set
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
         set_key(self, key, value)
     }
@@ -229,6 +244,16 @@ impl Options {
     /// first), then validated. A key given twice is refused: one of the two values would be
     /// silently ignored. `batch.*` keys are skipped: they configure a
     /// [`BatchWriter`](crate::BatchWriter).
+    ///
+    /// ```
+    /// use shaledb::Options;
+    ///
+    /// let options = Options::from_pairs([("sync_writes", "false"), ("background_threads", "4")])?;
+    /// assert!(!options.sync_writes);
+    /// assert_eq!(options.background_threads, 4);
+    /// assert!(Options::from_pairs([("sync_writes", "false"), ("sync_writes", "true")]).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn from_pairs<I, K, V>(pairs: I) -> Result<Options>
     where
         I: IntoIterator<Item = (K, V)>,
@@ -241,6 +266,16 @@ impl Options {
     /// Options from the defaults with every `key = value` line of `text` applied (see the file
     /// syntax of [`Options::from_config_file`]), then validated. Errors about a line name its
     /// number, counted from 1. `batch.*` lines are skipped.
+    ///
+    /// ```
+    /// use shaledb::Options;
+    ///
+    /// let options = Options::from_config_str("# tuned for tests\nwrite_buffer_size = 1MiB\n")?;
+    /// assert_eq!(options.write_buffer_size, 1 << 20);
+    /// let error = Options::from_config_str("sync_writes = true\nwrite_buffer_size = 64MB\n").unwrap_err();
+    /// assert!(error.to_string().contains("line 2"), "{error}"); // decimal units are refused
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn from_config_str(text: &str) -> Result<Options> {
         from_text(text)
     }

@@ -15,6 +15,19 @@ pub const MAX_RESTART_INTERVAL: usize = 1024;
 pub const MAX_BLOOM_BITS_PER_KEY: u32 = 64;
 
 /// How data and index blocks are compressed.
+///
+/// ```
+/// use shaledb::{Compression, Db, Options, TableOptions};
+///
+/// let dir = tempfile::tempdir()?;
+/// // Values that are already compressed (images, encrypted data) gain nothing from LZ4.
+/// let table = TableOptions { compression: Compression::None, ..TableOptions::default() };
+/// let db = Db::open(dir.path(), Options { table, ..Options::default() })?;
+/// db.put(b"k", &[b'x'; 1000])?;
+/// db.flush()?;
+/// assert!(db.stats().levels[0].bytes > 1000); // stored as it is
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Compression {
     /// Blocks are stored as they are.
@@ -26,6 +39,19 @@ pub enum Compression {
 
 /// How the SSTables of a database are laid out: the table options of
 /// [`Options::table`](crate::Options::table).
+///
+/// ```
+/// use shaledb::{Db, Options, TableOptions};
+///
+/// let dir = tempfile::tempdir()?;
+/// // Larger blocks and no bloom filter: for scans rather than point reads of absent keys.
+/// let table = TableOptions { block_size: 16 << 10, bloom_bits_per_key: 0, ..TableOptions::default() };
+/// let db = Db::open(dir.path(), Options { table, ..Options::default() })?;
+/// db.put(b"k", b"v")?;
+/// db.flush()?;
+/// assert_eq!(db.get(b"k")?.as_deref(), Some(&b"v"[..]));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableOptions {
     /// Target uncompressed size of a data block, in bytes (default 4096). A block is closed once

@@ -124,6 +124,21 @@ impl Histogram {
 }
 
 /// Count, mean and percentiles of a latency.
+///
+/// ```
+/// use shaledb::{Db, Options};
+///
+/// let dir = tempfile::tempdir()?;
+/// let db = Db::open(dir.path(), Options::default())?;
+/// for index in 0..10u32 {
+///     db.put(&index.to_be_bytes(), b"v")?; // synced: one fsync each
+/// }
+/// let fsyncs = db.stats().fsync_latency;
+/// assert_eq!(fsyncs.count, 10);
+/// assert!(fsyncs.p50 <= fsyncs.p99 && fsyncs.p99 <= fsyncs.max);
+/// println!("fsync: {fsyncs}"); // n=10 mean=... p50=... p99=... p99.9=... max=...
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LatencySummary {
     /// How many were measured.

@@ -182,6 +182,21 @@ pub(crate) struct Gauges<'a> {
 }
 
 /// Files and bytes in one level.
+///
+/// ```
+/// use shaledb::{Db, LevelStats, Options};
+///
+/// let dir = tempfile::tempdir()?;
+/// let db = Db::open(dir.path(), Options::default())?;
+/// db.put(b"k", b"v")?;
+/// db.flush()?;
+/// let levels = db.stats().levels;
+/// assert_eq!(levels.len(), 4);
+/// assert_eq!(levels[0].files, 1);
+/// assert!(levels[0].bytes > 0);
+/// assert_eq!(levels[1], LevelStats { files: 0, bytes: 0 });
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LevelStats {
     /// Number of SSTables.
@@ -296,6 +311,23 @@ pub struct Stats {
 
 /// What opening the database recovered from its write-ahead logs: from
 /// `Db::recovery_report` and in [`Stats::recovery`].
+///
+/// ```
+/// use shaledb::{Db, Options};
+///
+/// let dir = tempfile::tempdir()?;
+/// let db = Db::open(dir.path(), Options::default())?;
+/// db.put(b"k", b"v")?;
+/// db.close()?;
+/// let db = Db::open(dir.path(), Options::default())?;
+/// let report = db.recovery_report();
+/// assert_eq!(report.batches_replayed, 1);
+/// if let Some(tail) = &report.dropped_tail {
+///     eprintln!("lost unsynced writes from {} at {}: {}", tail.file.display(), tail.offset, tail.reason);
+/// }
+/// assert!(report.dropped_tail.is_none());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RecoveryReport {
@@ -312,6 +344,27 @@ pub struct RecoveryReport {
 }
 
 /// An unsynced log tail that recovery dropped; see [`RecoveryReport::dropped_tail`].
+///
+/// ```
+/// use std::sync::Arc;
+/// use shaledb::vfs::{FaultFileSystem, FileClass};
+/// use shaledb::{Db, Options};
+///
+/// let file_system = FaultFileSystem::new();
+/// let options = Options { file_system: Arc::new(file_system.clone()), ..Options::default() };
+/// let dir = tempfile::tempdir()?;
+/// let db = Db::open(dir.path(), options.clone())?;
+/// db.put(b"kept", b"v")?;
+/// file_system.tear_write(1, FileClass::Wal, 10); // the next log write stops after 10 bytes
+/// assert!(db.put(b"torn", b"v").is_err()); // never acknowledged
+/// drop(db);
+/// let db = Db::open(dir.path(), options)?;
+/// let tail = db.recovery_report().dropped_tail.expect("the torn write is dropped");
+/// assert_eq!(tail.file.extension().and_then(|extension| extension.to_str()), Some("wal"));
+/// assert!(tail.bytes > 0, "{}", tail.reason);
+/// assert!(db.get(b"kept")?.is_some() && db.get(b"torn")?.is_none());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct DroppedTail {

@@ -89,6 +89,21 @@ use super::file_system::{FileBytes, FileLock, FileSync, FileSystem, WritableFile
 use crate::fs::{FileKind, LOCK_FILE_NAME, parse_file_name};
 
 /// Which files a fault applies to, by the kind their name shows.
+///
+/// ```
+/// use shaledb::vfs::{FaultFileSystem, FileClass, FileSystem};
+///
+/// let dir = tempfile::tempdir()?;
+/// let file_system = FaultFileSystem::new();
+/// let notes = dir.path().join("notes.txt");
+/// file_system.fail_write(1, FileClass::Exactly(notes.clone())); // only this file's next write
+/// let mut other = file_system.create(&dir.path().join("other.txt"))?;
+/// other.write_all(b"unaffected")?;
+/// let mut file = file_system.create(&notes)?;
+/// assert!(file.write_all(b"fails").is_err());
+/// file.write_all(b"the countdown fired once")?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FileClass {
     /// Every file (and, for syncs, directories too).
@@ -131,6 +146,28 @@ impl FileClass {
 /// What a simulated power loss keeps of the writes since each file's last sync; set it with
 /// [`FaultFileSystem::set_power_loss_model`]. Directory entries, renames and removals are kept
 /// as of each directory's last sync under every model. See the module documentation.
+///
+/// ```
+/// use shaledb::vfs::{FaultFileSystem, FileSystem, PowerLossModel};
+///
+/// let dir = tempfile::tempdir()?;
+/// let file_system = FaultFileSystem::new();
+/// file_system.set_power_loss_model(PowerLossModel::Pages { seed: 1 });
+/// let path = dir.path().join("data");
+/// let mut file = file_system.create(&path)?;
+/// file.write_all(&[1; 8192])?;
+/// file.sync_data()?;
+/// file_system.sync_dir(dir.path())?;
+/// file.seek(0)?;
+/// file.write_all(&[2; 8192])?; // two pages rewritten, not synced
+/// file_system.power_loss();
+/// file_system.restart();
+/// let bytes = file_system.read(&path)?;
+/// assert_eq!(bytes.len(), 8192);
+/// // Each 512-byte sector comes back old or new, never a mix of the two.
+/// assert!(bytes.chunks(512).all(|sector| sector == [1; 512] || sector == [2; 512]));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum PowerLossModel {
     /// Exactly the content of each file's last sync: no unsynced write survives (the default).
@@ -160,6 +197,22 @@ const POWER_LOSS_PAGE_SIZE: usize = 4096;
 const POWER_LOSS_SECTOR_SIZE: usize = 512;
 
 /// Counters of a [`FaultFileSystem`].
+///
+/// ```
+/// use std::sync::Arc;
+/// use shaledb::vfs::FaultFileSystem;
+/// use shaledb::{Db, Options};
+///
+/// let file_system = FaultFileSystem::new();
+/// let dir = tempfile::tempdir()?;
+/// let db = Db::open(dir.path(), Options { file_system: Arc::new(file_system.clone()), ..Options::default() })?;
+/// let before = file_system.stats();
+/// db.put(b"k", b"v")?; // synced: one log write, one log sync
+/// let after = file_system.stats();
+/// assert_eq!((after.writes - before.writes, after.syncs - before.syncs), (1, 1));
+/// assert_eq!((after.injected_failures, after.power_losses), (0, 0));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FaultStats {
     /// Mutating operations attempted: creates, writes, syncs, renames, removals, directory syncs.
@@ -178,6 +231,26 @@ pub struct FaultStats {
 /// Clones share the same state. Meant for tests of shaledb and of applications built on it:
 /// put it in `Options::file_system`, and reopen with the same instance after
 /// [`power_loss`](Self::power_loss) and [`restart`](Self::restart).
+///
+/// ```
+/// use std::sync::Arc;
+/// use shaledb::vfs::FaultFileSystem;
+/// use shaledb::{Db, Options, WriteOptions};
+///
+/// let file_system = FaultFileSystem::new();
+/// let options = Options { file_system: Arc::new(file_system.clone()), ..Options::default() };
+/// let dir = tempfile::tempdir()?;
+/// let db = Db::open(dir.path(), options.clone())?;
+/// db.put(b"synced", b"v")?;
+/// db.put_with(b"unsynced", b"v", &WriteOptions::NO_SYNC)?;
+/// file_system.power_loss(); // the machine goes down
+/// drop(db);
+/// file_system.restart();
+/// let db = Db::open(dir.path(), options)?;
+/// assert!(db.get(b"synced")?.is_some()); // acknowledged with sync: survives
+/// assert!(db.get(b"unsynced")?.is_none()); // only synced bytes survive, by default
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct FaultFileSystem {
     shared: Arc<Mutex<State>>,
@@ -642,6 +715,15 @@ impl State {
 
 impl FaultFileSystem {
     /// A fault file system with no faults armed.
+    ///
+    /// ```
+    /// use shaledb::vfs::{FaultFileSystem, FaultStats, PowerLossModel};
+    ///
+    /// let file_system = FaultFileSystem::new();
+    /// assert_eq!(file_system.stats(), FaultStats::default());
+    /// assert_eq!(file_system.power_loss_model(), PowerLossModel::Synced);
+    /// assert!(!file_system.is_dead());
+    /// ```
     pub fn new() -> Self {
         FaultFileSystem::default()
     }
@@ -654,11 +736,42 @@ impl FaultFileSystem {
 
     /// Makes every later sync take `latency` before it completes, to simulate a slow device
     /// (syncs are otherwise instant here: they only update the model of what is durable).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::time::{Duration, Instant};
+    /// use shaledb::vfs::FaultFileSystem;
+    /// use shaledb::{Db, Options};
+    ///
+    /// let file_system = FaultFileSystem::new();
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options { file_system: Arc::new(file_system.clone()), ..Options::default() })?;
+    /// file_system.set_sync_latency(Duration::from_millis(20)); // a slow disk
+    /// let started = Instant::now();
+    /// db.put(b"k", b"v")?; // synced
+    /// assert!(started.elapsed() >= Duration::from_millis(20));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn set_sync_latency(&self, latency: std::time::Duration) {
         self.state().sync_latency = latency;
     }
 
     /// Makes the `nth` write (1 = the next) to a file of `class` from now fail, writing nothing.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use shaledb::vfs::{FaultFileSystem, FileClass};
+    /// use shaledb::{Db, Error, Options};
+    ///
+    /// let file_system = FaultFileSystem::new();
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options { file_system: Arc::new(file_system.clone()), ..Options::default() })?;
+    /// file_system.fail_write(1, FileClass::Wal);
+    /// assert!(db.put(b"k", b"v").is_err()); // the log write failed: nothing was acknowledged
+    /// assert!(matches!(db.put(b"k", b"v"), Err(Error::ReadOnly(_)))); // reopen to go on
+    /// assert_eq!(db.get(b"k")?, None); // reads still work
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn fail_write(&self, nth: u64, class: FileClass) {
         self.state().write_fault = Some(Countdown {
             remaining: nth.max(1),
@@ -669,6 +782,20 @@ impl FaultFileSystem {
     /// Makes the `nth` write (1 = the next) to a file of `class` from now panic, writing
     /// nothing: the engine must survive a panic in any thread that writes (a bug, or a panic in
     /// a user's `FileSystem`) by refusing writes with an error, never by hanging.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use shaledb::vfs::{FaultFileSystem, FileClass};
+    /// use shaledb::{Db, Options};
+    ///
+    /// let file_system = FaultFileSystem::new();
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options { file_system: Arc::new(file_system.clone()), ..Options::default() })?;
+    /// file_system.panic_on_write(1, FileClass::Wal);
+    /// let error = db.put(b"k", b"v").unwrap_err(); // the panic is caught: an error, not a hang
+    /// assert!(db.stats().error.is_some(), "{error}"); // the database now refuses writes
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn panic_on_write(&self, nth: u64, class: FileClass) {
         self.state().panic_fault = Some(Countdown {
             remaining: nth.max(1),
@@ -678,6 +805,21 @@ impl FaultFileSystem {
 
     /// Makes the `nth` sync (1 = the next) of a file of `class` fail; with `FileClass::Any`,
     /// directory syncs count too. The bytes written since the last sync stay unsynced.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use shaledb::vfs::{FaultFileSystem, FileClass};
+    /// use shaledb::{Db, Error, Options};
+    ///
+    /// let file_system = FaultFileSystem::new();
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options { file_system: Arc::new(file_system.clone()), ..Options::default() })?;
+    /// file_system.fail_sync(1, FileClass::Wal);
+    /// assert!(db.put(b"k", b"v").is_err()); // its fdatasync failed
+    /// // A failed fsync is never retried as if it had worked: the database refuses writes.
+    /// assert!(matches!(db.put(b"other", b"v"), Err(Error::ReadOnly(_))));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn fail_sync(&self, nth: u64, class: FileClass) {
         self.state().sync_fault = Some(Countdown {
             remaining: nth.max(1),
@@ -686,6 +828,21 @@ impl FaultFileSystem {
     }
 
     /// Makes the `nth` rename (1 = the next) whose source or target is of `class` fail.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use shaledb::vfs::{FaultFileSystem, FileClass};
+    /// use shaledb::{Db, Options};
+    ///
+    /// let file_system = FaultFileSystem::new();
+    /// let options = Options { file_system: Arc::new(file_system.clone()), ..Options::default() };
+    /// let dir = tempfile::tempdir()?;
+    /// file_system.fail_rename(1, FileClass::Current); // creating a database installs CURRENT by a rename
+    /// assert!(Db::open(dir.path(), options.clone()).is_err());
+    /// assert!(!dir.path().join("CURRENT").exists());
+    /// assert_eq!(file_system.stats().injected_failures, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn fail_rename(&self, nth: u64, class: FileClass) {
         self.state().rename_fault = Some(Countdown {
             remaining: nth.max(1),
@@ -695,6 +852,25 @@ impl FaultFileSystem {
 
     /// Makes the `nth` write (1 = the next) to a file of `class` write only its first `keep`
     /// bytes and then fail: a torn write.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use shaledb::vfs::{FaultFileSystem, FileClass};
+    /// use shaledb::{Db, Options};
+    ///
+    /// let file_system = FaultFileSystem::new();
+    /// let options = Options { file_system: Arc::new(file_system.clone()), ..Options::default() };
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), options.clone())?;
+    /// db.put(b"first", b"v")?;
+    /// file_system.tear_write(1, FileClass::Wal, 7); // 7 bytes of the next log write reach the file
+    /// assert!(db.put(b"second", b"v").is_err());
+    /// drop(db);
+    /// let db = Db::open(dir.path(), options)?; // the torn record is dropped, with a report
+    /// assert!(db.get(b"first")?.is_some() && db.get(b"second")?.is_none());
+    /// assert!(db.recovery_report().dropped_tail.is_some());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn tear_write(&self, nth: u64, class: FileClass, keep: usize) {
         let countdown = Countdown {
             remaining: nth.max(1),
@@ -707,6 +883,25 @@ impl FaultFileSystem {
     /// file): creating one, and any write that would make one longer, fail with
     /// `ErrorKind::StorageFull`; overwriting bytes a file already has (a preallocated log)
     /// still works, as on a real disk. `None` frees the space.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use shaledb::vfs::{FaultFileSystem, FileClass};
+    /// use shaledb::{Db, Options};
+    ///
+    /// let file_system = FaultFileSystem::new();
+    /// let options = Options { file_system: Arc::new(file_system.clone()), ..Options::default() };
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path().join("db"), options.clone())?;
+    /// file_system.set_disk_full(Some(FileClass::Any));
+    /// db.put(b"k", b"v")?; // the write-ahead log is preallocated: writes still fit
+    /// let error = Db::open(dir.path().join("other"), options.clone()).unwrap_err();
+    /// assert!(error.is_storage_full(), "{error}"); // a new database needs new files
+    /// file_system.set_disk_full(None);
+    /// let _other = Db::open(dir.path().join("other"), options)?;
+    /// # drop(db);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn set_disk_full(&self, class: Option<FileClass>) {
         self.state().disk_full = class;
     }
@@ -714,11 +909,46 @@ impl FaultFileSystem {
     /// With `Some(class)`, every hard link ([`FileSystem::hard_link`]) of a file of `class`
     /// fails with `ErrorKind::CrossesDevices`, linking nothing, as a link to another file
     /// system does: for testing the copy a caller falls back to. `None` lets links work.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use shaledb::vfs::{FaultFileSystem, FileClass};
+    /// use shaledb::{Db, Options};
+    ///
+    /// let file_system = FaultFileSystem::new();
+    /// let dir = tempfile::tempdir()?;
+    /// let options = Options { file_system: Arc::new(file_system.clone()), ..Options::default() };
+    /// let db = Db::open(dir.path().join("db"), options)?;
+    /// db.put(b"k", b"v")?;
+    /// db.flush()?; // one table
+    /// file_system.set_link_failure(Some(FileClass::Table)); // as if the backup were on another disk
+    /// let report = db.checkpoint(dir.path().join("backup"))?;
+    /// assert_eq!(report.files_linked, 0);
+    /// assert_eq!(report.files_copied, 2); // the table, copied instead, and the live log's prefix
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn set_link_failure(&self, class: Option<FileClass>) {
         self.state().link_failure = class;
     }
 
     /// Disarms every countdown and clears the disk-full flag and the link failure.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use shaledb::vfs::{FaultFileSystem, FileClass};
+    /// use shaledb::{Db, Options};
+    ///
+    /// let file_system = FaultFileSystem::new();
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options { file_system: Arc::new(file_system.clone()), ..Options::default() })?;
+    /// file_system.fail_sync(1, FileClass::Wal);
+    /// file_system.set_disk_full(Some(FileClass::Table));
+    /// file_system.clear_faults();
+    /// db.put(b"k", b"v")?; // neither fault fires
+    /// db.flush()?;
+    /// assert_eq!(file_system.stats().injected_failures, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn clear_faults(&self) {
         let mut state = self.state();
         state.link_failure = None;
@@ -733,6 +963,26 @@ impl FaultFileSystem {
 
     /// Simulates power loss now: see the module documentation. Every later operation fails
     /// until [`restart`](Self::restart); drop the database before restarting.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use shaledb::vfs::FaultFileSystem;
+    /// use shaledb::{Db, Options};
+    ///
+    /// let file_system = FaultFileSystem::new();
+    /// let options = Options { file_system: Arc::new(file_system.clone()), ..Options::default() };
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), options.clone())?;
+    /// db.put(b"before", b"v")?;
+    /// file_system.power_loss();
+    /// assert!(db.put(b"after", b"v").is_err()); // the machine is off
+    /// drop(db);
+    /// file_system.restart();
+    /// let db = Db::open(dir.path(), options)?;
+    /// assert!(db.get(b"before")?.is_some());
+    /// assert_eq!(file_system.stats().power_losses, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn power_loss(&self) {
         self.state().power_loss();
     }
@@ -740,6 +990,27 @@ impl FaultFileSystem {
     /// Lets `operations` more mutating operations happen; the one after them triggers
     /// [`power_loss`](Self::power_loss) and fails. This picks a crash point deterministically
     /// for a single-threaded workload.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use shaledb::vfs::FaultFileSystem;
+    /// use shaledb::{Db, Options};
+    ///
+    /// let file_system = FaultFileSystem::new();
+    /// let options = Options { file_system: Arc::new(file_system.clone()), ..Options::default() };
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), options.clone())?;
+    /// db.put(b"a", b"1")?;
+    /// file_system.crash_after_operations(1); // the next put's log write happens; its sync crashes
+    /// assert!(db.put(b"b", b"2").is_err());
+    /// assert!(file_system.is_dead());
+    /// drop(db);
+    /// file_system.restart();
+    /// let db = Db::open(dir.path(), options)?;
+    /// assert!(db.get(b"a")?.is_some());
+    /// assert!(db.get(b"b")?.is_none()); // written, never synced, never acknowledged
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn crash_after_operations(&self, operations: u64) {
         self.state().crash_countdown = Some(operations);
     }
@@ -747,6 +1018,28 @@ impl FaultFileSystem {
     /// Chooses what later power losses keep of the writes since each file's last sync; see
     /// [`PowerLossModel`] and the module documentation. Setting a model restarts its generator
     /// from the seed, so the same seed and the same operations give the same outcome.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use shaledb::vfs::{FaultFileSystem, PowerLossModel};
+    /// use shaledb::{Db, Options, WriteOptions};
+    ///
+    /// let file_system = FaultFileSystem::new();
+    /// file_system.set_power_loss_model(PowerLossModel::Pages { seed: 7 }); // what a real disk keeps
+    /// let options = Options { file_system: Arc::new(file_system.clone()), ..Options::default() };
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), options.clone())?;
+    /// db.put(b"synced", b"v")?;
+    /// for index in 0..100u32 {
+    ///     db.put_with(&index.to_be_bytes(), &[0; 100], &WriteOptions::NO_SYNC)?;
+    /// }
+    /// file_system.power_loss();
+    /// drop(db);
+    /// file_system.restart();
+    /// let db = Db::open(dir.path(), options)?; // opens whatever pages reached the disk
+    /// assert!(db.get(b"synced")?.is_some());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn set_power_loss_model(&self, model: PowerLossModel) {
         let mut state = self.state();
         state.model = model;
@@ -761,6 +1054,15 @@ impl FaultFileSystem {
     }
 
     /// The model later power losses follow.
+    ///
+    /// ```
+    /// use shaledb::vfs::{FaultFileSystem, PowerLossModel};
+    ///
+    /// let file_system = FaultFileSystem::new();
+    /// assert_eq!(file_system.power_loss_model(), PowerLossModel::Synced);
+    /// file_system.set_torn_power_loss(Some(3));
+    /// assert_eq!(file_system.power_loss_model(), PowerLossModel::Prefix { seed: 3 });
+    /// ```
     pub fn power_loss_model(&self) -> PowerLossModel {
         self.state().model
     }
@@ -770,6 +1072,29 @@ impl FaultFileSystem {
     /// `seed`; with `None` (the default) it keeps exactly the synced content. The same as
     /// [`set_power_loss_model`](Self::set_power_loss_model) with [`PowerLossModel::Prefix`] or
     /// [`PowerLossModel::Synced`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use shaledb::vfs::FaultFileSystem;
+    /// use shaledb::{Db, Options, WriteOptions};
+    ///
+    /// let file_system = FaultFileSystem::new();
+    /// file_system.set_torn_power_loss(Some(42));
+    /// let options = Options { file_system: Arc::new(file_system.clone()), ..Options::default() };
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), options.clone())?;
+    /// for index in 0..20u32 {
+    ///     db.put_with(&index.to_be_bytes(), b"v", &WriteOptions::NO_SYNC)?;
+    /// }
+    /// file_system.power_loss(); // keeps a random prefix of the unsynced log writes
+    /// drop(db);
+    /// file_system.restart();
+    /// let db = Db::open(dir.path(), options)?;
+    /// let kept = db.iter().count() as u32;
+    /// // Never a later write without every earlier one:
+    /// assert!((0..kept).all(|index| db.contains_key(&index.to_be_bytes()).unwrap_or(false)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn set_torn_power_loss(&self, seed: Option<u64>) {
         self.set_power_loss_model(match seed {
             Some(seed) => PowerLossModel::Prefix { seed },
@@ -779,23 +1104,78 @@ impl FaultFileSystem {
 
     /// The machine comes back after a power loss: operations work again, and every fault
     /// countdown and the disk-full flag are cleared.
+    ///
+    /// ```
+    /// use shaledb::vfs::{FaultFileSystem, FileClass, FileSystem};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let file_system = FaultFileSystem::new();
+    /// file_system.fail_write(5, FileClass::Any);
+    /// file_system.power_loss();
+    /// assert!(file_system.create(&dir.path().join("file")).is_err()); // off
+    /// file_system.restart(); // on again, with no fault armed
+    /// file_system.create(&dir.path().join("file"))?.write_all(b"works")?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn restart(&self) {
         self.clear_faults();
         self.state().dead = false;
     }
 
     /// Whether a power loss happened and [`restart`](Self::restart) was not called yet.
+    ///
+    /// ```
+    /// use shaledb::vfs::FaultFileSystem;
+    ///
+    /// let file_system = FaultFileSystem::new();
+    /// assert!(!file_system.is_dead());
+    /// file_system.power_loss();
+    /// assert!(file_system.is_dead());
+    /// file_system.restart();
+    /// assert!(!file_system.is_dead());
+    /// ```
     pub fn is_dead(&self) -> bool {
         self.state().dead
     }
 
     /// The counters so far.
+    ///
+    /// ```
+    /// use shaledb::vfs::{FaultFileSystem, FileClass, FileSystem};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let file_system = FaultFileSystem::new();
+    /// file_system.fail_write(2, FileClass::Any);
+    /// let mut file = file_system.create(&dir.path().join("file"))?;
+    /// file.write_all(b"one")?;
+    /// assert!(file.write_all(b"two").is_err());
+    /// let stats = file_system.stats();
+    /// assert_eq!((stats.writes, stats.injected_failures), (1, 1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn stats(&self) -> FaultStats {
         self.state().stats
     }
 
     /// Whether the file at `path` would survive a power loss now with its current content: its
     /// directory entry was synced and it has no unsynced writes.
+    ///
+    /// ```
+    /// use shaledb::vfs::{FaultFileSystem, FileSystem};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let file_system = FaultFileSystem::new();
+    /// let path = dir.path().join("data");
+    /// let mut file = file_system.create(&path)?;
+    /// file.write_all(b"bytes")?;
+    /// file.sync_data()?;
+    /// assert!(!file_system.is_durable(&path)); // its content is synced, its name is not
+    /// file_system.sync_dir(dir.path())?;
+    /// assert!(file_system.is_durable(&path));
+    /// file.write_all(b" more")?;
+    /// assert!(!file_system.is_durable(&path)); // unsynced bytes again
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_durable(&self, path: &Path) -> bool {
         let state = self.state();
         let (dir, name) = split_path(path);

@@ -11,6 +11,20 @@ use memmap2::Mmap;
 use super::file_system::{FileBytes, FileLock, FileSync, FileSystem, WritableFile};
 
 /// The operating system's file system.
+///
+/// ```
+/// use std::sync::Arc;
+/// use shaledb::vfs::{FileSystem, OsFileSystem};
+/// use shaledb::{Db, Options};
+///
+/// let dir = tempfile::tempdir()?;
+/// // The default: Options::default().file_system is OsFileSystem.
+/// let db = Db::open(dir.path(), Options { file_system: Arc::new(OsFileSystem), ..Options::default() })?;
+/// db.put(b"k", b"v")?;
+/// db.close()?;
+/// assert!(OsFileSystem.exists(&dir.path().join("CURRENT"))?);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct OsFileSystem;
 
