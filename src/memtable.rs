@@ -21,7 +21,7 @@ use std::borrow::Borrow;
 use std::cmp::Ordering;
 use std::ops::Bound;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering as AtomicOrdering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, RwLock};
 
 use crossbeam_skiplist::SkipMap;
 
@@ -181,7 +181,9 @@ pub struct Memtable {
     /// Where the entries' keys and values are.
     arena: Arena,
     largest_sequence: AtomicU64,
-    range_tombstones: Mutex<RangeTombstones>,
+    /// Readers take the read lock for one `Arc` clone of the fragments; only the first read
+    /// after an insert takes the write lock, to fragment again.
+    range_tombstones: RwLock<RangeTombstones>,
     /// How many range tombstones were inserted (a reader checks it before taking the lock).
     range_tombstone_count: AtomicUsize,
 }
@@ -220,7 +222,10 @@ impl Memtable {
 
     /// Adds the range deletion `[start, end)` at `sequence`.
     pub fn insert_range_tombstone(&self, start: &[u8], end: &[u8], sequence: SequenceNumber) {
-        let mut tombstones = self.lock_range_tombstones();
+        let mut tombstones = self
+            .range_tombstones
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         tombstones.inserted.push(RangeTombstone {
             start: start.to_vec(),
             end: end.to_vec(),
@@ -239,7 +244,21 @@ impl Memtable {
         if self.range_tombstone_count.load(AtomicOrdering::Acquire) == 0 {
             return Arc::new(Fragments::empty());
         }
-        let mut tombstones = self.lock_range_tombstones();
+        // The guarded data is a list and its cache, consistent after every statement, so a
+        // poisoned lock still holds usable data.
+        {
+            let tombstones = self
+                .range_tombstones
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if tombstones.fragmented_count == tombstones.inserted.len() {
+                return Arc::clone(&tombstones.fragments);
+            }
+        }
+        let mut tombstones = self
+            .range_tombstones
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if tombstones.fragmented_count != tombstones.inserted.len() {
             tombstones.fragments = Arc::new(Fragments::new(tombstones.inserted.iter().cloned()));
             tombstones.fragmented_count = tombstones.inserted.len();
@@ -250,13 +269,6 @@ impl Memtable {
     /// Whether any range deletion was inserted.
     pub fn has_range_tombstones(&self) -> bool {
         self.range_tombstone_count.load(AtomicOrdering::Acquire) > 0
-    }
-
-    fn lock_range_tombstones(&self) -> MutexGuard<'_, RangeTombstones> {
-        // The guarded data is a list and its cache, consistent after every statement.
-        self.range_tombstones
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The newest entry of `user_key` with a sequence number at most `snapshot`.
@@ -327,7 +339,10 @@ impl Memtable {
     /// estimate for the skiplist.
     pub fn approximate_size(&self) -> usize {
         let range_tombstones = if self.has_range_tombstones() {
-            self.lock_range_tombstones().bytes
+            self.range_tombstones
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .bytes
         } else {
             0
         };
@@ -361,6 +376,26 @@ mod tests {
 
     fn sequence(number: u64) -> SequenceNumber {
         SequenceNumber(number)
+    }
+
+    #[test]
+    fn range_tombstones_are_fragmented_again_after_each_insert() {
+        let memtable = Memtable::new();
+        assert!(memtable.is_empty() && !memtable.has_range_tombstones());
+        assert!(memtable.range_tombstones().is_empty());
+        memtable.insert_range_tombstone(b"a", b"m", sequence(4));
+        assert!(!memtable.is_empty());
+        assert_eq!(memtable.largest_sequence(), sequence(4));
+        let first = memtable.range_tombstones();
+        assert_eq!(first.covering(b"c", sequence(9)), Some(sequence(4)));
+        // Cached until the next insert.
+        assert!(Arc::ptr_eq(&first, &memtable.range_tombstones()));
+        memtable.insert_range_tombstone(b"f", b"z", sequence(7));
+        let second = memtable.range_tombstones();
+        assert_eq!(second.covering(b"g", sequence(9)), Some(sequence(7)));
+        assert_eq!(second.covering(b"g", sequence(5)), Some(sequence(4)));
+        assert_eq!(second.covering(b"q", sequence(5)), None);
+        assert!(memtable.approximate_size() > 0);
     }
 
     #[test]

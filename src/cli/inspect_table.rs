@@ -6,7 +6,7 @@ use std::path::Path;
 
 use shaledb::key::FileNumber;
 use shaledb::key::parse_internal_key;
-use shaledb::sstable::format::{BlockHandle, FORMAT_VERSION};
+use shaledb::sstable::format::BlockHandle;
 use shaledb::sstable::{Table, TableProperties};
 
 use super::error::CliError;
@@ -16,12 +16,14 @@ use super::escape::escape_bytes;
 pub fn run(path: &Path, number: FileNumber, list_entries: bool) -> Result<(), CliError> {
     let table = Table::open(path, number)?;
     say!(
-        "{}: SSTable, {} bytes, format version {FORMAT_VERSION}",
+        "{}: SSTable, {} bytes, format version {}",
         path.display(),
-        table.file_size()
+        table.file_size(),
+        table.footer().version
     );
     print_footer(&table)?;
     print_properties(table.properties())?;
+    print_range_tombstones(&table, list_entries)?;
     let index_entries = count_index_entries(&table)?;
     say!(
         "data blocks: {} (index entries: {index_entries})",
@@ -52,6 +54,29 @@ fn print_footer(table: &Table) -> Result<(), CliError> {
     say!("  index block:      {}", describe_handle(footer.index));
     say!("  filter block:     {}", describe_handle(footer.filter));
     say!("  properties block: {}", describe_handle(footer.properties));
+    Ok(())
+}
+
+/// The range-deletion block (FORMAT.md 5.10): its size, and with `list` every piece.
+fn print_range_tombstones(table: &Table, list: bool) -> Result<(), CliError> {
+    let tombstones = table.range_tombstones();
+    say!(
+        "range tombstones: {} in {} pieces ({})",
+        tombstones.len(),
+        tombstones.pieces().len(),
+        describe_handle(table.properties().range_deletion_handle)
+    );
+    if list {
+        for piece in tombstones.pieces() {
+            let sequences: Vec<String> = piece.sequences.iter().map(|s| s.to_string()).collect();
+            say!(
+                "  [{}, {}) deleted at {}",
+                escape_bytes(&piece.start),
+                escape_bytes(&piece.end),
+                sequences.join(", ")
+            );
+        }
+    }
     Ok(())
 }
 
