@@ -26,6 +26,7 @@ use std::ops::Bound;
 
 use crate::error::{Error, Result};
 use crate::iterator::InternalIterator;
+use std::cell::Cell;
 use std::sync::Arc;
 
 use crate::key::{
@@ -111,6 +112,10 @@ pub struct DbIterator {
     pending_error: Option<Error>,
     /// The range tombstones this iterator sees (see the module documentation).
     tombstones: Arc<Fragments>,
+    /// Where each end last found its key among the tombstones' pieces
+    /// ([`Fragments::find_from`]).
+    front_piece: Cell<usize>,
+    back_piece: Cell<usize>,
 }
 
 /// The versions of one key seen walking backward (oldest first): the newest visible so far,
@@ -131,6 +136,8 @@ impl DbIterator {
             finished: false,
             pending_error: None,
             tombstones: Arc::new(Fragments::empty()),
+            front_piece: Cell::new(0),
+            back_piece: Cell::new(0),
         }
     }
 
@@ -140,12 +147,25 @@ impl DbIterator {
         self
     }
 
-    /// The piece of range tombstones hiding the version of `key` at `sequence`, if any.
-    fn hiding_piece(&self, key: &[u8], sequence: SequenceNumber) -> Option<&Fragment> {
+    /// The piece of range tombstones hiding the version of `key` at `sequence`, if any, as
+    /// the end walking `direction` sees it.
+    fn hiding_piece(
+        &self,
+        direction: Direction,
+        key: &[u8],
+        sequence: SequenceNumber,
+    ) -> Option<&Fragment> {
         if self.tombstones.is_empty() {
             return None;
         }
-        self.tombstones.find(key).filter(|piece| {
+        let hint = match direction {
+            Direction::Forward => &self.front_piece,
+            Direction::Backward => &self.back_piece,
+        };
+        let mut index = hint.get();
+        let piece = self.tombstones.find_from(&mut index, key);
+        hint.set(index);
+        piece.filter(|piece| {
             piece
                 .sequences
                 .first()
@@ -291,7 +311,9 @@ impl DbIterator {
                 return Ok(None);
             }
             let key = parsed.user_key.to_vec();
-            if let Some(piece) = self.hiding_piece(parsed.user_key, parsed.sequence) {
+            if let Some(piece) =
+                self.hiding_piece(Direction::Forward, parsed.user_key, parsed.sequence)
+            {
                 // Deleted by a range tombstone: step past it, and move the sources whose
                 // entries are all older than the tombstone to the end of its piece.
                 if let Some(&tombstone) = piece.sequences.first() {
@@ -366,7 +388,7 @@ impl DbIterator {
         let Some((sequence, value)) = group.newest else {
             return Ok(None);
         };
-        if let Some(piece) = self.hiding_piece(&group.key, sequence) {
+        if let Some(piece) = self.hiding_piece(Direction::Backward, &group.key, sequence) {
             if let Some(&tombstone) = piece.sequences.first() {
                 merge.skip_older(&range_start_key(&piece.start), tombstone)?;
             }

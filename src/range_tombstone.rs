@@ -159,6 +159,33 @@ impl Fragments {
         self.pieces.get(index).filter(|piece| piece.contains(key))
     }
 
+    /// [`find`](Self::find), starting from `hint` (the index a previous call left there): a
+    /// walk over increasing or decreasing keys costs two comparisons per key, and a binary
+    /// search only when it crosses a piece's end.
+    pub fn find_from(&self, hint: &mut usize, key: &[u8]) -> Option<&Fragment> {
+        let pieces = &self.pieces;
+        let index = *hint;
+        let after_previous = index == 0
+            || pieces
+                .get(index - 1)
+                .is_some_and(|previous| previous.end.as_slice() <= key);
+        let before_end = pieces
+            .get(index)
+            .is_none_or(|piece| key < piece.end.as_slice());
+        if !(after_previous && before_end) {
+            *hint = self.position_after(key);
+        }
+        pieces.get(*hint).filter(|piece| piece.contains(key))
+    }
+
+    /// Whether every piece lists exactly one tombstone, at or below `read`: then the pieces are
+    /// already what [`visible_at`](Self::visible_at) would make of them.
+    pub fn is_visible_as_is(&self, read: SequenceNumber) -> bool {
+        self.pieces
+            .iter()
+            .all(|piece| matches!(piece.sequences.as_slice(), [only] if *only <= read))
+    }
+
     /// The index of the first piece ending after `key` (the piece holding `key`, or the next).
     pub fn position_after(&self, key: &[u8]) -> usize {
         self.pieces
@@ -396,6 +423,26 @@ mod tests {
         ]
         .concat();
         assert_eq!(fragments.encode(), expected);
+    }
+
+    #[test]
+    fn finding_from_a_hint_agrees_with_a_search() {
+        let fragments = Fragments::new([
+            tombstone("b", "d", 1),
+            tombstone("f", "h", 2),
+            tombstone("h", "k", 3),
+        ]);
+        let keys = ["a", "b", "c", "d", "e", "f", "g", "h", "j", "k", "z"];
+        let mut hint = 0;
+        for key in keys.iter().chain(keys.iter().rev()).chain(["c", "z", "a", "g"].iter()) {
+            assert_eq!(
+                fragments.find_from(&mut hint, key.as_bytes()),
+                fragments.find(key.as_bytes()),
+                "{key}"
+            );
+        }
+        assert!(fragments.is_visible_as_is(SequenceNumber(3)));
+        assert!(!fragments.is_visible_as_is(SequenceNumber(2)));
     }
 
     #[test]

@@ -82,7 +82,7 @@ impl ReadView {
     /// The range tombstones a reader at `sequence` of keys within `bounds` sees, from every
     /// memtable and table of the view, fragmented together: each piece with its newest
     /// tombstone at or below `sequence`.
-    pub fn range_tombstones(&self, sequence: SequenceNumber, bounds: &KeyBounds) -> Fragments {
+    pub fn range_tombstones(&self, sequence: SequenceNumber, bounds: &KeyBounds) -> Arc<Fragments> {
         let mut sources: Vec<Arc<Fragments>> = Vec::new();
         let memtables = std::iter::once(&self.memtable).chain(self.immutables.iter());
         for memtable in memtables {
@@ -100,9 +100,10 @@ impl ReadView {
             }
         }
         match sources.as_slice() {
-            [] => Fragments::empty(),
-            [only] => only.visible_at(sequence),
-            _ => Fragments::merge(sources.iter().map(Arc::as_ref)).visible_at(sequence),
+            [] => Arc::new(Fragments::empty()),
+            [only] if only.is_visible_as_is(sequence) => Arc::clone(only),
+            [only] => Arc::new(only.visible_at(sequence)),
+            _ => Arc::new(Fragments::merge(sources.iter().map(Arc::as_ref)).visible_at(sequence)),
         }
     }
 
