@@ -78,6 +78,15 @@ fn apply(db: &Db, model: &mut Model, batch: Vec<(Vec<u8>, Option<Vec<u8>>)>) {
 /// Builds the database: round 0 written and flushed, round 1 (overwrites and deletes) flushed,
 /// everything compacted to level 1, round 2 flushed to level 0, then synced batches that stay
 /// in the write-ahead log (overwriting keys whose older values sit in the tables).
+/// Deletes keys `start..end` with one synced range deletion, in the database and the model.
+fn delete_range(db: &Db, model: &mut Model, start: usize, end: usize) {
+    db.delete_range_with(key(start)..key(end), &WriteOptions::SYNC)
+        .unwrap();
+    for index in start..end {
+        model.remove(&key(index));
+    }
+}
+
 fn build() -> Pristine {
     let dir = temp_dir();
     let db = Db::open(dir.path(), options(WalRecoveryMode::default())).unwrap();
@@ -102,6 +111,10 @@ fn build() -> Pristine {
                 .collect();
             apply(&db, &mut model, batch);
         }
+        if round == 2 {
+            // A range deletion, so that a table holds a range-deletion block (FORMAT.md 5.10).
+            delete_range(&db, &mut model, 100, 130);
+        }
         db.flush().unwrap();
         if round == 1 {
             db.compact_range(..).unwrap();
@@ -121,6 +134,11 @@ fn build() -> Pristine {
             .collect();
         apply(&db, &mut model, batch);
         log_prefixes.push(model.clone());
+        if batch_number == 5 {
+            // And one in the log (a batch operation of kind 2).
+            delete_range(&db, &mut model, 200, 211);
+            log_prefixes.push(model.clone());
+        }
     }
     db.close().unwrap();
     drop(db);
