@@ -77,6 +77,11 @@ pub(crate) fn write_level0_table(
     }
     prune_range_tombstones(&mut range_tombstones, snapshots, |_| false);
     builder.set_range_tombstones(range_tombstones);
+    if builder.is_empty() {
+        // Every entry was hidden and no tombstone is left: no table to write.
+        builder.abandon()?;
+        return Ok(None);
+    }
     let summary = builder.finish()?;
     sync_dir(&**file_system, dir)?;
     let properties = summary.properties;

@@ -220,8 +220,14 @@ impl Memtable {
         self.entries.insert(entry, ());
     }
 
-    /// Adds the range deletion `[start, end)` at `sequence`.
+    /// Adds the range deletion `[start, end)` at `sequence` (an empty range deletes nothing
+    /// and is not kept).
     pub fn insert_range_tombstone(&self, start: &[u8], end: &[u8], sequence: SequenceNumber) {
+        self.largest_sequence
+            .fetch_max(sequence.0, AtomicOrdering::Relaxed);
+        if start >= end {
+            return;
+        }
         let mut tombstones = self
             .range_tombstones
             .write()
@@ -232,8 +238,6 @@ impl Memtable {
             sequence,
         });
         tombstones.bytes += start.len() + end.len() + ENTRY_OVERHEAD;
-        self.largest_sequence
-            .fetch_max(sequence.0, AtomicOrdering::Relaxed);
         self.range_tombstone_count
             .fetch_add(1, AtomicOrdering::Release);
     }
