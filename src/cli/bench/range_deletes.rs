@@ -19,22 +19,17 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use shaledb::stats::Histogram;
 use shaledb::{Db, WriteOptions};
 
 use super::config::BenchConfig;
 use super::directory::clear_directory;
-use super::engine::Engine;
 use super::engine::shaledb::ShaleEngine;
 use super::keys::{KeyMaker, ValuePool};
-use super::measurement::{Latency, Measurement, time, timed};
 use super::progress::Progress;
-use super::random::SplitMix64;
 use super::report;
-use super::workloads::SEEK_SCAN_LENGTH;
+use super::workloads::{SEEK_SCAN_LENGTH, seek_loop};
 use crate::cli::error::CliError;
 
-const SEED: u64 = 0x5eed_0007;
 /// Range deletes: each deletes the first 90% of one tenth of the key space.
 const RANGES: u64 = 10;
 
@@ -82,7 +77,13 @@ pub fn run(config: &BenchConfig, dir: &Path) -> Result<(), CliError> {
             Setup::PointDeletes => (num / 1000).max(1),
             _ => (num / 10).max(1),
         };
-        let mut measurement = seek(config, &db, &live, num, seeks, setup.name())?;
+        // After a seek to entry `start`: the live entries from it on, up to a scan's length.
+        let expected = |start: u64| {
+            let after = live.len() - live.partition_point(|&index| index < start);
+            SEEK_SCAN_LENGTH.min(after as u64)
+        };
+        let engine = ShaleEngine::new(Arc::clone(&db));
+        let mut measurement = seek_loop(config, &engine, setup.name(), seeks, num, expected)?;
         let rate = measurement.operations as f64 / measurement.elapsed.as_secs_f64().max(1e-9);
         let ratio = match baseline {
             None => {
@@ -144,53 +145,6 @@ fn prepare(config: &BenchConfig, db: &Db, setup: Setup, num: u64) -> Result<(), 
         }
     }
     Ok(())
-}
-
-/// `seeks` seeks to a random key of `0..num`, each reading the next `SEEK_SCAN_LENGTH`
-/// entries, checked against the `live` indices (ascending).
-fn seek(
-    config: &BenchConfig,
-    db: &Arc<Db>,
-    live: &[u64],
-    num: u64,
-    seeks: u64,
-    name: &str,
-) -> Result<Measurement, CliError> {
-    let engine = ShaleEngine::new(Arc::clone(db));
-    let mut random = SplitMix64::new(SEED);
-    let mut keys = KeyMaker::new(config.key_size);
-    let histogram = Histogram::default();
-    let progress = Progress::bar(config, name, seeks);
-    let (read, elapsed) = time(|| -> Result<(u64, u64), CliError> {
-        let (mut entries, mut bytes) = (0, 0);
-        for seek in 0..seeks {
-            let start = random.below(num);
-            let key = keys.key(2 * start);
-            let (seen, seen_bytes) =
-                timed(&histogram, || engine.scan(key, SEEK_SCAN_LENGTH as usize))?;
-            let after = (live.len() - live.partition_point(|&index| index < start)) as u64;
-            let expected = SEEK_SCAN_LENGTH.min(after);
-            if seen != expected {
-                return Err(CliError::Failed(format!(
-                    "{name} read {seen} entries from key {start}, expected {expected}"
-                )));
-            }
-            entries += seen;
-            bytes += seen_bytes;
-            progress.step(seek + 1);
-        }
-        Ok((entries, bytes))
-    });
-    progress.finish();
-    let (entries, bytes) = read?;
-    Ok(Measurement {
-        name: name.into(),
-        operations: seeks,
-        bytes,
-        elapsed,
-        latency: Latency::from_histogram(&histogram),
-        note: format!("seek + next {SEEK_SCAN_LENGTH}; {entries} entries read"),
-    })
 }
 
 #[cfg(test)]

@@ -237,21 +237,35 @@ pub fn seek_random(
     live_keys: u64,
 ) -> Result<Measurement, CliError> {
     let seeks = (config.num / 10).max(1);
+    let expected = |start: u64| SEEK_SCAN_LENGTH.min(live_keys - start);
+    seek_loop(config, engine, "seekrandom", seeks, live_keys, expected)
+}
+
+/// `seeks` seeks, each to the key of a random entry of `0..key_space` and reading the next
+/// `SEEK_SCAN_LENGTH` entries, of which there must be `expected(entry)`; the row is `name`.
+pub fn seek_loop(
+    config: &BenchConfig,
+    engine: &dyn Engine,
+    name: &str,
+    seeks: u64,
+    key_space: u64,
+    expected: impl Fn(u64) -> u64,
+) -> Result<Measurement, CliError> {
     let mut random = SplitMix64::new(SEEK_SEED);
     let mut keys = KeyMaker::new(config.key_size);
     let histogram = Histogram::default();
-    let progress = Progress::bar(config, "seekrandom", seeks);
+    let progress = Progress::bar(config, name, seeks);
     let (read, elapsed) = time(|| -> Result<(u64, u64), CliError> {
         let (mut entries, mut bytes) = (0, 0);
         for seek in 0..seeks {
-            let start = random.below(live_keys);
+            let start = random.below(key_space);
             let key = keys.key(2 * start);
             let (seen, seen_bytes) =
                 timed(&histogram, || engine.scan(key, SEEK_SCAN_LENGTH as usize))?;
-            let expected = SEEK_SCAN_LENGTH.min(live_keys - start);
+            let expected = expected(start);
             if seen != expected {
                 return Err(CliError::Failed(format!(
-                    "seekrandom read {seen} entries from entry {start}, expected {expected}"
+                    "{name} read {seen} entries from entry {start}, expected {expected}"
                 )));
             }
             entries += seen;
@@ -263,7 +277,7 @@ pub fn seek_random(
     progress.finish();
     let (entries, bytes) = read?;
     Ok(Measurement {
-        name: "seekrandom".into(),
+        name: name.into(),
         operations: seeks,
         bytes,
         elapsed,
