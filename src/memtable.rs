@@ -165,15 +165,6 @@ impl<'a> Borrow<dyn KeyView + 'a> for MemtableEntry {
     }
 }
 
-/// What a memtable knows about a key at a snapshot.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MemtableLookup {
-    /// The newest visible version is this value.
-    Found(Value),
-    /// The newest visible version is a tombstone: the key is deleted; look no further.
-    Deleted,
-}
-
 /// Recent writes, ordered for lookups and iteration. See the module documentation.
 #[derive(Default)]
 pub struct Memtable {
@@ -279,18 +270,6 @@ impl Memtable {
     pub fn get_entry(&self, user_key: &[u8], snapshot: SequenceNumber) -> Option<MemtableEntry> {
         self.seek(user_key, snapshot)
             .filter(|entry| entry.user_key() == user_key)
-    }
-
-    /// The newest version of `user_key` with a sequence number at most `snapshot`.
-    pub fn get(&self, user_key: &[u8], snapshot: SequenceNumber) -> Option<MemtableLookup> {
-        let entry = self.seek(user_key, snapshot)?;
-        if entry.user_key() != user_key {
-            return None;
-        }
-        Some(match entry.kind() {
-            ValueKind::Value => MemtableLookup::Found(entry.value()),
-            ValueKind::Tombstone => MemtableLookup::Deleted,
-        })
     }
 
     /// The first entry at or after (`user_key`, `snapshot`) in internal-key order: the newest
@@ -409,25 +388,23 @@ mod tests {
         memtable.insert(b"k", sequence(3), ValueKind::Tombstone, b"");
         memtable.insert(b"k", sequence(5), ValueKind::Value, b"five");
         memtable.insert(b"j", sequence(4), ValueKind::Value, b"jay");
-        assert_eq!(memtable.get(b"k", sequence(0)), None);
+        // (sequence, value or `None` for a tombstone) of the newest visible entry.
+        let lookup = |key: &[u8], at: SequenceNumber| {
+            memtable.get_entry(key, at).map(|entry| {
+                let value = (entry.kind() == ValueKind::Value).then(|| entry.value().to_vec());
+                (entry.sequence().0, value)
+            })
+        };
+        assert_eq!(lookup(b"k", sequence(0)), None);
+        assert_eq!(lookup(b"k", sequence(1)), Some((1, Some(b"one".to_vec()))));
+        assert_eq!(lookup(b"k", sequence(2)), Some((1, Some(b"one".to_vec()))));
+        assert_eq!(lookup(b"k", sequence(3)), Some((3, None)));
         assert_eq!(
-            memtable.get(b"k", sequence(1)),
-            Some(MemtableLookup::Found(b"one".to_vec().into()))
+            lookup(b"k", SequenceNumber::MAX),
+            Some((5, Some(b"five".to_vec())))
         );
-        assert_eq!(
-            memtable.get(b"k", sequence(2)),
-            Some(MemtableLookup::Found(b"one".to_vec().into()))
-        );
-        assert_eq!(
-            memtable.get(b"k", sequence(3)),
-            Some(MemtableLookup::Deleted)
-        );
-        assert_eq!(
-            memtable.get(b"k", SequenceNumber::MAX),
-            Some(MemtableLookup::Found(b"five".to_vec().into()))
-        );
-        assert_eq!(memtable.get(b"", SequenceNumber::MAX), None);
-        assert_eq!(memtable.get(b"k\0", SequenceNumber::MAX), None);
+        assert_eq!(lookup(b"", SequenceNumber::MAX), None);
+        assert_eq!(lookup(b"k\0", SequenceNumber::MAX), None);
         assert_eq!(memtable.largest_sequence(), sequence(5));
     }
 
@@ -484,11 +461,10 @@ mod tests {
         for thread in 0..4 {
             for index in (0..2_000).step_by(97) {
                 let key = format!("key-{thread}-{index:05}");
-                let found = memtable.get(key.as_bytes(), SequenceNumber::MAX);
-                assert_eq!(
-                    found,
-                    Some(MemtableLookup::Found(key.as_bytes().to_vec().into()))
-                );
+                let found = memtable
+                    .get_entry(key.as_bytes(), SequenceNumber::MAX)
+                    .map(|entry| entry.value().to_vec());
+                assert_eq!(found.as_deref(), Some(key.as_bytes()));
             }
         }
         assert!(memtable.approximate_size() >= 8_000 * (2 * 14));
@@ -551,8 +527,10 @@ mod tests {
         for thread in 0..3 {
             for index in 0..3_000 {
                 let key = format!("key-{index:05}-{}", "x".repeat(thread));
-                let found = memtable.get(key.as_bytes(), SequenceNumber::MAX);
-                assert_eq!(found, Some(MemtableLookup::Found(value_for(&key).into())));
+                let found = memtable
+                    .get_entry(key.as_bytes(), SequenceNumber::MAX)
+                    .map(|entry| entry.value().to_vec());
+                assert_eq!(found, Some(value_for(&key)));
                 total += key.len() + value_for(&key).len();
             }
         }
@@ -565,9 +543,10 @@ mod tests {
         memtable.insert(b"a", sequence(1), ValueKind::Value, b"apple");
         let large = vec![7u8; 300_000];
         memtable.insert(b"b", sequence(2), ValueKind::Value, &large);
-        let Some(MemtableLookup::Found(apple)) = memtable.get(b"a", SequenceNumber::MAX) else {
-            panic!("a not found");
-        };
+        let apple = memtable
+            .get_entry(b"a", SequenceNumber::MAX)
+            .expect("a is in the memtable")
+            .value();
         let entry = memtable.last().unwrap();
         drop(memtable);
         assert_eq!(apple, b"apple"[..]);
