@@ -451,7 +451,7 @@ impl Db {
             .and_then(|()| self.read_point(options))
         {
             Ok((sequence, view)) => {
-                let tombstones = view.range_tombstones(sequence, &bounds);
+                let tombstones = view.range_tombstones(sequence);
                 DbIterator::new(
                     view.sources(block_options(options), bounds.clone()),
                     sequence,

@@ -79,10 +79,11 @@ impl ReadView {
         Ok(None)
     }
 
-    /// The range tombstones a reader at `sequence` of keys within `bounds` sees, from every
-    /// memtable and table of the view, fragmented together: each piece with its newest
-    /// tombstone at or below `sequence`.
-    pub fn range_tombstones(&self, sequence: SequenceNumber, bounds: &KeyBounds) -> Arc<Fragments> {
+    /// The range tombstones a reader at `sequence` sees, from every memtable and table of the
+    /// view, fragmented together: each piece with its newest tombstone at or below `sequence`.
+    /// The tables' are fragmented once per version; without tombstones in the memtables, an
+    /// iterator shares them as they are when it sees every one.
+    pub fn range_tombstones(&self, sequence: SequenceNumber) -> Arc<Fragments> {
         let mut sources: Vec<Arc<Fragments>> = Vec::new();
         let memtables = std::iter::once(&self.memtable).chain(self.immutables.iter());
         for memtable in memtables {
@@ -90,14 +91,9 @@ impl ReadView {
                 sources.push(memtable.range_tombstones());
             }
         }
-        for (_, handle) in self.version.all_tables() {
-            let metadata = &handle.metadata;
-            let tombstones = handle.table.range_tombstones();
-            if !tombstones.is_empty()
-                && bounds.overlaps(user_key(&metadata.smallest), user_key(&metadata.largest))
-            {
-                sources.push(Arc::clone(tombstones));
-            }
+        let tables = self.version.range_tombstones();
+        if !tables.is_empty() {
+            sources.push(tables);
         }
         match sources.as_slice() {
             [] => Arc::new(Fragments::empty()),

@@ -11,14 +11,15 @@
 //! holding it lets go — never while a reader may still use it.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use crate::cache::BlockCache;
 use crate::error::Result;
 use crate::fs::table_path;
 use crate::key::{SequenceNumber, compare_internal_keys, user_key};
 use crate::manifest::{FileMetadata, ManifestState, NUM_LEVELS, VersionEdit};
+use crate::range_tombstone::Fragments;
 use crate::sstable::{Block, Table};
 use crate::vfs::FileSystem;
 
@@ -108,6 +109,10 @@ pub(crate) fn open_table_handle(
 #[derive(Clone, Default)]
 pub(crate) struct Version {
     pub levels: [Vec<Arc<TableHandle>>; NUM_LEVELS],
+    /// The range tombstones of every table, fragmented together by the first reader that
+    /// asks ([`range_tombstones`](Self::range_tombstones)); a version never changes, so
+    /// neither do they.
+    range_tombstones: OnceLock<Arc<Fragments>>,
 }
 
 impl Version {
@@ -134,6 +139,7 @@ impl Version {
     /// handle). Removed files that are not re-added are marked obsolete.
     pub fn apply(&self, edit: &VersionEdit, added: Vec<Arc<TableHandle>>) -> Version {
         let mut next = self.clone();
+        next.range_tombstones = OnceLock::new();
         let mut removed = Vec::new();
         for (level, number) in &edit.deleted_files {
             next.levels[*level].retain(|handle| {
@@ -158,6 +164,24 @@ impl Version {
         }
         next.sort_levels();
         next
+    }
+
+    /// The range tombstones of every table of this version, fragmented together (computed
+    /// once per version: iterators need them all, and a version's tables never change).
+    pub fn range_tombstones(&self) -> Arc<Fragments> {
+        let merged = self.range_tombstones.get_or_init(|| {
+            let sources: Vec<&Fragments> = self
+                .all_tables()
+                .map(|(_, handle)| handle.table.range_tombstones().as_ref())
+                .filter(|tombstones| !tombstones.is_empty())
+                .collect();
+            Arc::new(match sources.as_slice() {
+                [] => Fragments::empty(),
+                [only] => Fragments::clone(only),
+                _ => Fragments::merge(sources),
+            })
+        });
+        Arc::clone(merged)
     }
 
     /// The handle of live file `number`, if any level holds it.
