@@ -355,7 +355,15 @@ pub struct RecoveryReport {
 /// let dir = tempfile::tempdir()?;
 /// let db = Db::open(dir.path(), options.clone())?;
 /// db.put(b"kept", b"v")?;
-/// file_system.tear_write(1, FileClass::Wal, 10); // the next log write stops after 10 bytes
+/// // The live log: the lowest-numbered one (the flush thread may be preallocating the next).
+/// let live_log = std::fs::read_dir(dir.path())?
+///     .map(|entry| entry.map(|entry| entry.path()))
+///     .collect::<Result<Vec<_>, _>>()?
+///     .into_iter()
+///     .filter(|path| path.extension().is_some_and(|extension| extension == "wal"))
+///     .min()
+///     .expect("a database has a live log");
+/// file_system.tear_write(1, FileClass::Exactly(live_log), 10); // the next write stops after 10 bytes
 /// assert!(db.put(b"torn", b"v").is_err()); // never acknowledged
 /// drop(db);
 /// let db = Db::open(dir.path(), options)?;

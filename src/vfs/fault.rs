@@ -766,7 +766,15 @@ impl FaultFileSystem {
     /// let file_system = FaultFileSystem::new();
     /// let dir = tempfile::tempdir()?;
     /// let db = Db::open(dir.path(), Options { file_system: Arc::new(file_system.clone()), ..Options::default() })?;
-    /// file_system.fail_write(1, FileClass::Wal);
+    /// # let live_log = std::fs::read_dir(dir.path())?
+    /// #     .map(|entry| entry.map(|entry| entry.path()))
+    /// #     .collect::<Result<Vec<_>, _>>()?
+    /// #     .into_iter()
+    /// #     .filter(|path| path.extension().is_some_and(|extension| extension == "wal"))
+    /// #     .min()
+    /// #     .expect("a database has a live log");
+    /// // The live log (not the next one, which the flush thread may be preallocating).
+    /// file_system.fail_write(1, FileClass::Exactly(live_log));
     /// assert!(db.put(b"k", b"v").is_err()); // the log write failed: nothing was acknowledged
     /// assert!(matches!(db.put(b"k", b"v"), Err(Error::ReadOnly(_)))); // reopen to go on
     /// assert_eq!(db.get(b"k")?, None); // reads still work
@@ -791,7 +799,14 @@ impl FaultFileSystem {
     /// let file_system = FaultFileSystem::new();
     /// let dir = tempfile::tempdir()?;
     /// let db = Db::open(dir.path(), Options { file_system: Arc::new(file_system.clone()), ..Options::default() })?;
-    /// file_system.panic_on_write(1, FileClass::Wal);
+    /// # let live_log = std::fs::read_dir(dir.path())?
+    /// #     .map(|entry| entry.map(|entry| entry.path()))
+    /// #     .collect::<Result<Vec<_>, _>>()?
+    /// #     .into_iter()
+    /// #     .filter(|path| path.extension().is_some_and(|extension| extension == "wal"))
+    /// #     .min()
+    /// #     .expect("a database has a live log");
+    /// file_system.panic_on_write(1, FileClass::Exactly(live_log)); // the live log
     /// let error = db.put(b"k", b"v").unwrap_err(); // the panic is caught: an error, not a hang
     /// assert!(db.stats().error.is_some(), "{error}"); // the database now refuses writes
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -814,7 +829,14 @@ impl FaultFileSystem {
     /// let file_system = FaultFileSystem::new();
     /// let dir = tempfile::tempdir()?;
     /// let db = Db::open(dir.path(), Options { file_system: Arc::new(file_system.clone()), ..Options::default() })?;
-    /// file_system.fail_sync(1, FileClass::Wal);
+    /// # let live_log = std::fs::read_dir(dir.path())?
+    /// #     .map(|entry| entry.map(|entry| entry.path()))
+    /// #     .collect::<Result<Vec<_>, _>>()?
+    /// #     .into_iter()
+    /// #     .filter(|path| path.extension().is_some_and(|extension| extension == "wal"))
+    /// #     .min()
+    /// #     .expect("a database has a live log");
+    /// file_system.fail_sync(1, FileClass::Exactly(live_log)); // the live log's next sync
     /// assert!(db.put(b"k", b"v").is_err()); // its fdatasync failed
     /// // A failed fsync is never retried as if it had worked: the database refuses writes.
     /// assert!(matches!(db.put(b"other", b"v"), Err(Error::ReadOnly(_))));
@@ -863,7 +885,17 @@ impl FaultFileSystem {
     /// let dir = tempfile::tempdir()?;
     /// let db = Db::open(dir.path(), options.clone())?;
     /// db.put(b"first", b"v")?;
-    /// file_system.tear_write(1, FileClass::Wal, 7); // 7 bytes of the next log write reach the file
+    /// // The live log: the lowest-numbered one (the flush thread may be preallocating the next,
+    /// // whose writes `FileClass::Wal` would count too).
+    /// let live_log = std::fs::read_dir(dir.path())?
+    ///     .map(|entry| entry.map(|entry| entry.path()))
+    ///     .collect::<Result<Vec<_>, _>>()?
+    ///     .into_iter()
+    ///     .filter(|path| path.extension().is_some_and(|extension| extension == "wal"))
+    ///     .min()
+    ///     .expect("a database has a live log");
+    /// // 7 bytes of the next write to it reach the file.
+    /// file_system.tear_write(1, FileClass::Exactly(live_log), 7);
     /// assert!(db.put(b"second", b"v").is_err());
     /// drop(db);
     /// let db = Db::open(dir.path(), options)?; // the torn record is dropped, with a report
