@@ -173,7 +173,12 @@ impl LogReader {
         let bytes = file_system
             .map(path)
             .map_err(|error| Error::io(path, error))?;
-        LogReader::from_shared(path, bytes, kind)
+        // Nobody writes the file (the caller's promise), so the file system's word on where
+        // its zeros begin holds, and the unused tail of a preallocated log is never read.
+        let zeros_from = file_system
+            .zeros_from(path)
+            .map_err(|error| Error::io(path, error))?;
+        LogReader::from_shared_with(path, bytes, kind, zeros_from)
     }
 
     /// Like [`open`](Self::open), over the bytes of a file already in memory; `name` is used
@@ -183,8 +188,23 @@ impl LogReader {
     }
 
     fn from_shared(name: impl Into<PathBuf>, bytes: FileBytes, kind: LogFileKind) -> Result<Self> {
+        LogReader::from_shared_with(name, bytes, kind, None)
+    }
+
+    /// [`from_shared`](Self::from_shared), where every byte from `known_zeros_from` on (if
+    /// given) is known to be zero, so that only the bytes before it are scanned.
+    fn from_shared_with(
+        name: impl Into<PathBuf>,
+        bytes: FileBytes,
+        kind: LogFileKind,
+        known_zeros_from: Option<u64>,
+    ) -> Result<Self> {
         let path = name.into();
-        let zeros_from = nonzero_end((*bytes).as_ref());
+        let all = (*bytes).as_ref();
+        let scanned = known_zeros_from
+            .and_then(|offset| usize::try_from(offset).ok())
+            .map_or(all, |offset| all.get(..offset).unwrap_or(all));
+        let zeros_from = nonzero_end(scanned);
         let mut reader = LogReader {
             path,
             kind,

@@ -175,6 +175,34 @@ pub trait FileSystem: Send + Sync + Debug {
     fn hard_link(&self, from: &Path, to: &Path) -> io::Result<()> {
         copy_file(self, from, to).map(|_| ())
     }
+
+    /// An offset from which the file at `path` is known to read as zeros **without reading
+    /// it** (for example, where its last run of holes or unwritten preallocated space begins),
+    /// or `None` when the file system cannot tell cheaply, which is the default. Never less
+    /// than the end of a byte that may be non-zero: a reader skips the bytes from there on as
+    /// zeros. Opening uses it to find the end of a preallocated write-ahead log without faulting
+    /// in its unused, reserved tail (FORMAT.md 4.4); the caller promises that nobody writes the
+    /// file meanwhile, as for [`map`](Self::map).
+    ///
+    /// ```
+    /// use shaledb::vfs::{FileSystem, OsFileSystem};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("000001.wal");
+    /// let mut file = OsFileSystem.create(&path)?;
+    /// file.preallocate(1 << 20)?;
+    /// file.write_all(&[7u8; 100])?;
+    /// file.sync_all()?;
+    /// if let Some(zeros_from) = OsFileSystem.zeros_from(&path)? {
+    ///     // At or past the data, at most the file's length (the file system's granularity).
+    ///     assert!((100..=1 << 20).contains(&zeros_from));
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    fn zeros_from(&self, path: &Path) -> io::Result<Option<u64>> {
+        let _ = path;
+        Ok(None)
+    }
 }
 
 /// Copies the file at `from` to a new file at `to` through `file_system`: reads `from` whole
