@@ -701,4 +701,45 @@ mod tests {
             }
         }
     }
+
+    /// Reads `bytes` as a WAL, told that its zeros begin at `known_zeros_from` (or not told).
+    fn events(bytes: &[u8], known_zeros_from: Option<u64>) -> Vec<LogEvent> {
+        let shared: FileBytes = Arc::new(bytes.to_vec());
+        match LogReader::from_shared_with("test.wal", shared, LogFileKind::Wal, known_zeros_from)
+        {
+            Ok(reader) => reader.collect(),
+            Err(error) => vec![LogEvent::TornTail {
+                offset: u64::MAX,
+                reason: error.to_string(),
+            }],
+        }
+    }
+
+    #[test]
+    fn a_file_system_that_knows_where_the_zeros_begin_changes_no_event() {
+        let records: Vec<Vec<u8>> = (0..40u8).map(|i| vec![i + 1; 300 * usize::from(i)]).collect();
+        let log = crate::log::encode_log(LogFileKind::Wal, &records);
+        let mut cases: Vec<(&str, Vec<u8>)> = Vec::new();
+        cases.push(("intact", log.clone()));
+        let mut torn = log.clone();
+        torn.truncate(log.len() - 100);
+        cases.push(("torn at the end", torn));
+        let mut flipped = log.clone();
+        flipped[20_000] ^= 0x10;
+        cases.push(("damaged in the middle", flipped));
+        let mut hole = log.clone();
+        hole[40_000..44_096].fill(0);
+        cases.push(("a zeroed page in the middle", hole));
+        cases.push(("header only", log[..FILE_HEADER_SIZE].to_vec()));
+        for (name, mut bytes) in cases {
+            // Preallocated: zeros up to a whole number of blocks past the data.
+            let data_end = bytes.len();
+            bytes.resize((data_end / BLOCK_SIZE + 4) * BLOCK_SIZE, 0);
+            let unhinted = events(&bytes, None);
+            let exact = nonzero_end(&bytes) as u64;
+            for hint in [exact, exact + 1, exact.next_multiple_of(4096), bytes.len() as u64, u64::MAX] {
+                assert_eq!(events(&bytes, Some(hint)), unhinted, "{name}, zeros from {hint}");
+            }
+        }
+    }
 }
