@@ -12,7 +12,8 @@
 //! at `max_immutable_memtables`.
 //!
 //! When it has nothing to flush, the thread preallocates the next write-ahead log, so that a
-//! memtable rotation swaps logs instead of waiting for megabytes of zeros to reach the disk.
+//! memtable rotation swaps logs instead of waiting for its preallocation and syncs (with the
+//! default file system the space is reserved, not written: `WritableFile::preallocate`).
 
 use std::path::Path;
 use std::sync::Arc;

@@ -164,7 +164,8 @@ pub enum Workload {
     Sstable,
     /// The log format alone: appends with and without fdatasync, replay.
     Log,
-    /// The disk's fdatasync rate: synced appends to a preallocated file.
+    /// The disk's fdatasync rate: synced overwrites of a file of written zeros, and synced
+    /// appends to a log preallocated as the engine preallocates its logs (space reserved).
     Fsync,
 }
 

@@ -173,7 +173,12 @@ impl LogReader {
         let bytes = file_system
             .map(path)
             .map_err(|error| Error::io(path, error))?;
-        LogReader::from_shared(path, bytes, kind)
+        // Nobody writes the file (the caller's promise), so the file system's word on where
+        // its zeros begin holds, and the unused tail of a preallocated log is never read.
+        let zeros_from = file_system
+            .zeros_from(path)
+            .map_err(|error| Error::io(path, error))?;
+        LogReader::from_shared_with(path, bytes, kind, zeros_from)
     }
 
     /// Like [`open`](Self::open), over the bytes of a file already in memory; `name` is used
@@ -183,12 +188,23 @@ impl LogReader {
     }
 
     fn from_shared(name: impl Into<PathBuf>, bytes: FileBytes, kind: LogFileKind) -> Result<Self> {
+        LogReader::from_shared_with(name, bytes, kind, None)
+    }
+
+    /// [`from_shared`](Self::from_shared), where every byte from `known_zeros_from` on (if
+    /// given) is known to be zero, so that only the bytes before it are scanned.
+    fn from_shared_with(
+        name: impl Into<PathBuf>,
+        bytes: FileBytes,
+        kind: LogFileKind,
+        known_zeros_from: Option<u64>,
+    ) -> Result<Self> {
         let path = name.into();
-        let zeros_from = (*bytes)
-            .as_ref()
-            .iter()
-            .rposition(|&byte| byte != 0)
-            .map_or(0, |at| at + 1);
+        let all = (*bytes).as_ref();
+        let scanned = known_zeros_from
+            .and_then(|offset| usize::try_from(offset).ok())
+            .map_or(all, |offset| all.get(..offset).unwrap_or(all));
+        let zeros_from = nonzero_end(scanned);
         let mut reader = LogReader {
             path,
             kind,
@@ -507,10 +523,7 @@ pub fn scan_full_fragments(
     from: u64,
     payload_length: u16,
 ) -> impl Iterator<Item = (u64, &[u8])> {
-    let zeros_from = bytes
-        .iter()
-        .rposition(|&byte| byte != 0)
-        .map_or(0, |at| at + 1);
+    let zeros_from = nonzero_end(bytes);
     let from = usize::try_from(from).unwrap_or(usize::MAX).max(FILE_HEADER_SIZE);
     let wanted_length = payload_length.to_le_bytes();
     (from..zeros_from).filter_map(move |offset| {
@@ -523,6 +536,26 @@ pub fn scan_full_fragments(
             _ => None,
         }
     })
+}
+
+/// The size of the chunks [`nonzero_end`] tests at once.
+const ZERO_SCAN_CHUNK: usize = 64;
+
+/// The offset just past the last non-zero byte of `bytes` (0 if all are zero): where the zeros
+/// that end a preallocated log begin. A preallocated log is mostly zeros until it fills, and
+/// opening reads this for every log, so whole chunks are tested with an OR of their bytes (which
+/// the compiler vectorises) rather than byte by byte.
+fn nonzero_end(bytes: &[u8]) -> usize {
+    let chunks = bytes.rchunks_exact(ZERO_SCAN_CHUNK);
+    let head = chunks.remainder();
+    for (index, chunk) in chunks.enumerate() {
+        if chunk.iter().fold(0u8, |any, &byte| any | byte) != 0 {
+            let chunk_start = bytes.len() - (index + 1) * ZERO_SCAN_CHUNK;
+            let last = chunk.iter().rposition(|&byte| byte != 0).unwrap_or(0);
+            return chunk_start + last + 1;
+        }
+    }
+    head.iter().rposition(|&byte| byte != 0).map_or(0, |at| at + 1)
 }
 
 /// Validates the file header. `Ok(None)`: a valid header. `Ok(Some(reason))`: a header that was
@@ -650,4 +683,65 @@ fn truncated_header(path: &Path, bytes: &[u8], kind: LogFileKind) -> Error {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nonzero_end_finds_the_last_non_zero_byte_at_every_place() {
+        for length in [0, 1, 63, 64, 65, 127, 128, 129, 1000] {
+            assert_eq!(nonzero_end(&vec![0u8; length]), 0, "all zeros, length {length}");
+            for at in 0..length {
+                let mut bytes = vec![0u8; length];
+                bytes[at] = 0x80;
+                if at > 0 {
+                    bytes[at / 2] = 1;
+                }
+                assert_eq!(nonzero_end(&bytes), at + 1, "length {length}, last at {at}");
+            }
+        }
+    }
+
+    /// Reads `bytes` as a WAL, told that its zeros begin at `known_zeros_from` (or not told).
+    fn events(bytes: &[u8], known_zeros_from: Option<u64>) -> Vec<LogEvent> {
+        let shared: FileBytes = Arc::new(bytes.to_vec());
+        match LogReader::from_shared_with("test.wal", shared, LogFileKind::Wal, known_zeros_from)
+        {
+            Ok(reader) => reader.collect(),
+            Err(error) => vec![LogEvent::TornTail {
+                offset: u64::MAX,
+                reason: error.to_string(),
+            }],
+        }
+    }
+
+    #[test]
+    fn a_file_system_that_knows_where_the_zeros_begin_changes_no_event() {
+        let records: Vec<Vec<u8>> = (0..40u8).map(|i| vec![i + 1; 300 * usize::from(i)]).collect();
+        let log = crate::log::encode_log(LogFileKind::Wal, &records);
+        let mut cases: Vec<(&str, Vec<u8>)> = Vec::new();
+        cases.push(("intact", log.clone()));
+        let mut torn = log.clone();
+        torn.truncate(log.len() - 100);
+        cases.push(("torn at the end", torn));
+        let mut flipped = log.clone();
+        flipped[20_000] ^= 0x10;
+        cases.push(("damaged in the middle", flipped));
+        let mut hole = log.clone();
+        hole[40_000..44_096].fill(0);
+        cases.push(("a zeroed page in the middle", hole));
+        cases.push(("header only", log[..FILE_HEADER_SIZE].to_vec()));
+        for (name, mut bytes) in cases {
+            // Preallocated: zeros up to a whole number of blocks past the data.
+            let data_end = bytes.len();
+            bytes.resize((data_end / BLOCK_SIZE + 4) * BLOCK_SIZE, 0);
+            let unhinted = events(&bytes, None);
+            let exact = nonzero_end(&bytes) as u64;
+            for hint in [exact, exact + 1, exact.next_multiple_of(4096), bytes.len() as u64, u64::MAX] {
+                assert_eq!(events(&bytes, Some(hint)), unhinted, "{name}, zeros from {hint}");
+            }
+        }
+    }
 }

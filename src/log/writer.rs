@@ -27,14 +27,6 @@ use crate::vfs::{FileSync, FileSystem, OsFileSystem, WritableFile};
 /// does not pin its memory for the life of the writer.
 const RETAINED_BUFFER_CAPACITY: usize = 1024 * 1024;
 
-/// The size of the zero-filled chunks written by [`LogWriter::create_preallocated`].
-///
-/// Small on purpose: Linux caches a file in folios as large as the writes that created them, and
-/// each later small write into a large folio walks all of its blocks. Measured on ext4 (kernel
-/// 6.18), a 130-byte record written over 1 MiB chunks of zeros took 1.5–2.0 µs, over 16 KiB
-/// chunks 0.43–0.48 µs, the same as appending to an empty file.
-const PREALLOCATION_CHUNK_SIZE: usize = 16 * 1024;
-
 /// Appends records to a log file (a write-ahead log or a manifest).
 #[derive(Debug)]
 pub struct LogWriter {
@@ -67,14 +59,18 @@ impl LogWriter {
         Ok(writer)
     }
 
-    /// Creates (or truncates) the log file at `path`, fills it with zeros up to `bytes` (rounded
-    /// up to a whole number of blocks, at least one), writes the file header over the first of
-    /// them and syncs it all; later records overwrite the zeros after the header.
+    /// Creates (or truncates) the log file at `path`, preallocates it with zeros up to `bytes`
+    /// (rounded up to a whole number of blocks, at least one; [`WritableFile::preallocate`]:
+    /// the operating system's file system reserves the space without writing the zeros),
+    /// writes the file header over the first of them and syncs it all; later records overwrite
+    /// the zeros after the header.
     ///
     /// Overwriting preallocated bytes in place makes each later [`sync`](Self::sync) cheaper
     /// than syncing an append, because the file size and block map do not change. Readers treat
     /// the zeros after the last record as a clean end. Records that outgrow the preallocation
-    /// simply extend the file. As with [`create`](Self::create), the caller syncs the directory.
+    /// simply extend the file. The reserved space also means that a full disk does not fail a
+    /// write within the preallocation. As with [`create`](Self::create), the caller syncs the
+    /// directory.
     pub fn create_preallocated(path: &Path, kind: LogFileKind, bytes: u64) -> Result<Self> {
         Self::create_preallocated_on(&OsFileSystem, path, kind, bytes)
     }
@@ -88,8 +84,8 @@ impl LogWriter {
     ) -> Result<Self> {
         let mut file = open_for_writing(file_system, path)?;
         let length = preallocated_length(bytes);
-        write_zeros(file.as_mut(), length).map_err(|error| Error::io(path, error))?;
-        file.seek(0).map_err(|error| Error::io(path, error))?;
+        file.preallocate(length)
+            .map_err(|error| Error::io(path, error))?;
         let mut writer = LogWriter::new(file, path, kind);
         writer.write_file_header()?;
         // The header is synced with the zeros: after a power loss a preallocated log always has
@@ -230,17 +226,6 @@ fn open_for_writing(file_system: &dyn FileSystem, path: &Path) -> Result<Box<dyn
 pub fn preallocated_length(bytes: u64) -> u64 {
     let block = BLOCK_SIZE as u64;
     bytes.div_ceil(block).max(1).saturating_mul(block)
-}
-
-fn write_zeros(file: &mut dyn WritableFile, length: u64) -> std::io::Result<()> {
-    let chunk = vec![0u8; PREALLOCATION_CHUNK_SIZE];
-    let mut remaining = length;
-    while remaining > 0 {
-        let step = remaining.min(chunk.len() as u64) as usize;
-        file.write_all(&chunk[..step])?;
-        remaining -= step as u64;
-    }
-    Ok(())
 }
 
 /// Appends to `out` the bytes of one record written at file offset `offset` (the logical end of

@@ -135,6 +135,57 @@ pub trait WritableFile: Send + Debug {
     fn sync_handle(&self) -> io::Result<Option<Arc<dyn FileSync>>> {
         Ok(None)
     }
+    /// Preallocates a file that [`FileSystem::create`] has just returned, before anything was
+    /// written to it: afterwards the file is `length` bytes long, every byte reads as zero, the
+    /// disk space for all of them is reserved (a later write within them does not fail for
+    /// lack of space), and the position is 0. Durable, like any length, once
+    /// [`sync_all`](Self::sync_all) returns. The engine preallocates each write-ahead log this
+    /// way (FORMAT.md 4.4).
+    ///
+    /// The default writes the zeros, in chunks, and seeks back to 0: correct for any file, but
+    /// each byte is written twice (once as a zero). [`OsFileSystem`](super::OsFileSystem)
+    /// reserves the space with Linux's `fallocate` instead, which writes no data, and falls
+    /// back to the zeros where the file system does not support it.
+    ///
+    /// ```
+    /// use shaledb::vfs::{FileSystem, OsFileSystem};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("000001.wal");
+    /// let mut file = OsFileSystem.create(&path)?;
+    /// file.preallocate(64 << 10)?;
+    /// file.write_all(b"header")?; // at offset 0, over the zeros
+    /// file.sync_all()?;
+    /// let bytes = std::fs::read(&path)?;
+    /// assert_eq!(bytes.len(), 64 << 10);
+    /// assert_eq!(&bytes[..6], b"header");
+    /// assert!(bytes[6..].iter().all(|&byte| byte == 0));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    fn preallocate(&mut self, length: u64) -> io::Result<()> {
+        write_zeros(self, length)?;
+        self.seek(0)
+    }
+}
+
+/// The size of the zero-filled chunks the default [`WritableFile::preallocate`] writes.
+///
+/// Small on purpose: Linux caches a file in folios as large as the writes that created them, and
+/// each later small write into a large folio walks all of its blocks. Measured on ext4 (kernel
+/// 6.18), a 130-byte record written over 1 MiB chunks of zeros took 1.5–2.0 µs, over 16 KiB
+/// chunks 0.43–0.48 µs, the same as appending to an empty file.
+const PREALLOCATION_CHUNK_SIZE: usize = 16 * 1024;
+
+/// Writes `length` zero bytes to `file` at its position, in chunks.
+pub(crate) fn write_zeros(file: &mut (impl WritableFile + ?Sized), length: u64) -> io::Result<()> {
+    let chunk = vec![0u8; PREALLOCATION_CHUNK_SIZE];
+    let mut remaining = length;
+    while remaining > 0 {
+        let step = remaining.min(chunk.len() as u64) as usize;
+        file.write_all(&chunk[..step])?;
+        remaining -= step as u64;
+    }
+    Ok(())
 }
 
 /// Syncs a file from any thread while its [`WritableFile`] goes on writing; see
@@ -432,6 +483,34 @@ pub trait FileSystem: Send + Sync + Debug {
     /// ```
     fn hard_link(&self, from: &Path, to: &Path) -> io::Result<()> {
         copy_file(self, from, to).map(|_| ())
+    }
+
+    /// An offset from which the file at `path` is known to read as zeros **without reading
+    /// it** (for example, where its last run of holes or unwritten preallocated space begins),
+    /// or `None` when the file system cannot tell cheaply, which is the default. Never less
+    /// than the end of a byte that may be non-zero: a reader skips the bytes from there on as
+    /// zeros. Opening uses it to find the end of a preallocated write-ahead log without faulting
+    /// in its unused, reserved tail (FORMAT.md 4.4); the caller promises that nobody writes the
+    /// file meanwhile, as for [`map`](Self::map).
+    ///
+    /// ```
+    /// use shaledb::vfs::{FileSystem, OsFileSystem};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("000001.wal");
+    /// let mut file = OsFileSystem.create(&path)?;
+    /// file.preallocate(1 << 20)?;
+    /// file.write_all(&[7u8; 100])?;
+    /// file.sync_all()?;
+    /// if let Some(zeros_from) = OsFileSystem.zeros_from(&path)? {
+    ///     // At or past the data, at most the file's length (the file system's granularity).
+    ///     assert!((100..=1 << 20).contains(&zeros_from));
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    fn zeros_from(&self, path: &Path) -> io::Result<Option<u64>> {
+        let _ = path;
+        Ok(None)
     }
 }
 

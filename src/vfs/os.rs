@@ -55,6 +55,102 @@ impl WritableFile for OsWritableFile {
             file: self.file.try_clone()?,
         })))
     }
+
+    /// Reserves the space with `fallocate` (mode 0: the file's length becomes `length`, the new
+    /// blocks are allocated as unwritten extents that read as zeros), so that no zero byte is
+    /// written; where the file system has no `fallocate`, writes the zeros instead.
+    fn preallocate(&mut self, length: u64) -> io::Result<()> {
+        match fallocate(&self.file, length) {
+            Ok(()) => Ok(()),
+            Err(error) if fallocate_unsupported(&error) => {
+                let zeros = super::file_system::write_zeros(self, length);
+                zeros.and_then(|()| self.seek(0))
+            }
+            Err(error) => Err(error),
+        }
+    }
+}
+
+/// Allocates the first `length` bytes of `file` with Linux's `fallocate(2)`, mode 0.
+#[cfg(target_os = "linux")]
+fn fallocate(file: &File, length: u64) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let length = libc::off_t::try_from(length)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "preallocation too large"))?;
+    loop {
+        // SAFETY: `fallocate` reads no memory of ours; the descriptor is open for writing for
+        // the life of `file`, which this call borrows.
+        let result = unsafe { libc::fallocate(file.as_raw_fd(), 0, 0, length) };
+        if result == 0 {
+            return Ok(());
+        }
+        let error = io::Error::last_os_error();
+        if error.kind() != io::ErrorKind::Interrupted {
+            return Err(error);
+        }
+    }
+}
+
+/// Elsewhere there is no `fallocate`: the caller writes the zeros.
+#[cfg(not(target_os = "linux"))]
+fn fallocate(_file: &File, _length: u64) -> io::Result<()> {
+    Err(io::Error::from(io::ErrorKind::Unsupported))
+}
+
+/// Most data runs [`data_end`] walks before it gives up (a file this fragmented is not one of
+/// ours to skip the tail of).
+#[cfg(target_os = "linux")]
+const DATA_RUNS_MAX: u32 = 1 << 16;
+
+/// The end of the last run of data of `file` (every byte after it is a hole, reading as zero),
+/// or `None` where the file system does not report holes.
+#[cfg(target_os = "linux")]
+fn data_end(file: &File) -> io::Result<Option<u64>> {
+    use std::os::fd::AsRawFd;
+    let descriptor = file.as_raw_fd();
+    let mut position: libc::off_t = 0;
+    let mut end: libc::off_t = 0;
+    for _ in 0..DATA_RUNS_MAX {
+        // SAFETY: `lseek` reads no memory of ours; the descriptor is open for the life of
+        // `file`, which this call borrows.
+        let data = unsafe { libc::lseek(descriptor, position, libc::SEEK_DATA) };
+        if data < 0 {
+            let error = io::Error::last_os_error();
+            return match error.raw_os_error() {
+                // No data at or after `position`: the rest is a hole.
+                Some(libc::ENXIO) => Ok(u64::try_from(end).ok()),
+                Some(libc::EINVAL | libc::EOPNOTSUPP) => Ok(None),
+                _ => Err(error),
+            };
+        }
+        // SAFETY: as above.
+        let hole = unsafe { libc::lseek(descriptor, data, libc::SEEK_HOLE) };
+        if hole < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if hole <= data {
+            return Ok(None);
+        }
+        end = hole;
+        position = hole;
+    }
+    Ok(None)
+}
+
+/// Elsewhere holes are not asked for: readers read the whole file.
+#[cfg(not(target_os = "linux"))]
+fn data_end(_file: &File) -> io::Result<Option<u64>> {
+    Ok(None)
+}
+
+/// Whether `fallocate` failed because the file system (or platform) does not support it, as
+/// opposed to a real failure such as a full disk.
+fn fallocate_unsupported(error: &io::Error) -> bool {
+    #[cfg(target_os = "linux")]
+    if error.raw_os_error() == Some(libc::EOPNOTSUPP) {
+        return true;
+    }
+    error.kind() == io::ErrorKind::Unsupported
 }
 
 /// A duplicate of a writable file's descriptor: `fdatasync` on it syncs the same file, and may
@@ -160,6 +256,13 @@ impl FileSystem for OsFileSystem {
         std::fs::hard_link(from, to)
     }
 
+    /// Where the file's last hole begins, by `lseek` with `SEEK_DATA` and `SEEK_HOLE`: on ext4
+    /// and XFS a reserved (unwritten) extent that the page cache holds nothing of is a hole, so
+    /// the unused tail of a preallocated log is found without reading it.
+    fn zeros_from(&self, path: &Path) -> io::Result<Option<u64>> {
+        data_end(&File::open(path)?)
+    }
+
     fn lock(&self, path: &Path) -> io::Result<Box<dyn FileLock>> {
         let file = OpenOptions::new()
             .create(true)
@@ -183,6 +286,36 @@ mod tests {
     use super::*;
     use std::os::unix::fs::MetadataExt;
     use std::path::Path;
+
+    #[test]
+    fn zeros_from_is_never_before_a_non_zero_byte_and_skips_reserved_space() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("000001.wal");
+        let mut file = OsFileSystem.create(&path).unwrap();
+        file.preallocate(4 << 20).unwrap();
+        file.write_all(&[7u8; 100]).unwrap();
+        // Data after a stretch of reserved space: a hole in the middle is not the end.
+        file.seek(2 << 20).unwrap();
+        file.write_all(&[9u8; 10]).unwrap();
+        file.sync_all().unwrap();
+        drop(file);
+        let bytes = std::fs::read(&path).unwrap();
+        let last_non_zero = bytes.iter().rposition(|&byte| byte != 0).unwrap() + 1;
+        assert_eq!(last_non_zero, (2 << 20) + 10);
+        match OsFileSystem.zeros_from(&path).unwrap() {
+            Some(zeros_from) => {
+                assert!(zeros_from >= last_non_zero as u64, "{zeros_from}");
+                assert!(zeros_from <= bytes.len() as u64, "{zeros_from}");
+            }
+            None => eprintln!("this file system reports no holes"),
+        }
+        // A file written to its end has no zeros to skip.
+        let full = dir.path().join("full");
+        std::fs::write(&full, vec![1u8; 10_000]).unwrap();
+        if let Some(zeros_from) = OsFileSystem.zeros_from(&full).unwrap() {
+            assert_eq!(zeros_from, 10_000);
+        }
+    }
 
     /// A file system written before `hard_link` existed: it keeps the trait's default.
     #[derive(Debug)]

@@ -1,5 +1,6 @@
 //! The format-level workloads of `shale bench` (`sstable`: build, lookups, scans of one table;
-//! `log`: appends with and without fdatasync, replay; `fsync`: the disk's fdatasync rate), one
+//! `log`: appends with and without fdatasync, replay; `fsync`: the disk's fdatasync rate over
+//! written zeros and over a preallocation as the engine makes one), one
 //! function per timed loop. Their keys and values come from [`keys`](super::keys), as every
 //! workload's do.
 //!
@@ -54,6 +55,11 @@ pub fn run_log(config: &BenchConfig, dir: &Path) -> Result<(), CliError> {
     row(
         config,
         &log_append_synced(config, &dir.join("000004.wal"), true)?,
+        None,
+    )?;
+    row(
+        config,
+        &overwrite_synced(config, &dir.join("zeros.dat"))?,
         None,
     )?;
     row(config, &log_replay(config, &log_path)?, None)
@@ -224,7 +230,8 @@ pub fn log_append(config: &BenchConfig, path: &Path) -> Result<Measurement, CliE
 }
 
 /// Appends `config.sync_num` records with an `fdatasync` after each, to a fresh file or to
-/// one preallocated with zeros (the preallocation itself is not timed).
+/// one preallocated as the engine preallocates its write-ahead logs (the space reserved with
+/// `fallocate`, the zeros not written; the preallocation itself is not timed).
 pub fn log_append_synced(
     config: &BenchConfig,
     path: &Path,
@@ -258,6 +265,46 @@ pub fn log_append_synced(
         elapsed,
         latency: None,
         note: format!("{fsyncs_per_second:.0} fsyncs/s, one per record"),
+    })
+}
+
+/// The disk's own rate of overwrites + `fdatasync` of a file whose zeros were written and
+/// synced first (not timed), as write-ahead logs were preallocated before they were reserved
+/// with `fallocate`: `config.sync_num` writes of `value_size` bytes, each synced. Plain file
+/// I/O, no log framing: the cheapest synced write the disk offers.
+pub fn overwrite_synced(config: &BenchConfig, path: &Path) -> Result<Measurement, CliError> {
+    use std::io::{Seek, SeekFrom, Write};
+    let failed = |error: std::io::Error| CliError::Failed(format!("{}: {error}", path.display()));
+    let values = ValuePool::new(config.value_size);
+    let length = config.sync_num * config.value_size as u64;
+    let mut file = std::fs::File::create(path).map_err(failed)?;
+    let chunk = vec![0u8; 16 << 10];
+    let mut remaining = length;
+    while remaining > 0 {
+        let step = remaining.min(chunk.len() as u64) as usize;
+        file.write_all(&chunk[..step]).map_err(failed)?;
+        remaining -= step as u64;
+    }
+    file.sync_all().map_err(failed)?;
+    file.seek(SeekFrom::Start(0)).map_err(failed)?;
+    let (result, elapsed) = time(|| -> Result<(), CliError> {
+        for index in 0..config.sync_num {
+            file.write_all(values.value(index)).map_err(failed)?;
+            file.sync_data().map_err(failed)?;
+        }
+        Ok(())
+    });
+    result?;
+    drop(file);
+    std::fs::remove_file(path).map_err(failed)?;
+    let fsyncs_per_second = config.sync_num as f64 / elapsed.as_secs_f64().max(1e-9);
+    Ok(Measurement {
+        name: "overwrite of written zeros + fdatasync".into(),
+        operations: config.sync_num,
+        bytes: config.sync_num * config.value_size as u64,
+        elapsed,
+        latency: None,
+        note: format!("{fsyncs_per_second:.0} fsyncs/s, one per write"),
     })
 }
 

@@ -138,11 +138,15 @@ impl Bench<'_> {
             Workload::Seekdeleted => range_deletes::run(config, self.scratch),
             Workload::Sstable => formats::run_sstable(config, self.scratch),
             Workload::Log => formats::run_log(config, self.scratch),
-            Workload::Fsync => report::row(
-                config,
-                &formats::log_append_synced(config, &self.scratch.join("fsync.wal"), true)?,
-                None,
-            ),
+            Workload::Fsync => {
+                let zeros = formats::overwrite_synced(config, &self.scratch.join("fsync.dat"))?;
+                report::row(config, &zeros, None)?;
+                report::row(
+                    config,
+                    &formats::log_append_synced(config, &self.scratch.join("fsync.wal"), true)?,
+                    None,
+                )
+            }
         }
     }
 
