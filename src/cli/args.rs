@@ -160,6 +160,9 @@ pub enum Workload {
     Batchwriter,
     /// A full compact_range of the current database: exact space amplification.
     Compact,
+    /// YCSB core workloads A-F on a fresh database loaded with num records: scrambled
+    /// zipfian 0.99 (D: latest), from 1 and 4 client threads (or --threads), unsynced.
+    Ycsb,
     /// The SSTable format alone: build, point lookups, scans forward and backward.
     Sstable,
     /// The log format alone: appends with and without fdatasync, replay.
@@ -249,6 +252,9 @@ pub struct BenchArgs {
     #[arg(long, value_name = "LIST", value_enum, value_delimiter = ',',
           default_value = DEFAULT_WORKLOADS, hide_default_value = true)]
     pub workloads: Vec<Workload>,
+    /// Operations of each YCSB core workload (split over the client threads). Default: num.
+    #[arg(long, value_name = "N", value_parser = parse_count)]
+    pub ycsb_operations: Option<u64>,
     /// Commit policy of fillsync.
     #[arg(long, value_enum, default_value = "adaptive")]
     pub policy: PolicyChoice,
@@ -265,7 +271,7 @@ pub struct BenchArgs {
     /// Run the workloads on shaledb and on each peer engine of this build (fjall with the
     /// `compare` feature, RocksDB with `compare-rocksdb`), interleaved, with the same settings,
     /// and print the ratios and each engine's peak memory. Runs fillseq, fillrandom, overwrite, readrandom, readmissing,
-    /// seekrandom, multiget, fillsync and fillbatch by default.
+    /// seekrandom, multiget, fillsync and fillbatch by default, and ycsb on request.
     #[arg(long)]
     pub compare: bool,
     /// Print one JSON object per workload instead of the table (no progress bars).

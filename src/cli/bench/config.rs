@@ -32,6 +32,8 @@ pub struct BenchConfig {
     pub threads_given: bool,
     /// Synced operations of fillsync and of the synced log workloads.
     pub sync_num: u64,
+    /// Operations of each YCSB core workload.
+    pub ycsb_operations: u64,
     /// The workloads, in the order they run.
     pub workloads: Vec<Workload>,
     /// Commit policies of fillsync.
@@ -76,6 +78,7 @@ impl BenchConfig {
             sync_num: arguments
                 .sync_num
                 .unwrap_or_else(|| (num / SYNC_NUM_DIVISOR).clamp(1, SYNC_NUM_DEFAULT_MAX)),
+            ycsb_operations: arguments.ycsb_operations.unwrap_or(num),
             workloads,
             policy: arguments.policy,
             strategy: arguments.strategy,
