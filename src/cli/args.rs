@@ -237,9 +237,9 @@ pub struct BenchArgs {
     /// Key size in bytes (zero-padded decimal numbers).
     #[arg(long, value_name = "B", default_value = "16", value_parser = parse_key_size)]
     pub key_size: u64,
-    /// Threads of fillsync, fillbatch and readrandom; a comma-separated list gives one row per
-    /// count (1,4,16,64). Default: 4; with --compare, 16,64 for fillsync, 1,4 for fillbatch and
-    /// 1 for readrandom.
+    /// Threads of fillsync, fillbatch, readrandom and ycsb; a comma-separated list gives one row
+    /// per count (1,4,16,64). Default: 4; 1,4 for ycsb; with --compare, 16,64 for fillsync, 1,4
+    /// for fillbatch and 1 for readrandom.
     #[arg(long, value_name = "T", value_delimiter = ',',
           value_parser = clap::value_parser!(u64).range(1..=256))]
     pub threads: Vec<u64>,

@@ -26,7 +26,7 @@ pub struct BenchConfig {
     pub key_size: usize,
     /// Value size in bytes, also the log record size.
     pub value_size: usize,
-    /// Thread counts of fillsync, fillbatch and readrandom: one row each.
+    /// Thread counts of fillsync, fillbatch, readrandom and ycsb: one row each.
     pub threads: Vec<u64>,
     /// Whether `--threads` was given (else `--compare` picks its own counts per workload).
     pub threads_given: bool,

@@ -276,9 +276,9 @@ struct Client<'a> {
     workload: &'a CoreWorkload,
     values: ValuePool,
     sequence: InsertSequence,
-    /// The zipfian's items: the records, plus twice the inserts expected (as the reference
-    /// client sizes it), so that inserted records can be drawn too.
-    zipfian_items: u64,
+    /// The request distribution every thread starts from a copy of (built before the timed
+    /// loop: the latest distribution sums ζ over every record).
+    chooser: Chooser,
     /// The hashes of the records present when the run began, sorted: how many follow a key.
     sorted_hashes: Vec<u64>,
 }
@@ -308,7 +308,14 @@ pub fn run(
         workload,
         values: ValuePool::new(config.value_size),
         sequence: InsertSequence::new(records),
-        zipfian_items: records + expected_inserts,
+        // The zipfian's items: the records, plus twice the inserts expected (as the reference
+        // client sizes it), so that inserted records can be drawn too.
+        chooser: match workload.distribution {
+            RequestDistribution::Zipfian => {
+                Chooser::Zipfian(ScrambledZipfian::new(records + expected_inserts))
+            }
+            RequestDistribution::Latest => Chooser::Latest(SkewedLatest::new(records)),
+        },
         sorted_hashes,
     };
     let name = format!("ycsb {}, {threads} threads", workload.letter);
@@ -376,6 +383,7 @@ fn note(workload: &CoreWorkload, tally: &Tally) -> String {
 }
 
 /// Chooses the records of one client thread's operations.
+#[derive(Debug, Clone)]
 enum Chooser {
     Zipfian(ScrambledZipfian),
     Latest(SkewedLatest),
@@ -445,14 +453,7 @@ impl Client<'_> {
     ) -> Result<Tally, CliError> {
         let mut random =
             SplitMix64::new(KEY_SEED ^ (u64::from(self.workload.letter) << 32) ^ thread);
-        let mut chooser = match self.workload.distribution {
-            RequestDistribution::Zipfian => {
-                Chooser::Zipfian(ScrambledZipfian::new(self.zipfian_items))
-            }
-            RequestDistribution::Latest => {
-                Chooser::Latest(SkewedLatest::new(self.sequence.records()))
-            }
-        };
+        let mut chooser = self.chooser.clone();
         let mut buffer = [0u8; KEY_BYTES];
         let mut tally = Tally::default();
         let entry_bytes = (KEY_BYTES + self.config.value_size) as u64;
