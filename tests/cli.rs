@@ -263,6 +263,28 @@ fn bench_ycsb_runs_the_load_and_the_six_core_workloads_at_each_thread_count() {
     assert!(stdout.contains("readrandom, 2 threads"), "{stdout}");
     assert!(stdout.contains("reads all found"), "{stdout}");
     assert!(stdout.contains("entries each"), "{stdout}");
+
+    let stdout = shale_ok(&[
+        "bench",
+        "--num",
+        "500",
+        "--threads",
+        "2",
+        "--workloads",
+        "ycsb",
+        "--ycsb-workloads",
+        "f,d",
+    ]);
+    let rows: Vec<&str> = stdout
+        .lines()
+        .filter(|line| line.starts_with("ycsb "))
+        .map(|line| line.split("  ").next().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        rows,
+        ["ycsb load", "ycsb D, 2 threads", "ycsb F, 2 threads"],
+        "{stdout}"
+    );
 }
 
 #[cfg(feature = "compare")]

@@ -255,6 +255,10 @@ pub struct BenchArgs {
     /// Operations of each YCSB core workload (split over the client threads). Default: num.
     #[arg(long, value_name = "N", value_parser = parse_count)]
     pub ycsb_operations: Option<u64>,
+    /// Comma-separated YCSB core workloads to run after the load (say, to profile one).
+    #[arg(long, value_name = "LETTERS", value_delimiter = ',', default_value = "A,B,C,D,E,F",
+          value_parser = parse_ycsb_letter)]
+    pub ycsb_workloads: Vec<char>,
     /// Commit policy of fillsync.
     #[arg(long, value_enum, default_value = "adaptive")]
     pub policy: PolicyChoice,
@@ -311,6 +315,13 @@ fn parse_cache_size(text: &str) -> Result<u64, String> {
     parse_number(text, 0, 64 << 30)
 }
 
+fn parse_ycsb_letter(text: &str) -> Result<char, String> {
+    match text.to_ascii_uppercase().as_str() {
+        letter @ ("A" | "B" | "C" | "D" | "E" | "F") => Ok(letter.chars().next().unwrap_or('A')),
+        _ => Err(format!("'{text}' is not a YCSB core workload (A to F)")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -326,5 +337,12 @@ mod tests {
         assert_eq!(parse_count("1_000"), Ok(1000));
         assert!(parse_count("0").is_err());
         assert!(parse_count("lots").is_err());
+    }
+
+    #[test]
+    fn ycsb_letters_are_a_to_f_in_either_case() {
+        assert_eq!(parse_ycsb_letter("f"), Ok('F'));
+        assert!(parse_ycsb_letter("G").is_err());
+        assert!(parse_ycsb_letter("AB").is_err());
     }
 }

@@ -127,7 +127,7 @@ impl Compare<'_> {
         report::rows(config, Workload::Ycsb, &turns)?;
         let mut records = config.num;
         for threads in ycsb::thread_counts(config) {
-            for workload in &ycsb::CORE_WORKLOADS {
+            for workload in ycsb::selected(config) {
                 let after = Cell::new(None);
                 let turns = self.round(false, workload.has_writes(), &|engine| {
                     let run = ycsb::run(config, engine, workload, records, threads)?;

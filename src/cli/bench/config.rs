@@ -34,6 +34,8 @@ pub struct BenchConfig {
     pub sync_num: u64,
     /// Operations of each YCSB core workload.
     pub ycsb_operations: u64,
+    /// The YCSB core workloads to run, by letter, in the order A to F.
+    pub ycsb_workloads: Vec<char>,
     /// The workloads, in the order they run.
     pub workloads: Vec<Workload>,
     /// Commit policies of fillsync.
@@ -79,6 +81,7 @@ impl BenchConfig {
                 .sync_num
                 .unwrap_or_else(|| (num / SYNC_NUM_DIVISOR).clamp(1, SYNC_NUM_DEFAULT_MAX)),
             ycsb_operations: arguments.ycsb_operations.unwrap_or(num),
+            ycsb_workloads: arguments.ycsb_workloads.clone(),
             workloads,
             policy: arguments.policy,
             strategy: arguments.strategy,

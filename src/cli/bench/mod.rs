@@ -282,7 +282,7 @@ impl Bench<'_> {
         let engine = ShaleEngine::new(Arc::clone(db));
         let mut records = config.num;
         for threads in ycsb::thread_counts(config) {
-            for workload in &ycsb::CORE_WORKLOADS {
+            for workload in ycsb::selected(config) {
                 let run = ycsb::run(config, &engine, workload, records, threads)?;
                 records = run.records;
                 if workload.has_writes() {

@@ -174,6 +174,13 @@ impl Iterator for OperationMix {
     }
 }
 
+/// The core workloads `--ycsb-workloads` selects, in the order A to F.
+pub fn selected(config: &BenchConfig) -> impl Iterator<Item = &'static CoreWorkload> + '_ {
+    CORE_WORKLOADS
+        .iter()
+        .filter(|workload| config.ycsb_workloads.contains(&workload.letter))
+}
+
 /// The client threads a run uses: `--threads` if given, else 1 and 4.
 pub fn thread_counts(config: &BenchConfig) -> Vec<u64> {
     if config.threads_given {
