@@ -17,7 +17,8 @@
 //! writes, on what the load and the workloads before it left (D and E add records).
 //!
 //! Keys are the reference client's (its default `insertorder=hashed`): record `n` is `user`
-//! followed by [`fnv_hash64`]`(n)` in decimal, here zero-padded to 19 digits so that every key
+//! followed by [`fnv_hash64`]`(n)` in decimal, here zero-padded to 19 digits (the reference
+//! client pads to one digit by default, so its keys run from 5 to 23 bytes) so that every key
 //! has 23 bytes and key order is the hashes' order; loading records in number order therefore
 //! writes keys in a random order, and inserts land all over the key space. (The benchmark's
 //! `KeyMaker` keys would make the load a sequential fill and every insert an append, which is
@@ -30,7 +31,8 @@
 //! end of the key space, at least the records present when the workload began that follow its
 //! key; the inserts must be as many as the operation mix drew. The operation mix of each thread
 //! comes from its own seeded generator, apart from the keys' generator, so every engine runs
-//! the same number of each operation whatever the timing.
+//! the same number of each operation whatever the timing. Latency is per operation; a
+//! read-modify-write (a `get`, then a `put` of the same key) is one, as YCSB counts it.
 
 use shaledb::stats::Histogram;
 
