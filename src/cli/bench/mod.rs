@@ -283,13 +283,22 @@ impl Bench<'_> {
         let mut records = config.num;
         for threads in ycsb::thread_counts(config) {
             for workload in ycsb::selected(config) {
-                let run = ycsb::run(config, &engine, workload, records, threads)?;
+                let before = db.stats();
+                let mut run = ycsb::run(config, &engine, workload, records, threads)?;
+                let after = db.stats();
                 records = run.records;
                 if workload.has_writes() {
                     let spinner = progress::Progress::spinner(config, "flush + compaction");
                     engine.settle()?;
                     spinner.finish();
                 }
+                let hits = after.cache_hits - before.cache_hits;
+                let lookups = hits + after.cache_misses - before.cache_misses;
+                run.measurement.note = format!(
+                    "{}; block cache {:.0}% hits",
+                    run.measurement.note,
+                    100.0 * hits as f64 / lookups.max(1) as f64
+                );
                 report::row(config, &run.measurement, None)?;
             }
         }
