@@ -221,6 +221,103 @@ fn bench_compare_runs_each_workload_on_shaledb_and_fjall() {
     }
 }
 
+/// The rows of `--workloads ycsb --threads 1,2`: the load, then A to F at each thread count.
+fn ycsb_rows() -> Vec<String> {
+    let mut rows = vec!["ycsb load".to_string()];
+    for threads in [1, 2] {
+        for letter in ['A', 'B', 'C', 'D', 'E', 'F'] {
+            rows.push(format!("ycsb {letter}, {threads} threads"));
+        }
+    }
+    rows
+}
+
+#[test]
+fn bench_ycsb_runs_the_load_and_the_six_core_workloads_at_each_thread_count() {
+    let stdout = shale_ok(&[
+        "bench",
+        "--num",
+        "2_000",
+        "--ycsb-operations",
+        "3_000",
+        "--threads",
+        "1,2",
+        "--write-buffer-size",
+        "65536",
+        "--workloads",
+        "ycsb,readrandom",
+    ]);
+    let lines: Vec<&str> = stdout.lines().collect();
+    let mut previous = 0;
+    for (index, name) in ycsb_rows().iter().enumerate() {
+        let at = lines
+            .iter()
+            .position(|line| line.starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no row for {name:?} in:\n{stdout}"));
+        assert!(at > previous, "{name} out of order in:\n{stdout}");
+        previous = at;
+        let operations = if index == 0 { " 2000 " } else { " 3000 " };
+        assert!(lines[at].contains(operations), "{}", lines[at]);
+    }
+    // Readrandom ran first, on its own fillseq; the reads of every workload were checked.
+    assert!(stdout.contains("readrandom, 2 threads"), "{stdout}");
+    assert!(stdout.contains("reads all found"), "{stdout}");
+    assert!(stdout.contains("entries each"), "{stdout}");
+
+    let stdout = shale_ok(&[
+        "bench",
+        "--num",
+        "500",
+        "--threads",
+        "2",
+        "--workloads",
+        "ycsb",
+        "--ycsb-workloads",
+        "f,d",
+    ]);
+    let rows: Vec<&str> = stdout
+        .lines()
+        .filter(|line| line.starts_with("ycsb "))
+        .map(|line| line.split("  ").next().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        rows,
+        ["ycsb load", "ycsb D, 2 threads", "ycsb F, 2 threads"],
+        "{stdout}"
+    );
+}
+
+#[cfg(feature = "compare")]
+#[test]
+fn bench_compare_runs_ycsb_on_shaledb_and_fjall() {
+    let stdout = shale_ok(&[
+        "bench",
+        "--compare",
+        "--num",
+        "2_000",
+        "--ycsb-operations",
+        "2_000",
+        "--threads",
+        "1,2",
+        "--write-buffer-size",
+        "65536",
+        "--workloads",
+        "ycsb",
+    ]);
+    let lines: Vec<&str> = stdout.lines().collect();
+    for name in ycsb_rows() {
+        let index = lines
+            .iter()
+            .position(|line| line.starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no round for {name:?} in:\n{stdout}"));
+        let (shaledb, fjall) = (lines[index], lines[index + 1]);
+        assert!(shaledb.contains(" shaledb "), "{name}: {shaledb}");
+        assert!(fjall.trim_start().starts_with("fjall "), "{name}: {fjall}");
+        let has_target = fjall.contains(" 1.2x");
+        assert_eq!(has_target, name != "ycsb load", "{name}: {fjall}");
+    }
+}
+
 #[cfg(not(feature = "compare"))]
 #[test]
 fn bench_compare_without_the_feature_says_how_to_build_it() {

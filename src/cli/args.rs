@@ -160,6 +160,9 @@ pub enum Workload {
     Batchwriter,
     /// A full compact_range of the current database: exact space amplification.
     Compact,
+    /// YCSB core workloads A-F on a fresh database loaded with num records: scrambled
+    /// zipfian 0.99 (D: latest), from 1 and 4 client threads (or --threads), unsynced.
+    Ycsb,
     /// The SSTable format alone: build, point lookups, scans forward and backward.
     Sstable,
     /// The log format alone: appends with and without fdatasync, replay.
@@ -235,9 +238,9 @@ pub struct BenchArgs {
     /// Key size in bytes (zero-padded decimal numbers).
     #[arg(long, value_name = "B", default_value = "16", value_parser = parse_key_size)]
     pub key_size: u64,
-    /// Threads of fillsync, fillbatch and readrandom; a comma-separated list gives one row per
-    /// count (1,4,16,64). Default: 4; with --compare, 16,64 for fillsync, 1,4 for fillbatch and
-    /// 1 for readrandom.
+    /// Threads of fillsync, fillbatch, readrandom and ycsb; a comma-separated list gives one row
+    /// per count (1,4,16,64). Default: 4; 1,4 for ycsb; with --compare, 16,64 for fillsync, 1,4
+    /// for fillbatch and 1 for readrandom.
     #[arg(long, value_name = "T", value_delimiter = ',',
           value_parser = clap::value_parser!(u64).range(1..=256))]
     pub threads: Vec<u64>,
@@ -250,6 +253,13 @@ pub struct BenchArgs {
     #[arg(long, value_name = "LIST", value_enum, value_delimiter = ',',
           default_value = DEFAULT_WORKLOADS, hide_default_value = true)]
     pub workloads: Vec<Workload>,
+    /// Operations of each YCSB core workload (split over the client threads). Default: num.
+    #[arg(long, value_name = "N", value_parser = parse_count)]
+    pub ycsb_operations: Option<u64>,
+    /// Comma-separated YCSB core workloads to run after the load (say, to profile one).
+    #[arg(long, value_name = "LETTERS", value_delimiter = ',', default_value = "A,B,C,D,E,F",
+          value_parser = parse_ycsb_letter)]
+    pub ycsb_workloads: Vec<char>,
     /// Commit policy of fillsync.
     #[arg(long, value_enum, default_value = "adaptive")]
     pub policy: PolicyChoice,
@@ -266,7 +276,7 @@ pub struct BenchArgs {
     /// Run the workloads on shaledb and on each peer engine of this build (fjall with the
     /// `compare` feature, RocksDB with `compare-rocksdb`), interleaved, with the same settings,
     /// and print the ratios and each engine's peak memory. Runs fillseq, fillrandom, overwrite, readrandom, readmissing,
-    /// seekrandom, multiget, fillsync and fillbatch by default.
+    /// seekrandom, multiget, fillsync and fillbatch by default, and ycsb on request.
     #[arg(long)]
     pub compare: bool,
     /// Print one JSON object per workload instead of the table (no progress bars).
@@ -306,6 +316,13 @@ fn parse_cache_size(text: &str) -> Result<u64, String> {
     parse_number(text, 0, 64 << 30)
 }
 
+fn parse_ycsb_letter(text: &str) -> Result<char, String> {
+    match text.to_ascii_uppercase().as_str() {
+        letter @ ("A" | "B" | "C" | "D" | "E" | "F") => Ok(letter.chars().next().unwrap_or('A')),
+        _ => Err(format!("'{text}' is not a YCSB core workload (A to F)")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -321,5 +338,12 @@ mod tests {
         assert_eq!(parse_count("1_000"), Ok(1000));
         assert!(parse_count("0").is_err());
         assert!(parse_count("lots").is_err());
+    }
+
+    #[test]
+    fn ycsb_letters_are_a_to_f_in_either_case() {
+        assert_eq!(parse_ycsb_letter("f"), Ok('F'));
+        assert!(parse_ycsb_letter("G").is_err());
+        assert!(parse_ycsb_letter("AB").is_err());
     }
 }

@@ -12,6 +12,7 @@
 //! goes first alternates), so that none always runs on a warmer or cooler machine. Reads after
 //! a reopen start with a cold block cache in every engine alike.
 
+use std::cell::Cell;
 use std::path::Path;
 
 use super::batches;
@@ -23,11 +24,12 @@ use super::engine::{Engine, EngineKind};
 use super::measurement::{Measurement, Turn};
 use super::memory;
 use super::workloads;
+use super::ycsb;
 use crate::cli::args::{BenchArgs, Workload};
 use crate::cli::error::CliError;
 
 /// The workloads every engine can run, in the order they run.
-const COMPARABLE: [Workload; 9] = [
+const COMPARABLE: [Workload; 10] = [
     Workload::Fillseq,
     Workload::Fillrandom,
     Workload::Overwrite,
@@ -37,6 +39,7 @@ const COMPARABLE: [Workload; 9] = [
     Workload::Multiget,
     Workload::Fillsync,
     Workload::Fillbatch,
+    Workload::Ycsb,
 ];
 
 /// Runs `shale bench --compare` with `config` (parsed from `arguments`).
@@ -67,7 +70,7 @@ pub fn run(config: &BenchConfig, arguments: &BenchArgs) -> Result<(), CliError> 
         root: root.path(),
         engines,
         live_keys: None,
-        rounds: 0,
+        rounds: Cell::new(0),
     };
     for workload in selected {
         compare.run_workload(workload)?;
@@ -83,7 +86,7 @@ struct Compare<'a> {
     /// Entries `0..live_keys` are in every engine's database, once a fill ran.
     live_keys: Option<u64>,
     /// Rounds run so far; round `r` starts with engine `r % engines` and goes on in order.
-    rounds: usize,
+    rounds: Cell<usize>,
 }
 
 /// Whether `workload` starts from an empty database.
@@ -96,12 +99,54 @@ fn is_fill(workload: Workload) -> bool {
 
 impl Compare<'_> {
     fn run_workload(&mut self, workload: Workload) -> Result<(), CliError> {
+        if workload == Workload::Ycsb {
+            return self.ycsb();
+        }
         if !is_fill(workload) && self.live_keys.is_none() {
             self.fill_untimed()?;
         }
         for threads in self.thread_counts(workload) {
-            let turns = self.round(workload, threads)?;
+            let writes = is_fill(workload) || workload == Workload::Overwrite;
+            let turns = self.round(is_fill(workload), writes, &|engine| {
+                self.measure(engine, workload, threads)
+            })?;
+            self.live_keys = Some(self.live_keys_after(workload, threads));
             report::rows(self.config, workload, &turns)?;
+        }
+        Ok(())
+    }
+
+    /// The YCSB core workloads: every engine loads a fresh database, then runs A to F at each
+    /// client thread count on it, settled (untimed) after each workload that writes. Every
+    /// engine must end each workload with the same records (the inserts are drawn from seeds
+    /// alone); its databases then hold YCSB's keys, so a later read workload fills them again.
+    fn ycsb(&mut self) -> Result<(), CliError> {
+        let config = self.config;
+        self.live_keys = None;
+        let turns = self.round(true, true, &|engine| ycsb::load(config, engine))?;
+        report::rows(config, Workload::Ycsb, &turns)?;
+        let mut records = config.num;
+        for threads in ycsb::thread_counts(config) {
+            for workload in ycsb::selected(config) {
+                let after = Cell::new(None);
+                let turns = self.round(false, workload.has_writes(), &|engine| {
+                    let run = ycsb::run(config, engine, workload, records, threads)?;
+                    match after.get() {
+                        Some(other) if other != run.records => Err(CliError::Failed(format!(
+                            "ycsb {}: {} records after {}'s turn, {other} after another's",
+                            workload.letter,
+                            run.records,
+                            engine.name()
+                        ))),
+                        _ => {
+                            after.set(Some(run.records));
+                            Ok(run.measurement)
+                        }
+                    }
+                })?;
+                records = after.get().unwrap_or(records);
+                report::rows(config, Workload::Ycsb, &turns)?;
+            }
         }
         Ok(())
     }
@@ -122,22 +167,27 @@ impl Compare<'_> {
         }
     }
 
-    /// Every engine takes its turn at `workload` with `threads`; the turns come back in engine
-    /// order whatever order they ran in.
-    fn round(&mut self, workload: Workload, threads: u64) -> Result<Vec<Turn>, CliError> {
+    /// Every engine takes its turn at `work` (on a fresh database if `fresh`, settled after it
+    /// if `writes`); the turns come back in engine order whatever order they ran in.
+    fn round(
+        &self,
+        fresh: bool,
+        writes: bool,
+        work: &dyn Fn(&dyn Engine) -> Result<Measurement, CliError>,
+    ) -> Result<Vec<Turn>, CliError> {
         let mut order = self.engines.clone();
-        order.rotate_left(self.rounds % self.engines.len());
-        self.rounds += 1;
+        let rounds = self.rounds.get();
+        order.rotate_left(rounds % self.engines.len());
+        self.rounds.set(rounds + 1);
         let mut turns = Vec::with_capacity(order.len());
         for kind in order {
-            turns.push(self.turn(kind, workload, threads)?);
+            turns.push(self.turn(kind, fresh, writes, work)?);
         }
         turns.sort_by_key(|turn| {
             self.engines
                 .iter()
                 .position(|kind| kind.name() == turn.engine)
         });
-        self.live_keys = Some(self.live_keys_after(workload, threads));
         Ok(turns)
     }
 
@@ -152,11 +202,17 @@ impl Compare<'_> {
         }
     }
 
-    /// One engine's turn: open, run the timed loop, settle after writes, close; with the
-    /// process's peak memory over all of it.
-    fn turn(&self, kind: EngineKind, workload: Workload, threads: u64) -> Result<Turn, CliError> {
+    /// One engine's turn: open (a fresh database if `fresh`), run the timed loop, settle after
+    /// `writes`, close; with the process's peak memory over all of it.
+    fn turn(
+        &self,
+        kind: EngineKind,
+        fresh: bool,
+        writes: bool,
+        work: &dyn Fn(&dyn Engine) -> Result<Measurement, CliError>,
+    ) -> Result<Turn, CliError> {
         let dir = self.root.join(kind.name());
-        if is_fill(workload) {
+        if fresh {
             clear_directory(&dir)?;
         }
         memory::release_free_memory();
@@ -165,11 +221,8 @@ impl Compare<'_> {
         let heap_sampler = memory::HeapPeakSampler::start();
         let engine = open(kind, &dir, self.config)?;
         let name = engine.name();
-        let measured = self.measure(engine.as_ref(), workload, threads);
-        let settled = match (
-            &measured,
-            is_fill(workload) || workload == Workload::Overwrite,
-        ) {
+        let measured = work(engine.as_ref());
+        let settled = match (&measured, writes) {
             (Ok(_), true) => engine.settle(),
             _ => Ok(()),
         };

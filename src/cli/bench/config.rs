@@ -26,12 +26,16 @@ pub struct BenchConfig {
     pub key_size: usize,
     /// Value size in bytes, also the log record size.
     pub value_size: usize,
-    /// Thread counts of fillsync, fillbatch and readrandom: one row each.
+    /// Thread counts of fillsync, fillbatch, readrandom and ycsb: one row each.
     pub threads: Vec<u64>,
     /// Whether `--threads` was given (else `--compare` picks its own counts per workload).
     pub threads_given: bool,
     /// Synced operations of fillsync and of the synced log workloads.
     pub sync_num: u64,
+    /// Operations of each YCSB core workload.
+    pub ycsb_operations: u64,
+    /// The YCSB core workloads to run, by letter, in the order A to F.
+    pub ycsb_workloads: Vec<char>,
     /// The workloads, in the order they run.
     pub workloads: Vec<Workload>,
     /// Commit policies of fillsync.
@@ -76,6 +80,8 @@ impl BenchConfig {
             sync_num: arguments
                 .sync_num
                 .unwrap_or_else(|| (num / SYNC_NUM_DIVISOR).clamp(1, SYNC_NUM_DEFAULT_MAX)),
+            ycsb_operations: arguments.ycsb_operations.unwrap_or(num),
+            ycsb_workloads: arguments.ycsb_workloads.clone(),
             workloads,
             policy: arguments.policy,
             strategy: arguments.strategy,

@@ -2,8 +2,9 @@
 //! database and are followed (untimed) by a flush and the compactions they caused, then by
 //! write amplification, space amplification and the shape of the tree; read workloads run on
 //! what the last fill left. Also reachable: the formats alone (`sstable`, `log`, `fsync`) and a
-//! full compaction (`compact`). The workloads are in [`workloads`], [`batches`],
-//! [`formats`] and [`amplification`]; output in [`report`].
+//! full compaction (`compact`), and the YCSB core workloads A to F (`ycsb`, on a database of
+//! its own). The workloads are in [`workloads`], [`batches`], [`formats`], [`amplification`]
+//! and [`ycsb`]; output in [`report`].
 //!
 //! Honesty rules: every figure is one timed loop (`Instant` around the loop, nothing else in
 //! it but the work, the per-operation latency clock and the checks that the work was right);
@@ -15,12 +16,13 @@
 //! `0..live_keys` and reads can check what they find.
 //!
 //! Layers: imports run one way, each file importing only files listed before it. Leaves:
-//! [`random`], [`memory`], [`measurement`] (the results every runner fills in and every report
-//! prints), [`config`], [`directory`] and [`keys`]; then [`progress`] and [`report`]; then
-//! [`engine`] (the trait, one file per engine, and [`engine::open`], the one file that names
-//! them all); then the workloads ([`workloads`], [`batches`], [`formats`], [`amplification`],
-//! and [`range_deletes`]) and [`compare_report`]; then [`compare`]; and last this file, which
-//! dispatches.
+//! [`random`], [`distributions`] (YCSB's request distributions), [`memory`], [`measurement`]
+//! (the results every runner fills in and every report prints), [`config`], [`directory`] and
+//! [`keys`]; then [`progress`] and [`report`]; then [`engine`] (the trait, one file per engine,
+//! and [`engine::open`], the one file that names them all); then the workloads ([`workloads`],
+//! [`batches`], [`formats`], [`amplification`], [`range_deletes`] and [`ycsb`], which runs its
+//! client threads with [`workloads`]'s helper) and [`compare_report`]; then [`compare`]; and
+//! last this file, which dispatches.
 
 mod amplification;
 mod batches;
@@ -28,6 +30,7 @@ mod compare;
 mod compare_report;
 mod config;
 mod directory;
+mod distributions;
 mod engine;
 mod formats;
 mod keys;
@@ -38,6 +41,7 @@ mod random;
 mod range_deletes;
 pub(super) mod report;
 mod workloads;
+mod ycsb;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -50,6 +54,7 @@ use amplification::WriteCounters;
 use config::BenchConfig;
 pub(super) use config::default_args;
 use directory::{BenchDirectory, clear_directory};
+use engine::Engine as _;
 use engine::shaledb::ShaleEngine;
 use measurement::{Amplification, Measurement};
 
@@ -136,6 +141,7 @@ impl Bench<'_> {
             | Workload::Multiget
             | Workload::Compact => self.read(workload),
             Workload::Seekdeleted => range_deletes::run(config, self.scratch),
+            Workload::Ycsb => self.ycsb(),
             Workload::Sstable => formats::run_sstable(config, self.scratch),
             Workload::Log => formats::run_log(config, self.scratch),
             Workload::Fsync => {
@@ -255,6 +261,52 @@ impl Bench<'_> {
             ),
             _ => amplification::compact(config, db, self.dir, live_keys),
         }
+    }
+
+    /// The YCSB core workloads on a fresh database: the load (reported like a fill), then A to
+    /// F at each client thread count, each settled (untimed) after its writes. The database
+    /// then holds YCSB's keys, not the other workloads', so it is closed and dropped.
+    fn ycsb(&mut self) -> Result<(), CliError> {
+        let config = self.config;
+        self.fill(config.num, config.db_options(), |db| {
+            ycsb::load(config, &ShaleEngine::new(Arc::clone(db)))
+        })?;
+        let result = self.ycsb_workloads();
+        self.live_keys = 0;
+        let closed = self.db.take().map_or(Ok(()), |db| db.close());
+        result?;
+        Ok(closed?)
+    }
+
+    fn ycsb_workloads(&self) -> Result<(), CliError> {
+        let config = self.config;
+        let Some(db) = self.db.as_ref() else {
+            return Err(CliError::Failed("no database for ycsb".into()));
+        };
+        let engine = ShaleEngine::new(Arc::clone(db));
+        let mut records = config.num;
+        for threads in ycsb::thread_counts(config) {
+            for workload in ycsb::selected(config) {
+                let before = db.stats();
+                let mut run = ycsb::run(config, &engine, workload, records, threads)?;
+                let after = db.stats();
+                records = run.records;
+                if workload.has_writes() {
+                    let spinner = progress::Progress::spinner(config, "flush + compaction");
+                    engine.settle()?;
+                    spinner.finish();
+                }
+                let hits = after.cache_hits - before.cache_hits;
+                let lookups = hits + after.cache_misses - before.cache_misses;
+                run.measurement.note = format!(
+                    "{}; block cache {:.0}% hits",
+                    run.measurement.note,
+                    100.0 * hits as f64 / lookups.max(1) as f64
+                );
+                report::row(config, &run.measurement, None)?;
+            }
+        }
+        Ok(())
     }
 
     /// The database of the last fill; without one, fills a fresh one with fillseq first,

@@ -118,7 +118,7 @@ pub fn overwrite(config: &BenchConfig, engine: &dyn Engine) -> Result<Measuremen
 
 /// Runs `work(thread, histogram, progress)` on `threads` scoped threads and returns the sum of
 /// what they return and the time until the last one finished.
-fn on_threads(
+pub(super) fn on_threads(
     threads: u64,
     histogram: &Histogram,
     progress: &Progress,

@@ -4,7 +4,9 @@
 //!
 //! The trait holds only what the db_bench-style workloads need: unsynced puts, batches with or
 //! without a durable sync, point reads, multi-key reads, a forward scan, "flush and wait for
-//! compaction", and close. Reads return value lengths rather than values, so that no engine
+//! compaction", and close. The YCSB core workloads need nothing more: an update and an insert
+//! are puts, and a read-modify-write is a `get` then a `put` of the same key, as YCSB's client
+//! issues it (no engine here has a native one). Reads return value lengths rather than values, so that no engine
 //! pays for a copy the others do not; the value itself stays alive behind `black_box` inside
 //! each implementation.
 //!
