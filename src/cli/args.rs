@@ -149,15 +149,15 @@ pub enum Workload {
     Seekrandom,
     /// multi_get of 100 random present keys, num/100 times.
     Multiget,
-    /// Seeks and 100-entry scans over keys 90% deleted by ten range deletes, beside a database
-    /// that never had those keys and one where they were deleted one by one (shaledb only).
-    Seekdeleted,
     /// Synced single puts from --threads threads under each --policy, on a fresh database.
     Fillsync,
     /// Synced 100-operation batches from --threads threads, on a fresh database.
     Fillbatch,
     /// Single puts through a BatchWriter under each --strategy, on a fresh database.
     Batchwriter,
+    /// Seeks and 100-entry scans over keys 90% deleted by ten range deletes, beside a database
+    /// that never had those keys and one where they were deleted one by one (shaledb only).
+    Seekdeleted,
     /// A full compact_range of the current database: exact space amplification.
     Compact,
     /// YCSB core workloads A-F on a fresh database loaded with num records: scrambled
