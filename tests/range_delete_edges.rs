@@ -157,3 +157,49 @@ fn a_logged_range_delete_is_replayed_and_a_read_only_handle_refuses_one() {
     assert_eq!(db.get(b"key050").unwrap(), None);
     assert!(db.get(b"key090").unwrap().is_some());
 }
+
+#[test]
+fn a_tombstone_moving_into_the_last_level_is_dropped_there() {
+    let dir = temp_dir();
+    // Tiny level targets and tables far larger than them: every table moves down, by trivial
+    // moves where nothing overlaps.
+    let options = Options {
+        level0_compaction_trigger: 1,
+        level1_target_size: 1 << 10,
+        level_size_multiplier: 2,
+        ..small_options()
+    };
+    let db = Db::open(dir.path(), options.clone()).unwrap();
+    // Values that do not compress, so that every table is far above the targets.
+    let mut rng = common::Rng::new(7);
+    let mut value = || rng.bytes(1000);
+    for index in 0..500u32 {
+        db.put(format!("a{index:04}").as_bytes(), &value()).unwrap();
+    }
+    db.flush().unwrap();
+    // A table of other keys and a tombstone over keys no table holds: it hides nothing, and
+    // once it reaches the last level nothing older can exist below it.
+    for index in 0..500u32 {
+        db.put(format!("m{index:04}").as_bytes(), &value()).unwrap();
+    }
+    db.delete_range(b"x0".as_slice()..b"x9".as_slice()).unwrap();
+    db.flush().unwrap();
+    db.wait_for_compaction().unwrap();
+    assert_eq!(db.iter().count(), 1000);
+    db.close().unwrap();
+    let state = shaledb::manifest::recover(dir.path()).unwrap();
+    assert!(
+        state.levels[..3].iter().all(Vec::is_empty),
+        "every table reached the last level: {:?}",
+        state.levels.iter().map(Vec::len).collect::<Vec<_>>()
+    );
+    for file in &state.levels[3] {
+        let path = dir.path().join(format!("{:06}.sst", file.number.0));
+        let table = shaledb::sstable::Table::open(&path, file.number).unwrap();
+        assert!(
+            table.range_tombstones().is_empty(),
+            "table {} of the last level still holds a range tombstone",
+            file.number.0
+        );
+    }
+}

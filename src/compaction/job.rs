@@ -14,7 +14,8 @@
 //! tombstones, the newest per stripe is kept, and one in the oldest stripe is dropped when no
 //! level below the output may hold a key it covers. The rest go to the outputs, each cut to the
 //! part of the key space its output holds (`[first key, next output's first key)`), so that
-//! outputs never overlap and every tombstone stays over the files below it.
+//! outputs never overlap and every tombstone stays over the files below it. A file holding range
+//! tombstones is rewritten, not moved, into the last level: there they can go.
 //!
 //! Durability order: every output is fsynced and the directory synced before the manifest edit
 //! that adds the outputs and removes the inputs is appended (and fsynced); the inputs' files are
@@ -23,7 +24,9 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use crate::compaction::picker::{Compaction, Levels, PickerOptions, max_grandparent_overlap_bytes};
+use crate::compaction::picker::{
+    Compaction, LAST_LEVEL, Levels, PickerOptions, max_grandparent_overlap_bytes,
+};
 use crate::compaction::stripes::{
     SnapshotStripes, hidden_by_range_tombstone, prune_range_tombstones,
 };
@@ -60,7 +63,7 @@ pub(crate) fn run(
 ) -> Result<CompactionReport> {
     #[cfg(test)]
     engine.compaction_started.call();
-    if compaction.trivial_move {
+    if compaction.trivial_move && !drops_range_tombstones(compaction, version) {
         return move_trivially(engine, compaction, version);
     }
     let started = std::time::Instant::now();
@@ -73,6 +76,18 @@ pub(crate) fn run(
         trivial_move: false,
         elapsed: started.elapsed(),
     })
+}
+
+/// Whether a trivial move into the last level would carry range tombstones there: nothing
+/// older lies below the last level, so rewriting the file instead drops them (snapshots
+/// permitting), where a move would keep them for good (no compaction reads the last level).
+fn drops_range_tombstones(compaction: &Compaction, version: &Version) -> bool {
+    compaction.output_level == LAST_LEVEL
+        && compaction.inputs.iter().any(|file| {
+            version
+                .find(file.number)
+                .is_some_and(|handle| !handle.table.range_tombstones().is_empty())
+        })
 }
 
 fn find_handles(version: &Version, files: &[FileMetadata]) -> Result<Vec<Arc<TableHandle>>> {
