@@ -7,15 +7,14 @@
 
 mod common;
 
-use std::ops::Bound;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use common::{
-    Model, Pairs, Rng, assert_matches_model, check_levels_on_disk, collect, model_range,
-    random_bound, temp_dir, test_seed, tiny_options,
+    HeldSnapshot, Model, Pairs, Rng, assert_matches_model, check_levels_on_disk, collect,
+    model_range, random_bounds, temp_dir, test_seed, tiny_options,
 };
-use shaledb::{Db, ReadOptions, Snapshot, WriteBatch, WriteOptions};
+use shaledb::{Db, ReadOptions, WriteBatch, WriteOptions};
 
 /// Distinct keys: with values of 50 to 400 bytes about 3.6 MiB of live data, more than levels 1
 /// and 2 target together, so data reaches level 3.
@@ -38,22 +37,6 @@ fn random_value(rng: &mut Rng) -> Vec<u8> {
     rng.bytes(length)
 }
 
-/// A snapshot and what the database held when it was taken.
-struct HeldSnapshot {
-    snapshot: Snapshot,
-    model: Model,
-    taken_at: String,
-}
-
-fn random_bounds(rng: &mut Rng) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
-    let mut first = random_key(rng);
-    let mut second = random_key(rng);
-    if first > second {
-        std::mem::swap(&mut first, &mut second);
-    }
-    (random_bound(rng, first), random_bound(rng, second))
-}
-
 /// Checks a random range both ways and some point reads at `held`'s snapshot.
 fn check_snapshot_sample(db: &Db, held: &HeldSnapshot, rng: &mut Rng, context: &str) {
     let options = ReadOptions {
@@ -61,7 +44,7 @@ fn check_snapshot_sample(db: &Db, held: &HeldSnapshot, rng: &mut Rng, context: &
         ..ReadOptions::default()
     };
     let context = format!("{context}, snapshot taken {}", held.taken_at);
-    let (lower, upper) = random_bounds(rng);
+    let (lower, upper) = random_bounds(rng, random_key);
     let expected = model_range(&held.model, &lower, &upper);
     let bounds = (lower.clone(), upper.clone());
     let forward = collect(db.range_with(bounds.clone(), &options), &context);
@@ -133,7 +116,7 @@ fn reader(db: Arc<Db>, stop: Arc<AtomicBool>, seed: u64, context: String) -> u64
             snapshot: Some(&snapshot),
             ..ReadOptions::default()
         };
-        let (lower, upper) = random_bounds(&mut rng);
+        let (lower, upper) = random_bounds(&mut rng, random_key);
         let bounds = (lower, upper);
         let forward = collect(db.range_with(bounds.clone(), &options), &context);
         let mut backward = collect(db.range_with(bounds, &options).rev(), &context);
@@ -218,7 +201,7 @@ fn random_event(
             }
         }
         2 => {
-            let (lower, upper) = random_bounds(rng);
+            let (lower, upper) = random_bounds(rng, random_key);
             db.compact_range((lower, upper)).unwrap();
         }
         3 => db.flush().unwrap(),

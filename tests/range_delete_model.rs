@@ -8,13 +8,11 @@
 
 mod common;
 
-use std::ops::Bound;
-
 use common::{
-    Model, Pairs, Rng, assert_matches_model, check_levels_on_disk, collect, collect_from_both_ends,
-    model_range, random_bound, temp_dir, test_seed, tiny_options,
+    HeldSnapshot, Model, Pairs, Rng, assert_matches_model, check_levels_on_disk, collect,
+    collect_from_both_ends, model_range, random_bounds, temp_dir, test_seed, tiny_options,
 };
-use shaledb::{Db, ReadOptions, Snapshot, WriteBatch, WriteOptions};
+use shaledb::{Db, ReadOptions, WriteBatch, WriteOptions};
 
 const KEY_SPACE: u64 = 6_000;
 const PHASES: usize = 3;
@@ -116,24 +114,9 @@ fn random_write(db: &Db, model: &mut Model, rng: &mut Rng) {
     }
 }
 
-struct HeldSnapshot {
-    snapshot: Snapshot,
-    model: Model,
-    taken_at: String,
-}
-
-fn random_bounds(rng: &mut Rng) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
-    let mut first = random_key(rng);
-    let mut second = random_key(rng);
-    if first > second {
-        std::mem::swap(&mut first, &mut second);
-    }
-    (random_bound(rng, first), random_bound(rng, second))
-}
-
 /// Compares a sample of reads at `options` (the latest state, or a snapshot) with `model`.
 fn check_sample(db: &Db, model: &Model, options: &ReadOptions<'_>, rng: &mut Rng, context: &str) {
-    let (lower, upper) = random_bounds(rng);
+    let (lower, upper) = random_bounds(rng, random_key);
     let expected = model_range(model, &lower, &upper);
     let bounds = (lower.clone(), upper.clone());
     let forward = collect(db.range_with(bounds.clone(), options), context);
@@ -194,13 +177,6 @@ fn check_sample(db: &Db, model: &Model, options: &ReadOptions<'_>, rng: &mut Rng
     }
 }
 
-fn at_snapshot(held: &HeldSnapshot) -> ReadOptions<'_> {
-    ReadOptions {
-        snapshot: Some(&held.snapshot),
-        ..ReadOptions::default()
-    }
-}
-
 /// Rare events between writes: snapshots, checks, manual compactions, flushes.
 fn random_event(
     db: &Db,
@@ -219,13 +195,13 @@ fn random_event(
             let index = rng.below(snapshots.len() as u64) as usize;
             let held = &snapshots[index];
             let context = format!("{context}, snapshot taken {}", held.taken_at);
-            check_sample(db, &held.model, &at_snapshot(held), rng, &context);
+            check_sample(db, &held.model, &held.options(), rng, &context);
             if rng.chance(1, 2) {
                 snapshots.swap_remove(index);
             }
         }
         2 => {
-            let (lower, upper) = random_bounds(rng);
+            let (lower, upper) = random_bounds(rng, random_key);
             db.compact_range((lower, upper)).unwrap();
         }
         3 => db.flush().unwrap(),
@@ -246,9 +222,9 @@ fn run_phase(db: &Db, model: &mut Model, rng: &mut Rng, phase: usize, seed: u64)
     for held in &snapshots {
         let context = format!("{context}, snapshot taken {}", held.taken_at);
         for _ in 0..4 {
-            check_sample(db, &held.model, &at_snapshot(held), rng, &context);
+            check_sample(db, &held.model, &held.options(), rng, &context);
         }
-        let everything = collect(db.range_with(.., &at_snapshot(held)), &context);
+        let everything = collect(db.range_with(.., &held.options()), &context);
         let expected: Pairs = held
             .model
             .iter()

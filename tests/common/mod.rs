@@ -171,6 +171,36 @@ pub fn random_bound(rng: &mut Rng, key: Vec<u8>) -> Bound<Vec<u8>> {
     }
 }
 
+/// A snapshot and what the database held when it was taken (and where, for messages).
+pub struct HeldSnapshot {
+    pub snapshot: shaledb::Snapshot,
+    pub model: Model,
+    pub taken_at: String,
+}
+
+impl HeldSnapshot {
+    /// Read options at this snapshot.
+    pub fn options(&self) -> shaledb::ReadOptions<'_> {
+        shaledb::ReadOptions {
+            snapshot: Some(&self.snapshot),
+            ..shaledb::ReadOptions::default()
+        }
+    }
+}
+
+/// Two keys drawn with `random_key`, in order, each behind a random bound.
+pub fn random_bounds(
+    rng: &mut Rng,
+    mut random_key: impl FnMut(&mut Rng) -> Vec<u8>,
+) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
+    let mut first = random_key(rng);
+    let mut second = random_key(rng);
+    if first > second {
+        std::mem::swap(&mut first, &mut second);
+    }
+    (random_bound(rng, first), random_bound(rng, second))
+}
+
 /// Checks every key of the model and a full scan both ways against the database.
 pub fn assert_matches_model(db: &Db, model: &Model, context: &str) {
     let expected: Pairs = model.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
