@@ -135,7 +135,7 @@ impl DbIterator {
             back: End::new(),
             finished: false,
             pending_error: None,
-            tombstones: Arc::new(Fragments::empty()),
+            tombstones: Fragments::shared_empty(),
             front_piece: Cell::new(0),
             back_piece: Cell::new(0),
         }
@@ -165,12 +165,7 @@ impl DbIterator {
         let mut index = hint.get();
         let piece = self.tombstones.find_from(&mut index, key);
         hint.set(index);
-        piece.filter(|piece| {
-            piece
-                .sequences
-                .first()
-                .is_some_and(|&newest| newest > sequence)
-        })
+        piece.filter(|piece| piece.hides(sequence))
     }
 
     /// Moves the front end to `key`: the next [`next`](Iterator::next) yields the first key at
@@ -316,7 +311,7 @@ impl DbIterator {
             {
                 // Deleted by a range tombstone: step past it, and move the sources whose
                 // entries are all older than the tombstone to the end of its piece.
-                if let Some(&tombstone) = piece.sequences.first() {
+                if let Some(tombstone) = piece.newest() {
                     merge.skip_older(&range_end_key(&piece.end), tombstone)?;
                 }
                 skip_key = Some(key);
@@ -389,7 +384,7 @@ impl DbIterator {
             return Ok(None);
         };
         if let Some(piece) = self.hiding_piece(Direction::Backward, &group.key, sequence) {
-            if let Some(&tombstone) = piece.sequences.first() {
+            if let Some(tombstone) = piece.newest() {
                 merge.skip_older(&range_start_key(&piece.start), tombstone)?;
             }
             return Ok(None);

@@ -76,7 +76,7 @@ pub(crate) fn write_level0_table(
             return Err(error);
         }
     }
-    prune_range_tombstones(&mut range_tombstones, snapshots, |_| false);
+    prune_range_tombstones(&mut range_tombstones, snapshots, |_, _| false);
     builder.set_range_tombstones(range_tombstones);
     if builder.is_empty() {
         // Every entry was hidden and no tombstone is left: no table to write.

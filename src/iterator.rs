@@ -8,6 +8,7 @@
 //! table iterator reads no block wholly outside them (`sstable/iter.rs`). Entries outside the
 //! bounds may still appear (from a block or memtable read anyway); the public iterator filters.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::sync::Arc;
 
@@ -110,14 +111,6 @@ pub(crate) trait InternalIterator: Send {
     }
 }
 
-/// Whether `piece`'s newest tombstone hides entries up to sequence number `largest`.
-fn hides(piece: &Fragment, largest: SequenceNumber) -> bool {
-    piece
-        .sequences
-        .first()
-        .is_some_and(|&newest| newest > largest)
-}
-
 /// The piece holding `target`'s user key, if it hides entries up to `largest`.
 fn hiding<'a>(
     tombstones: &'a Fragments,
@@ -126,33 +119,41 @@ fn hiding<'a>(
 ) -> Option<&'a Fragment> {
     tombstones
         .find(user_key(target))
-        .filter(|piece| hides(piece, largest))
+        .filter(|piece| piece.hides(largest))
 }
 
 /// `target`, moved forward past every piece of `tombstones` that hides entries up to
 /// `largest` from it on (adjacent pieces one after the other).
-fn target_past(target: &[u8], tombstones: &Fragments, largest: SequenceNumber) -> Vec<u8> {
-    let mut target = target.to_vec();
+fn target_past<'a>(
+    target: &'a [u8],
+    tombstones: &Fragments,
+    largest: SequenceNumber,
+) -> Cow<'a, [u8]> {
+    let mut target = Cow::Borrowed(target);
     while let Some(piece) = hiding(tombstones, &target, largest) {
-        target = range_end_key(&piece.end);
+        target = Cow::Owned(range_end_key(&piece.end));
     }
     target
 }
 
 /// `target`, moved backward before every piece of `tombstones` that hides entries up to
 /// `largest` from it down (adjacent pieces one after the other).
-fn target_before(target: &[u8], tombstones: &Fragments, largest: SequenceNumber) -> Vec<u8> {
+fn target_before<'a>(
+    target: &'a [u8],
+    tombstones: &Fragments,
+    largest: SequenceNumber,
+) -> Cow<'a, [u8]> {
     let Some(mut piece) = hiding(tombstones, target, largest) else {
-        return target.to_vec();
+        return Cow::Borrowed(target);
     };
     let pieces = tombstones.pieces();
     loop {
         let index = pieces.partition_point(|other| other.end.as_slice() <= piece.start.as_slice());
         match index.checked_sub(1).and_then(|index| pieces.get(index)) {
-            Some(previous) if previous.end == piece.start && hides(previous, largest) => {
+            Some(previous) if previous.end == piece.start && previous.hides(largest) => {
                 piece = previous;
             }
-            _ => return range_start_key(&piece.start),
+            _ => return Cow::Owned(range_start_key(&piece.start)),
         }
     }
 }
@@ -475,17 +476,17 @@ impl InternalIterator for LevelIterator {
         let after = self.tables.partition_point(|handle| {
             compare_internal_keys(&handle.metadata.smallest, target).is_le()
         });
-        let mut index = after.checked_sub(1);
-        while let Some(handle) = index.and_then(|index| self.tables.get(index)) {
+        // From the last table that may hold `target` down to the first.
+        for index in (0..after).rev() {
+            let handle = &self.tables[index];
             let moved = target_before(target, tombstones, handle.metadata.largest_sequence);
             if compare_internal_keys(&moved, &handle.metadata.smallest).is_ge() {
-                let at = index.unwrap_or_default();
-                if let Some(iterator) = self.open(at) {
+                if let Some(iterator) = self.open(index) {
                     iterator.seek_for_prev(&moved)?;
                 }
                 return self.skip_backward();
             }
-            index = index.and_then(|index| index.checked_sub(1));
+            // Everything of this table from `target` down is hidden.
         }
         self.index = 0;
         self.current = None;

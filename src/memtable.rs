@@ -237,7 +237,7 @@ impl Memtable {
     /// sequence number: readers filter). Fragments again only after a change.
     pub fn range_tombstones(&self) -> Arc<Fragments> {
         if self.range_tombstone_count.load(AtomicOrdering::Acquire) == 0 {
-            return Arc::new(Fragments::empty());
+            return Fragments::shared_empty();
         }
         // The guarded data is a list and its cache, consistent after every statement, so a
         // poisoned lock still holds usable data.

@@ -15,6 +15,7 @@
 //! A leaf: imports only varint coding and key types.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
 
 use crate::coding::{Cursor, DecodeError, put_length_prefixed, put_varint32, put_varint64};
 use crate::key::{MAX_KEY_SIZE, SequenceNumber};
@@ -42,6 +43,17 @@ pub struct Fragment {
 }
 
 impl Fragment {
+    /// The newest tombstone of the piece (a piece always lists one).
+    pub fn newest(&self) -> Option<SequenceNumber> {
+        self.sequences.first().copied()
+    }
+
+    /// Whether the piece's newest tombstone is newer than a version at `sequence`, and so
+    /// hides it (for a reader that sees the tombstone).
+    pub fn hides(&self, sequence: SequenceNumber) -> bool {
+        self.newest().is_some_and(|newest| newest > sequence)
+    }
+
     /// The newest tombstone of this piece that a reader at `read` sees.
     pub fn newest_at(&self, read: SequenceNumber) -> Option<SequenceNumber> {
         self.sequences
@@ -67,6 +79,13 @@ impl Fragments {
     /// No tombstones.
     pub fn empty() -> Self {
         Fragments::default()
+    }
+
+    /// No tombstones, shared: what a reader without any holds, without an allocation of its
+    /// own.
+    pub fn shared_empty() -> Arc<Fragments> {
+        static EMPTY: OnceLock<Arc<Fragments>> = OnceLock::new();
+        Arc::clone(EMPTY.get_or_init(|| Arc::new(Fragments::empty())))
     }
 
     /// Fragments `tombstones` (in any order; empty ranges are ignored).
@@ -131,9 +150,18 @@ impl Fragments {
         Fragments { pieces }
     }
 
-    /// The tombstones of every one of `sources`, fragmented together.
+    /// The tombstones of every one of `sources`, fragmented together (one non-empty source is
+    /// copied as it is: its pieces are fragmented already).
     pub fn merge<'a>(sources: impl IntoIterator<Item = &'a Fragments>) -> Self {
-        Fragments::new(sources.into_iter().flat_map(Fragments::tombstones))
+        let sources: Vec<&Fragments> = sources
+            .into_iter()
+            .filter(|source| !source.is_empty())
+            .collect();
+        match sources.as_slice() {
+            [] => Fragments::empty(),
+            [only] => Fragments::clone(only),
+            _ => Fragments::new(sources.into_iter().flat_map(Fragments::tombstones)),
+        }
     }
 
     /// Whether there is no tombstone.
@@ -250,13 +278,14 @@ impl Fragments {
         Fragments { pieces }
     }
 
-    /// Keeps in each piece only the sequence numbers `keep` accepts; drops emptied pieces.
-    pub fn retain(&mut self, mut keep: impl FnMut(&Fragment, SequenceNumber) -> bool) {
-        for index in 0..self.pieces.len() {
-            let piece = self.pieces[index].clone();
-            self.pieces[index]
+    /// Keeps in each piece only the sequence numbers `keep(start, end, sequence)` accepts
+    /// (newest first within a piece); drops emptied pieces.
+    pub fn retain(&mut self, mut keep: impl FnMut(&[u8], &[u8], SequenceNumber) -> bool) {
+        for piece in &mut self.pieces {
+            let (start, end) = (piece.start.as_slice(), piece.end.as_slice());
+            piece
                 .sequences
-                .retain(|&sequence| keep(&piece, sequence));
+                .retain(|&sequence| keep(start, end, sequence));
         }
         self.pieces.retain(|piece| !piece.sequences.is_empty());
     }
@@ -471,7 +500,7 @@ mod tests {
             ]
         );
         let mut kept = fragments.clone();
-        kept.retain(|_, sequence| sequence.0 > 6);
+        kept.retain(|_, _, sequence| sequence.0 > 6);
         assert_eq!(
             shape(&kept),
             vec![

@@ -96,7 +96,7 @@ impl ReadView {
             sources.push(tables);
         }
         match sources.as_slice() {
-            [] => Arc::new(Fragments::empty()),
+            [] => Fragments::shared_empty(),
             [only] if only.is_visible_as_is(sequence) => Arc::clone(only),
             [only] => Arc::new(only.visible_at(sequence)),
             _ => Arc::new(Fragments::merge(sources.iter().map(Arc::as_ref)).visible_at(sequence)),

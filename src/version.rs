@@ -170,16 +170,10 @@ impl Version {
     /// once per version: iterators need them all, and a version's tables never change).
     pub fn range_tombstones(&self) -> Arc<Fragments> {
         let merged = self.range_tombstones.get_or_init(|| {
-            let sources: Vec<&Fragments> = self
-                .all_tables()
-                .map(|(_, handle)| handle.table.range_tombstones().as_ref())
-                .filter(|tombstones| !tombstones.is_empty())
-                .collect();
-            Arc::new(match sources.as_slice() {
-                [] => Fragments::empty(),
-                [only] => Fragments::clone(only),
-                _ => Fragments::merge(sources),
-            })
+            Arc::new(Fragments::merge(
+                self.all_tables()
+                    .map(|(_, handle)| handle.table.range_tombstones().as_ref()),
+            ))
         });
         Arc::clone(merged)
     }

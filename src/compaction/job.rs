@@ -153,8 +153,8 @@ fn merge(
     let snapshots = engine.snapshots.pinned();
     let tombstones = input_range_tombstones(compaction, version)?;
     let mut kept_tombstones = tombstones.clone();
-    prune_range_tombstones(&mut kept_tombstones, &snapshots, |piece| {
-        compaction.is_base_level_for_range(&piece.start, &piece.end, levels)
+    prune_range_tombstones(&mut kept_tombstones, &snapshots, |start, end| {
+        compaction.is_base_level_for_range(start, end, levels)
     });
     let mut outputs = OutputFiles::new(engine, compaction, options, kept_tombstones);
     let merged = merge.seek_forward(None).and_then(|()| {
@@ -184,17 +184,12 @@ fn merge(
 fn input_range_tombstones(compaction: &Compaction, version: &Version) -> Result<Fragments> {
     let inputs = find_handles(version, &compaction.inputs)?;
     let next_inputs = find_handles(version, &compaction.next_inputs)?;
-    let sources: Vec<&Fragments> = inputs
-        .iter()
-        .chain(&next_inputs)
-        .map(|handle| handle.table.range_tombstones().as_ref())
-        .filter(|tombstones| !tombstones.is_empty())
-        .collect();
-    Ok(match sources.as_slice() {
-        [] => Fragments::empty(),
-        [only] => Fragments::clone(only),
-        _ => Fragments::merge(sources),
-    })
+    Ok(Fragments::merge(
+        inputs
+            .iter()
+            .chain(&next_inputs)
+            .map(|handle| handle.table.range_tombstones().as_ref()),
+    ))
 }
 
 /// What deciding about each merged entry needs.

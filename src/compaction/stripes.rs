@@ -38,24 +38,25 @@ pub(crate) fn hidden_by_range_tombstone(
 
 /// Drops the range tombstones no reader needs: of each piece's tombstones, only the newest in
 /// each stripe is kept (an older one in the same stripe hides nothing the newer does not), and
-/// one in the oldest stripe goes when `is_base_level(piece)` says nothing older than the
+/// one in the oldest stripe goes when `is_base_level(start, end)` says nothing older than the
 /// output can hold keys of the piece (every version it hides is then dropped with it).
 pub(crate) fn prune_range_tombstones(
     fragments: &mut Fragments,
     snapshots: &[SequenceNumber],
-    mut is_base_level: impl FnMut(&Fragment) -> bool,
+    mut is_base_level: impl FnMut(&[u8], &[u8]) -> bool,
 ) {
+    // The piece (by its start) and the stripe of the last tombstone looked at.
     let mut last: Option<(Vec<u8>, usize)> = None;
-    fragments.retain(|piece, sequence| {
+    fragments.retain(|start, end, sequence| {
         let stripe = stripe_of(snapshots, sequence);
-        let same_piece = last
+        if last
             .as_ref()
-            .is_some_and(|(start, _)| *start == piece.start);
-        if same_piece && last.as_ref().is_some_and(|(_, newer)| *newer == stripe) {
+            .is_some_and(|(last_start, newer)| last_start.as_slice() == start && *newer == stripe)
+        {
             return false;
         }
-        last = Some((piece.start.clone(), stripe));
-        !(stripe == 0 && is_base_level(piece))
+        last = Some((start.to_vec(), stripe));
+        !(stripe == 0 && is_base_level(start, end))
     });
 }
 
@@ -157,16 +158,16 @@ mod tests {
     fn pruning_keeps_the_newest_tombstone_per_stripe() {
         let snapshots = [SequenceNumber(5)];
         let mut fragments = piece(&[9, 8, 4, 3]);
-        prune_range_tombstones(&mut fragments, &snapshots, |_| false);
+        prune_range_tombstones(&mut fragments, &snapshots, |_, _| false);
         assert_eq!(
             fragments.pieces()[0].sequences,
             [SequenceNumber(9), SequenceNumber(4)]
         );
         // At the base level the oldest stripe's tombstone goes too.
-        prune_range_tombstones(&mut fragments, &snapshots, |_| true);
+        prune_range_tombstones(&mut fragments, &snapshots, |_, _| true);
         assert_eq!(fragments.pieces()[0].sequences, [SequenceNumber(9)]);
         let mut fragments = piece(&[9, 8]);
-        prune_range_tombstones(&mut fragments, &[], |_| true);
+        prune_range_tombstones(&mut fragments, &[], |_, _| true);
         assert!(fragments.is_empty());
     }
 
