@@ -157,3 +157,66 @@ fn a_dropped_keyspace_stays_dropped_and_its_logged_writes_are_not_replayed() {
         "the dropped keyspace's table was deleted; kept's remains"
     );
 }
+
+#[test]
+fn a_checkpoint_and_a_read_only_open_hold_every_keyspace() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), options(1 << 40)).unwrap();
+    let hot = db.keyspace("hot", small(64 << 10)).unwrap();
+    let cold = db.keyspace("cold", small(64 << 20)).unwrap();
+    // The cold keyspace's writes are only in the logs; the hot one's mostly in tables.
+    fill(&db, &hot, &cold, 5);
+    db.wait_for_compaction().unwrap();
+    let copy = dir.path().join("checkpoint");
+    db.checkpoint(&copy).unwrap();
+    hot.put(b"after", b"checkpoint").unwrap();
+    for (path, read_only) in [(copy.as_path(), false), (dir.path(), true)] {
+        let other = if read_only {
+            Db::open_read_only(path, options(1 << 40)).unwrap()
+        } else {
+            Db::open(path, options(1 << 40)).unwrap()
+        };
+        assert_eq!(other.keyspaces(), ["default", "hot", "cold"]);
+        let cold = other.keyspace("cold", small(64 << 20)).unwrap();
+        let hot = other.keyspace("hot", small(64 << 10)).unwrap();
+        assert_eq!(cold.get(b"cold-key").unwrap().as_deref(), Some(&b"cold-value"[..]));
+        assert_eq!(cold.get(b"pair").unwrap().as_deref(), Some(&b"cold"[..]));
+        assert_eq!(hot.iter().count(), 5 * 80 + 1 + usize::from(read_only));
+        if read_only {
+            assert!(other.keyspace("new", small(1 << 20)).is_err());
+        }
+    }
+}
+
+#[test]
+fn a_snapshot_and_iterators_see_every_keyspace_at_one_sequence() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), options(1 << 40)).unwrap();
+    let a = db.keyspace("a", small(64 << 10)).unwrap();
+    let b = db.keyspace("b", small(64 << 10)).unwrap();
+    let mut batch = WriteBatch::new();
+    batch.put_in(&a, b"k", b"a1").unwrap();
+    batch.put_in(&b, b"k", b"b1").unwrap();
+    batch.put(b"k", b"default1").unwrap();
+    db.write(batch, &WriteOptions::NO_SYNC).unwrap();
+    let snapshot = db.snapshot();
+    let at = shaledb::ReadOptions {
+        snapshot: Some(&snapshot),
+        ..Default::default()
+    };
+    let mut batch = WriteBatch::new();
+    batch.delete_in(&a, b"k").unwrap();
+    batch.put_in(&b, b"k", b"b2").unwrap();
+    batch.delete_range_in(&b, b"a", b"j").unwrap();
+    db.write(batch, &WriteOptions::NO_SYNC).unwrap();
+    a.flush().unwrap();
+    b.compact_range(..).unwrap();
+    assert_eq!(a.get_with(b"k", &at).unwrap().as_deref(), Some(&b"a1"[..]));
+    assert_eq!(b.get_with(b"k", &at).unwrap().as_deref(), Some(&b"b1"[..]));
+    assert_eq!(db.get_with(b"k", &at).unwrap().as_deref(), Some(&b"default1"[..]));
+    assert_eq!(a.range_with(.., &at).count(), 1);
+    assert_eq!(a.get(b"k").unwrap(), None);
+    assert_eq!(b.get(b"k").unwrap().as_deref(), Some(&b"b2"[..]));
+    assert_eq!(a.stats().unwrap().levels[0].files, 1);
+    assert_eq!(db.stats().keyspaces.len(), 3);
+}
