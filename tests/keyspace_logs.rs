@@ -179,7 +179,10 @@ fn a_checkpoint_and_a_read_only_open_hold_every_keyspace() {
         assert_eq!(other.keyspaces(), ["default", "hot", "cold"]);
         let cold = other.keyspace("cold", small(64 << 20)).unwrap();
         let hot = other.keyspace("hot", small(64 << 10)).unwrap();
-        assert_eq!(cold.get(b"cold-key").unwrap().as_deref(), Some(&b"cold-value"[..]));
+        assert_eq!(
+            cold.get(b"cold-key").unwrap().as_deref(),
+            Some(&b"cold-value"[..])
+        );
         assert_eq!(cold.get(b"pair").unwrap().as_deref(), Some(&b"cold"[..]));
         assert_eq!(hot.iter().count(), 5 * 80 + 1 + usize::from(read_only));
         if read_only {
@@ -213,7 +216,10 @@ fn a_snapshot_and_iterators_see_every_keyspace_at_one_sequence() {
     b.compact_range(..).unwrap();
     assert_eq!(a.get_with(b"k", &at).unwrap().as_deref(), Some(&b"a1"[..]));
     assert_eq!(b.get_with(b"k", &at).unwrap().as_deref(), Some(&b"b1"[..]));
-    assert_eq!(db.get_with(b"k", &at).unwrap().as_deref(), Some(&b"default1"[..]));
+    assert_eq!(
+        db.get_with(b"k", &at).unwrap().as_deref(),
+        Some(&b"default1"[..])
+    );
     assert_eq!(a.range_with(.., &at).count(), 1);
     assert_eq!(a.get(b"k").unwrap(), None);
     assert_eq!(b.get(b"k").unwrap().as_deref(), Some(&b"b2"[..]));
