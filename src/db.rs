@@ -1175,6 +1175,34 @@ impl Db {
     pub fn drop_keyspace(&self, name: &str) -> Result<()> {
         crate::keyspace_admin::drop_keyspace(&self.engine, name)
     }
+
+    /// The values of keys in several keyspaces, all read at one sequence (the latest, or
+    /// `options.snapshot`'s): each entry is a keyspace and a key of it, and the result holds
+    /// each one's value in the same order. As [`multi_get`](Self::multi_get), across keyspaces.
+    ///
+    /// ```
+    /// use shaledb::{Db, KeyspaceOptions, Options, ReadOptions, WriteBatch, WriteOptions};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// let rows = db.keyspace("rows", KeyspaceOptions::default())?;
+    /// let index = db.keyspace("index", KeyspaceOptions::default())?;
+    /// let mut batch = WriteBatch::new();
+    /// batch.put_in(&rows, b"r1", b"Ada")?;
+    /// batch.put_in(&index, b"ada", b"r1")?;
+    /// db.write(batch, &WriteOptions::SYNC)?;
+    /// let values = db.multi_get_in(&[(&rows, &b"r1"[..]), (&index, &b"ada"[..])], &ReadOptions::default())?;
+    /// assert_eq!(values[0].as_deref(), Some(&b"Ada"[..]));
+    /// assert_eq!(values[1].as_deref(), Some(&b"r1"[..]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn multi_get_in<K: AsRef<[u8]>>(
+        &self,
+        keys: &[(&Keyspace, K)],
+        options: &ReadOptions<'_>,
+    ) -> Result<Vec<Option<Value>>> {
+        crate::keyspace::multi_get_in(&self.engine, keys, options)
+    }
 }
 
 /// Checkpoints (`checkpoint.rs`).

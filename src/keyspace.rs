@@ -675,6 +675,61 @@ fn pressure_of(
     })
 }
 
+/// See [`Db::multi_get_in`](crate::Db::multi_get_in).
+pub(crate) fn multi_get_in<K: AsRef<[u8]>>(
+    engine: &Engine,
+    keys: &[(&Keyspace, K)],
+    options: &ReadOptions<'_>,
+) -> Result<Vec<Option<Value>>> {
+    engine.check_open()?;
+    let mut ids: Vec<KeyspaceId> = Vec::new();
+    for (keyspace, key) in keys {
+        check_key(key.as_ref())?;
+        if !std::ptr::eq(&*keyspace.engine, engine) {
+            return Err(Error::InvalidArgument(format!(
+                "keyspace {:?} belongs to another database",
+                keyspace.name()
+            )));
+        }
+        keyspace.check_live()?;
+        if !ids.contains(&keyspace.id()) {
+            ids.push(keyspace.id());
+        }
+    }
+    let (sequence, views) = match options.snapshot {
+        Some(snapshot) if !snapshot.belongs_to(&engine.snapshots) => {
+            return Err(Error::InvalidArgument(
+                "ReadOptions::snapshot was taken from another database".into(),
+            ));
+        }
+        Some(snapshot) => {
+            let views = ids
+                .iter()
+                .map(|&id| engine.visibility.view(id))
+                .collect::<Option<Vec<_>>>();
+            (snapshot.sequence(), views)
+        }
+        None => match engine.visibility.read_point_many(&ids) {
+            Some((sequence, views)) => (sequence, Some(views)),
+            None => (SequenceNumber(0), None),
+        },
+    };
+    let Some(views) = views else {
+        return Err(Error::InvalidArgument(
+            "a keyspace of the read was dropped meanwhile".into(),
+        ));
+    };
+    let mut results = Vec::with_capacity(keys.len());
+    for (keyspace, key) in keys {
+        let index = ids.iter().position(|&id| id == keyspace.id());
+        let Some(view) = index.and_then(|index| views.get(index)) else {
+            return Err(dropped_error(keyspace.name()));
+        };
+        results.push(view.get(key.as_ref(), sequence, block_options(options))?);
+    }
+    Ok(results)
+}
+
 /// The gauges of keyspace `id` of `engine`, `None` once it is dropped.
 pub(crate) fn keyspace_stats(engine: &Engine, id: KeyspaceId) -> Option<KeyspaceStats> {
     let view = engine.visibility.view(id)?;
