@@ -5,7 +5,8 @@
 
 use shaledb::{Db, KeyspaceOptions, Options, WriteBatch, WriteOptions};
 
-fn wal_files(dir: &std::path::Path) -> usize {
+/// Files in `dir` whose names end in `suffix`.
+fn files_ending(dir: &std::path::Path, suffix: &str) -> usize {
     std::fs::read_dir(dir)
         .unwrap()
         .filter(|entry| {
@@ -14,9 +15,13 @@ fn wal_files(dir: &std::path::Path) -> usize {
                 .unwrap()
                 .file_name()
                 .to_string_lossy()
-                .ends_with(".wal")
+                .ends_with(suffix)
         })
         .count()
+}
+
+fn wal_files(dir: &std::path::Path) -> usize {
+    files_ending(dir, ".wal")
 }
 
 fn small(write_buffer_size: usize) -> KeyspaceOptions {
@@ -49,13 +54,22 @@ fn fill(db: &Db, hot: &shaledb::Keyspace, cold: &shaledb::Keyspace, rounds: usiz
     db.write(batch, &WriteOptions::SYNC).unwrap();
 }
 
+/// A database in `dir` with a hot keyspace (64 KiB write buffer) and a cold one (64 MiB).
+fn open_hot_and_cold(
+    dir: &std::path::Path,
+    max_total_wal_size: u64,
+) -> (Db, shaledb::Keyspace, shaledb::Keyspace) {
+    let db = Db::open(dir, options(max_total_wal_size)).unwrap();
+    let hot = db.keyspace("hot", small(64 << 10)).unwrap();
+    let cold = db.keyspace("cold", small(64 << 20)).unwrap();
+    (db, hot, cold)
+}
+
 #[test]
 fn a_cold_keyspace_keeps_its_writes_in_the_logs_across_hot_flushes_and_a_reopen() {
     let dir = tempfile::tempdir().unwrap();
     // A WAL limit far above what the test writes: the cold keyspace is never flushed.
-    let db = Db::open(dir.path(), options(1 << 40)).unwrap();
-    let hot = db.keyspace("hot", small(64 << 10)).unwrap();
-    let cold = db.keyspace("cold", small(64 << 20)).unwrap();
+    let (db, hot, cold) = open_hot_and_cold(dir.path(), 1 << 40);
     fill(&db, &hot, &cold, 20);
     db.wait_for_compaction().unwrap();
     assert!(db.stats().flushes >= 10, "{}", db.stats());
@@ -83,9 +97,7 @@ fn a_cold_keyspace_keeps_its_writes_in_the_logs_across_hot_flushes_and_a_reopen(
 #[test]
 fn past_the_wal_limit_the_keyspace_pinning_the_oldest_log_is_flushed() {
     let dir = tempfile::tempdir().unwrap();
-    let db = Db::open(dir.path(), options(256 << 10)).unwrap();
-    let hot = db.keyspace("hot", small(64 << 10)).unwrap();
-    let cold = db.keyspace("cold", small(64 << 20)).unwrap();
+    let (db, hot, cold) = open_hot_and_cold(dir.path(), 256 << 10);
     let mut most = 0;
     for _ in 0..10 {
         fill(&db, &hot, &cold, 2);
@@ -141,17 +153,7 @@ fn a_dropped_keyspace_stays_dropped_and_its_logged_writes_are_not_replayed() {
         0,
         "a new keyspace under the old name is empty"
     );
-    let tables = std::fs::read_dir(dir.path())
-        .unwrap()
-        .filter(|entry| {
-            entry
-                .as_ref()
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .ends_with(".sst")
-        })
-        .count();
+    let tables = files_ending(dir.path(), ".sst");
     assert_eq!(
         tables, 1,
         "the dropped keyspace's table was deleted; kept's remains"
@@ -161,9 +163,7 @@ fn a_dropped_keyspace_stays_dropped_and_its_logged_writes_are_not_replayed() {
 #[test]
 fn a_checkpoint_and_a_read_only_open_hold_every_keyspace() {
     let dir = tempfile::tempdir().unwrap();
-    let db = Db::open(dir.path(), options(1 << 40)).unwrap();
-    let hot = db.keyspace("hot", small(64 << 10)).unwrap();
-    let cold = db.keyspace("cold", small(64 << 20)).unwrap();
+    let (db, hot, cold) = open_hot_and_cold(dir.path(), 1 << 40);
     // The cold keyspace's writes are only in the logs; the hot one's mostly in tables.
     fill(&db, &hot, &cold, 5);
     db.wait_for_compaction().unwrap();
