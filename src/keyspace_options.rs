@@ -239,6 +239,16 @@ impl KeyspaceOptions {
         }
         Ok(options)
     }
+
+    /// [`decode`](Self::decode) for the tools that read a manifest themselves (`shale dump
+    /// manifest` prints a keyspace's recorded options; `shale` opens an existing keyspace with
+    /// them, since [`Db::keyspace`](crate::Db::keyspace) records the options it is given). The
+    /// `internals` feature only: not API.
+    #[cfg(feature = "internals")]
+    #[doc(hidden)]
+    pub fn decode_recorded(bytes: &[u8]) -> std::result::Result<KeyspaceOptions, DecodeError> {
+        KeyspaceOptions::decode(bytes)
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! The `shale` command-line program: a db_bench-style benchmark (the default command), reads
-//! and writes of a database (`get`, `put`, `delete`, `scan`, `stats`, `verify`, `compact`),
-//! checkpoints (`checkpoint`) and readable dumps of its files (`dump sst|wal|manifest`). Built only with the default-on `cli`
-//! feature, which carries its dependencies (clap, indicatif).
+//! and writes of a database (`get`, `put`, `delete`, `delete-range`, `scan`, `stats`, `verify`,
+//! `compact`, each with `--keyspace`), its keyspaces (`keyspaces`, `drop-keyspace`), checkpoints
+//! (`checkpoint`) and readable dumps of its files (`dump sst|wal|manifest`). Built only with the
+//! default-on `cli` feature, which carries its dependencies (clap, indicatif).
 //!
 //! Commands live in `src/cli/`; this file parses the command line and turns the outcome into
 //! one line on standard error and an exit status: 0 for success (and `--help`, `--version`), 2

@@ -2,10 +2,13 @@
 //! with small sizes must print a row (and, after fills, amplification and the tree) for every
 //! workload, or one JSON object each with `--json`; get/put/delete/scan must round-trip keys
 //! with escapes; stats, verify and compact must work on a database the library wrote; `dump`
-//! must describe a table, a write-ahead log and a manifest; get, scan, stats, verify and dump
-//! must leave every file of the database as it was (name, size and bytes) and work while a
-//! program has the database open; and every mistake must give one line on standard error and
-//! exit status 2 (usage) or 1 (failure), never a panic.
+//! must describe a table, a write-ahead log and a manifest; `--keyspace` must pick the keyspace
+//! of every reading and writing command (only `put` creating one, a write keeping its recorded
+//! options), `keyspaces` and `drop-keyspace` must list and drop them, and stats, verify and the
+//! dumps must show each; get, scan, stats, verify, keyspaces and dump must leave every file of
+//! the database as it was (name, size and bytes) and work while a program has the database
+//! open; and every mistake must give one line on standard error and exit status 2 (usage) or 1
+//! (failure), never a panic.
 
 mod common;
 
@@ -16,9 +19,11 @@ use common::{Rng, directory_contents};
 use shaledb::key::internal_key;
 use shaledb::key::{FileNumber, ValueKind};
 use shaledb::log::{LogFileKind, LogWriter, encode_log};
-use shaledb::manifest::{FileMetadata, ManifestState, ManifestWriter, VersionEdit, write_current};
+use shaledb::manifest::{
+    FileMetadata, KeyspaceRecord, ManifestState, ManifestWriter, VersionEdit, write_current,
+};
 use shaledb::sstable::TableBuilder;
-use shaledb::{Db, Options, SequenceNumber, TableOptions};
+use shaledb::{Db, KeyspaceOptions, Options, SequenceNumber, TableOptions, WriteBatch};
 
 const SEED: u64 = 0xc11_7e57;
 
@@ -396,6 +401,11 @@ fn usage_mistakes_exit_2_with_one_line() {
         &["no-such-command"],
         &["get", "only-a-dir"],
         &["get", "dir", "bad\\escape"],
+        &["get", "dir", "k", "--keyspace", ""],
+        &["put", "dir", "k", "v", "--keyspace", "\\xff"],
+        &["scan", "dir", "--keyspace"],
+        &["drop-keyspace", "dir"],
+        &["keyspaces"],
         &["scan", "dir", "--limit", "-1"],
         &["dump", "sst"],
         &["checkpoint", "only-a-dir"],
@@ -421,6 +431,8 @@ fn every_command_has_help() {
         &["verify"],
         &["compact"],
         &["checkpoint"],
+        &["keyspaces"],
+        &["drop-keyspace"],
         &["dump"],
         &["dump", "sst"],
         &["dump", "wal"],
@@ -478,6 +490,323 @@ fn put_get_delete_scan_round_trip() {
         shale_fails(&[command, path_str(&missing)], 1);
     }
     assert!(!missing.exists(), "a read command created {missing:?}");
+}
+
+#[test]
+fn keyspace_flag_picks_the_keyspace_of_every_command() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let db = dir.path().join("db");
+    let db = path_str(&db);
+    shale_ok(&["put", db, "k", "in default"]);
+    // put creates the keyspace; the same key holds a value of its own in each keyspace.
+    shale_ok(&["put", db, "--keyspace", "events", "k", "in events"]);
+    shale_ok(&["put", db, "--keyspace", "events", "m", "second"]);
+    shale_ok(&["put", db, "--keyspace", "a\\x20b", "k", "escaped"]);
+    assert_eq!(shale_ok(&["keyspaces", db]), "default\nevents\na b\n");
+    assert_eq!(shale_ok(&["get", db, "k"]), "in default\n");
+    assert_eq!(
+        shale_ok(&["get", db, "k", "--keyspace", "default"]),
+        "in default\n"
+    );
+    assert_eq!(
+        shale_ok(&["get", db, "k", "--keyspace", "events"]),
+        "in events\n"
+    );
+    assert_eq!(
+        shale_ok(&["get", db, "k", "--keyspace", "a b"]),
+        "escaped\n"
+    );
+    assert_eq!(shale_ok(&["scan", db]), "k\tin default\n");
+    assert_eq!(
+        shale_ok(&["scan", db, "--keyspace", "events", "--from", "l"]),
+        "m\tsecond\n"
+    );
+    shale_ok(&["delete", db, "--keyspace", "events", "k"]);
+    shale_fails(&["get", db, "--keyspace", "events", "k"], 1);
+    assert_eq!(shale_ok(&["get", db, "k"]), "in default\n");
+    shale_ok(&["delete-range", db, "--keyspace", "events", "a", "z"]);
+    assert_eq!(shale_ok(&["scan", db, "--keyspace", "events"]), "");
+    assert_eq!(shale_ok(&["scan", db, "--keyspace", "a b"]), "k\tescaped\n");
+    let compacted = shale_ok(&["compact", db, "--keyspace", "a b"]);
+    let after = compacted.split("after:").nth(1).expect("an after section");
+    assert!(
+        after
+            .lines()
+            .any(|line| line.trim_start().starts_with("L3 #")),
+        "{compacted}"
+    );
+
+    // Only put creates a keyspace: every other command names the one missing and creates none.
+    let missing: [&[&str]; 8] = [
+        &["get", db, "k", "--keyspace", "nope"],
+        &["scan", db, "--keyspace", "nope"],
+        &["delete", db, "k", "--keyspace", "nope"],
+        &["delete-range", db, "a", "b", "--keyspace", "nope"],
+        &["compact", db, "--keyspace", "nope"],
+        &["verify", db, "--keyspace", "nope"],
+        &["stats", db, "--keyspace", "nope"],
+        &["drop-keyspace", db, "nope"],
+    ];
+    for command in missing {
+        let stderr = shale_fails(command, 1);
+        assert!(
+            stderr.contains("no keyspace named 'nope'") && stderr.contains("'events'"),
+            "{command:?}: {stderr}"
+        );
+    }
+    assert_eq!(shale_ok(&["keyspaces", db]), "default\nevents\na b\n");
+
+    // drop-keyspace drops it durably, data and all; the default keyspace stays.
+    shale_ok(&["drop-keyspace", db, "events"]);
+    assert_eq!(shale_ok(&["keyspaces", db]), "default\na b\n");
+    let stderr = shale_fails(&["scan", db, "--keyspace", "events"], 1);
+    assert!(stderr.contains("no keyspace named 'events'"), "{stderr}");
+    let stderr = shale_fails(&["drop-keyspace", db, "default"], 1);
+    assert!(
+        stderr.contains("default keyspace cannot be dropped"),
+        "{stderr}"
+    );
+    // A keyspace made again under a dropped one's name starts empty.
+    shale_ok(&["put", db, "--keyspace", "events", "new", "1"]);
+    assert_eq!(shale_ok(&["scan", db, "--keyspace", "events"]), "new\t1\n");
+    let missing = dir.path().join("missing");
+    shale_fails(&["keyspaces", path_str(&missing)], 1);
+    shale_fails(&["drop-keyspace", path_str(&missing), "events"], 1);
+    assert!(!missing.exists(), "a command created {missing:?}");
+}
+
+/// Options unlike the defaults in every way a write to the keyspace could reset.
+fn tuned_options() -> KeyspaceOptions {
+    let mut options = KeyspaceOptions {
+        write_buffer_size: 1 << 20,
+        level0_compaction_trigger: 2,
+        level1_target_size: 1 << 20,
+        ..KeyspaceOptions::default()
+    };
+    options.table.bloom_bits_per_key = 0;
+    options
+}
+
+#[test]
+fn writes_to_an_existing_keyspace_keep_the_options_it_was_created_with() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let db = Db::open(dir.path(), Options::default()).expect("open");
+    db.keyspace("tuned", tuned_options())
+        .expect("create keyspace");
+    db.close().expect("close");
+    let path = path_str(dir.path());
+    shale_ok(&["put", path, "--keyspace", "tuned", "k", "v"]);
+    shale_ok(&["delete", path, "--keyspace", "tuned", "gone"]);
+    shale_ok(&["delete-range", path, "--keyspace", "tuned", "a", "b"]);
+    shale_ok(&["compact", path, "--keyspace", "tuned"]);
+    let db = Db::open_read_only(dir.path(), Options::default()).expect("open read-only");
+    let tuned = db
+        .keyspace("tuned", KeyspaceOptions::default())
+        .expect("the keyspace is there");
+    assert_eq!(tuned.options(), tuned_options());
+    assert_eq!(tuned.get(b"k").expect("get").as_deref(), Some(&b"v"[..]));
+    // And the manifest shows them.
+    let dumped = shale_ok(&["dump", "manifest", path]);
+    assert!(
+        dumped.contains("keyspace 1 'tuned' declared: write_buffer_size 1048576, ")
+            && dumped.contains("table.bloom_bits_per_key 0, "),
+        "{dumped}"
+    );
+}
+
+/// A database with the default keyspace (a key in a table, one in the log), `events` (two
+/// level-0 tables of three keys each) and `empty`.
+fn write_keyspace_database(dir: &Path) {
+    let db = Db::open(dir, Options::default()).expect("open");
+    db.put(b"flushed", b"1").expect("put");
+    db.flush().expect("flush");
+    db.put(b"logged", b"2").expect("put");
+    // No compaction by level-0 size: its two level-0 tables stay there.
+    let options = KeyspaceOptions {
+        level0_size_percent_trigger: 0,
+        ..KeyspaceOptions::default()
+    };
+    let events = db.keyspace("events", options).expect("keyspace");
+    for batch in 0..2u8 {
+        for index in 0..3u8 {
+            events.put(&[b'e', batch, index], b"event").expect("put");
+        }
+        events.flush().expect("flush");
+    }
+    db.keyspace("empty", KeyspaceOptions::default())
+        .expect("keyspace");
+    db.close().expect("close");
+}
+
+/// The lines of `output` from the one starting with `heading` to the next blank line.
+fn section<'a>(output: &'a str, heading: &str) -> Vec<&'a str> {
+    output
+        .lines()
+        .skip_while(|line| *line != heading)
+        .take_while(|line| !line.is_empty())
+        .collect()
+}
+
+#[test]
+fn stats_and_verify_report_every_keyspace_or_the_one_named() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    write_keyspace_database(dir.path());
+    let path = path_str(dir.path());
+    let stats = shale_ok(&["stats", path]);
+    let default = section(&stats, "keyspace 'default'");
+    assert!(default.len() > 6, "{stats}");
+    assert!(default[2].starts_with("L0         1 "), "{stats}");
+    assert!(
+        default.iter().any(|line| line.starts_with("write groups")),
+        "{stats}"
+    );
+    let events = section(&stats, "keyspace 'events'");
+    assert_eq!(events.len(), 7, "{stats}");
+    assert_eq!(events[1], "level  files      MiB  score");
+    // Two files against the level-0 trigger of 4.
+    assert!(
+        events[2].starts_with("L0         2 ") && events[2].ends_with("  0.50"),
+        "{stats}"
+    );
+    assert_eq!(events[6], "memtable 0.0 MiB; 0 frozen (0.0 MiB)", "{stats}");
+    assert_eq!(section(&stats, "keyspace 'empty'").len(), 7, "{stats}");
+
+    let alone = shale_ok(&["stats", path, "--keyspace", "events"]);
+    assert_eq!(
+        alone.trim_end().lines().collect::<Vec<_>>(),
+        events,
+        "{alone}"
+    );
+    let default_alone = shale_ok(&["stats", path, "--keyspace", "default"]);
+    assert!(
+        default_alone.starts_with("keyspace 'default'\nlevel  files")
+            && !default_alone.contains("write groups")
+            && !default_alone.contains("events"),
+        "{default_alone}"
+    );
+
+    let verified = shale_ok(&["verify", path]);
+    assert!(
+        verified.contains("; 8 live entries")
+            && verified.contains("  keyspace 'default': 2 live entries")
+            && verified.contains("  keyspace 'events': 6 live entries")
+            && verified.contains("  keyspace 'empty': 0 live entries"),
+        "{verified}"
+    );
+    let verified = shale_ok(&["verify", path, "--keyspace", "events"]);
+    // The manifest and the two tables of events; its six entries.
+    assert!(
+        verified.contains(", keyspace 'events': ok: 3 files")
+            && verified.contains("checked; 6 live entries"),
+        "{verified}"
+    );
+}
+
+#[test]
+fn dump_manifest_shows_keyspace_fields_and_the_state_of_each_keyspace() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let db = Db::open(dir.path(), Options::default()).expect("open");
+    let events = db.keyspace("events", tuned_options()).expect("keyspace");
+    events.put(b"e", b"1").expect("put");
+    // The default keyspace's write keeps the log: the flush of events records its own log
+    // number.
+    db.put(b"d", b"1").expect("put");
+    events.flush().expect("flush");
+    db.keyspace("scratch", KeyspaceOptions::default())
+        .expect("keyspace");
+    db.drop_keyspace("scratch").expect("drop");
+    db.close().expect("close");
+    let dumped = shale_ok(&["dump", "manifest", path_str(dir.path())]);
+    for expected in [
+        "  keyspace 1 'events' declared: write_buffer_size 1048576, max_immutable_memtables 2, \
+         table.block_size 4096, table.restart_interval 16, table.bloom_bits_per_key 0, \
+         table.compression lz4, level0_compaction_trigger 2, ",
+        "  keyspace 2 'scratch' declared: write_buffer_size 67108864, ",
+        "  next keyspace id: 2\n",
+        "  next keyspace id: 3\n",
+        "  edit keyspace: 1 'events' (the files added and deleted below are its)\n",
+        "  keyspace log number: ",
+        "  drop keyspace 2 'scratch'\n",
+        ", next keyspace id 3\n",
+        "  keyspace 0 'default': keyspace log number 0\n",
+        "  keyspace 1 'events': keyspace log number ",
+        "    options: write_buffer_size 1048576, ",
+    ] {
+        assert!(dumped.contains(expected), "{expected:?} in:\n{dumped}");
+    }
+    let state = section(&dumped, "  keyspace 0 'default': keyspace log number 0");
+    assert!(
+        state.iter().all(|line| !line.contains("scratch")),
+        "{dumped}"
+    );
+    let after_events = dumped
+        .split("  keyspace 1 'events': keyspace log number ")
+        .nth(1)
+        .expect("the state of events");
+    assert!(after_events.contains("    L0: 1 files, "), "{dumped}");
+}
+
+#[test]
+fn dump_manifest_reports_keyspace_options_that_do_not_decode() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let number = FileNumber(2);
+    let mut writer =
+        ManifestWriter::create(dir.path(), number, &ManifestState::empty(number)).expect("create");
+    let mut edit = VersionEdit::new();
+    edit.keyspaces.push(KeyspaceRecord {
+        id: shaledb::key::KeyspaceId(1),
+        name: "broken".to_string(),
+        // Tag 1 (write_buffer_size) = 10 bytes: below what KeyspaceOptions accepts.
+        options: vec![1, 10],
+    });
+    edit.next_keyspace_id = Some(shaledb::key::KeyspaceId(2));
+    writer.append(&edit).expect("append edit");
+    write_current(dir.path(), number).expect("write CURRENT");
+    let output = shale(&["dump", "manifest", path_str(dir.path())]);
+    let (stdout, stderr) = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("  DAMAGE: keyspace 1 'broken' declared with options that do not decode"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("1 problems"), "{stdout}");
+}
+
+#[test]
+fn dump_wal_shows_each_operation_and_its_keyspace() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let db = Db::open(dir.path(), Options::default()).expect("open");
+    let events = db
+        .keyspace("events", KeyspaceOptions::default())
+        .expect("keyspace");
+    let mut batch = WriteBatch::new();
+    batch.put_in(&events, b"e\x001", b"value").expect("put");
+    batch.delete(b"plain").expect("delete");
+    batch
+        .delete_range_in(&events, b"a", b"c")
+        .expect("delete range");
+    db.write(batch, &shaledb::WriteOptions::SYNC)
+        .expect("write");
+    db.put(b"alone", b"xy").expect("put");
+    db.close().expect("close");
+    let wal = std::fs::read_dir(dir.path())
+        .expect("list")
+        .map(|entry| entry.expect("entry").path())
+        .filter(|path| path.extension().is_some_and(|extension| extension == "wal"))
+        .min()
+        .expect("a write-ahead log");
+    let dumped = shale_ok(&["dump", "wal", path_str(&wal)]);
+    let expected = "\
+ bytes, write batch: 3 operations from sequence 1
+  'e\\x001' @ 1 put, 5 bytes, keyspace 1
+  'plain' @ 2 delete
+  ['a', 'c') @ 3 delete range, keyspace 1
+";
+    assert!(dumped.contains(expected), "{dumped}");
+    assert!(
+        dumped.contains(" 1 operations from sequence 4\n  'alone' @ 4 put, 2 bytes\n"),
+        "{dumped}"
+    );
 }
 
 /// Writes `count` keys to a database in `dir` through the library, flushing every quarter so
@@ -818,9 +1147,15 @@ fn inspection_commands_leave_every_file_unchanged() {
         ..Options::default()
     };
     let db = Db::open(dir.path(), options).expect("open");
+    let events = db
+        .keyspace("events", KeyspaceOptions::default())
+        .expect("keyspace");
     for index in 0..300u32 {
         let length = rng.between(10, 200);
         db.put(format!("key-{index:04}").as_bytes(), &rng.bytes(length))
+            .expect("put");
+        events
+            .put(format!("event-{index:04}").as_bytes(), b"e")
             .expect("put");
         if index == 199 {
             db.flush().expect("flush");
@@ -837,26 +1172,32 @@ fn inspection_commands_leave_every_file_unchanged() {
     };
     let (table, wal) = (named(".sst"), named(".wal"));
     let db = path_str(dir.path());
-    let commands: [&[&str]; 9] = [
-        &["get", db, "key-0250"],
-        &["get", db, "absent"],
-        &["scan", db],
-        &["stats", db],
-        &["verify", db],
-        &["dump", "manifest", db],
-        &["dump", "wal", path_str(&wal)],
-        &["dump", "sst", path_str(&table)],
-        &["dump", "sst", path_str(&table), "--entries"],
+    // Each command with the exit status it should have.
+    let commands: [(&[&str], i32); 16] = [
+        (&["get", db, "key-0250"], 0),
+        (&["get", db, "absent"], 1),
+        (&["get", db, "event-0250", "--keyspace", "events"], 0),
+        (
+            &["get", db, "key-0250", "--keyspace", "no-such-keyspace"],
+            1,
+        ),
+        (&["scan", db], 0),
+        (&["scan", db, "--keyspace", "events"], 0),
+        (&["stats", db], 0),
+        (&["stats", db, "--keyspace", "events"], 0),
+        (&["verify", db], 0),
+        (&["verify", db, "--keyspace", "events"], 0),
+        (&["keyspaces", db], 0),
+        (&["dump", "manifest", db], 0),
+        (&["dump", "wal", path_str(&wal)], 0),
+        (&["dump", "sst", path_str(&table)], 0),
+        (&["dump", "sst", path_str(&table), "--entries"], 0),
+        (&["stats", db, "--keyspace", "no-such-keyspace"], 1),
     ];
     let mut problems = Vec::new();
-    for command in commands {
+    for (command, expected_status) in commands {
         let before = directory_contents(dir.path());
         let output = shale(command);
-        let expected_status = if command.get(2) == Some(&"absent") {
-            1
-        } else {
-            0
-        };
         if output.status.code() != Some(expected_status) {
             problems.push(format!("{command:?} failed: {:?}", text(&output)));
         }
@@ -870,6 +1211,13 @@ fn inspection_commands_leave_every_file_unchanged() {
         shale_ok(&["scan", db]).lines().count(),
         300,
         "seed {seed}: the inspected database still holds every key"
+    );
+    assert_eq!(
+        shale_ok(&["scan", db, "--keyspace", "events"])
+            .lines()
+            .count(),
+        300,
+        "seed {seed}: and every key of the other keyspace"
     );
 }
 
@@ -885,16 +1233,28 @@ fn inspection_commands_work_while_a_program_has_the_database_open() {
     db.put(b"flushed", b"in a table").expect("put");
     db.flush().expect("flush");
     db.put(b"logged", b"in the log").expect("put");
+    let events = db
+        .keyspace("events", KeyspaceOptions::default())
+        .expect("keyspace");
+    events.put(b"logged", b"an event").expect("put");
     let path = path_str(dir.path());
     assert_eq!(shale_ok(&["get", path, "logged"]), "in the log\n");
+    assert_eq!(
+        shale_ok(&["get", path, "logged", "--keyspace", "events"]),
+        "an event\n"
+    );
+    assert_eq!(shale_ok(&["keyspaces", path]), "default\nevents\n");
+    assert!(shale_ok(&["stats", path]).contains("keyspace 'events'"));
     assert_eq!(
         shale_ok(&["scan", path]),
         "flushed\tin a table\nlogged\tin the log\n"
     );
     assert!(shale_ok(&["stats", path]).contains("level  files"));
-    assert!(shale_ok(&["verify", path]).contains("; 2 live entries"));
+    assert!(shale_ok(&["verify", path]).contains("; 3 live entries"));
     // Writing commands still need the lock.
     let stderr = shale_fails(&["put", path, "k", "v"], 1);
+    assert!(stderr.contains("already open"), "{stderr}");
+    let stderr = shale_fails(&["drop-keyspace", path, "events"], 1);
     assert!(stderr.contains("already open"), "{stderr}");
     db.put(b"later", b"after the inspections")
         .expect("the program writes on");

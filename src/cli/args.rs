@@ -8,6 +8,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use super::escape::unescape;
+
 /// `shale`: the command-line tool of shaledb.
 #[derive(Debug, Parser)]
 #[command(
@@ -31,14 +33,17 @@ pub enum Command {
     /// Run db_bench-style workloads and print ops/s, MB/s, latency percentiles, amplification
     /// and the shape of the tree.
     Bench(BenchArgs),
-    /// Print the value of KEY (exit status 1 if it is absent).
+    /// Print the value of KEY (exit status 1 if it is absent, or if the keyspace is).
     Get {
         /// The database directory.
         dir: PathBuf,
         /// The key; `\xNN` and `\\` escapes are decoded, as `scan` prints them.
         key: String,
+        #[command(flatten)]
+        keyspace: KeyspaceChoice,
     },
-    /// Set KEY to VALUE (a synced write); creates the database if DIR holds none.
+    /// Set KEY to VALUE (a synced write); creates the database if DIR holds none, and the
+    /// keyspace (with default KeyspaceOptions) if the database has none of that name.
     Put {
         /// The database directory.
         dir: PathBuf,
@@ -46,13 +51,17 @@ pub enum Command {
         key: String,
         /// The value; `\xNN` and `\\` escapes are decoded.
         value: String,
+        #[command(flatten)]
+        keyspace: KeyspaceChoice,
     },
-    /// Delete KEY (a synced write; no error if it is absent).
+    /// Delete KEY (a synced write; no error if it is absent, exit status 1 if the keyspace is).
     Delete {
         /// The database directory.
         dir: PathBuf,
         /// The key; `\xNN` and `\\` escapes are decoded.
         key: String,
+        #[command(flatten)]
+        keyspace: KeyspaceChoice,
     },
     /// Delete every key from START up to but not including END (one synced range deletion).
     DeleteRange {
@@ -62,11 +71,15 @@ pub enum Command {
         start: String,
         /// The first key kept after the range; `\xNN` and `\\` escapes are decoded.
         end: String,
+        #[command(flatten)]
+        keyspace: KeyspaceChoice,
     },
     /// Print keys and values in key order, one `KEY<TAB>VALUE` line each, escaped.
     Scan {
         /// The database directory.
         dir: PathBuf,
+        #[command(flatten)]
+        keyspace: KeyspaceChoice,
         /// Start at this key (inclusive).
         #[arg(long, value_name = "KEY")]
         from: Option<String>,
@@ -77,21 +90,48 @@ pub enum Command {
         #[arg(long, value_name = "N")]
         limit: Option<u64>,
     },
-    /// Print the database's statistics: files and bytes per level, memtable, counters.
+    /// Print the database's statistics: files and bytes per level and memtables of every
+    /// keyspace (the default one's with the database's counters), or of one keyspace alone.
     Stats {
         /// The database directory.
         dir: PathBuf,
+        /// Print only this keyspace's levels and memtables; `\xNN` and `\\` escapes are
+        /// decoded.
+        #[arg(long, value_name = "NAME", value_parser = parse_keyspace_name)]
+        keyspace: Option<String>,
     },
     /// Read every entry of the database, verifying every block checksum (exit status 1 on
-    /// damage).
+    /// damage): the manifest, every keyspace's tables and entries, or one keyspace's.
     Verify {
         /// The database directory.
         dir: PathBuf,
+        /// Check only the manifest and this keyspace (default: every keyspace); `\xNN` and `\\`
+        /// escapes are decoded.
+        #[arg(long, value_name = "NAME", value_parser = parse_keyspace_name)]
+        keyspace: Option<String>,
     },
-    /// Compact the whole key range down to the last level; print the tree before and after.
+    /// Compact the whole key range of a keyspace down to the last level; print its tree before
+    /// and after.
     Compact {
         /// The database directory.
         dir: PathBuf,
+        #[command(flatten)]
+        keyspace: KeyspaceChoice,
+    },
+    /// List the database's keyspaces, one name per line (escaped as keys are): `default`
+    /// first, then the others in the order they were created.
+    Keyspaces {
+        /// The database directory.
+        dir: PathBuf,
+    },
+    /// Drop a keyspace with all its data (durably; its tables are deleted unread). The default
+    /// keyspace cannot be dropped.
+    DropKeyspace {
+        /// The database directory.
+        dir: PathBuf,
+        /// The keyspace; `\xNN` and `\\` escapes are decoded.
+        #[arg(value_parser = parse_keyspace_name)]
+        name: String,
     },
     /// Make a checkpoint of DIR in DEST: a consistent copy of the database that opens on its
     /// own, its tables hard-linked (copied where DEST is on another file system), synced when
@@ -119,7 +159,8 @@ pub enum DumpCommand {
         #[arg(long)]
         entries: bool,
     },
-    /// A write-ahead log: every record with its offset, size and batch, and any damage.
+    /// A write-ahead log: every record with its offset, size and batch (each operation with
+    /// its sequence number, and its keyspace id when not the default one), and any damage.
     Wal {
         /// The `.wal` file.
         file: PathBuf,
@@ -130,6 +171,22 @@ pub enum DumpCommand {
         /// The database directory.
         dir: PathBuf,
     },
+}
+
+/// `--keyspace NAME`: the keyspace a command reads or writes.
+#[derive(Debug, Clone, Args)]
+pub struct KeyspaceChoice {
+    /// The keyspace (default: the default keyspace, `default`); `\xNN` and `\\` escapes are
+    /// decoded, as `shale keyspaces` prints names.
+    #[arg(long, value_name = "NAME", value_parser = parse_keyspace_name)]
+    pub keyspace: Option<String>,
+}
+
+impl KeyspaceChoice {
+    /// The name given, if any.
+    pub fn name(&self) -> Option<&str> {
+        self.keyspace.as_deref()
+    }
 }
 
 /// The workloads of `shale bench`, in the order they run.
@@ -316,6 +373,20 @@ fn parse_cache_size(text: &str) -> Result<u64, String> {
     parse_number(text, 0, 64 << 30)
 }
 
+/// A keyspace name: escapes decoded, then UTF-8 of 1 to 255 bytes (FORMAT.md 6.1, tag 8).
+fn parse_keyspace_name(text: &str) -> Result<String, String> {
+    let name = String::from_utf8(unescape(text)?)
+        .map_err(|_| format!("'{text}' is not UTF-8 once its escapes are decoded"))?;
+    let maximum = shaledb::key::MAX_KEYSPACE_NAME;
+    if name.is_empty() || name.len() > maximum {
+        return Err(format!(
+            "a keyspace name is 1 to {maximum} bytes; '{text}' is {}",
+            name.len()
+        ));
+    }
+    Ok(name)
+}
+
 fn parse_ycsb_letter(text: &str) -> Result<char, String> {
     match text.to_ascii_uppercase().as_str() {
         letter @ ("A" | "B" | "C" | "D" | "E" | "F") => Ok(letter.chars().next().unwrap_or('A')),
@@ -338,6 +409,20 @@ mod tests {
         assert_eq!(parse_count("1_000"), Ok(1000));
         assert!(parse_count("0").is_err());
         assert!(parse_count("lots").is_err());
+    }
+
+    #[test]
+    fn keyspace_names_decode_escapes_and_refuse_empty_long_or_non_utf8_names() {
+        assert_eq!(parse_keyspace_name("raft-log"), Ok("raft-log".to_string()));
+        assert_eq!(parse_keyspace_name("a\\x20b"), Ok("a b".to_string()));
+        assert_eq!(parse_keyspace_name("\\xc3\\xa9"), Ok("é".to_string()));
+        assert_eq!(
+            parse_keyspace_name(&"k".repeat(255)).map(|name| name.len()),
+            Ok(255)
+        );
+        for text in ["", "\\xff", "bad\\escape", &"k".repeat(256)] {
+            assert!(parse_keyspace_name(text).is_err(), "{text:?}");
+        }
     }
 
     #[test]

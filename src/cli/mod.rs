@@ -1,7 +1,8 @@
 //! Command dispatch: declares the modules of the `shale` program and runs the command of a
 //! parsed command line. The command line is declared in [`args`] (clap); each command owns one
 //! module: [`bench`](mod@bench), [`db_commands`] (get, put, delete, scan, stats, verify,
-//! compact, checkpoint) and [`dump`]. Commands return [`CliError`] (in [`error`], with the
+//! compact, checkpoint, keyspaces, drop-keyspace; `--keyspace` picks the keyspace) and
+//! [`dump`]. Commands return [`CliError`] (in [`error`], with the
 //! `say!` macro they print with); `main` prints it on one line and exits with its status: 2 for
 //! a usage mistake, 1 for a failure (I/O error, damaged file, missing key).
 
@@ -26,19 +27,32 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     };
     match command {
         Command::Bench(arguments) => bench::run(&arguments),
-        Command::Get { dir, key } => db_commands::get(&dir, &key),
-        Command::Put { dir, key, value } => db_commands::put(&dir, &key, &value),
-        Command::Delete { dir, key } => db_commands::delete(&dir, &key),
-        Command::DeleteRange { dir, start, end } => db_commands::delete_range(&dir, &start, &end),
+        Command::Get { dir, key, keyspace } => db_commands::get(&dir, keyspace.name(), &key),
+        Command::Put {
+            dir,
+            key,
+            value,
+            keyspace,
+        } => db_commands::put(&dir, keyspace.name(), &key, &value),
+        Command::Delete { dir, key, keyspace } => db_commands::delete(&dir, keyspace.name(), &key),
+        Command::DeleteRange {
+            dir,
+            start,
+            end,
+            keyspace,
+        } => db_commands::delete_range(&dir, keyspace.name(), &start, &end),
         Command::Scan {
             dir,
+            keyspace,
             from,
             to,
             limit,
-        } => db_commands::scan(&dir, from.as_deref(), to.as_deref(), limit),
-        Command::Stats { dir } => db_commands::stats(&dir),
-        Command::Verify { dir } => db_commands::verify(&dir),
-        Command::Compact { dir } => db_commands::compact(&dir),
+        } => db_commands::scan(&dir, keyspace.name(), from.as_deref(), to.as_deref(), limit),
+        Command::Stats { dir, keyspace } => db_commands::stats(&dir, keyspace.as_deref()),
+        Command::Verify { dir, keyspace } => db_commands::verify(&dir, keyspace.as_deref()),
+        Command::Compact { dir, keyspace } => db_commands::compact(&dir, keyspace.name()),
+        Command::Keyspaces { dir } => db_commands::keyspaces(&dir),
+        Command::DropKeyspace { dir, name } => db_commands::drop_keyspace(&dir, &name),
         Command::Checkpoint { dir, dest } => db_commands::checkpoint(&dir, &dest),
         Command::Dump(DumpCommand::Sst { file, entries }) => dump::sst(&file, entries),
         Command::Dump(DumpCommand::Wal { file }) => dump::wal(&file),
