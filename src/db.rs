@@ -1122,6 +1122,38 @@ impl Db {
         Ok(Keyspace::new(Arc::clone(&self.engine), shared))
     }
 
+    /// The keyspace named `name` as it is, without creating it or changing its options (`None`
+    /// if the database has none of that name): what a tool that inspects or serves a keyspace
+    /// another program configured wants, where [`keyspace`](Self::keyspace) would record the
+    /// options it is given.
+    ///
+    /// ```
+    /// use shaledb::{Db, KeyspaceOptions, Options};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// let tuned = KeyspaceOptions { write_buffer_size: 1 << 20, ..KeyspaceOptions::default() };
+    /// db.keyspace("tuned", tuned.clone())?;
+    /// let found = db.existing_keyspace("tuned")?.expect("created above");
+    /// assert_eq!(found.options(), tuned);
+    /// assert!(db.existing_keyspace("missing")?.is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn existing_keyspace(&self, name: &str) -> Result<Option<Keyspace>> {
+        self.engine.check_open()?;
+        if name == crate::key::DEFAULT_KEYSPACE_NAME {
+            return Ok(Some(self.default.clone()));
+        }
+        let state = lock(&self.engine.state);
+        let shared = state
+            .keyspaces
+            .values()
+            .find(|entry| entry.shared.name == name)
+            .map(|entry| Arc::clone(&entry.shared));
+        drop(state);
+        Ok(shared.map(|shared| Keyspace::new(Arc::clone(&self.engine), shared)))
+    }
+
     /// The default keyspace: the one `Db`'s own reads and writes use.
     ///
     /// ```
