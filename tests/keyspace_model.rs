@@ -29,6 +29,7 @@ use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use common::{
     Model, Pairs, Rng, collect, collect_from_both_ends, model_prefix, model_range, random_bounds,
@@ -162,6 +163,7 @@ struct Live {
 /// models, and the handles of dropped keyspaces.
 struct World {
     db: Db,
+    dir: std::path::PathBuf,
     live: Vec<Live>,
     models: Models,
     dropped: Vec<(String, Keyspace)>,
@@ -179,6 +181,7 @@ impl World {
         let models = BTreeMap::from([("default".to_string(), Model::new())]);
         World {
             db,
+            dir: dir.to_path_buf(),
             live,
             models,
             dropped: Vec::new(),
@@ -221,6 +224,10 @@ impl World {
                 handle,
             });
         }
+    }
+
+    fn db_dir(&self) -> &Path {
+        &self.dir
     }
 
     fn live_named(&self) -> usize {
@@ -802,6 +809,9 @@ fn run_phase(
             drop_keyspace(world, position, totals, &context);
             create(world, &name, ever_created, totals, &context);
         }
+        if operation == operations / 3 {
+            check_crash_copy(world, &context);
+        }
         if rng.chance(1, 250) {
             random_event(world, &mut snapshots, ever_created, totals, rng, &context);
         }
@@ -819,6 +829,56 @@ fn run_phase(
     assert!(stats.error.is_none(), "{context}: {:?}", stats.error);
     totals.flushes += stats.flushes;
     totals.compactions += stats.compactions;
+}
+
+/// What a crash of the process would leave: a copy of the files of the open database (taken
+/// once background work is idle), opened as a database of its own, must hold every keyspace
+/// with every write so far, and none of the dropped ones.
+fn check_crash_copy(world: &World, context: &str) {
+    let context = format!("{context}, a copy of the files of the open database");
+    let copy = temp_dir();
+    for attempt in 0.. {
+        world.db.wait_for_compaction().unwrap();
+        match try_copy(world.db_dir(), copy.path()) {
+            Ok(()) => break,
+            // A file went away while the copy ran (a log deleted after a flush): again.
+            Err(error) if attempt < 5 => eprintln!("{context}: copy failed ({error}), again"),
+            Err(error) => panic!("{context}: copy failed: {error}"),
+        }
+    }
+    let db = Db::open(copy.path(), options())
+        .unwrap_or_else(|error| panic!("{context}: open failed: {error}"));
+    let want: Vec<String> = world.live.iter().map(|live| live.name.clone()).collect();
+    assert_eq!(db.keyspaces(), want, "{context}: keyspaces()");
+    for live in &world.live {
+        let handle = if live.name == "default" {
+            db.default_keyspace()
+        } else {
+            db.keyspace(&live.name, keyspace_options(&live.name))
+                .unwrap()
+        };
+        check_fully(
+            &handle,
+            &world.models[&live.name],
+            &ReadOptions::default(),
+            &context,
+        );
+    }
+    db.close().unwrap();
+}
+
+/// Copies every file of `from` but `LOCK` into `to`, emptied first.
+fn try_copy(from: &Path, to: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(to)? {
+        std::fs::remove_file(entry?.path())?;
+    }
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        if entry.file_name() != "LOCK" {
+            std::fs::copy(entry.path(), to.join(entry.file_name()))?;
+        }
+    }
+    Ok(())
 }
 
 /// Every live keyspace checked in full at the latest state, and the listing.
@@ -1620,4 +1680,224 @@ fn a_dropped_keyspace_leaves_no_tables_behind() {
     );
     let keep = db.keyspace("keep", keyspace_options("alpha")).unwrap();
     assert_eq!(keep.iter().count(), 200);
+}
+
+/// A checkpoint is a copy of the whole database: every keyspace, with every write acknowledged
+/// before it (those in tables and those only in the write-ahead log), and no dropped one.
+#[test]
+fn a_checkpoint_holds_every_keyspace() {
+    let dir = temp_dir();
+    let db = Db::open(dir.path().join("db"), options()).unwrap();
+    let mut models: Models = BTreeMap::new();
+    let mut spaces = vec![db.default_keyspace()];
+    for name in ["alpha", "beta"] {
+        spaces.push(db.keyspace(name, keyspace_options(name)).unwrap());
+    }
+    db.keyspace("dropped", keyspace_options("gamma"))
+        .unwrap()
+        .put(b"k", b"v")
+        .unwrap();
+    db.drop_keyspace("dropped").unwrap();
+    let mut rng = Rng::new(3);
+    for index in 0..3_000u64 {
+        let space = &spaces[(index % 3) as usize];
+        let (key, value) = (key(index % KEY_SPACE), random_value(&mut rng));
+        space.put(&key, &value).unwrap();
+        models
+            .entry(space.name().to_string())
+            .or_default()
+            .insert(key, value);
+        if index == 1_500 {
+            spaces[1].flush().unwrap();
+        }
+    }
+    let checkpoint = dir.path().join("checkpoint");
+    db.checkpoint(&checkpoint).unwrap();
+    // Written after the checkpoint: not in it.
+    spaces[2].put(b"after", b"the checkpoint").unwrap();
+    for (context, open) in [
+        ("read-only", Db::open_read_only(&checkpoint, options())),
+        ("read-write", Db::open(&checkpoint, options())),
+    ] {
+        let copy = open.unwrap_or_else(|error| panic!("{context}: open the checkpoint: {error}"));
+        assert_eq!(
+            copy.keyspaces(),
+            ["default", "alpha", "beta"],
+            "{context}: the checkpoint's keyspaces"
+        );
+        for name in ["default", "alpha", "beta"] {
+            let space = copy.keyspace(name, keyspace_options(name)).unwrap();
+            let context = format!("{context}: the checkpoint");
+            check_fully(&space, &models[name], &ReadOptions::default(), &context);
+        }
+        copy.close().unwrap();
+    }
+}
+
+/// An iterator made before its keyspace's drop and read after it yields the keyspace's data as
+/// it was, or stops with an error: never a wrong pair, never a panic.
+#[test]
+fn an_iterator_made_before_a_drop_yields_right_pairs_or_an_error() {
+    let dir = temp_dir();
+    let db = Db::open(dir.path(), options()).unwrap();
+    let alpha = db.keyspace("alpha", keyspace_options("alpha")).unwrap();
+    let mut model = Model::new();
+    let mut rng = Rng::new(5);
+    for index in 0..3_000u64 {
+        let (key, value) = (key(index % KEY_SPACE), random_value(&mut rng));
+        alpha.put(&key, &value).unwrap();
+        model.insert(key, value);
+    }
+    alpha.flush().unwrap();
+    for index in 0..200u64 {
+        let (key, value) = (key(index * 7 % KEY_SPACE), random_value(&mut rng));
+        alpha.put(&key, &value).unwrap();
+        model.insert(key, value);
+    }
+    let forward = alpha.iter();
+    let backward = alpha.iter().rev();
+    db.drop_keyspace("alpha").unwrap();
+    // Files of the dropped keyspace may go now; new data is written over the memtable's place.
+    let beta = db.keyspace("beta", keyspace_options("beta")).unwrap();
+    for index in 0..2_000u64 {
+        beta.put(&key(index % KEY_SPACE), &random_value(&mut rng))
+            .unwrap();
+    }
+    db.compact_range(..).unwrap();
+    db.wait_for_compaction().unwrap();
+    let expected: Pairs = model.into_iter().collect();
+    let mut reversed = expected.clone();
+    reversed.reverse();
+    for (label, iterator, want) in [
+        (
+            "forward",
+            Box::new(forward) as Box<dyn Iterator<Item = _>>,
+            &expected,
+        ),
+        ("backward", Box::new(backward), &reversed),
+    ] {
+        for (position, item) in iterator.enumerate() {
+            match item {
+                Ok((key, value)) => {
+                    let (want_key, want_value) = &want[position];
+                    assert!(
+                        key == *want_key && &value[..] == want_value.as_slice(),
+                        "{label}: pair {position} is not the dropped keyspace's"
+                    );
+                }
+                Err(_) => break,
+            }
+        }
+    }
+}
+
+/// Writers keep writing to a keyspace and, in the same batches, to another while the first is
+/// dropped: every write either lands whole before the drop or fails with `InvalidArgument`
+/// and leaves nothing, and a writer whose write failed never succeeds with it again.
+#[test]
+fn writes_racing_a_drop_land_whole_or_fail_whole() {
+    const WRITERS: usize = 3;
+    let seed = test_seed("writes_racing_a_drop_land_whole_or_fail_whole");
+    let dir = temp_dir();
+    let db = Db::open(dir.path(), options()).unwrap();
+    let doomed = db.keyspace("doomed", keyspace_options("alpha")).unwrap();
+    let kept = db.keyspace("kept", keyspace_options("beta")).unwrap();
+    let written = std::sync::atomic::AtomicU64::new(0);
+    let acknowledged: Vec<Vec<u64>> = std::thread::scope(|scope| {
+        let writers: Vec<_> = (0..WRITERS)
+            .map(|writer| {
+                let (db, doomed, kept, written) = (&db, &doomed, &kept, &written);
+                scope.spawn(move || {
+                    let mut rng = Rng::new(seed ^ writer as u64);
+                    let mut acknowledged = Vec::new();
+                    let mut failed_at: Option<u64> = None;
+                    // Until 100 writes after the first failure (bounded, in case none fails).
+                    for number in 0..200_000u64 {
+                        if failed_at.is_some_and(|failed| number > failed + 100) {
+                            break;
+                        }
+                        let key = format!("w{writer}-{number:06}").into_bytes();
+                        let length = rng.between(10, 200);
+                        let value = rng.bytes(length);
+                        let result = match number % 3 {
+                            0 => doomed.put(&key, &value),
+                            _ => {
+                                let mut batch = WriteBatch::new();
+                                batch.put_in(kept, &key, &value).unwrap();
+                                batch.put_in(doomed, &key, &value).unwrap();
+                                db.write(batch, &WriteOptions::NO_SYNC)
+                            }
+                        };
+                        written.fetch_add(1, Ordering::Relaxed);
+                        match result {
+                            Ok(()) => {
+                                assert!(
+                                    failed_at.is_none(),
+                                    "seed {seed}: writer {writer}'s write {number} succeeded \
+                                     after write {failed_at:?} failed"
+                                );
+                                if number % 3 != 0 {
+                                    acknowledged.push(number);
+                                }
+                            }
+                            Err(Error::InvalidArgument(_)) => {
+                                failed_at.get_or_insert(number);
+                            }
+                            Err(error) => panic!("seed {seed}: writer {writer}: {error}"),
+                        }
+                    }
+                    assert!(
+                        failed_at.is_some(),
+                        "seed {seed}: writer {writer} never saw the drop"
+                    );
+                    acknowledged
+                })
+            })
+            .collect();
+        while written.load(Ordering::Relaxed) < 3_000 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        db.drop_keyspace("doomed").unwrap();
+        writers
+            .into_iter()
+            .map(|writer| writer.join().unwrap())
+            .collect()
+    });
+    let check = |kept: &Keyspace, context: &str| {
+        let keys: Vec<Vec<u8>> = collect(kept.iter(), context)
+            .into_iter()
+            .map(|(key, _)| key)
+            .collect();
+        let mut want: Vec<Vec<u8>> = acknowledged
+            .iter()
+            .enumerate()
+            .flat_map(|(writer, numbers)| {
+                numbers
+                    .iter()
+                    .map(move |number| format!("w{writer}-{number:06}").into_bytes())
+            })
+            .collect();
+        want.sort();
+        assert!(
+            keys == want,
+            "seed {seed}, {context}: kept holds {} keys, {} batches were acknowledged",
+            keys.len(),
+            want.len()
+        );
+    };
+    check(&kept, "before reopening");
+    drop((doomed, kept));
+    db.close().unwrap();
+    let db = Db::open(dir.path(), options()).unwrap();
+    assert_eq!(db.keyspaces(), ["default", "kept"]);
+    check(
+        &db.keyspace("kept", keyspace_options("beta")).unwrap(),
+        "after reopening",
+    );
+    let doomed = db.keyspace("doomed", keyspace_options("alpha")).unwrap();
+    assert_eq!(
+        doomed.iter().count(),
+        0,
+        "seed {seed}: the dropped keyspace came back"
+    );
 }
