@@ -10,13 +10,19 @@
 
 use crate::coding::{Cursor, DecodeError, put_length_prefixed, varint_length};
 use crate::error::Result;
-use crate::key::{MAX_KEY_SIZE, MAX_VALUE_SIZE, SequenceNumber, ValueKind, check_key, check_value};
+use crate::key::{
+    KeyspaceId, MAX_KEY_SIZE, MAX_VALUE_SIZE, SequenceNumber, ValueKind, check_key, check_value,
+};
 
 /// Bytes of the batch header: first sequence number (u64) and operation count (u32).
 pub const BATCH_HEADER_SIZE: usize = 12;
 /// The operation byte of a range deletion (FORMAT.md 7); puts and deletes use their
 /// [`ValueKind`] bytes. Part of the on-disk format; never change.
 pub const RANGE_DELETE_OPERATION: u8 = 2;
+/// Set in an operation byte when a `varint32` keyspace id follows it (FORMAT.md 7): the
+/// operation (the byte without this bit) belongs to that keyspace instead of the default one.
+/// Part of the on-disk format; never change.
+pub const KEYSPACE_OPERATION_BIT: u8 = 0x10;
 
 /// An ordered group of writes that become visible together and survive a crash together.
 ///
@@ -38,6 +44,8 @@ pub struct WriteBatch {
     /// The encoded batch: header, then operations.
     encoded: Vec<u8>,
     count: u32,
+    /// The keyspaces the operations belong to, each once, in the order first used.
+    keyspaces: Vec<KeyspaceId>,
 }
 
 impl Default for WriteBatch {
@@ -55,11 +63,16 @@ impl std::fmt::Debug for WriteBatch {
     }
 }
 
-/// The encoded size of one operation (FORMAT.md 7): a kind byte, then the key and (for a put)
-/// the value, or (for a range deletion) the start and end keys, each behind a varint32 length.
-fn operation_size(key: &[u8], value: Option<&[u8]>) -> usize {
+/// The encoded size of one operation of `keyspace` (FORMAT.md 7): a kind byte, the keyspace id
+/// unless it is the default one, then the key and (for a put) the value, or (for a range
+/// deletion) the start and end keys, each behind a varint32 length.
+fn operation_size(keyspace: KeyspaceId, key: &[u8], value: Option<&[u8]>) -> usize {
     let prefixed = |bytes: &[u8]| varint_length(bytes.len() as u64) + bytes.len();
-    1 + prefixed(key) + value.map_or(0, prefixed)
+    let keyspace_bytes = match keyspace {
+        KeyspaceId::DEFAULT => 0,
+        KeyspaceId(id) => varint_length(u64::from(id)),
+    };
+    1 + keyspace_bytes + prefixed(key) + value.map_or(0, prefixed)
 }
 
 /// One operation of a batch, borrowing its bytes.
@@ -111,6 +124,7 @@ impl WriteBatch {
         WriteBatch {
             encoded: vec![0; BATCH_HEADER_SIZE],
             count: 0,
+            keyspaces: Vec::new(),
         }
     }
 
@@ -129,24 +143,29 @@ impl WriteBatch {
     pub fn with_capacity(bytes: usize) -> Self {
         let mut encoded = Vec::with_capacity(BATCH_HEADER_SIZE + bytes);
         encoded.resize(BATCH_HEADER_SIZE, 0);
-        WriteBatch { encoded, count: 0 }
+        WriteBatch {
+            encoded,
+            count: 0,
+            keyspaces: Vec::new(),
+        }
     }
 
-    /// A batch holding the one put `key` = `value`, allocated once at its exact size (the
-    /// single-write path of `Db::put`). Fails like [`put`](Self::put), before allocating.
-    pub(crate) fn single_put(key: &[u8], value: &[u8]) -> Result<Self> {
+    /// A batch holding the one put `key` = `value` in `keyspace`, allocated once at its exact
+    /// size (the single-write path of `Db::put` and `Keyspace::put`). Fails like
+    /// [`put`](Self::put), before allocating.
+    pub(crate) fn single_put(keyspace: KeyspaceId, key: &[u8], value: &[u8]) -> Result<Self> {
         check_key(key)?;
         check_value(value)?;
-        let mut batch = Self::with_capacity(operation_size(key, Some(value)));
-        batch.push(ValueKind::Value, key, Some(value))?;
+        let mut batch = Self::with_capacity(operation_size(keyspace, key, Some(value)));
+        batch.push_in(keyspace, ValueKind::Value as u8, key, Some(value))?;
         Ok(batch)
     }
 
-    /// A batch holding the one delete of `key`, allocated once at its exact size.
-    pub(crate) fn single_delete(key: &[u8]) -> Result<Self> {
+    /// A batch holding the one delete of `key` in `keyspace`, allocated once at its exact size.
+    pub(crate) fn single_delete(keyspace: KeyspaceId, key: &[u8]) -> Result<Self> {
         check_key(key)?;
-        let mut batch = Self::with_capacity(operation_size(key, None));
-        batch.push(ValueKind::Tombstone, key, None)?;
+        let mut batch = Self::with_capacity(operation_size(keyspace, key, None));
+        batch.push_in(keyspace, ValueKind::Tombstone as u8, key, None)?;
         Ok(batch)
     }
 
@@ -228,11 +247,15 @@ impl WriteBatch {
         self.push_operation(RANGE_DELETE_OPERATION, start, Some(end))
     }
 
-    /// A batch holding the one range deletion `[start, end)`, at its exact size.
-    pub(crate) fn single_delete_range(start: &[u8], end: &[u8]) -> Result<Self> {
+    /// A batch holding the one range deletion `[start, end)` in `keyspace`, at its exact size.
+    pub(crate) fn single_delete_range(
+        keyspace: KeyspaceId,
+        start: &[u8],
+        end: &[u8],
+    ) -> Result<Self> {
         check_range(start, end)?;
-        let mut batch = Self::with_capacity(operation_size(start, Some(end)));
-        batch.push_operation(RANGE_DELETE_OPERATION, start, Some(end))?;
+        let mut batch = Self::with_capacity(operation_size(keyspace, start, Some(end)));
+        batch.push_in(keyspace, RANGE_DELETE_OPERATION, start, Some(end))?;
         Ok(batch)
     }
 
@@ -241,13 +264,34 @@ impl WriteBatch {
     }
 
     fn push_operation(&mut self, operation: u8, key: &[u8], value: Option<&[u8]>) -> Result<()> {
+        self.push_in(KeyspaceId::DEFAULT, operation, key, value)
+    }
+
+    /// Adds an operation of `keyspace`: a put in it (`value` given), a delete, or a range
+    /// deletion (`operation` [`RANGE_DELETE_OPERATION`], the end key as `value`). The caller
+    /// checked the keys and values.
+    pub(crate) fn push_in(
+        &mut self,
+        keyspace: KeyspaceId,
+        operation: u8,
+        key: &[u8],
+        value: Option<&[u8]>,
+    ) -> Result<()> {
         let count = self.count.checked_add(1).ok_or_else(|| {
             crate::Error::InvalidArgument(format!(
                 "a write batch holds at most {} operations",
                 u32::MAX
             ))
         })?;
-        self.encoded.push(operation);
+        if keyspace == KeyspaceId::DEFAULT {
+            self.encoded.push(operation);
+        } else {
+            self.encoded.push(operation | KEYSPACE_OPERATION_BIT);
+            crate::coding::put_varint32(&mut self.encoded, keyspace.0);
+        }
+        if !self.keyspaces.contains(&keyspace) {
+            self.keyspaces.push(keyspace);
+        }
         put_length_prefixed(&mut self.encoded, key);
         if let Some(value) = value {
             put_length_prefixed(&mut self.encoded, value);
@@ -296,6 +340,12 @@ impl WriteBatch {
         self.encoded.clear();
         self.encoded.resize(BATCH_HEADER_SIZE, 0);
         self.count = 0;
+        self.keyspaces.clear();
+    }
+
+    /// The keyspaces the batch's operations belong to, each once.
+    pub(crate) fn keyspaces(&self) -> &[KeyspaceId] {
+        &self.keyspaces
     }
 
     /// Bytes the batch takes in the write-ahead log (its encoded size).
@@ -409,9 +459,61 @@ impl<'a> BatchReader<'a> {
         self.count
     }
 
-    fn decode_one(&mut self) -> std::result::Result<BatchOperation<'a>, DecodeError> {
+    /// The next operation with the keyspace it belongs to (the [`Iterator`] yields the
+    /// operations alone); after the declared count, an error if bytes are left over. After an
+    /// error the iteration ends.
+    pub fn next_in_keyspace(
+        &mut self,
+    ) -> Option<std::result::Result<(KeyspaceId, BatchOperation<'a>), DecodeError>> {
+        if self.finished {
+            return None;
+        }
+        if self.decoded == self.count {
+            self.finished = true;
+            if self.cursor.is_empty() {
+                return None;
+            }
+            return Some(Err(self
+                .cursor
+                .error("bytes after the last operation of a write batch")));
+        }
+        match self.decode_one() {
+            Ok(operation) => {
+                self.decoded += 1;
+                Some(Ok(operation))
+            }
+            Err(error) => {
+                self.finished = true;
+                Some(Err(error))
+            }
+        }
+    }
+
+    fn decode_one(
+        &mut self,
+    ) -> std::result::Result<(KeyspaceId, BatchOperation<'a>), DecodeError> {
         let tag_offset = self.cursor.position();
-        let operation = self.cursor.u8()?;
+        let mut operation = self.cursor.u8()?;
+        let mut keyspace = KeyspaceId::DEFAULT;
+        if operation & KEYSPACE_OPERATION_BIT != 0 {
+            operation &= !KEYSPACE_OPERATION_BIT;
+            keyspace = KeyspaceId(self.cursor.varint32()?);
+            if keyspace == KeyspaceId::DEFAULT {
+                return Err(DecodeError {
+                    offset: tag_offset,
+                    reason: "operation names keyspace 0 explicitly",
+                });
+            }
+        }
+        self.decode_operation(operation, tag_offset)
+            .map(|operation| (keyspace, operation))
+    }
+
+    fn decode_operation(
+        &mut self,
+        operation: u8,
+        tag_offset: usize,
+    ) -> std::result::Result<BatchOperation<'a>, DecodeError> {
         if operation == RANGE_DELETE_OPERATION {
             let start = self.length_prefixed_within(MAX_KEY_SIZE, "key over the size limit")?;
             let end = self.length_prefixed_within(MAX_KEY_SIZE, "key over the size limit")?;
@@ -460,33 +562,13 @@ impl<'a> Iterator for BatchReader<'a> {
     /// The next operation; after the declared count, an error if bytes are left over. After an
     /// error the iteration ends.
     fn next(&mut self) -> Option<Self::Item> {
-        if self.finished {
-            return None;
-        }
-        if self.decoded == self.count {
-            self.finished = true;
-            if self.cursor.is_empty() {
-                return None;
-            }
-            return Some(Err(self
-                .cursor
-                .error("bytes after the last operation of a write batch")));
-        }
-        match self.decode_one() {
-            Ok(operation) => {
-                self.decoded += 1;
-                Some(Ok(operation))
-            }
-            Err(error) => {
-                self.finished = true;
-                Some(Err(error))
-            }
-        }
+        self.next_in_keyspace()
+            .map(|item| item.map(|(_, operation)| operation))
     }
 }
 
 /// Checks a range deletion's keys: each within [`MAX_KEY_SIZE`], the start not after the end.
-fn check_range(start: &[u8], end: &[u8]) -> Result<()> {
+pub(crate) fn check_range(start: &[u8], end: &[u8]) -> Result<()> {
     check_key(start)?;
     check_key(end)?;
     if start > end {
@@ -608,14 +690,14 @@ mod tests {
         let value = vec![7u8; 300]; // a two-byte length prefix
         let mut built = WriteBatch::new();
         built.put(b"key", &value).unwrap();
-        let single = WriteBatch::single_put(b"key", &value).unwrap();
+        let single = WriteBatch::single_put(KeyspaceId::DEFAULT, b"key", &value).unwrap();
         assert_eq!(single.encoded, built.encoded);
         assert_eq!(single.encoded.capacity(), single.encoded.len());
         let mut built = WriteBatch::new();
         built.delete(b"gone").unwrap();
-        let single = WriteBatch::single_delete(b"gone").unwrap();
+        let single = WriteBatch::single_delete(KeyspaceId::DEFAULT, b"gone").unwrap();
         assert_eq!(single.encoded, built.encoded);
         assert_eq!(single.encoded.capacity(), single.encoded.len());
-        assert!(WriteBatch::single_put(&vec![0u8; MAX_KEY_SIZE + 1], b"v").is_err());
+        assert!(WriteBatch::single_put(KeyspaceId::DEFAULT, &vec![0u8; MAX_KEY_SIZE + 1], b"v").is_err());
     }
 }

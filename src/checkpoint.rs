@@ -96,7 +96,7 @@ struct Point {
     /// The manifest's state then: tables per level, counters, recorded logs.
     manifest: ManifestState,
     /// The version then, held so that no table of it is deleted before it is linked.
-    _version: Arc<Version>,
+    _versions: Vec<Arc<Version>>,
     /// The logs of the frozen memtables, oldest first.
     frozen_logs: Vec<FileNumber>,
     /// The live log and the logical end of its records then.
@@ -222,11 +222,16 @@ fn freeze_point(engine: &Engine) -> Result<(Point, Running<'_>)> {
     debug_assert_eq!(wal.number, state.current_wal_number);
     let point = Point {
         manifest: state.versions.manifest_state().clone(),
-        _version: Arc::clone(state.versions.current()),
+        _versions: state
+            .versions
+            .all_current()
+            .map(|(_, version)| Arc::clone(version))
+            .collect(),
         frozen_logs: state
-            .immutables
-            .iter()
-            .map(|frozen| frozen.wal_number)
+            .live_logs
+            .keys()
+            .copied()
+            .filter(|&number| number < wal.number)
             .collect(),
         live_log: wal.number,
         live_log_end: wal.writer.offset(),

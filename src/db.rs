@@ -2,24 +2,23 @@
 //! (`recovery.rs`), starts its threads, and turns each public call into work on the engine's
 //! parts (`engine.rs` lists them, with the lock order and the invariants). It parses no bytes.
 
-use std::ops::Bound;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use crate::batch::WriteBatch;
-use crate::db_iterator::{DbIterator, Key, prefix_successor};
+use crate::db_iterator::{DbIterator, Key};
 use crate::durability::{Completion, DurableTicket};
 use crate::engine::{Engine, lock};
 use crate::error::{Error, Result};
 use crate::fs::{LOCK_FILE_NAME, remove_file, wal_path};
-use crate::key::{FileNumber, SequenceNumber, check_key};
-use crate::key_range::{KeyBounds, KeyRange};
+use crate::key::{FileNumber, KeyspaceId};
+use crate::key_range::KeyRange;
+use crate::keyspace::Keyspace;
+use crate::keyspace_options::KeyspaceOptions;
 use crate::manifest::{NUM_LEVELS, VersionEdit};
 use crate::options::{Options, ReadOptions, WriteOptions};
-use crate::read_view::ReadView;
 use crate::snapshot::Snapshot;
-use crate::sstable::BlockReadOptions;
 use crate::stats::pressure::{Pressure, PressureInputs};
 use crate::stats::{Gauges, Stats};
 use crate::value::Value;
@@ -47,6 +46,8 @@ use crate::vfs::FileLock;
 /// ```
 pub struct Db {
     engine: Arc<Engine>,
+    /// The keyspace `put`, `get` and the rest work on.
+    default: Keyspace,
 }
 
 impl std::fmt::Debug for Db {
@@ -87,7 +88,7 @@ impl Db {
         crate::flush::start_flusher(&engine)?;
         crate::compaction::scheduler::start(&engine)?;
         crate::wal_sync::start_syncer(&engine)?;
-        Ok(Db { engine })
+        Ok(Db::around(engine))
     }
 
     /// Opens the database in directory `path` for reading only, writing nothing at all: no
@@ -129,9 +130,7 @@ impl Db {
         options.validate()?;
         let dir = path.as_ref().to_path_buf();
         let engine = crate::read_only::open_engine_read_only(dir, options)?;
-        Ok(Db {
-            engine: Arc::new(engine),
-        })
+        Ok(Db::around(Arc::new(engine)))
     }
 
     /// Sets `key` to `value`, with the default sync from [`Options::sync_writes`].
@@ -149,8 +148,7 @@ impl Db {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn put(&self, key: &[u8], value: &[u8]) -> Result<()> {
-        let batch = WriteBatch::single_put(key, value)?;
-        self.write(batch, &self.default_write_options())
+        self.default.put(key, value)
     }
 
     /// Deletes `key` (no error if it is absent), with the default sync.
@@ -167,8 +165,7 @@ impl Db {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn delete(&self, key: &[u8]) -> Result<()> {
-        let batch = WriteBatch::single_delete(key)?;
-        self.write(batch, &self.default_write_options())
+        self.default.delete(key)
     }
 
     /// Applies every operation of `batch` atomically: readers see all of it or none of it, and
@@ -194,29 +191,12 @@ impl Db {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn write(&self, batch: WriteBatch, options: &WriteOptions) -> Result<()> {
-        self.check_not_read_only()?;
-        if batch.is_empty() {
-            return Ok(());
-        }
-        let engine = &self.engine;
-        engine.commit.write(batch, options.sync, None, |group| {
-            engine.commit_group(group)
-        })
+        crate::keyspace::commit(&self.engine, batch, options.sync, None)
     }
 
     /// `Error::Closed` after close, `Error::ReadOnly` when opened read-only.
     fn check_not_read_only(&self) -> Result<()> {
-        self.engine.check_open()?;
-        if self.engine.read_only {
-            return Err(Error::opened_read_only());
-        }
-        Ok(())
-    }
-
-    fn default_write_options(&self) -> WriteOptions {
-        WriteOptions {
-            sync: self.engine.options.sync_writes,
-        }
+        crate::keyspace::check_writable_handle(&self.engine)
     }
 
     /// The value of `key`, or `None` if it is absent or deleted.
@@ -233,7 +213,7 @@ impl Db {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn get(&self, key: &[u8]) -> Result<Option<Value>> {
-        self.get_with(key, &ReadOptions::default())
+        self.default.get(key)
     }
 
     /// [`get`](Self::get) with options: a snapshot, caching and checksum verification.
@@ -251,10 +231,7 @@ impl Db {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn get_with(&self, key: &[u8], options: &ReadOptions<'_>) -> Result<Option<Value>> {
-        self.engine.check_open()?;
-        check_key(key)?;
-        let (sequence, view) = self.read_point(options)?;
-        view.get(key, sequence, block_options(options))
+        self.default.get_with(key, options)
     }
 
     /// The values of `keys`, in the order of `keys`. The keys are sorted internally and looked up
@@ -273,7 +250,7 @@ impl Db {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn multi_get<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Vec<Option<Value>>> {
-        self.multi_get_with(keys, &ReadOptions::default())
+        self.default.multi_get(keys)
     }
 
     /// [`multi_get`](Self::multi_get) with options.
@@ -299,24 +276,7 @@ impl Db {
         keys: &[K],
         options: &ReadOptions<'_>,
     ) -> Result<Vec<Option<Value>>> {
-        self.engine.check_open()?;
-        for key in keys {
-            check_key(key.as_ref())?;
-        }
-        let (sequence, view) = self.read_point(options)?;
-        let mut order: Vec<usize> = (0..keys.len()).collect();
-        order.sort_by(|&a, &b| keys[a].as_ref().cmp(keys[b].as_ref()));
-        let mut results = vec![None; keys.len()];
-        let mut previous: Option<(usize, &[u8])> = None;
-        for index in order {
-            let key = keys[index].as_ref();
-            results[index] = match previous {
-                Some((earlier, previous_key)) if previous_key == key => results[earlier].clone(),
-                _ => view.get(key, sequence, block_options(options))?,
-            };
-            previous = Some((index, key));
-        }
-        Ok(results)
+        self.default.multi_get_with(keys, options)
     }
 
     /// A snapshot of the database as it is now. Pass it in [`ReadOptions::snapshot`] to read
@@ -364,7 +324,7 @@ impl Db {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn iter(&self) -> DbIterator {
-        self.range(..)
+        self.default.iter()
     }
 
     /// The keys within `range` and their values, in key order (reverse with `.rev()`), as of
@@ -389,7 +349,7 @@ impl Db {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn range<R: KeyRange>(&self, range: R) -> DbIterator {
-        self.range_with(range, &ReadOptions::default())
+        self.default.range(range)
     }
 
     /// The keys starting with `prefix` and their values, in key order, as of now.
@@ -410,10 +370,7 @@ impl Db {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn prefix(&self, prefix: &[u8]) -> DbIterator {
-        match prefix_successor(prefix) {
-            Some(end) => self.range(prefix..end.as_slice()),
-            None => self.range(prefix..),
-        }
+        self.default.prefix(prefix)
     }
 
     /// [`range`](Self::range) with options (a snapshot, bounds, caching, checksum
@@ -444,23 +401,7 @@ impl Db {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn range_with<R: KeyRange>(&self, range: R, options: &ReadOptions<'_>) -> DbIterator {
-        let bounds = KeyBounds::of(&range).intersect(iterate_bounds(options));
-        match self
-            .engine
-            .check_open()
-            .and_then(|()| self.read_point(options))
-        {
-            Ok((sequence, view)) => {
-                let tombstones = view.range_tombstones(sequence);
-                DbIterator::new(
-                    view.sources(block_options(options), bounds.clone()),
-                    sequence,
-                    bounds,
-                )
-                .with_range_tombstones(tombstones)
-            }
-            Err(error) => DbIterator::failed(error),
-        }
+        self.default.range_with(range, options)
     }
 
     /// Reads back everything the database's current state depends on and reports the first bad
@@ -515,7 +456,7 @@ impl Db {
     /// ```
     pub fn flush(&self) -> Result<()> {
         self.check_not_read_only()?;
-        crate::flush::flush_and_wait(&self.engine)
+        crate::flush::flush_and_wait(&self.engine, None)
     }
 
     /// Flushes the memtable, then compacts every file holding keys in `range`, level by level,
@@ -542,10 +483,7 @@ impl Db {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn compact_range<R: KeyRange>(&self, range: R) -> Result<()> {
-        self.check_not_read_only()?;
-        let KeyBounds { lower, upper } = KeyBounds::of(&range);
-        crate::flush::flush_and_wait(&self.engine)?;
-        crate::compaction::scheduler::compact_range(&self.engine, lower, upper)
+        self.default.compact_range(range)
     }
 
     /// Waits until no flush or compaction is running or due. Returns at once on a database
@@ -640,20 +578,6 @@ impl Db {
     /// ```
     pub fn stats(&self) -> Stats {
         stats(&self.engine)
-    }
-
-    /// The sequence number a read sees and the view it reads: the snapshot's, or the current
-    /// ones (see `read_view.rs`).
-    fn read_point(&self, options: &ReadOptions<'_>) -> Result<(SequenceNumber, Arc<ReadView>)> {
-        match options.snapshot {
-            Some(snapshot) if !snapshot.belongs_to(&self.engine.snapshots) => {
-                Err(Error::InvalidArgument(
-                    "ReadOptions::snapshot was taken from another database".into(),
-                ))
-            }
-            Some(snapshot) => Ok((snapshot.sequence(), self.engine.visibility.view())),
-            None => Ok(self.engine.visibility.read_point()),
-        }
     }
 
     /// Syncs the write-ahead log (completing every [`write_durable`](Self::write_durable)
@@ -797,7 +721,7 @@ impl Db {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn contains_key_with(&self, key: &[u8], options: &ReadOptions<'_>) -> Result<bool> {
-        Ok(self.get_with(key, options)?.is_some())
+        self.default.contains_key_with(key, options)
     }
 }
 
@@ -819,8 +743,7 @@ impl Db {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn put_with(&self, key: &[u8], value: &[u8], options: &WriteOptions) -> Result<()> {
-        let batch = WriteBatch::single_put(key, value)?;
-        self.write(batch, options)
+        self.default.put_with(key, value, options)
     }
 
     /// Deletes `key` (no error if it is absent), synced or not as `options` say (`delete` uses
@@ -837,8 +760,7 @@ impl Db {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn delete_with(&self, key: &[u8], options: &WriteOptions) -> Result<()> {
-        let batch = WriteBatch::single_delete(key)?;
-        self.write(batch, options)
+        self.default.delete_with(key, options)
     }
 
     /// Deletes every key in `range` — from `range.start` up to but not including `range.end` —
@@ -869,7 +791,7 @@ impl Db {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn delete_range<K: AsRef<[u8]>>(&self, range: std::ops::Range<K>) -> Result<()> {
-        self.delete_range_with(range, &self.default_write_options())
+        self.default.delete_range(range)
     }
 
     /// [`delete_range`](Self::delete_range), synced or not as `options` say.
@@ -891,8 +813,7 @@ impl Db {
         range: std::ops::Range<K>,
         options: &WriteOptions,
     ) -> Result<()> {
-        let batch = WriteBatch::single_delete_range(range.start.as_ref(), range.end.as_ref())?;
-        self.write(batch, options)
+        self.default.delete_range_with(range, options)
     }
 
     /// Makes every write acknowledged so far durable: when this returns, each of them survives
@@ -1011,44 +932,13 @@ impl Db {
 
     /// Commits `batch` unsynced, with `completion` for when it is durable.
     fn write_with_completion(&self, batch: WriteBatch, completion: Completion) -> Result<()> {
-        self.check_not_read_only()?;
-        let engine = &self.engine;
-        if batch.is_empty() {
-            let panics = engine
-                .durability
-                .register(engine.durability.written(), vec![completion]);
-            engine.record_callback_panics(panics);
-            return Ok(());
-        }
-        engine
-            .commit
-            .write(batch, false, Some(completion), |group| {
-                engine.commit_group(group)
-            })
+        crate::keyspace::commit(&self.engine, batch, false, Some(completion))
     }
 }
 
 impl Drop for Db {
     fn drop(&mut self) {
         let _ = close(&self.engine);
-    }
-}
-
-fn block_options(options: &ReadOptions<'_>) -> BlockReadOptions {
-    BlockReadOptions {
-        verify_checksums: options.verify_checksums,
-        fill_cache: options.fill_cache,
-    }
-}
-
-/// The bounds `options` set on iterators: lower included, upper excluded.
-fn iterate_bounds(options: &ReadOptions<'_>) -> KeyBounds {
-    let bound = |key: Option<&[u8]>, make: fn(Vec<u8>) -> Bound<Vec<u8>>| {
-        key.map_or(Bound::Unbounded, |key| make(key.to_vec()))
-    };
-    KeyBounds {
-        lower: bound(options.iterate_lower_bound, Bound::Included),
-        upper: bound(options.iterate_upper_bound, Bound::Excluded),
     }
 }
 
@@ -1080,12 +970,20 @@ fn acquire_lock(dir: &Path, options: &Options) -> Result<Box<dyn FileLock>> {
 
 /// See [`Db::pressure`].
 fn pressure(engine: &Engine) -> Pressure {
-    let options = engine.picker_options();
-    let (levels, immutables) = {
+    let (options, levels, immutables) = {
         let state = lock(&engine.state);
+        let options = match state.keyspaces.get(&KeyspaceId::DEFAULT) {
+            Some(entry) => entry.picker_options(),
+            None => unreachable!("every engine has the default keyspace"),
+        };
         (
-            state.versions.manifest_state().levels.clone(),
-            state.immutables.len(),
+            options,
+            state.versions.manifest_state().levels().clone(),
+            state
+                .immutables
+                .iter()
+                .filter(|frozen| frozen.keyspace == KeyspaceId::DEFAULT)
+                .count(),
         )
     };
     let level0 = levels[0].len();
@@ -1113,11 +1011,17 @@ fn pressure(engine: &Engine) -> Pressure {
 
 /// See [`Db::stats`].
 fn stats(engine: &Engine) -> Stats {
-    let view = engine.visibility.view();
+    let Some(view) = engine.visibility.view(KeyspaceId::DEFAULT) else {
+        unreachable!("every engine has the default keyspace")
+    };
     let (background_error, level_scores, manifest_rolls) = {
         let state = lock(&engine.state);
-        let levels = &state.versions.manifest_state().levels;
-        let scores = crate::compaction::picker::level_scores(levels, &engine.picker_options());
+        let levels = state.versions.manifest_state().levels();
+        let options = match state.keyspaces.get(&KeyspaceId::DEFAULT) {
+            Some(entry) => entry.picker_options(),
+            None => unreachable!("every engine has the default keyspace"),
+        };
+        let scores = crate::compaction::picker::level_scores(levels, &options);
         (
             state.background_error.clone(),
             scores,
@@ -1207,6 +1111,108 @@ fn record_finished_wal(engine: &Engine, number: FileNumber, synced_size: u64) ->
         // lost, so a full disk does not fail the close.
         Err(error) if error.is_storage_full() => Ok(()),
         other => other,
+    }
+}
+
+/// Keyspaces (`keyspace.rs`, `keyspace_admin.rs`).
+impl Db {
+    /// A handle around an opened engine, with its default keyspace.
+    fn around(engine: Arc<Engine>) -> Db {
+        let shared = {
+            let state = lock(&engine.state);
+            match state.keyspaces.get(&KeyspaceId::DEFAULT) {
+                Some(entry) => Arc::clone(&entry.shared),
+                None => unreachable!("every engine has the default keyspace"),
+            }
+        };
+        let default = Keyspace::new(Arc::clone(&engine), shared);
+        Db { engine, default }
+    }
+
+    /// The keyspace named `name`, created with `options` if the database has none of that
+    /// name (durably, before this returns); an existing one keeps its data, and takes `options`
+    /// if they differ from what it had (recorded too). `"default"` is the default keyspace
+    /// (what [`put`](Self::put), [`get`](Self::get) and the rest of `Db` use), whose options are
+    /// the database's and `options` does not change. A database opened read-only opens
+    /// existing keyspaces only.
+    ///
+    /// Fails with `Error::InvalidArgument` for a name that is empty or over 255 bytes, or
+    /// options out of range.
+    ///
+    /// ```
+    /// use shaledb::{Db, KeyspaceOptions, Options};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// let events = db.keyspace("events", KeyspaceOptions::default())?;
+    /// events.put(b"e1", b"started")?;
+    /// db.close()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// let events = db.keyspace("events", KeyspaceOptions::default())?;
+    /// assert_eq!(events.get(b"e1")?.as_deref(), Some(&b"started"[..]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn keyspace(&self, name: &str, options: KeyspaceOptions) -> Result<Keyspace> {
+        if name == crate::key::DEFAULT_KEYSPACE_NAME {
+            self.engine.check_open()?;
+            return Ok(self.default.clone());
+        }
+        let shared = crate::keyspace_admin::open_keyspace(&self.engine, name, &options)?;
+        Ok(Keyspace::new(Arc::clone(&self.engine), shared))
+    }
+
+    /// The default keyspace: the one `Db`'s own reads and writes use.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = shaledb::Db::open(dir.path(), shaledb::Options::default())?;
+    /// db.put(b"k", b"v")?;
+    /// assert_eq!(db.default_keyspace().get(b"k")?.as_deref(), Some(&b"v"[..]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn default_keyspace(&self) -> Keyspace {
+        self.default.clone()
+    }
+
+    /// The names of the database's keyspaces: `"default"` first, then the others in the order
+    /// they were created.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = shaledb::Db::open(dir.path(), shaledb::Options::default())?;
+    /// db.keyspace("b", shaledb::KeyspaceOptions::default())?;
+    /// db.keyspace("a", shaledb::KeyspaceOptions::default())?;
+    /// assert_eq!(db.keyspaces(), ["default", "b", "a"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn keyspaces(&self) -> Vec<String> {
+        let state = lock(&self.engine.state);
+        state
+            .keyspaces
+            .values()
+            .map(|entry| entry.shared.name.clone())
+            .collect()
+    }
+
+    /// Drops the keyspace named `name` with all its data: durably (a crash after this returns
+    /// never brings it back), and at once, whatever its size (its tables are deleted without
+    /// being read, as soon as no iterator or read holds them). Its handles fail from then on;
+    /// [`keyspace`](Self::keyspace) with the same name makes a new, empty keyspace. Fails with
+    /// `Error::InvalidArgument` for `"default"` or a name no keyspace has.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = shaledb::Db::open(dir.path(), shaledb::Options::default())?;
+    /// let scratch = db.keyspace("scratch", shaledb::KeyspaceOptions::default())?;
+    /// scratch.put(b"k", b"v")?;
+    /// db.drop_keyspace("scratch")?;
+    /// assert!(scratch.get(b"k").is_err());
+    /// assert_eq!(db.keyspaces(), ["default"]);
+    /// assert!(db.drop_keyspace("default").is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn drop_keyspace(&self, name: &str) -> Result<()> {
+        crate::keyspace_admin::drop_keyspace(&self.engine, name)
     }
 }
 

@@ -32,7 +32,7 @@
 //!   obsolete during one leaves it to the last checkpoint running to delete
 //!   ([`EngineState::may_delete_log`]).
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -45,7 +45,8 @@ use crate::compaction::picker::PickerOptions;
 use crate::durability::WalSync;
 use crate::error::{Error, Result};
 use crate::fs::{remove_file, sync_dir, wal_path};
-use crate::key::FileNumber;
+use crate::key::{FileNumber, KeyspaceId};
+use crate::keyspace_options::KeyspaceOptions;
 use crate::log::{LogFileKind, LogWriter, preallocated_length};
 use crate::manifest::{NUM_LEVELS, VersionEdit, WalMetadata};
 use crate::memtable::Memtable;
@@ -96,11 +97,19 @@ fn may_come_from_a_writer(error: &Error) -> bool {
     }
 }
 
-/// The commit leader's state: the log being written and the memtable it feeds.
+/// A keyspace's memtable being written, and when it is full.
+pub(crate) struct ActiveMemtable {
+    pub memtable: Arc<Memtable>,
+    /// The keyspace's write buffer size: the memtable is frozen once it holds this much.
+    pub write_buffer_size: usize,
+}
+
+/// The commit leader's state: the log being written and the memtable of each keyspace it feeds.
 pub(crate) struct WalState {
     pub writer: LogWriter,
     pub number: FileNumber,
-    pub memtable: Arc<Memtable>,
+    /// The active memtable of every live keyspace.
+    pub memtables: BTreeMap<KeyspaceId, ActiveMemtable>,
     /// The last sequence number handed out (equal to the visible one between groups).
     pub last_sequence: crate::key::SequenceNumber,
     /// The synced offset the last sync marker in this log claims (the log's synced offset
@@ -108,11 +117,58 @@ pub(crate) struct WalState {
     pub marked_synced_offset: u64,
 }
 
-/// A frozen memtable and the log that holds its writes.
+/// A frozen memtable of one keyspace and the logs that hold its writes.
 #[derive(Clone)]
 pub(crate) struct ImmutableMemtable {
+    pub keyspace: KeyspaceId,
     pub memtable: Arc<Memtable>,
-    pub wal_number: FileNumber,
+    /// The oldest log holding writes of this memtable.
+    pub first_log: FileNumber,
+    /// The log that became current when it was frozen: the keyspace's later writes are in it
+    /// or in later ones, so once this memtable is flushed the keyspace needs no older log.
+    pub next_log: FileNumber,
+}
+
+/// What every handle of one keyspace shares.
+pub(crate) struct KeyspaceShared {
+    pub id: KeyspaceId,
+    pub name: String,
+    /// Set (with `wal` and `state` held) when the keyspace is dropped.
+    pub dropped: AtomicBool,
+}
+
+/// A live keyspace, as the engine's `state` keeps it.
+pub(crate) struct KeyspaceEntry {
+    pub shared: Arc<KeyspaceShared>,
+    pub options: Arc<KeyspaceOptions>,
+    /// Per level, the largest key of the last file compacted out of it (round robin).
+    pub cursors: [Option<Vec<u8>>; NUM_LEVELS],
+}
+
+impl KeyspaceEntry {
+    pub fn new(id: KeyspaceId, name: String, options: KeyspaceOptions) -> Self {
+        KeyspaceEntry {
+            shared: Arc::new(KeyspaceShared {
+                id,
+                name,
+                dropped: AtomicBool::new(false),
+            }),
+            options: Arc::new(options),
+            cursors: Default::default(),
+        }
+    }
+
+    /// The picker's sizing, from the keyspace's options.
+    pub fn picker_options(&self) -> PickerOptions {
+        let options = &self.options;
+        PickerOptions {
+            level0_compaction_trigger: options.level0_compaction_trigger,
+            level1_target_size: options.level1_target_size,
+            level_size_multiplier: options.level_size_multiplier,
+            target_file_size: options.target_file_size,
+            level0_size_percent_trigger: options.level0_size_percent_trigger,
+        }
+    }
 }
 
 /// A preallocated write-ahead log waiting to become the current one.
@@ -123,10 +179,15 @@ pub(crate) struct SpareWal {
 
 /// Everything that changes when memtables rotate, flushes finish and compactions run.
 pub(crate) struct EngineState {
-    /// File numbers, the manifest and the current version.
+    /// File numbers, the manifest and the current version of each keyspace.
     pub versions: VersionSet,
-    /// Frozen memtables, oldest first.
+    /// The live keyspaces.
+    pub keyspaces: BTreeMap<KeyspaceId, KeyspaceEntry>,
+    /// Frozen memtables of every keyspace, oldest first.
     pub immutables: VecDeque<ImmutableMemtable>,
+    /// The live write-ahead logs and their sizes (the current one's as of its last rotation
+    /// check; finished ones' final sizes): the total the WAL limit counts.
+    pub live_logs: BTreeMap<FileNumber, u64>,
     /// The log the current memtable writes to (the manifest's log number once everything older
     /// is flushed).
     pub current_wal_number: FileNumber,
@@ -142,8 +203,6 @@ pub(crate) struct EngineState {
     pub compacting: HashSet<FileNumber>,
     /// Compactions running now (background and manual).
     pub running_compactions: usize,
-    /// Per level, the largest key of the last file compacted out of it (round robin).
-    pub cursors: [Option<Vec<u8>>; NUM_LEVELS],
     /// Checkpoints running now (`checkpoint.rs`), which copy write-ahead logs without a lock.
     pub checkpoints_running: usize,
     /// Logs that flushes made obsolete while a checkpoint was running, for the last one
@@ -152,12 +211,18 @@ pub(crate) struct EngineState {
 }
 
 impl EngineState {
-    /// The state of a freshly opened database around `versions`, whose current log is
-    /// `wal_number`.
-    pub fn new(versions: VersionSet, wal_number: FileNumber) -> Self {
+    /// The state of a freshly opened database around `versions` and `keyspaces`, whose
+    /// current log is `wal_number`.
+    pub fn new(
+        versions: VersionSet,
+        keyspaces: BTreeMap<KeyspaceId, KeyspaceEntry>,
+        wal_number: FileNumber,
+    ) -> Self {
         EngineState {
             versions,
+            keyspaces,
             immutables: VecDeque::new(),
+            live_logs: BTreeMap::from([(wal_number, 0)]),
             current_wal_number: wal_number,
             spare_wal: None,
             spare_wanted: true,
@@ -165,7 +230,6 @@ impl EngineState {
             background_error: None,
             compacting: HashSet::new(),
             running_compactions: 0,
-            cursors: Default::default(),
             checkpoints_running: 0,
             logs_kept_for_checkpoints: Vec::new(),
         }
@@ -180,6 +244,34 @@ impl EngineState {
         }
         self.logs_kept_for_checkpoints.push(number);
         false
+    }
+
+    /// The options of live keyspace `keyspace`.
+    pub fn keyspace_options(&self, keyspace: KeyspaceId) -> Option<Arc<KeyspaceOptions>> {
+        self.keyspaces
+            .get(&keyspace)
+            .map(|entry| Arc::clone(&entry.options))
+    }
+
+    /// The oldest write-ahead log that still holds writes no table has: the oldest log of any
+    /// frozen memtable (but `except`, being flushed) or active memtable in `views`, and the
+    /// current log at most. Logs below it may be deleted.
+    pub fn oldest_needed_log(
+        &self,
+        views: &[(KeyspaceId, Arc<ReadView>)],
+        except: Option<&Arc<Memtable>>,
+    ) -> FileNumber {
+        let frozen = self
+            .immutables
+            .iter()
+            .filter(|frozen| except.is_none_or(|except| !Arc::ptr_eq(except, &frozen.memtable)))
+            .map(|frozen| frozen.first_log);
+        let active = views
+            .iter()
+            .filter_map(|(_, view)| view.memtable.first_log().map(FileNumber));
+        frozen
+            .chain(active)
+            .fold(self.current_wal_number, FileNumber::min)
     }
 }
 
@@ -277,7 +369,8 @@ pub(crate) struct OpenedParts {
     pub wal: Option<WalState>,
     pub durability: WalSync,
     pub state: EngineState,
-    pub view: ReadView,
+    /// The read view of every keyspace.
+    pub views: BTreeMap<KeyspaceId, ReadView>,
     pub last_sequence: crate::key::SequenceNumber,
     pub cache: Arc<BlockCache<Block>>,
     pub recovery: crate::stats::RecoveryReport,
@@ -299,7 +392,7 @@ impl Engine {
             durability: parts.durability,
             state: Mutex::new(parts.state),
             state_changed: Condvar::new(),
-            visibility: Visibility::new(parts.view, parts.last_sequence),
+            visibility: Visibility::new(parts.views, parts.last_sequence),
             snapshots: Arc::new(SnapshotRegistry::default()),
             cache: parts.cache,
             workers: Workers::default(),
@@ -392,45 +485,68 @@ impl Engine {
         }
     }
 
-    /// The picker's sizing, from the options.
-    pub fn picker_options(&self) -> PickerOptions {
-        PickerOptions {
-            level0_compaction_trigger: self.options.level0_compaction_trigger,
-            level1_target_size: self.options.level1_target_size,
-            level_size_multiplier: self.options.level_size_multiplier,
-            target_file_size: self.options.target_file_size,
-            level0_size_percent_trigger: self.options.level0_size_percent_trigger,
+    /// Logs `edit` (which only adds and deletes tables of `edit.keyspace`), installs the
+    /// version it makes and publishes it to readers; `added` holds the handles of
+    /// `edit.new_files` in order. `Ok(false)` without logging anything when the keyspace was
+    /// dropped meanwhile: the caller's new tables are then no one's.
+    pub fn install_edit(&self, edit: VersionEdit, added: Vec<Arc<TableHandle>>) -> Result<bool> {
+        let mut state = lock(&self.state);
+        let keyspace = edit.keyspace;
+        if !state.keyspaces.contains_key(&keyspace) {
+            return Ok(false);
+        }
+        state.versions.log_and_apply(edit, added)?;
+        self.install_view(&state, keyspace);
+        self.state_changed.notify_all();
+        Ok(true)
+    }
+
+    /// Publishes a new read view of `keyspace` built from `state` and the active memtable
+    /// readers see now (called with `state` locked).
+    pub fn install_view(&self, state: &EngineState, keyspace: KeyspaceId) {
+        if let Some(memtable) = self.current_memtable(keyspace) {
+            self.install_view_with(state, keyspace, memtable);
         }
     }
 
-    /// Logs `edit` (which only adds and deletes tables), installs the version it makes and
-    /// publishes it to readers; `added` holds the handles of `edit.new_files` in order.
-    pub fn install_edit(&self, edit: VersionEdit, added: Vec<Arc<TableHandle>>) -> Result<()> {
-        let mut state = lock(&self.state);
-        state.versions.log_and_apply(edit, added)?;
-        let memtable = self.current_memtable();
-        self.install_view(&state, memtable);
-        self.state_changed.notify_all();
-        Ok(())
+    /// Publishes a new read view of `keyspace` built from `state` around active memtable
+    /// `memtable` (called with `state` locked).
+    pub fn install_view_with(
+        &self,
+        state: &EngineState,
+        keyspace: KeyspaceId,
+        memtable: Arc<Memtable>,
+    ) {
+        let Some(version) = state.versions.current(keyspace) else {
+            return;
+        };
+        let level0_triggers = state
+            .keyspace_options(keyspace)
+            .map_or((usize::MAX, usize::MAX), |options| {
+                (options.level0_slowdown_trigger, options.level0_stop_trigger)
+            });
+        self.visibility.install(
+            keyspace,
+            ReadView {
+                memtable,
+                immutables: state
+                    .immutables
+                    .iter()
+                    .rev()
+                    .filter(|frozen| frozen.keyspace == keyspace)
+                    .map(|frozen| Arc::clone(&frozen.memtable))
+                    .collect(),
+                version: Arc::clone(version),
+                level0_triggers,
+            },
+        );
     }
 
-    /// Publishes a new read view built from `state` (called with `state` locked).
-    pub fn install_view(&self, state: &EngineState, memtable: Arc<Memtable>) {
-        self.visibility.install(ReadView {
-            memtable,
-            immutables: state
-                .immutables
-                .iter()
-                .rev()
-                .map(|frozen| Arc::clone(&frozen.memtable))
-                .collect(),
-            version: Arc::clone(state.versions.current()),
-        });
-    }
-
-    /// The memtable readers currently see as the active one (with `state` locked).
-    pub fn current_memtable(&self) -> Arc<Memtable> {
-        Arc::clone(&self.visibility.view().memtable)
+    /// The memtable readers currently see as the active one of `keyspace`.
+    pub fn current_memtable(&self, keyspace: KeyspaceId) -> Option<Arc<Memtable>> {
+        self.visibility
+            .view(keyspace)
+            .map(|view| Arc::clone(&view.memtable))
     }
 
     /// The manifest record of write-ahead log `number`, created by this engine (so preallocated

@@ -26,13 +26,13 @@ use crate::compaction::stripes::{
 use crate::engine::{Engine, ImmutableMemtable, RETRY_DELAY_MAX, SpareWal, lock};
 use crate::error::{Error, Result};
 use crate::fs::{remove_file, sync_dir, table_path, wal_path};
-use crate::key::{FileNumber, SequenceNumber};
+use crate::key::{FileNumber, KeyspaceId, SequenceNumber};
 use crate::manifest::{FileMetadata, VersionEdit};
 use crate::memtable::Memtable;
-use crate::options::Options;
 use crate::range_tombstone::Fragments;
-use crate::sstable::TableBuilder;
+use crate::sstable::{TableBuilder, TableOptions};
 use crate::version::open_table_handle;
+use crate::vfs::FileSystem;
 
 /// Attempts per flush before the database gives up and turns read-only.
 const FLUSH_ATTEMPTS: u32 = 4;
@@ -43,19 +43,18 @@ const FIRST_RETRY_DELAY: Duration = Duration::from_millis(50);
 /// ascending) to a new level-0 table `number` in `dir`, fsyncs it and the directory, and returns
 /// its manifest record (`None` for an empty memtable).
 pub(crate) fn write_level0_table(
+    file_system: &Arc<dyn FileSystem>,
     dir: &Path,
     memtable: &Memtable,
     number: FileNumber,
-    options: &Options,
+    table: &TableOptions,
     snapshots: &[SequenceNumber],
 ) -> Result<Option<FileMetadata>> {
     if memtable.is_empty() {
         return Ok(None);
     }
     let path = table_path(dir, number);
-    let file_system = &options.file_system;
-    let mut builder =
-        TableBuilder::create_on(Arc::clone(file_system), &path, options.table.clone())?;
+    let mut builder = TableBuilder::create_on(Arc::clone(file_system), &path, table.clone())?;
     // Versions that no snapshot and no later reader can see are not written, nor those that a
     // range deletion of the memtable hides from every reader. (Tombstones are kept: older
     // versions of their keys may sit in tables below.)
@@ -209,13 +208,25 @@ fn flush_with_retries(engine: &Engine, job: &ImmutableMemtable) -> Result<()> {
 
 /// Flushes the oldest frozen memtable `job` (see the module documentation for the order).
 fn flush_one(engine: &Engine, job: &ImmutableMemtable) -> Result<()> {
-    let number = lock(&engine.state).versions.allocate_file_number();
+    let (number, options) = {
+        let mut state = lock(&engine.state);
+        let Some(options) = state.keyspace_options(job.keyspace) else {
+            // Dropped since it was frozen: nothing to write.
+            state
+                .immutables
+                .retain(|frozen| !Arc::ptr_eq(&frozen.memtable, &job.memtable));
+            engine.state_changed.notify_all();
+            return Ok(());
+        };
+        (state.versions.allocate_file_number(), options)
+    };
     let snapshots = engine.snapshots.pinned();
     let metadata = write_level0_table(
+        &engine.options.file_system,
         &engine.dir,
         &job.memtable,
         number,
-        &engine.options,
+        &options.table,
         &snapshots,
     )?;
     let handle = match metadata {
@@ -229,13 +240,36 @@ fn flush_one(engine: &Engine, job: &ImmutableMemtable) -> Result<()> {
     };
 
     let mut state = lock(&engine.state);
-    // Logs from the next frozen memtable's on still hold unflushed writes.
+    if !state.keyspaces.contains_key(&job.keyspace) {
+        // Dropped while the table was written: the table is no one's.
+        if let Some(handle) = &handle {
+            handle.mark_obsolete();
+        }
+        state
+            .immutables
+            .retain(|frozen| !Arc::ptr_eq(&frozen.memtable, &job.memtable));
+        engine.state_changed.notify_all();
+        return Ok(());
+    }
+    // Logs from the oldest one some other memtable still needs on hold unflushed writes.
+    let views = engine.visibility.all_views();
+    let previous_log_number = state.versions.manifest_state().log_number;
     let log_number = state
-        .immutables
-        .get(1)
-        .map_or(state.current_wal_number, |next| next.wal_number);
+        .oldest_needed_log(&views, Some(&job.memtable))
+        .max(previous_log_number);
     let mut edit = VersionEdit::new();
+    edit.keyspace = job.keyspace;
     edit.log_number = Some(log_number);
+    if job.next_log > log_number {
+        // The keyspace's later writes are all in logs from `next_log` on.
+        let recorded = state
+            .versions
+            .manifest_state()
+            .keyspace_log_number(job.keyspace);
+        if job.next_log > recorded {
+            edit.keyspace_log_number = Some(job.next_log);
+        }
+    }
     let previous_last = state.versions.manifest_state().last_sequence;
     edit.last_sequence = Some(previous_last.max(job.memtable.largest_sequence()));
     let mut added = Vec::new();
@@ -255,51 +289,72 @@ fn flush_one(engine: &Engine, job: &ImmutableMemtable) -> Result<()> {
         }
         return Err(error);
     }
-    state.immutables.pop_front();
-    let memtable = engine.current_memtable();
-    engine.install_view(&state, memtable);
+    state
+        .immutables
+        .retain(|frozen| !Arc::ptr_eq(&frozen.memtable, &job.memtable));
+    engine.install_view(&state, job.keyspace);
     // Counted before the waiters wake, so that `Db::flush` returns with the flush in `stats()`.
     engine.stats.record_flush(flushed_bytes);
     engine.state_changed.notify_all();
-    let delete_log = state.may_delete_log(job.wal_number);
+    let obsolete: Vec<FileNumber> = state
+        .live_logs
+        .range(..log_number)
+        .map(|(&number, _)| number)
+        .collect();
+    let mut delete = Vec::new();
+    for number in obsolete {
+        state.live_logs.remove(&number);
+        if state.may_delete_log(number) {
+            delete.push(number);
+        }
+    }
     drop(state);
 
-    // The manifest no longer needs the log; a failure to delete it only leaves a file that the
-    // next open removes. A checkpoint copying logs deletes it when it ends.
-    if delete_log {
-        let _ = remove_file(engine.file_system(), &wal_path(&engine.dir, job.wal_number));
+    // The manifest no longer needs these logs; a failure to delete one only leaves a file that
+    // the next open removes. A checkpoint copying logs deletes them when it ends.
+    for number in delete {
+        let _ = remove_file(engine.file_system(), &wal_path(&engine.dir, number));
     }
     Ok(())
 }
 
-/// Freezes the active memtable (if it holds anything) and waits until every memtable frozen
-/// so far is flushed.
-pub(crate) fn flush_and_wait(engine: &Engine) -> Result<()> {
-    let target_wal = {
+/// Freezes the active memtables of `keyspaces` (every keyspace when `None`) that hold
+/// anything, and waits until each memtable of theirs frozen so far is flushed.
+pub(crate) fn flush_and_wait(engine: &Engine, keyspaces: Option<&[KeyspaceId]>) -> Result<()> {
+    let wanted = |keyspace: KeyspaceId| keyspaces.is_none_or(|wanted| wanted.contains(&keyspace));
+    let targets: Vec<Arc<Memtable>> = {
         let mut wal = lock(&engine.wal);
         engine.check_open()?;
         let Some(wal) = wal.as_mut() else {
             return Err(Error::opened_read_only());
         };
-        if !wal.memtable.is_empty() {
+        let freeze: Vec<KeyspaceId> = wal
+            .memtables
+            .iter()
+            .filter(|&(&id, active)| wanted(id) && !active.memtable.is_empty())
+            .map(|(&id, _)| id)
+            .collect();
+        if !freeze.is_empty() {
             // The rotation's sync of the old log, before `state` is taken (`rotate_memtable`).
             engine.sync_current_wal(wal)?;
         }
         let mut state = lock(&engine.state);
-        if !wal.memtable.is_empty() {
-            engine.rotate_memtable(wal, &mut state)?;
+        if !freeze.is_empty() {
+            engine.rotate_memtable(wal, &mut state, &freeze)?;
         }
-        state.immutables.back().map(|frozen| frozen.wal_number)
-    };
-    let Some(target_wal) = target_wal else {
-        return Ok(());
+        state
+            .immutables
+            .iter()
+            .filter(|frozen| wanted(frozen.keyspace))
+            .map(|frozen| Arc::clone(&frozen.memtable))
+            .collect()
     };
     let mut state = lock(&engine.state);
-    while state
-        .immutables
-        .iter()
-        .any(|frozen| frozen.wal_number <= target_wal)
-    {
+    while state.immutables.iter().any(|frozen| {
+        targets
+            .iter()
+            .any(|target| Arc::ptr_eq(target, &frozen.memtable))
+    }) {
         if let Some(cause) = &state.background_error {
             return Err(Error::refused_after(cause));
         }

@@ -86,6 +86,29 @@ impl fmt::Display for FileNumber {
     }
 }
 
+/// A keyspace's number: which tree of the database an operation, a table or a memtable belongs
+/// to. Keyspace 0 is the default keyspace, which every database has; the others are numbered as
+/// they are created and never reused (FORMAT.md 6.1, tags 8 to 12).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct KeyspaceId(pub u32);
+
+impl KeyspaceId {
+    /// The default keyspace, which every database has and none can drop.
+    pub const DEFAULT: KeyspaceId = KeyspaceId(0);
+}
+
+impl fmt::Display for KeyspaceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// The longest keyspace name, in bytes (FORMAT.md 6.1, tag 8).
+pub const MAX_KEYSPACE_NAME: usize = 255;
+
+/// The name of the default keyspace.
+pub const DEFAULT_KEYSPACE_NAME: &str = "default";
+
 /// What an entry records about its user key. The discriminants are part of the on-disk format;
 /// never change them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

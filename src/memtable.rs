@@ -177,6 +177,9 @@ pub struct Memtable {
     range_tombstones: RwLock<RangeTombstones>,
     /// How many range tombstones were inserted (a reader checks it before taking the lock).
     range_tombstone_count: AtomicUsize,
+    /// The number of the write-ahead log that was current when the first write went in (0
+    /// while empty): the oldest log holding writes of this memtable.
+    first_log: AtomicU64,
 }
 
 /// The range deletions of a memtable: as inserted, and fragmented as of `fragmented_count`.
@@ -192,6 +195,19 @@ impl Memtable {
     /// An empty memtable.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Records that write-ahead log `log` holds writes of this memtable, unless an older one
+    /// was recorded already: called by the writer before its inserts.
+    pub fn note_log(&self, log: u64) {
+        if self.first_log.load(AtomicOrdering::Relaxed) == 0 {
+            self.first_log.store(log, AtomicOrdering::Release);
+        }
+    }
+
+    /// The oldest write-ahead log holding writes of this memtable, once it has any.
+    pub fn first_log(&self) -> Option<u64> {
+        Some(self.first_log.load(AtomicOrdering::Acquire)).filter(|&log| log != 0)
     }
 
     /// Adds one version of `user_key`. `value` is ignored (stored empty) for a tombstone.

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::commit_policy::CommitPolicy;
 use crate::error::{Error, Result};
+use crate::keyspace_options::KeyspaceOptions;
 use crate::snapshot::Snapshot;
 use crate::sstable::TableOptions;
 use crate::vfs::{FileSystem, OsFileSystem};
@@ -106,6 +107,11 @@ pub struct Options {
     /// Size in bytes past which the manifest is rewritten as a snapshot of the current state
     /// into a new file. Default 16 MiB.
     pub max_manifest_size: u64,
+    /// Bytes of write-ahead logs past which the keyspaces whose unflushed writes keep the
+    /// oldest log alive are flushed at the next log switch, so that a rarely written keyspace
+    /// does not keep every log since its last flush (and make the next open replay them all).
+    /// Default 256 MiB.
+    pub max_total_wal_size: u64,
     /// The file system every file operation goes through. Default [`OsFileSystem`]; tests put
     /// a [`FaultFileSystem`](crate::vfs::FaultFileSystem) here to inject failures and power
     /// loss. Not settable from configuration text.
@@ -134,7 +140,39 @@ impl Default for Options {
             target_file_size: 64 << 20,
             background_threads: 2,
             max_manifest_size: 16 << 20,
+            max_total_wal_size: 256 << 20,
             file_system: Arc::new(OsFileSystem),
+        }
+    }
+}
+
+impl Default for KeyspaceOptions {
+    fn default() -> Self {
+        KeyspaceOptions::from_options(&Options::default())
+    }
+}
+
+impl KeyspaceOptions {
+    /// The per-tree fields of `options`: what the default keyspace runs with.
+    ///
+    /// ```
+    /// use shaledb::{KeyspaceOptions, Options};
+    ///
+    /// let options = Options { write_buffer_size: 8 << 20, ..Options::default() };
+    /// assert_eq!(KeyspaceOptions::from_options(&options).write_buffer_size, 8 << 20);
+    /// ```
+    pub fn from_options(options: &Options) -> KeyspaceOptions {
+        KeyspaceOptions {
+            write_buffer_size: options.write_buffer_size,
+            max_immutable_memtables: options.max_immutable_memtables,
+            table: options.table.clone(),
+            level0_compaction_trigger: options.level0_compaction_trigger,
+            level0_size_percent_trigger: options.level0_size_percent_trigger,
+            level0_slowdown_trigger: options.level0_slowdown_trigger,
+            level0_stop_trigger: options.level0_stop_trigger,
+            level1_target_size: options.level1_target_size,
+            level_size_multiplier: options.level_size_multiplier,
+            target_file_size: options.target_file_size,
         }
     }
 }
@@ -161,73 +199,25 @@ impl Options {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn validate(&self) -> Result<()> {
-        check_range(
-            "write_buffer_size",
-            self.write_buffer_size,
-            64 << 10,
-            4 << 30,
-        )?;
-        check_range(
-            "max_immutable_memtables",
-            self.max_immutable_memtables,
-            1,
-            64,
-        )?;
+        KeyspaceOptions::from_options(self).validate_as("Options")?;
         check_range(
             "max_write_group_bytes",
             self.max_write_group_bytes,
             1 << 10,
             256 << 20,
         )?;
-        self.table.validate()?;
         self.commit_policy.validate()?;
-        check_range(
-            "level0_compaction_trigger",
-            self.level0_compaction_trigger,
-            1,
-            1 << 10,
-        )?;
-        check_range(
-            "level0_size_percent_trigger",
-            self.level0_size_percent_trigger as usize,
-            0,
-            10_000,
-        )?;
-        check_range(
-            "level0_slowdown_trigger",
-            self.level0_slowdown_trigger,
-            self.level0_compaction_trigger,
-            1 << 10,
-        )?;
-        check_range(
-            "level0_stop_trigger",
-            self.level0_stop_trigger,
-            self.level0_slowdown_trigger,
-            1 << 10,
-        )?;
-        check_range(
-            "level1_target_size",
-            self.level1_target_size as usize,
-            1 << 10,
-            usize::MAX,
-        )?;
-        check_range(
-            "level_size_multiplier",
-            self.level_size_multiplier as usize,
-            2,
-            1000,
-        )?;
-        check_range(
-            "target_file_size",
-            self.target_file_size as usize,
-            1 << 10,
-            usize::MAX,
-        )?;
         check_range("background_threads", self.background_threads, 1, 64)?;
         check_range(
             "max_manifest_size",
             self.max_manifest_size as usize,
             4 << 10,
+            usize::MAX,
+        )?;
+        check_range(
+            "max_total_wal_size",
+            self.max_total_wal_size as usize,
+            64 << 10,
             usize::MAX,
         )?;
         Ok(())

@@ -34,33 +34,47 @@
 //! prefix of the writer's history, whole batches only. It does not follow later writes; open it
 //! again to see them.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::batch::BatchReader;
 use crate::cache::BlockCache;
 use crate::durability::WalSync;
 use crate::engine::{Engine, EngineState, OpenedParts, read_only_attempts};
 use crate::error::{Error, Result};
 use crate::fs::{FileKind, wal_path};
-use crate::key::FileNumber;
+use crate::key::{FileNumber, KeyspaceId};
 use crate::log::FILE_HEADER_SIZE;
 use crate::manifest::{RecoveredManifest, read_current_on, recover_manifest_on};
 use crate::memtable::Memtable;
 use crate::options::{Options, WalRecoveryMode};
-use crate::read_view::ReadView;
-use crate::recovery::{ReplayPlan, ReplaySink, list_files, replay_logs};
+use crate::recovery::{
+    ReplayFilter, ReplayPlan, ReplaySink, fresh_view, keyspace_entries, list_files, replay_floor,
+    replay_logs,
+};
 use crate::version::Version;
 use crate::version_set::VersionSet;
-use crate::write::insert_batch;
 
-/// The sink of a read-only replay: each log's writes in a memtable of its own (kept in memory;
-/// nothing may be written).
-struct MemtablePerLog {
-    numbers: Vec<FileNumber>,
-    memtables: Vec<Memtable>,
+/// How many operations a replayed log held (skipped ones of dropped keyspaces too) and its
+/// largest sequence number: what `check_logs_join_up` compares.
+#[derive(Clone, Copy, Default)]
+struct LogTally {
+    operations: u64,
+    largest_sequence: u64,
 }
 
-impl ReplaySink for MemtablePerLog {
+/// The sink of a read-only replay: each log's writes in memtables of its own, one per keyspace
+/// (kept in memory; nothing may be written).
+struct MemtablesPerLog {
+    filter: ReplayFilter,
+    keyspaces: Vec<KeyspaceId>,
+    numbers: Vec<FileNumber>,
+    memtables: Vec<BTreeMap<KeyspaceId, Memtable>>,
+    tallies: Vec<LogTally>,
+}
+
+impl ReplaySink for MemtablesPerLog {
     fn insert(&mut self, log: FileNumber, payload: &[u8]) -> Result<()> {
         let index = self
             .numbers
@@ -69,10 +83,20 @@ impl ReplaySink for MemtablePerLog {
             .ok_or_else(|| {
                 Error::InvalidArgument(format!("log {log} was not listed for replay"))
             })?;
-        match self.memtables.get(index) {
-            Some(memtable) => insert_batch(memtable, payload),
-            None => Err(Error::InvalidArgument(format!("log {log} has no memtable"))),
+        let reader =
+            BatchReader::new(payload).map_err(|error| Error::InvalidArgument(error.to_string()))?;
+        let tally = &mut self.tallies[index];
+        let count = u64::from(BatchReader::count(&reader));
+        tally.operations += count;
+        tally.largest_sequence = reader.first_sequence().0 + count - 1;
+        let keyspaces = &self.keyspaces;
+        let memtables = &mut self.memtables[index];
+        for &keyspace in keyspaces {
+            memtables.entry(keyspace).or_default();
         }
+        let memtables = &*memtables;
+        self.filter
+            .insert(log, payload, |keyspace| memtables.get(&keyspace))
     }
 }
 
@@ -110,7 +134,8 @@ fn open_once(dir: &Path, options: &Options) -> Result<Engine> {
     .map_err(|error| crate::integrity::blame_torn_manifest(error, torn_manifest.as_ref()))?;
     // Tables first: once open, a table a compaction deletes stays readable.
     let cache = Arc::new(BlockCache::new(options.block_cache_capacity));
-    let version = Arc::new(Version::open(&options.file_system, dir, state, &cache)?);
+    let versions = Version::open_all(&options.file_system, dir, state, &cache)?;
+    let keyspaces = keyspace_entries(state, options, dir)?;
 
     let mut wal_numbers: Vec<FileNumber> = found
         .iter()
@@ -118,8 +143,11 @@ fn open_once(dir: &Path, options: &Options) -> Result<Engine> {
         .map(|(_, number)| *number)
         .collect();
     wal_numbers.sort();
-    let mut sink = MemtablePerLog {
-        memtables: wal_numbers.iter().map(|_| Memtable::new()).collect(),
+    let mut sink = MemtablesPerLog {
+        filter: ReplayFilter::new(dir, state),
+        keyspaces: keyspaces.keys().copied().collect(),
+        memtables: wal_numbers.iter().map(|_| BTreeMap::new()).collect(),
+        tallies: vec![LogTally::default(); wal_numbers.len()],
         numbers: wal_numbers.clone(),
     };
     let mode = read_only_mode(options.wal_recovery_mode);
@@ -130,28 +158,34 @@ fn open_once(dir: &Path, options: &Options) -> Result<Engine> {
         logs: &wal_numbers,
         recorded: &state.wals,
         mode,
-        last_sequence: state.last_sequence,
+        last_sequence: replay_floor(state),
         map_logs: false,
     };
     let (last_sequence, recovery_report) = replay_logs(&plan, &mut sink)?;
-    let memtables = sink.memtables;
-    let logs: Vec<(FileNumber, &Memtable)> = wal_numbers.iter().copied().zip(&memtables).collect();
+    let last_sequence = last_sequence.max(state.last_sequence);
+    let logs: Vec<(FileNumber, LogTally)> = wal_numbers.iter().copied().zip(sink.tallies).collect();
     if mode != WalRecoveryMode::SkipAnyCorruptedRecords {
         check_logs_join_up(dir, &logs)?;
     }
 
-    // The view: an empty active memtable, and the replayed logs' memtables, newest first.
-    let immutables: Vec<Arc<Memtable>> = memtables
-        .into_iter()
-        .rev()
-        .filter(|memtable| !memtable.is_empty())
-        .map(Arc::new)
-        .collect();
-    let view = ReadView {
-        memtable: Arc::new(Memtable::new()),
-        immutables,
-        version: Arc::clone(&version),
-    };
+    // A view per keyspace: an empty active memtable, and the replayed logs' memtables of the
+    // keyspace, newest first.
+    let mut per_log = sink.memtables;
+    let mut views = BTreeMap::new();
+    for (&id, version) in &versions {
+        let Some(entry) = keyspaces.get(&id) else {
+            continue;
+        };
+        let mut view = fresh_view(&Arc::new(Memtable::new()), version, &entry.options);
+        view.immutables = per_log
+            .iter_mut()
+            .rev()
+            .filter_map(|memtables| memtables.remove(&id))
+            .filter(|memtable| !memtable.is_empty())
+            .map(Arc::new)
+            .collect();
+        views.insert(id, view);
+    }
     let RecoveredManifest { state, path, .. } = manifest;
     let log_number = state.log_number;
     let versions = VersionSet::read_only(
@@ -159,9 +193,9 @@ fn open_once(dir: &Path, options: &Options) -> Result<Engine> {
         Arc::clone(&options.file_system),
         path,
         state,
-        version,
+        versions,
     );
-    let mut engine_state = EngineState::new(versions, log_number);
+    let mut engine_state = EngineState::new(versions, keyspaces, log_number);
     engine_state.spare_wanted = false;
     Ok(Engine::assemble(OpenedParts {
         dir: dir.to_path_buf(),
@@ -170,7 +204,7 @@ fn open_once(dir: &Path, options: &Options) -> Result<Engine> {
         wal: None,
         durability: WalSync::default(),
         state: engine_state,
-        view,
+        views,
         last_sequence,
         cache,
         recovery: recovery_report,
@@ -211,16 +245,16 @@ fn read_only_mode(mode: WalRecoveryMode) -> WalRecoveryMode {
 /// in number order) do not take up every sequence number from the last write of the log before
 /// it up to its own last: the earlier log was read before its last writes reached it, while a
 /// writer went on into the next one.
-fn check_logs_join_up(dir: &Path, logs: &[(FileNumber, &Memtable)]) -> Result<()> {
+fn check_logs_join_up(dir: &Path, logs: &[(FileNumber, LogTally)]) -> Result<()> {
     let mut previous: Option<(FileNumber, u64)> = None;
-    for &(number, memtable) in logs {
-        if memtable.is_empty() {
+    for &(number, tally) in logs {
+        if tally.operations == 0 {
             continue;
         }
-        let largest = memtable.largest_sequence().0;
+        let largest = tally.largest_sequence;
         if let Some((previous_number, previous_largest)) = previous {
             let taken = largest.saturating_sub(previous_largest);
-            if taken != memtable.len() as u64 {
+            if taken != tally.operations {
                 return Err(Error::corruption(
                     wal_path(dir, number),
                     FILE_HEADER_SIZE as u64,
@@ -228,9 +262,7 @@ fn check_logs_join_up(dir: &Path, logs: &[(FileNumber, &Memtable)]) -> Result<()
                         "its {} writes do not take up the {taken} sequence numbers after {} \
                          (the last write of log {}) through {largest}: writes between the two \
                          logs are missing",
-                        memtable.len(),
-                        previous_largest,
-                        previous_number
+                        tally.operations, previous_largest, previous_number
                     ),
                 ));
             }
@@ -243,27 +275,25 @@ fn check_logs_join_up(dir: &Path, logs: &[(FileNumber, &Memtable)]) -> Result<()
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::key::{SequenceNumber, ValueKind};
 
-    fn memtable_with(sequences: &[u64]) -> Memtable {
-        let memtable = Memtable::new();
-        for &sequence in sequences {
-            memtable.insert(b"k", SequenceNumber(sequence), ValueKind::Value, b"v");
+    fn memtable_with(sequences: &[u64]) -> LogTally {
+        LogTally {
+            operations: sequences.len() as u64,
+            largest_sequence: sequences.iter().copied().max().unwrap_or(0),
         }
-        memtable
     }
 
     #[test]
     fn logs_join_up_when_no_sequence_is_missing_between_them() {
         let (first, empty, second) = (
             memtable_with(&[5, 6, 7]),
-            Memtable::new(),
+            LogTally::default(),
             memtable_with(&[8, 9]),
         );
         let logs = [
-            (FileNumber(4), &first),
-            (FileNumber(6), &empty),
-            (FileNumber(7), &second),
+            (FileNumber(4), first),
+            (FileNumber(6), empty),
+            (FileNumber(7), second),
         ];
         check_logs_join_up(Path::new("/db"), &logs).unwrap();
     }
@@ -272,7 +302,7 @@ mod tests {
     fn a_gap_between_logs_names_the_later_log() {
         // Log 4 was read before its writes 8 and 9 reached it; log 7 already holds 10 and 11.
         let (first, second) = (memtable_with(&[5, 6, 7]), memtable_with(&[10, 11]));
-        let logs = [(FileNumber(4), &first), (FileNumber(7), &second)];
+        let logs = [(FileNumber(4), first), (FileNumber(7), second)];
         match check_logs_join_up(Path::new("/db"), &logs) {
             Err(Error::Corruption { file, reason, .. }) => {
                 assert_eq!(file, wal_path(Path::new("/db"), FileNumber(7)));

@@ -1,6 +1,6 @@
-//! What readers see: [`ReadView`] (the active memtable, the frozen ones and the version that
-//! together hold every visible entry) and [`Visibility`], which publishes a view and the
-//! visible sequence number to readers. A point read and the sources of an iterator are read
+//! What readers see: [`ReadView`] (one keyspace's active memtable, its frozen ones and its
+//! version, which together hold every visible entry of the keyspace) and [`Visibility`], which
+//! publishes a view per keyspace and the one visible sequence number to readers. A point read and the sources of an iterator are read
 //! from one view here; the view is never changed, only replaced.
 //!
 //! Thread safety: the current view sits behind a read-write lock that readers hold only for
@@ -11,13 +11,14 @@
 //! or in a table of its version. A frozen memtable leaves the view in the same replacement that
 //! adds its table to the version.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use crate::db_iterator::SourceFactory;
 use crate::error::Result;
 use crate::iterator::{InternalIterator, LevelIterator, MemtableIterator, TableSource};
-use crate::key::{SequenceNumber, ValueKind, user_key};
+use crate::key::{KeyspaceId, SequenceNumber, ValueKind, user_key};
 use crate::key_range::KeyBounds;
 use crate::memtable::Memtable;
 use crate::range_tombstone::Fragments;
@@ -31,6 +32,8 @@ pub(crate) struct ReadView {
     /// Frozen memtables waiting for their flush, newest first.
     pub immutables: Vec<Arc<Memtable>>,
     pub version: Arc<Version>,
+    /// The keyspace's level-0 slowdown and stop triggers, for the writers' backpressure check.
+    pub level0_triggers: (usize, usize),
 }
 
 impl ReadView {
@@ -134,12 +137,11 @@ impl ReadView {
     }
 }
 
-/// The view and the sequence number that readers see, published by the engine.
+/// The views of every keyspace and the sequence number that readers see, published by the
+/// engine.
 pub(crate) struct Visibility {
-    view: RwLock<Arc<ReadView>>,
+    views: RwLock<BTreeMap<KeyspaceId, Arc<ReadView>>>,
     visible_sequence: AtomicU64,
-    /// Level-0 files in the current view's version, for the write path's backpressure check.
-    level0_files: AtomicUsize,
     /// Called by a read between taking its sequence number and its view: tests use it to
     /// force the interleavings the invariants must survive.
     #[cfg(test)]
@@ -147,35 +149,55 @@ pub(crate) struct Visibility {
 }
 
 impl Visibility {
-    /// Publishes `view` with every entry through `sequence` visible.
-    pub fn new(view: ReadView, sequence: SequenceNumber) -> Self {
+    /// Publishes `views` (one per keyspace) with every entry through `sequence` visible.
+    pub fn new(views: BTreeMap<KeyspaceId, ReadView>, sequence: SequenceNumber) -> Self {
         Visibility {
-            level0_files: AtomicUsize::new(view.version.levels[0].len()),
-            view: RwLock::new(Arc::new(view)),
+            views: RwLock::new(
+                views
+                    .into_iter()
+                    .map(|(id, view)| (id, Arc::new(view)))
+                    .collect(),
+            ),
             visible_sequence: AtomicU64::new(sequence.0),
             #[cfg(test)]
             pause: Default::default(),
         }
     }
 
-    /// The current view.
-    pub fn view(&self) -> Arc<ReadView> {
-        Arc::clone(
-            &self
-                .view
-                .read()
-                .unwrap_or_else(|poisoned| poisoned.into_inner()),
-        )
+    fn read_views(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<KeyspaceId, Arc<ReadView>>> {
+        self.views
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Replaces the current view (called by the engine with its `state` lock held).
-    pub fn install(&self, view: ReadView) {
-        self.level0_files
-            .store(view.version.levels[0].len(), Ordering::Release);
-        *self
-            .view
+    /// The current view of keyspace `keyspace` (`None` once it is dropped).
+    pub fn view(&self, keyspace: KeyspaceId) -> Option<Arc<ReadView>> {
+        self.read_views().get(&keyspace).cloned()
+    }
+
+    /// The current view of every keyspace.
+    pub fn all_views(&self) -> Vec<(KeyspaceId, Arc<ReadView>)> {
+        self.read_views()
+            .iter()
+            .map(|(&id, view)| (id, Arc::clone(view)))
+            .collect()
+    }
+
+    /// Replaces the current view of `keyspace` (called by the engine with its `state` lock
+    /// held).
+    pub fn install(&self, keyspace: KeyspaceId, view: ReadView) {
+        self.views
             .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(view);
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(keyspace, Arc::new(view));
+    }
+
+    /// Removes the view of a dropped keyspace (with `state` held).
+    pub fn remove(&self, keyspace: KeyspaceId) {
+        self.views
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .remove(&keyspace);
     }
 
     /// The newest sequence number readers may see.
@@ -184,31 +206,26 @@ impl Visibility {
     }
 
     /// Makes every entry through `sequence` visible (called by the commit leader once its
-    /// group is in the memtable of the current view).
+    /// group is in the memtables of the current views).
     pub fn publish(&self, sequence: SequenceNumber) {
         self.visible_sequence.store(sequence.0, Ordering::Release);
     }
 
-    /// Level-0 files in the current view's version.
-    pub fn level0_files(&self) -> usize {
-        self.level0_files.load(Ordering::Acquire)
-    }
-
-    /// The sequence number a read without a snapshot sees and the view it reads, taken
-    /// together: the sequence is loaded while the view lock is held, so no view can be
-    /// installed between the two. A later view would be wrong for that sequence: its tables
-    /// may come from a flush or compaction that kept only a newer version of a key than the
-    /// sequence can see (no registered snapshot pinned the older one), and the read would
-    /// return an older value, or none. An earlier view would miss entries of a newer memtable.
-    /// Holding the read lock across one atomic load delays an install by nanoseconds.
-    pub fn read_point(&self) -> (SequenceNumber, Arc<ReadView>) {
-        let view = self
-            .view
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+    /// The sequence number a read without a snapshot sees and the view of `keyspace` it reads
+    /// (`None` once the keyspace is dropped), taken together: the sequence is loaded while the
+    /// view lock is held, so no view can be installed between the two. A later view would be
+    /// wrong for that sequence: its tables may come from a flush or compaction that kept only a
+    /// newer version of a key than the sequence can see (no registered snapshot pinned the
+    /// older one), and the read would return an older value, or none. An earlier view would
+    /// miss entries of a newer memtable. Holding the read lock across one atomic load delays
+    /// an install by nanoseconds.
+    pub fn read_point(&self, keyspace: KeyspaceId) -> Option<(SequenceNumber, Arc<ReadView>)> {
+        let views = self.read_views();
         let sequence = self.visible_sequence();
         #[cfg(test)]
         self.pause.call();
-        (sequence, Arc::clone(&view))
+        views
+            .get(&keyspace)
+            .map(|view| (sequence, Arc::clone(view)))
     }
 }

@@ -7,16 +7,18 @@
 //! after that. A crash before `CURRENT` changes leaves the old manifest and old logs in charge,
 //! and the next open replays them again; files the crash left behind unreferenced are removed.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::batch::BatchReader;
 use crate::cache::BlockCache;
 use crate::durability::WalSync;
-use crate::engine::{Engine, EngineState, OpenedParts, WalState};
+use crate::engine::{ActiveMemtable, Engine, EngineState, KeyspaceEntry, OpenedParts, WalState};
 use crate::error::{Error, Result};
 use crate::fs::{FileKind, parse_file_name, remove_file, sync_dir, table_path, wal_path};
-use crate::key::{FileNumber, SequenceNumber};
+use crate::key::{FileNumber, KeyspaceId, SequenceNumber};
+use crate::keyspace_options::KeyspaceOptions;
 use crate::log::format::record_end;
 use crate::log::{
     FILE_HEADER_SIZE, LogEvent, LogFileKind, LogReader, LogWriter, scan_full_fragments,
@@ -61,10 +63,15 @@ pub(crate) fn open_engine(
         .filter(|(kind, number)| matches!(kind, FileKind::Wal(_)) && *number >= state.log_number)
         .map(|(_, number)| *number)
         .collect();
+    let keyspaces = keyspace_entries(&state, &options, &dir)?;
     let mut sink = FlushingSink {
         dir: &dir,
         options: &options,
-        memtable: Memtable::new(),
+        filter: ReplayFilter::new(&dir, &state),
+        memtables: keyspaces
+            .iter()
+            .map(|(&id, entry)| (id, (Memtable::new(), Arc::clone(&entry.options))))
+            .collect(),
         tables: Vec::new(),
         next_file_number: &mut next_file_number,
     };
@@ -74,11 +81,12 @@ pub(crate) fn open_engine(
         logs: &wal_numbers,
         recorded: &state.wals,
         mode: options.wal_recovery_mode,
-        last_sequence: state.last_sequence,
+        last_sequence: replay_floor(&state),
         map_logs: true,
     };
     let (last_sequence, recovery_report) = replay_logs(&plan, &mut sink)?;
-    sink.flush()?;
+    let last_sequence = last_sequence.max(state.last_sequence);
+    sink.flush_all()?;
     let tables = std::mem::take(&mut sink.tables);
     drop(sink);
     let mut allocate = || {
@@ -89,8 +97,24 @@ pub(crate) fn open_engine(
 
     let cache = Arc::new(BlockCache::new(options.block_cache_capacity));
     let mut edit = VersionEdit::new();
-    for metadata in tables {
-        edit.add_file(0, metadata);
+    let mut keyspace_edits: Vec<VersionEdit> = Vec::new();
+    for (keyspace, metadata) in tables {
+        if keyspace == KeyspaceId::DEFAULT {
+            edit.add_file(0, metadata);
+            continue;
+        }
+        match keyspace_edits
+            .iter_mut()
+            .find(|edit| edit.keyspace == keyspace)
+        {
+            Some(edit) => edit.add_file(0, metadata),
+            None => {
+                let mut edit = VersionEdit::new();
+                edit.keyspace = keyspace;
+                edit.add_file(0, metadata);
+                keyspace_edits.push(edit);
+            }
+        }
     }
     let wal_number = allocate();
     let manifest_number = allocate();
@@ -109,9 +133,11 @@ pub(crate) fn open_engine(
     edit.next_file_number = Some(FileNumber(next_file_number));
     edit.last_sequence = Some(last_sequence);
     let mut new_state = state.clone();
-    new_state.apply(&edit).map_err(|error| {
-        Error::InvalidArgument(format!("recovery built an inconsistent edit: {error}"))
-    })?;
+    for edit in std::iter::once(&edit).chain(&keyspace_edits) {
+        new_state.apply(edit).map_err(|error| {
+            Error::InvalidArgument(format!("recovery built an inconsistent edit: {error}"))
+        })?;
+    }
     // `ManifestWriter::create` syncs the new manifest and the directory (and so the new log's
     // and table's directory entries) before CURRENT names it.
     let manifest = ManifestWriter::create_on(file_system, &dir, manifest_number, &new_state)?;
@@ -119,21 +145,31 @@ pub(crate) fn open_engine(
     let live_state = manifest.state().clone();
     remove_obsolete_files(file_system, &dir, &live_state, wal_number, &found)?;
 
-    let version = Version::open(&options.file_system, &dir, &live_state, &cache)?;
-    let version = Arc::new(version);
-    let memtable = Arc::new(Memtable::new());
-    let view = ReadView {
-        memtable: Arc::clone(&memtable),
-        immutables: Vec::new(),
-        version: Arc::clone(&version),
-    };
+    let versions = Version::open_all(&options.file_system, &dir, &live_state, &cache)?;
+    let mut views = BTreeMap::new();
+    let mut memtables = BTreeMap::new();
+    for (&id, version) in &versions {
+        let memtable = Arc::new(Memtable::new());
+        let Some(entry) = keyspaces.get(&id) else {
+            continue;
+        };
+        let keyspace_options = &entry.options;
+        views.insert(id, fresh_view(&memtable, version, keyspace_options));
+        memtables.insert(
+            id,
+            ActiveMemtable {
+                memtable,
+                write_buffer_size: keyspace_options.write_buffer_size,
+            },
+        );
+    }
     let versions = VersionSet::new(
         dir.clone(),
         Arc::clone(&options.file_system),
         options.max_manifest_size,
         manifest,
         next_file_number,
-        version,
+        versions,
     );
     let durability = WalSync::new(
         wal_number.0,
@@ -151,12 +187,12 @@ pub(crate) fn open_engine(
             marked_synced_offset: wal.synced_offset(),
             writer: wal,
             number: wal_number,
-            memtable,
+            memtables,
             last_sequence,
         }),
         durability,
-        state: EngineState::new(versions, wal_number),
-        view,
+        state: EngineState::new(versions, keyspaces, wal_number),
+        views,
         last_sequence,
         cache,
         recovery: recovery_report,
@@ -269,43 +305,198 @@ pub(crate) trait ReplaySink {
     fn insert(&mut self, log: FileNumber, payload: &[u8]) -> Result<()>;
 }
 
-/// The sink of a read-write open: one memtable, written to a new level-0 table (and replaced by
-/// an empty one) whenever it reaches the write buffer size, so that replaying logs of any size
-/// holds at most one write buffer of their writes in memory. The tables are named by the edit
-/// that starts the new manifest; until then they are unreferenced files, which the next open
-/// removes if this one crashes.
+/// A read view of an opened keyspace: empty memtable `memtable` over `version`.
+pub(crate) fn fresh_view(
+    memtable: &Arc<Memtable>,
+    version: &Arc<Version>,
+    options: &KeyspaceOptions,
+) -> ReadView {
+    ReadView {
+        memtable: Arc::clone(memtable),
+        immutables: Vec::new(),
+        version: Arc::clone(version),
+        level0_triggers: (options.level0_slowdown_trigger, options.level0_stop_trigger),
+    }
+}
+
+/// The engine's entry of every keyspace `state` lists: the default one with the per-tree
+/// fields of `options`, the others with the options the manifest recorded (corruption naming
+/// the manifest of `dir` if they do not decode).
+pub(crate) fn keyspace_entries(
+    state: &ManifestState,
+    options: &Options,
+    dir: &Path,
+) -> Result<BTreeMap<KeyspaceId, KeyspaceEntry>> {
+    let mut entries = BTreeMap::new();
+    for (&id, keyspace) in &state.keyspaces {
+        let keyspace_options = if id == KeyspaceId::DEFAULT {
+            KeyspaceOptions::from_options(options)
+        } else {
+            KeyspaceOptions::decode(&keyspace.options).map_err(|error| {
+                Error::corruption(
+                    crate::fs::manifest_path(dir, state.manifest_number),
+                    0,
+                    format!(
+                        "the options of keyspace {id} ({:?}): {error}",
+                        keyspace.name
+                    ),
+                )
+            })?
+        };
+        entries.insert(
+            id,
+            KeyspaceEntry::new(id, keyspace.name.clone(), keyspace_options),
+        );
+    }
+    Ok(entries)
+}
+
+/// The sequence number the first replayed batch must be above. With the default keyspace
+/// alone, that is the manifest's last sequence: every write up to it is in a table. Once the
+/// database has had other keyspaces, a flush of one records its own last sequence while
+/// another keyspace's older writes stay in the logs, so only the order of the replayed batches
+/// is checked, from the first on.
+pub(crate) fn replay_floor(state: &ManifestState) -> SequenceNumber {
+    if state.next_keyspace_id > KeyspaceId(1) {
+        SequenceNumber(0)
+    } else {
+        state.last_sequence
+    }
+}
+
+/// Which replayed operations go to which keyspace: those of a live keyspace from logs at or
+/// above its log number; those of a dropped keyspace nowhere. An operation of a keyspace the
+/// manifest never created is corruption.
+pub(crate) struct ReplayFilter {
+    /// Per live keyspace, the first log whose operations of it are not in its tables.
+    log_numbers: BTreeMap<KeyspaceId, FileNumber>,
+    next_keyspace_id: KeyspaceId,
+    dir: PathBuf,
+}
+
+impl ReplayFilter {
+    pub fn new(dir: &Path, state: &ManifestState) -> Self {
+        ReplayFilter {
+            log_numbers: state
+                .keyspaces
+                .keys()
+                .map(|&id| (id, state.keyspace_log_number(id)))
+                .collect(),
+            next_keyspace_id: state.next_keyspace_id,
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    /// Whether an operation of `keyspace` in log `log` is replayed.
+    pub fn replays(&self, log: FileNumber, keyspace: KeyspaceId) -> Result<bool> {
+        match self.log_numbers.get(&keyspace) {
+            Some(&first) => Ok(log >= first),
+            None if keyspace < self.next_keyspace_id => Ok(false),
+            None => Err(Error::corruption(
+                wal_path(&self.dir, log),
+                0,
+                format!(
+                    "a batch writes to keyspace {keyspace}, which the manifest never created \
+                     (its next keyspace id is {})",
+                    self.next_keyspace_id
+                ),
+            )),
+        }
+    }
+
+    /// Inserts the operations of batch `payload` from log `log` that are replayed into the
+    /// memtable `memtable_of` gives for their keyspace.
+    pub fn insert<'m>(
+        &self,
+        log: FileNumber,
+        payload: &[u8],
+        mut memtable_of: impl FnMut(KeyspaceId) -> Option<&'m Memtable>,
+    ) -> Result<()> {
+        let mut failure = None;
+        insert_batch(
+            |keyspace| match self.replays(log, keyspace) {
+                Ok(true) => memtable_of(keyspace),
+                Ok(false) => None,
+                Err(error) => {
+                    failure.get_or_insert(error);
+                    None
+                }
+            },
+            payload,
+        )?;
+        failure.map_or(Ok(()), Err)
+    }
+}
+
+/// The sink of a read-write open: a memtable per keyspace, each written to a new level-0 table
+/// (and replaced by an empty one) whenever it reaches its keyspace's write buffer size, so that
+/// replaying logs of any size holds at most one write buffer per keyspace in memory. The tables
+/// are named by the edits that start the new manifest; until then they are unreferenced files,
+/// which the next open removes if this one crashes.
 struct FlushingSink<'a> {
     dir: &'a Path,
     options: &'a Options,
-    memtable: Memtable,
-    /// The level-0 tables written so far, oldest first (their numbers ascend).
-    tables: Vec<FileMetadata>,
+    filter: ReplayFilter,
+    memtables: BTreeMap<KeyspaceId, (Memtable, Arc<KeyspaceOptions>)>,
+    /// The level-0 tables written so far with their keyspaces, oldest first (their numbers
+    /// ascend).
+    tables: Vec<(KeyspaceId, FileMetadata)>,
     next_file_number: &'a mut u64,
 }
 
 impl FlushingSink<'_> {
-    /// Writes the memtable to a level-0 table, if it holds anything, and starts an empty one.
-    fn flush(&mut self) -> Result<()> {
-        if self.memtable.is_empty() {
+    /// Writes the memtable of `keyspace` to a level-0 table, if it holds anything, and starts
+    /// an empty one.
+    fn flush(&mut self, keyspace: KeyspaceId) -> Result<()> {
+        let Some((memtable, keyspace_options)) = self.memtables.get_mut(&keyspace) else {
+            return Ok(());
+        };
+        if memtable.is_empty() {
             return Ok(());
         }
         let number = FileNumber(*self.next_file_number);
         *self.next_file_number += 1;
-        let memtable = std::mem::replace(&mut self.memtable, Memtable::new());
-        if let Some(metadata) =
-            crate::flush::write_level0_table(self.dir, &memtable, number, self.options, &[])?
-        {
-            self.tables.push(metadata);
+        let memtable = std::mem::replace(memtable, Memtable::new());
+        let table = &keyspace_options.table;
+        let written = crate::flush::write_level0_table(
+            &self.options.file_system,
+            self.dir,
+            &memtable,
+            number,
+            table,
+            &[],
+        )?;
+        if let Some(metadata) = written {
+            self.tables.push((keyspace, metadata));
+        }
+        Ok(())
+    }
+
+    fn flush_all(&mut self) -> Result<()> {
+        let keyspaces: Vec<KeyspaceId> = self.memtables.keys().copied().collect();
+        for keyspace in keyspaces {
+            self.flush(keyspace)?;
         }
         Ok(())
     }
 }
 
 impl ReplaySink for FlushingSink<'_> {
-    fn insert(&mut self, _log: FileNumber, payload: &[u8]) -> Result<()> {
-        insert_batch(&self.memtable, payload)?;
-        if self.memtable.approximate_size() >= self.options.write_buffer_size {
-            self.flush()?;
+    fn insert(&mut self, log: FileNumber, payload: &[u8]) -> Result<()> {
+        let memtables = &self.memtables;
+        self.filter.insert(log, payload, |keyspace| {
+            memtables.get(&keyspace).map(|(memtable, _)| memtable)
+        })?;
+        let full: Vec<KeyspaceId> = self
+            .memtables
+            .iter()
+            .filter(|(_, (memtable, options))| {
+                memtable.approximate_size() >= options.write_buffer_size
+            })
+            .map(|(&id, _)| id)
+            .collect();
+        for keyspace in full {
+            self.flush(keyspace)?;
         }
         Ok(())
     }
@@ -321,7 +512,7 @@ pub(crate) struct ReplayPlan<'a> {
     /// What the manifest records of logs.
     pub recorded: &'a [WalMetadata],
     pub mode: WalRecoveryMode,
-    /// The manifest's last sequence number: replayed batches must follow it.
+    /// The sequence number replayed batches must follow ([`replay_floor`]).
     pub last_sequence: SequenceNumber,
     /// Map the logs (nobody else writes them) instead of reading them into memory.
     pub map_logs: bool,

@@ -26,7 +26,7 @@ use crate::key::{SequenceNumber, ValueKind, compare_internal_keys, parse_interna
 use crate::manifest::{FileMetadata, ManifestState, recover_on};
 use crate::sstable::reader::decode_handle;
 use crate::sstable::{BlockReadOptions, Table};
-use crate::version::TableHandle;
+use crate::version::{TableHandle, Version};
 
 /// What [`Db::verify`](crate::Db::verify) checked, when it found nothing wrong.
 ///
@@ -66,13 +66,18 @@ pub(crate) fn verify(engine: &Engine) -> Result<VerifyReport> {
             let on_disk = recover_on(engine.file_system(), &engine.dir)?;
             compare_states(&on_disk, live, manifest)?;
         }
-        Arc::clone(state.versions.current())
+        let versions: Vec<Arc<Version>> = state
+            .versions
+            .all_current()
+            .map(|(_, version)| Arc::clone(version))
+            .collect();
+        versions
     };
     let mut report = VerifyReport {
         files: 1,
         ..VerifyReport::default()
     };
-    for (_, handle) in version.all_tables() {
+    for (_, handle) in version.iter().flat_map(|version| version.all_tables()) {
         let table = open_table(engine, handle)?;
         verify_table(&table, &handle.metadata, &mut report)?;
     }

@@ -116,15 +116,15 @@ pub(crate) struct Version {
 }
 
 impl Version {
-    /// Opens every table the manifest state lists.
+    /// Opens every table of `levels` (one keyspace's, as the manifest lists them).
     pub fn open(
         file_system: &Arc<dyn FileSystem>,
         dir: &Path,
-        state: &ManifestState,
+        levels: &[Vec<FileMetadata>; NUM_LEVELS],
         cache: &Arc<BlockCache<Block>>,
     ) -> Result<Version> {
         let mut version = Version::default();
-        for (level, files) in state.levels.iter().enumerate() {
+        for (level, files) in levels.iter().enumerate() {
             for metadata in files {
                 let handle = open_table_handle(file_system, dir, metadata.clone(), cache)?;
                 version.levels[level].push(Arc::new(handle));
@@ -164,6 +164,21 @@ impl Version {
         }
         next.sort_levels();
         next
+    }
+
+    /// Opens the tables of every keyspace `state` lists: a version per keyspace.
+    pub fn open_all(
+        file_system: &Arc<dyn FileSystem>,
+        dir: &Path,
+        state: &ManifestState,
+        cache: &Arc<BlockCache<Block>>,
+    ) -> Result<std::collections::BTreeMap<crate::key::KeyspaceId, Arc<Version>>> {
+        let mut versions = std::collections::BTreeMap::new();
+        for (&id, keyspace) in &state.keyspaces {
+            let version = Version::open(file_system, dir, &keyspace.levels, cache)?;
+            versions.insert(id, Arc::new(version));
+        }
+        Ok(versions)
     }
 
     /// The range tombstones of every table of this version, fragmented together (computed

@@ -1,5 +1,5 @@
 //! [`VersionSet`]: what LevelDB's `VersionSet` owns — the file numbers, the manifest writer and
-//! its rolling, and the current [`Version`]. Flushes, compactions, memtable rotations and close
+//! its rolling, and the current [`Version`] of each keyspace. Flushes, compactions, memtable rotations and close
 //! build a [`VersionEdit`] and hand it here: [`VersionSet::log_edit`] makes it durable in the
 //! manifest, [`VersionSet::log_and_apply`] also installs the version it makes.
 //!
@@ -17,12 +17,13 @@
 //! - A set opened read-only ([`VersionSet::read_only`]) has no manifest writer: it keeps the
 //!   state it read, and every edit fails with `Error::ReadOnly`.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::fs::remove_file;
-use crate::key::FileNumber;
+use crate::key::{FileNumber, KeyspaceId};
 use crate::manifest::{ManifestState, ManifestWriter, VersionEdit, write_current_on};
 use crate::version::{TableHandle, Version};
 use crate::vfs::FileSystem;
@@ -61,21 +62,22 @@ pub(crate) struct VersionSet {
     max_manifest_size: u64,
     manifest: Manifest,
     next_file_number: u64,
-    current: Arc<Version>,
+    /// The current version of each live keyspace.
+    current: BTreeMap<KeyspaceId, Arc<Version>>,
     /// Times the manifest was rewritten into a new file, for `stats()`.
     manifest_rolls: u64,
 }
 
 impl VersionSet {
-    /// The set of a database in `dir` whose live manifest is `manifest`, describing `current`;
-    /// `next_file_number` is above every file number in use.
+    /// The set of a database in `dir` whose live manifest is `manifest`, describing `current`
+    /// (a version per keyspace); `next_file_number` is above every file number in use.
     pub fn new(
         dir: PathBuf,
         file_system: Arc<dyn FileSystem>,
         max_manifest_size: u64,
         manifest: ManifestWriter,
         next_file_number: u64,
-        current: Arc<Version>,
+        current: BTreeMap<KeyspaceId, Arc<Version>>,
     ) -> Self {
         VersionSet {
             dir,
@@ -95,7 +97,7 @@ impl VersionSet {
         file_system: Arc<dyn FileSystem>,
         path: PathBuf,
         state: ManifestState,
-        current: Arc<Version>,
+        current: BTreeMap<KeyspaceId, Arc<Version>>,
     ) -> Self {
         VersionSet {
             dir,
@@ -115,9 +117,15 @@ impl VersionSet {
         number
     }
 
-    /// The version readers and compactions start from.
-    pub fn current(&self) -> &Arc<Version> {
-        &self.current
+    /// The version of keyspace `keyspace` that readers and compactions start from (`None`
+    /// once the keyspace is dropped).
+    pub fn current(&self, keyspace: KeyspaceId) -> Option<&Arc<Version>> {
+        self.current.get(&keyspace)
+    }
+
+    /// The current version of every live keyspace.
+    pub fn all_current(&self) -> impl Iterator<Item = (KeyspaceId, &Arc<Version>)> {
+        self.current.iter().map(|(&id, version)| (id, version))
     }
 
     /// What the manifest records: files per level, logs, sequence numbers.
@@ -175,15 +183,30 @@ impl VersionSet {
         Ok(())
     }
 
-    /// Logs `edit` and makes the version it produces current; `added` holds the open handles of
-    /// `edit.new_files`, in order. On failure nothing is applied.
+    /// Logs `edit` and makes the versions it produces current: keyspaces it creates start
+    /// empty, keyspaces it drops lose their version (their tables are deleted once no reader
+    /// holds them), and `edit.keyspace` gets the version with its file changes; `added` holds
+    /// the open handles of `edit.new_files`, in order. On failure nothing is applied.
     pub fn log_and_apply(
         &mut self,
         mut edit: VersionEdit,
         added: Vec<Arc<TableHandle>>,
     ) -> Result<()> {
         self.log_edit(&mut edit)?;
-        self.current = Arc::new(self.current.apply(&edit, added));
+        for keyspace in &edit.keyspaces {
+            self.current.entry(keyspace.id).or_default();
+        }
+        for id in &edit.dropped_keyspaces {
+            if let Some(version) = self.current.remove(id) {
+                version
+                    .all_tables()
+                    .for_each(|(_, handle)| handle.mark_obsolete());
+            }
+        }
+        if !edit.new_files.is_empty() || !edit.deleted_files.is_empty() {
+            let current = self.current.entry(edit.keyspace).or_default();
+            *current = Arc::new(current.apply(&edit, added));
+        }
         Ok(())
     }
 

@@ -14,7 +14,8 @@ use crate::commit::WriteGroup;
 use crate::durability::WalPosition;
 use crate::engine::{Engine, EngineState, ImmutableMemtable, WalState, lock};
 use crate::error::{Error, Result};
-use crate::key::{SequenceNumber, ValueKind};
+use crate::key::FileNumber;
+use crate::key::{KeyspaceId, SequenceNumber, ValueKind};
 use crate::manifest::VersionEdit;
 use crate::memtable::Memtable;
 use crate::sync_marker::encode_sync_marker;
@@ -47,7 +48,6 @@ impl Engine {
         let Some(wal) = wal.as_mut() else {
             return Err(Error::opened_read_only());
         };
-        self.apply_backpressure()?;
         self.make_room_for_write(wal)?;
         let mut last = wal.last_sequence.0;
         for batch in &mut group.batches {
@@ -85,8 +85,18 @@ impl Engine {
         if group.sync {
             self.sync_current_wal(wal)?;
         }
+        let log = wal.number.0;
         for batch in &group.batches {
-            if let Err(error) = insert_batch(&wal.memtable, batch.encoded()) {
+            // A keyspace dropped after the batch was admitted has no memtable: its operations
+            // went before the drop, which removed them with the keyspace (and recovery skips
+            // them the same way).
+            let memtables = &wal.memtables;
+            let memtable_of = |keyspace: KeyspaceId| {
+                let active = memtables.get(&keyspace)?;
+                active.memtable.note_log(log);
+                Some(&*active.memtable)
+            };
+            if let Err(error) = insert_batch(memtable_of, batch.encoded()) {
                 // The log holds a batch the memtable lacks: later writes would be visible
                 // without it, and the next open would replay it. Only a reopen sets that right.
                 self.poison(format!(
@@ -119,13 +129,28 @@ impl Engine {
         Ok(())
     }
 
-    /// Delays this write group while level 0 is past the slowdown trigger (longer the further
-    /// past, and bounded), and holds it while level 0 is at the stop trigger, until compaction
-    /// brings it down. Called by the commit leader, so the whole write path feels it.
-    fn apply_backpressure(&self) -> Result<()> {
-        let level0 = self.visibility.level0_files();
-        let slowdown = self.options.level0_slowdown_trigger;
-        let stop = self.options.level0_stop_trigger;
+    /// Delays a write to `keyspaces` while the level 0 of one of them is past its slowdown
+    /// trigger (longer the further past, and bounded), and holds it while one is at its stop
+    /// trigger, until compaction brings it down. Called by each writer before it joins the
+    /// commit queue, so that one keyspace's compaction debt slows the writes to it and not
+    /// the others.
+    pub(crate) fn apply_backpressure(&self, keyspaces: &[KeyspaceId]) -> Result<()> {
+        for &keyspace in keyspaces {
+            self.apply_keyspace_backpressure(keyspace)?;
+        }
+        Ok(())
+    }
+
+    fn apply_keyspace_backpressure(&self, keyspace: KeyspaceId) -> Result<()> {
+        let Some(view) = self.visibility.view(keyspace) else {
+            return Err(Error::InvalidArgument(format!(
+                "the batch writes to keyspace {keyspace}, which was dropped or belongs to \
+                 another database; nothing of it was written"
+            )));
+        };
+        let level0 = view.version.levels[0].len();
+        let (slowdown, stop) = view.level0_triggers;
+        drop(view);
         if level0 < slowdown {
             return Ok(());
         }
@@ -138,7 +163,11 @@ impl Engine {
         }
         let started = Instant::now();
         let mut state = lock(&self.state);
-        while state.versions.current().levels[0].len() >= stop {
+        while state
+            .versions
+            .current(keyspace)
+            .is_some_and(|version| version.levels[0].len() >= stop)
+        {
             if state.shutting_down || self.closed.load(Ordering::Acquire) {
                 return Err(Error::Closed);
             }
@@ -155,16 +184,39 @@ impl Engine {
         Ok(())
     }
 
-    /// Freezes a full memtable, waiting first while too many frozen ones wait for their flush.
+    /// Freezes the memtables that are full behind a new log, waiting first while a keyspace
+    /// whose memtable is full has too many frozen ones waiting for their flush. Past the WAL
+    /// limit (`Options::max_total_wal_size`), the same rotation also freezes the memtables that
+    /// hold writes in the oldest live log, so that their flush lets it be deleted.
     fn make_room_for_write(&self, wal: &mut WalState) -> Result<()> {
-        if wal.memtable.approximate_size() < self.options.write_buffer_size {
+        let full: Vec<KeyspaceId> = wal
+            .memtables
+            .iter()
+            .filter(|(_, active)| active.memtable.approximate_size() >= active.write_buffer_size)
+            .map(|(&id, _)| id)
+            .collect();
+        if full.is_empty() {
             return Ok(());
         }
         // The rotation syncs the old log; before `state` is taken (see `rotate_memtable`).
         self.sync_current_wal(wal)?;
         let mut state = lock(&self.state);
         let mut stall_started: Option<Instant> = None;
-        while state.immutables.len() >= self.options.max_immutable_memtables {
+        loop {
+            let waiting = full.iter().any(|&keyspace| {
+                let limit = state
+                    .keyspace_options(keyspace)
+                    .map_or(usize::MAX, |options| options.max_immutable_memtables);
+                let frozen = state
+                    .immutables
+                    .iter()
+                    .filter(|frozen| frozen.keyspace == keyspace)
+                    .count();
+                frozen >= limit
+            });
+            if !waiting {
+                break;
+            }
             // `close` sets `closed` first and then waits for this log lock: give it up.
             if state.shutting_down || self.closed.load(Ordering::Acquire) {
                 return Err(Error::Closed);
@@ -182,7 +234,27 @@ impl Engine {
         if let Some(started) = stall_started {
             self.stats.record_stall(started.elapsed());
         }
-        self.rotate_memtable(wal, &mut state)
+        let mut freeze = full;
+        state.live_logs.insert(wal.number, wal.writer.offset());
+        let total: u64 = state.live_logs.values().sum();
+        if total > self.options.max_total_wal_size {
+            // The keyspaces whose active memtables hold writes in the oldest log in use.
+            let oldest = wal
+                .memtables
+                .values()
+                .filter_map(|active| active.memtable.first_log())
+                .min();
+            for (&id, active) in &wal.memtables {
+                if oldest.is_some()
+                    && active.memtable.first_log() == oldest
+                    && !freeze.contains(&id)
+                {
+                    freeze.push(id);
+                }
+            }
+            self.stats.wal_limit_flushes.fetch_add(1, Ordering::Relaxed);
+        }
+        self.rotate_memtable(wal, &mut state, &freeze)
     }
 
     /// Freezes the current memtable and starts a new log and memtable. The old log is synced
@@ -192,7 +264,12 @@ impl Engine {
     ///
     /// The caller syncs the old log (`sync_current_wal`) before it takes `state`: a sync may
     /// wait for a running one, whose completions may read `state`. Here it is only checked.
-    pub fn rotate_memtable(&self, wal: &mut WalState, state: &mut EngineState) -> Result<()> {
+    pub fn rotate_memtable(
+        &self,
+        wal: &mut WalState,
+        state: &mut EngineState,
+        freeze: &[KeyspaceId],
+    ) -> Result<()> {
         if !self.durability.covers(self.durability.written()) {
             debug_assert!(false, "a rotation of a log its caller did not sync");
             self.sync_current_wal(wal)?;
@@ -236,31 +313,67 @@ impl Engine {
             writer.offset(),
             writer.synced_offset(),
         );
+        let old_size = wal.writer.offset();
         let old_writer = std::mem::replace(&mut wal.writer, writer);
         drop(old_writer);
         let old_number = std::mem::replace(&mut wal.number, number);
-        let old_memtable = std::mem::replace(&mut wal.memtable, Arc::new(Memtable::new()));
-        state.immutables.push_back(ImmutableMemtable {
-            memtable: old_memtable,
-            wal_number: old_number,
-        });
+        state.live_logs.insert(old_number, old_size);
+        state.live_logs.insert(number, 0);
         state.current_wal_number = number;
+        for &keyspace in freeze {
+            let Some(active) = wal.memtables.get_mut(&keyspace) else {
+                continue;
+            };
+            if active.memtable.is_empty() {
+                continue;
+            }
+            if let Some(options) = state.keyspace_options(keyspace) {
+                active.write_buffer_size = options.write_buffer_size;
+            }
+            let old_memtable = std::mem::replace(&mut active.memtable, Arc::new(Memtable::new()));
+            state.immutables.push_back(ImmutableMemtable {
+                keyspace,
+                first_log: old_memtable.first_log().map_or(old_number, FileNumber),
+                memtable: old_memtable,
+                next_log: number,
+            });
+            self.install_view_with(state, keyspace, Arc::clone(&active.memtable));
+        }
         state.spare_wanted = true;
-        self.install_view(state, Arc::clone(&wal.memtable));
         self.state_changed.notify_all();
         Ok(())
     }
 }
 
-/// Inserts every operation of an encoded batch into `memtable`, with consecutive sequence
-/// numbers from the batch header.
-pub(crate) fn insert_batch(memtable: &Memtable, encoded: &[u8]) -> Result<()> {
-    let reader =
+/// Inserts every operation of an encoded batch into the memtable of its keyspace that
+/// `memtable_of` gives, with consecutive sequence numbers from the batch header; an operation
+/// of a keyspace without one (dropped) is skipped, its sequence number unused.
+pub(crate) fn insert_batch<'m>(
+    mut memtable_of: impl FnMut(KeyspaceId) -> Option<&'m Memtable>,
+    encoded: &[u8],
+) -> Result<()> {
+    let mut reader =
         BatchReader::new(encoded).map_err(|error| Error::InvalidArgument(error.to_string()))?;
-    let first = reader.first_sequence().0;
-    for (sequence, operation) in (first..).zip(reader) {
-        let operation = operation.map_err(|error| Error::InvalidArgument(error.to_string()))?;
-        let sequence = SequenceNumber(sequence);
+    let mut sequence = reader.first_sequence().0;
+    // Most batches touch one keyspace: look it up once per run of operations.
+    let mut last: Option<(KeyspaceId, Option<&'m Memtable>)> = None;
+    while let Some(item) = reader.next_in_keyspace() {
+        let (keyspace, operation) =
+            item.map_err(|error| Error::InvalidArgument(error.to_string()))?;
+        let memtable = match last {
+            Some((known, memtable)) if known == keyspace => memtable,
+            _ => {
+                let memtable = memtable_of(keyspace);
+                last = Some((keyspace, memtable));
+                memtable
+            }
+        };
+        let current = SequenceNumber(sequence);
+        sequence += 1;
+        let Some(memtable) = memtable else {
+            continue;
+        };
+        let sequence = current;
         match operation {
             BatchOperation::Put { key, value } => {
                 memtable.insert(key, sequence, ValueKind::Value, value)

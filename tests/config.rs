@@ -54,6 +54,9 @@ const ROUND_TRIPS: &[RoundTrip] = &[
     ("max_manifest_size", "1MiB", |o| {
         o.max_manifest_size == 1 << 20
     }),
+    ("max_total_wal_size", "1GiB", |o| {
+        o.max_total_wal_size == 1 << 30
+    }),
     ("table.block_size", "16KiB", |o| {
         o.table.block_size == 16 << 10
     }),

@@ -476,23 +476,23 @@ fn bad_magic_is_corruption() {
 #[test]
 fn unknown_version_is_corruption_naming_the_version() {
     let mut bytes = encode_log(KIND, [b"record"]);
-    bytes[8] = 4;
+    bytes[8] = 5;
     let checksum = crc32fast::hash(&bytes[..12]);
     bytes[12..16].copy_from_slice(&checksum.to_le_bytes());
     let (offset, reason) = open_error(bytes, KIND);
     assert_eq!(offset, 8);
-    assert!(reason.contains("version 4"), "{reason}");
+    assert!(reason.contains("version 5"), "{reason}");
 }
 
 #[test]
-fn write_ahead_logs_are_version_3_and_versions_1_and_2_still_read() {
+fn write_ahead_logs_are_version_4_and_versions_1_to_3_still_read() {
     let bytes = encode_log(LogFileKind::Wal, [b"record"]);
-    assert_eq!(&bytes[8..10], &[3, 0], "a new write-ahead log is version 3");
+    assert_eq!(&bytes[8..10], &[4, 0], "a new write-ahead log is version 4");
     let manifest = encode_log(LogFileKind::Manifest, [b"edit"]);
     assert_eq!(&manifest[8..10], &[1, 0], "manifests stay version 1");
-    // Version-1 and version-2 write-ahead logs, as earlier builds wrote them, read with the
+    // Version-1 to version-3 write-ahead logs, as earlier builds wrote them, read with the
     // same records.
-    for version in [1, 2] {
+    for version in [1, 2, 3] {
         let mut old = bytes.clone();
         old[8] = version;
         let checksum = crc32fast::hash(&old[..12]);
@@ -1042,8 +1042,8 @@ fn damage_sweep_zero_ranges() {
 fn the_format_md_worked_example_is_what_the_writer_writes() {
     let bytes = encode_log(LogFileKind::Wal, [b"hello, shale"]);
     let expected: [u8; 35] = [
-        0x73, 0x68, 0x61, 0x6c, 0x65, 0x4c, 0x4f, 0x47, 0x03, 0x00, 0x01, 0x00, 0x75, 0xec, 0xb7,
-        0x42, 0x94, 0x98, 0xac, 0x57, 0x0c, 0x00, 0x01, 0x68, 0x65, 0x6c, 0x6c, 0x6f, 0x2c, 0x20,
+        0x73, 0x68, 0x61, 0x6c, 0x65, 0x4c, 0x4f, 0x47, 0x04, 0x00, 0x01, 0x00, 0xcc, 0xd4, 0x60,
+        0xdf, 0x94, 0x98, 0xac, 0x57, 0x0c, 0x00, 0x01, 0x68, 0x65, 0x6c, 0x6c, 0x6f, 0x2c, 0x20,
         0x73, 0x68, 0x61, 0x6c, 0x65,
     ];
     assert_eq!(bytes, expected);

@@ -181,14 +181,16 @@ impl Model {
         for files in &mut levels[1..] {
             files.sort_by(|a, b| compare_internal_keys(&a.smallest, &b.smallest));
         }
-        ManifestState {
-            manifest_number,
-            levels,
+        let mut state = ManifestState {
             log_number: self.log_number,
             next_file_number: self.next_file_number,
             last_sequence: self.last_sequence,
-            wals: Vec::new(),
+            ..ManifestState::empty(manifest_number)
+        };
+        if let Some(default) = state.keyspaces.get_mut(&shaledb::key::KeyspaceId::DEFAULT) {
+            default.levels = levels;
         }
+        state
     }
 }
 
@@ -278,7 +280,7 @@ fn valid_file() -> FileMetadata {
 #[test]
 fn unknown_and_ignorable_tags() {
     let mut bytes = vec![0x01, 0x05]; // log number 5
-    put_varint32(&mut bytes, 9); // unknown, not ignorable
+    put_varint32(&mut bytes, 13); // unknown, not ignorable
     assert_eq!(
         decode_error(&bytes),
         (2, "unknown tag without the ignorable bit")
@@ -286,7 +288,7 @@ fn unknown_and_ignorable_tags() {
     assert_eq!(decode_error(&[0x00]).0, 0, "tag 0 is not a field");
 
     let mut bytes = vec![0x01, 0x05];
-    put_varint32(&mut bytes, TAG_IGNORABLE_BIT | 9);
+    put_varint32(&mut bytes, TAG_IGNORABLE_BIT | 13);
     bytes.extend_from_slice(&[3, b'x', b'y', b'z']);
     bytes.extend_from_slice(&[0x03, 0x09]); // last sequence 9
     let edit = VersionEdit::decode(&bytes).expect("ignorable field is skipped");
@@ -510,7 +512,7 @@ fn trivial_move_and_level0_order() {
     }
     state.apply(&edit).expect("a trivial move is consistent");
     assert_eq!(state.level_of(FileNumber(7)), Some(2));
-    let level0: Vec<u64> = state.levels[0].iter().map(|file| file.number.0).collect();
+    let level0: Vec<u64> = state.levels()[0].iter().map(|file| file.number.0).collect();
     assert_eq!(level0, [9, 8, 3], "level 0 is newest first");
 }
 
@@ -714,7 +716,7 @@ fn manifest_written_restarted_appended_and_replayed() {
     // Restart: the recovered state becomes the snapshot of a new manifest, CURRENT switches.
     let second = model.allocate();
     let states = write_manifest(dir.path(), second, &mut model, &mut rng, 20);
-    assert_eq!(states[0].levels, recovered.levels);
+    assert_eq!(states[0].levels(), recovered.levels());
     std::fs::remove_file(shaledb::fs::manifest_path(dir.path(), first)).expect("remove old");
     let recovered = recover(dir.path()).expect("recover the second manifest");
     assert_eq!(recovered, model.state(second), "seed {SEED:#x}");
@@ -805,7 +807,12 @@ fn inconsistent_manifests_are_corruption() {
         let mut state = ManifestState::empty(FileNumber(1));
         state.next_file_number = FileNumber(10);
         state.last_sequence = SequenceNumber(5);
-        state.levels[1].push(valid_file());
+        state
+            .keyspaces
+            .get_mut(&shaledb::key::KeyspaceId::DEFAULT)
+            .unwrap()
+            .levels[1]
+            .push(valid_file());
         state.to_snapshot_edit()
     };
     assert!(recover_records(std::slice::from_ref(&snapshot)).is_ok());

@@ -189,11 +189,11 @@ fn a_tombstone_moving_into_the_last_level_is_dropped_there() {
     db.close().unwrap();
     let state = shaledb::manifest::recover(dir.path()).unwrap();
     assert!(
-        state.levels[..3].iter().all(Vec::is_empty),
+        state.levels()[..3].iter().all(Vec::is_empty),
         "every table reached the last level: {:?}",
-        state.levels.iter().map(Vec::len).collect::<Vec<_>>()
+        state.levels().iter().map(Vec::len).collect::<Vec<_>>()
     );
-    for file in &state.levels[3] {
+    for file in &state.levels()[3] {
         let path = dir.path().join(format!("{:06}.sst", file.number.0));
         let table = shaledb::sstable::Table::open(&path, file.number).unwrap();
         assert!(

@@ -300,7 +300,7 @@ fn range_deletes_keep_the_model_through_flushes_compactions_snapshots_and_reopen
 fn tables(dir: &std::path::Path) -> Vec<(usize, shaledb::sstable::Table)> {
     let state = shaledb::manifest::recover(dir).unwrap();
     let mut tables = Vec::new();
-    for (level, files) in state.levels.iter().enumerate() {
+    for (level, files) in state.levels().iter().enumerate() {
         for file in files {
             let path = dir.join(format!("{:06}.sst", file.number.0));
             tables.push((

@@ -205,6 +205,9 @@ const RENDERERS: &[(&str, Renderer)] = &[
     ("max_manifest_size", |o| {
         Some(o.max_manifest_size.to_string())
     }),
+    ("max_total_wal_size", |o| {
+        Some(o.max_total_wal_size.to_string())
+    }),
     ("table.block_size", |o| Some(o.table.block_size.to_string())),
     ("table.restart_interval", |o| {
         Some(o.table.restart_interval.to_string())

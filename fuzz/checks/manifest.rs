@@ -65,15 +65,24 @@ fn check_state_invariants(state: &ManifestState) {
         );
     }
     assert!(state.log_number <= state.next_file_number);
-    for files in &state.levels[1..] {
-        for pair in files.windows(2) {
-            assert!(compare_internal_keys(&pair[0].largest, &pair[1].smallest).is_lt());
+    for keyspace in state.keyspaces.values() {
+        for files in &keyspace.levels[1..] {
+            for pair in files.windows(2) {
+                assert!(compare_internal_keys(&pair[0].largest, &pair[1].smallest).is_lt());
+            }
         }
     }
-    let snapshot = VersionEdit::decode(&state.to_snapshot_edit().encode())
-        .expect("the snapshot of a replayed state decodes");
-    let rebuilt = ManifestState::from_snapshot(state.manifest_number, &snapshot)
+    let edits = state.to_snapshot_edits();
+    let decode = |edit: &VersionEdit| {
+        VersionEdit::decode(&edit.encode()).expect("the snapshot of a replayed state decodes")
+    };
+    let mut rebuilt = ManifestState::from_snapshot(state.manifest_number, &decode(&edits[0]))
         .expect("the snapshot of a replayed state is consistent");
+    for edit in &edits[1..] {
+        rebuilt
+            .apply(&decode(edit))
+            .expect("the snapshot of a replayed state is consistent");
+    }
     assert_eq!(&rebuilt, state, "snapshot does not rebuild the state");
 }
 

@@ -202,7 +202,7 @@ fn print_state(state: &ManifestState) -> Result<(), CliError> {
         state.next_file_number,
         state.last_sequence
     );
-    for (level, files) in state.levels.iter().enumerate() {
+    for (level, files) in state.levels().iter().enumerate() {
         let bytes: u64 = files.iter().map(|file| file.file_size).sum();
         say!("  L{level}: {} files, {bytes} bytes", files.len());
     }

@@ -34,11 +34,11 @@ use crate::engine::{Engine, lock};
 use crate::error::{Error, Result};
 use crate::fs::{sync_dir, table_path};
 use crate::iterator::{InternalIterator, LevelIterator, TableSource};
-use crate::key::{FileNumber, ValueKind, parse_internal_key, user_key};
+use crate::key::{FileNumber, KeyspaceId, ValueKind, parse_internal_key, user_key};
 use crate::manifest::{FileMetadata, VersionEdit};
 use crate::merging_iterator::MergingIterator;
 use crate::range_tombstone::Fragments;
-use crate::sstable::{BlockReadOptions, TableBuilder};
+use crate::sstable::{BlockReadOptions, TableBuilder, TableOptions};
 use crate::stats::CompactionReport;
 use crate::version::{TableHandle, Version, open_table_handle};
 
@@ -52,24 +52,32 @@ const COMPACTION_READS: BlockReadOptions = BlockReadOptions {
 /// How many entries a compaction merges between checks for shutdown.
 const SHUTDOWN_CHECK_INTERVAL: u64 = 4096;
 
-/// Runs `compaction`, picked from `levels` (the manifest's files when it was picked) against
-/// `version` (which holds the input tables open), and installs its result.
+/// The tree a compaction works on: its keyspace and how the keyspace sizes and lays out tables.
+#[derive(Clone)]
+pub(crate) struct Tree {
+    pub keyspace: KeyspaceId,
+    pub picker: PickerOptions,
+    pub table: TableOptions,
+}
+
+/// Runs `compaction`, picked from `levels` (the manifest's files of `tree` when it was picked)
+/// against `version` (which holds the input tables open), and installs its result.
 pub(crate) fn run(
     engine: &Engine,
     compaction: &Compaction,
     levels: &Levels,
     version: &Version,
-    options: &PickerOptions,
+    tree: &Tree,
 ) -> Result<CompactionReport> {
     #[cfg(test)]
     engine.compaction_started.call();
     if compaction.trivial_move && !drops_range_tombstones(compaction, version) {
-        return move_trivially(engine, compaction, version);
+        return move_trivially(engine, compaction, version, tree.keyspace);
     }
     let started = std::time::Instant::now();
-    let outputs = merge(engine, compaction, levels, version, options)?;
+    let outputs = merge(engine, compaction, levels, version, tree)?;
     let bytes_written = outputs.iter().map(|handle| handle.metadata.file_size).sum();
-    install(engine, compaction, outputs)?;
+    install(engine, compaction, outputs, tree.keyspace)?;
     Ok(CompactionReport {
         bytes_read: compaction.input_bytes(),
         bytes_written,
@@ -106,9 +114,11 @@ fn move_trivially(
     engine: &Engine,
     compaction: &Compaction,
     version: &Version,
+    keyspace: KeyspaceId,
 ) -> Result<CompactionReport> {
     let handles = find_handles(version, &compaction.inputs)?;
     let mut edit = VersionEdit::new();
+    edit.keyspace = keyspace;
     for handle in &handles {
         edit.delete_file(compaction.level, handle.metadata.number);
         edit.add_file(compaction.output_level, handle.metadata.clone());
@@ -147,7 +157,7 @@ fn merge(
     compaction: &Compaction,
     levels: &Levels,
     version: &Version,
-    options: &PickerOptions,
+    tree: &Tree,
 ) -> Result<Vec<Arc<TableHandle>>> {
     let mut merge = MergingIterator::new(sources(compaction, version)?);
     let snapshots = engine.snapshots.pinned();
@@ -156,7 +166,7 @@ fn merge(
     prune_range_tombstones(&mut kept_tombstones, &snapshots, |start, end| {
         compaction.is_base_level_for_range(start, end, levels)
     });
-    let mut outputs = OutputFiles::new(engine, compaction, options, kept_tombstones);
+    let mut outputs = OutputFiles::new(engine, compaction, tree, kept_tombstones);
     let merged = merge.seek_forward(None).and_then(|()| {
         let context = MergeContext {
             compaction,
@@ -261,6 +271,8 @@ fn merge_entries(
 /// versions of one key stay in one file.
 struct OutputFiles<'a> {
     engine: &'a Engine,
+    /// How the keyspace lays out its tables.
+    table: TableOptions,
     compaction: &'a Compaction,
     target_file_size: u64,
     max_grandparent_overlap: u64,
@@ -281,10 +293,12 @@ impl<'a> OutputFiles<'a> {
     fn new(
         engine: &'a Engine,
         compaction: &'a Compaction,
-        options: &PickerOptions,
+        tree: &Tree,
         tombstones: Fragments,
     ) -> Self {
+        let options = &tree.picker;
         OutputFiles {
+            table: tree.table.clone(),
             tombstones,
             lower: None,
             engine,
@@ -334,7 +348,7 @@ impl<'a> OutputFiles<'a> {
             let builder = TableBuilder::create_on(
                 Arc::clone(&self.engine.options.file_system),
                 &table_path(&self.engine.dir, number),
-                self.engine.options.table.clone(),
+                self.table.clone(),
             )?;
             self.current = Some((number, builder));
         }
@@ -396,9 +410,16 @@ impl<'a> OutputFiles<'a> {
     }
 }
 
-/// Installs a merge's outputs: one edit removing the inputs and adding the outputs.
-fn install(engine: &Engine, compaction: &Compaction, outputs: Vec<Arc<TableHandle>>) -> Result<()> {
+/// Installs a merge's outputs: one edit removing the inputs and adding the outputs. Outputs
+/// for a keyspace dropped meanwhile are deleted.
+fn install(
+    engine: &Engine,
+    compaction: &Compaction,
+    outputs: Vec<Arc<TableHandle>>,
+    keyspace: KeyspaceId,
+) -> Result<()> {
     let mut edit = VersionEdit::new();
+    edit.keyspace = keyspace;
     for (level, number) in compaction.deleted_files() {
         edit.delete_file(level, number);
     }
@@ -409,8 +430,12 @@ fn install(engine: &Engine, compaction: &Compaction, outputs: Vec<Arc<TableHandl
     // Unless a failed manifest write may still have reached the disk naming them (then the
     // next open sorts them out), the outputs never became live: their files go when the
     // handles are dropped.
-    if installed.is_err() && !lock(&engine.state).versions.is_manifest_poisoned() {
+    let live = match &installed {
+        Ok(live) => *live,
+        Err(_) => lock(&engine.state).versions.is_manifest_poisoned(),
+    };
+    if !live {
         outputs.iter().for_each(|handle| handle.mark_obsolete());
     }
-    installed
+    installed.map(|_| ())
 }

@@ -16,13 +16,13 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use crate::compaction::job;
+use crate::compaction::job::{self, Tree};
 use crate::compaction::picker::{
-    Compaction, LAST_LEVEL, Levels, PickerOptions, in_bounds, pick_compaction, pick_range,
+    Compaction, LAST_LEVEL, Levels, in_bounds, pick_compaction, pick_range,
 };
 use crate::engine::{Engine, EngineState, RETRY_DELAY_MAX, lock};
 use crate::error::{Error, Result};
-use crate::key::FileNumber;
+use crate::key::{FileNumber, KeyspaceId};
 use crate::stats::CompactionReport;
 use crate::version::Version;
 
@@ -47,6 +47,7 @@ pub(crate) fn start(engine: &Arc<Engine>) -> Result<()> {
 /// A picked compaction with what it was picked from.
 struct Picked {
     compaction: Compaction,
+    tree: Tree,
     levels: Levels,
     version: Arc<Version>,
 }
@@ -56,20 +57,55 @@ fn mark_busy(state: &mut EngineState, compaction: &Compaction) {
     state.running_compactions += 1;
 }
 
-/// Picks the most urgent compaction, if any is due and its files are free.
-fn pick_next(state: &mut EngineState, options: &PickerOptions) -> Option<Picked> {
-    let levels = state.versions.manifest_state().levels.clone();
-    let compaction = pick_compaction(&levels, &state.compacting, &state.cursors, options)?;
+/// The tree of live keyspace `keyspace`.
+fn tree(state: &EngineState, keyspace: KeyspaceId) -> Option<Tree> {
+    let entry = state.keyspaces.get(&keyspace)?;
+    Some(Tree {
+        keyspace,
+        picker: entry.picker_options(),
+        table: entry.options.table.clone(),
+    })
+}
+
+/// The most urgent compaction due in `keyspace`, if its files are free.
+fn pick_in(state: &EngineState, tree: &Tree) -> Option<Compaction> {
+    let entry = state.keyspaces.get(&tree.keyspace)?;
+    let levels = &state
+        .versions
+        .manifest_state()
+        .keyspace(tree.keyspace)
+        .levels;
+    pick_compaction(levels, &state.compacting, &entry.cursors, &tree.picker)
+}
+
+/// Picks the most urgent compaction of any keyspace, if any is due and its files are free.
+fn pick_next(state: &mut EngineState) -> Option<Picked> {
+    let keyspaces: Vec<KeyspaceId> = state.keyspaces.keys().copied().collect();
+    let (tree, compaction) = keyspaces
+        .into_iter()
+        .filter_map(|keyspace| {
+            let tree = tree(state, keyspace)?;
+            let compaction = pick_in(state, &tree)?;
+            Some((tree, compaction))
+        })
+        .max_by(|(_, a), (_, b)| a.score.total_cmp(&b.score))?;
     mark_busy(state, &compaction);
+    let levels = state
+        .versions
+        .manifest_state()
+        .keyspace(tree.keyspace)
+        .levels
+        .clone();
+    let version = Arc::clone(state.versions.current(tree.keyspace)?);
     Some(Picked {
         compaction,
+        tree,
         levels,
-        version: Arc::clone(state.versions.current()),
+        version,
     })
 }
 
 fn compaction_loop(engine: &Engine) {
-    let options = engine.picker_options();
     loop {
         let picked = {
             let mut state = lock(&engine.state);
@@ -78,7 +114,7 @@ fn compaction_loop(engine: &Engine) {
                     return;
                 }
                 if state.background_error.is_none()
-                    && let Some(picked) = pick_next(&mut state, &options)
+                    && let Some(picked) = pick_next(&mut state)
                 {
                     break picked;
                 }
@@ -88,27 +124,20 @@ fn compaction_loop(engine: &Engine) {
                     .unwrap_or_else(|poisoned| poisoned.into_inner());
             }
         };
-        let (compaction, result) = run_picked(engine, picked, &options);
-        finish(engine, &compaction, result);
+        let keyspace = picked.tree.keyspace;
+        let (compaction, result) = run_picked(engine, picked);
+        finish(engine, keyspace, &compaction, result);
     }
 }
 
 /// Runs a picked compaction, then lets go of the version it read before returning, so that
 /// when `finish` reports the compaction done, no reference of ours keeps its input files.
-fn run_picked(
-    engine: &Engine,
-    picked: Picked,
-    options: &PickerOptions,
-) -> (Compaction, Result<CompactionReport>) {
-    let result = run_with_retries(engine, &picked, options);
+fn run_picked(engine: &Engine, picked: Picked) -> (Compaction, Result<CompactionReport>) {
+    let result = run_with_retries(engine, &picked);
     (picked.compaction, result)
 }
 
-fn run_with_retries(
-    engine: &Engine,
-    picked: &Picked,
-    options: &PickerOptions,
-) -> Result<CompactionReport> {
+fn run_with_retries(engine: &Engine, picked: &Picked) -> Result<CompactionReport> {
     let mut delay = FIRST_RETRY_DELAY;
     let mut attempt = 1;
     loop {
@@ -117,7 +146,7 @@ fn run_with_retries(
             &picked.compaction,
             &picked.levels,
             &picked.version,
-            options,
+            &picked.tree,
         ) {
             Ok(report) => return Ok(report),
             Err(Error::Closed) => return Err(Error::Closed),
@@ -138,7 +167,12 @@ fn run_with_retries(
 }
 
 /// Unmarks the compaction's files, records its outcome, and wakes every waiter.
-fn finish(engine: &Engine, compaction: &Compaction, result: Result<CompactionReport>) {
+fn finish(
+    engine: &Engine,
+    keyspace: KeyspaceId,
+    compaction: &Compaction,
+    result: Result<CompactionReport>,
+) {
     let mut state = lock(&engine.state);
     for number in compaction.input_numbers() {
         state.compacting.remove(&number);
@@ -146,8 +180,10 @@ fn finish(engine: &Engine, compaction: &Compaction, result: Result<CompactionRep
     state.running_compactions -= 1;
     match result {
         Ok(report) => {
-            if let Some(cursor) = &compaction.cursor {
-                state.cursors[compaction.level] = Some(cursor.clone());
+            if let Some(cursor) = &compaction.cursor
+                && let Some(entry) = state.keyspaces.get_mut(&keyspace)
+            {
+                entry.cursors[compaction.level] = Some(cursor.clone());
             }
             engine.stats.record_compaction(&report);
         }
@@ -167,17 +203,21 @@ fn finish(engine: &Engine, compaction: &Compaction, result: Result<CompactionRep
 /// the background compactions, waiting for files they hold.
 pub(crate) fn compact_range(
     engine: &Engine,
+    keyspace: KeyspaceId,
     lower: Bound<Vec<u8>>,
     upper: Bound<Vec<u8>>,
 ) -> Result<()> {
-    let options = engine.picker_options();
+    let Some(tree) = tree(&lock(&engine.state), keyspace) else {
+        return Err(dropped(keyspace));
+    };
+    let options = &tree.picker;
     let start = lower.as_ref().map(Vec::as_slice);
     let end = upper.as_ref().map(Vec::as_slice);
     for level in 0..LAST_LEVEL {
         run_manual(
             engine,
-            &options,
-            |levels, busy| pick_range(level, start, end, levels, busy, &options),
+            &tree,
+            |levels, busy| pick_range(level, start, end, levels, busy, options),
             |levels| levels[level].iter().any(|file| in_bounds(file, start, end)),
         )?;
     }
@@ -185,10 +225,10 @@ pub(crate) fn compact_range(
     // so versions that a dropped snapshot kept, and tombstones that reached it under a
     // snapshot, go only here. One file at a time: its outputs stay inside its own key range, so
     // a concurrent compaction into the last level cannot overlap them.
-    for number in reclaimable_last_level_files(engine, start, end) {
+    for number in reclaimable_last_level_files(engine, keyspace, start, end) {
         run_manual(
             engine,
-            &options,
+            &tree,
             |levels, busy| rewrite_in_place(LAST_LEVEL, number, levels, busy),
             |levels| levels[LAST_LEVEL].iter().any(|file| file.number == number),
         )?;
@@ -200,11 +240,15 @@ pub(crate) fn compact_range(
 /// tombstones: rewriting them can drop something.
 fn reclaimable_last_level_files(
     engine: &Engine,
+    keyspace: KeyspaceId,
     start: Bound<&[u8]>,
     end: Bound<&[u8]>,
 ) -> Vec<FileNumber> {
     let state = lock(&engine.state);
-    state.versions.current().levels[LAST_LEVEL]
+    let Some(version) = state.versions.current(keyspace) else {
+        return Vec::new();
+    };
+    version.levels[LAST_LEVEL]
         .iter()
         .filter(|handle| in_bounds(&handle.metadata, start, end))
         .filter(|handle| {
@@ -245,7 +289,7 @@ fn rewrite_in_place(
 /// background compactions hold the files and `wanted` says there is work in the range.
 fn run_manual(
     engine: &Engine,
-    options: &PickerOptions,
+    tree: &Tree,
     pick: impl Fn(&Levels, &HashSet<FileNumber>) -> Option<Compaction>,
     wanted: impl Fn(&Levels) -> bool,
 ) -> Result<()> {
@@ -256,13 +300,21 @@ fn run_manual(
             if let Some(cause) = &state.background_error {
                 return Err(Error::refused_after(cause));
             }
-            let levels = state.versions.manifest_state().levels.clone();
+            let Some(version) = state.versions.current(tree.keyspace).cloned() else {
+                return Err(dropped(tree.keyspace));
+            };
+            let levels = state
+                .versions
+                .manifest_state()
+                .keyspace(tree.keyspace)
+                .levels
+                .clone();
             match pick(&levels, &state.compacting) {
                 Some(compaction) => {
                     mark_busy(&mut state, &compaction);
-                    let version = Arc::clone(state.versions.current());
                     break Picked {
                         compaction,
+                        tree: tree.clone(),
                         levels,
                         version,
                     };
@@ -279,9 +331,7 @@ fn run_manual(
     };
     // On the caller's thread: a panic must not leave the compaction's files marked busy and
     // the database writable with an unknown outcome.
-    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        run_picked(engine, picked, options)
-    }));
+    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_picked(engine, picked)));
     let result = match ran {
         Ok(result) => result,
         Err(payload) => return Err(engine.record_panic("a manual compaction", &*payload)),
@@ -290,21 +340,26 @@ fn run_manual(
         Ok(_) => Ok(()),
         Err(error) => Err(error.duplicate()),
     };
-    finish(engine, &result.0, result.1);
+    finish(engine, tree.keyspace, &result.0, result.1);
     outcome
+}
+
+/// The error of an operation on a keyspace dropped meanwhile.
+fn dropped(keyspace: KeyspaceId) -> Error {
+    Error::InvalidArgument(format!("keyspace {keyspace} was dropped"))
 }
 
 /// Waits until no flush or compaction is pending or running.
 pub(crate) fn wait_for_compaction(engine: &Engine) -> Result<()> {
-    let options = engine.picker_options();
     let mut state = lock(&engine.state);
     loop {
         engine.check_open()?;
         if let Some(cause) = &state.background_error {
             return Err(Error::refused_after(cause));
         }
-        let levels = &state.versions.manifest_state().levels;
-        let due = pick_compaction(levels, &state.compacting, &state.cursors, &options).is_some();
+        let due = state.keyspaces.keys().any(|&keyspace| {
+            tree(&state, keyspace).is_some_and(|tree| pick_in(&state, &tree).is_some())
+        });
         if !due && state.running_compactions == 0 && state.immutables.is_empty() {
             return Ok(());
         }

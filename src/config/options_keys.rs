@@ -115,6 +115,11 @@ pub(super) const SETTINGS: &[Setting<Options>] = &[
         apply: |options, value| size(value).map(|parsed| options.max_manifest_size = parsed),
     },
     Setting {
+        key: "max_total_wal_size",
+        accepts: SIZE_ACCEPTS,
+        apply: |options, value| size(value).map(|parsed| options.max_total_wal_size = parsed),
+    },
+    Setting {
         key: "table.block_size",
         accepts: SIZE_ACCEPTS,
         apply: |options, value| size(value).map(|parsed| options.table.block_size = parsed),
@@ -343,6 +348,7 @@ impl Options {
     /// | `target_file_size` | size, at least 1 KiB | [`Options::target_file_size`] | `64MiB` |
     /// | `background_threads` | count, 1 ..= 64 | [`Options::background_threads`] | `2` |
     /// | `max_manifest_size` | size, at least 4 KiB | [`Options::max_manifest_size`] | `16MiB` |
+    /// | `max_total_wal_size` | size, at least 64 KiB | [`Options::max_total_wal_size`] | `256MiB` |
     /// | `table.block_size` | size, 64 B ..= 16 MiB | [`TableOptions::block_size`](crate::TableOptions::block_size) | `4KiB` |
     /// | `table.restart_interval` | count, 1 ..= 1024 | [`TableOptions::restart_interval`](crate::TableOptions::restart_interval) | `16` |
     /// | `table.bloom_bits_per_key` | count, 0 ..= 64, 0 writes no filter | [`TableOptions::bloom_bits_per_key`](crate::TableOptions::bloom_bits_per_key) | `10` |

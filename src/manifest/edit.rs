@@ -18,8 +18,8 @@ use std::cmp::Ordering;
 
 use crate::coding::{Cursor, DecodeError, put_length_prefixed, put_varint32, put_varint64};
 use crate::key::{
-    FileNumber, MAX_KEY_SIZE, SequenceNumber, TRAILER_SIZE, compare_internal_keys,
-    parse_internal_key,
+    DEFAULT_KEYSPACE_NAME, FileNumber, KeyspaceId, MAX_KEY_SIZE, MAX_KEYSPACE_NAME,
+    SequenceNumber, TRAILER_SIZE, compare_internal_keys, parse_internal_key,
 };
 
 /// The number of levels, L0 to L3. Part of the on-disk format (levels are recorded in edits);
@@ -44,6 +44,18 @@ pub const TAG_SNAPSHOT: u32 = 6;
 /// Tag of a write-ahead log record: `varint64` log number, `varint64` preallocated size,
 /// `varint64` synced size (0 = not recorded yet). Part of the on-disk format; never change.
 pub const TAG_WAL: u32 = 7;
+/// Tag of a keyspace declaration: `varint32` keyspace id, length-prefixed UTF-8 name,
+/// length-prefixed options. Part of the on-disk format; never change.
+pub const TAG_KEYSPACE: u32 = 8;
+/// Tag of a dropped keyspace: `varint32` keyspace id. Part of the on-disk format; never change.
+pub const TAG_KEYSPACE_DROPPED: u32 = 9;
+/// Tag of the keyspace an edit's file changes and keyspace log number belong to: `varint32`
+/// keyspace id (absent: the default keyspace). Part of the on-disk format; never change.
+pub const TAG_EDIT_KEYSPACE: u32 = 10;
+/// Tag of the edit keyspace's log number: `varint64`. Part of the on-disk format; never change.
+pub const TAG_KEYSPACE_LOG_NUMBER: u32 = 11;
+/// Tag of the next keyspace id: `varint32`. Part of the on-disk format; never change.
+pub const TAG_NEXT_KEYSPACE_ID: u32 = 12;
 /// A tag with this bit set is followed by length-prefixed data, and a reader that does not know
 /// the tag skips it. A tag without it that a reader does not know is corruption. Part of the
 /// on-disk format; never change.
@@ -82,6 +94,17 @@ pub struct WalMetadata {
     pub synced_size: Option<u64>,
 }
 
+/// A keyspace as the manifest records it when it is created (or its options change).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyspaceRecord {
+    /// The keyspace's number; never 0 (the default keyspace is never declared).
+    pub id: KeyspaceId,
+    /// Its name: 1 to 255 bytes of UTF-8, never `default`.
+    pub name: String,
+    /// Its options, encoded by the engine (FORMAT.md 6.1, "Keyspace options"); opaque here.
+    pub options: Vec<u8>,
+}
+
 /// One change to the database's file set and counters. Every field is optional; an empty edit
 /// is valid and changes nothing.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -100,6 +123,18 @@ pub struct VersionEdit {
     pub new_files: Vec<(usize, FileMetadata)>,
     /// Write-ahead logs started or finished, applied after the files.
     pub wals: Vec<WalMetadata>,
+    /// The keyspace that `deleted_files`, `new_files` and `keyspace_log_number` belong to.
+    pub keyspace: KeyspaceId,
+    /// Write-ahead logs with numbers below this one hold nothing of `keyspace` that its tables
+    /// lack (the log number that counts for the keyspace is the larger of this and
+    /// `log_number`).
+    pub keyspace_log_number: Option<FileNumber>,
+    /// Keyspaces created (or whose options changed), applied before the files.
+    pub keyspaces: Vec<KeyspaceRecord>,
+    /// Keyspaces dropped, with every file they hold, applied after `keyspaces`.
+    pub dropped_keyspaces: Vec<KeyspaceId>,
+    /// The next keyspace id to hand out; every keyspace ever created has a smaller one.
+    pub next_keyspace_id: Option<KeyspaceId>,
 }
 
 impl VersionEdit {
@@ -160,6 +195,28 @@ impl VersionEdit {
             put_varint64(out, wal.preallocated_size);
             put_varint64(out, wal.synced_size.unwrap_or(0));
         }
+        for keyspace in &self.keyspaces {
+            put_varint32(out, TAG_KEYSPACE);
+            put_varint32(out, keyspace.id.0);
+            put_length_prefixed(out, keyspace.name.as_bytes());
+            put_length_prefixed(out, &keyspace.options);
+        }
+        for id in &self.dropped_keyspaces {
+            put_varint32(out, TAG_KEYSPACE_DROPPED);
+            put_varint32(out, id.0);
+        }
+        if self.keyspace != KeyspaceId::DEFAULT {
+            put_varint32(out, TAG_EDIT_KEYSPACE);
+            put_varint32(out, self.keyspace.0);
+        }
+        if let Some(number) = self.keyspace_log_number {
+            put_varint32(out, TAG_KEYSPACE_LOG_NUMBER);
+            put_varint64(out, number.0);
+        }
+        if let Some(id) = self.next_keyspace_id {
+            put_varint32(out, TAG_NEXT_KEYSPACE_ID);
+            put_varint32(out, id.0);
+        }
     }
 
     /// The encoding of this edit.
@@ -174,9 +231,17 @@ impl VersionEdit {
     pub fn decode(bytes: &[u8]) -> Result<VersionEdit, DecodeError> {
         let mut cursor = Cursor::new(bytes);
         let mut edit = VersionEdit::new();
+        let mut edit_keyspace_seen = false;
         while !cursor.is_empty() {
             let field_start = cursor.position();
             let tag = cursor.varint32()?;
+            if tag == TAG_EDIT_KEYSPACE {
+                if std::mem::replace(&mut edit_keyspace_seen, true) {
+                    return Err(at(field_start, "field appears twice in one edit"));
+                }
+                edit.keyspace = KeyspaceId(cursor.varint32()?);
+                continue;
+            }
             edit.decode_field(tag, field_start, &mut cursor)?;
         }
         edit.check_snapshot_fields()?;
@@ -236,6 +301,45 @@ impl VersionEdit {
                 });
                 Ok(())
             }
+            TAG_KEYSPACE => {
+                let id = KeyspaceId(cursor.varint32()?);
+                if id == KeyspaceId::DEFAULT {
+                    return Err(at(field_start, "declares keyspace 0, the default keyspace"));
+                }
+                let name_start = cursor.position();
+                let name = cursor.length_prefixed()?;
+                let name = std::str::from_utf8(name)
+                    .map_err(|_| at(name_start, "keyspace name is not UTF-8"))?;
+                if name.is_empty() || name.len() > MAX_KEYSPACE_NAME {
+                    return Err(at(name_start, "keyspace name is empty or over 255 bytes"));
+                }
+                if name == DEFAULT_KEYSPACE_NAME {
+                    return Err(at(name_start, "a keyspace other than 0 is named default"));
+                }
+                let options = cursor.length_prefixed()?.to_vec();
+                self.keyspaces.push(KeyspaceRecord {
+                    id,
+                    name: name.to_string(),
+                    options,
+                });
+                Ok(())
+            }
+            TAG_KEYSPACE_DROPPED => {
+                let id = KeyspaceId(cursor.varint32()?);
+                if id == KeyspaceId::DEFAULT {
+                    return Err(at(field_start, "drops keyspace 0, the default keyspace"));
+                }
+                self.dropped_keyspaces.push(id);
+                Ok(())
+            }
+            TAG_KEYSPACE_LOG_NUMBER => {
+                let value = FileNumber(cursor.varint64()?);
+                set_once(&mut self.keyspace_log_number, value, field_start)
+            }
+            TAG_NEXT_KEYSPACE_ID => {
+                let value = KeyspaceId(cursor.varint32()?);
+                set_once(&mut self.next_keyspace_id, value, field_start)
+            }
             _ if tag & TAG_IGNORABLE_BIT != 0 => cursor.length_prefixed().map(|_| ()),
             _ => Err(at(field_start, "unknown tag without the ignorable bit")),
         }
@@ -257,6 +361,9 @@ impl VersionEdit {
         }
         if !self.deleted_files.is_empty() {
             return Err(at(0, "snapshot edit deletes files"));
+        }
+        if !self.dropped_keyspaces.is_empty() {
+            return Err(at(0, "snapshot edit drops keyspaces"));
         }
         Ok(())
     }

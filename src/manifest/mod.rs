@@ -37,7 +37,7 @@ pub mod state;
 pub mod writer;
 
 pub use current::{read_current, read_current_on, write_current, write_current_on};
-pub use edit::{FileMetadata, NUM_LEVELS, VersionEdit, WalMetadata};
+pub use edit::{FileMetadata, KeyspaceRecord, NUM_LEVELS, VersionEdit, WalMetadata};
 pub use reader::{RecoveredManifest, recover, recover_manifest, recover_manifest_on, recover_on};
-pub use state::{InconsistentEdit, ManifestState};
+pub use state::{InconsistentEdit, KeyspaceState, ManifestState};
 pub use writer::ManifestWriter;

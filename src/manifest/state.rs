@@ -9,6 +9,9 @@
 //! - every live file's `largest_sequence` is at most `last_sequence`;
 //! - level 0 is ordered by file number, newest (largest number) first;
 //! - levels 1 to 3 are ordered by smallest internal key, and their files do not overlap;
+//! - keyspace 0 (the default) always exists; every keyspace id is below `next_keyspace_id`,
+//!   names are unique, and a file number is live in at most one keyspace;
+//! - a keyspace's own log number never decreases;
 //! - the recorded write-ahead logs are the live ones (`log_number <= number <
 //!   next_file_number`), ordered by number; a log's preallocated size never changes and its
 //!   synced size, once recorded, never changes either.
@@ -16,13 +19,16 @@
 //! Plain data, no I/O: the manifest reader and writer drive it.
 
 use std::cmp::Ordering;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
 use crate::error::Error;
-use crate::key::{FileNumber, SequenceNumber, compare_internal_keys};
+use crate::key::{
+    DEFAULT_KEYSPACE_NAME, FileNumber, KeyspaceId, SequenceNumber, compare_internal_keys,
+};
 use crate::manifest::NUM_LEVELS;
-use crate::manifest::edit::{FileMetadata, VersionEdit, WalMetadata};
+use crate::manifest::edit::{FileMetadata, KeyspaceRecord, VersionEdit, WalMetadata};
 
 /// Why an edit cannot be applied to a state. Read from disk it is corruption; offered to a
 /// writer it is a programming error of the caller.
@@ -51,14 +57,50 @@ impl fmt::Display for InconsistentEdit {
     }
 }
 
+/// One keyspace's tree as the manifest describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyspaceState {
+    /// Its name (`default` for keyspace 0).
+    pub name: String,
+    /// Its options as the engine encoded them (empty for the default keyspace, whose options
+    /// are the database's).
+    pub options: Vec<u8>,
+    /// Write-ahead logs below this number hold nothing of this keyspace that its tables lack;
+    /// the database's log number counts too (see [`ManifestState::keyspace_log_number`]).
+    pub log_number: FileNumber,
+    /// Live SSTables per level: level 0 newest (largest file number) first, levels 1 to 3 by
+    /// smallest internal key.
+    pub levels: [Vec<FileMetadata>; NUM_LEVELS],
+}
+
+impl KeyspaceState {
+    fn new(name: String, options: Vec<u8>) -> Self {
+        KeyspaceState {
+            name,
+            options,
+            log_number: FileNumber(0),
+            levels: Default::default(),
+        }
+    }
+
+    /// All live files of this keyspace with their levels.
+    pub fn files(&self) -> impl Iterator<Item = (usize, &FileMetadata)> {
+        self.levels
+            .iter()
+            .enumerate()
+            .flat_map(|(level, files)| files.iter().map(move |file| (level, file)))
+    }
+}
+
 /// The database's file set and counters, as recovered from (or written to) a manifest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ManifestState {
     /// The number of the manifest this state lives in (`MANIFEST-NNNNNN`).
     pub manifest_number: FileNumber,
-    /// Live SSTables per level: level 0 newest (largest file number) first, levels 1 to 3 by
-    /// smallest internal key.
-    pub levels: [Vec<FileMetadata>; NUM_LEVELS],
+    /// The live keyspaces by id; keyspace 0, the default, is always there.
+    pub keyspaces: BTreeMap<KeyspaceId, KeyspaceState>,
+    /// The next keyspace id to hand out (1 until a keyspace is created).
+    pub next_keyspace_id: KeyspaceId,
     /// Write-ahead logs with numbers below this one are obsolete.
     pub log_number: FileNumber,
     /// The next file number to hand out.
@@ -76,12 +118,41 @@ impl ManifestState {
     pub fn empty(manifest_number: FileNumber) -> Self {
         ManifestState {
             manifest_number,
-            levels: Default::default(),
+            keyspaces: default_keyspace_only(),
+            next_keyspace_id: KeyspaceId(1),
             log_number: FileNumber(0),
             next_file_number: FileNumber(manifest_number.0.saturating_add(1)),
             last_sequence: SequenceNumber(0),
             wals: Vec::new(),
         }
+    }
+
+    /// The default keyspace's levels.
+    pub fn levels(&self) -> &[Vec<FileMetadata>; NUM_LEVELS] {
+        &self.keyspace(KeyspaceId::DEFAULT).levels
+    }
+
+    /// Keyspace `id`'s state (the default keyspace's if `id` is not live).
+    pub fn keyspace(&self, id: KeyspaceId) -> &KeyspaceState {
+        self.keyspaces
+            .get(&id)
+            .or_else(|| self.keyspaces.get(&KeyspaceId::DEFAULT))
+            .expect("the default keyspace is always in the state")
+    }
+
+    /// The log number that counts for keyspace `id`: logs below it hold nothing of the
+    /// keyspace that its tables lack.
+    pub fn keyspace_log_number(&self, id: KeyspaceId) -> FileNumber {
+        let own = self.keyspaces.get(&id).map_or(FileNumber(0), |k| k.log_number);
+        own.max(self.log_number)
+    }
+
+    /// The live keyspace named `name`, if any.
+    pub fn keyspace_named(&self, name: &str) -> Option<KeyspaceId> {
+        self.keyspaces
+            .iter()
+            .find(|(_, keyspace)| keyspace.name == name)
+            .map(|(&id, _)| id)
     }
 
     /// The state a snapshot edit describes. Fails if `edit` is not a snapshot or its files are
@@ -102,7 +173,8 @@ impl ManifestState {
         };
         let mut state = ManifestState {
             manifest_number,
-            levels: Default::default(),
+            keyspaces: default_keyspace_only(),
+            next_keyspace_id: KeyspaceId(1),
             log_number,
             next_file_number,
             last_sequence,
@@ -112,22 +184,56 @@ impl ManifestState {
         Ok(state)
     }
 
-    /// The snapshot edit that recreates this state: the first record of a new manifest.
+    /// The snapshot edit alone: the first of [`to_snapshot_edits`](Self::to_snapshot_edits),
+    /// the whole state when only the default keyspace holds files.
     pub fn to_snapshot_edit(&self) -> VersionEdit {
-        let mut edit = VersionEdit {
+        let mut edits = self.to_snapshot_edits();
+        edits.swap_remove(0)
+    }
+
+    /// The edits that recreate this state, the records of a new manifest: a snapshot edit
+    /// (counters, keyspaces, logs and the default keyspace's files), then one edit per other
+    /// keyspace that holds files or its own log number.
+    pub fn to_snapshot_edits(&self) -> Vec<VersionEdit> {
+        let mut snapshot = VersionEdit {
             snapshot: true,
             log_number: Some(self.log_number),
             next_file_number: Some(self.next_file_number),
             last_sequence: Some(self.last_sequence),
             ..VersionEdit::default()
         };
-        for (level, files) in self.levels.iter().enumerate() {
-            for file in files {
+        if self.next_keyspace_id > KeyspaceId(1) {
+            snapshot.next_keyspace_id = Some(self.next_keyspace_id);
+        }
+        snapshot.wals = self.wals.clone();
+        let mut edits = vec![snapshot];
+        for (&id, keyspace) in &self.keyspaces {
+            if id != KeyspaceId::DEFAULT {
+                edits[0].keyspaces.push(KeyspaceRecord {
+                    id,
+                    name: keyspace.name.clone(),
+                    options: keyspace.options.clone(),
+                });
+            }
+            let mut edit = VersionEdit {
+                keyspace: id,
+                ..VersionEdit::default()
+            };
+            if keyspace.log_number > self.log_number {
+                edit.keyspace_log_number = Some(keyspace.log_number);
+            }
+            for (level, file) in keyspace.files() {
                 edit.add_file(level, file.clone());
             }
+            if id == KeyspaceId::DEFAULT {
+                let snapshot = &mut edits[0];
+                snapshot.keyspace_log_number = edit.keyspace_log_number;
+                snapshot.new_files = edit.new_files;
+            } else if edit.keyspace_log_number.is_some() || !edit.new_files.is_empty() {
+                edits.push(edit);
+            }
         }
-        edit.wals = self.wals.clone();
-        edit
+        edits
     }
 
     /// The record of live write-ahead log `number`, if the manifest has one.
@@ -135,15 +241,21 @@ impl ManifestState {
         self.wals.iter().find(|wal| wal.number == number)
     }
 
-    /// All live files with their levels.
+    /// All live files of every keyspace with their levels.
     pub fn files(&self) -> impl Iterator<Item = (usize, &FileMetadata)> {
-        self.levels
-            .iter()
-            .enumerate()
-            .flat_map(|(level, files)| files.iter().map(move |file| (level, file)))
+        self.keyspaces.values().flat_map(KeyspaceState::files)
     }
 
-    /// The level file `number` is live in, if it is live.
+    /// All live files of every keyspace with their keyspaces and levels.
+    pub fn files_by_keyspace(&self) -> impl Iterator<Item = (KeyspaceId, usize, &FileMetadata)> {
+        self.keyspaces.iter().flat_map(|(&id, keyspace)| {
+            keyspace
+                .files()
+                .map(move |(level, file)| (id, level, file))
+        })
+    }
+
+    /// The level file `number` is live in (in whichever keyspace), if it is live.
     pub fn level_of(&self, number: FileNumber) -> Option<usize> {
         self.files()
             .find(|(_, file)| file.number == number)
@@ -155,11 +267,42 @@ impl ManifestState {
     /// discarded (apply to a clone when the old state must survive).
     pub fn apply(&mut self, edit: &VersionEdit) -> Result<(), InconsistentEdit> {
         self.apply_counters(edit)?;
+        for keyspace in &edit.keyspaces {
+            self.declare_keyspace(keyspace)?;
+        }
+        for &id in &edit.dropped_keyspaces {
+            if id == KeyspaceId::DEFAULT || self.keyspaces.remove(&id).is_none() {
+                return Err(InconsistentEdit::new(format!(
+                    "drops keyspace {id} which is not live"
+                )));
+            }
+        }
+        let changes_keyspace = !edit.deleted_files.is_empty()
+            || !edit.new_files.is_empty()
+            || edit.keyspace_log_number.is_some();
+        if changes_keyspace && !self.keyspaces.contains_key(&edit.keyspace) {
+            return Err(InconsistentEdit::new(format!(
+                "changes keyspace {} which is not live",
+                edit.keyspace
+            )));
+        }
         for &(level, number) in &edit.deleted_files {
-            self.delete_file(level, number)?;
+            self.delete_file(edit.keyspace, level, number)?;
         }
         for (level, file) in &edit.new_files {
-            self.add_file(*level, file)?;
+            self.add_file(edit.keyspace, *level, file)?;
+        }
+        if let Some(number) = edit.keyspace_log_number {
+            let next_file_number = self.next_file_number;
+            let keyspace = self.keyspace_mut(edit.keyspace)?;
+            if number < keyspace.log_number || number > next_file_number {
+                return Err(InconsistentEdit::new(format!(
+                    "keyspace {} log number {} -> {number} goes backwards or past next file \
+                     number {next_file_number}",
+                    edit.keyspace, keyspace.log_number
+                )));
+            }
+            keyspace.log_number = number;
         }
         for wal in &edit.wals {
             self.record_wal(wal)?;
@@ -194,14 +337,66 @@ impl ManifestState {
                 self.manifest_number
             )));
         }
+        let next_keyspace_id = edit.next_keyspace_id.unwrap_or(self.next_keyspace_id);
+        if next_keyspace_id < self.next_keyspace_id || next_keyspace_id == KeyspaceId::DEFAULT {
+            return Err(InconsistentEdit::new(format!(
+                "next keyspace id {} -> {next_keyspace_id} goes backwards or is 0",
+                self.next_keyspace_id
+            )));
+        }
         self.log_number = log_number;
         self.next_file_number = next_file_number;
         self.last_sequence = last_sequence;
+        self.next_keyspace_id = next_keyspace_id;
         Ok(())
     }
 
-    fn delete_file(&mut self, level: usize, number: FileNumber) -> Result<(), InconsistentEdit> {
+    /// Creates keyspace `record.id`, or records new options for it.
+    fn declare_keyspace(&mut self, record: &KeyspaceRecord) -> Result<(), InconsistentEdit> {
+        let id = record.id;
+        if id == KeyspaceId::DEFAULT || id >= self.next_keyspace_id {
+            return Err(InconsistentEdit::new(format!(
+                "declares keyspace {id}, which is 0 or not below next keyspace id {}",
+                self.next_keyspace_id
+            )));
+        }
+        if let Some(other) = self.keyspace_named(&record.name).filter(|&other| other != id) {
+            return Err(InconsistentEdit::new(format!(
+                "declares keyspace {id} named {:?}, the name of live keyspace {other}",
+                record.name
+            )));
+        }
+        match self.keyspaces.get_mut(&id) {
+            Some(known) if known.name != record.name => Err(InconsistentEdit::new(format!(
+                "renames keyspace {id} from {:?} to {:?}",
+                known.name, record.name
+            ))),
+            Some(known) => {
+                known.options = record.options.clone();
+                Ok(())
+            }
+            None => {
+                let keyspace = KeyspaceState::new(record.name.clone(), record.options.clone());
+                self.keyspaces.insert(id, keyspace);
+                Ok(())
+            }
+        }
+    }
+
+    fn keyspace_mut(&mut self, id: KeyspaceId) -> Result<&mut KeyspaceState, InconsistentEdit> {
+        self.keyspaces
+            .get_mut(&id)
+            .ok_or_else(|| InconsistentEdit::new(format!("keyspace {id} is not live")))
+    }
+
+    fn delete_file(
+        &mut self,
+        keyspace: KeyspaceId,
+        level: usize,
+        number: FileNumber,
+    ) -> Result<(), InconsistentEdit> {
         let files = self
+            .keyspace_mut(keyspace)?
             .levels
             .get_mut(level)
             .ok_or_else(|| InconsistentEdit::new(format!("level {level} does not exist")))?;
@@ -214,7 +409,12 @@ impl ManifestState {
         Ok(())
     }
 
-    fn add_file(&mut self, level: usize, file: &FileMetadata) -> Result<(), InconsistentEdit> {
+    fn add_file(
+        &mut self,
+        keyspace: KeyspaceId,
+        level: usize,
+        file: &FileMetadata,
+    ) -> Result<(), InconsistentEdit> {
         let number = file.number;
         if number >= self.next_file_number {
             return Err(InconsistentEdit::new(format!(
@@ -234,6 +434,7 @@ impl ManifestState {
             )));
         }
         let files = self
+            .keyspace_mut(keyspace)?
             .levels
             .get_mut(level)
             .ok_or_else(|| InconsistentEdit::new(format!("level {level} does not exist")))?;
@@ -274,6 +475,12 @@ impl ManifestState {
         *known = *wal;
         Ok(())
     }
+}
+
+/// The keyspaces of a new database: the default one alone.
+fn default_keyspace_only() -> BTreeMap<KeyspaceId, KeyspaceState> {
+    let default = KeyspaceState::new(DEFAULT_KEYSPACE_NAME.to_string(), Vec::new());
+    BTreeMap::from([(KeyspaceId::DEFAULT, default)])
 }
 
 /// Inserts `file` into a sorted level above 0, refusing it if it overlaps a neighbour.

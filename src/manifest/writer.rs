@@ -54,11 +54,13 @@ impl ManifestWriter {
         number: FileNumber,
         snapshot: &ManifestState,
     ) -> Result<Self> {
-        let edit = snapshot.to_snapshot_edit();
-        let state = check_snapshot(number, &edit)?;
+        let edits = snapshot.to_snapshot_edits();
+        let state = check_snapshot(number, &edits)?;
         let path = manifest_path(dir, number);
         let mut log = LogWriter::create_on(file_system, &path, LogFileKind::Manifest)?;
-        log.add_record(&edit.encode())?;
+        for edit in &edits {
+            log.add_record(&edit.encode())?;
+        }
         log.sync()?;
         sync_dir(file_system, dir)?;
         Ok(ManifestWriter {
@@ -114,12 +116,21 @@ impl ManifestWriter {
     }
 }
 
-/// The state a snapshot edit describes, checked the way a reader will check it.
-fn check_snapshot(number: FileNumber, edit: &VersionEdit) -> Result<ManifestState> {
-    let decoded = VersionEdit::decode(&edit.encode())
+/// The state the records of a new manifest describe (a snapshot edit, then an edit per
+/// keyspace), checked the way a reader will check them.
+fn check_snapshot(number: FileNumber, edits: &[VersionEdit]) -> Result<ManifestState> {
+    let Some((snapshot, rest)) = edits.split_first() else {
+        return Err(Error::InvalidArgument("a manifest needs a snapshot".into()));
+    };
+    let decoded = VersionEdit::decode(&snapshot.encode())
         .map_err(|error| Error::InvalidArgument(format!("invalid manifest snapshot: {error}")))?;
-    ManifestState::from_snapshot(number, &decoded)
-        .map_err(|error| Error::InvalidArgument(format!("inconsistent manifest snapshot: {error}")))
+    let mut state = ManifestState::from_snapshot(number, &decoded).map_err(|error| {
+        Error::InvalidArgument(format!("inconsistent manifest snapshot: {error}"))
+    })?;
+    for edit in rest {
+        check_edit(&edit.encode(), &mut state)?;
+    }
+    Ok(state)
 }
 
 /// Decodes `encoded` as a reader would and applies it to `state`.

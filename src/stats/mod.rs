@@ -41,6 +41,9 @@ pub(crate) struct EngineStats {
     pub flushes: AtomicU64,
     /// Bytes of level-0 tables written by flushes.
     pub flush_bytes: AtomicU64,
+    /// Log switches past `Options::max_total_wal_size`, which also froze the memtables holding
+    /// writes in the oldest log.
+    pub wal_limit_flushes: AtomicU64,
     /// Delays applied to write groups past the level-0 slowdown trigger, in nanoseconds.
     pub slowdowns: Histogram,
     /// Compactions finished (trivial moves included).
@@ -72,6 +75,7 @@ impl Default for EngineStats {
             stalls: Histogram::default(),
             flushes: AtomicU64::new(0),
             flush_bytes: AtomicU64::new(0),
+            wal_limit_flushes: AtomicU64::new(0),
             slowdowns: Histogram::default(),
             compactions: AtomicU64::new(0),
             trivial_moves: AtomicU64::new(0),
@@ -147,6 +151,7 @@ impl EngineStats {
             cache_bytes: gauges.cache.usage() as u64,
             flushes: self.flushes.load(Ordering::Relaxed),
             flush_bytes: self.flush_bytes.load(Ordering::Relaxed),
+            wal_limit_flushes: self.wal_limit_flushes.load(Ordering::Relaxed),
             slowdown_count: self.slowdowns.count(),
             slowdown_time: Duration::from_nanos(self.slowdowns.sum()),
             compactions: self.compactions.load(Ordering::Relaxed),
@@ -279,6 +284,9 @@ pub struct Stats {
     pub flushes: u64,
     /// Bytes written by flushes.
     pub flush_bytes: u64,
+    /// Log switches past [`Options::max_total_wal_size`](crate::Options::max_total_wal_size),
+    /// which also froze (for flushing) the memtables holding writes in the oldest log.
+    pub wal_limit_flushes: u64,
     /// Write groups delayed because level 0 was past its slowdown trigger.
     pub slowdown_count: u64,
     /// Total delay of those write groups.

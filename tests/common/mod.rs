@@ -325,7 +325,7 @@ pub fn check_levels_on_disk(dir: &std::path::Path, context: &str) -> [usize; 4] 
         .unwrap_or_else(|error| panic!("{context}: recovering the manifest failed: {error}"));
     let mut counts = [0; 4];
     let mut listed = std::collections::BTreeSet::new();
-    for (level, files) in state.levels.iter().enumerate() {
+    for (level, files) in state.levels().iter().enumerate() {
         counts[level] = files.len();
         for file in files {
             listed.insert(format!("{:06}.sst", file.number.0));

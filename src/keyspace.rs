@@ -1,0 +1,631 @@
+//! [`Keyspace`]: the handle of one named tree of a database, and every read and write that goes
+//! to one keyspace. `Db`'s own reads and writes are those of its default keyspace, and go
+//! through here too; so do the keyspace operations of a [`WriteBatch`] (`put_in` and the rest).
+//!
+//! Every keyspace has its own memtables, levels and compactions; all share the write-ahead log,
+//! the group commit and the sequence numbers (`engine.rs`), so a batch spanning keyspaces is
+//! atomic and a snapshot sees every keyspace at one sequence. Creating and dropping keyspaces is
+//! `keyspace_admin.rs`.
+
+use std::ops::Bound;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use crate::batch::{RANGE_DELETE_OPERATION, WriteBatch};
+use crate::db_iterator::{DbIterator, Key, prefix_successor};
+use crate::durability::Completion;
+use crate::engine::{Engine, KeyspaceShared, lock};
+use crate::error::{Error, Result};
+use crate::key::{KeyspaceId, SequenceNumber, ValueKind, check_key, check_value};
+use crate::key_range::{KeyBounds, KeyRange};
+use crate::keyspace_options::KeyspaceOptions;
+use crate::options::{ReadOptions, WriteOptions};
+use crate::read_view::ReadView;
+use crate::sstable::BlockReadOptions;
+use crate::value::Value;
+
+/// One named tree of a database (a column family in RocksDB, a keyspace in fjall): its own
+/// memtables, levels, compactions and [`KeyspaceOptions`], beside the others in one write-ahead
+/// log. Get one with [`Db::keyspace`](crate::Db::keyspace); it is cheap to clone and
+/// `Send + Sync`. A [`WriteBatch`] may write to several keyspaces at once, atomically, and a
+/// [`Snapshot`](crate::Snapshot) reads every keyspace at the same point.
+///
+/// ```
+/// use shaledb::{Db, KeyspaceOptions, Options, ReadOptions, WriteBatch, WriteOptions};
+///
+/// let dir = tempfile::tempdir()?;
+/// let db = Db::open(dir.path(), Options::default())?;
+/// let users = db.keyspace("users", KeyspaceOptions::default())?;
+/// let by_email = db.keyspace("users-by-email", KeyspaceOptions::default())?;
+/// // A row and its index entry: both or neither, before and after any crash.
+/// let mut batch = WriteBatch::new();
+/// batch.put_in(&users, b"u1", b"Ada")?;
+/// batch.put_in(&by_email, b"ada@example.com", b"u1")?;
+/// db.write(batch, &WriteOptions::SYNC)?;
+/// let snapshot = db.snapshot();
+/// let at = ReadOptions { snapshot: Some(&snapshot), ..ReadOptions::default() };
+/// let id = by_email.get_with(b"ada@example.com", &at)?.expect("indexed");
+/// assert_eq!(users.get_with(&id, &at)?.as_deref(), Some(&b"Ada"[..]));
+/// assert_eq!(db.get(b"u1")?, None); // the default keyspace is another tree
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct Keyspace {
+    engine: Arc<Engine>,
+    shared: Arc<KeyspaceShared>,
+}
+
+impl std::fmt::Debug for Keyspace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Keyspace")
+            .field("name", &self.shared.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Keyspace {
+    /// The handle of the keyspace `shared` of `engine`.
+    pub(crate) fn new(engine: Arc<Engine>, shared: Arc<KeyspaceShared>) -> Keyspace {
+        Keyspace { engine, shared }
+    }
+
+    pub(crate) fn id(&self) -> KeyspaceId {
+        self.shared.id
+    }
+
+    /// The keyspace's name (`default` for the default keyspace).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = shaledb::Db::open(dir.path(), shaledb::Options::default())?;
+    /// assert_eq!(db.default_keyspace().name(), "default");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+
+    /// The options the keyspace runs with (for the default keyspace, the per-tree fields of the
+    /// database's [`Options`](crate::Options)).
+    ///
+    /// ```
+    /// use shaledb::{Db, KeyspaceOptions, Options};
+    /// # let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// let small = KeyspaceOptions { write_buffer_size: 1 << 20, ..KeyspaceOptions::default() };
+    /// assert_eq!(db.keyspace("small", small.clone())?.options(), small);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn options(&self) -> KeyspaceOptions {
+        let state = lock(&self.engine.state);
+        match state.keyspace_options(self.id()) {
+            Some(options) => KeyspaceOptions::clone(&options),
+            None => KeyspaceOptions::from_options(&self.engine.options),
+        }
+    }
+
+    /// `Error::InvalidArgument` once the keyspace was dropped.
+    fn check_live(&self) -> Result<()> {
+        if self.shared.dropped.load(Ordering::Acquire) {
+            return Err(dropped_error(&self.shared.name));
+        }
+        Ok(())
+    }
+
+    fn default_write_options(&self) -> WriteOptions {
+        WriteOptions {
+            sync: self.engine.options.sync_writes,
+        }
+    }
+
+    /// Sets `key` to `value` in this keyspace, synced as [`Options::sync_writes`](crate::Options::sync_writes)
+    /// says. As [`Db::put`](crate::Db::put).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = shaledb::Db::open(dir.path(), shaledb::Options::default())?;
+    /// let sessions = db.keyspace("sessions", shaledb::KeyspaceOptions::default())?;
+    /// sessions.put(b"s1", b"alice")?;
+    /// assert_eq!(sessions.get(b"s1")?.as_deref(), Some(&b"alice"[..]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn put(&self, key: &[u8], value: &[u8]) -> Result<()> {
+        self.put_with(key, value, &self.default_write_options())
+    }
+
+    /// [`put`](Self::put) with explicit write options.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = shaledb::Db::open(dir.path(), shaledb::Options::default())?;
+    /// let cache = db.keyspace("cache", shaledb::KeyspaceOptions::default())?;
+    /// cache.put_with(b"k", b"rebuildable", &shaledb::WriteOptions::NO_SYNC)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn put_with(&self, key: &[u8], value: &[u8], options: &WriteOptions) -> Result<()> {
+        let batch = WriteBatch::single_put(self.id(), key, value)?;
+        commit(&self.engine, batch, options.sync, None)
+    }
+
+    /// Deletes `key` from this keyspace. As [`Db::delete`](crate::Db::delete).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = shaledb::Db::open(dir.path(), shaledb::Options::default())?;
+    /// let tree = db.keyspace("tree", shaledb::KeyspaceOptions::default())?;
+    /// tree.put(b"k", b"v")?;
+    /// tree.delete(b"k")?;
+    /// assert_eq!(tree.get(b"k")?, None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn delete(&self, key: &[u8]) -> Result<()> {
+        self.delete_with(key, &self.default_write_options())
+    }
+
+    /// [`delete`](Self::delete) with explicit write options.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = shaledb::Db::open(dir.path(), shaledb::Options::default())?;
+    /// let tree = db.keyspace("tree", shaledb::KeyspaceOptions::default())?;
+    /// tree.delete_with(b"k", &shaledb::WriteOptions::SYNC)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn delete_with(&self, key: &[u8], options: &WriteOptions) -> Result<()> {
+        let batch = WriteBatch::single_delete(self.id(), key)?;
+        commit(&self.engine, batch, options.sync, None)
+    }
+
+    /// Deletes every key of this keyspace in `range` (`start..end`). As
+    /// [`Db::delete_range`](crate::Db::delete_range).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = shaledb::Db::open(dir.path(), shaledb::Options::default())?;
+    /// let log = db.keyspace("raft-log", shaledb::KeyspaceOptions::default())?;
+    /// for index in 1..=5u64 {
+    ///     log.put(&index.to_be_bytes(), b"entry")?;
+    /// }
+    /// log.delete_range(1u64.to_be_bytes()..4u64.to_be_bytes())?; // compact the log up to 4
+    /// assert_eq!(log.iter().count(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn delete_range<K: AsRef<[u8]>>(&self, range: std::ops::Range<K>) -> Result<()> {
+        self.delete_range_with(range, &self.default_write_options())
+    }
+
+    /// [`delete_range`](Self::delete_range) with explicit write options.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = shaledb::Db::open(dir.path(), shaledb::Options::default())?;
+    /// let tree = db.keyspace("tree", shaledb::KeyspaceOptions::default())?;
+    /// tree.delete_range_with(&b"a"[..]..&b"m"[..], &shaledb::WriteOptions::SYNC)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn delete_range_with<K: AsRef<[u8]>>(
+        &self,
+        range: std::ops::Range<K>,
+        options: &WriteOptions,
+    ) -> Result<()> {
+        let (start, end) = (range.start.as_ref(), range.end.as_ref());
+        let batch = WriteBatch::single_delete_range(self.id(), start, end)?;
+        commit(&self.engine, batch, options.sync, None)
+    }
+
+    /// The value of `key` in this keyspace. As [`Db::get`](crate::Db::get).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = shaledb::Db::open(dir.path(), shaledb::Options::default())?;
+    /// let tree = db.keyspace("tree", shaledb::KeyspaceOptions::default())?;
+    /// assert_eq!(tree.get(b"missing")?, None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn get(&self, key: &[u8]) -> Result<Option<Value>> {
+        self.get_with(key, &ReadOptions::default())
+    }
+
+    /// [`get`](Self::get) with explicit read options (a snapshot, cache and checksum choices).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = shaledb::Db::open(dir.path(), shaledb::Options::default())?;
+    /// let tree = db.keyspace("tree", shaledb::KeyspaceOptions::default())?;
+    /// tree.put(b"k", b"old")?;
+    /// let snapshot = db.snapshot();
+    /// tree.put(b"k", b"new")?;
+    /// let at = shaledb::ReadOptions { snapshot: Some(&snapshot), ..Default::default() };
+    /// assert_eq!(tree.get_with(b"k", &at)?.as_deref(), Some(&b"old"[..]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn get_with(&self, key: &[u8], options: &ReadOptions<'_>) -> Result<Option<Value>> {
+        self.engine.check_open()?;
+        check_key(key)?;
+        let (sequence, view) = self.read_point(options)?;
+        view.get(key, sequence, block_options(options))
+    }
+
+    /// The values of `keys` in this keyspace, all at one sequence. As
+    /// [`Db::multi_get`](crate::Db::multi_get).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = shaledb::Db::open(dir.path(), shaledb::Options::default())?;
+    /// let tree = db.keyspace("tree", shaledb::KeyspaceOptions::default())?;
+    /// tree.put(b"a", b"1")?;
+    /// let values = tree.multi_get(&[&b"a"[..], &b"b"[..]])?;
+    /// assert_eq!(values[0].as_deref(), Some(&b"1"[..]));
+    /// assert_eq!(values[1], None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn multi_get<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Vec<Option<Value>>> {
+        self.multi_get_with(keys, &ReadOptions::default())
+    }
+
+    /// [`multi_get`](Self::multi_get) with explicit read options.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = shaledb::Db::open(dir.path(), shaledb::Options::default())?;
+    /// let tree = db.keyspace("tree", shaledb::KeyspaceOptions::default())?;
+    /// let values = tree.multi_get_with(&[b"a"], &shaledb::ReadOptions::default())?;
+    /// assert_eq!(values, vec![None]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn multi_get_with<K: AsRef<[u8]>>(
+        &self,
+        keys: &[K],
+        options: &ReadOptions<'_>,
+    ) -> Result<Vec<Option<Value>>> {
+        self.engine.check_open()?;
+        for key in keys {
+            check_key(key.as_ref())?;
+        }
+        let (sequence, view) = self.read_point(options)?;
+        let mut order: Vec<usize> = (0..keys.len()).collect();
+        order.sort_by(|&a, &b| keys[a].as_ref().cmp(keys[b].as_ref()));
+        let mut results = vec![None; keys.len()];
+        let mut previous: Option<(usize, &[u8])> = None;
+        for index in order {
+            let key = keys[index].as_ref();
+            results[index] = match previous {
+                Some((earlier, previous_key)) if previous_key == key => results[earlier].clone(),
+                _ => view.get(key, sequence, block_options(options))?,
+            };
+            previous = Some((index, key));
+        }
+        Ok(results)
+    }
+
+    /// Whether this keyspace holds `key`.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = shaledb::Db::open(dir.path(), shaledb::Options::default())?;
+    /// let tree = db.keyspace("tree", shaledb::KeyspaceOptions::default())?;
+    /// tree.put(b"k", b"")?;
+    /// assert!(tree.contains_key(b"k")?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn contains_key(&self, key: &[u8]) -> Result<bool> {
+        self.contains_key_with(key, &ReadOptions::default())
+    }
+
+    /// [`contains_key`](Self::contains_key) with explicit read options.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = shaledb::Db::open(dir.path(), shaledb::Options::default())?;
+    /// let tree = db.keyspace("tree", shaledb::KeyspaceOptions::default())?;
+    /// assert!(!tree.contains_key_with(b"k", &shaledb::ReadOptions::default())?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn contains_key_with(&self, key: &[u8], options: &ReadOptions<'_>) -> Result<bool> {
+        Ok(self.get_with(key, options)?.is_some())
+    }
+
+    /// Every entry of this keyspace, in key order. As [`Db::iter`](crate::Db::iter).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = shaledb::Db::open(dir.path(), shaledb::Options::default())?;
+    /// let tree = db.keyspace("tree", shaledb::KeyspaceOptions::default())?;
+    /// tree.put(b"b", b"2")?;
+    /// tree.put(b"a", b"1")?;
+    /// let keys: Vec<_> = tree.iter().map(|item| item.map(|(key, _)| key)).collect::<Result<_, _>>()?;
+    /// assert_eq!(keys, vec![b"a".to_vec(), b"b".to_vec()]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn iter(&self) -> DbIterator {
+        self.range(..)
+    }
+
+    /// The entries of this keyspace in `range`. As [`Db::range`](crate::Db::range).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = shaledb::Db::open(dir.path(), shaledb::Options::default())?;
+    /// let tree = db.keyspace("tree", shaledb::KeyspaceOptions::default())?;
+    /// for key in [b"a", b"b", b"c"] {
+    ///     tree.put(key, b"")?;
+    /// }
+    /// assert_eq!(tree.range(&b"b"[..]..).count(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn range<R: KeyRange>(&self, range: R) -> DbIterator {
+        self.range_with(range, &ReadOptions::default())
+    }
+
+    /// The entries of this keyspace whose keys start with `prefix`.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = shaledb::Db::open(dir.path(), shaledb::Options::default())?;
+    /// let tree = db.keyspace("tree", shaledb::KeyspaceOptions::default())?;
+    /// tree.put(b"user/1", b"")?;
+    /// tree.put(b"order/1", b"")?;
+    /// assert_eq!(tree.prefix(b"user/").count(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn prefix(&self, prefix: &[u8]) -> DbIterator {
+        match prefix_successor(prefix) {
+            Some(end) => self.range(prefix..end.as_slice()),
+            None => self.range(prefix..),
+        }
+    }
+
+    /// [`range`](Self::range) with explicit read options. As
+    /// [`Db::range_with`](crate::Db::range_with).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = shaledb::Db::open(dir.path(), shaledb::Options::default())?;
+    /// let tree = db.keyspace("tree", shaledb::KeyspaceOptions::default())?;
+    /// let snapshot = db.snapshot();
+    /// tree.put(b"later", b"")?;
+    /// let at = shaledb::ReadOptions { snapshot: Some(&snapshot), ..Default::default() };
+    /// assert_eq!(tree.range_with(.., &at).count(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn range_with<R: KeyRange>(&self, range: R, options: &ReadOptions<'_>) -> DbIterator {
+        let bounds = KeyBounds::of(&range).intersect(iterate_bounds(options));
+        match self
+            .engine
+            .check_open()
+            .and_then(|()| self.read_point(options))
+        {
+            Ok((sequence, view)) => {
+                let tombstones = view.range_tombstones(sequence);
+                DbIterator::new(
+                    view.sources(block_options(options), bounds.clone()),
+                    sequence,
+                    bounds,
+                )
+                .with_range_tombstones(tombstones)
+            }
+            Err(error) => DbIterator::failed(error),
+        }
+    }
+
+    /// The first entry of this keyspace, if any.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = shaledb::Db::open(dir.path(), shaledb::Options::default())?;
+    /// let tree = db.keyspace("tree", shaledb::KeyspaceOptions::default())?;
+    /// tree.put(b"b", b"2")?;
+    /// tree.put(b"a", b"1")?;
+    /// assert_eq!(tree.first_key_value()?.map(|(key, _)| key), Some(b"a".to_vec()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn first_key_value(&self) -> Result<Option<(Key, Value)>> {
+        self.range(..).next().transpose()
+    }
+
+    /// The last entry of this keyspace, if any.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = shaledb::Db::open(dir.path(), shaledb::Options::default())?;
+    /// let tree = db.keyspace("tree", shaledb::KeyspaceOptions::default())?;
+    /// tree.put(b"b", b"2")?;
+    /// tree.put(b"a", b"1")?;
+    /// assert_eq!(tree.last_key_value()?.map(|(key, _)| key), Some(b"b".to_vec()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn last_key_value(&self) -> Result<Option<(Key, Value)>> {
+        self.range(..).next_back().transpose()
+    }
+
+    /// Writes this keyspace's memtable to a level-0 table and waits for it (and for every one
+    /// of its memtables frozen before). Other keyspaces are not flushed.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = shaledb::Db::open(dir.path(), shaledb::Options::default())?;
+    /// let tree = db.keyspace("tree", shaledb::KeyspaceOptions::default())?;
+    /// tree.put(b"k", b"v")?;
+    /// tree.flush()?;
+    /// assert_eq!(tree.get(b"k")?.as_deref(), Some(&b"v"[..]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn flush(&self) -> Result<()> {
+        check_writable_handle(&self.engine)?;
+        self.check_live()?;
+        crate::flush::flush_and_wait(&self.engine, Some(&[self.id()]))
+    }
+
+    /// Compacts every file of this keyspace overlapping `range` down to the last level. As
+    /// [`Db::compact_range`](crate::Db::compact_range).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = shaledb::Db::open(dir.path(), shaledb::Options::default())?;
+    /// let tree = db.keyspace("tree", shaledb::KeyspaceOptions::default())?;
+    /// tree.put(b"k", b"v")?;
+    /// tree.compact_range(..)?;
+    /// assert_eq!(tree.get(b"k")?.as_deref(), Some(&b"v"[..]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn compact_range<R: KeyRange>(&self, range: R) -> Result<()> {
+        check_writable_handle(&self.engine)?;
+        self.check_live()?;
+        let KeyBounds { lower, upper } = KeyBounds::of(&range);
+        crate::flush::flush_and_wait(&self.engine, Some(&[self.id()]))?;
+        crate::compaction::scheduler::compact_range(&self.engine, self.id(), lower, upper)
+    }
+
+    /// The sequence number and view a read with `options` sees.
+    fn read_point(&self, options: &ReadOptions<'_>) -> Result<(SequenceNumber, Arc<ReadView>)> {
+        let read = match options.snapshot {
+            Some(snapshot) if !snapshot.belongs_to(&self.engine.snapshots) => {
+                return Err(Error::InvalidArgument(
+                    "ReadOptions::snapshot was taken from another database".into(),
+                ));
+            }
+            Some(snapshot) => self
+                .engine
+                .visibility
+                .view(self.id())
+                .map(|view| (snapshot.sequence(), view)),
+            None => self.engine.visibility.read_point(self.id()),
+        };
+        read.ok_or_else(|| dropped_error(&self.shared.name))
+    }
+}
+
+impl WriteBatch {
+    /// Adds "set `key` to `value` in `keyspace`". Fails like [`put`](Self::put). Each
+    /// operation belongs to its keyspace; the batch is atomic across all of them.
+    ///
+    /// ```
+    /// use shaledb::{Db, KeyspaceOptions, Options, WriteBatch, WriteOptions};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// let log = db.keyspace("log", KeyspaceOptions::default())?;
+    /// let state = db.keyspace("state", KeyspaceOptions::default())?;
+    /// let mut batch = WriteBatch::new();
+    /// batch.put_in(&log, b"entry-7", b"set x = 1")?;
+    /// batch.put_in(&state, b"x", b"1")?;
+    /// batch.put_in(&state, b"applied", b"7")?;
+    /// db.write(batch, &WriteOptions::SYNC)?;
+    /// assert_eq!(state.get(b"applied")?.as_deref(), Some(&b"7"[..]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn put_in(&mut self, keyspace: &Keyspace, key: &[u8], value: &[u8]) -> Result<()> {
+        check_key(key)?;
+        check_value(value)?;
+        self.push_in(keyspace.id(), ValueKind::Value as u8, key, Some(value))
+    }
+
+    /// Adds "delete `key` from `keyspace`". Fails like [`delete`](Self::delete).
+    ///
+    /// ```
+    /// # use shaledb::{Db, KeyspaceOptions, Options, WriteBatch, WriteOptions};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = Db::open(dir.path(), Options::default())?;
+    /// let index = db.keyspace("index", KeyspaceOptions::default())?;
+    /// index.put(b"old", b"")?;
+    /// let mut batch = WriteBatch::new();
+    /// batch.delete_in(&index, b"old")?;
+    /// batch.put_in(&index, b"new", b"")?;
+    /// db.write(batch, &WriteOptions::SYNC)?;
+    /// assert_eq!(index.get(b"old")?, None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn delete_in(&mut self, keyspace: &Keyspace, key: &[u8]) -> Result<()> {
+        check_key(key)?;
+        self.push_in(keyspace.id(), ValueKind::Tombstone as u8, key, None)
+    }
+
+    /// Adds "delete every key of `keyspace` in `[start, end)`". Fails like
+    /// [`delete_range`](Self::delete_range).
+    ///
+    /// ```
+    /// # use shaledb::{Db, KeyspaceOptions, Options, WriteBatch, WriteOptions};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = Db::open(dir.path(), Options::default())?;
+    /// let log = db.keyspace("log", KeyspaceOptions::default())?;
+    /// log.put(b"1", b"")?;
+    /// log.put(b"2", b"")?;
+    /// let mut batch = WriteBatch::new();
+    /// batch.delete_range_in(&log, b"1", b"2")?;
+    /// db.write(batch, &WriteOptions::SYNC)?;
+    /// assert_eq!(log.iter().count(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn delete_range_in(&mut self, keyspace: &Keyspace, start: &[u8], end: &[u8]) -> Result<()> {
+        crate::batch::check_range(start, end)?;
+        self.push_in(keyspace.id(), RANGE_DELETE_OPERATION, start, Some(end))
+    }
+}
+
+/// The error of an operation on a dropped keyspace.
+pub(crate) fn dropped_error(name: &str) -> Error {
+    Error::InvalidArgument(format!(
+        "keyspace {name:?} was dropped (Db::drop_keyspace); open it again with Db::keyspace to \
+         start a new, empty one"
+    ))
+}
+
+/// Refuses writes through a closed or read-only database.
+pub(crate) fn check_writable_handle(engine: &Engine) -> Result<()> {
+    engine.check_open()?;
+    if engine.read_only {
+        return Err(Error::opened_read_only());
+    }
+    Ok(())
+}
+
+/// Commits `batch` through the group commit: after checking that its keyspaces are live and
+/// waiting out their backpressure. `completion` runs once the batch is durable
+/// (`Db::write_durable`).
+pub(crate) fn commit(
+    engine: &Engine,
+    batch: WriteBatch,
+    sync: bool,
+    completion: Option<Completion>,
+) -> Result<()> {
+    check_writable_handle(engine)?;
+    // Refuses a batch for a keyspace dropped before it (one dropped after this check, before
+    // the batch commits, loses its part of the batch with the rest of its data).
+    engine.apply_backpressure(batch.keyspaces())?;
+    match completion {
+        None if batch.is_empty() => Ok(()),
+        Some(completion) if batch.is_empty() => {
+            let panics = engine
+                .durability
+                .register(engine.durability.written(), vec![completion]);
+            engine.record_callback_panics(panics);
+            Ok(())
+        }
+        completion => engine
+            .commit
+            .write(batch, sync, completion, |group| engine.commit_group(group)),
+    }
+}
+
+fn block_options(options: &ReadOptions<'_>) -> BlockReadOptions {
+    BlockReadOptions {
+        verify_checksums: options.verify_checksums,
+        fill_cache: options.fill_cache,
+    }
+}
+
+fn iterate_bounds(options: &ReadOptions<'_>) -> KeyBounds {
+    let bound = |key: Option<&[u8]>, make: fn(Vec<u8>) -> Bound<Vec<u8>>| {
+        key.map_or(Bound::Unbounded, |key| make(key.to_vec()))
+    };
+    KeyBounds {
+        lower: bound(options.iterate_lower_bound, Bound::Included),
+        upper: bound(options.iterate_upper_bound, Bound::Excluded),
+    }
+}
+
+// The compiler checks the promise the documentation makes.
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Keyspace>();
+};

@@ -1,0 +1,137 @@
+//! Creating, reconfiguring and dropping keyspaces: each is one manifest edit (FORMAT.md 6.1,
+//! tags 8, 9 and 12) made with the log lock and `state` held, so that no commit group runs
+//! between the edit and the change to the memtables it feeds, and no flush or compaction between
+//! the edit and the change to the versions.
+//!
+//! A dropped keyspace leaves the manifest, its memtables and its views in one step; its tables
+//! are deleted unread as soon as no reader holds them, and recovery skips its operations in the
+//! logs. A batch admitted before the drop and committed after it loses its part in the dropped
+//! keyspace, which comes before the drop in the order of events.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use crate::engine::{ActiveMemtable, Engine, KeyspaceEntry, lock};
+use crate::error::{Error, Result};
+use crate::key::{DEFAULT_KEYSPACE_NAME, KeyspaceId, MAX_KEYSPACE_NAME};
+use crate::keyspace_options::KeyspaceOptions;
+use crate::manifest::{KeyspaceRecord, VersionEdit};
+use crate::memtable::Memtable;
+
+/// The keyspace named `name` of `engine` (created with `options` if it does not exist, its
+/// options changed to `options` if they differ), as what its handles share.
+pub(crate) fn open_keyspace(
+    engine: &Engine,
+    name: &str,
+    options: &KeyspaceOptions,
+) -> Result<Arc<crate::engine::KeyspaceShared>> {
+    engine.check_open()?;
+    check_name(name)?;
+    options.validate()?;
+    let mut wal = lock(&engine.wal);
+    let mut state = lock(&engine.state);
+    let encoded = options.encode();
+    if let Some(id) = state.versions.manifest_state().keyspace_named(name) {
+        let Some(entry) = state.keyspaces.get(&id) else {
+            return Err(Error::InvalidArgument(format!(
+                "keyspace {name:?} is in the manifest but not open"
+            )));
+        };
+        let shared = Arc::clone(&entry.shared);
+        if *entry.options == *options || engine.read_only {
+            return Ok(shared);
+        }
+        let mut edit = VersionEdit::new();
+        edit.keyspaces.push(KeyspaceRecord {
+            id,
+            name: name.to_string(),
+            options: encoded,
+        });
+        state.versions.log_and_apply(edit, Vec::new())?;
+        if let Some(entry) = state.keyspaces.get_mut(&id) {
+            entry.options = Arc::new(options.clone());
+        }
+        if let Some(active) = wal.as_mut().and_then(|wal| wal.memtables.get_mut(&id)) {
+            active.write_buffer_size = options.write_buffer_size;
+        }
+        engine.install_view(&state, id);
+        engine.state_changed.notify_all();
+        return Ok(shared);
+    }
+    let Some(wal) = wal.as_mut() else {
+        return Err(Error::InvalidArgument(format!(
+            "no keyspace named {name:?}, and a database opened read-only cannot create one"
+        )));
+    };
+    engine.check_writable()?;
+    let id = state.versions.manifest_state().next_keyspace_id;
+    let next = id.0.checked_add(1).ok_or_else(|| {
+        Error::InvalidArgument("keyspace ids are exhausted (2^32 keyspaces created)".into())
+    })?;
+    let mut edit = VersionEdit::new();
+    edit.keyspaces.push(KeyspaceRecord {
+        id,
+        name: name.to_string(),
+        options: encoded,
+    });
+    edit.next_keyspace_id = Some(KeyspaceId(next));
+    state.versions.log_and_apply(edit, Vec::new())?;
+    let entry = KeyspaceEntry::new(id, name.to_string(), options.clone());
+    let shared = Arc::clone(&entry.shared);
+    state.keyspaces.insert(id, entry);
+    let memtable = Arc::new(Memtable::new());
+    wal.memtables.insert(
+        id,
+        ActiveMemtable {
+            memtable: Arc::clone(&memtable),
+            write_buffer_size: options.write_buffer_size,
+        },
+    );
+    engine.install_view_with(&state, id, memtable);
+    engine.state_changed.notify_all();
+    Ok(shared)
+}
+
+/// Drops the keyspace named `name`: durably in the manifest, then from memory; its tables are
+/// deleted once no reader holds them.
+pub(crate) fn drop_keyspace(engine: &Engine, name: &str) -> Result<()> {
+    engine.check_writable()?;
+    if name == DEFAULT_KEYSPACE_NAME {
+        return Err(Error::InvalidArgument(
+            "the default keyspace cannot be dropped".into(),
+        ));
+    }
+    let mut wal = lock(&engine.wal);
+    let Some(wal) = wal.as_mut() else {
+        return Err(Error::opened_read_only());
+    };
+    let mut state = lock(&engine.state);
+    let Some(id) = state.versions.manifest_state().keyspace_named(name) else {
+        return Err(Error::InvalidArgument(format!(
+            "no keyspace named {name:?}"
+        )));
+    };
+    let mut edit = VersionEdit::new();
+    edit.dropped_keyspaces.push(id);
+    state.versions.log_and_apply(edit, Vec::new())?;
+    if let Some(entry) = state.keyspaces.remove(&id) {
+        entry.shared.dropped.store(true, Ordering::Release);
+    }
+    wal.memtables.remove(&id);
+    state.immutables.retain(|frozen| frozen.keyspace != id);
+    engine.visibility.remove(id);
+    engine.state_changed.notify_all();
+    Ok(())
+}
+
+/// Refuses a name the manifest could not hold.
+fn check_name(name: &str) -> Result<()> {
+    if name.is_empty() || name.len() > MAX_KEYSPACE_NAME {
+        return Err(Error::InvalidArgument(format!(
+            "a keyspace name is 1 to {MAX_KEYSPACE_NAME} bytes; {:?} is {}",
+            name,
+            name.len()
+        )));
+    }
+    Ok(())
+}
