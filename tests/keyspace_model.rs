@@ -1901,3 +1901,167 @@ fn writes_racing_a_drop_land_whole_or_fail_whole() {
         "seed {seed}: the dropped keyspace came back"
     );
 }
+
+/// One keyspace is dropped and created again under the same name, over and over, while other
+/// threads write to it (alone and in batches with a stable keyspace), flush it, compact it and
+/// read it through whatever handle they last picked up. Nothing may fail but with
+/// `InvalidArgument` from a dropped handle; a handle never reads another incarnation's values;
+/// the stable keyspace holds exactly the acknowledged batches, before and after a reopen; and
+/// the last incarnation holds only its own values.
+#[test]
+fn drops_racing_writes_flushes_and_compactions_leave_the_database_healthy() {
+    const ROUNDS: u64 = 30;
+    let seed = test_seed("drops_racing_writes_flushes_and_compactions");
+    let dir = temp_dir();
+    let db = Db::open(dir.path(), options()).unwrap();
+    let stable = db.keyspace("stable", keyspace_options("beta")).unwrap();
+    let churn_options = || keyspace_options("alpha");
+    let current = std::sync::Mutex::new((1u64, db.keyspace("churn", churn_options()).unwrap()));
+    let stop = AtomicBool::new(false);
+    let tolerated = |result: shaledb::Result<()>, what: &str| match result {
+        Ok(()) | Err(Error::InvalidArgument(_)) => result.is_ok(),
+        Err(error) => panic!("seed {seed}: {what}: {error}"),
+    };
+    let value_of = |incarnation: u64, rng: &mut Rng| {
+        let mut value = format!("incarnation-{incarnation:04}-").into_bytes();
+        let length = rng.between(100, 500);
+        value.extend(rng.bytes(length));
+        value
+    };
+    let incarnation_of = |value: &[u8]| -> u64 {
+        std::str::from_utf8(&value[12..16])
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let stable_model: Model = std::thread::scope(|scope| {
+        let writers: Vec<_> = (0..2u64)
+            .map(|writer| {
+                let (db, stable, current, stop) = (&db, &stable, &current, &stop);
+                scope.spawn(move || {
+                    let mut rng = Rng::new(seed ^ writer);
+                    let mut model = Model::new();
+                    let mut number = 0u64;
+                    while !stop.load(Ordering::Acquire) {
+                        let (incarnation, churn) = current.lock().unwrap().clone();
+                        let key = format!("k{:04}", rng.below(400)).into_bytes();
+                        let value = value_of(incarnation, &mut rng);
+                        if rng.chance(1, 2) {
+                            tolerated(churn.put(&key, &value), "a put into the churned keyspace");
+                        } else {
+                            let stable_key = format!("w{writer}-{number:06}").into_bytes();
+                            let mut batch = WriteBatch::new();
+                            batch.put_in(stable, &stable_key, &value).unwrap();
+                            batch.put_in(&churn, &key, &value).unwrap();
+                            if rng.chance(1, 3) {
+                                batch.delete_range_in(&churn, b"k0000", b"k0010").unwrap();
+                            }
+                            let written = db.write(batch, &WriteOptions::NO_SYNC);
+                            if tolerated(written, "a batch across both keyspaces") {
+                                model.insert(stable_key, value);
+                            }
+                        }
+                        number += 1;
+                    }
+                    model
+                })
+            })
+            .collect();
+        let maintenance = {
+            let (current, stop) = (&current, &stop);
+            scope.spawn(move || {
+                let mut rng = Rng::new(seed.rotate_left(9));
+                while !stop.load(Ordering::Acquire) {
+                    let (incarnation, churn) = current.lock().unwrap().clone();
+                    match rng.below(4) {
+                        0 => {
+                            tolerated(churn.flush(), "a flush of the churned keyspace");
+                        }
+                        1 => {
+                            let (lower, upper) = random_bounds(&mut rng, |rng| {
+                                format!("k{:04}", rng.below(400)).into_bytes()
+                            });
+                            let compacted = churn.compact_range((lower, upper));
+                            tolerated(compacted, "a compaction of the churned keyspace");
+                        }
+                        _ => {
+                            let iterator: Box<dyn Iterator<Item = _>> = if rng.chance(1, 2) {
+                                Box::new(churn.iter())
+                            } else {
+                                Box::new(churn.iter().rev())
+                            };
+                            for item in iterator {
+                                let Ok((key, value)) = item else { break };
+                                assert_eq!(
+                                    incarnation_of(&value),
+                                    incarnation,
+                                    "seed {seed}: a handle of incarnation {incarnation} read \
+                                     {:?} from another",
+                                    String::from_utf8_lossy(&key)
+                                );
+                            }
+                        }
+                    }
+                }
+            })
+        };
+        for _ in 0..ROUNDS {
+            std::thread::sleep(Duration::from_millis(25));
+            let mut current = current.lock().unwrap();
+            db.drop_keyspace("churn").unwrap();
+            let churn = db.keyspace("churn", churn_options()).unwrap();
+            assert_eq!(
+                churn.iter().count(),
+                0,
+                "seed {seed}: re-created, not empty"
+            );
+            *current = (current.0 + 1, churn);
+        }
+        std::thread::sleep(Duration::from_millis(25));
+        stop.store(true, Ordering::Release);
+        maintenance.join().unwrap();
+        writers
+            .into_iter()
+            .flat_map(|writer| writer.join().unwrap())
+            .collect()
+    });
+    let last = current.lock().unwrap().0;
+    let check = |db: &Db, context: &str| {
+        let stats = db.stats();
+        assert!(
+            stats.error.is_none(),
+            "seed {seed}, {context}: {:?}",
+            stats.error
+        );
+        assert_eq!(
+            db.keyspaces(),
+            ["default", "stable", "churn"],
+            "seed {seed}, {context}"
+        );
+        let stable = db.keyspace("stable", keyspace_options("beta")).unwrap();
+        let got = collect(stable.iter(), context);
+        let want: Pairs = stable_model.clone().into_iter().collect();
+        assert!(
+            got == want,
+            "seed {seed}, {context}: the stable keyspace holds {} keys, {} batches were \
+             acknowledged{}",
+            got.len(),
+            want.len(),
+            first_difference(&got, &want)
+        );
+        let churn = db.keyspace("churn", churn_options()).unwrap();
+        for (key, value) in collect(churn.iter(), context) {
+            assert_eq!(
+                incarnation_of(&value),
+                last,
+                "seed {seed}, {context}: the last incarnation holds {:?} from another",
+                String::from_utf8_lossy(&key)
+            );
+        }
+    };
+    check(&db, "before reopening");
+    drop((stable, current));
+    db.close().unwrap();
+    let db = Db::open(dir.path(), options()).unwrap();
+    check(&db, "after reopening");
+}
