@@ -274,10 +274,10 @@ fn random_write(world: &mut World, rng: &mut Rng) {
     match rng.below(40) {
         0..=25 => {
             let (key, value) = (random_key(rng), random_value(rng));
-            match (through_db, rng.below(8)) {
+            match (through_db, rng.below(100)) {
                 (true, _) => db.put(&key, &value).unwrap(),
                 (false, 0) => handle.put_with(&key, &value, &WriteOptions::SYNC).unwrap(),
-                (false, 1) => handle
+                (false, 1..=10) => handle
                     .put_with(&key, &value, &WriteOptions::NO_SYNC)
                     .unwrap(),
                 (false, _) => handle.put(&key, &value).unwrap(),
@@ -349,7 +349,7 @@ fn random_batch(world: &mut World, rng: &mut Rng) {
         staged.push((live.name.clone(), operation));
     }
     let options = WriteOptions {
-        sync: rng.chance(1, 20),
+        sync: rng.chance(1, 100),
     };
     world.db.write(batch, &options).unwrap();
     for (name, operation) in staged {
@@ -748,7 +748,13 @@ fn random_event(
             // A second handle on a live keyspace sees the same data, and may replace the first.
             let index = rng.below(world.live.len() as u64) as usize;
             let name = world.live[index].name.clone();
-            let handle = world.db.keyspace(&name, keyspace_options(&name)).unwrap();
+            // Sometimes with other options (another name's write buffer): the data stays.
+            let options = if rng.chance(1, 3) {
+                keyspace_options(NAMES[rng.below(NAMES.len() as u64) as usize])
+            } else {
+                keyspace_options(&name)
+            };
+            let handle = world.db.keyspace(&name, options).unwrap();
             check_sample(
                 &handle,
                 &world.models[&name],
@@ -937,7 +943,7 @@ fn run_model(test: &str, phases: usize, operations: usize) {
 
 #[test]
 fn keyspaces_keep_the_model_through_drops_snapshots_flushes_and_reopens() {
-    run_model("keyspaces_keep_the_model", 4, operations_per_phase(12_000));
+    run_model("keyspaces_keep_the_model", 4, operations_per_phase(16_000));
 }
 
 #[test]
@@ -2064,4 +2070,161 @@ fn drops_racing_writes_flushes_and_compactions_leave_the_database_healthy() {
     db.close().unwrap();
     let db = Db::open(dir.path(), options()).unwrap();
     check(&db, "after reopening");
+}
+
+/// Checkpoints and read-only opens taken beside a writer see whole cross-keyspace batches.
+///
+/// A writer commits numbered batches that set `counter` to the batch's number in every
+/// keyspace (two hot ones with small buffers that flush all the time, and a cold one with an
+/// 8 MiB buffer that keeps old logs needed), and add the key `log-{n}` to the cold one. Meanwhile
+/// checkpoints are taken and the database is opened read-only, again and again: each must show
+/// the same counter `c` in every keyspace, at least the last batch acknowledged before it
+/// began, and exactly the keys `log-1..=log-c` in the cold keyspace.
+#[test]
+fn checkpoints_and_read_only_opens_beside_a_writer_see_whole_batches() {
+    let seed = test_seed("checkpoints_and_read_only_opens_beside_a_writer");
+    let dir = temp_dir();
+    let db_dir = dir.path().join("db");
+    let db = Db::open(&db_dir, options()).unwrap();
+    let cold_options = KeyspaceOptions {
+        write_buffer_size: 8 << 20,
+        ..keyspace_options("alpha")
+    };
+    let names = ["default", "hot", "warm", "cold"];
+    let space_options = |name: &str| match name {
+        "cold" => cold_options.clone(),
+        "warm" => keyspace_options("delta"),
+        _ => keyspace_options("alpha"),
+    };
+    let spaces: Vec<Keyspace> = names
+        .iter()
+        .map(|name| db.keyspace(name, space_options(name)).unwrap())
+        .collect();
+    let committed = std::sync::atomic::AtomicU64::new(0);
+    let stop = AtomicBool::new(false);
+    let counter_of =
+        |value: &[u8]| -> u64 { std::str::from_utf8(&value[..20]).unwrap().parse().unwrap() };
+    let check = |copy: &Db, floor: u64, context: &str| -> u64 {
+        assert_eq!(copy.keyspaces(), names, "{context}: keyspaces()");
+        let mut counters = Vec::new();
+        for name in names {
+            let space = copy.keyspace(name, space_options(name)).unwrap();
+            let counter = space
+                .get(b"counter")
+                .unwrap()
+                .map_or(0, |value| counter_of(&value));
+            counters.push(counter);
+        }
+        assert!(
+            counters.iter().all(|counter| *counter == counters[0]),
+            "seed {seed}, {context}: the counters differ between keyspaces: {counters:?}"
+        );
+        let counter = counters[0];
+        assert!(
+            counter >= floor,
+            "seed {seed}, {context}: batch {counter} is the newest, {floor} was acknowledged \
+             before"
+        );
+        let cold = copy.keyspace("cold", cold_options.clone()).unwrap();
+        let logs = collect(cold.prefix(b"log-"), context);
+        assert_eq!(
+            logs.len() as u64,
+            counter,
+            "seed {seed}, {context}: the cold keyspace holds {} of the {counter} log keys",
+            logs.len()
+        );
+        for ((key, _), number) in logs.iter().zip(1..) {
+            assert_eq!(
+                *key,
+                format!("log-{number:08}").into_bytes(),
+                "seed {seed}, {context}: a log key is missing"
+            );
+        }
+        counter
+    };
+    let (checkpoints, read_only_opens) = std::thread::scope(|scope| {
+        let writer = {
+            let (db, spaces, committed, stop) = (&db, &spaces, &committed, &stop);
+            scope.spawn(move || {
+                let mut rng = Rng::new(seed);
+                for number in 1u64.. {
+                    if stop.load(Ordering::Acquire) {
+                        break;
+                    }
+                    let mut batch = WriteBatch::new();
+                    for space in spaces {
+                        let mut value = format!("{number:020}").into_bytes();
+                        let length = if space.name() == "cold" {
+                            10
+                        } else {
+                            rng.between(200, 900)
+                        };
+                        value.extend(rng.bytes(length));
+                        batch.put_in(space, b"counter", &value).unwrap();
+                        if space.name() != "cold" {
+                            let filler = format!("filler-{}", rng.below(300));
+                            batch.put_in(space, filler.as_bytes(), &value).unwrap();
+                        }
+                    }
+                    let log = format!("log-{number:08}");
+                    batch.put_in(&spaces[3], log.as_bytes(), b"").unwrap();
+                    db.write(
+                        batch,
+                        &WriteOptions {
+                            sync: rng.chance(1, 30),
+                        },
+                    )
+                    .unwrap();
+                    committed.store(number, Ordering::Release);
+                }
+            })
+        };
+        let (mut checkpoints, mut read_only_opens) = (0, 0);
+        let mut newest = 0;
+        let started = std::time::Instant::now();
+        while started.elapsed() < Duration::from_millis(2_500) || checkpoints < 3 {
+            let floor = committed.load(Ordering::Acquire);
+            let context = format!("open {read_only_opens} beside the writer");
+            let reader = Db::open_read_only(&db_dir, options())
+                .unwrap_or_else(|error| panic!("seed {seed}, {context}: {error}"));
+            let seen = check(&reader, floor, &context);
+            assert!(
+                seen >= newest,
+                "seed {seed}, {context}: went back from {newest} to {seen}"
+            );
+            newest = seen;
+            reader.close().unwrap();
+            read_only_opens += 1;
+            let floor = committed.load(Ordering::Acquire);
+            let checkpoint = dir.path().join(format!("checkpoint-{checkpoints}"));
+            db.checkpoint(&checkpoint).unwrap();
+            let context = format!("checkpoint {checkpoints}");
+            for (how, copy) in [
+                ("read-only", Db::open_read_only(&checkpoint, options())),
+                ("read-write", Db::open(&checkpoint, options())),
+            ] {
+                let copy =
+                    copy.unwrap_or_else(|error| panic!("seed {seed}, {context}, {how}: {error}"));
+                check(&copy, floor, &format!("{context}, opened {how}"));
+                copy.close().unwrap();
+            }
+            std::fs::remove_dir_all(&checkpoint).unwrap();
+            checkpoints += 1;
+        }
+        stop.store(true, Ordering::Release);
+        writer.join().unwrap();
+        (checkpoints, read_only_opens)
+    });
+    let stats = db.stats();
+    eprintln!(
+        "seed {seed}: {checkpoints} checkpoints, {read_only_opens} read-only opens, {} batches, {} \
+         flushes",
+        committed.load(Ordering::Acquire),
+        stats.flushes
+    );
+    assert!(
+        stats.flushes > 10,
+        "seed {seed}: only {} flushes",
+        stats.flushes
+    );
 }
