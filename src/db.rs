@@ -19,8 +19,8 @@ use crate::keyspace_options::KeyspaceOptions;
 use crate::manifest::{NUM_LEVELS, VersionEdit};
 use crate::options::{Options, ReadOptions, WriteOptions};
 use crate::snapshot::Snapshot;
-use crate::stats::pressure::{Pressure, PressureInputs};
-use crate::stats::{Gauges, Stats};
+use crate::stats::pressure::Pressure;
+use crate::stats::{Gauges, KeyspaceStats, Stats};
 use crate::value::Value;
 use crate::vfs::FileLock;
 
@@ -435,7 +435,7 @@ impl Db {
     /// ```
     pub fn verify(&self) -> Result<crate::VerifyReport> {
         self.engine.check_open()?;
-        crate::verify::verify(&self.engine)
+        crate::verify::verify(&self.engine, None)
     }
 
     /// Freezes the memtable and waits until it and every memtable frozen before it are written
@@ -531,7 +531,7 @@ impl Db {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn pressure(&self) -> Pressure {
-        pressure(&self.engine)
+        self.default.pressure()
     }
 
     /// What opening the database recovered from its write-ahead logs: how many logs and
@@ -968,82 +968,43 @@ fn acquire_lock(dir: &Path, options: &Options) -> Result<Box<dyn FileLock>> {
     }
 }
 
-/// See [`Db::pressure`].
-fn pressure(engine: &Engine) -> Pressure {
-    let (options, levels, immutables) = {
-        let state = lock(&engine.state);
-        let options = match state.keyspaces.get(&KeyspaceId::DEFAULT) {
-            Some(entry) => entry.picker_options(),
-            None => unreachable!("every engine has the default keyspace"),
-        };
-        (
-            options,
-            state.versions.manifest_state().levels().clone(),
-            state
-                .immutables
-                .iter()
-                .filter(|frozen| frozen.keyspace == KeyspaceId::DEFAULT)
-                .count(),
-        )
-    };
-    let level0 = levels[0].len();
-    let mut debt = 0u64;
-    if level0 >= options.level0_compaction_trigger {
-        debt += levels[0].iter().map(|file| file.file_size).sum::<u64>();
-    }
-    for (level, files) in levels.iter().enumerate().take(NUM_LEVELS - 1).skip(1) {
-        let bytes: u64 = files.iter().map(|file| file.file_size).sum();
-        let target =
-            crate::compaction::picker::level_target_size(level, &options).unwrap_or(u64::MAX);
-        debt += bytes.saturating_sub(target);
-    }
-    Pressure::estimate(PressureInputs {
-        compaction_debt_bytes: debt,
-        level0_files: level0,
-        level0_slowdown_trigger: engine.options.level0_slowdown_trigger,
-        level0_stop_trigger: engine.options.level0_stop_trigger,
-        immutable_memtables: immutables,
-        max_immutable_memtables: engine.options.max_immutable_memtables,
-        write_buffer_size: engine.options.write_buffer_size as u64,
-        write_rate_bytes_per_second: engine.stats.write_rate.rate(),
-    })
-}
-
 /// See [`Db::stats`].
 fn stats(engine: &Engine) -> Stats {
-    let Some(view) = engine.visibility.view(KeyspaceId::DEFAULT) else {
-        unreachable!("every engine has the default keyspace")
+    let keyspaces: Vec<KeyspaceStats> = {
+        let ids: Vec<KeyspaceId> = lock(&engine.state).keyspaces.keys().copied().collect();
+        ids.into_iter()
+            .filter_map(|id| crate::keyspace::keyspace_stats(engine, id))
+            .collect()
     };
-    let (background_error, level_scores, manifest_rolls) = {
+    let (background_error, manifest_rolls) = {
         let state = lock(&engine.state);
-        let levels = state.versions.manifest_state().levels();
-        let options = match state.keyspaces.get(&KeyspaceId::DEFAULT) {
-            Some(entry) => entry.picker_options(),
-            None => unreachable!("every engine has the default keyspace"),
-        };
-        let scores = crate::compaction::picker::level_scores(levels, &options);
         (
             state.background_error.clone(),
-            scores,
             state.versions.manifest_rolls(),
         )
     };
+    let default = keyspaces.first().cloned().unwrap_or_default();
+    let mut levels = [(0, 0); NUM_LEVELS];
+    for (slot, level) in levels.iter_mut().zip(&default.levels) {
+        *slot = (level.files, level.bytes);
+    }
+    let mut level_scores = [0.0; NUM_LEVELS - 1];
+    for (slot, score) in level_scores.iter_mut().zip(&default.level_scores) {
+        *slot = *score;
+    }
     let poisoned = lock(&engine.poisoned).clone();
     engine.stats.snapshot(Gauges {
-        levels: view.version.level_summary(),
+        levels,
         level_scores,
-        memtable_bytes: view.memtable.approximate_size() as u64,
-        immutable_memtables: view.immutables.len(),
-        immutable_bytes: view
-            .immutables
-            .iter()
-            .map(|memtable| memtable.approximate_size() as u64)
-            .sum(),
+        memtable_bytes: default.memtable_bytes,
+        immutable_memtables: default.immutable_memtables,
+        immutable_bytes: default.immutable_memtable_bytes,
         commit: &engine.commit.stats,
         cache: &engine.cache,
         error: poisoned.or(background_error),
         manifest_rolls,
         commit_wait_budget: engine.commit.wait_budget(),
+        keyspaces,
     })
 }
 
@@ -1213,6 +1174,34 @@ impl Db {
     /// ```
     pub fn drop_keyspace(&self, name: &str) -> Result<()> {
         crate::keyspace_admin::drop_keyspace(&self.engine, name)
+    }
+
+    /// The values of keys in several keyspaces, all read at one sequence (the latest, or
+    /// `options.snapshot`'s): each entry is a keyspace and a key of it, and the result holds
+    /// each one's value in the same order. As [`multi_get`](Self::multi_get), across keyspaces.
+    ///
+    /// ```
+    /// use shaledb::{Db, KeyspaceOptions, Options, ReadOptions, WriteBatch, WriteOptions};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// let rows = db.keyspace("rows", KeyspaceOptions::default())?;
+    /// let index = db.keyspace("index", KeyspaceOptions::default())?;
+    /// let mut batch = WriteBatch::new();
+    /// batch.put_in(&rows, b"r1", b"Ada")?;
+    /// batch.put_in(&index, b"ada", b"r1")?;
+    /// db.write(batch, &WriteOptions::SYNC)?;
+    /// let values = db.multi_get_in(&[(&rows, &b"r1"[..]), (&index, &b"ada"[..])], &ReadOptions::default())?;
+    /// assert_eq!(values[0].as_deref(), Some(&b"Ada"[..]));
+    /// assert_eq!(values[1].as_deref(), Some(&b"r1"[..]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn multi_get_in<K: AsRef<[u8]>>(
+        &self,
+        keys: &[(&Keyspace, K)],
+        options: &ReadOptions<'_>,
+    ) -> Result<Vec<Option<Value>>> {
+        crate::keyspace::multi_get_in(&self.engine, keys, options)
     }
 }
 

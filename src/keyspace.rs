@@ -19,9 +19,12 @@ use crate::error::{Error, Result};
 use crate::key::{KeyspaceId, SequenceNumber, ValueKind, check_key, check_value};
 use crate::key_range::{KeyBounds, KeyRange};
 use crate::keyspace_options::KeyspaceOptions;
+use crate::manifest::NUM_LEVELS;
 use crate::options::{ReadOptions, WriteOptions};
 use crate::read_view::ReadView;
 use crate::sstable::BlockReadOptions;
+use crate::stats::pressure::{Pressure, PressureInputs};
+use crate::stats::{KeyspaceStats, LevelStats};
 use crate::value::Value;
 
 /// One named tree of a database (a column family in RocksDB, a keyspace in fjall): its own
@@ -476,6 +479,78 @@ impl Keyspace {
         crate::compaction::scheduler::compact_range(&self.engine, self.id(), lower, upper)
     }
 
+    /// Checks the manifest and every table of this keyspace, as
+    /// [`Db::verify`](crate::Db::verify) does for all of them.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = shaledb::Db::open(dir.path(), shaledb::Options::default())?;
+    /// let tree = db.keyspace("tree", shaledb::KeyspaceOptions::default())?;
+    /// tree.put(b"k", b"v")?;
+    /// tree.flush()?;
+    /// let report = tree.verify()?;
+    /// assert_eq!(report.files, 2); // the manifest and the one table
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn verify(&self) -> Result<crate::VerifyReport> {
+        self.engine.check_open()?;
+        self.check_live()?;
+        crate::verify::verify(&self.engine, Some(self.id()))
+    }
+
+    /// This keyspace's levels and memtables (what [`Stats::keyspaces`](crate::Stats::keyspaces)
+    /// holds for it). Fails once the keyspace is dropped.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = shaledb::Db::open(dir.path(), shaledb::Options::default())?;
+    /// let tree = db.keyspace("tree", shaledb::KeyspaceOptions::default())?;
+    /// tree.put(b"k", b"v")?;
+    /// assert!(tree.stats()?.memtable_bytes > 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn stats(&self) -> Result<KeyspaceStats> {
+        self.engine.check_open()?;
+        keyspace_stats(&self.engine, self.id()).ok_or_else(|| dropped_error(&self.shared.name))
+    }
+
+    /// How close writes to this keyspace are to being slowed down or stopped by its compaction
+    /// debt. As [`Db::pressure`](crate::Db::pressure), for this keyspace; each keyspace's
+    /// writers feel only its own debt.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = shaledb::Db::open(dir.path(), shaledb::Options::default())?;
+    /// let tree = db.keyspace("tree", shaledb::KeyspaceOptions::default())?;
+    /// assert_eq!(tree.pressure().level0_files, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn pressure(&self) -> Pressure {
+        let (options, levels, immutables) = {
+            let state = lock(&self.engine.state);
+            // A dropped keyspace has no files and no debt (its options no longer matter).
+            let Some(options) = state.keyspace_options(self.id()) else {
+                let options = Arc::new(KeyspaceOptions::from_options(&self.engine.options));
+                return pressure_of(&self.engine, &options, &Default::default(), 0);
+            };
+            (
+                options,
+                state
+                    .versions
+                    .manifest_state()
+                    .keyspace(self.id())
+                    .levels
+                    .clone(),
+                state
+                    .immutables
+                    .iter()
+                    .filter(|frozen| frozen.keyspace == self.id())
+                    .count(),
+            )
+        };
+        pressure_of(&self.engine, &options, &levels, immutables)
+    }
+
     /// The sequence number and view a read with `options` sees.
     fn read_point(&self, options: &ReadOptions<'_>) -> Result<(SequenceNumber, Arc<ReadView>)> {
         let read = match options.snapshot {
@@ -562,6 +637,128 @@ impl WriteBatch {
     }
 }
 
+/// The pressure on writes of a keyspace with `options`, manifest `levels` and `immutables` frozen
+/// memtables.
+fn pressure_of(
+    engine: &Engine,
+    options: &KeyspaceOptions,
+    levels: &[Vec<crate::manifest::FileMetadata>; NUM_LEVELS],
+    immutables: usize,
+) -> Pressure {
+    let picker = crate::compaction::picker::PickerOptions {
+        level0_compaction_trigger: options.level0_compaction_trigger,
+        level1_target_size: options.level1_target_size,
+        level_size_multiplier: options.level_size_multiplier,
+        target_file_size: options.target_file_size,
+        level0_size_percent_trigger: options.level0_size_percent_trigger,
+    };
+    let level0 = levels[0].len();
+    let mut debt = 0u64;
+    if level0 >= options.level0_compaction_trigger {
+        debt += levels[0].iter().map(|file| file.file_size).sum::<u64>();
+    }
+    for (level, files) in levels.iter().enumerate().take(NUM_LEVELS - 1).skip(1) {
+        let bytes: u64 = files.iter().map(|file| file.file_size).sum();
+        let target =
+            crate::compaction::picker::level_target_size(level, &picker).unwrap_or(u64::MAX);
+        debt += bytes.saturating_sub(target);
+    }
+    Pressure::estimate(PressureInputs {
+        compaction_debt_bytes: debt,
+        level0_files: level0,
+        level0_slowdown_trigger: options.level0_slowdown_trigger,
+        level0_stop_trigger: options.level0_stop_trigger,
+        immutable_memtables: immutables,
+        max_immutable_memtables: options.max_immutable_memtables,
+        write_buffer_size: options.write_buffer_size as u64,
+        write_rate_bytes_per_second: engine.stats.write_rate.rate(),
+    })
+}
+
+/// See [`Db::multi_get_in`](crate::Db::multi_get_in).
+pub(crate) fn multi_get_in<K: AsRef<[u8]>>(
+    engine: &Engine,
+    keys: &[(&Keyspace, K)],
+    options: &ReadOptions<'_>,
+) -> Result<Vec<Option<Value>>> {
+    engine.check_open()?;
+    let mut ids: Vec<KeyspaceId> = Vec::new();
+    for (keyspace, key) in keys {
+        check_key(key.as_ref())?;
+        if !std::ptr::eq(&*keyspace.engine, engine) {
+            return Err(Error::InvalidArgument(format!(
+                "keyspace {:?} belongs to another database",
+                keyspace.name()
+            )));
+        }
+        keyspace.check_live()?;
+        if !ids.contains(&keyspace.id()) {
+            ids.push(keyspace.id());
+        }
+    }
+    let (sequence, views) = match options.snapshot {
+        Some(snapshot) if !snapshot.belongs_to(&engine.snapshots) => {
+            return Err(Error::InvalidArgument(
+                "ReadOptions::snapshot was taken from another database".into(),
+            ));
+        }
+        Some(snapshot) => {
+            let views = ids
+                .iter()
+                .map(|&id| engine.visibility.view(id))
+                .collect::<Option<Vec<_>>>();
+            (snapshot.sequence(), views)
+        }
+        None => match engine.visibility.read_point_many(&ids) {
+            Some((sequence, views)) => (sequence, Some(views)),
+            None => (SequenceNumber(0), None),
+        },
+    };
+    let Some(views) = views else {
+        return Err(Error::InvalidArgument(
+            "a keyspace of the read was dropped meanwhile".into(),
+        ));
+    };
+    let mut results = Vec::with_capacity(keys.len());
+    for (keyspace, key) in keys {
+        let index = ids.iter().position(|&id| id == keyspace.id());
+        let Some(view) = index.and_then(|index| views.get(index)) else {
+            return Err(dropped_error(keyspace.name()));
+        };
+        results.push(view.get(key.as_ref(), sequence, block_options(options))?);
+    }
+    Ok(results)
+}
+
+/// The gauges of keyspace `id` of `engine`, `None` once it is dropped.
+pub(crate) fn keyspace_stats(engine: &Engine, id: KeyspaceId) -> Option<KeyspaceStats> {
+    let view = engine.visibility.view(id)?;
+    let (name, level_scores) = {
+        let state = lock(&engine.state);
+        let entry = state.keyspaces.get(&id)?;
+        let levels = &state.versions.manifest_state().keyspace(id).levels;
+        let scores = crate::compaction::picker::level_scores(levels, &entry.picker_options());
+        (entry.shared.name.clone(), scores.to_vec())
+    };
+    Some(KeyspaceStats {
+        name,
+        levels: view
+            .version
+            .level_summary()
+            .iter()
+            .map(|&(files, bytes)| LevelStats { files, bytes })
+            .collect(),
+        level_scores,
+        memtable_bytes: view.memtable.approximate_size() as u64,
+        immutable_memtables: view.immutables.len(),
+        immutable_memtable_bytes: view
+            .immutables
+            .iter()
+            .map(|memtable| memtable.approximate_size() as u64)
+            .sum(),
+    })
+}
+
 /// The error of an operation on a dropped keyspace.
 pub(crate) fn dropped_error(name: &str) -> Error {
     Error::InvalidArgument(format!(
@@ -629,3 +826,90 @@ const _: () = {
     const fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Keyspace>();
 };
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicBool;
+    use std::time::{Duration, Instant};
+
+    use crate::{Db, KeyspaceOptions, Options, WriteOptions};
+
+    use super::*;
+
+    /// A keyspace whose level 0 is at its stop trigger (its compactions held) stops its own
+    /// writers, and only them.
+    #[test]
+    fn one_keyspaces_compaction_debt_stops_its_writers_and_not_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), Options::default()).unwrap();
+        let slow = db
+            .keyspace(
+                "slow",
+                KeyspaceOptions {
+                    level0_compaction_trigger: 1,
+                    level0_slowdown_trigger: 1,
+                    level0_stop_trigger: 2,
+                    ..KeyspaceOptions::default()
+                },
+            )
+            .unwrap();
+        let other = db.keyspace("other", KeyspaceOptions::default()).unwrap();
+        let held = Arc::new(AtomicBool::new(true));
+        let hold = Arc::clone(&held);
+        slow.engine.compaction_started.set(move || {
+            while hold.load(Ordering::Acquire) {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        });
+        for round in 0..2 {
+            slow.put(format!("k{round}").as_bytes(), b"v").unwrap();
+            slow.flush().unwrap();
+        }
+        assert_eq!(slow.stats().unwrap().levels[0].files, 2);
+        let blocked = {
+            let slow = slow.clone();
+            std::thread::spawn(move || {
+                let started = Instant::now();
+                slow.put_with(b"blocked", b"v", &WriteOptions::NO_SYNC)
+                    .unwrap();
+                started.elapsed()
+            })
+        };
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(
+            !blocked.is_finished(),
+            "a write to the stopped keyspace went through"
+        );
+        let others = {
+            let default = db.default_keyspace();
+            std::thread::spawn(move || {
+                for index in 0..100 {
+                    let key = format!("o{index}");
+                    other.put_with(key.as_bytes(), b"v", &WriteOptions::NO_SYNC)?;
+                    default.put_with(key.as_bytes(), b"v", &WriteOptions::NO_SYNC)?;
+                }
+                Ok::<(), Error>(())
+            })
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !others.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let finished = others.is_finished();
+        let still_blocked = !blocked.is_finished();
+        held.store(false, Ordering::Release);
+        assert!(
+            finished,
+            "the other keyspaces' writes waited for the stopped one"
+        );
+        others.join().unwrap().unwrap();
+        assert!(
+            still_blocked,
+            "the stopped keyspace's write went through meanwhile"
+        );
+        let waited = blocked.join().unwrap();
+        assert!(waited >= Duration::from_millis(200), "{waited:?}");
+        assert_eq!(slow.get(b"blocked").unwrap().as_deref(), Some(&b"v"[..]));
+        slow.engine.compaction_started.clear();
+    }
+}

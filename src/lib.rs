@@ -146,7 +146,9 @@ pub use keyspace_options::KeyspaceOptions;
 pub use options::{Options, ReadOptions, WalRecoveryMode, WriteOptions};
 pub use snapshot::Snapshot;
 pub use sstable::{Compression, TableOptions};
-pub use stats::{DroppedTail, LatencySummary, LevelStats, Pressure, RecoveryReport, Stats};
+pub use stats::{
+    DroppedTail, KeyspaceStats, LatencySummary, LevelStats, Pressure, RecoveryReport, Stats,
+};
 pub use value::{SharedBuffer, Value};
 pub use verify::VerifyReport;
 

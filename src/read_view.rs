@@ -211,14 +211,28 @@ impl Visibility {
         self.visible_sequence.store(sequence.0, Ordering::Release);
     }
 
-    /// The sequence number a read without a snapshot sees and the view of `keyspace` it reads
-    /// (`None` once the keyspace is dropped), taken together: the sequence is loaded while the
+    /// The sequence number a read without a snapshot sees and the views of `keyspaces` it
+    /// reads (`None` once one of them is dropped), taken together: the sequence is loaded while the
     /// view lock is held, so no view can be installed between the two. A later view would be
     /// wrong for that sequence: its tables may come from a flush or compaction that kept only a
     /// newer version of a key than the sequence can see (no registered snapshot pinned the
     /// older one), and the read would return an older value, or none. An earlier view would
     /// miss entries of a newer memtable. Holding the read lock across one atomic load delays
     /// an install by nanoseconds.
+    pub fn read_point_many(
+        &self,
+        keyspaces: &[KeyspaceId],
+    ) -> Option<(SequenceNumber, Vec<Arc<ReadView>>)> {
+        let views = self.read_views();
+        let sequence = self.visible_sequence();
+        let taken = keyspaces
+            .iter()
+            .map(|keyspace| views.get(keyspace).cloned())
+            .collect::<Option<Vec<_>>>()?;
+        Some((sequence, taken))
+    }
+
+    /// [`read_point_many`](Self::read_point_many) for one keyspace.
     pub fn read_point(&self, keyspace: KeyspaceId) -> Option<(SequenceNumber, Arc<ReadView>)> {
         let views = self.read_views();
         let sequence = self.visible_sequence();

@@ -22,7 +22,9 @@ use std::sync::Arc;
 use crate::engine::{Engine, lock, read_only_attempts};
 use crate::error::{Error, Result};
 use crate::fs::table_path;
-use crate::key::{SequenceNumber, ValueKind, compare_internal_keys, parse_internal_key};
+use crate::key::{
+    KeyspaceId, SequenceNumber, ValueKind, compare_internal_keys, parse_internal_key,
+};
 use crate::manifest::{FileMetadata, ManifestState, recover_on};
 use crate::sstable::reader::decode_handle;
 use crate::sstable::{BlockReadOptions, Table};
@@ -53,8 +55,9 @@ pub struct VerifyReport {
     pub bytes: u64,
 }
 
-/// See [`Db::verify`](crate::Db::verify).
-pub(crate) fn verify(engine: &Engine) -> Result<VerifyReport> {
+/// See [`Db::verify`](crate::Db::verify): the manifest, and the tables of `keyspace` (of every
+/// keyspace when `None`).
+pub(crate) fn verify(engine: &Engine, keyspace: Option<KeyspaceId>) -> Result<VerifyReport> {
     let version = {
         let state = lock(&engine.state);
         let live = state.versions.manifest_state();
@@ -69,6 +72,7 @@ pub(crate) fn verify(engine: &Engine) -> Result<VerifyReport> {
         let versions: Vec<Arc<Version>> = state
             .versions
             .all_current()
+            .filter(|&(id, _)| keyspace.is_none_or(|wanted| wanted == id))
             .map(|(_, version)| Arc::clone(version))
             .collect();
         versions

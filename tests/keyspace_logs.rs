@@ -5,7 +5,8 @@
 
 use shaledb::{Db, KeyspaceOptions, Options, WriteBatch, WriteOptions};
 
-fn wal_files(dir: &std::path::Path) -> usize {
+/// Files in `dir` whose names end in `suffix`.
+fn files_ending(dir: &std::path::Path, suffix: &str) -> usize {
     std::fs::read_dir(dir)
         .unwrap()
         .filter(|entry| {
@@ -14,9 +15,13 @@ fn wal_files(dir: &std::path::Path) -> usize {
                 .unwrap()
                 .file_name()
                 .to_string_lossy()
-                .ends_with(".wal")
+                .ends_with(suffix)
         })
         .count()
+}
+
+fn wal_files(dir: &std::path::Path) -> usize {
+    files_ending(dir, ".wal")
 }
 
 fn small(write_buffer_size: usize) -> KeyspaceOptions {
@@ -49,13 +54,22 @@ fn fill(db: &Db, hot: &shaledb::Keyspace, cold: &shaledb::Keyspace, rounds: usiz
     db.write(batch, &WriteOptions::SYNC).unwrap();
 }
 
+/// A database in `dir` with a hot keyspace (64 KiB write buffer) and a cold one (64 MiB).
+fn open_hot_and_cold(
+    dir: &std::path::Path,
+    max_total_wal_size: u64,
+) -> (Db, shaledb::Keyspace, shaledb::Keyspace) {
+    let db = Db::open(dir, options(max_total_wal_size)).unwrap();
+    let hot = db.keyspace("hot", small(64 << 10)).unwrap();
+    let cold = db.keyspace("cold", small(64 << 20)).unwrap();
+    (db, hot, cold)
+}
+
 #[test]
 fn a_cold_keyspace_keeps_its_writes_in_the_logs_across_hot_flushes_and_a_reopen() {
     let dir = tempfile::tempdir().unwrap();
     // A WAL limit far above what the test writes: the cold keyspace is never flushed.
-    let db = Db::open(dir.path(), options(1 << 40)).unwrap();
-    let hot = db.keyspace("hot", small(64 << 10)).unwrap();
-    let cold = db.keyspace("cold", small(64 << 20)).unwrap();
+    let (db, hot, cold) = open_hot_and_cold(dir.path(), 1 << 40);
     fill(&db, &hot, &cold, 20);
     db.wait_for_compaction().unwrap();
     assert!(db.stats().flushes >= 10, "{}", db.stats());
@@ -83,9 +97,7 @@ fn a_cold_keyspace_keeps_its_writes_in_the_logs_across_hot_flushes_and_a_reopen(
 #[test]
 fn past_the_wal_limit_the_keyspace_pinning_the_oldest_log_is_flushed() {
     let dir = tempfile::tempdir().unwrap();
-    let db = Db::open(dir.path(), options(256 << 10)).unwrap();
-    let hot = db.keyspace("hot", small(64 << 10)).unwrap();
-    let cold = db.keyspace("cold", small(64 << 20)).unwrap();
+    let (db, hot, cold) = open_hot_and_cold(dir.path(), 256 << 10);
     let mut most = 0;
     for _ in 0..10 {
         fill(&db, &hot, &cold, 2);
@@ -141,19 +153,76 @@ fn a_dropped_keyspace_stays_dropped_and_its_logged_writes_are_not_replayed() {
         0,
         "a new keyspace under the old name is empty"
     );
-    let tables = std::fs::read_dir(dir.path())
-        .unwrap()
-        .filter(|entry| {
-            entry
-                .as_ref()
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .ends_with(".sst")
-        })
-        .count();
+    let tables = files_ending(dir.path(), ".sst");
     assert_eq!(
         tables, 1,
         "the dropped keyspace's table was deleted; kept's remains"
     );
+}
+
+#[test]
+fn a_checkpoint_and_a_read_only_open_hold_every_keyspace() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, hot, cold) = open_hot_and_cold(dir.path(), 1 << 40);
+    // The cold keyspace's writes are only in the logs; the hot one's mostly in tables.
+    fill(&db, &hot, &cold, 5);
+    db.wait_for_compaction().unwrap();
+    let copy = dir.path().join("checkpoint");
+    db.checkpoint(&copy).unwrap();
+    hot.put(b"after", b"checkpoint").unwrap();
+    for (path, read_only) in [(copy.as_path(), false), (dir.path(), true)] {
+        let other = if read_only {
+            Db::open_read_only(path, options(1 << 40)).unwrap()
+        } else {
+            Db::open(path, options(1 << 40)).unwrap()
+        };
+        assert_eq!(other.keyspaces(), ["default", "hot", "cold"]);
+        let cold = other.keyspace("cold", small(64 << 20)).unwrap();
+        let hot = other.keyspace("hot", small(64 << 10)).unwrap();
+        assert_eq!(
+            cold.get(b"cold-key").unwrap().as_deref(),
+            Some(&b"cold-value"[..])
+        );
+        assert_eq!(cold.get(b"pair").unwrap().as_deref(), Some(&b"cold"[..]));
+        assert_eq!(hot.iter().count(), 5 * 80 + 1 + usize::from(read_only));
+        if read_only {
+            assert!(other.keyspace("new", small(1 << 20)).is_err());
+        }
+    }
+}
+
+#[test]
+fn a_snapshot_and_iterators_see_every_keyspace_at_one_sequence() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), options(1 << 40)).unwrap();
+    let a = db.keyspace("a", small(64 << 10)).unwrap();
+    let b = db.keyspace("b", small(64 << 10)).unwrap();
+    let mut batch = WriteBatch::new();
+    batch.put_in(&a, b"k", b"a1").unwrap();
+    batch.put_in(&b, b"k", b"b1").unwrap();
+    batch.put(b"k", b"default1").unwrap();
+    db.write(batch, &WriteOptions::NO_SYNC).unwrap();
+    let snapshot = db.snapshot();
+    let at = shaledb::ReadOptions {
+        snapshot: Some(&snapshot),
+        ..Default::default()
+    };
+    let mut batch = WriteBatch::new();
+    batch.delete_in(&a, b"k").unwrap();
+    batch.put_in(&b, b"k", b"b2").unwrap();
+    batch.delete_range_in(&b, b"a", b"j").unwrap();
+    db.write(batch, &WriteOptions::NO_SYNC).unwrap();
+    a.flush().unwrap();
+    b.compact_range(..).unwrap();
+    assert_eq!(a.get_with(b"k", &at).unwrap().as_deref(), Some(&b"a1"[..]));
+    assert_eq!(b.get_with(b"k", &at).unwrap().as_deref(), Some(&b"b1"[..]));
+    assert_eq!(
+        db.get_with(b"k", &at).unwrap().as_deref(),
+        Some(&b"default1"[..])
+    );
+    assert_eq!(a.range_with(.., &at).count(), 1);
+    assert_eq!(a.get(b"k").unwrap(), None);
+    assert_eq!(b.get(b"k").unwrap().as_deref(), Some(&b"b2"[..]));
+    assert_eq!(a.stats().unwrap().levels[0].files, 1);
+    assert_eq!(db.stats().keyspaces.len(), 3);
 }

@@ -67,14 +67,15 @@ fn tree(state: &EngineState, keyspace: KeyspaceId) -> Option<Tree> {
     })
 }
 
+/// The files of `keyspace`'s levels, as the manifest records them.
+fn levels_of(state: &EngineState, keyspace: KeyspaceId) -> &Levels {
+    &state.versions.manifest_state().keyspace(keyspace).levels
+}
+
 /// The most urgent compaction due in `keyspace`, if its files are free.
 fn pick_in(state: &EngineState, tree: &Tree) -> Option<Compaction> {
     let entry = state.keyspaces.get(&tree.keyspace)?;
-    let levels = &state
-        .versions
-        .manifest_state()
-        .keyspace(tree.keyspace)
-        .levels;
+    let levels = levels_of(state, tree.keyspace);
     pick_compaction(levels, &state.compacting, &entry.cursors, &tree.picker)
 }
 
@@ -90,12 +91,7 @@ fn pick_next(state: &mut EngineState) -> Option<Picked> {
         })
         .max_by(|(_, a), (_, b)| a.score.total_cmp(&b.score))?;
     mark_busy(state, &compaction);
-    let levels = state
-        .versions
-        .manifest_state()
-        .keyspace(tree.keyspace)
-        .levels
-        .clone();
+    let levels = levels_of(state, tree.keyspace).clone();
     let version = Arc::clone(state.versions.current(tree.keyspace)?);
     Some(Picked {
         compaction,
@@ -303,12 +299,7 @@ fn run_manual(
             let Some(version) = state.versions.current(tree.keyspace).cloned() else {
                 return Err(dropped(tree.keyspace));
             };
-            let levels = state
-                .versions
-                .manifest_state()
-                .keyspace(tree.keyspace)
-                .levels
-                .clone();
+            let levels = levels_of(&state, tree.keyspace).clone();
             match pick(&levels, &state.compacting) {
                 Some(compaction) => {
                     mark_busy(&mut state, &compaction);

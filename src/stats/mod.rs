@@ -130,6 +130,7 @@ impl EngineStats {
             memtable_bytes: gauges.memtable_bytes,
             immutable_memtables: gauges.immutable_memtables,
             immutable_memtable_bytes: gauges.immutable_bytes,
+            keyspaces: gauges.keyspaces,
             write_groups: commit.batches.count(),
             batches_per_group_mean: commit.batches.mean(),
             batches_per_group_max: commit.batches.max(),
@@ -184,6 +185,43 @@ pub(crate) struct Gauges<'a> {
     pub manifest_rolls: u64,
     /// The adaptive commit policy's wait budget.
     pub commit_wait_budget: Duration,
+    /// Every keyspace's gauges, the default one first.
+    pub keyspaces: Vec<KeyspaceStats>,
+}
+
+/// One keyspace's tree: in [`Stats::keyspaces`], and from
+/// [`Keyspace::stats`](crate::Keyspace::stats).
+///
+/// ```
+/// use shaledb::{Db, KeyspaceOptions, Options};
+///
+/// let dir = tempfile::tempdir()?;
+/// let db = Db::open(dir.path(), Options::default())?;
+/// let events = db.keyspace("events", KeyspaceOptions::default())?;
+/// events.put(b"e1", b"x")?;
+/// events.flush()?;
+/// let stats = events.stats()?;
+/// assert_eq!(stats.name, "events");
+/// assert_eq!(stats.levels[0].files, 1);
+/// assert_eq!(db.stats().keyspaces[1].levels[0].files, 1);
+/// assert_eq!(db.stats().levels[0].files, 0); // the default keyspace's
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct KeyspaceStats {
+    /// The keyspace's name.
+    pub name: String,
+    /// Files and bytes per level, L0 first.
+    pub levels: Vec<LevelStats>,
+    /// Compaction scores of L0, L1 and L2 (a level whose score is at least 1 is due).
+    pub level_scores: Vec<f64>,
+    /// Bytes in the active memtable.
+    pub memtable_bytes: u64,
+    /// Frozen memtables waiting to be flushed.
+    pub immutable_memtables: usize,
+    /// Bytes in the frozen memtables.
+    pub immutable_memtable_bytes: u64,
 }
 
 /// Files and bytes in one level.
@@ -230,16 +268,21 @@ pub struct LevelStats {
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct Stats {
-    /// Files and bytes per level, L0 first.
+    /// Files and bytes per level of the default keyspace, L0 first ([`keyspaces`](Self::keyspaces)
+    /// has every keyspace's).
     pub levels: Vec<LevelStats>,
-    /// Compaction scores of L0, L1 and L2 (a level whose score is at least 1 is due).
+    /// Compaction scores of the default keyspace's L0, L1 and L2 (a level whose score is at
+    /// least 1 is due).
     pub level_scores: Vec<f64>,
-    /// Bytes in the active memtable.
+    /// Bytes in the default keyspace's active memtable.
     pub memtable_bytes: u64,
-    /// Frozen memtables waiting to be flushed.
+    /// The default keyspace's frozen memtables waiting to be flushed.
     pub immutable_memtables: usize,
-    /// Bytes in the frozen memtables.
+    /// Bytes in those frozen memtables.
     pub immutable_memtable_bytes: u64,
+    /// Every keyspace's levels and memtables, the default one first, then the others in the
+    /// order they were created.
+    pub keyspaces: Vec<KeyspaceStats>,
     /// Bytes of records in the current write-ahead log (it is preallocated larger).
     pub wal_bytes: u64,
     /// Write groups committed (one log write each).
@@ -394,12 +437,39 @@ pub struct DroppedTail {
     pub reason: String,
 }
 
+impl fmt::Display for KeyspaceStats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "keyspace {}: ", self.name)?;
+        for (level, stats) in self.levels.iter().enumerate() {
+            write!(
+                f,
+                "L{level} {} files {:.1} MiB; ",
+                stats.files,
+                mebibytes(stats.bytes)
+            )?;
+        }
+        write!(
+            f,
+            "memtable {:.1} MiB, {} frozen ({:.1} MiB)",
+            mebibytes(self.memtable_bytes),
+            self.immutable_memtables,
+            mebibytes(self.immutable_memtable_bytes)
+        )
+    }
+}
+
 fn mebibytes(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
 
 impl fmt::Display for Stats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.keyspaces.len() > 1 {
+            for keyspace in &self.keyspaces[1..] {
+                writeln!(f, "{keyspace}")?;
+            }
+            writeln!(f, "keyspace default")?;
+        }
         writeln!(f, "level  files      MiB  score")?;
         for (level, stats) in self.levels.iter().enumerate() {
             write!(
