@@ -244,15 +244,20 @@ impl Engine {
                 .values()
                 .filter_map(|active| active.memtable.first_log())
                 .min();
-            for (&id, active) in &wal.memtables {
-                if oldest.is_some()
-                    && active.memtable.first_log() == oldest
-                    && !freeze.contains(&id)
-                {
-                    freeze.push(id);
-                }
+            let pinning: Vec<KeyspaceId> = wal
+                .memtables
+                .iter()
+                .filter(|(id, active)| {
+                    oldest.is_some()
+                        && active.memtable.first_log() == oldest
+                        && !freeze.contains(id)
+                })
+                .map(|(&id, _)| id)
+                .collect();
+            if !pinning.is_empty() {
+                self.stats.wal_limit_flushes.fetch_add(1, Ordering::Relaxed);
+                freeze.extend(pinning);
             }
-            self.stats.wal_limit_flushes.fetch_add(1, Ordering::Relaxed);
         }
         self.rotate_memtable(wal, &mut state, &freeze)
     }
