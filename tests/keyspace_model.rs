@@ -2316,3 +2316,90 @@ fn every_keyspace_call_after_close_fails_with_closed() {
     let alpha = db.keyspace("alpha", keyspace_options("alpha")).unwrap();
     assert_eq!(contents(&alpha), pairs(&[("k", "v")]));
 }
+
+/// Many keyspaces created, written, flushed, dropped and created again while the manifest is
+/// rewritten again and again (a 4 KiB `max_manifest_size`): the rewritten manifest must carry
+/// every live keyspace and its files, forget no drop, and never hand out a dropped keyspace's
+/// id again, so that the dropped keyspaces' writes still in the logs reach no keyspace, after
+/// a crash (a copy of the open database's files) and after a clean reopen.
+#[test]
+fn many_keyspaces_survive_manifest_rewrites_drops_and_crashes() {
+    let seed = test_seed("many_keyspaces_survive_manifest_rewrites");
+    let mut rng = Rng::new(seed);
+    let dir = temp_dir();
+    let rewriting = || Options {
+        max_manifest_size: 4 << 10,
+        ..options()
+    };
+    let db = Db::open(dir.path(), rewriting()).unwrap();
+    let mut models: Models = BTreeMap::new();
+    let mut order: Vec<String> = vec!["default".into()];
+    models.insert("default".into(), Model::new());
+    for round in 0..120u64 {
+        let name = format!("ks{:02}", rng.below(40));
+        let handle = db.keyspace(&name, keyspace_options("alpha")).unwrap();
+        if !models.contains_key(&name) {
+            assert_eq!(
+                handle.iter().count(),
+                0,
+                "seed {seed}, round {round}: {name} created again is not empty"
+            );
+            models.insert(name.clone(), Model::new());
+            order.push(name.clone());
+        }
+        for _ in 0..rng.between(1, 40) {
+            let (key, value) = (random_key(&mut rng), random_value(&mut rng));
+            handle.put(&key, &value).unwrap();
+            models.get_mut(&name).unwrap().insert(key, value);
+        }
+        if rng.chance(1, 4) {
+            handle.flush().unwrap();
+        }
+        if rng.chance(1, 3) && order.len() > 1 {
+            // Dropped with writes in its memtable, only in the logs.
+            let doomed = order.remove(1 + rng.below(order.len() as u64 - 1) as usize);
+            db.drop_keyspace(&doomed).unwrap();
+            models.remove(&doomed);
+        }
+    }
+    let check = |db: &Db, context: &str| {
+        assert_eq!(db.keyspaces(), order, "seed {seed}, {context}: keyspaces()");
+        for name in &order {
+            let handle = db.keyspace(name, keyspace_options("alpha")).unwrap();
+            check_fully(
+                &handle,
+                &models[name],
+                &ReadOptions::default(),
+                &format!("seed {seed}, {context}"),
+            );
+        }
+    };
+    check(&db, "before reopening");
+    let copy = temp_dir();
+    for attempt in 0.. {
+        db.wait_for_compaction().unwrap();
+        match try_copy(dir.path(), copy.path()) {
+            Ok(()) => break,
+            Err(error) if attempt < 5 => eprintln!("copy failed ({error}), again"),
+            Err(error) => panic!("copy failed: {error}"),
+        }
+    }
+    db.close().unwrap();
+    for (context, path) in [
+        ("after a crash", copy.path()),
+        ("after a clean close", dir.path()),
+    ] {
+        let db = Db::open(path, rewriting())
+            .unwrap_or_else(|error| panic!("seed {seed}, {context}: open failed: {error}"));
+        check(&db, context);
+        // A new keyspace starts empty, whatever the logs hold of dropped ones.
+        let fresh = db.keyspace("fresh", keyspace_options("alpha")).unwrap();
+        assert_eq!(
+            fresh.iter().count(),
+            0,
+            "seed {seed}, {context}: a new keyspace holds data"
+        );
+        db.drop_keyspace("fresh").unwrap();
+        db.close().unwrap();
+    }
+}
