@@ -46,6 +46,9 @@ pub struct WriteBatch {
     count: u32,
     /// The keyspaces the operations belong to, each once, in the order first used.
     keyspaces: Vec<KeyspaceId>,
+    /// The engine (`Engine::instance`) whose keyspaces the operations of keyspaces other than
+    /// the default one belong to, once there is one.
+    owner: Option<u64>,
 }
 
 impl Default for WriteBatch {
@@ -125,6 +128,7 @@ impl WriteBatch {
             encoded: vec![0; BATCH_HEADER_SIZE],
             count: 0,
             keyspaces: Vec::new(),
+            owner: None,
         }
     }
 
@@ -147,6 +151,7 @@ impl WriteBatch {
             encoded,
             count: 0,
             keyspaces: Vec::new(),
+            owner: None,
         }
     }
 
@@ -341,11 +346,32 @@ impl WriteBatch {
         self.encoded.resize(BATCH_HEADER_SIZE, 0);
         self.count = 0;
         self.keyspaces.clear();
+        self.owner = None;
     }
 
     /// The keyspaces the batch's operations belong to, each once.
     pub(crate) fn keyspaces(&self) -> &[KeyspaceId] {
         &self.keyspaces
+    }
+
+    /// The engine the batch's keyspaces belong to (`None`: only the default keyspace, which
+    /// every database has).
+    pub(crate) fn owner(&self) -> Option<u64> {
+        self.owner
+    }
+
+    /// Records that an operation of a keyspace of engine `owner` is being added; refuses one of
+    /// another engine than the batch's earlier ones.
+    pub(crate) fn claim_owner(&mut self, owner: u64) -> Result<()> {
+        match self.owner {
+            Some(known) if known != owner => Err(crate::Error::InvalidArgument(
+                "a write batch holds keyspaces of two databases; a batch is written to one".into(),
+            )),
+            _ => {
+                self.owner = Some(owner);
+                Ok(())
+            }
+        }
     }
 
     /// Bytes the batch takes in the write-ahead log (its encoded size).

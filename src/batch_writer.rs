@@ -29,6 +29,7 @@ use crate::batch::WriteBatch;
 use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::key::{check_key, check_value};
+use crate::keyspace::Keyspace;
 use crate::options::WriteOptions;
 use crate::outcome_slot::OutcomeSlot;
 
@@ -616,7 +617,101 @@ impl BatchWriter {
     pub fn put(&self, key: &[u8], value: &[u8]) -> Result<Ticket> {
         check_key(key)?;
         check_value(value)?;
-        self.enqueue(key, Some(value))
+        self.enqueue(|batch| batch.put(key, value), key.len() + value.len())
+    }
+
+    /// Queues "set `key` to `value` in `keyspace`"; fails and blocks like [`put`](Self::put).
+    /// Puts to several keyspaces share batches; a batch holding an operation of a keyspace
+    /// dropped before it commits fails whole (each of its tickets says so).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use shaledb::{BatchWriter, BatchWriterOptions, Db, KeyspaceOptions, Options};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Arc::new(Db::open(dir.path(), Options::default())?);
+    /// let events = db.keyspace("events", KeyspaceOptions::default())?;
+    /// let writer = BatchWriter::new(Arc::clone(&db), BatchWriterOptions::default())?;
+    /// writer.put_in(&events, b"e1", b"clicked")?.wait()?;
+    /// assert_eq!(events.get(b"e1")?.as_deref(), Some(&b"clicked"[..]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn put_in(&self, keyspace: &Keyspace, key: &[u8], value: &[u8]) -> Result<Ticket> {
+        check_key(key)?;
+        check_value(value)?;
+        self.enqueue(
+            |batch| batch.put_in(keyspace, key, value),
+            key.len() + value.len(),
+        )
+    }
+
+    /// Queues "delete `key` from `keyspace`"; fails and blocks like [`put`](Self::put).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use shaledb::{BatchWriter, BatchWriterOptions, Db, KeyspaceOptions, Options};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Arc::new(Db::open(dir.path(), Options::default())?);
+    /// let events = db.keyspace("events", KeyspaceOptions::default())?;
+    /// events.put(b"e1", b"clicked")?;
+    /// let writer = BatchWriter::new(Arc::clone(&db), BatchWriterOptions::default())?;
+    /// writer.delete_in(&events, b"e1")?.wait()?;
+    /// assert_eq!(events.get(b"e1")?, None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn delete_in(&self, keyspace: &Keyspace, key: &[u8]) -> Result<Ticket> {
+        check_key(key)?;
+        self.enqueue(|batch| batch.delete_in(keyspace, key), key.len())
+    }
+
+    /// Queues "delete every key in `[start, end)`" (of the default keyspace); fails and blocks
+    /// like [`put`](Self::put), and like
+    /// [`WriteBatch::delete_range`] for a range whose start sorts after its end.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use shaledb::{BatchWriter, BatchWriterOptions, Db, Options};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Arc::new(Db::open(dir.path(), Options::default())?);
+    /// db.put(b"log/1", b"")?;
+    /// db.put(b"log/2", b"")?;
+    /// let writer = BatchWriter::new(Arc::clone(&db), BatchWriterOptions::default())?;
+    /// writer.delete_range(b"log/", b"log0")?.wait()?;
+    /// assert_eq!(db.iter().count(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn delete_range(&self, start: &[u8], end: &[u8]) -> Result<Ticket> {
+        crate::batch::check_range(start, end)?;
+        self.enqueue(
+            |batch| batch.delete_range(start, end),
+            start.len() + end.len(),
+        )
+    }
+
+    /// Queues "delete every key of `keyspace` in `[start, end)`"; fails and blocks like
+    /// [`delete_range`](Self::delete_range).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use shaledb::{BatchWriter, BatchWriterOptions, Db, KeyspaceOptions, Options};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Arc::new(Db::open(dir.path(), Options::default())?);
+    /// let log = db.keyspace("log", KeyspaceOptions::default())?;
+    /// log.put(b"1", b"")?;
+    /// let writer = BatchWriter::new(Arc::clone(&db), BatchWriterOptions::default())?;
+    /// writer.delete_range_in(&log, b"0", b"9")?.wait()?;
+    /// assert_eq!(log.iter().count(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn delete_range_in(&self, keyspace: &Keyspace, start: &[u8], end: &[u8]) -> Result<Ticket> {
+        crate::batch::check_range(start, end)?;
+        self.enqueue(
+            |batch| batch.delete_range_in(keyspace, start, end),
+            start.len() + end.len(),
+        )
     }
 
     /// Queues "delete `key`"; fails and blocks like [`put`](Self::put).
@@ -635,7 +730,7 @@ impl BatchWriter {
     /// ```
     pub fn delete(&self, key: &[u8]) -> Result<Ticket> {
         check_key(key)?;
-        self.enqueue(key, None)
+        self.enqueue(|batch| batch.delete(key), key.len())
     }
 
     /// Commits everything queued before this call and waits for it. Fails with the error of a
@@ -708,9 +803,15 @@ impl BatchWriter {
         }
     }
 
-    fn enqueue(&self, key: &[u8], value: Option<&[u8]>) -> Result<Ticket> {
+    /// Queues the operation `add` puts into a batch, of `payload` bytes of keys and values
+    /// (checked by the caller, so that `add` cannot fail but for the operation count).
+    fn enqueue(
+        &self,
+        add: impl FnOnce(&mut WriteBatch) -> Result<()>,
+        payload: usize,
+    ) -> Result<Ticket> {
         let shared = &self.handle.shared;
-        let bytes = key.len() + value.map_or(0, <[u8]>::len) + OPERATION_OVERHEAD_BYTES;
+        let bytes = payload + OPERATION_OVERHEAD_BYTES;
         let mut state = lock(&shared.state);
         state = shared.wait_for_room(state, bytes)?;
         let limit = shared.batch_limit(&state);
@@ -729,10 +830,7 @@ impl BatchWriter {
         let Some(gathered) = state.queue.back_mut() else {
             unreachable!("a batch was just pushed");
         };
-        match value {
-            Some(value) => gathered.batch.put(key, value)?,
-            None => gathered.batch.delete(key)?,
-        }
+        add(&mut gathered.batch)?;
         let slot = Arc::new(OutcomeSlot::default());
         gathered.slots.push(Arc::clone(&slot));
         gathered.bytes += bytes;

@@ -322,6 +322,10 @@ impl Workers {
 
 /// An open database: its parts, each with one owner (see the module documentation).
 pub(crate) struct Engine {
+    /// This engine's number among the engines of this process (from 1): what a
+    /// `WriteBatch` holding operations of keyspaces records, so that a batch cannot write to
+    /// another database's keyspace that has the same id.
+    pub instance: u64,
     pub dir: PathBuf,
     pub options: Options,
     pub lock_file: Mutex<Option<Box<dyn FileLock>>>,
@@ -379,8 +383,10 @@ pub(crate) struct OpenedParts {
 impl Engine {
     /// An engine from what opening found; every other part starts empty.
     pub fn assemble(parts: OpenedParts) -> Engine {
+        static INSTANCES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let read_only = parts.wal.is_none();
         Engine {
+            instance: INSTANCES.fetch_add(1, Ordering::Relaxed),
             dir: parts.dir,
             lock_file: Mutex::new(parts.lock_file),
             read_only,

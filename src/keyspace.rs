@@ -592,6 +592,7 @@ impl WriteBatch {
     pub fn put_in(&mut self, keyspace: &Keyspace, key: &[u8], value: &[u8]) -> Result<()> {
         check_key(key)?;
         check_value(value)?;
+        self.claim_keyspace(keyspace)?;
         self.push_in(keyspace.id(), ValueKind::Value as u8, key, Some(value))
     }
 
@@ -612,6 +613,7 @@ impl WriteBatch {
     /// ```
     pub fn delete_in(&mut self, keyspace: &Keyspace, key: &[u8]) -> Result<()> {
         check_key(key)?;
+        self.claim_keyspace(keyspace)?;
         self.push_in(keyspace.id(), ValueKind::Tombstone as u8, key, None)
     }
 
@@ -633,7 +635,16 @@ impl WriteBatch {
     /// ```
     pub fn delete_range_in(&mut self, keyspace: &Keyspace, start: &[u8], end: &[u8]) -> Result<()> {
         crate::batch::check_range(start, end)?;
+        self.claim_keyspace(keyspace)?;
         self.push_in(keyspace.id(), RANGE_DELETE_OPERATION, start, Some(end))
+    }
+
+    /// Ties the batch to `keyspace`'s database (the default keyspace is every database's).
+    fn claim_keyspace(&mut self, keyspace: &Keyspace) -> Result<()> {
+        if keyspace.id() == KeyspaceId::DEFAULT {
+            return Ok(());
+        }
+        self.claim_owner(keyspace.engine.instance)
     }
 }
 
@@ -786,6 +797,11 @@ pub(crate) fn commit(
     completion: Option<Completion>,
 ) -> Result<()> {
     check_writable_handle(engine)?;
+    if batch.owner().is_some_and(|owner| owner != engine.instance) {
+        return Err(Error::InvalidArgument(
+            "the batch writes to keyspaces of another database; nothing of it was written".into(),
+        ));
+    }
     // Refuses a batch for a keyspace dropped before it (one dropped after this check, before
     // the batch commits, loses its part of the batch with the rest of its data).
     engine.apply_backpressure(batch.keyspaces())?;

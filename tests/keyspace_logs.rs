@@ -226,3 +226,24 @@ fn a_snapshot_and_iterators_see_every_keyspace_at_one_sequence() {
     assert_eq!(a.stats().unwrap().levels[0].files, 1);
     assert_eq!(db.stats().keyspaces.len(), 3);
 }
+
+#[test]
+fn a_batch_cannot_write_to_another_databases_keyspace() {
+    let (first_dir, second_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let first = Db::open(first_dir.path(), options(1 << 40)).unwrap();
+    let second = Db::open(second_dir.path(), options(1 << 40)).unwrap();
+    let theirs = first.keyspace("same-id", small(1 << 20)).unwrap();
+    let ours = second.keyspace("same-id", small(1 << 20)).unwrap();
+    let mut batch = WriteBatch::new();
+    batch.put_in(&theirs, b"k", b"v").unwrap();
+    assert!(second.write(batch.clone(), &WriteOptions::SYNC).is_err());
+    assert_eq!(ours.get(b"k").unwrap(), None);
+    assert!(
+        batch.put_in(&ours, b"k", b"v").is_err(),
+        "a batch holds one database's keyspaces"
+    );
+    first.write(batch, &WriteOptions::SYNC).unwrap();
+    assert_eq!(theirs.get(b"k").unwrap().as_deref(), Some(&b"v"[..]));
+    let values = second.multi_get_in(&[(&theirs, b"k")], &shaledb::ReadOptions::default());
+    assert!(values.is_err());
+}
