@@ -2238,8 +2238,6 @@ fn checkpoints_and_read_only_opens_beside_a_writer_see_whole_batches() {
 /// snapshot of another database is: the operation must not land in whichever keyspace of this
 /// database happens to have the same id.
 #[test]
-#[ignore = "engine bug, as of main fd2a1c6: the operation is written into this database's \
-            keyspace of the same id (run with --ignored)"]
 fn a_batch_with_another_databases_keyspace_is_refused() {
     let dir = temp_dir();
     let first = Db::open(dir.path().join("first"), options()).unwrap();
