@@ -465,10 +465,7 @@ fn mebibytes(bytes: u64) -> f64 {
 impl fmt::Display for Stats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.keyspaces.len() > 1 {
-            for keyspace in &self.keyspaces[1..] {
-                writeln!(f, "{keyspace}")?;
-            }
-            writeln!(f, "keyspace default")?;
+            writeln!(f, "keyspace default (the others follow the counters)")?;
         }
         writeln!(f, "level  files      MiB  score")?;
         for (level, stats) in self.levels.iter().enumerate() {
@@ -558,6 +555,9 @@ impl fmt::Display for Stats {
         }
         if let Some(error) = &self.error {
             write!(f, "\nwrites refused: {error}")?;
+        }
+        for keyspace in self.keyspaces.iter().skip(1) {
+            write!(f, "\n{keyspace}")?;
         }
         Ok(())
     }
