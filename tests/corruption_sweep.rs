@@ -1,14 +1,26 @@
-//! Corruption sweeps (issue 6 §3): a small database with level-0 and level-1 tables, a manifest
-//! with several edits and a write-ahead log of synced batches is closed cleanly; then, for each
-//! kind of file (WAL, SSTable, MANIFEST, CURRENT), seeded trials flip a byte, zero a range,
-//! truncate the file or delete it, open a copy (in the default recovery mode and in the others
-//! where they differ), read every key, scan everything and run `Db::verify`.
+//! Corruption sweeps (issue 6 §3): a small database with level-0 and level-1 tables in three
+//! keyspaces, a manifest with several edits and a write-ahead log of synced batches is closed
+//! cleanly; then, for each kind of file (WAL, SSTable, MANIFEST, CURRENT), seeded trials flip a
+//! byte, zero a range, truncate the file or delete it, open a copy (in the default recovery mode
+//! and in the others where they differ), read every key of every keyspace, scan every keyspace
+//! and run `Db::verify`.
+//!
+//! The keyspaces (issue 15): `alpha` and `beta` besides the default one, each with tables in
+//! levels 0 and 1 or 0 alone, so that the manifest holds keyspace declarations (tag 8), edits of
+//! a keyspace's files and log number (tags 10, 11) and the next keyspace id (tag 12). The
+//! database is reopened once while it is built, so the live manifest starts with a snapshot
+//! declaring the keyspaces followed by a record per keyspace; after that a fourth keyspace,
+//! `doomed`, gets a table and writes in the log, and is dropped (tag 9) between the log's
+//! cross-keyspace batches (operations with bit `0x10`), so recovery must skip its operations.
 //!
 //! Every trial must end in one of: a corruption error (at open, on a read or from `verify`),
-//! or exactly the data that was written. A panic, a wrong value, an older value, a missing key or
-//! a key that should not exist, without an error, fails the test. `PointInTime` may also recover
-//! a prefix of the log's batches (its documented contract); `TolerateCorruptedTailRecords` may
-//! accept damage after the last synced record (a torn tail) as long as the data is exact.
+//! or exactly the data that was written, in every keyspace, with the keyspaces the database had
+//! (`doomed` stays dropped). A panic, a wrong value, an older value, a missing key or a key that
+//! should not exist, in any keyspace, without an error, fails the test. `PointInTime` may also
+//! recover a prefix of the log's batches (its documented contract; every keyspace is flushed
+//! before the first of them, so a prefix is one state of all keyspaces together);
+//! `TolerateCorruptedTailRecords` may accept damage after the last synced record (a torn tail) as
+//! long as the data is exact.
 //!
 //! Counts per file kind and outcome are printed (run with `--nocapture`). The trial count per
 //! kind is `SHALEDB_SWEEP_TRIALS` (default 100); the ignored `long_corruption_sweep` runs 1,000.
@@ -22,17 +34,33 @@ use std::path::{Path, PathBuf};
 
 use common::{Model, Rng, copy_database_files, temp_dir, test_seed};
 use shaledb::fs::{FileKind, parse_file_name};
+use shaledb::key::KeyspaceId;
 use shaledb::log::{LogEvent, LogFileKind, LogReader, format::record_end};
-use shaledb::{Db, Error, Options, WalRecoveryMode, WriteBatch, WriteOptions};
+use shaledb::manifest::VersionEdit;
+use shaledb::{
+    Db, Error, Keyspace, KeyspaceOptions, Options, WalRecoveryMode, WriteBatch, WriteOptions,
+};
 
 const KEYS: usize = 300;
+
+/// The keyspaces the pristine database has, as `Db::keyspaces` lists them.
+const KEYSPACES: [&str; 3] = ["default", "alpha", "beta"];
+
+/// The keyspace made, written and dropped while the log's batches are written.
+const DOOMED: &str = "doomed";
 
 fn key(index: usize) -> Vec<u8> {
     format!("key{index:05}").into_bytes()
 }
 
-fn value(index: usize, round: usize) -> Vec<u8> {
-    let mut value = format!("value {index} round {round} ").into_bytes();
+/// The value of key `index` in `keyspace` after `round`: each keyspace's values differ, so that
+/// one keyspace's value read from another is wrong data.
+fn value(keyspace: &str, index: usize, round: usize) -> Vec<u8> {
+    let prefix = match keyspace {
+        "default" => String::new(),
+        other => format!("{other} "),
+    };
+    let mut value = format!("{prefix}value {index} round {round} ").into_bytes();
     value.resize(60 + index % 50, b'a' + (round % 26) as u8);
     value
 }
@@ -46,51 +74,78 @@ fn options(mode: WalRecoveryMode) -> Options {
     }
 }
 
+/// The options of every keyspace but the default one: what the database's are, and a small
+/// write buffer.
+fn keyspace_options() -> KeyspaceOptions {
+    KeyspaceOptions {
+        write_buffer_size: 64 << 10,
+        ..KeyspaceOptions::default()
+    }
+}
+
+/// What every keyspace holds, by name.
+type Models = BTreeMap<String, Model>;
+
 /// The pristine database and what it must hold.
 struct Pristine {
     dir: tempfile::TempDir,
-    /// The final state.
-    model: Model,
+    /// The final state of every keyspace.
+    models: Models,
     /// The state after the tables and after each synced batch of the log: `PointInTime` may
     /// recover any of them when the log is damaged.
-    log_prefixes: Vec<Model>,
-    /// Every key ever written (reads check absent keys too).
+    log_prefixes: Vec<Models>,
+    /// Every key ever written (reads check absent keys too), in every keyspace.
     all_keys: Vec<Vec<u8>>,
 }
 
-fn apply(db: &Db, model: &mut Model, batch: Vec<(Vec<u8>, Option<Vec<u8>>)>) {
-    let mut write = WriteBatch::new();
-    for (key, value) in batch {
-        match value {
-            Some(value) => {
-                write.put(&key, &value).unwrap();
-                model.insert(key, value);
-            }
-            None => {
-                write.delete(&key).unwrap();
-                model.remove(&key);
-            }
-        }
+/// The keyspace `name` of `db` (the default one, or one with [`keyspace_options`]).
+fn keyspace(db: &Db, name: &str) -> Keyspace {
+    match name {
+        "default" => db.default_keyspace(),
+        _ => db.keyspace(name, keyspace_options()).unwrap(),
     }
-    db.write(write, &WriteOptions::SYNC).unwrap();
 }
 
-/// Builds the database: round 0 written and flushed, round 1 (overwrites and deletes) flushed,
-/// everything compacted to level 1, round 2 flushed to level 0, then synced batches that stay
-/// in the write-ahead log (overwriting keys whose older values sit in the tables).
-/// Deletes keys `start..end` with one synced range deletion, in the database and the model.
-fn delete_range(db: &Db, model: &mut Model, start: usize, end: usize) {
-    db.delete_range_with(key(start)..key(end), &WriteOptions::SYNC)
+/// One operation of a batch: keyspace, key, and the new value (`None`: a delete).
+type Operation = (String, Vec<u8>, Option<Vec<u8>>);
+
+/// Writes `operations` as one synced batch, which may span keyspaces, and applies them to
+/// `models` (an operation of a keyspace without a model, the doomed one, is written only).
+fn apply(db: &Db, models: &mut Models, operations: Vec<Operation>) {
+    let mut batch = WriteBatch::new();
+    for (name, key, value) in operations {
+        let handle = keyspace(db, &name);
+        match &value {
+            Some(value) => batch.put_in(&handle, &key, value).unwrap(),
+            None => batch.delete_in(&handle, &key).unwrap(),
+        }
+        let Some(model) = models.get_mut(&name) else {
+            continue;
+        };
+        match value {
+            Some(value) => model.insert(key, value),
+            None => model.remove(&key),
+        };
+    }
+    db.write(batch, &WriteOptions::SYNC).unwrap();
+}
+
+/// Deletes keys `start..end` of `name` with one synced range deletion, in the database and the
+/// model.
+fn delete_range(db: &Db, models: &mut Models, name: &str, start: usize, end: usize) {
+    keyspace(db, name)
+        .delete_range_with(key(start)..key(end), &WriteOptions::SYNC)
         .unwrap();
+    let model = models.get_mut(name).unwrap();
     for index in start..end {
         model.remove(&key(index));
     }
 }
 
-fn build() -> Pristine {
-    let dir = temp_dir();
-    let db = Db::open(dir.path(), options(WalRecoveryMode::default())).unwrap();
-    let mut model = Model::new();
+/// Writes three rounds into keyspace `name` in batches of 25 keys: round 0 written and flushed,
+/// round 1 (overwrites and deletes) flushed, then (when `compact`) everything compacted to
+/// level 1, round 2 flushed to level 0 with a range deletion among its keys.
+fn write_rounds(db: &Db, models: &mut Models, name: &str, compact: bool) {
     let rounds: [&dyn Fn(usize) -> Option<Option<usize>>; 3] = [
         &|_| Some(Some(0)),
         &|index| match index % 5 {
@@ -100,54 +155,154 @@ fn build() -> Pristine {
         },
         &|index| (index % 3 == 0).then_some(Some(2)),
     ];
+    let handle = keyspace(db, name);
     for (round, choose) in rounds.iter().enumerate() {
         for chunk in (0..KEYS).collect::<Vec<_>>().chunks(25) {
             let batch = chunk
                 .iter()
                 .filter_map(|&index| {
-                    choose(index)
-                        .map(|value_round| (key(index), value_round.map(|r| value(index, r))))
+                    choose(index).map(|value_round| {
+                        let value = value_round.map(|r| value(name, index, r));
+                        (name.to_string(), key(index), value)
+                    })
                 })
                 .collect();
-            apply(&db, &mut model, batch);
+            apply(db, models, batch);
         }
         if round == 2 {
             // A range deletion, so that a table holds a range-deletion block (FORMAT.md 5.10).
-            delete_range(&db, &mut model, 100, 130);
+            delete_range(db, models, name, 100, 130);
         }
-        db.flush().unwrap();
-        if round == 1 {
-            db.compact_range(..).unwrap();
+        handle.flush().unwrap();
+        if round == 1 && compact {
+            handle.compact_range(..).unwrap();
         }
     }
-    let mut log_prefixes = vec![model.clone()];
-    for batch_number in 0..12 {
-        let batch = (0..8)
-            .map(|offset| {
-                let index = (batch_number * 23 + offset * 37) % KEYS;
-                let delete = (batch_number + offset) % 7 == 0;
-                (
-                    key(index),
-                    (!delete).then(|| value(index, 3 + batch_number)),
-                )
-            })
-            .collect();
-        apply(&db, &mut model, batch);
-        log_prefixes.push(model.clone());
-        if batch_number == 5 {
-            // And one in the log (a batch operation of kind 2).
-            delete_range(&db, &mut model, 200, 211);
-            log_prefixes.push(model.clone());
-        }
+}
+
+/// Builds the database. First session: each keyspace written in three rounds and flushed
+/// (default and alpha compacted to level 1, beta in level 0 alone). Second session (the live
+/// manifest starts with a snapshot of the three keyspaces): `doomed` created and written, alpha
+/// written and flushed, `doomed` flushed; every keyspace flushed; then synced batches across the keyspaces that stay in the
+/// write-ahead log (overwriting keys whose older values sit in the tables), `doomed` dropped
+/// among them.
+fn build() -> Pristine {
+    let dir = temp_dir();
+    let mut models: Models = KEYSPACES
+        .iter()
+        .map(|name| (name.to_string(), Model::new()))
+        .collect();
+    let db = Db::open(dir.path(), options(WalRecoveryMode::default())).unwrap();
+    for name in KEYSPACES {
+        write_rounds(&db, &mut models, name, name != "beta");
     }
     db.close().unwrap();
     drop(db);
+    let db = Db::open(dir.path(), options(WalRecoveryMode::default())).unwrap();
+    assert_eq!(db.keyspaces(), KEYSPACES);
+    let doomed = keyspace(&db, DOOMED);
+    for index in 0..40 {
+        doomed.put(&key(index), &value(DOOMED, index, 0)).unwrap();
+    }
+    // Alpha flushed while doomed's writes hold the log: alpha's own log number (tag 11) moves
+    // past the database's.
+    let overwrites = (0..KEYS)
+        .step_by(7)
+        .map(|index| {
+            (
+                "alpha".to_string(),
+                key(index),
+                Some(value("alpha", index, 3)),
+            )
+        })
+        .collect();
+    apply(&db, &mut models, overwrites);
+    keyspace(&db, "alpha").flush().unwrap();
+    doomed.flush().unwrap();
+    // What follows is in the log alone.
+    db.flush().unwrap();
+    let mut log_prefixes = vec![models.clone()];
+    for batch_number in 0..12 {
+        let batch = (0..8)
+            .map(|offset| {
+                // The doomed keyspace until its drop after batch 7; then the others only.
+                let keyspaces = if batch_number <= 7 { 4 } else { 3 };
+                let name = [KEYSPACES[0], KEYSPACES[1], KEYSPACES[2], DOOMED]
+                    [(batch_number + offset) % keyspaces];
+                let index = (batch_number * 23 + offset * 37) % KEYS;
+                let delete = (batch_number + offset) % 7 == 0;
+                let value = (!delete).then(|| value(name, index, 3 + batch_number));
+                (name.to_string(), key(index), value)
+            })
+            .collect();
+        apply(&db, &mut models, batch);
+        log_prefixes.push(models.clone());
+        if batch_number == 5 {
+            // And one in the log (a batch operation of kind 2, in a keyspace: 0x12).
+            delete_range(&db, &mut models, "alpha", 200, 211);
+            log_prefixes.push(models.clone());
+        }
+        if batch_number == 7 {
+            db.drop_keyspace(DOOMED).unwrap();
+        }
+    }
+    assert_eq!(db.keyspaces(), KEYSPACES);
+    db.close().unwrap();
+    drop(db);
+    check_manifest_records(dir.path());
     Pristine {
         dir,
-        model,
+        models,
         log_prefixes,
         all_keys: (0..KEYS).map(key).collect(),
     }
+}
+
+/// The live manifest holds what the sweep is about: a snapshot declaring `alpha` and `beta` with
+/// the next keyspace id, a record of each keyspace's tables after it, and later edits that
+/// declare `doomed`, change a keyspace's files and log number, and drop it.
+fn check_manifest_records(dir: &Path) {
+    let manifest = files_of(dir, Kind::Manifest);
+    assert_eq!(manifest.len(), 1, "{manifest:?}");
+    let edits: Vec<VersionEdit> = LogReader::open(&manifest[0], LogFileKind::Manifest)
+        .unwrap()
+        .filter_map(|event| match event {
+            LogEvent::Record { payload, .. } => Some(VersionEdit::decode(&payload).unwrap()),
+            _ => None,
+        })
+        .collect();
+    let snapshot = &edits[0];
+    let declared: Vec<&str> = snapshot.keyspaces.iter().map(|k| k.name.as_str()).collect();
+    assert!(
+        snapshot.snapshot && declared == ["alpha", "beta"],
+        "{snapshot:?}"
+    );
+    assert_eq!(snapshot.next_keyspace_id, Some(KeyspaceId(3)));
+    let records: Vec<KeyspaceId> = edits[1..]
+        .iter()
+        .take_while(|edit| edit.keyspace != KeyspaceId::DEFAULT && !edit.new_files.is_empty())
+        .map(|edit| edit.keyspace)
+        .collect();
+    assert_eq!(
+        records,
+        [KeyspaceId(1), KeyspaceId(2)],
+        "a record per keyspace"
+    );
+    let later = &edits[1 + records.len()..];
+    let has = |what: &str, test: &dyn Fn(&VersionEdit) -> bool| {
+        assert!(later.iter().any(test), "no later edit with {what}");
+    };
+    has("tag 8", &|edit| {
+        edit.keyspaces.iter().any(|k| k.name == DOOMED)
+    });
+    has("tag 12", &|edit| {
+        edit.next_keyspace_id == Some(KeyspaceId(4))
+    });
+    has("tags 10 and 5", &|edit| {
+        edit.keyspace != KeyspaceId::DEFAULT && !edit.new_files.is_empty()
+    });
+    has("tag 11", &|edit| edit.keyspace_log_number.is_some());
+    has("tag 9", &|edit| edit.dropped_keyspaces == [KeyspaceId(3)]);
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -291,71 +446,97 @@ fn run_trial(pristine: &Pristine, dir: &Path, damaged: &str, mode: WalRecoveryMo
         Err(error) => {
             return match names_file(&error, damaged) {
                 Some(true) => Outcome::OpenRefused,
-                Some(false) => Outcome::OpenRefusedNamingOtherFile,
+                Some(false) => {
+                    eprintln!("open refused naming another file than {damaged}: {error}");
+                    Outcome::OpenRefusedNamingOtherFile
+                }
                 None => panic!("open failed with an error that is not corruption: {error}"),
             };
         }
     };
+    // A keyspace lost, or the dropped one back, is wrong data as much as a wrong value.
+    assert_eq!(
+        db.keyspaces(),
+        KEYSPACES,
+        "the keyspaces of the opened database"
+    );
     let mut refused = false;
-    // The keys whose point read succeeded, with what it returned.
-    let mut read: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
-    for key in &pristine.all_keys {
-        match db.get(key) {
-            Ok(value) => {
-                read.insert(key.clone(), value.map(|value| value.to_vec()));
-            }
-            Err(error) => {
-                assert_eq!(
-                    names_file(&error, damaged),
-                    Some(true),
-                    "a read failed with something other than corruption naming {damaged}: {error}"
-                );
-                refused = true;
+    // Per keyspace, the keys whose point read succeeded, with what it returned, and what the
+    // scan returned before any error.
+    let mut read: BTreeMap<String, BTreeMap<Vec<u8>, Option<Vec<u8>>>> = BTreeMap::new();
+    let mut scanned = Models::new();
+    for name in KEYSPACES {
+        let handle = keyspace(&db, name);
+        let reads = read.entry(name.to_string()).or_default();
+        for key in &pristine.all_keys {
+            match handle.get(key) {
+                Ok(value) => {
+                    reads.insert(key.clone(), value.map(|value| value.to_vec()));
+                }
+                Err(error) => {
+                    assert_eq!(
+                        names_file(&error, damaged),
+                        Some(true),
+                        "a read of {name} failed with something other than corruption naming \
+                         {damaged}: {error}"
+                    );
+                    refused = true;
+                }
             }
         }
+        let (items, scan_refused) = scan(&handle, damaged);
+        refused |= scan_refused;
+        scanned.insert(name.to_string(), items);
     }
-    let (scanned, scan_refused) = scan(&db, damaged);
-    refused |= scan_refused;
     if let Err(error) = db.verify() {
         assert!(error.is_corruption(), "verify failed with {error}");
         refused = true;
     }
     if refused {
         // Every read that succeeded returned exactly what was written, absent keys included.
-        for (key, value) in &read {
-            assert_eq!(
-                pristine.model.get(key),
-                value.as_ref(),
-                "point read of {key:?}"
-            );
-        }
-        for (key, value) in &scanned {
-            assert_eq!(pristine.model.get(key), Some(value), "scanned {key:?}");
+        for (name, reads) in &read {
+            let model = &pristine.models[name];
+            for (key, value) in reads {
+                assert_eq!(
+                    model.get(key),
+                    value.as_ref(),
+                    "point read of {key:?} in {name}"
+                );
+            }
+            for (key, value) in &scanned[name] {
+                assert_eq!(model.get(key), Some(value), "scanned {key:?} in {name}");
+            }
         }
         return Outcome::ReadRefused;
     }
-    let found: Model = read
+    let found: Models = read
         .into_iter()
-        .filter_map(|(key, value)| value.map(|value| (key, value)))
+        .map(|(name, reads)| {
+            let model: Model = reads
+                .into_iter()
+                .filter_map(|(key, value)| value.map(|value| (key, value)))
+                .collect();
+            (name, model)
+        })
         .collect();
-    assert_eq!(scanned, found, "the scan and the point reads disagree");
-    if found == pristine.model {
+    assert_eq!(scanned, found, "the scans and the point reads disagree");
+    if found == pristine.models {
         return Outcome::ExactData;
     }
     assert!(
         mode == WalRecoveryMode::PointInTime && pristine.log_prefixes.contains(&found),
         "{mode:?}: the database opened and read without errors, but does not hold the data \
-         written: {} keys differ",
-        differing_keys(&pristine.model, &found)
+         written: {}",
+        differences(&pristine.models, &found)
     );
     Outcome::PrefixRecovered
 }
 
-/// Scans everything, up to an error, which must be corruption naming the damaged file.
+/// Scans all of `keyspace`, up to an error, which must be corruption naming the damaged file.
 /// Returns the items before it and whether there was one.
-fn scan(db: &Db, damaged: &str) -> (Model, bool) {
+fn scan(keyspace: &Keyspace, damaged: &str) -> (Model, bool) {
     let mut scanned = Model::new();
-    for item in db.iter() {
+    for item in keyspace.iter() {
         match item {
             Ok((key, value)) => {
                 let previous = scanned.insert(key.clone(), value.to_vec());
@@ -365,13 +546,27 @@ fn scan(db: &Db, damaged: &str) -> (Model, bool) {
                 assert_eq!(
                     names_file(&error, damaged),
                     Some(true),
-                    "the scan failed with something other than corruption naming {damaged}: {error}"
+                    "the scan of {} failed with something other than corruption naming \
+                     {damaged}: {error}",
+                    keyspace.name()
                 );
                 return (scanned, true);
             }
         }
     }
     (scanned, false)
+}
+
+/// How many keys differ in each keyspace, in words.
+fn differences(want: &Models, found: &Models) -> String {
+    let empty = Model::new();
+    want.iter()
+        .map(|(name, model)| {
+            let other = found.get(name).unwrap_or(&empty);
+            format!("{} keys differ in {name}", differing_keys(model, other))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn differing_keys(want: &Model, found: &Model) -> usize {

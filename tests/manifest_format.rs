@@ -9,8 +9,10 @@ use std::path::Path;
 
 use common::Rng;
 use shaledb::coding::put_varint32;
-use shaledb::key::{FileNumber, MAX_KEY_SIZE, ValueKind, compare_internal_keys, internal_key};
-use shaledb::log::{LogFileKind, LogWriter};
+use shaledb::key::{
+    FileNumber, KeyspaceId, MAX_KEY_SIZE, ValueKind, compare_internal_keys, internal_key,
+};
+use shaledb::log::{LogEvent, LogFileKind, LogReader, LogWriter};
 use shaledb::manifest::edit::{TAG_IGNORABLE_BIT, TAG_NEW_FILE};
 use shaledb::manifest::{
     FileMetadata, ManifestState, ManifestWriter, NUM_LEVELS, VersionEdit, read_current, recover,
@@ -1035,4 +1037,335 @@ fn wal_records_round_trip_and_follow_the_consistency_rules() {
     let snapshot = VersionEdit::decode(&state.to_snapshot_edit().encode()).expect("snapshot");
     let restored = ManifestState::from_snapshot(FileNumber(1), &snapshot).expect("restore");
     assert_eq!(restored, state);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Keyspaces (tags 8 to 12).
+
+fn keyspace_record(id: u32, name: &str) -> shaledb::manifest::KeyspaceRecord {
+    shaledb::manifest::KeyspaceRecord {
+        id: KeyspaceId(id),
+        name: name.to_string(),
+        // write_buffer_size = 64 KiB (FORMAT.md 6.1, keyspace option tag 1).
+        options: vec![1, 0x80, 0x80, 0x04],
+    }
+}
+
+/// A snapshot declaring keyspaces 1 (`alpha`) and 2 (`beta`), next keyspace id 3, next file 20.
+fn keyspace_snapshot() -> VersionEdit {
+    VersionEdit {
+        snapshot: true,
+        log_number: Some(FileNumber(2)),
+        next_file_number: Some(FileNumber(20)),
+        last_sequence: Some(SequenceNumber(50)),
+        keyspaces: vec![keyspace_record(1, "alpha"), keyspace_record(2, "beta")],
+        next_keyspace_id: Some(KeyspaceId(3)),
+        ..VersionEdit::default()
+    }
+}
+
+/// An edit adding `valid_file` (number 7) to level 1 of keyspace `id`.
+fn add_to_keyspace(id: u32) -> VersionEdit {
+    let mut edit = VersionEdit {
+        keyspace: KeyspaceId(id),
+        ..VersionEdit::default()
+    };
+    edit.add_file(1, valid_file());
+    edit
+}
+
+/// Every keyspace field round trips, in the canonical order FORMAT.md 6.1 gives (tags 8, 9, 10,
+/// 11, 12 after the others).
+#[test]
+fn keyspace_fields_round_trip_in_canonical_order() {
+    let mut edit = add_to_keyspace(1);
+    edit.keyspaces = vec![keyspace_record(1, "alpha")];
+    edit.dropped_keyspaces = vec![KeyspaceId(2)];
+    edit.keyspace_log_number = Some(FileNumber(9));
+    edit.next_keyspace_id = Some(KeyspaceId(300));
+    let encoded = edit.encode();
+    assert_eq!(VersionEdit::decode(&encoded), Ok(edit.clone()));
+    let tail: Vec<u8> = [
+        &[8, 1, 5][..],
+        b"alpha",
+        &[4, 1, 0x80, 0x80, 0x04], // tag 8: id 1, "alpha", 4 bytes of options
+        &[9, 2],                   // tag 9: keyspace 2 dropped
+        &[10, 1],                  // tag 10: the edit's files are keyspace 1's
+        &[11, 9],                  // tag 11: its log number is 9
+        &[12, 0xac, 0x02],         // tag 12: next keyspace id 300
+    ]
+    .concat();
+    assert!(encoded.ends_with(&tail), "{encoded:x?}");
+    for (bytes, reason) in [
+        (
+            &[8, 0, 1, b'a', 0][..],
+            "declares keyspace 0, the default keyspace",
+        ),
+        (&[8, 1, 0, 0], "keyspace name is empty or over 255 bytes"),
+        (&[8, 1, 1, 0xff, 0], "keyspace name is not UTF-8"),
+        (
+            &[8, 1, 7, b'd', b'e', b'f', b'a', b'u', b'l', b't', 0],
+            "a keyspace other than 0 is named default",
+        ),
+        (&[9, 0], "drops keyspace 0, the default keyspace"),
+        (&[10, 1, 10, 2], "field appears twice in one edit"),
+        (&[11, 1, 11, 2], "field appears twice in one edit"),
+        (&[12, 2, 12, 3], "field appears twice in one edit"),
+        (
+            &[6, 1, 1, 2, 2, 3, 3, 9, 1],
+            "snapshot edit drops keyspaces",
+        ),
+    ] {
+        assert_eq!(decode_error(bytes).1, reason, "{bytes:x?}");
+    }
+    let mut long_name = vec![8, 1, 0x80, 0x02];
+    long_name.extend_from_slice(&[b'n'; 256]);
+    long_name.push(0);
+    assert_eq!(
+        decode_error(&long_name).1,
+        "keyspace name is empty or over 255 bytes"
+    );
+}
+
+/// FORMAT.md 6.2 rule 7, record by record: each broken rule is corruption naming the manifest.
+#[test]
+fn keyspace_records_follow_the_consistency_rules() {
+    let snapshot = keyspace_snapshot();
+    let state = recover_records(&[snapshot.clone(), add_to_keyspace(2)]).expect("consistent");
+    assert_eq!(state.keyspace_named("beta"), Some(KeyspaceId(2)));
+    assert_eq!(state.keyspace(KeyspaceId(2)).levels[1].len(), 1);
+    assert!(
+        state.levels()[1].is_empty(),
+        "the file is beta's, not the default keyspace's"
+    );
+    let edit = |change: &dyn Fn(&mut VersionEdit)| {
+        let mut edit = VersionEdit::new();
+        change(&mut edit);
+        edit
+    };
+    let cases: Vec<(&str, VersionEdit)> = vec![
+        (
+            "declares an id at next keyspace id",
+            edit(&|e| e.keyspaces = vec![keyspace_record(3, "gamma")]),
+        ),
+        (
+            "declares the name of another",
+            edit(&|e| e.keyspaces = vec![keyspace_record(1, "beta")]),
+        ),
+        (
+            "renames",
+            edit(&|e| e.keyspaces = vec![keyspace_record(1, "gamma")]),
+        ),
+        (
+            "drops a keyspace not live",
+            edit(&|e| e.dropped_keyspaces = vec![KeyspaceId(7)]),
+        ),
+        ("files of a keyspace not live", add_to_keyspace(5)),
+        (
+            "next keyspace id goes back",
+            edit(&|e| e.next_keyspace_id = Some(KeyspaceId(2))),
+        ),
+        (
+            "keyspace log number past next file",
+            edit(&|e| {
+                e.keyspace = KeyspaceId(1);
+                e.keyspace_log_number = Some(FileNumber(21));
+            }),
+        ),
+    ];
+    for (name, record) in cases {
+        let error = recover_records(&[snapshot.clone(), record]).expect_err(name);
+        assert!(names_file(&error, "MANIFEST-000001"), "{name}: {error}");
+    }
+    // A file of a dropped keyspace leaves with it (no tag 4), so its number is not live after.
+    let mut drop_beta = VersionEdit::new();
+    drop_beta.dropped_keyspaces = vec![KeyspaceId(2)];
+    let state = recover_records(&[
+        snapshot.clone(),
+        add_to_keyspace(2),
+        drop_beta,
+        add_to_keyspace(1),
+    ])
+    .expect("a dropped keyspace's file numbers are free again");
+    assert_eq!(state.keyspace(KeyspaceId(1)).levels[1].len(), 1);
+    assert!(state.keyspace_named("beta").is_none());
+    // The keyspace log number never goes back.
+    let log_number = |number: u64| {
+        edit(&|e: &mut VersionEdit| {
+            e.keyspace = KeyspaceId(1);
+            e.keyspace_log_number = Some(FileNumber(number));
+        })
+    };
+    assert!(recover_records(&[snapshot.clone(), log_number(9), log_number(9)]).is_ok());
+    let error = recover_records(&[snapshot, log_number(9), log_number(8)]).expect_err("backwards");
+    assert!(names_file(&error, "MANIFEST-000001"), "{error}");
+}
+
+/// A real database's manifests after keyspaces were created, written, flushed, given new
+/// options and dropped: its history, and the snapshot (with a record per keyspace) that the next
+/// open starts. Each replays to the state the database has.
+fn keyspace_manifests() -> Vec<(String, Vec<u8>)> {
+    use shaledb::{Db, KeyspaceOptions, Options, WriteBatch, WriteOptions};
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let options = Options {
+        write_buffer_size: 64 << 10,
+        sync_writes: false,
+        ..Options::default()
+    };
+    let small = KeyspaceOptions {
+        write_buffer_size: 64 << 10,
+        ..KeyspaceOptions::default()
+    };
+    let current_manifest = |dir: &Path| {
+        let number = read_current(dir).expect("CURRENT").expect("a manifest");
+        std::fs::read(shaledb::fs::manifest_path(dir, number)).expect("read the manifest")
+    };
+    let db = Db::open(dir.path(), options.clone()).expect("open");
+    let alpha = db.keyspace("alpha", small.clone()).expect("alpha");
+    let beta = db.keyspace("beta", small.clone()).expect("beta");
+    let mut batch = WriteBatch::new();
+    for index in 0..20u32 {
+        let key = index.to_be_bytes();
+        batch.put(&key, b"default").expect("put");
+        batch.put_in(&alpha, &key, b"alpha").expect("put_in");
+        batch.put_in(&beta, &key, b"beta").expect("put_in");
+    }
+    db.write(batch, &WriteOptions { sync: false })
+        .expect("write");
+    db.flush().expect("flush");
+    beta.put(b"more", b"beta").expect("put");
+    beta.flush().expect("flush beta");
+    let bigger = KeyspaceOptions {
+        write_buffer_size: 128 << 10,
+        ..small.clone()
+    };
+    db.keyspace("alpha", bigger.clone()).expect("new options");
+    db.drop_keyspace("beta").expect("drop");
+    let gamma = db.keyspace("gamma", small).expect("gamma");
+    gamma.put(b"g", b"gamma").expect("put");
+    gamma.flush().expect("flush gamma");
+    alpha.compact_range(..).expect("compact alpha");
+    db.close().expect("close");
+    let history = current_manifest(dir.path());
+    let db = Db::open(dir.path(), options).expect("reopen");
+    assert_eq!(db.keyspaces(), ["default", "alpha", "gamma"]);
+    assert_eq!(
+        db.keyspace("alpha", bigger).expect("alpha").iter().count(),
+        20
+    );
+    db.close().expect("close");
+    let snapshot = current_manifest(dir.path());
+    vec![
+        ("keyspaces-history".to_string(), history),
+        ("keyspaces-snapshot".to_string(), snapshot),
+    ]
+}
+
+/// Every record of each manifest of `keyspace_manifests`, as its own edit.
+fn keyspace_manifest_records(manifests: &[(String, Vec<u8>)]) -> Vec<(String, Vec<u8>)> {
+    let mut records = Vec::new();
+    for (name, bytes) in manifests {
+        let reader = LogReader::from_bytes(name.as_str(), bytes.clone(), LogFileKind::Manifest)
+            .expect("a manifest");
+        for (index, event) in reader.enumerate() {
+            if let LogEvent::Record { payload, .. } = event {
+                records.push((format!("{name}-record-{index}"), payload));
+            }
+        }
+    }
+    records
+}
+
+/// The keyspace manifests hold every new tag, replay to a state with the keyspaces the
+/// database had, and the snapshot one holds a record per keyspace with files.
+#[test]
+fn keyspace_manifests_hold_every_keyspace_tag() {
+    let manifests = keyspace_manifests();
+    let records = keyspace_manifest_records(&manifests);
+    let edits: Vec<(String, VersionEdit)> = records
+        .iter()
+        .map(|(name, bytes)| (name.clone(), VersionEdit::decode(bytes).expect("decodes")))
+        .collect();
+    let history: Vec<&VersionEdit> = edits
+        .iter()
+        .filter(|(name, _)| name.starts_with("keyspaces-history"))
+        .map(|(_, edit)| edit)
+        .collect();
+    assert!(
+        history.iter().any(|edit| edit.keyspaces.len() == 1),
+        "tag 8"
+    );
+    assert!(
+        history
+            .iter()
+            .any(|edit| !edit.dropped_keyspaces.is_empty()),
+        "tag 9"
+    );
+    assert!(
+        history
+            .iter()
+            .any(|edit| edit.keyspace != KeyspaceId::DEFAULT),
+        "tag 10"
+    );
+    assert!(
+        history
+            .iter()
+            .any(|edit| edit.keyspace_log_number.is_some()),
+        "tag 11"
+    );
+    assert!(
+        history.iter().any(|edit| edit.next_keyspace_id.is_some()),
+        "tag 12"
+    );
+    let snapshot: Vec<&VersionEdit> = edits
+        .iter()
+        .filter(|(name, _)| name.starts_with("keyspaces-snapshot"))
+        .map(|(_, edit)| edit)
+        .collect();
+    assert!(snapshot[0].snapshot);
+    assert_eq!(snapshot[0].keyspaces.len(), 2, "alpha and gamma declared");
+    assert_eq!(snapshot[0].next_keyspace_id, Some(KeyspaceId(4)));
+    let keyspace_records: Vec<KeyspaceId> =
+        snapshot[1..].iter().map(|edit| edit.keyspace).collect();
+    assert!(
+        keyspace_records.contains(&KeyspaceId(1)) && keyspace_records.contains(&KeyspaceId(3)),
+        "a record for alpha and for gamma: {keyspace_records:?}"
+    );
+}
+
+/// Writes the keyspace seeds of `manifest_edit` and `manifest_replay`: the manifests of a real
+/// database with keyspaces, each of their records, and damaged copies.
+#[test]
+#[ignore = "writes fuzz/corpus/manifest_*/keyspaces-*; run by hand after a format change"]
+fn write_keyspace_fuzz_corpus() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
+    let manifests = keyspace_manifests();
+    for (name, bytes) in keyspace_manifest_records(&manifests) {
+        std::fs::write(root.join("manifest_edit").join(name), bytes).expect("write");
+    }
+    let mut every_tag = add_to_keyspace(1);
+    every_tag.keyspaces = vec![keyspace_record(1, "alpha")];
+    every_tag.dropped_keyspaces = vec![KeyspaceId(2)];
+    every_tag.keyspace_log_number = Some(FileNumber(9));
+    every_tag.next_keyspace_id = Some(KeyspaceId(300));
+    let edit_dir = root.join("manifest_edit");
+    std::fs::write(edit_dir.join("keyspaces-every-tag"), every_tag.encode()).expect("write");
+    std::fs::write(
+        edit_dir.join("keyspaces-snapshot-declares"),
+        keyspace_snapshot().encode(),
+    )
+    .expect("write");
+    let replay_dir = root.join("manifest_replay");
+    for (name, bytes) in &manifests {
+        std::fs::write(replay_dir.join(name), bytes).expect("write");
+        std::fs::write(
+            replay_dir.join(format!("{name}-truncated")),
+            &bytes[..bytes.len() - 7],
+        )
+        .expect("write");
+        let mut flipped = bytes.clone();
+        let middle = bytes.len() / 2;
+        flipped[middle] ^= 0x08;
+        std::fs::write(replay_dir.join(format!("{name}-flipped")), flipped).expect("write");
+    }
 }
