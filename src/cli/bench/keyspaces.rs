@@ -8,8 +8,10 @@
 //!   default one (`KeyspaceOptions::from_options`, so the same `--write-buffer-size`); only the
 //!   keyspace each put goes to differs. All keyspaces share one log and one group commit, so
 //!   the target is that the second run keeps 0.9x the ops/s of the first; the second row's
-//!   note gives the ratio. Afterwards (untimed) every keyspace is read back in full: it must
-//!   hold exactly its thread's entries.
+//!   note gives the ratio. Each note also gives the process's CPU time per put (every thread:
+//!   writers, flush, compaction, during the timed loop), steadier than ops/s on a shared
+//!   machine. Afterwards (untimed) every keyspace is read back in full: it must hold exactly
+//!   its thread's entries.
 //! - `dropkeyspace`: `--drop-size` bytes of keys and values (default 1 GiB) written into one
 //!   keyspace in random order, settled (flush, then every compaction), and then one timed
 //!   `Db::drop_keyspace`. The target is under 100 ms for 1 GiB. A few entries in the default
@@ -28,7 +30,7 @@ use shaledb::{Db, Keyspace, KeyspaceOptions, WriteBatch, WriteOptions};
 use super::config::BenchConfig;
 use super::directory::clear_directory;
 use super::keys::{KeyMaker, ValuePool};
-use super::measurement::{Latency, Measurement, time, timed};
+use super::measurement::{Latency, Measurement, process_cpu_time, time, timed};
 use super::progress::Progress;
 use super::report;
 use super::workloads::{on_threads, permuted};
@@ -65,7 +67,11 @@ pub fn run_keyspaces(config: &BenchConfig, dir: &Path) -> Result<(), CliError> {
                 })
                 .collect::<Result<_, _>>()?
         };
+        let cpu_before = process_cpu_time();
         let mut measurement = fill_keyspaces(config, &handles, keyspaces)?;
+        let cpu = process_cpu_time()
+            .zip(cpu_before)
+            .map(|(after, before)| after.saturating_sub(before));
         let stats = db.stats();
         check_contents(config, &handles, keyspaces)?;
         let rate = measurement.operations as f64 / measurement.elapsed.as_secs_f64().max(1e-9);
@@ -79,8 +85,16 @@ pub fn run_keyspaces(config: &BenchConfig, dir: &Path) -> Result<(), CliError> {
                 rate / one_keyspace.max(1e-9)
             ),
         };
+        let cpu_per_put = cpu.map_or_else(
+            || "n/a".to_string(),
+            |cpu| {
+                let micros = cpu.as_secs_f64() * 1e6 / measurement.operations.max(1) as f64;
+                format!("{micros:.1}")
+            },
+        );
         measurement.note = format!(
-            "{}; {} write groups, {} stalls; {comparison}",
+            "{}; {} write groups, {} stalls; {cpu_per_put} µs CPU per put (all threads); \
+             {comparison}",
             measurement.note, stats.write_groups, stats.stall_count
         );
         report::row(config, &measurement, None)?;
