@@ -150,6 +150,47 @@ fn bench_with_small_sizes_runs_every_workload() {
     );
 }
 
+#[test]
+fn bench_keyspaces_and_dropkeyspace_run_small() {
+    let stdout = shale_ok(&[
+        "bench",
+        "--num",
+        "2_000",
+        "--drop-size",
+        "500_000",
+        "--workloads",
+        "dropkeyspace,keyspaces",
+    ]);
+    let row = |name: &str| -> String {
+        stdout
+            .lines()
+            .find(|line| line.starts_with(name))
+            .unwrap_or_else(|| panic!("no row for {name:?} in:\n{stdout}"))
+            .to_string()
+    };
+    let one = row("fillrandom 1 keyspace, 4 threads ");
+    assert!(one.contains(" 2000 ") && one.contains("baseline"), "{one}");
+    let four = row("fillrandom 4 keyspaces, 4 threads ");
+    assert!(four.contains(" 2000 "), "{four}");
+    assert!(four.contains("x the ops/s of 1 keyspace"), "{four}");
+    // 500,000 bytes of 116-byte entries, in tables that are gone once the drop returns.
+    let drop = row("dropkeyspace ");
+    assert!(
+        drop.contains(" 1 ") && drop.contains("4310 entries"),
+        "{drop}"
+    );
+    assert!(
+        drop.contains(" tables, ") && drop.contains(" ms; "),
+        "{drop}"
+    );
+    let keyspaces_at = stdout.find("fillrandom 1 keyspace").unwrap_or(usize::MAX);
+    let drop_at = stdout.find("dropkeyspace ").unwrap_or(0);
+    assert!(
+        keyspaces_at < drop_at,
+        "they run in the listed order:\n{stdout}"
+    );
+}
+
 /// The rows `--compare` prints at `--threads 2`, in order: one round per workload and thread
 /// count.
 #[cfg(feature = "compare")]
@@ -398,6 +439,16 @@ fn usage_mistakes_exit_2_with_one_line() {
         &["bench", "--key-size", "2", "--num", "5000"],
         &["bench", "--workloads", "fillseq,nope"],
         &["bench", "--threads", "0"],
+        &["bench", "--drop-size", "0"],
+        &[
+            "bench",
+            "--num",
+            "10",
+            "--key-size",
+            "4",
+            "--workloads",
+            "dropkeyspace",
+        ],
         &["no-such-command"],
         &["get", "only-a-dir"],
         &["get", "dir", "bad\\escape"],

@@ -220,6 +220,12 @@ pub enum Workload {
     /// YCSB core workloads A-F on a fresh database loaded with num records: scrambled
     /// zipfian 0.99 (D: latest), from 1 and 4 client threads (or --threads), unsynced.
     Ycsb,
+    /// Unsynced fillrandom of num entries from 4 threads into the default keyspace, then into
+    /// 4 keyspaces (thread i writes keyspace i), each on a fresh database; ops/s and their ratio.
+    Keyspaces,
+    /// drop_keyspace of a keyspace filled with --drop-size bytes (default 1 GiB) and settled:
+    /// its time, and the tables and bytes it deleted.
+    Dropkeyspace,
     /// The SSTable format alone: build, point lookups, scans forward and backward.
     Sstable,
     /// The log format alone: appends with and without fdatasync, replay.
@@ -317,6 +323,9 @@ pub struct BenchArgs {
     #[arg(long, value_name = "LETTERS", value_delimiter = ',', default_value = "A,B,C,D,E,F",
           value_parser = parse_ycsb_letter)]
     pub ycsb_workloads: Vec<char>,
+    /// Bytes of keys and values dropkeyspace writes into the keyspace it drops (default 1 GiB).
+    #[arg(long, value_name = "B", default_value = "1073741824", value_parser = parse_drop_size)]
+    pub drop_size: u64,
     /// Commit policy of fillsync.
     #[arg(long, value_enum, default_value = "adaptive")]
     pub policy: PolicyChoice,
@@ -385,6 +394,10 @@ fn parse_keyspace_name(text: &str) -> Result<String, String> {
         ));
     }
     Ok(name)
+}
+
+fn parse_drop_size(text: &str) -> Result<u64, String> {
+    parse_number(text, 1, 1 << 40)
 }
 
 fn parse_ycsb_letter(text: &str) -> Result<char, String> {

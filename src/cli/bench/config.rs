@@ -38,6 +38,8 @@ pub struct BenchConfig {
     pub ycsb_workloads: Vec<char>,
     /// The workloads, in the order they run.
     pub workloads: Vec<Workload>,
+    /// Bytes of keys and values `dropkeyspace` writes into the keyspace it drops.
+    pub drop_size: u64,
     /// Commit policies of fillsync.
     pub policy: PolicyChoice,
     /// Strategies of batchwriter.
@@ -67,6 +69,18 @@ impl BenchConfig {
         let mut workloads = arguments.workloads.clone();
         workloads.sort_unstable();
         workloads.dedup();
+        let drop_entries = entries_in(
+            arguments.drop_size,
+            arguments.key_size + arguments.value_size,
+        );
+        let drop_digits_needed = decimal_digits(2 * drop_entries + 1);
+        if workloads.contains(&Workload::Dropkeyspace) && arguments.key_size < drop_digits_needed {
+            return Err(CliError::Usage(format!(
+                "--key-size {} is too small for --drop-size {}: dropkeyspace writes {drop_entries} \
+                 entries, whose keys need {drop_digits_needed} bytes",
+                arguments.key_size, arguments.drop_size
+            )));
+        }
         Ok(BenchConfig {
             num,
             key_size: arguments.key_size as usize,
@@ -83,6 +97,7 @@ impl BenchConfig {
             ycsb_operations: arguments.ycsb_operations.unwrap_or(num),
             ycsb_workloads: arguments.ycsb_workloads.clone(),
             workloads,
+            drop_size: arguments.drop_size,
             policy: arguments.policy,
             strategy: arguments.strategy,
             write_buffer_size: arguments.write_buffer_size as usize,
@@ -95,6 +110,11 @@ impl BenchConfig {
     /// Bytes of user data in one entry.
     pub fn entry_bytes(&self) -> u64 {
         (self.key_size + self.value_size) as u64
+    }
+
+    /// The entries `dropkeyspace` writes: `drop_size` bytes of keys and values.
+    pub fn drop_entries(&self) -> u64 {
+        entries_in(self.drop_size, self.entry_bytes())
     }
 
     /// The options every benchmark database is opened with: unsynced writes by default (the
@@ -119,6 +139,11 @@ pub fn default_args() -> Result<BenchArgs, CliError> {
             "the default benchmark arguments do not parse (a bug)".into(),
         )),
     }
+}
+
+/// Entries of `entry_bytes` each in `bytes` (at least one).
+fn entries_in(bytes: u64, entry_bytes: u64) -> u64 {
+    (bytes / entry_bytes.max(1)).max(1)
 }
 
 /// The number of decimal digits of `number`.

@@ -2,8 +2,8 @@
 //! reports print: [`Measurement`] (one timed loop) with its [`Latency`] percentiles, the
 //! [`Amplification`] after a fill (its terms are defined in
 //! [`amplification`](super::amplification), which measures it) and one engine's [`Turn`] of
-//! `--compare`; and the two timers every timed loop uses, [`time`] and [`timed`]. A leaf: it
-//! imports nothing of the program.
+//! `--compare`; the two timers every timed loop uses, [`time`] and [`timed`]; and the
+//! process's CPU time, [`process_cpu_time`]. A leaf: it imports nothing of the program.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -60,6 +60,23 @@ pub fn time<T>(work: impl FnOnce() -> T) -> (T, Duration) {
     (result, start.elapsed())
 }
 
+/// Clock ticks per second of the CPU times in `/proc/self/stat` (Linux's `USER_HZ`, 100 on
+/// every architecture it fixes it on).
+const USER_HZ: u64 = 100;
+
+/// CPU time (user and system) this process's threads have used so far, from Linux's
+/// `/proc/self/stat` in 10 ms ticks; `None` where it is missing. On a shared machine it is
+/// steadier than wall time: waiting for a core is not counted.
+pub fn process_cpu_time() -> Option<Duration> {
+    let text = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name (field 2) may hold spaces; the fields after it start at field 3.
+    let after_name = text.get(text.rfind(')')? + 1..)?;
+    let mut fields = after_name.split_whitespace().skip(11);
+    let user: u64 = fields.next()?.parse().ok()?;
+    let system: u64 = fields.next()?.parse().ok()?;
+    Some(Duration::from_millis((user + system) * 1000 / USER_HZ))
+}
+
 /// Runs `operation` and records how long it took in `histogram`.
 pub fn timed<T>(histogram: &Histogram, operation: impl FnOnce() -> T) -> T {
     let start = Instant::now();
@@ -101,4 +118,22 @@ pub struct Turn {
     /// The process's peak anonymous resident bytes during the turn (what the engine allocated),
     /// sampled.
     pub peak_heap_bytes: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn process_cpu_time_is_read_and_does_not_go_back() {
+        let before = process_cpu_time();
+        assert!(before.is_some(), "/proc/self/stat parses");
+        let start = Instant::now();
+        let mut spins = 0u64;
+        while start.elapsed() < Duration::from_millis(30) {
+            spins = black_box(spins + 1);
+        }
+        assert!(process_cpu_time() >= before);
+    }
 }

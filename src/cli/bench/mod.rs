@@ -2,9 +2,10 @@
 //! database and are followed (untimed) by a flush and the compactions they caused, then by
 //! write amplification, space amplification and the shape of the tree; read workloads run on
 //! what the last fill left. Also reachable: the formats alone (`sstable`, `log`, `fsync`) and a
-//! full compaction (`compact`), and the YCSB core workloads A to F (`ycsb`, on a database of
-//! its own). The workloads are in [`workloads`], [`batches`], [`formats`], [`amplification`]
-//! and [`ycsb`]; output in [`report`].
+//! full compaction (`compact`), the YCSB core workloads A to F (`ycsb`, on a database of its
+//! own), and the keyspace workloads (`keyspaces`, `dropkeyspace`, each on a database of its
+//! own). The workloads are in [`workloads`], [`batches`], [`formats`], [`amplification`],
+//! [`range_deletes`], [`ycsb`] and [`keyspaces`]; output in [`report`].
 //!
 //! Honesty rules: every figure is one timed loop (`Instant` around the loop, nothing else in
 //! it but the work, the per-operation latency clock and the checks that the work was right);
@@ -20,9 +21,9 @@
 //! (the results every runner fills in and every report prints), [`config`], [`directory`] and
 //! [`keys`]; then [`progress`] and [`report`]; then [`engine`] (the trait, one file per engine,
 //! and [`engine::open`], the one file that names them all); then the workloads ([`workloads`],
-//! [`batches`], [`formats`], [`amplification`], [`range_deletes`] and [`ycsb`], which runs its
-//! client threads with [`workloads`]'s helper) and [`compare_report`]; then [`compare`]; and
-//! last this file, which dispatches.
+//! [`batches`], [`formats`], [`amplification`], [`range_deletes`], and [`ycsb`] and
+//! [`keyspaces`], which run their threads with [`workloads`]'s helper) and [`compare_report`];
+//! then [`compare`]; and last this file, which dispatches.
 
 mod amplification;
 mod batches;
@@ -34,6 +35,7 @@ mod distributions;
 mod engine;
 mod formats;
 mod keys;
+mod keyspaces;
 mod measurement;
 mod memory;
 mod progress;
@@ -142,6 +144,19 @@ impl Bench<'_> {
             | Workload::Compact => self.read(workload),
             Workload::Seekdeleted => range_deletes::run(config, self.scratch),
             Workload::Ycsb => self.ycsb(),
+            Workload::Keyspaces | Workload::Dropkeyspace => {
+                // A fresh database of their own in the benchmark's directory, which they leave
+                // empty: nothing after them reads the last fill's.
+                if let Some(db) = self.db.take() {
+                    db.close()?;
+                }
+                self.live_keys = 0;
+                if workload == Workload::Keyspaces {
+                    keyspaces::run_keyspaces(config, self.dir)
+                } else {
+                    keyspaces::run_drop(config, self.dir)
+                }
+            }
             Workload::Sstable => formats::run_sstable(config, self.scratch),
             Workload::Log => formats::run_log(config, self.scratch),
             Workload::Fsync => {
