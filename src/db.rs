@@ -1188,8 +1188,10 @@ impl Db {
     }
 
     /// Drops the keyspace named `name` with all its data: durably (a crash after this returns
-    /// never brings it back), and at once, whatever its size (its tables are deleted without
-    /// being read, as soon as no iterator or read holds them). Its handles fail from then on;
+    /// never brings it back), and at once, whatever its size: it returns once the manifest
+    /// records the drop, and a thread of its own deletes the keyspace's tables, unread, as soon
+    /// as no iterator or read holds them ([`close`](Self::close) waits for it; files a crash
+    /// leaves behind are removed at the next open). Its handles fail from then on;
     /// [`keyspace`](Self::keyspace) with the same name makes a new, empty keyspace. Fails with
     /// `Error::InvalidArgument` for `"default"` or a name no keyspace has.
     ///

@@ -281,6 +281,8 @@ pub(crate) struct Workers {
     flusher: Mutex<Option<JoinHandle<()>>>,
     compactors: Mutex<Vec<JoinHandle<()>>>,
     syncer: Mutex<Option<JoinHandle<()>>>,
+    /// Threads deleting the tables of dropped keyspaces (`keyspace_admin.rs`).
+    deleters: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl Workers {
@@ -296,8 +298,15 @@ impl Workers {
         *lock(&self.syncer) = Some(handle);
     }
 
+    /// Keeps a table-deleting thread for `join`, forgetting those that ended.
+    pub fn add_deleter(&self, handle: JoinHandle<()>) {
+        let mut deleters = lock(&self.deleters);
+        deleters.retain(|deleter| !deleter.is_finished());
+        deleters.push(handle);
+    }
+
     /// Waits for every thread to end (compaction threads first, then the flush thread, then the
-    /// sync thread), and returns the cause for the first one that panicked.
+    /// sync thread, then the threads deleting dropped keyspaces' tables), and returns the cause for the first one that panicked.
     pub fn join(&self) -> Option<String> {
         let mut cause = None;
         let compactors: Vec<_> = lock(&self.compactors).drain(..).collect();
@@ -315,6 +324,12 @@ impl Workers {
             && syncer.join().is_err()
         {
             cause.get_or_insert_with(|| "the sync thread panicked".to_string());
+        }
+        let deleters: Vec<_> = lock(&self.deleters).drain(..).collect();
+        for deleter in deleters {
+            if deleter.join().is_err() {
+                cause.get_or_insert_with(|| "a table-deleting thread panicked".to_string());
+            }
         }
         cause
     }

@@ -4,7 +4,8 @@
 //! the edit and the change to the versions.
 //!
 //! A dropped keyspace leaves the manifest, its memtables and its views in one step; its tables
-//! are deleted unread as soon as no reader holds them, and recovery skips its operations in the
+//! are deleted unread, by a thread of their own, as soon as no reader holds them (so the drop
+//! returns once the manifest records it, however large the keyspace), and recovery skips its operations in the
 //! logs. A batch admitted before the drop and committed after it loses its part in the dropped
 //! keyspace, which comes before the drop in the order of events.
 
@@ -111,16 +112,30 @@ pub(crate) fn drop_keyspace(engine: &Engine, name: &str) -> Result<()> {
             "no keyspace named {name:?}"
         )));
     };
+    // Held past the locks, so that the last references to the keyspace's tables (whose drop
+    // deletes the files) are let go of by a thread of its own, not under the locks every reader
+    // and writer needs: unlinking a large file costs the kernel hundreds of milliseconds per
+    // gigabyte (freeing its cached pages, discarding its blocks).
+    let version = state.versions.current(id).cloned();
+    let view = engine.visibility.view(id);
     let mut edit = VersionEdit::new();
     edit.dropped_keyspaces.push(id);
     state.versions.log_and_apply(edit, Vec::new())?;
     if let Some(entry) = state.keyspaces.remove(&id) {
         entry.shared.dropped.store(true, Ordering::Release);
     }
-    wal.memtables.remove(&id);
+    let memtable = wal.memtables.remove(&id);
     state.immutables.retain(|frozen| frozen.keyspace != id);
     engine.visibility.remove(id);
     engine.state_changed.notify_all();
+    drop(state);
+    let deleting = std::thread::Builder::new()
+        .name("shaledb-drop".into())
+        .spawn(move || drop((version, view, memtable)));
+    // Without a thread, the references are let go of here, and the caller deletes the files.
+    if let Ok(handle) = deleting {
+        engine.workers.add_deleter(handle);
+    }
     Ok(())
 }
 
