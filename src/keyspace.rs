@@ -76,6 +76,12 @@ impl Keyspace {
         self.shared.id
     }
 
+    /// The engine, for tests that reach into it.
+    #[cfg(test)]
+    pub(crate) fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
     /// The keyspace's name (`default` for the default keyspace).
     ///
     /// ```
@@ -842,90 +848,3 @@ const _: () = {
     const fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Keyspace>();
 };
-
-#[cfg(test)]
-mod tests {
-    use std::sync::atomic::AtomicBool;
-    use std::time::{Duration, Instant};
-
-    use crate::{Db, KeyspaceOptions, Options, WriteOptions};
-
-    use super::*;
-
-    /// A keyspace whose level 0 is at its stop trigger (its compactions held) stops its own
-    /// writers, and only them.
-    #[test]
-    fn one_keyspaces_compaction_debt_stops_its_writers_and_not_the_others() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(dir.path(), Options::default()).unwrap();
-        let slow = db
-            .keyspace(
-                "slow",
-                KeyspaceOptions {
-                    level0_compaction_trigger: 1,
-                    level0_slowdown_trigger: 1,
-                    level0_stop_trigger: 2,
-                    ..KeyspaceOptions::default()
-                },
-            )
-            .unwrap();
-        let other = db.keyspace("other", KeyspaceOptions::default()).unwrap();
-        let held = Arc::new(AtomicBool::new(true));
-        let hold = Arc::clone(&held);
-        slow.engine.compaction_started.set(move || {
-            while hold.load(Ordering::Acquire) {
-                std::thread::sleep(Duration::from_millis(5));
-            }
-        });
-        for round in 0..2 {
-            slow.put(format!("k{round}").as_bytes(), b"v").unwrap();
-            slow.flush().unwrap();
-        }
-        assert_eq!(slow.stats().unwrap().levels[0].files, 2);
-        let blocked = {
-            let slow = slow.clone();
-            std::thread::spawn(move || {
-                let started = Instant::now();
-                slow.put_with(b"blocked", b"v", &WriteOptions::NO_SYNC)
-                    .unwrap();
-                started.elapsed()
-            })
-        };
-        std::thread::sleep(Duration::from_millis(200));
-        assert!(
-            !blocked.is_finished(),
-            "a write to the stopped keyspace went through"
-        );
-        let others = {
-            let default = db.default_keyspace();
-            std::thread::spawn(move || {
-                for index in 0..100 {
-                    let key = format!("o{index}");
-                    other.put_with(key.as_bytes(), b"v", &WriteOptions::NO_SYNC)?;
-                    default.put_with(key.as_bytes(), b"v", &WriteOptions::NO_SYNC)?;
-                }
-                Ok::<(), Error>(())
-            })
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !others.is_finished() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        let finished = others.is_finished();
-        let still_blocked = !blocked.is_finished();
-        held.store(false, Ordering::Release);
-        assert!(
-            finished,
-            "the other keyspaces' writes waited for the stopped one"
-        );
-        others.join().unwrap().unwrap();
-        assert!(
-            still_blocked,
-            "the stopped keyspace's write went through meanwhile"
-        );
-        let waited = blocked.join().unwrap();
-        assert!(waited >= Duration::from_millis(200), "{waited:?}");
-        assert_eq!(slow.get(b"blocked").unwrap().as_deref(), Some(&b"v"[..]));
-        slow.engine.compaction_started.clear();
-    }
-}
