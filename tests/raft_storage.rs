@@ -605,3 +605,42 @@ fn a_blob_with_a_good_checksum_and_bad_insides_is_refused() {
     );
     assert!(state_of(&state_machine).is_empty());
 }
+
+/// The bytes of a log entry and of a vote as FORMAT.md 9.2 shows them, read back from the
+/// keyspaces through the plain `Db` API.
+#[test]
+fn log_and_metadata_values_are_the_bytes_of_format_md() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, mut log_store, _) = open(&dir);
+    let entry = Entry::<TypeConfig> {
+        log_id: LogId::new(CommittedLeaderId::new(1, 0), 7),
+        payload: EntryPayload::Normal(Request::Put {
+            key: b"k".to_vec(),
+            value: b"v".to_vec(),
+        }),
+    };
+    block_on(async {
+        log_store.blocking_append([entry]).await?;
+        log_store.save_vote(&Vote::new(1, 0)).await?;
+        log_store
+            .purge(LogId::new(CommittedLeaderId::new(1, 0), 3))
+            .await?;
+        Ok::<_, StorageError>(())
+    })
+    .unwrap();
+    let keyspace = |name| {
+        db.keyspace(name, shaledb::KeyspaceOptions::default())
+            .unwrap()
+    };
+    let log = keyspace("raft.log");
+    let stored = log.get(&7u64.to_be_bytes()).unwrap().expect("the entry");
+    assert_eq!(
+        &stored[..],
+        [0x01, 0x01, 0x00, 0x07, 0x01, 0x00, 0x01, b'k', 0x01, b'v']
+    );
+    let meta = keyspace("raft.meta");
+    let vote = meta.get(b"vote").unwrap().expect("the vote");
+    assert_eq!(&vote[..], [0x01, 0x01, 0x00, 0x00]);
+    let purged = meta.get(b"purged").unwrap().expect("the purge point");
+    assert_eq!(&purged[..], [0x01, 0x01, 0x00, 0x03]);
+}

@@ -193,8 +193,12 @@ fn decode_entry(key: &[u8], value: &[u8]) -> Result<Entry, AnyError> {
     Ok(entry)
 }
 
-/// The keys of the log indexes in `range`, as bounds of a keyspace range.
-fn key_bounds(range: &impl RangeBounds<u64>) -> Option<(Bound<Vec<u8>>, Bound<Vec<u8>>)> {
+/// The two ends of a range of keys.
+type KeyBounds = (Bound<Vec<u8>>, Bound<Vec<u8>>);
+
+/// The keys of the log indexes in `range`, as bounds of a keyspace range; `None` when the
+/// range starts after the largest index.
+fn key_bounds(range: &impl RangeBounds<u64>) -> Option<KeyBounds> {
     let start = match range.start_bound() {
         Bound::Included(&index) => Bound::Included(log_key(index).to_vec()),
         Bound::Excluded(&index) => Bound::Included(log_key(index.checked_add(1)?).to_vec()),

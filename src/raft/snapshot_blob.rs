@@ -132,7 +132,7 @@ impl<'a> BlobReader<'a> {
     }
 
     /// The entries, in key order (checked by [`new`](Self::new)).
-    pub fn entries(&self) -> impl Iterator<Item = (&'a [u8], &'a [u8])> + 'a {
+    pub fn entries(&self) -> impl Iterator<Item = BlobEntry<'a>> + 'a {
         let mut entries = BlobEntries {
             rest: self.entries,
             offset: HEADER_SIZE,
@@ -140,6 +140,9 @@ impl<'a> BlobReader<'a> {
         std::iter::from_fn(move || entries.next_checked().ok().flatten())
     }
 }
+
+/// A key and its value, in a blob.
+type BlobEntry<'a> = (&'a [u8], &'a [u8]);
 
 /// A cursor over the entry bytes of a blob.
 struct BlobEntries<'a> {
@@ -150,7 +153,7 @@ struct BlobEntries<'a> {
 
 impl<'a> BlobEntries<'a> {
     /// The next entry, `None` at the end, or what is wrong with it.
-    fn next_checked(&mut self) -> Result<Option<(&'a [u8], &'a [u8])>, AnyError> {
+    fn next_checked(&mut self) -> Result<Option<BlobEntry<'a>>, AnyError> {
         if self.rest.is_empty() {
             return Ok(None);
         }
