@@ -644,3 +644,34 @@ fn log_and_metadata_values_are_the_bytes_of_format_md() {
     let purged = meta.get(b"purged").unwrap().expect("the purge point");
     assert_eq!(&purged[..], [0x01, 0x01, 0x00, 0x03]);
 }
+
+/// Installing a snapshot deletes every key the state held, up to the largest a keyspace can
+/// hold (which no range deletion's end can pass), and keeps nothing of an older snapshot.
+#[test]
+fn installing_replaces_every_key_up_to_the_largest() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_db, _, mut state_machine) = open(&dir);
+    let largest = vec![0xff; shaledb::MAX_KEY_SIZE];
+    let almost = vec![0xff; shaledb::MAX_KEY_SIZE - 1];
+    for (index, key) in [(1, &largest), (2, &almost)] {
+        let entry = request(
+            1,
+            index,
+            Request::Put {
+                key: key.clone(),
+                value: b"x".to_vec(),
+            },
+        );
+        block_on(state_machine.apply([put(1, 0, "", "empty"), entry])).unwrap();
+        assert!(install(
+            &mut state_machine,
+            forge_blob(&[(b"only", b"1")], 1)
+        ));
+        assert_eq!(
+            state_of(&state_machine),
+            pairs(&[("only", "1")]),
+            "key of {} bytes",
+            key.len()
+        );
+    }
+}

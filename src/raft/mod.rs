@@ -31,19 +31,21 @@
 //! let dir = tempfile::tempdir()?;
 //! let db = Arc::new(shaledb::Db::open(dir.path(), shaledb::Options::default())?);
 //! let (mut log_store, mut state_machine) = shaledb::raft::open(&db, "raft")?;
+//! let reader = state_machine.reader(); // local reads of the replicated keys
 //! // Hand both to openraft: `openraft::Raft::new(id, config, network, log_store, state_machine)`.
-//! // Here, by hand: the log is what openraft appended, and the state what it applied.
+//! // It saves votes, appends entries and applies the committed ones; here, two of those by hand.
 //! let entry = Entry::<TypeConfig> {
 //!     log_id: LogId::new(CommittedLeaderId::new(1, 0), 0),
 //!     payload: EntryPayload::Normal(Request::Put { key: b"k".to_vec(), value: b"v".to_vec() }),
 //! };
 //! tokio::runtime::Runtime::new()?.block_on(async {
-//!     state_machine.apply([entry.clone()]).await?;
-//!     let mut reader = log_store.get_log_reader().await;
-//!     assert!(reader.try_get_log_entries(0..1).await?.is_empty()); // never appended
+//!     log_store.save_vote(&openraft::Vote::new(1, 0)).await?;
+//!     state_machine.apply([entry]).await?;
+//!     let mut log = log_store.get_log_reader().await;
+//!     assert!(log.try_get_log_entries(0..10).await?.is_empty()); // openraft appends, not us
 //!     Ok::<_, shaledb::raft::StorageError>(())
 //! })?;
-//! assert_eq!(state_machine.reader().get(b"k")?.as_deref(), Some(&b"v"[..]));
+//! assert_eq!(reader.get(b"k")?.as_deref(), Some(&b"v"[..]));
 //! assert!(db.keyspaces().contains(&"raft.log".to_string()));
 //! # Ok(())
 //! # }

@@ -35,12 +35,13 @@ use super::log_store::read_meta;
 use super::snapshot_blob::{BlobReader, BlobWriter};
 use super::types::{
     Entry, LogId, Response, SnapshotMeta, StorageError, StoredMembership, TypeConfig, any, decode,
-    delete_everything, encode, meta_key,
+    encode, meta_key,
 };
 use crate::batch::WriteBatch;
 use crate::db::Db;
 use crate::db_iterator::DbIterator;
 use crate::error::Result;
+use crate::key::MAX_KEY_SIZE;
 use crate::key_range::KeyRange;
 use crate::keyspace::Keyspace;
 use crate::options::{ReadOptions, WriteOptions};
@@ -394,6 +395,24 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     }
 }
 
+/// Adds "delete every key of `keyspace`" to `batch`: one range deletion from the empty key to
+/// just past the last key present (with a delete of that key when it is as long as a key can
+/// be, since the end of a range is excluded and no longer). Only the state machine writes to
+/// its keyspaces, and not meanwhile (`&mut self`), so no key can appear past it before the batch
+/// commits.
+fn delete_everything(batch: &mut WriteBatch, keyspace: &Keyspace) -> Result<()> {
+    let Some((mut last, _)) = keyspace.last_key_value()? else {
+        return Ok(());
+    };
+    if last.len() < MAX_KEY_SIZE {
+        last.push(0);
+        batch.delete_range_in(keyspace, b"", &last)
+    } else {
+        batch.delete_range_in(keyspace, b"", &last)?;
+        batch.delete_in(keyspace, &last)
+    }
+}
+
 /// Adds to `batch` "the current snapshot is `meta` with `blob`": the chunks of the old one
 /// deleted, the new ones and the metadata written.
 fn add_current_snapshot(
@@ -414,7 +433,37 @@ fn add_current_snapshot(
 }
 
 /// Builds a snapshot of the state machine as it was when openraft asked for the builder: reads
-/// at the shaledb [`Snapshot`] taken then, so the state machine applies on meanwhile.
+/// at the shaledb [`Snapshot`] taken then, so the state machine applies on meanwhile. The
+/// snapshot it builds becomes the current one (unless a newer one is already), synced before
+/// `build_snapshot` returns.
+///
+/// ```
+/// use std::sync::Arc;
+/// use openraft::storage::RaftStateMachine;
+/// use openraft::{CommittedLeaderId, Entry, EntryPayload, LogId, RaftSnapshotBuilder};
+/// use shaledb::raft::{Request, TypeConfig};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let dir = tempfile::tempdir()?;
+/// let db = Arc::new(shaledb::Db::open(dir.path(), shaledb::Options::default())?);
+/// let (_log_store, mut state_machine) = shaledb::raft::open(&db, "raft")?;
+/// let put = |index: u64, value: &[u8]| Entry::<TypeConfig> {
+///     log_id: LogId::new(CommittedLeaderId::new(1, 0), index),
+///     payload: EntryPayload::Normal(Request::Put { key: b"k".to_vec(), value: value.to_vec() }),
+/// };
+/// tokio::runtime::Runtime::new()?.block_on(async {
+///     state_machine.apply([put(1, b"old")]).await?;
+///     let mut builder = state_machine.get_snapshot_builder().await; // the point is taken here
+///     state_machine.apply([put(2, b"new")]).await?;
+///     let snapshot = builder.build_snapshot().await?;
+///     assert_eq!(snapshot.meta.last_log_id.map(|log_id| log_id.index), Some(1));
+///     let current = state_machine.get_current_snapshot().await?.expect("kept");
+///     assert_eq!(current.meta, snapshot.meta);
+///     Ok::<_, shaledb::raft::StorageError>(())
+/// })?;
+/// # Ok(())
+/// # }
+/// ```
 pub struct SnapshotBuilder {
     parts: Parts,
     at: Snapshot,

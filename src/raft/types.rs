@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::batch::WriteBatch;
 use crate::error::{Error, Result};
-use crate::key::{MAX_KEY_SIZE, check_key, check_value};
+use crate::key::{check_key, check_value};
 use crate::keyspace::Keyspace;
 
 openraft::declare_raft_types!(
@@ -199,20 +199,6 @@ pub(crate) fn log_index(key: &[u8]) -> Option<u64> {
 /// A key that sorts after every 8-byte log key: the end of a range deletion "to the end of the
 /// log".
 pub(crate) const LOG_END_KEY: [u8; 9] = [0xff; 9];
-
-/// The largest key a keyspace can hold, which no range deletion can cover (the end of a range
-/// is excluded and no key is longer): deleting a whole keyspace is the range from the empty key
-/// to it, plus a delete of it.
-pub(crate) fn largest_key() -> Vec<u8> {
-    vec![0xff; MAX_KEY_SIZE]
-}
-
-/// Adds "delete every key of `keyspace`" to `batch`.
-pub(crate) fn delete_everything(batch: &mut WriteBatch, keyspace: &Keyspace) -> Result<()> {
-    let largest = largest_key();
-    batch.delete_range_in(keyspace, b"", &largest)?;
-    batch.delete_in(keyspace, &largest)
-}
 
 /// `value` encoded as a log or metadata value: the version byte, then postcard.
 pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, AnyError> {
