@@ -56,6 +56,9 @@
 //!   parsers — public for the `shale` program's dumps, the fuzz targets and the format tests.
 //!   **They are not API**: not covered by semver, hidden from this documentation, and may
 //!   change or disappear in any release. `FORMAT.md` specifies the bytes they read and write.
+//! - `raft` (off by default): `shaledb::raft`, shaledb as the log and state-machine storage of an
+//!   openraft 0.9 node. It brings in openraft, tokio, serde and postcard; without it none of
+//!   them is built, and this module and its documentation are absent.
 
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -114,6 +117,8 @@ mod memtable_arena;
 mod merging_iterator;
 mod options;
 mod outcome_slot;
+#[cfg(feature = "raft")]
+pub mod raft;
 mod read_only;
 mod read_view;
 mod recovery;

@@ -1,0 +1,246 @@
+//! The raft storage's types and encodings: the openraft type configuration, the key-value
+//! requests and responses the state machine applies, the names of the keyspaces and of the
+//! metadata keys (FORMAT.md 9), the value encodings, and the conversion of shaledb's errors into
+//! openraft's.
+//!
+//! Pure: no reads or writes of the database here; `log_store.rs` and `state_machine.rs` do them.
+
+use std::io::Cursor;
+
+use openraft::AnyError;
+use serde::{Deserialize, Serialize};
+
+use crate::batch::WriteBatch;
+use crate::error::{Error, Result};
+use crate::key::{check_key, check_value};
+use crate::keyspace::Keyspace;
+
+openraft::declare_raft_types!(
+    /// The openraft type configuration of a shaledb-backed node: [`Request`]s in, [`Response`]s
+    /// out, `u64` node ids, [`openraft::BasicNode`] addresses, openraft's own [`openraft::Entry`],
+    /// snapshots as in-memory blobs (`Cursor<Vec<u8>>`, FORMAT.md 9.4), and the tokio runtime.
+    ///
+    /// ```
+    /// use shaledb::raft::{Request, TypeConfig};
+    ///
+    /// // Every openraft type is parameterised by it: `openraft::Raft<TypeConfig>`,
+    /// // `openraft::Entry<TypeConfig>`, ...
+    /// let entry = openraft::Entry::<TypeConfig> {
+    ///     log_id: openraft::LogId::new(openraft::CommittedLeaderId::new(1, 0), 7),
+    ///     payload: openraft::EntryPayload::Normal(Request::Put { key: b"k".to_vec(), value: b"v".to_vec() }),
+    /// };
+    /// assert_eq!(entry.log_id.index, 7);
+    /// ```
+    pub TypeConfig:
+        D = Request,
+        R = Response,
+        NodeId = u64,
+        Node = openraft::BasicNode,
+        Entry = openraft::Entry<TypeConfig>,
+        SnapshotData = Cursor<Vec<u8>>,
+        AsyncRuntime = openraft::TokioRuntime,
+);
+
+/// A node id of [`TypeConfig`].
+pub(crate) type NodeId = u64;
+/// A log id of [`TypeConfig`].
+pub(crate) type LogId = openraft::LogId<NodeId>;
+/// A log entry of [`TypeConfig`].
+pub(crate) type Entry = openraft::Entry<TypeConfig>;
+/// A membership with the log id of the entry that held it.
+pub(crate) type StoredMembership = openraft::StoredMembership<NodeId, openraft::BasicNode>;
+/// The metadata of a snapshot.
+pub(crate) type SnapshotMeta = openraft::SnapshotMeta<NodeId, openraft::BasicNode>;
+/// openraft's error of a storage operation: what every fallible call of this module returns.
+pub type StorageError = openraft::StorageError<NodeId>;
+
+/// A write to the replicated key-value store: what a client proposes with
+/// `Raft::client_write`, and what every node's [`StateMachine`](super::StateMachine) applies,
+/// in log order, to its state keyspace. Reads are not requests: they go to a node's
+/// [`StateReader`](super::StateReader).
+///
+/// ```
+/// use shaledb::raft::Request;
+///
+/// let put = Request::Put { key: b"colour".to_vec(), value: b"red".to_vec() };
+/// assert!(put.validate().is_ok());
+/// let backwards = Request::DeleteRange { start: b"b".to_vec(), end: b"a".to_vec() };
+/// assert!(backwards.validate().is_err()); // applied, it would be rejected on every node alike
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Request {
+    /// Set `key` to `value`.
+    Put {
+        /// The key, at most [`MAX_KEY_SIZE`](crate::MAX_KEY_SIZE) bytes.
+        key: Vec<u8>,
+        /// The value, at most [`MAX_VALUE_SIZE`](crate::MAX_VALUE_SIZE) bytes.
+        value: Vec<u8>,
+    },
+    /// Delete `key` (nothing happens if it is absent).
+    Delete {
+        /// The key.
+        key: Vec<u8>,
+    },
+    /// Delete every key in `[start, end)`, with one range tombstone.
+    DeleteRange {
+        /// The first key deleted.
+        start: Vec<u8>,
+        /// The key before which the deletion stops (not deleted); not before `start`.
+        end: Vec<u8>,
+    },
+}
+
+impl Request {
+    /// Checks the request as the state machine will: keys and values within shaledb's limits,
+    /// a range not backwards. A request that fails here is still replicated if proposed, and
+    /// every node then answers it with [`Response::Rejected`] without changing its state;
+    /// checking before proposing saves the round trip.
+    ///
+    /// ```
+    /// use shaledb::raft::Request;
+    ///
+    /// let huge_key = Request::Delete { key: vec![0; shaledb::MAX_KEY_SIZE + 1] };
+    /// assert!(matches!(huge_key.validate(), Err(shaledb::Error::InvalidArgument(_))));
+    /// ```
+    pub fn validate(&self) -> Result<()> {
+        match self {
+            Request::Put { key, value } => {
+                check_key(key)?;
+                check_value(value)
+            }
+            Request::Delete { key } => check_key(key),
+            Request::DeleteRange { start, end } => crate::batch::check_range(start, end),
+        }
+    }
+
+    /// Adds the request to `batch` as writes to `state`; fails (the batch unchanged) as
+    /// [`validate`](Self::validate) does.
+    pub(crate) fn add_to(&self, batch: &mut WriteBatch, state: &Keyspace) -> Result<()> {
+        match self {
+            Request::Put { key, value } => batch.put_in(state, key, value),
+            Request::Delete { key } => batch.delete_in(state, key),
+            Request::DeleteRange { start, end } => batch.delete_range_in(state, start, end),
+        }
+    }
+}
+
+/// What applying one log entry returned, in the order of the entries: the answer to a client's
+/// `Raft::client_write` (in its `ClientWriteResponse::data`).
+///
+/// ```
+/// use shaledb::raft::Response;
+///
+/// let answer = Response::Applied;
+/// assert_eq!(answer, Response::Applied);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Response {
+    /// The entry's [`Request`] is applied.
+    Applied,
+    /// The entry's [`Request`] failed [`Request::validate`] and changed nothing, on every node.
+    Rejected {
+        /// Why, as [`Request::validate`] said it.
+        reason: String,
+    },
+    /// The entry carried no request: a blank entry (each new leader appends one) or a
+    /// membership change.
+    NoRequest,
+}
+
+/// The keyspaces of one raft group, `{group}.log` and the rest (FORMAT.md 9.1).
+pub(crate) struct KeyspaceNames {
+    pub log: String,
+    pub meta: String,
+    pub state: String,
+    pub snapshot: String,
+}
+
+impl KeyspaceNames {
+    pub fn of(group: &str) -> KeyspaceNames {
+        KeyspaceNames {
+            log: format!("{group}.log"),
+            meta: format!("{group}.meta"),
+            state: format!("{group}.state"),
+            snapshot: format!("{group}.snapshot"),
+        }
+    }
+}
+
+/// The keys of the metadata keyspace (FORMAT.md 9.3). Part of the format; never change.
+pub(crate) mod meta_key {
+    /// The vote (`Vote`), saved by the log store.
+    pub const VOTE: &[u8] = b"vote";
+    /// The last committed log id (`LogId`); absent while none is known.
+    pub const COMMITTED: &[u8] = b"committed";
+    /// The last purged log id (`LogId`): every entry at or below its index is gone.
+    pub const PURGED: &[u8] = b"purged";
+    /// The last applied log id (`LogId`), written with the state it produced.
+    pub const APPLIED: &[u8] = b"applied";
+    /// The last applied membership (`StoredMembership`).
+    pub const MEMBERSHIP: &[u8] = b"membership";
+    /// The metadata of the current snapshot (`SnapshotMeta`), written with its chunks.
+    pub const SNAPSHOT: &[u8] = b"snapshot";
+}
+
+/// The first byte of every value of the log and metadata keyspaces: the version of the
+/// encoding that follows (FORMAT.md 9.2). Part of the format; never change.
+pub(crate) const VALUE_FORMAT_VERSION: u8 = 1;
+
+/// The key of the log entry at `index`: its big-endian bytes, so that keys sort as indexes.
+pub(crate) fn log_key(index: u64) -> [u8; 8] {
+    index.to_be_bytes()
+}
+
+/// The log index a log key names, or `None` for a key that is not 8 bytes.
+pub(crate) fn log_index(key: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(key.try_into().ok()?))
+}
+
+/// A key that sorts after every 8-byte log key: the end of a range deletion "to the end of the
+/// log".
+pub(crate) const LOG_END_KEY: [u8; 9] = [0xff; 9];
+
+/// `value` encoded as a log or metadata value: the version byte, then postcard.
+pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, AnyError> {
+    postcard::to_extend(value, vec![VALUE_FORMAT_VERSION])
+        .map_err(|error| AnyError::error(format!("cannot encode a raft value: {error}")))
+}
+
+/// Decodes a value [`encode`] wrote; `what` names it in the error.
+pub(crate) fn decode<T: for<'de> Deserialize<'de>>(
+    bytes: &[u8],
+    what: &str,
+) -> Result<T, AnyError> {
+    let rest = match bytes.split_first() {
+        Some((&VALUE_FORMAT_VERSION, rest)) => rest,
+        Some((version, _)) => {
+            return Err(AnyError::error(format!(
+                "raft {what} of unknown format version {version}"
+            )));
+        }
+        None => return Err(AnyError::error(format!("empty raft {what}"))),
+    };
+    let (value, unread) = postcard::take_from_bytes(rest)
+        .map_err(|error| AnyError::error(format!("damaged raft {what}: {error}")))?;
+    if unread.is_empty() {
+        Ok(value)
+    } else {
+        Err(AnyError::error(format!(
+            "damaged raft {what}: {} bytes after the value",
+            unread.len()
+        )))
+    }
+}
+
+/// shaledb's error as the source of an openraft error.
+pub(crate) fn any(error: &Error) -> AnyError {
+    AnyError::new(error)
+}
+
+/// shaledb's error as the `io::Error` of a `LogFlushed` callback.
+pub(crate) fn io_error(error: Error) -> std::io::Error {
+    match error {
+        Error::Io { source, .. } => std::io::Error::new(source.kind(), source.to_string()),
+        other => std::io::Error::other(other.to_string()),
+    }
+}
