@@ -44,8 +44,11 @@ pub struct WriteBatch {
     /// The encoded batch: header, then operations.
     encoded: Vec<u8>,
     count: u32,
-    /// The keyspaces the operations belong to, each once, in the order first used.
-    keyspaces: Vec<KeyspaceId>,
+    /// Whether an operation belongs to the default keyspace.
+    writes_default: bool,
+    /// The other keyspaces the operations belong to, each once, in the order first used
+    /// (empty, so never allocated, for the many batches of the default keyspace alone).
+    other_keyspaces: Vec<KeyspaceId>,
     /// The engine (`Engine::instance`) whose keyspaces the operations of keyspaces other than
     /// the default one belong to, once there is one.
     owner: Option<u64>,
@@ -127,7 +130,8 @@ impl WriteBatch {
         WriteBatch {
             encoded: vec![0; BATCH_HEADER_SIZE],
             count: 0,
-            keyspaces: Vec::new(),
+            writes_default: false,
+            other_keyspaces: Vec::new(),
             owner: None,
         }
     }
@@ -150,7 +154,8 @@ impl WriteBatch {
         WriteBatch {
             encoded,
             count: 0,
-            keyspaces: Vec::new(),
+            writes_default: false,
+            other_keyspaces: Vec::new(),
             owner: None,
         }
     }
@@ -294,8 +299,10 @@ impl WriteBatch {
             self.encoded.push(operation | KEYSPACE_OPERATION_BIT);
             crate::coding::put_varint32(&mut self.encoded, keyspace.0);
         }
-        if !self.keyspaces.contains(&keyspace) {
-            self.keyspaces.push(keyspace);
+        if keyspace == KeyspaceId::DEFAULT {
+            self.writes_default = true;
+        } else if !self.other_keyspaces.contains(&keyspace) {
+            self.other_keyspaces.push(keyspace);
         }
         put_length_prefixed(&mut self.encoded, key);
         if let Some(value) = value {
@@ -345,13 +352,17 @@ impl WriteBatch {
         self.encoded.clear();
         self.encoded.resize(BATCH_HEADER_SIZE, 0);
         self.count = 0;
-        self.keyspaces.clear();
+        self.writes_default = false;
+        self.other_keyspaces.clear();
         self.owner = None;
     }
 
     /// The keyspaces the batch's operations belong to, each once.
-    pub(crate) fn keyspaces(&self) -> &[KeyspaceId] {
-        &self.keyspaces
+    pub(crate) fn keyspaces(&self) -> impl Iterator<Item = KeyspaceId> + '_ {
+        let default = self.writes_default.then_some(KeyspaceId::DEFAULT);
+        default
+            .into_iter()
+            .chain(self.other_keyspaces.iter().copied())
     }
 
     /// The engine the batch's keyspaces belong to (`None`: only the default keyspace, which

@@ -134,8 +134,11 @@ impl Engine {
     /// trigger, until compaction brings it down. Called by each writer before it joins the
     /// commit queue, so that one keyspace's compaction debt slows the writes to it and not
     /// the others.
-    pub(crate) fn apply_backpressure(&self, keyspaces: &[KeyspaceId]) -> Result<()> {
-        for &keyspace in keyspaces {
+    pub(crate) fn apply_backpressure(
+        &self,
+        keyspaces: impl IntoIterator<Item = KeyspaceId>,
+    ) -> Result<()> {
+        for keyspace in keyspaces {
             self.apply_keyspace_backpressure(keyspace)?;
         }
         Ok(())
