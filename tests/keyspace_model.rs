@@ -1468,7 +1468,9 @@ fn a_read_only_open_sees_every_keyspace_and_creates_none() {
                 alpha.flush().unwrap(); // alpha partly in tables, the rest only in the log
             }
         }
-        // Closed by a crash: what only the write-ahead log holds must be replayed too.
+        // Closed by a crash: what only the write-ahead log holds must be replayed too. (Idle
+        // first, so that no compaction changes the files while they are copied.)
+        db.wait_for_compaction().unwrap();
         let copy = temp_dir();
         common::copy_database_files(dir.path(), copy.path());
         db.close().unwrap();

@@ -365,7 +365,14 @@ pub fn copy_database_files(from: &std::path::Path, to: &std::path::Path) {
         if entry.file_name() == "LOCK" {
             continue;
         }
-        std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy a database file");
+        match std::fs::copy(entry.path(), to.join(entry.file_name())) {
+            // Deleted since it was listed: a flush or compaction made it obsolete (the engine
+            // deletes only files no manifest names), so a crash may as well not have left it.
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            copied => {
+                copied.expect("copy a database file");
+            }
+        }
     }
 }
 
