@@ -206,6 +206,15 @@ const POWER_LOSS_SECTOR_SIZE: usize = 512;
 /// let file_system = FaultFileSystem::new();
 /// let dir = tempfile::tempdir()?;
 /// let db = Db::open(dir.path(), Options { file_system: Arc::new(file_system.clone()), ..Options::default() })?;
+/// # // The flush thread preallocates its next log after the open (writes and syncs of its
+/// # // own): let it finish first.
+/// # let mut settled = file_system.stats();
+/// # loop {
+/// #     std::thread::sleep(std::time::Duration::from_millis(50));
+/// #     let now = file_system.stats();
+/// #     if now == settled { break; }
+/// #     settled = now;
+/// # }
 /// let before = file_system.stats();
 /// db.put(b"k", b"v")?; // synced: one log write, one log sync
 /// let after = file_system.stats();
