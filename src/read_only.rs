@@ -88,7 +88,7 @@ impl ReplaySink for MemtablesPerLog {
         let tally = &mut self.tallies[index];
         let count = u64::from(BatchReader::count(&reader));
         tally.operations += count;
-        tally.largest_sequence = reader.first_sequence().0 + count - 1;
+        tally.largest_sequence = (reader.first_sequence().0 + count).saturating_sub(1);
         let keyspaces = &self.keyspaces;
         let memtables = &mut self.memtables[index];
         for &keyspace in keyspaces {

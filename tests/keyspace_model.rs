@@ -32,8 +32,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use common::{
-    Model, Pairs, Rng, collect, collect_from_both_ends, model_prefix, model_range, random_bounds,
-    temp_dir, test_seed,
+    Model, Pairs, Rng, collect, model_prefix, model_range, random_bounds, temp_dir, test_seed,
 };
 use shaledb::{
     Db, Error, Keyspace, KeyspaceOptions, Options, ReadOptions, Snapshot, WriteBatch, WriteOptions,
@@ -369,57 +368,7 @@ fn check_sample(
 ) {
     let context = format!("{context}, keyspace {}", keyspace.name());
     let context = context.as_str();
-    let (lower, upper) = random_bounds(rng, random_key);
-    let expected = model_range(model, &lower, &upper);
-    let bounds = (lower.clone(), upper.clone());
-    let forward = collect(keyspace.range_with(bounds.clone(), options), context);
-    assert!(
-        forward == expected,
-        "{context}: forward range {lower:?}..{upper:?}: got {} pairs, want {}",
-        forward.len(),
-        expected.len()
-    );
-    let mut backward = collect(keyspace.range_with(bounds.clone(), options).rev(), context);
-    backward.reverse();
-    assert!(
-        backward == expected,
-        "{context}: reverse range {lower:?}..{upper:?}: got {} pairs, want {}",
-        backward.len(),
-        expected.len()
-    );
-    let both = collect_from_both_ends(rng, keyspace.range_with(bounds, options), context);
-    assert!(
-        both == expected,
-        "{context}: both ends of {lower:?}..{upper:?}"
-    );
-    let target = random_key(rng);
-    let mut iterator = keyspace.range_with(.., options);
-    iterator.seek(&target);
-    let after = collect(iterator.by_ref().take(5), context);
-    let want_after: Pairs = model
-        .range(target.clone()..)
-        .take(5)
-        .map(|(key, value)| (key.clone(), value.clone()))
-        .collect();
-    assert!(after == want_after, "{context}: seek {target:?} forward");
-    let mut iterator = keyspace.range_with(.., options);
-    iterator.seek_back(&target);
-    let before = collect(iterator.by_ref().rev().take(5), context);
-    let want_before: Pairs = model
-        .range(..=target.clone())
-        .rev()
-        .take(5)
-        .map(|(key, value)| (key.clone(), value.clone()))
-        .collect();
-    assert!(before == want_before, "{context}: seek_back {target:?}");
-    let keys: Vec<Vec<u8>> = (0..16).map(|_| random_key(rng)).collect();
-    let found = keyspace.multi_get_with(&keys, options).unwrap();
-    for (key, found) in keys.iter().zip(found) {
-        let want = model.get(key).map(Vec::as_slice);
-        assert_eq!(found.as_deref(), want, "{context}: multi_get {key:?}");
-        let single = keyspace.get_with(key, options).unwrap();
-        assert_eq!(single.as_deref(), want, "{context}: get {key:?}");
-    }
+    common::check_sample_reads(keyspace, model, options, rng, random_key, context);
 }
 
 /// The reads that only exist at the latest state: `get`, `multi_get`, `contains_key`,

@@ -10,7 +10,7 @@ mod common;
 
 use common::{
     HeldSnapshot, Model, Pairs, Rng, assert_matches_model, check_levels_on_disk, collect,
-    collect_from_both_ends, model_range, random_bounds, temp_dir, test_seed, tiny_options,
+    random_bounds, temp_dir, test_seed, tiny_options,
 };
 use shaledb::{Db, ReadOptions, WriteBatch, WriteOptions};
 
@@ -116,65 +116,8 @@ fn random_write(db: &Db, model: &mut Model, rng: &mut Rng) {
 
 /// Compares a sample of reads at `options` (the latest state, or a snapshot) with `model`.
 fn check_sample(db: &Db, model: &Model, options: &ReadOptions<'_>, rng: &mut Rng, context: &str) {
-    let (lower, upper) = random_bounds(rng, random_key);
-    let expected = model_range(model, &lower, &upper);
-    let bounds = (lower.clone(), upper.clone());
-    let forward = collect(db.range_with(bounds.clone(), options), context);
-    assert!(
-        forward == expected,
-        "{context}: forward range {lower:?}..{upper:?}: got {} pairs, want {}",
-        forward.len(),
-        expected.len()
-    );
-    let mut backward = collect(db.range_with(bounds.clone(), options).rev(), context);
-    backward.reverse();
-    assert!(
-        backward == expected,
-        "{context}: reverse range {lower:?}..{upper:?}: got {} pairs, want {}",
-        backward.len(),
-        expected.len()
-    );
-    let both = collect_from_both_ends(rng, db.range_with(bounds, options), context);
-    assert!(
-        both == expected,
-        "{context}: both ends of {lower:?}..{upper:?}"
-    );
-    // A seek into the middle of the key space, then a few steps each way.
-    let target = random_key(rng);
-    let mut iterator = db.range_with(.., options);
-    iterator.seek(&target);
-    let after: Pairs = collect(iterator.by_ref().take(5), context);
-    let want_after: Pairs = model
-        .range(target.clone()..)
-        .take(5)
-        .map(|(key, value)| (key.clone(), value.clone()))
-        .collect();
-    assert!(after == want_after, "{context}: seek {target:?} forward");
-    let mut iterator = db.range_with(.., options);
-    iterator.seek_back(&target);
-    let before: Pairs = collect(iterator.by_ref().rev().take(5), context);
-    let want_before: Pairs = model
-        .range(..=target.clone())
-        .rev()
-        .take(5)
-        .map(|(key, value)| (key.clone(), value.clone()))
-        .collect();
-    assert!(before == want_before, "{context}: seek_back {target:?}");
-    let keys: Vec<Vec<u8>> = (0..16).map(|_| random_key(rng)).collect();
-    let found = db.multi_get_with(&keys, options).unwrap();
-    for (key, found) in keys.iter().zip(found) {
-        assert_eq!(
-            found.as_deref(),
-            model.get(key).map(Vec::as_slice),
-            "{context}: multi_get {key:?}"
-        );
-        let single = db.get_with(key, options).unwrap();
-        assert_eq!(
-            single.as_deref(),
-            model.get(key).map(Vec::as_slice),
-            "{context}: get {key:?}"
-        );
-    }
+    let keyspace = db.default_keyspace();
+    common::check_sample_reads(&keyspace, model, options, rng, random_key, context);
 }
 
 /// Rare events between writes: snapshots, checks, manual compactions, flushes.
