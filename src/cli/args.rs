@@ -30,6 +30,12 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// A replicated key-value store on 127.0.0.1: shaledb as the storage of openraft nodes
+    /// (`demo` runs a three-node cluster; `node`, `init`, `put`, `get`, `scan`, `status` and
+    /// `bench` the parts). Built with the `raft-cluster` feature.
+    #[cfg(feature = "raft-cluster")]
+    #[command(subcommand)]
+    Raft(crate::cli::raft::RaftCommand),
     /// Run db_bench-style workloads and print ops/s, MB/s, latency percentiles, amplification
     /// and the shape of the tree.
     Bench(BenchArgs),

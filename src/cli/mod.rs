@@ -16,6 +16,8 @@ mod dump;
 mod escape;
 mod inspect_log;
 mod inspect_table;
+#[cfg(feature = "raft-cluster")]
+pub mod raft;
 
 use args::{Cli, Command, DumpCommand};
 pub use error::CliError;
@@ -27,6 +29,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     };
     match command {
         Command::Bench(arguments) => bench::run(&arguments),
+        #[cfg(feature = "raft-cluster")]
+        Command::Raft(command) => raft::run(command),
         Command::Get { dir, key, keyspace } => db_commands::get(&dir, keyspace.name(), &key),
         Command::Put {
             dir,

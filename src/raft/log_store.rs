@@ -14,8 +14,11 @@
 //!   purge deletes them.)
 //! - `last_present` and `last_purged` are what the keyspaces hold: a write that fails leaves
 //!   both as they were.
-//! - The vote, the committed point, a truncation and a purge (its range deletion and the new
-//!   purge point, one batch) are synced before their call returns. An append is visible when
+//! - The vote, a truncation and a purge (its range deletion and the new purge point, one
+//!   batch) are synced before their call returns. The committed point is not: it is saved at
+//!   every advance of the commit index, on openraft's core task, and an older one after a
+//!   crash is still a committed point (shaledb loses an unsynced write only with every later
+//!   one). An append is visible when
 //!   `append` returns and durable when its `LogFlushed` callback runs: it is written with
 //!   `Db::write_durable_then`, so that concurrent appends share an fdatasync, and callbacks run
 //!   in commit order, each once every earlier write is durable too.
@@ -320,7 +323,14 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             None => batch.delete_in(&self.meta, meta_key::COMMITTED),
         }
         .map_err(|error| write(any(&error)))?;
-        self.write_synced(batch, StorageIOError::write)
+        // Not synced: openraft calls this on its core task at every advance of the commit
+        // index, and a synced write there would hold every append behind one fdatasync each.
+        // Losing it is safe: shaledb loses an unsynced write only with every write after it,
+        // so after a crash `committed` is an older committed point (or none), and openraft
+        // learns the rest from the leader.
+        self.db
+            .write(batch, &WriteOptions { sync: false })
+            .map_err(|error| write(any(&error)))
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId>, StorageError> {
