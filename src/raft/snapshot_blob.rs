@@ -1,17 +1,21 @@
-//! The snapshot blob (FORMAT.md 9.4): the state keyspace's entries at one point, as the bytes
-//! openraft sends from a leader to a follower and a node keeps as its current snapshot.
+//! The snapshot blob (FORMAT.md 9.4): the state keyspace's entries and the session table at
+//! one point, as the bytes openraft sends from a leader to a follower and a node keeps as its
+//! current snapshot.
 //!
 //! ```text
-//! header   magic "SHALESNP" (8 bytes) | version u32 = 1
-//! entries  key length u32 | value length u32 | key | value      (keys strictly ascending)
-//! trailer  entry count u64 | CRC32 u32 of every byte before it
+//! header    magic "SHALESNP" (8 bytes) | version u32 = 2
+//! entries   key length u32 | value length u32 | key | value      (keys strictly ascending)
+//! sessions  the same, key = client id u64 big-endian             (keys strictly ascending)
+//! trailer   entry count u64 | session count u64 | CRC32 u32 of every byte before it
 //! ```
 //!
+//! Version 1, which has no sessions and no session count, is still read.
+//!
 //! Pure: [`BlobWriter`] appends entries as they are streamed from a snapshot of the keyspace,
-//! and [`BlobReader::new`] checks a whole blob (length, magic, version, checksum, every length,
-//! the key order, the count) before it yields a single entry, so that installing a damaged blob
-//! fails before it changes anything. Tested through the state machine, against blobs made
-//! from FORMAT.md alone, in `tests/raft_storage.rs`.
+//! then the sessions, and [`BlobReader::new`] checks a whole blob (length, magic, version,
+//! checksum, every length, the key order, the counts) before it yields a single entry, so that
+//! installing a damaged blob fails before it changes anything. Tested through the state
+//! machine, against blobs made from FORMAT.md alone, in `tests/raft_storage.rs`.
 
 use openraft::AnyError;
 
@@ -19,17 +23,23 @@ use crate::key::{MAX_KEY_SIZE, MAX_VALUE_SIZE};
 
 /// The first bytes of every snapshot blob. Part of the format; never change.
 pub(crate) const MAGIC: [u8; 8] = *b"SHALESNP";
-/// The version this code writes and the only one it reads.
-pub(crate) const VERSION: u32 = 1;
+/// The version this code writes: the entries, then the sessions.
+pub(crate) const VERSION: u32 = 2;
+/// The version before sessions, still read: the entries alone.
+pub(crate) const VERSION_WITHOUT_SESSIONS: u32 = 1;
 const HEADER_SIZE: usize = 12;
-const TRAILER_SIZE: usize = 12;
+/// The smallest trailer, version 1's: the entry count and the checksum.
+const TRAILER_SIZE_MIN: usize = 12;
 /// Bytes of an entry besides its key and value: the two lengths.
 const ENTRY_OVERHEAD: usize = 8;
+/// The length of a session's key: the client id.
+const SESSION_KEY_SIZE: usize = 8;
 
-/// Builds a blob entry by entry.
+/// Builds a blob entry by entry, then session by session.
 pub(crate) struct BlobWriter {
     bytes: Vec<u8>,
     count: u64,
+    session_count: u64,
 }
 
 impl BlobWriter {
@@ -37,24 +47,43 @@ impl BlobWriter {
         let mut bytes = Vec::with_capacity(4096);
         bytes.extend_from_slice(&MAGIC);
         bytes.extend_from_slice(&VERSION.to_le_bytes());
-        BlobWriter { bytes, count: 0 }
+        BlobWriter {
+            bytes,
+            count: 0,
+            session_count: 0,
+        }
     }
 
     /// Appends one entry. The caller gives keys in strictly ascending order, each within
-    /// shaledb's limits (they come from a keyspace, which holds no others).
+    /// shaledb's limits (they come from a keyspace, which holds no others), and every entry
+    /// before the first session.
     pub fn add(&mut self, key: &[u8], value: &[u8]) {
         debug_assert!(key.len() <= MAX_KEY_SIZE && value.len() <= MAX_VALUE_SIZE);
+        debug_assert_eq!(self.session_count, 0, "an entry after a session");
+        self.push(key, value);
+        self.count += 1;
+    }
+
+    /// Appends `client`'s session, `value` as the metadata keyspace holds it (FORMAT.md 9.3).
+    /// The caller gives clients in strictly ascending order.
+    pub fn add_session(&mut self, client: u64, value: &[u8]) {
+        self.push(&client.to_be_bytes(), value);
+        self.session_count += 1;
+    }
+
+    fn push(&mut self, key: &[u8], value: &[u8]) {
         self.bytes.reserve(ENTRY_OVERHEAD + key.len() + value.len());
         self.bytes.extend_from_slice(&length(key).to_le_bytes());
         self.bytes.extend_from_slice(&length(value).to_le_bytes());
         self.bytes.extend_from_slice(key);
         self.bytes.extend_from_slice(value);
-        self.count += 1;
     }
 
-    /// The finished blob: the entries, then the count and the checksum.
+    /// The finished blob: the entries and sessions, then the counts and the checksum.
     pub fn finish(mut self) -> Vec<u8> {
         self.bytes.extend_from_slice(&self.count.to_le_bytes());
+        self.bytes
+            .extend_from_slice(&self.session_count.to_le_bytes());
         let crc = crc32fast::hash(&self.bytes);
         self.bytes.extend_from_slice(&crc.to_le_bytes());
         self.bytes
@@ -66,16 +95,17 @@ fn length(bytes: &[u8]) -> u32 {
     u32::try_from(bytes.len()).unwrap_or(u32::MAX)
 }
 
-/// The entries of a checked blob, in key order.
+/// The entries and sessions of a checked blob, each in key order.
 pub(crate) struct BlobReader<'a> {
     entries: &'a [u8],
-    count: u64,
+    sessions: &'a [u8],
 }
 
 impl<'a> BlobReader<'a> {
-    /// Checks all of `blob` and returns its entries, or says what is wrong with it.
+    /// Checks all of `blob` and returns its entries and sessions, or says what is wrong with
+    /// it.
     pub fn new(blob: &'a [u8]) -> Result<BlobReader<'a>, AnyError> {
-        if blob.len() < HEADER_SIZE + TRAILER_SIZE {
+        if blob.len() < HEADER_SIZE + TRAILER_SIZE_MIN {
             return Err(damaged(format!(
                 "{} bytes, shorter than a header and a trailer",
                 blob.len()
@@ -94,51 +124,108 @@ impl<'a> BlobReader<'a> {
             return Err(damaged("not a shaledb snapshot blob (bad magic)"));
         }
         let version = u32::from_le_bytes(fixed(&header[8..])?);
-        if version != VERSION {
-            return Err(damaged(format!("unknown snapshot blob version {version}")));
-        }
-        let (entries, count) = rest.split_at(rest.len() - 8);
-        let count = u64::from_le_bytes(fixed(count)?);
-        let reader = BlobReader { entries, count };
-        reader.check_entries()?;
-        Ok(reader)
-    }
-
-    /// Walks every entry once: lengths within the limits and the blob, keys ascending, the
-    /// count as stored.
-    fn check_entries(&self) -> Result<(), AnyError> {
-        let mut entries = BlobEntries {
-            rest: self.entries,
-            offset: HEADER_SIZE,
+        let counts_size = match version {
+            VERSION => 16,
+            VERSION_WITHOUT_SESSIONS => 8,
+            _ => return Err(damaged(format!("unknown snapshot blob version {version}"))),
         };
-        let mut seen = 0u64;
-        let mut previous: Option<&[u8]> = None;
-        while let Some((key, _)) = entries.next_checked()? {
-            if previous.is_some_and(|previous| previous >= key) {
-                return Err(damaged(format!(
-                    "entry {seen} is not after the one before it"
-                )));
-            }
-            previous = Some(key);
-            seen += 1;
-        }
-        if seen != self.count {
+        let Some((body, counts)) = rest
+            .len()
+            .checked_sub(counts_size)
+            .and_then(|at| rest.split_at_checked(at))
+        else {
             return Err(damaged(format!(
-                "{seen} entries, but the trailer says {}",
-                self.count
+                "{} bytes, shorter than a header and a version {version} trailer",
+                blob.len()
+            )));
+        };
+        let count = u64::from_le_bytes(fixed(&counts[..8])?);
+        let session_count = match counts.get(8..) {
+            Some(session_count) if !session_count.is_empty() => {
+                u64::from_le_bytes(fixed(session_count)?)
+            }
+            _ => 0,
+        };
+        let entries_size = check_section(body, HEADER_SIZE, count, ENTRIES, None)?;
+        let (entries, sessions) = body.split_at(entries_size);
+        let sessions_size = check_section(
+            sessions,
+            HEADER_SIZE + entries_size,
+            session_count,
+            SESSIONS,
+            Some(SESSION_KEY_SIZE),
+        )?;
+        if sessions_size != sessions.len() {
+            return Err(damaged(format!(
+                "{} bytes after the {count} entries and {session_count} sessions the trailer counts",
+                sessions.len() - sessions_size
             )));
         }
-        Ok(())
+        Ok(BlobReader { entries, sessions })
     }
 
     /// The entries, in key order (checked by [`new`](Self::new)).
     pub fn entries(&self) -> impl Iterator<Item = BlobEntry<'a>> + 'a {
-        let mut entries = BlobEntries {
-            rest: self.entries,
-            offset: HEADER_SIZE,
-        };
-        std::iter::from_fn(move || entries.next_checked().ok().flatten())
+        walk(self.entries)
     }
+
+    /// The sessions, as `(client id big-endian, value)`, in client order (checked by
+    /// [`new`](Self::new)); none in a version-1 blob.
+    pub fn sessions(&self) -> impl Iterator<Item = BlobEntry<'a>> + 'a {
+        walk(self.sessions)
+    }
+}
+
+/// The entries of `bytes`, checked before (so that no offset is needed for an error).
+fn walk<'a>(bytes: &'a [u8]) -> impl Iterator<Item = BlobEntry<'a>> + 'a {
+    let mut entries = BlobEntries {
+        rest: bytes,
+        offset: 0,
+    };
+    std::iter::from_fn(move || entries.next_checked().ok().flatten())
+}
+
+/// The names of a section's items in errors: one, several.
+type Names = (&'static str, &'static str);
+const ENTRIES: Names = ("entry", "entries");
+const SESSIONS: Names = ("session", "sessions");
+
+/// Walks the first `count` entries of `section` (at `offset` in the blob) once: lengths within
+/// the limits and the blob, keys ascending (and `key_size` long, if given); returns their size.
+fn check_section(
+    section: &[u8],
+    offset: usize,
+    count: u64,
+    (one, several): Names,
+    key_size: Option<usize>,
+) -> Result<usize, AnyError> {
+    let mut entries = BlobEntries {
+        rest: section,
+        offset,
+    };
+    let mut previous: Option<&[u8]> = None;
+    for seen in 0..count {
+        let Some((key, _)) = entries.next_checked()? else {
+            return Err(damaged(format!(
+                "the trailer counts {count} {several}, the blob ends after {seen}"
+            )));
+        };
+        if let Some(size) = key_size
+            && size != key.len()
+        {
+            return Err(damaged(format!(
+                "{one} {seen} has a key of {} bytes, not {size}",
+                key.len()
+            )));
+        }
+        if previous.is_some_and(|previous| previous >= key) {
+            return Err(damaged(format!(
+                "{one} {seen} is not after the one before it"
+            )));
+        }
+        previous = Some(key);
+    }
+    Ok(section.len() - entries.rest.len())
 }
 
 /// A key and its value, in a blob.

@@ -3,7 +3,8 @@
 //!
 //! Owns: the state keyspace (`{group}.state`: the replicated keys and values, as they are), the
 //! snapshot keyspace (`{group}.snapshot`: the current snapshot's blob in chunks) and the state
-//! machine's keys of the metadata keyspace (`applied`, `membership`, `snapshot`).
+//! machine's keys of the metadata keyspace (`applied`, `membership`, `snapshot`, and the client
+//! sessions under `session/`, whose table `sessions.rs` keeps).
 //!
 //! Invariants:
 //! - The state keyspace, `applied` and `membership` change together, in one batch: an `apply`
@@ -11,6 +12,12 @@
 //!   changed it) at once, and installing a snapshot deletes the whole state keyspace and writes
 //!   the snapshot's entries and metadata in one batch. A reader at one shaledb snapshot never
 //!   sees a state without the log id that produced it.
+//! - The sessions change in the same batches: an `apply` records a session request's serial
+//!   and response (and forgets the sessions over the limit) with the state change it made,
+//!   and an install replaces them with the snapshot's. So a node that restarts, or installs
+//!   a snapshot, decides which session requests are retries exactly as the node that applied
+//!   the log did. The table in memory is the one on disk; an `apply` whose batch fails takes
+//!   its changes to it back.
 //! - The snapshot keyspace and the `snapshot` key change together too (one batch, synced), and
 //!   only ever to a snapshot at least as new as the one they hold: a builder that finishes
 //!   after a newer snapshot was installed or built does not replace it.
@@ -26,16 +33,19 @@
 //! snapshot. Every call blocks its thread for its shaledb work, as in `log_store.rs`.
 
 use std::io::Cursor;
+use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use openraft::storage::RaftStateMachine;
 use openraft::{AnyError, EntryPayload, OptionalSend, RaftSnapshotBuilder, StorageIOError};
 
+mod sessions;
+
 use super::log_store::read_meta;
 use super::snapshot_blob::{BlobReader, BlobWriter};
 use super::types::{
-    Entry, LogId, Response, SnapshotMeta, StorageError, StoredMembership, TypeConfig, any, decode,
-    encode, meta_key,
+    Entry, LogId, Request, Response, SnapshotMeta, StorageError, StoredMembership, TypeConfig, any,
+    decode, encode, meta_key,
 };
 use crate::batch::WriteBatch;
 use crate::db::Db;
@@ -47,6 +57,7 @@ use crate::keyspace::Keyspace;
 use crate::options::{ReadOptions, WriteOptions};
 use crate::snapshot::Snapshot;
 use crate::value::Value;
+use sessions::{Decision, Session, SessionTable, Undo, session_key, stored_sessions};
 
 /// Bytes of the current snapshot's blob per key of the snapshot keyspace.
 const CHUNK_SIZE: usize = 1 << 20;
@@ -63,9 +74,17 @@ struct Parts {
 }
 
 /// openraft's state machine on a shaledb database: a key-value store in the state keyspace,
-/// changed by [`Request`](super::Request)s, with its last applied log id and membership beside
-/// it, and snapshots built from a shaledb snapshot of it. Get one, with its
-/// [`LogStore`](super::LogStore), from [`open`](super::open).
+/// changed by [`Request`]s, with its last applied log id and membership beside it, the client
+/// sessions that make a retried [`Request::Session`] apply once, and snapshots built from a
+/// shaledb snapshot of it all. Get one, with its [`LogStore`](super::LogStore), from
+/// [`open`](super::open).
+///
+/// A session request is answered [`Response::Duplicate`] when its serial is its client's last
+/// applied one (a retry) and [`Response::Stale`] when lower, and changes nothing then; the
+/// sessions are kept with the state, in the same batches, survive a reopen and go into
+/// snapshots, so every node, however it came by its state, decides alike. At most
+/// [`DEFAULT_SESSION_LIMIT`](Self::DEFAULT_SESSION_LIMIT) sessions are kept, or what
+/// [`with_session_limit`](Self::with_session_limit) says.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -85,11 +104,25 @@ struct Parts {
 ///     };
 ///     // openraft applies committed entries in log order; a test may do it by hand.
 ///     assert_eq!(state_machine.apply([put]).await?, vec![Response::Applied]);
+///     // Client 9's request 1, and its retry: applied once.
+///     let once = Request::Session {
+///         client: 9,
+///         serial: 1,
+///         request: Box::new(Request::Delete { key: b"k".to_vec() }),
+///     };
+///     let entry = |index| Entry::<TypeConfig> {
+///         log_id: LogId::new(CommittedLeaderId::new(1, 0), index),
+///         payload: EntryPayload::Normal(once.clone()),
+///     };
+///     assert_eq!(state_machine.apply([entry(2)]).await?, vec![Response::Applied]);
+///     let retry = state_machine.apply([entry(3)]).await?;
+///     let original = Box::new(Response::Applied);
+///     assert_eq!(retry, vec![Response::Duplicate { serial: 1, response: original }]);
 ///     let (applied, _membership) = state_machine.applied_state().await?;
-///     assert_eq!(applied.map(|log_id| log_id.index), Some(1));
+///     assert_eq!(applied.map(|log_id| log_id.index), Some(3));
 ///     Ok::<_, shaledb::raft::StorageError>(())
 /// })?;
-/// assert_eq!(reader.get(b"k")?.as_deref(), Some(&b"v"[..]));
+/// assert_eq!(reader.get(b"k")?, None); // deleted by client 9, once
 /// # Ok(())
 /// # }
 /// ```
@@ -99,6 +132,10 @@ pub struct StateMachine {
     applied: Option<LogId>,
     /// The last applied membership, as the metadata keyspace holds it.
     membership: StoredMembership,
+    /// The client sessions, as the metadata keyspace holds them.
+    sessions: SessionTable,
+    /// How many sessions `apply` keeps (it forgets the oldest over it).
+    session_limit: usize,
 }
 
 impl std::fmt::Debug for StateMachine {
@@ -106,6 +143,8 @@ impl std::fmt::Debug for StateMachine {
         f.debug_struct("StateMachine")
             .field("state", &self.parts.state.name())
             .field("applied", &self.applied)
+            .field("sessions", &self.sessions.len())
+            .field("session_limit", &self.session_limit)
             .finish()
     }
 }
@@ -123,6 +162,7 @@ impl StateMachine {
         let membership = read_meta(&meta, meta_key::MEMBERSHIP, "membership")
             .map_err(read)?
             .unwrap_or_default();
+        let sessions = SessionTable::load(&meta, &ReadOptions::default()).map_err(read)?;
         let parts = Parts {
             db,
             state,
@@ -134,7 +174,94 @@ impl StateMachine {
             parts,
             applied,
             membership,
+            sessions,
+            session_limit: Self::DEFAULT_SESSION_LIMIT,
         })
+    }
+
+    /// The session limit of a state machine from [`open`](super::open).
+    pub const DEFAULT_SESSION_LIMIT: usize = 65_536;
+
+    /// The state machine, keeping at most `limit` client sessions
+    /// ([`Request::Session`]) instead of [`DEFAULT_SESSION_LIMIT`](Self::DEFAULT_SESSION_LIMIT).
+    ///
+    /// When applying a client's first session request makes one more than `limit`, the state
+    /// machine forgets the session whose last new serial was applied longest ago (in log order;
+    /// a retry does not count), in the same batch. Forgotten, a client is a new client: a retry
+    /// of its last request is applied again. So the limit must exceed the number of clients
+    /// that may retry at once, with a margin for the clients that write between a request and
+    /// its retry. Give every node of a group the same limit: which session is forgotten is
+    /// decided in apply order on each, and nodes with different limits would disagree about
+    /// which requests are retries. A limit lowered below the sessions held takes effect at
+    /// the next new client (the oldest are forgotten then, together); a snapshot installs
+    /// all its sessions, however many.
+    ///
+    /// ```
+    /// use std::num::NonZeroUsize;
+    /// use std::sync::Arc;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Arc::new(shaledb::Db::open(dir.path(), shaledb::Options::default())?);
+    /// let (_log_store, state_machine) = shaledb::raft::open(&db, "raft")?;
+    /// let state_machine = state_machine.with_session_limit(NonZeroUsize::new(1_000).expect("not 0"));
+    /// assert!(format!("{state_machine:?}").contains("session_limit: 1000"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn with_session_limit(mut self, limit: NonZeroUsize) -> StateMachine {
+        self.session_limit = limit.get();
+        self
+    }
+
+    /// Adds `request`, the entry at `index`, to `batch` (the state change, and the session it
+    /// records and those it forgets), with the changes to the session table noted in `undo`;
+    /// returns its response.
+    fn add_request(
+        &mut self,
+        batch: &mut WriteBatch,
+        undo: &mut Undo,
+        index: u64,
+        request: &Request,
+    ) -> Result<Response, AnyError> {
+        if let Err(error) = request.validate() {
+            return Ok(Response::Rejected {
+                reason: error.to_string(),
+            });
+        }
+        let parts = &self.parts;
+        let Request::Session {
+            client,
+            serial,
+            request,
+        } = request
+        else {
+            request
+                .add_to(batch, &parts.state)
+                .map_err(|error| any(&error))?;
+            return Ok(Response::Applied);
+        };
+        if let Decision::Answer(response) = self.sessions.decide(*client, *serial) {
+            return Ok(response);
+        }
+        request
+            .add_to(batch, &parts.state)
+            .map_err(|error| any(&error))?;
+        let session = Session {
+            serial: *serial,
+            applied_index: index,
+            response: Response::Applied,
+        };
+        batch
+            .put_in(&parts.meta, &session_key(*client), &encode(&session)?)
+            .map_err(|error| any(&error))?;
+        self.sessions.record(*client, session, undo);
+        for expired in self.sessions.expire_over(self.session_limit, undo) {
+            batch
+                .delete_in(&parts.meta, &session_key(expired))
+                .map_err(|error| any(&error))?;
+        }
+        Ok(Response::Applied)
     }
 
     /// A reader of the replicated keys and values as this node has applied them.
@@ -243,6 +370,56 @@ impl StateReader {
     }
 }
 
+impl StateMachine {
+    /// Applies `entries` in one batch, the session table's changes noted in `undo` (for the
+    /// caller to take back if this fails); returns their responses.
+    fn commit_entries(
+        &mut self,
+        entries: impl IntoIterator<Item = Entry>,
+        undo: &mut Undo,
+    ) -> Result<Vec<Response>, AnyError> {
+        let mut batch = WriteBatch::new();
+        let mut responses = Vec::new();
+        let mut last = None;
+        let mut membership = None;
+        for entry in entries {
+            let response = match entry.payload {
+                EntryPayload::Blank => Response::NoRequest,
+                EntryPayload::Normal(request) => {
+                    self.add_request(&mut batch, undo, entry.log_id.index, &request)?
+                }
+                EntryPayload::Membership(changed) => {
+                    membership = Some(StoredMembership::new(Some(entry.log_id), changed));
+                    Response::NoRequest
+                }
+            };
+            responses.push(response);
+            last = Some(entry.log_id);
+        }
+        let Some(last) = last else {
+            return Ok(responses);
+        };
+        let parts = &self.parts;
+        batch
+            .put_in(&parts.meta, meta_key::APPLIED, &encode(&last)?)
+            .map_err(|error| any(&error))?;
+        if let Some(membership) = &membership {
+            batch
+                .put_in(&parts.meta, meta_key::MEMBERSHIP, &encode(membership)?)
+                .map_err(|error| any(&error))?;
+        }
+        parts
+            .db
+            .write(batch, &WriteOptions { sync: false })
+            .map_err(|error| any(&error))?;
+        self.applied = Some(last);
+        if let Some(membership) = membership {
+            self.membership = membership;
+        }
+        Ok(responses)
+    }
+}
+
 impl RaftStateMachine<TypeConfig> for StateMachine {
     type SnapshotBuilder = SnapshotBuilder;
 
@@ -256,55 +433,12 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         I::IntoIter: OptionalSend,
     {
         let write = |error| StorageError::from(StorageIOError::write_state_machine(error));
-        let parts = &self.parts;
-        let mut batch = WriteBatch::new();
-        let mut responses = Vec::new();
-        let mut last = None;
-        let mut membership = None;
-        for entry in entries {
-            let response = match entry.payload {
-                EntryPayload::Blank => Response::NoRequest,
-                EntryPayload::Normal(request) => match request.validate() {
-                    Ok(()) => {
-                        request
-                            .add_to(&mut batch, &parts.state)
-                            .map_err(|error| write(any(&error)))?;
-                        Response::Applied
-                    }
-                    Err(error) => Response::Rejected {
-                        reason: error.to_string(),
-                    },
-                },
-                EntryPayload::Membership(changed) => {
-                    membership = Some(StoredMembership::new(Some(entry.log_id), changed));
-                    Response::NoRequest
-                }
-            };
-            responses.push(response);
-            last = Some(entry.log_id);
+        let mut undo = Undo::default();
+        let result = self.commit_entries(entries, &mut undo);
+        if result.is_err() {
+            self.sessions.undo(undo);
         }
-        let Some(last) = last else {
-            return Ok(responses);
-        };
-        let value = encode(&last).map_err(write)?;
-        batch
-            .put_in(&parts.meta, meta_key::APPLIED, &value)
-            .map_err(|error| write(any(&error)))?;
-        if let Some(membership) = &membership {
-            let value = encode(membership).map_err(write)?;
-            batch
-                .put_in(&parts.meta, meta_key::MEMBERSHIP, &value)
-                .map_err(|error| write(any(&error)))?;
-        }
-        parts
-            .db
-            .write(batch, &WriteOptions { sync: false })
-            .map_err(|error| write(any(&error)))?;
-        self.applied = Some(last);
-        if let Some(membership) = membership {
-            self.membership = membership;
-        }
-        Ok(responses)
+        result.map_err(write)
     }
 
     async fn get_snapshot_builder(&mut self) -> SnapshotBuilder {
@@ -329,12 +463,23 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let blob = snapshot.into_inner();
         let parts = &self.parts;
         let mut batch = WriteBatch::new();
-        (|| {
+        let sessions = (|| {
             let reader = BlobReader::new(&blob)?;
+            let sessions = SessionTable::from_blob(reader.sessions())?;
             delete_everything(&mut batch, &parts.state).map_err(|error| any(&error))?;
             for (key, value) in reader.entries() {
                 batch
                     .put_in(&parts.state, key, value)
+                    .map_err(|error| any(&error))?;
+            }
+            batch
+                .delete_range_in(&parts.meta, meta_key::SESSION_PREFIX, meta_key::SESSION_END)
+                .map_err(|error| any(&error))?;
+            for (client, value) in reader.sessions() {
+                // The client id's bytes, as a session key of the metadata keyspace ends.
+                let key = [meta_key::SESSION_PREFIX, client].concat();
+                batch
+                    .put_in(&parts.meta, &key, value)
                     .map_err(|error| any(&error))?;
             }
             match &meta.last_log_id {
@@ -349,7 +494,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                     &encode(&meta.last_membership)?,
                 )
                 .map_err(|error| any(&error))?;
-            add_current_snapshot(&mut batch, parts, meta, &blob)
+            add_current_snapshot(&mut batch, parts, meta, &blob)?;
+            Ok(sessions)
         })()
         .map_err(write)?;
         let _replacing = parts
@@ -362,6 +508,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             .map_err(|error| write(any(&error)))?;
         self.applied = meta.last_log_id;
         self.membership = meta.last_membership.clone();
+        self.sessions = sessions;
         Ok(())
     }
 
@@ -502,6 +649,10 @@ impl SnapshotBuilder {
         for item in parts.state.range_with(.., &options) {
             let (key, value) = item.map_err(|error| any(&error))?;
             writer.add(&key, &value);
+        }
+        for item in stored_sessions(&parts.meta, &options) {
+            let (client, value) = item?;
+            writer.add_session(client, &value);
         }
         let snapshot_id = match applied {
             Some(log_id) => format!(

@@ -59,6 +59,10 @@ pub type StorageError = openraft::StorageError<NodeId>;
 /// in log order, to its state keyspace. Reads are not requests: they go to a node's
 /// [`StateReader`](super::StateReader).
 ///
+/// A client that may retry a write (it proposed it, and the leader died before answering)
+/// wraps it in a [`Request::Session`], so that the retry is not applied a second time.
+/// The variants are part of the log's format (FORMAT.md 9.2): new ones go at the end.
+///
 /// ```
 /// use shaledb::raft::Request;
 ///
@@ -88,19 +92,105 @@ pub enum Request {
         /// The key before which the deletion stops (not deleted); not before `start`.
         end: Vec<u8>,
     },
+    /// `request`, applied at most once for `client` and `serial` (client sessions, as in
+    /// §6.3 of the Raft dissertation): the state machine keeps, per client, the last serial
+    /// it applied and its response, and answers a request of that serial again, or of an
+    /// older one, without applying it (with [`Response::Duplicate`] or [`Response::Stale`]).
+    ///
+    /// The rules a client keeps: its `client` id is its own (no other client uses it; a
+    /// random `u64` will do), it has at most one session request in flight, each new request
+    /// has a greater `serial` than the one before, and a retry resends the same `client`,
+    /// `serial` and `request`. A session is forgotten when the state machine holds more than
+    /// its session limit ([`StateMachine::with_session_limit`](super::StateMachine::with_session_limit)),
+    /// the one whose last new serial was applied longest ago first; a retry after that is
+    /// applied again, so the limit must exceed the number of clients that may be retrying.
+    ///
+    /// A session request that fails [`validate`](Request::validate) (an inner request
+    /// shaledb refuses, or a session inside a session) is answered with
+    /// [`Response::Rejected`] on every node and changes nothing, not even the session.
+    ///
+    /// ```
+    /// use shaledb::raft::Request;
+    ///
+    /// let put = Request::Put { key: b"balance".to_vec(), value: b"90".to_vec() };
+    /// let first = Request::Session { client: 7, serial: 1, request: Box::new(put) };
+    /// assert!(first.validate().is_ok());
+    /// let retry = first.clone(); // no answer came: send the same client, serial and request
+    /// assert_eq!(retry, first);
+    /// let nested = Request::Session { client: 7, serial: 2, request: Box::new(first) };
+    /// assert!(nested.validate().is_err());
+    /// ```
+    Session {
+        /// The client's id, the same on all its requests.
+        client: u64,
+        /// The request's number among the client's: greater than that of the client's request
+        /// before it, the same on a retry.
+        serial: u64,
+        /// What to apply; not a session itself. A node refuses to decode one nested more than
+        /// 16 sessions deep (FORMAT.md 9.2).
+        #[serde(deserialize_with = "nesting::deserialize_inner")]
+        request: Box<Request>,
+    },
+}
+
+/// How many [`Request::Session`]s deep a decoded request may nest (FORMAT.md 9.2); a deeper
+/// one is refused as damaged rather than decoded by ever deeper recursion. Only one level is
+/// ever valid ([`Request::validate`] refuses the rest); the margin lets a node decode and reject
+/// a client's mistake instead of failing on it.
+pub(crate) const MAX_SESSION_NESTING: u32 = 16;
+
+/// The decoding of a session's inner request, with the nesting bounded by a count of the
+/// sessions being decoded on this thread.
+mod nesting {
+    use std::cell::Cell;
+
+    use serde::de::Error as _;
+    use serde::{Deserialize, Deserializer};
+
+    use super::{MAX_SESSION_NESTING, Request};
+
+    thread_local! {
+        static DEPTH: Cell<u32> = const { Cell::new(0) };
+    }
+
+    /// Restores the depth when the inner request is decoded, or its decoding unwinds.
+    struct Level(u32);
+
+    impl Drop for Level {
+        fn drop(&mut self) {
+            DEPTH.set(self.0);
+        }
+    }
+
+    pub fn deserialize_inner<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Box<Request>, D::Error> {
+        let depth = DEPTH.get();
+        if depth >= MAX_SESSION_NESTING {
+            return Err(D::Error::custom(format!(
+                "a request nested more than {MAX_SESSION_NESTING} sessions deep"
+            )));
+        }
+        let _level = Level(depth);
+        DEPTH.set(depth + 1);
+        Request::deserialize(deserializer).map(Box::new)
+    }
 }
 
 impl Request {
     /// Checks the request as the state machine will: keys and values within shaledb's limits,
     /// a range not backwards. A request that fails here is still replicated if proposed, and
     /// every node then answers it with [`Response::Rejected`] without changing its state;
-    /// checking before proposing saves the round trip.
+    /// checking before proposing saves the round trip. A [`Request::Session`] is checked by
+    /// its inner request, which must not be a session.
     ///
     /// ```
     /// use shaledb::raft::Request;
     ///
     /// let huge_key = Request::Delete { key: vec![0; shaledb::MAX_KEY_SIZE + 1] };
     /// assert!(matches!(huge_key.validate(), Err(shaledb::Error::InvalidArgument(_))));
+    /// let in_a_session = Request::Session { client: 1, serial: 1, request: Box::new(huge_key) };
+    /// assert!(in_a_session.validate().is_err());
     /// ```
     pub fn validate(&self) -> Result<()> {
         match self {
@@ -110,16 +200,26 @@ impl Request {
             }
             Request::Delete { key } => check_key(key),
             Request::DeleteRange { start, end } => crate::batch::check_range(start, end),
+            Request::Session {
+                client, request, ..
+            } => match request.as_ref() {
+                Request::Session { .. } => Err(Error::InvalidArgument(format!(
+                    "the request of client {client}'s session is a session itself"
+                ))),
+                inner => inner.validate(),
+            },
         }
     }
 
-    /// Adds the request to `batch` as writes to `state`; fails (the batch unchanged) as
+    /// Adds the request to `batch` as writes to `state` (a session's inner request: whether
+    /// it is applied at all is the state machine's decision); fails (the batch unchanged) as
     /// [`validate`](Self::validate) does.
     pub(crate) fn add_to(&self, batch: &mut WriteBatch, state: &Keyspace) -> Result<()> {
         match self {
             Request::Put { key, value } => batch.put_in(state, key, value),
             Request::Delete { key } => batch.delete_in(state, key),
             Request::DeleteRange { start, end } => batch.delete_range_in(state, start, end),
+            Request::Session { request, .. } => request.add_to(batch, state),
         }
     }
 }
@@ -145,6 +245,38 @@ pub enum Response {
     /// The entry carried no request: a blank entry (each new leader appends one) or a
     /// membership change.
     NoRequest,
+    /// The entry's [`Request::Session`] has the serial its client's last applied request
+    /// had: it is a retry of that request, already applied and not applied again. `response`
+    /// is what applying it answered then, so that the client can take this for the answer it
+    /// missed (the write succeeded).
+    ///
+    /// ```
+    /// use shaledb::raft::Response;
+    ///
+    /// let answer = Response::Duplicate { serial: 4, response: Box::new(Response::Applied) };
+    /// let succeeded = match answer {
+    ///     Response::Applied => true,
+    ///     Response::Duplicate { response, .. } => *response == Response::Applied,
+    ///     _ => false,
+    /// };
+    /// assert!(succeeded);
+    /// ```
+    Duplicate {
+        /// The serial of the request, and of its client's last applied one.
+        serial: u64,
+        /// The response of the request when it was applied: [`Response::Applied`].
+        response: Box<Response>,
+    },
+    /// The entry's [`Request::Session`] has a serial below that of its client's last applied
+    /// request: an old request, answered long ago (a client has one request in flight, so it
+    /// had its answer before it sent a later serial), neither applied again nor answered
+    /// with its old response, which is no longer kept.
+    Stale {
+        /// The serial of the request.
+        serial: u64,
+        /// The serial of the client's last applied request, greater.
+        last_serial: u64,
+    },
 }
 
 /// The keyspaces of one raft group, `{group}.log` and the rest (FORMAT.md 9.1).
@@ -180,6 +312,11 @@ pub(crate) mod meta_key {
     pub const MEMBERSHIP: &[u8] = b"membership";
     /// The metadata of the current snapshot (`SnapshotMeta`), written with its chunks.
     pub const SNAPSHOT: &[u8] = b"snapshot";
+    /// The first bytes of the key of a client's session (`Session`): then the client id, a
+    /// `u64` big-endian.
+    pub const SESSION_PREFIX: &[u8] = b"session/";
+    /// The key after every session key: the end of a range deletion of all of them.
+    pub const SESSION_END: &[u8] = b"session0";
 }
 
 /// The first byte of every value of the log and metadata keyspaces: the version of the
