@@ -200,7 +200,9 @@ async fn measure(
     let started = Instant::now();
     let mut tasks = Vec::new();
     for client_number in 0..clients {
-        let mut client = cluster.client();
+        // Each client its own session: a write retried after a lost answer applies once.
+        let session = ((row_number as u64) << 32) | (client_number as u64 + 1);
+        let mut client = cluster.client().with_session(session);
         let value = vec![b'v'; args.value_size];
         let count = per_client.min(
             args.writes

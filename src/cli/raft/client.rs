@@ -54,6 +54,8 @@ pub struct Client {
     pub call_timeout: Duration,
     /// How long a request is retried before it is given up.
     pub deadline: Duration,
+    /// The client's session: its id and the serial of its last write (see [`Client::write`]).
+    session: Option<(u64, u64)>,
 }
 
 impl Client {
@@ -68,7 +70,16 @@ impl Client {
             next: 0,
             call_timeout: Duration::from_secs(2),
             deadline: Duration::from_secs(10),
+            session: None,
         }
+    }
+
+    /// Sends every later write in a session of client `id` (unique to this client: no other
+    /// client may use it), so that a write retried after a lost answer is applied once
+    /// (`Request::Session`).
+    pub fn with_session(mut self, id: u64) -> Client {
+        self.session = Some((id, 0));
+        self
     }
 
     /// Sends `message` to the leader, following redirections and retrying on other nodes
@@ -136,9 +147,30 @@ impl Client {
         self.next = self.next.wrapping_add(1);
     }
 
-    /// Proposes `request` and waits until it is committed and applied.
+    /// Proposes `request` and waits until it is committed and applied. In a session (see
+    /// [`Client::with_session`]) the request takes the next serial, and every retry (after a
+    /// failed node, a timeout, a new leader) resends the same serial: a write that had in fact
+    /// committed is then answered as a duplicate with its first answer, and not applied again.
     pub async fn write(&mut self, request: Request) -> Result<Written, ClientError> {
+        let request = match &mut self.session {
+            Some((client, serial)) => {
+                *serial += 1;
+                Request::Session {
+                    client: *client,
+                    serial: *serial,
+                    request: Box::new(request),
+                }
+            }
+            None => request,
+        };
         match self.call_leader(&Message::Write(request)).await? {
+            Reply::Written {
+                response: Response::Duplicate { response, .. },
+                index,
+            } => Ok(Written {
+                response: *response,
+                index,
+            }),
             Reply::Written { response, index } => Ok(Written { response, index }),
             other => Err(ClientError::Failed(format!("unexpected answer {other:?}"))),
         }

@@ -150,6 +150,7 @@ async fn client_command(command: RaftCommand) -> Result<(), CliError> {
                 value: key_argument(&value)?,
             };
             let written = Client::new(&cluster.cluster)
+                .with_session(session_id())
                 .write(request)
                 .await
                 .map_err(client_failed)?;
@@ -161,6 +162,7 @@ async fn client_command(command: RaftCommand) -> Result<(), CliError> {
                 key: key_argument(&key)?,
             };
             let written = Client::new(&cluster.cluster)
+                .with_session(session_id())
                 .write(request)
                 .await
                 .map_err(client_failed)?;
@@ -242,7 +244,7 @@ async fn demo(dir: Option<&Path>) -> Result<(), CliError> {
 
 async fn demo_steps(cluster: &mut Cluster) -> Result<(), CliError> {
     cluster.initialize().await.map_err(client_failed)?;
-    let mut client = cluster.client();
+    let mut client = cluster.client().with_session(session_id());
     let leader = client
         .wait_for_leader(Duration::from_secs(10))
         .await
@@ -288,7 +290,7 @@ async fn demo_steps(cluster: &mut Cluster) -> Result<(), CliError> {
     // A leader dies: the others elect a new one, and writes go on through it.
     cluster.kill(leader);
     say!("killed node {leader} (SIGKILL)");
-    let mut client = cluster.client();
+    let mut client = cluster.client().with_session(session_id());
     let new_leader = wait_for_other_leader(&mut client, leader).await?;
     say!("node {new_leader} is the new leader");
     let written = client
@@ -383,4 +385,13 @@ async fn check_replicas(
         }
     }
     Ok(())
+}
+
+/// A client id for a session of this process: the clock's nanoseconds and the process id, so
+/// that two runs of a command do not share one.
+fn session_id() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_nanos() as u64);
+    nanos ^ (u64::from(std::process::id()) << 48)
 }

@@ -123,6 +123,8 @@ struct State {
     applied: Option<LogId<NodeId>>,
     membership: StoredMembership<NodeId, BasicNode>,
     data: BTreeMap<Vec<u8>, Vec<u8>>,
+    /// Per client: the last serial applied and its answer.
+    sessions: BTreeMap<u64, (u64, Response)>,
     snapshot: Option<(SnapshotMeta<NodeId, BasicNode>, Vec<u8>)>,
     snapshots_built: u64,
 }
@@ -154,12 +156,43 @@ impl MemStateMachine {
     }
 }
 
-fn apply_request(data: &mut BTreeMap<Vec<u8>, Vec<u8>>, request: Request) -> Response {
+/// Applies `request`, with the session rules of `shaledb::raft::Request::Session` (the last
+/// serial and answer per client; no bound on clients: the benchmark has 64 at most).
+fn apply_request(state: &mut State, request: Request) -> Response {
     if let Err(error) = request.validate() {
         return Response::Rejected {
             reason: error.to_string(),
         };
     }
+    if let Request::Session {
+        client,
+        serial,
+        request,
+    } = request
+    {
+        match state.sessions.get(&client) {
+            Some((last, response)) if *last == serial => {
+                return Response::Duplicate {
+                    serial,
+                    response: Box::new(response.clone()),
+                };
+            }
+            Some((last, _)) if *last > serial => {
+                return Response::Stale {
+                    serial,
+                    last_serial: *last,
+                };
+            }
+            _ => {}
+        }
+        let response = apply_plain(&mut state.data, *request);
+        state.sessions.insert(client, (serial, response.clone()));
+        return response;
+    }
+    apply_plain(&mut state.data, request)
+}
+
+fn apply_plain(data: &mut BTreeMap<Vec<u8>, Vec<u8>>, request: Request) -> Response {
     match request {
         Request::Put { key, value } => {
             data.insert(key, value);
@@ -172,6 +205,12 @@ fn apply_request(data: &mut BTreeMap<Vec<u8>, Vec<u8>>, request: Request) -> Res
             let mut kept = tail.split_off(&end);
             data.append(&mut kept);
             drop(tail);
+        }
+        // `validate` refuses a session inside a session.
+        Request::Session { .. } => {
+            return Response::Rejected {
+                reason: "a session inside a session".to_string(),
+            };
         }
     }
     Response::Applied
@@ -187,7 +226,7 @@ fn storage_error(error: impl std::fmt::Display) -> StorageError<NodeId> {
 impl RaftSnapshotBuilder<TypeConfig> for MemStateMachine {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>> {
         let mut state = lock(&self.state);
-        let data = postcard::to_allocvec(&state.data).map_err(storage_error)?;
+        let data = postcard::to_allocvec(&(&state.data, &state.sessions)).map_err(storage_error)?;
         state.snapshots_built += 1;
         let meta = SnapshotMeta {
             last_log_id: state.applied,
@@ -227,7 +266,7 @@ impl RaftStateMachine<TypeConfig> for MemStateMachine {
             state.applied = Some(entry.log_id);
             let response = match entry.payload {
                 EntryPayload::Blank => Response::NoRequest,
-                EntryPayload::Normal(request) => apply_request(&mut state.data, request),
+                EntryPayload::Normal(request) => apply_request(&mut state, request),
                 EntryPayload::Membership(membership) => {
                     state.membership = StoredMembership::new(Some(entry.log_id), membership);
                     Response::NoRequest
@@ -252,10 +291,11 @@ impl RaftStateMachine<TypeConfig> for MemStateMachine {
         snapshot: Box<Cursor<Vec<u8>>>,
     ) -> Result<()> {
         let bytes = snapshot.into_inner();
-        let data: BTreeMap<Vec<u8>, Vec<u8>> =
-            postcard::from_bytes(&bytes).map_err(storage_error)?;
+        type Image = (BTreeMap<Vec<u8>, Vec<u8>>, BTreeMap<u64, (u64, Response)>);
+        let (data, sessions): Image = postcard::from_bytes(&bytes).map_err(storage_error)?;
         let mut state = lock(&self.state);
         state.data = data;
+        state.sessions = sessions;
         state.applied = meta.last_log_id;
         state.membership = meta.last_membership.clone();
         state.snapshot = Some((meta.clone(), bytes));
