@@ -229,6 +229,14 @@ impl StateMachine {
                 reason: error.to_string(),
             });
         }
+        if let Request::Batch(requests) = request {
+            // `validate` let no batch into the batch: one level of recursion.
+            let mut responses = Vec::with_capacity(requests.len());
+            for request in requests {
+                responses.push(self.add_request(batch, undo, index, request)?);
+            }
+            return Ok(Response::Batch(responses));
+        }
         let parts = &self.parts;
         let Request::Session {
             client,

@@ -131,6 +131,23 @@ pub enum Request {
         #[serde(deserialize_with = "nesting::deserialize_inner")]
         request: Box<Request>,
     },
+    /// Several requests in one log entry, applied in order as if each were an entry of its
+    /// own (each checked by [`validate`](Request::validate) alone, and each session request
+    /// deduplicated alone) and answered with [`Response::Batch`], one answer per request, in
+    /// their order: how a leader proposes the writes of many clients that arrive while its
+    /// previous entry is being made durable, so that they share one log append and one fsync
+    /// on every node. A batch is not inside a batch or a session.
+    ///
+    /// ```
+    /// use shaledb::raft::Request;
+    ///
+    /// let a = Request::Put { key: b"a".to_vec(), value: b"1".to_vec() };
+    /// let b = Request::Session { client: 9, serial: 1, request: Box::new(Request::Delete { key: b"b".to_vec() }) };
+    /// let batch = Request::Batch(vec![a, b]);
+    /// assert!(batch.validate().is_ok());
+    /// assert!(Request::Batch(vec![batch]).validate().is_err()); // no batch in a batch
+    /// ```
+    Batch(#[serde(deserialize_with = "nesting::deserialize_batch")] Vec<Request>),
 }
 
 /// How many [`Request::Session`]s deep a decoded request may nest (FORMAT.md 9.2); a deeper
@@ -175,6 +192,22 @@ mod nesting {
         DEPTH.set(depth + 1);
         Request::deserialize(deserializer).map(Box::new)
     }
+
+    /// The requests of a `Request::Batch`, counted as one more level of nesting (a batch of
+    /// batches of ... is refused as a deep session is).
+    pub fn deserialize_batch<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<Request>, D::Error> {
+        let depth = DEPTH.get();
+        if depth >= MAX_SESSION_NESTING {
+            return Err(D::Error::custom(format!(
+                "a request nested more than {MAX_SESSION_NESTING} levels deep"
+            )));
+        }
+        let _level = Level(depth);
+        DEPTH.set(depth + 1);
+        Vec::<Request>::deserialize(deserializer)
+    }
 }
 
 impl Request {
@@ -206,7 +239,20 @@ impl Request {
                 Request::Session { .. } => Err(Error::InvalidArgument(format!(
                     "the request of client {client}'s session is a session itself"
                 ))),
+                Request::Batch(_) => Err(Error::InvalidArgument(format!(
+                    "the request of client {client}'s session is a batch"
+                ))),
                 inner => inner.validate(),
+            },
+            // Each request of a batch is checked, and answered, alone when it is applied.
+            Request::Batch(requests) => match requests
+                .iter()
+                .position(|request| matches!(request, Request::Batch(_)))
+            {
+                Some(position) => Err(Error::InvalidArgument(format!(
+                    "request {position} of a batch is a batch itself"
+                ))),
+                None => Ok(()),
             },
         }
     }
@@ -220,6 +266,10 @@ impl Request {
             Request::Delete { key } => batch.delete_in(state, key),
             Request::DeleteRange { start, end } => batch.delete_range_in(state, start, end),
             Request::Session { request, .. } => request.add_to(batch, state),
+            // The state machine applies a batch request by request, each with its own answer.
+            Request::Batch(_) => Err(Error::InvalidArgument(
+                "a batch of requests is applied one request at a time".to_string(),
+            )),
         }
     }
 }
@@ -277,6 +327,8 @@ pub enum Response {
         /// The serial of the client's last applied request, greater.
         last_serial: u64,
     },
+    /// The answers to the requests of a [`Request::Batch`], one per request, in order.
+    Batch(Vec<Response>),
 }
 
 /// The keyspaces of one raft group, `{group}.log` and the rest (FORMAT.md 9.1).

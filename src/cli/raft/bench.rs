@@ -3,7 +3,8 @@
 //! the in-memory store (the upper bound: the same nodes, network and clients with nothing on
 //! disk). Each client is a task with its own connection that sends one write at a time and
 //! waits for its commit. Beside ops/s and latency: the leader's write-ahead-log fsyncs per
-//! second, log entries per leader fsync, and the followers' fsyncs per second.
+//! second, log entries and client writes per leader fsync (a node proposes the writes that
+//! wait as one entry), and the followers' fsyncs per second (each).
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -49,6 +50,7 @@ struct Row {
     p99: Duration,
     leader_fsyncs_per_second: f64,
     entries_per_fsync: f64,
+    writes_per_fsync: f64,
     follower_fsyncs_per_second: f64,
     failed: u64,
 }
@@ -102,7 +104,7 @@ async fn bench(args: &BenchArgs) -> Result<(), CliError> {
         args.value_size
     );
     say!(
-        "{:<9} {:>7} {:>9} {:>10} {:>8} {:>8} {:>15} {:>13} {:>17} {:>6}",
+        "{:<9} {:>7} {:>9} {:>10} {:>8} {:>8} {:>15} {:>13} {:>12} {:>17} {:>6}",
         "store",
         "clients",
         "writes",
@@ -111,6 +113,7 @@ async fn bench(args: &BenchArgs) -> Result<(), CliError> {
         "p99 ms",
         "leader fsync/s",
         "entries/fsync",
+        "writes/fsync",
         "follower fsync/s",
         "failed"
     );
@@ -131,7 +134,7 @@ async fn bench(args: &BenchArgs) -> Result<(), CliError> {
                 }
             };
             say!(
-                "{:<9} {:>7} {:>9} {:>10.0} {:>8.2} {:>8.2} {:>15.0} {:>13.1} {:>17.0} {:>6}",
+                "{:<9} {:>7} {:>9} {:>10.0} {:>8.2} {:>8.2} {:>15.0} {:>13.1} {:>12.1} {:>17.0} {:>6}",
                 store_name(*store),
                 clients,
                 args.writes,
@@ -140,6 +143,7 @@ async fn bench(args: &BenchArgs) -> Result<(), CliError> {
                 row.p99.as_secs_f64() * 1e3,
                 row.leader_fsyncs_per_second,
                 row.entries_per_fsync,
+                row.writes_per_fsync,
                 row.follower_fsyncs_per_second,
                 row.failed
             );
@@ -272,6 +276,11 @@ async fn measure(
         p50: percentile(0.5),
         p99: percentile(0.99),
         leader_fsyncs_per_second: leader_fsyncs as f64 / elapsed,
+        writes_per_fsync: if leader_fsyncs == 0 {
+            0.0
+        } else {
+            latencies.len() as f64 / leader_fsyncs as f64
+        },
         entries_per_fsync: if leader_fsyncs == 0 {
             0.0
         } else {

@@ -164,6 +164,14 @@ fn apply_request(state: &mut State, request: Request) -> Response {
             reason: error.to_string(),
         };
     }
+    if let Request::Batch(requests) = request {
+        // `validate` let no batch into the batch.
+        let responses = requests
+            .into_iter()
+            .map(|request| apply_request(state, request))
+            .collect();
+        return Response::Batch(responses);
+    }
     if let Request::Session {
         client,
         serial,
@@ -206,10 +214,10 @@ fn apply_plain(data: &mut BTreeMap<Vec<u8>, Vec<u8>>, request: Request) -> Respo
             data.append(&mut kept);
             drop(tail);
         }
-        // `validate` refuses a session inside a session.
-        Request::Session { .. } => {
+        // `validate` refuses a session or a batch inside a session.
+        Request::Session { .. } | Request::Batch(_) => {
             return Response::Rejected {
-                reason: "a session inside a session".to_string(),
+                reason: "a session or a batch inside a session".to_string(),
             };
         }
     }

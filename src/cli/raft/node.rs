@@ -14,9 +14,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use openraft::error::{ClientWriteError, RaftError};
 use openraft::{BasicNode, Config, Raft, SnapshotPolicy};
-use shaledb::raft::{StateReader, TypeConfig};
+use shaledb::raft::{Request, Response, StateReader, TypeConfig};
 use shaledb::{Db, Options};
 use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::mem_store::{MemLog, MemStateMachine};
 use super::network::Network;
@@ -61,9 +62,22 @@ enum Reader {
     Memory(MemStateMachine),
 }
 
+/// A client's write waiting for the proposer, with where its answer goes.
+type Proposal = (Request, oneshot::Sender<Reply>);
+
+/// Batches in flight at once: while one is being made durable, replicated and applied, the
+/// writes that arrive meanwhile gather into the next. One was fastest: `shale raft bench
+/// --clients 64` gave 13.0k writes/s with 1, 9.1k with 2, 7.4k with 4 and 5.6k with 8 (the
+/// more batches in flight, the smaller each, and openraft appends them one at a time).
+const BATCHES_IN_FLIGHT: usize = 1;
+
+/// The most client writes proposed in one entry.
+const MAX_BATCH: usize = 1024;
+
 struct Node {
     id: NodeId,
     raft: Raft<TypeConfig>,
+    proposals: mpsc::UnboundedSender<Proposal>,
     reader: Reader,
     db: Option<Arc<Db>>,
     snapshots_installed: AtomicU64,
@@ -134,9 +148,12 @@ async fn serve(args: &NodeArgs) -> Result<(), CliError> {
     std::io::stdout()
         .flush()
         .map_err(|error| failed("cannot write to standard output")(&error))?;
+    let (proposals, queue) = mpsc::unbounded_channel();
+    tokio::spawn(propose(raft.clone(), queue));
     let node = Arc::new(Node {
         id: args.id,
         raft,
+        proposals,
         reader,
         db,
         snapshots_installed: AtomicU64::new(0),
@@ -204,13 +221,15 @@ impl Node {
                 }
                 Reply::InstallSnapshot(result)
             }
-            Message::Write(request) => match self.raft.client_write(request).await {
-                Ok(written) => Reply::Written {
-                    response: written.data,
-                    index: written.log_id.index,
-                },
-                Err(error) => self.not_leader_or_failed(error),
-            },
+            Message::Write(request) => {
+                let (answer, reply) = oneshot::channel();
+                if self.proposals.send((request, answer)).is_err() {
+                    return Reply::Failed(format!("node {} is shutting down", self.id));
+                }
+                reply.await.unwrap_or_else(|_| {
+                    Reply::Failed(format!("node {} dropped the write", self.id))
+                })
+            }
             Message::Get { key, linearizable } => {
                 if let Some(reply) = self.confirm_leader(linearizable).await {
                     return reply;
@@ -252,14 +271,14 @@ impl Node {
             Message::AddLearner { id, addr } => {
                 match self.raft.add_learner(id, BasicNode { addr }, true).await {
                     Ok(_) => Reply::Done,
-                    Err(error) => self.not_leader_or_failed(error),
+                    Err(error) => not_leader_or_failed(&error),
                 }
             }
             Message::ChangeMembership(members) => {
                 let members: BTreeSet<NodeId> = members;
                 match self.raft.change_membership(members, false).await {
                     Ok(_) => Reply::Done,
-                    Err(error) => self.not_leader_or_failed(error),
+                    Err(error) => not_leader_or_failed(&error),
                 }
             }
             Message::Status => Reply::Status(self.status()),
@@ -287,20 +306,6 @@ impl Node {
                 }
                 None => Some(Reply::Failed(error.to_string())),
             },
-        }
-    }
-
-    fn not_leader_or_failed(
-        &self,
-        error: RaftError<NodeId, ClientWriteError<NodeId, BasicNode>>,
-    ) -> Reply {
-        match error.forward_to_leader() {
-            Some(forward) => Reply::NotLeader(
-                forward
-                    .leader_id
-                    .zip(forward.leader_node.as_ref().map(|node| node.addr.clone())),
-            ),
-            None => Reply::Failed(error.to_string()),
         }
     }
 
@@ -345,4 +350,96 @@ fn scan_shaledb(reader: &StateReader, start: Vec<u8>, end: Option<Vec<u8>>, limi
         }
     }
     Reply::Entries(entries)
+}
+
+/// The answer to a write that raft refused: where the leader is, or why it failed.
+fn not_leader_or_failed(error: &RaftError<NodeId, ClientWriteError<NodeId, BasicNode>>) -> Reply {
+    match error.forward_to_leader() {
+        Some(forward) => Reply::NotLeader(
+            forward
+                .leader_id
+                .zip(forward.leader_node.as_ref().map(|node| node.addr.clone())),
+        ),
+        None => Reply::Failed(error.to_string()),
+    }
+}
+
+/// The proposer: gathers the client writes that wait and proposes them as one entry (a
+/// `Request::Batch` when there are several), at most [`BATCHES_IN_FLIGHT`] at a time.
+///
+/// Why: openraft 0.9's core waits for each log append to be durable before it takes the next
+/// request, so a leader that proposed each write alone would make one fsync per write, whatever
+/// the storage can share. The writes that arrive while an entry is being made durable go into
+/// the next one instead, which shares its append and fsync on every node.
+async fn propose(raft: Raft<TypeConfig>, mut queue: mpsc::UnboundedReceiver<Proposal>) {
+    let permits = Arc::new(Semaphore::new(BATCHES_IN_FLIGHT));
+    loop {
+        let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
+            return;
+        };
+        let Some(first) = queue.recv().await else {
+            return;
+        };
+        let mut proposals = vec![first];
+        while proposals.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(proposal) => proposals.push(proposal),
+                Err(_) => break,
+            }
+        }
+        let raft = raft.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            commit(&raft, proposals).await;
+        });
+    }
+}
+
+/// Proposes the writes as one entry and answers each.
+async fn commit(raft: &Raft<TypeConfig>, mut proposals: Vec<Proposal>) {
+    if proposals.len() == 1 {
+        let Some((request, answer)) = proposals.pop() else {
+            return;
+        };
+        let reply = match raft.client_write(request).await {
+            Ok(written) => Reply::Written {
+                response: written.data,
+                index: written.log_id.index,
+            },
+            Err(error) => not_leader_or_failed(&error),
+        };
+        let _ = answer.send(reply);
+        return;
+    }
+    let (requests, answers): (Vec<Request>, Vec<oneshot::Sender<Reply>>) =
+        proposals.into_iter().unzip();
+    match raft.client_write(Request::Batch(requests)).await {
+        Ok(written) => match written.data {
+            Response::Batch(responses) if responses.len() == answers.len() => {
+                for (response, answer) in responses.into_iter().zip(answers) {
+                    let _ = answer.send(Reply::Written {
+                        response,
+                        index: written.log_id.index,
+                    });
+                }
+            }
+            other => {
+                for answer in answers {
+                    let _ = answer.send(Reply::Failed(format!(
+                        "a batch of writes was answered with {other:?}"
+                    )));
+                }
+            }
+        },
+        Err(error) => {
+            let reply = not_leader_or_failed(&error);
+            for answer in answers {
+                let _ = answer.send(match &reply {
+                    Reply::NotLeader(leader) => Reply::NotLeader(leader.clone()),
+                    Reply::Failed(why) => Reply::Failed(why.clone()),
+                    _ => Reply::Failed("a batch of writes failed".to_string()),
+                });
+            }
+        }
+    }
 }
