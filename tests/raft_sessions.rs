@@ -720,3 +720,113 @@ fn a_blob_with_a_session_is_the_worked_example_of_format_md() {
         "the bytes FORMAT.md 9.4 shows"
     );
 }
+
+#[test]
+fn a_batch_applies_each_request_alone_and_answers_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_db, _, mut state_machine) = open(&dir);
+    let batch = Request::Batch(vec![
+        put_request("a", "1"),
+        // Refused alone: the other requests of the batch still apply.
+        Request::DeleteRange {
+            start: b"z".to_vec(),
+            end: b"a".to_vec(),
+        },
+        Request::Session {
+            client: 7,
+            serial: 1,
+            request: Box::new(put_request("b", "2")),
+        },
+        // The same client's retry, later in the same batch.
+        Request::Session {
+            client: 7,
+            serial: 1,
+            request: Box::new(put_request("b", "2")),
+        },
+        Request::Delete { key: b"a".to_vec() },
+        put_request("c", "3"),
+    ]);
+    let responses = apply(&mut state_machine, [entry(1, batch)]);
+    let [Response::Batch(answers)] = responses.as_slice() else {
+        panic!("not one batch answer: {responses:?}");
+    };
+    assert_eq!(answers.len(), 6);
+    assert_eq!(answers[0], Response::Applied);
+    assert!(
+        matches!(answers[1], Response::Rejected { .. }),
+        "{answers:?}"
+    );
+    assert_eq!(answers[2], Response::Applied);
+    assert_eq!(answers[3], duplicate(1));
+    assert_eq!(answers[4], Response::Applied);
+    assert_eq!(answers[5], Response::Applied);
+    assert_eq!(state_of(&state_machine), pairs(&[("b", "2"), ("c", "3")]));
+    // A retry of the session's request in a later entry, alone, is a duplicate too.
+    let responses = apply(&mut state_machine, [session_put(2, 7, 1, "b", "other")]);
+    assert_eq!(responses, [duplicate(1)]);
+    assert_eq!(state_of(&state_machine), pairs(&[("b", "2"), ("c", "3")]));
+    assert_eq!(state_machine.reader().applied().unwrap(), Some(log_id(2)));
+}
+
+#[test]
+fn a_batch_in_a_batch_or_in_a_session_is_rejected_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_db, _, mut state_machine) = open(&dir);
+    let inner = Request::Batch(vec![put_request("a", "1")]);
+    let nested = Request::Batch(vec![put_request("b", "2"), inner.clone()]);
+    assert!(nested.validate().is_err());
+    let in_session = Request::Session {
+        client: 3,
+        serial: 1,
+        request: Box::new(inner),
+    };
+    assert!(in_session.validate().is_err());
+    let responses = apply(&mut state_machine, [entry(1, nested), entry(2, in_session)]);
+    assert!(
+        responses
+            .iter()
+            .all(|response| matches!(response, Response::Rejected { .. })),
+        "{responses:?}"
+    );
+    assert_eq!(state_of(&state_machine), pairs(&[]));
+    // The rejected session recorded nothing: its serial 1 applies later.
+    let responses = apply(&mut state_machine, [session_put(3, 3, 1, "k", "v")]);
+    assert_eq!(responses, [Response::Applied]);
+}
+
+#[test]
+fn a_log_entry_of_batches_nested_too_deep_is_refused_when_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, mut log_store, _) = open(&dir);
+    // FORMAT.md 9.2: version 1, log id (term 1, node 1, index i), Normal, then `depth`
+    // batches of one request (0x04, count 1) around a Delete of "k".
+    let entry_bytes = |index: u8, depth: usize| {
+        let mut bytes = vec![0x01, 0x01, 0x01, index, 0x01];
+        for _ in 0..depth {
+            bytes.extend_from_slice(&[0x04, 0x01]);
+        }
+        bytes.extend_from_slice(&[0x01, 0x01, b'k']);
+        bytes
+    };
+    let log = db
+        .keyspace("raft.log", shaledb::KeyspaceOptions::default())
+        .unwrap();
+    log.put(&1u64.to_be_bytes(), &entry_bytes(1, 1)).unwrap();
+    log.put(&2u64.to_be_bytes(), &entry_bytes(2, 100_000))
+        .unwrap();
+    block_on(async {
+        let read = log_store.try_get_log_entries(1..2).await.unwrap();
+        assert_eq!(
+            read[0].payload,
+            EntryPayload::Normal(Request::Batch(vec![Request::Delete { key: b"k".to_vec() }]))
+        );
+        let error = log_store
+            .try_get_log_entries(2..3)
+            .await
+            .expect_err("a too deep entry read");
+        assert!(
+            error.to_string().contains("damaged raft log entry"),
+            "the error names the entry: {error}"
+        );
+    });
+}
