@@ -51,7 +51,8 @@
 //! # }
 //! ```
 //!
-//! Not here yet: a network (openraft's `RaftNetwork`) and a runnable cluster. Snapshots are
+//! The storage only: the network is the application's (the `shale` program's `raft-cluster`
+//! feature has a TCP one for its loopback cluster, `shale raft demo`). Snapshots are
 //! held in memory whole (openraft 0.9's `Cursor<Vec<u8>>` snapshot data) while they are built,
 //! sent, received and installed, so a state machine must fit in memory a few times over.
 
