@@ -57,7 +57,7 @@ struct Row {
 
 /// Runs the benchmark.
 pub fn run(args: &BenchArgs) -> Result<(), CliError> {
-    if args.clients.iter().any(|&clients| clients == 0) || args.clients.is_empty() {
+    if args.clients.contains(&0) || args.clients.is_empty() {
         return Err(CliError::Usage(
             "--clients needs counts of at least 1".to_string(),
         ));
