@@ -223,36 +223,34 @@ impl Link {
         }
     }
 
-    /// Sends `message` and waits for the reply, all within `timeout`. On any failure the
-    /// connection is dropped (a late reply must not answer the next call).
+    /// Sends `message` and waits for the reply, all within `timeout`. On any failure, or if
+    /// the call is dropped before its reply, the connection is dropped with it (a late reply
+    /// must not answer the next call).
     pub async fn call(&mut self, message: &Message, timeout: Duration) -> io::Result<Reply> {
         match tokio::time::timeout(timeout, self.exchange(message)).await {
             Ok(Ok(reply)) => Ok(reply),
-            Ok(Err(error)) => {
-                self.connection = None;
-                Err(error)
-            }
-            Err(_) => {
-                self.connection = None;
-                Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!("no answer from {} within {timeout:?}", self.addr),
-                ))
-            }
+            Ok(Err(error)) => Err(error),
+            Err(_) => Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("no answer from {} within {timeout:?}", self.addr),
+            )),
         }
     }
 
     async fn exchange(&mut self, message: &Message) -> io::Result<Reply> {
-        if self.connection.is_none() {
-            let stream = TcpStream::connect(&self.addr).await?;
-            self.connection = Some(Connection::new(stream));
-        }
-        let Some(connection) = self.connection.as_mut() else {
-            return Err(io::Error::other("not connected"));
+        // The connection is out of `self` while a call is under way and goes back only once
+        // its reply is read: a call dropped half-way (a timeout, a cancelled future) must not
+        // leave its reply to answer the next call.
+        let mut connection = match self.connection.take() {
+            Some(connection) => connection,
+            None => Connection::new(TcpStream::connect(&self.addr).await?),
         };
         connection.send(message).await?;
         match connection.receive().await? {
-            Some(reply) => Ok(reply),
+            Some(reply) => {
+                self.connection = Some(connection);
+                Ok(reply)
+            }
             None => Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
                 format!("{} closed the connection before answering", self.addr),
