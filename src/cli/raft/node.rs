@@ -66,9 +66,10 @@ enum Reader {
 type Proposal = (Request, oneshot::Sender<Reply>);
 
 /// Batches in flight at once: while one is being made durable, replicated and applied, the
-/// writes that arrive meanwhile gather into the next. One was fastest: `shale raft bench
-/// --clients 64` gave 13.0k writes/s with 1, 9.1k with 2, 7.4k with 4 and 5.6k with 8 (the
-/// more batches in flight, the smaller each, and openraft appends them one at a time).
+/// writes that arrive meanwhile gather into the next. One was fastest: two rounds of `shale
+/// raft bench --clients 64` gave 14.7k and 15.6k writes/s with one, 14.5k and 12.3k with two,
+/// 13.5k and 13.6k with three (the more batches in flight, the smaller each, and openraft
+/// appends them one at a time).
 const BATCHES_IN_FLIGHT: usize = 1;
 
 /// The most client writes proposed in one entry.
