@@ -8,10 +8,13 @@
 
 #![cfg(feature = "raft")]
 
+mod common;
+
 use std::io::Cursor;
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 
+use common::raft::{pairs, state_of};
 use openraft::storage::{RaftLogStorageExt, RaftStateMachine};
 use openraft::{
     CommittedLeaderId, Entry, EntryPayload, LogId, RaftLogReader, RaftSnapshotBuilder,
@@ -87,23 +90,6 @@ fn duplicate(serial: u64) -> Response {
         serial,
         response: Box::new(Response::Applied),
     }
-}
-
-/// The state machine's keys and values, in order, as its reader shows them.
-fn state_of(state_machine: &StateMachine) -> Vec<(Vec<u8>, Vec<u8>)> {
-    state_machine
-        .reader()
-        .range(..)
-        .map(|item| item.map(|(key, value)| (key, value.to_vec())))
-        .collect::<Result<_, _>>()
-        .expect("the state")
-}
-
-fn pairs(items: &[(&str, &str)]) -> Vec<(Vec<u8>, Vec<u8>)> {
-    items
-        .iter()
-        .map(|(key, value)| (key.as_bytes().to_vec(), value.as_bytes().to_vec()))
-        .collect()
 }
 
 fn snapshot_of(state_machine: &mut StateMachine) -> openraft::Snapshot<TypeConfig> {
@@ -518,14 +504,31 @@ fn a_nested_session_is_rejected_and_records_nothing() {
 /// that every node must be able to reject) reads back.
 #[test]
 fn a_log_entry_nested_too_deep_is_refused_when_read() {
+    // Sessions: 0x03, client 7, serial 1.
+    let (shallow, error) = read_nested_entries(&[0x03, 0x07, 0x01], 2);
+    let EntryPayload::Normal(Request::Session { request, .. }) = &shallow.payload else {
+        panic!("not a session: {:?}", shallow.payload);
+    };
+    assert!(matches!(**request, Request::Session { .. }));
+    // postcard does not pass the message of the nesting check on, only that the entry
+    // failed to decode.
+    assert!(
+        error.contains("damaged raft log entry"),
+        "the error names the entry: {error}"
+    );
+}
+
+/// Stores two log entries by hand (FORMAT.md 9.2: version 1, log id (term 1, node 1, index
+/// i), Normal, then `level` repeated around a Delete of "k"): `shallow` levels deep at index 1
+/// and 100,000 deep at index 2; reads both back through the log store. Returns the first
+/// entry and the error of the second.
+fn read_nested_entries(level: &[u8], shallow: usize) -> (Entry<TypeConfig>, String) {
     let dir = tempfile::tempdir().unwrap();
     let (db, mut log_store, _) = open(&dir);
-    // FORMAT.md 9.2: version 1, log id (term 1, node 1, index i), Normal, then `depth`
-    // sessions (0x03, client 7, serial 1) around a Delete of "k".
     let entry_bytes = |index: u8, depth: usize| {
         let mut bytes = vec![0x01, 0x01, 0x01, index, 0x01];
         for _ in 0..depth {
-            bytes.extend_from_slice(&[0x03, 0x07, 0x01]);
+            bytes.extend_from_slice(level);
         }
         bytes.extend_from_slice(&[0x01, 0x01, b'k']);
         bytes
@@ -533,27 +536,19 @@ fn a_log_entry_nested_too_deep_is_refused_when_read() {
     let log = db
         .keyspace("raft.log", shaledb::KeyspaceOptions::default())
         .unwrap();
-    log.put(&1u64.to_be_bytes(), &entry_bytes(1, 2)).unwrap();
+    log.put(&1u64.to_be_bytes(), &entry_bytes(1, shallow))
+        .unwrap();
     log.put(&2u64.to_be_bytes(), &entry_bytes(2, 100_000))
         .unwrap();
     block_on(async {
-        let read = log_store.try_get_log_entries(1..2).await.unwrap();
+        let mut read = log_store.try_get_log_entries(1..2).await.unwrap();
         assert_eq!(read.len(), 1);
-        let EntryPayload::Normal(Request::Session { request, .. }) = &read[0].payload else {
-            panic!("not a session: {:?}", read[0].payload);
-        };
-        assert!(matches!(**request, Request::Session { .. }));
         let error = log_store
             .try_get_log_entries(2..3)
             .await
             .expect_err("a too deep entry read");
-        // postcard does not pass the message of the nesting check on, only that the entry
-        // failed to decode.
-        assert!(
-            error.to_string().contains("damaged raft log entry"),
-            "the error names the entry: {error}"
-        );
-    });
+        (read.remove(0), error.to_string())
+    })
 }
 
 #[test]
@@ -796,37 +791,14 @@ fn a_batch_in_a_batch_or_in_a_session_is_rejected_and_changes_nothing() {
 
 #[test]
 fn a_log_entry_of_batches_nested_too_deep_is_refused_when_read() {
-    let dir = tempfile::tempdir().unwrap();
-    let (db, mut log_store, _) = open(&dir);
-    // FORMAT.md 9.2: version 1, log id (term 1, node 1, index i), Normal, then `depth`
-    // batches of one request (0x04, count 1) around a Delete of "k".
-    let entry_bytes = |index: u8, depth: usize| {
-        let mut bytes = vec![0x01, 0x01, 0x01, index, 0x01];
-        for _ in 0..depth {
-            bytes.extend_from_slice(&[0x04, 0x01]);
-        }
-        bytes.extend_from_slice(&[0x01, 0x01, b'k']);
-        bytes
-    };
-    let log = db
-        .keyspace("raft.log", shaledb::KeyspaceOptions::default())
-        .unwrap();
-    log.put(&1u64.to_be_bytes(), &entry_bytes(1, 1)).unwrap();
-    log.put(&2u64.to_be_bytes(), &entry_bytes(2, 100_000))
-        .unwrap();
-    block_on(async {
-        let read = log_store.try_get_log_entries(1..2).await.unwrap();
-        assert_eq!(
-            read[0].payload,
-            EntryPayload::Normal(Request::Batch(vec![Request::Delete { key: b"k".to_vec() }]))
-        );
-        let error = log_store
-            .try_get_log_entries(2..3)
-            .await
-            .expect_err("a too deep entry read");
-        assert!(
-            error.to_string().contains("damaged raft log entry"),
-            "the error names the entry: {error}"
-        );
-    });
+    // Batches of one request: 0x04, count 1.
+    let (shallow, error) = read_nested_entries(&[0x04, 0x01], 1);
+    assert_eq!(
+        shallow.payload,
+        EntryPayload::Normal(Request::Batch(vec![Request::Delete { key: b"k".to_vec() }]))
+    );
+    assert!(
+        error.contains("damaged raft log entry"),
+        "the error names the entry: {error}"
+    );
 }

@@ -9,10 +9,13 @@
 
 #![cfg(feature = "raft")]
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::io::Cursor;
 use std::sync::Arc;
 
+use common::raft::{pairs, state_of};
 use openraft::storage::{RaftLogStorage, RaftLogStorageExt, RaftStateMachine};
 use openraft::testing::{StoreBuilder, Suite};
 use openraft::{
@@ -173,23 +176,6 @@ fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
     tokio::runtime::Runtime::new()
         .expect("a tokio runtime")
         .block_on(future)
-}
-
-/// The state machine's keys and values, in order.
-fn state_of(state_machine: &StateMachine) -> Vec<(Vec<u8>, Vec<u8>)> {
-    state_machine
-        .reader()
-        .range(..)
-        .map(|item| item.map(|(key, value)| (key, value.to_vec())))
-        .collect::<Result<_, _>>()
-        .expect("the state")
-}
-
-fn pairs(items: &[(&str, &str)]) -> Vec<(Vec<u8>, Vec<u8>)> {
-    items
-        .iter()
-        .map(|(key, value)| (key.as_bytes().to_vec(), value.as_bytes().to_vec()))
-        .collect()
 }
 
 #[test]

@@ -182,15 +182,7 @@ mod nesting {
     pub fn deserialize_inner<'de, D: Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Box<Request>, D::Error> {
-        let depth = DEPTH.get();
-        if depth >= MAX_SESSION_NESTING {
-            return Err(D::Error::custom(format!(
-                "a request nested more than {MAX_SESSION_NESTING} sessions deep"
-            )));
-        }
-        let _level = Level(depth);
-        DEPTH.set(depth + 1);
-        Request::deserialize(deserializer).map(Box::new)
+        one_level_deeper(deserializer).map(Box::new)
     }
 
     /// The requests of a `Request::Batch`, counted as one more level of nesting (a batch of
@@ -198,6 +190,13 @@ mod nesting {
     pub fn deserialize_batch<'de, D: Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Vec<Request>, D::Error> {
+        one_level_deeper(deserializer)
+    }
+
+    /// Decodes a `T` one level of nesting deeper, or refuses past the limit.
+    fn one_level_deeper<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+        deserializer: D,
+    ) -> Result<T, D::Error> {
         let depth = DEPTH.get();
         if depth >= MAX_SESSION_NESTING {
             return Err(D::Error::custom(format!(
@@ -206,7 +205,7 @@ mod nesting {
         }
         let _level = Level(depth);
         DEPTH.set(depth + 1);
-        Vec::<Request>::deserialize(deserializer)
+        T::deserialize(deserializer)
     }
 }
 

@@ -5,6 +5,8 @@
 
 pub mod crash;
 pub mod history;
+#[cfg(feature = "raft")]
+pub mod raft;
 
 /// SplitMix64: tiny, fast, and good enough to drive tests. Not for cryptography.
 #[derive(Debug, Clone)]

@@ -149,25 +149,13 @@ async fn client_command(command: RaftCommand) -> Result<(), CliError> {
                 key: key_argument(&key)?,
                 value: key_argument(&value)?,
             };
-            let written = Client::new(&cluster.cluster)
-                .with_session(session_id())
-                .write(request)
-                .await
-                .map_err(client_failed)?;
-            say!("{:?} at log index {}", written.response, written.index);
-            Ok(())
+            write_one(&cluster, request).await
         }
         RaftCommand::Delete { cluster, key } => {
             let request = Request::Delete {
                 key: key_argument(&key)?,
             };
-            let written = Client::new(&cluster.cluster)
-                .with_session(session_id())
-                .write(request)
-                .await
-                .map_err(client_failed)?;
-            say!("{:?} at log index {}", written.response, written.index);
-            Ok(())
+            write_one(&cluster, request).await
         }
         RaftCommand::Get { cluster, key } => {
             let key = key_argument(&key)?;
@@ -394,4 +382,15 @@ fn session_id() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_nanos() as u64);
     nanos ^ (u64::from(std::process::id()) << 48)
+}
+
+/// Writes `request` in a session of its own and prints what it was answered.
+async fn write_one(cluster: &ClusterChoice, request: Request) -> Result<(), CliError> {
+    let written = Client::new(&cluster.cluster)
+        .with_session(session_id())
+        .write(request)
+        .await
+        .map_err(client_failed)?;
+    say!("{:?} at log index {}", written.response, written.index);
+    Ok(())
 }
