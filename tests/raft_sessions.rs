@@ -14,34 +14,15 @@ use std::io::Cursor;
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 
-use common::raft::{pairs, state_of};
+use common::raft::{block_on, open, pairs, state_of};
 use openraft::storage::{RaftLogStorageExt, RaftStateMachine};
 use openraft::{
     CommittedLeaderId, Entry, EntryPayload, LogId, RaftLogReader, RaftSnapshotBuilder,
     StoredMembership,
 };
-use shaledb::raft::{LogStore, Request, Response, StateMachine, TypeConfig};
-use shaledb::{Db, Options};
+use shaledb::Db;
+use shaledb::raft::{Request, Response, StateMachine, TypeConfig};
 use tempfile::TempDir;
-
-fn options() -> Options {
-    Options {
-        write_buffer_size: 1 << 20,
-        ..Options::default()
-    }
-}
-
-fn open(dir: &TempDir) -> (Arc<Db>, LogStore, StateMachine) {
-    let db = Arc::new(Db::open(dir.path(), options()).expect("the database"));
-    let (log_store, state_machine) = shaledb::raft::open(&db, "raft").expect("the raft storage");
-    (db, log_store, state_machine)
-}
-
-fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
-    tokio::runtime::Runtime::new()
-        .expect("a tokio runtime")
-        .block_on(future)
-}
 
 fn log_id(index: u64) -> LogId<u64> {
     LogId::new(CommittedLeaderId::new(1, 1), index)

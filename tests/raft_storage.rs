@@ -15,15 +15,15 @@ use std::collections::BTreeSet;
 use std::io::Cursor;
 use std::sync::Arc;
 
-use common::raft::{pairs, state_of};
+use common::raft::{block_on, open, options, pairs, state_of};
 use openraft::storage::{RaftLogStorage, RaftLogStorageExt, RaftStateMachine};
 use openraft::testing::{StoreBuilder, Suite};
 use openraft::{
     CommittedLeaderId, Entry, EntryPayload, LogId, Membership, RaftLogReader, RaftSnapshotBuilder,
     StoredMembership, Vote,
 };
+use shaledb::Db;
 use shaledb::raft::{LogStore, Request, Response, StateMachine, StorageError, TypeConfig};
-use shaledb::{Db, Options};
 use tempfile::TempDir;
 
 /// Opens a fresh database in a new temporary directory for each store the suite asks for; the
@@ -31,13 +31,6 @@ use tempfile::TempDir;
 struct FreshDatabase;
 
 /// Small write buffers: the suite opens dozens of databases.
-fn options() -> Options {
-    Options {
-        write_buffer_size: 1 << 20,
-        ..Options::default()
-    }
-}
-
 impl StoreBuilder<TypeConfig, LogStore, StateMachine, TempDir> for FreshDatabase {
     async fn build(&self) -> Result<(TempDir, LogStore, StateMachine), StorageError> {
         let dir = tempfile::tempdir().expect("a temporary directory");
@@ -164,18 +157,6 @@ fn membership(term: u64, index: u64, voters: &[u64]) -> Entry<TypeConfig> {
         log_id: log_id(term, index),
         payload: EntryPayload::Membership(Membership::new(vec![voters], None)),
     }
-}
-
-fn open(dir: &TempDir) -> (Arc<Db>, LogStore, StateMachine) {
-    let db = Arc::new(Db::open(dir.path(), options()).expect("the database"));
-    let (log_store, state_machine) = shaledb::raft::open(&db, "raft").expect("the raft storage");
-    (db, log_store, state_machine)
-}
-
-fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
-    tokio::runtime::Runtime::new()
-        .expect("a tokio runtime")
-        .block_on(future)
 }
 
 #[test]
