@@ -227,7 +227,7 @@ impl Compare<'_> {
             _ => Ok(()),
         };
         let closed = engine.close();
-        let peak_heap_bytes = heap_sampler.finish();
+        let peaks = heap_sampler.finish();
         let measurement = measured?;
         settled?;
         closed?;
@@ -236,7 +236,8 @@ impl Compare<'_> {
             measurement,
             start_resident_bytes,
             peak_resident_bytes: memory::peak_resident_bytes().filter(|_| peak_was_reset),
-            peak_heap_bytes,
+            peak_heap_bytes: peaks.anonymous,
+            peak_file_bytes: peaks.file,
         })
     }
 

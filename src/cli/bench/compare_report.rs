@@ -83,15 +83,16 @@ pub fn print_header(
     }
     say!(
         "memory budget per turn: write buffers + block cache + 64 MiB = {:.0} MiB, against \
-         \"heap MiB\", the peak anonymous memory (RssAnon, sampled every {} ms); \"rss MiB\" is the \
-         peak resident size (VmHWM), which also counts table pages mapped from the page cache; \
-         both reset before each engine's turn",
+         \"heap MiB\", the peak anonymous memory (RssAnon, sampled every {} ms); \"file MiB\" is \
+         the peak of mapped file pages (RssFile, sampled with it: table pages read through memory \
+         maps); \"rss MiB\" is the peak resident size (VmHWM), both kinds together; all reset \
+         before each engine's turn",
         mebibytes(memory_budget_bytes(config)),
         memory::SAMPLE_INTERVAL.as_millis()
     );
     say!();
     say!(
-        "{:<24} {:<8} {:>9} {:>11} {:>9} {:>9} {:>9} {:>8}  {:>8} {:>7}  notes",
+        "{:<24} {:<8} {:>9} {:>11} {:>9} {:>9} {:>9} {:>9} {:>8}  {:>8} {:>7}  notes",
         "workload",
         "engine",
         "ops",
@@ -99,6 +100,7 @@ pub fn print_header(
         "p50 µs",
         "p99 µs",
         "heap MiB",
+        "file MiB",
         "rss MiB",
         "ratio",
         "target"
@@ -157,6 +159,10 @@ pub fn rows(config: &BenchConfig, workload: Workload, turns: &[Turn]) -> Result<
                 format!("{:.0}{over}", mebibytes(bytes))
             },
         );
+        let file = turn.peak_file_bytes.map_or_else(
+            || "n/a".to_string(),
+            |bytes| format!("{:.0}", mebibytes(bytes)),
+        );
         let resident = turn.peak_resident_bytes.map_or_else(
             || "n/a".to_string(),
             |bytes| format!("{:.0}", mebibytes(bytes)),
@@ -175,7 +181,7 @@ pub fn rows(config: &BenchConfig, workload: Workload, turns: &[Turn]) -> Result<
             (format!("{ratio:.2}x"), goal)
         };
         say!(
-            "{:<24} {:<8} {:>9} {:>11.0} {:>9} {:>9} {:>9} {:>8}  {:>8} {:>7}  {}",
+            "{:<24} {:<8} {:>9} {:>11.0} {:>9} {:>9} {:>9} {:>9} {:>8}  {:>8} {:>7}  {}",
             if index == 0 {
                 measurement.name.as_str()
             } else {
@@ -187,6 +193,7 @@ pub fn rows(config: &BenchConfig, workload: Workload, turns: &[Turn]) -> Result<
             micros(|latency| latency.p50),
             micros(|latency| latency.p99),
             heap,
+            file,
             resident,
             ratio,
             goal,
@@ -259,10 +266,11 @@ fn write_turn_json(out: &mut String, turn: &Turn) {
     }
     let _ = write!(
         out,
-        ",\"start_rss_bytes\":{},\"peak_rss_bytes\":{},\"peak_heap_bytes\":{},\"note\":{}}}",
+        ",\"start_rss_bytes\":{},\"peak_rss_bytes\":{},\"peak_heap_bytes\":{},\"peak_file_bytes\":{},\"note\":{}}}",
         optional(turn.start_resident_bytes),
         optional(turn.peak_resident_bytes),
         optional(turn.peak_heap_bytes),
+        optional(turn.peak_file_bytes),
         json_string(&measurement.note),
     );
 }

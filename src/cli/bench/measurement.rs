@@ -118,6 +118,9 @@ pub struct Turn {
     /// The process's peak anonymous resident bytes during the turn (what the engine allocated),
     /// sampled.
     pub peak_heap_bytes: Option<u64>,
+    /// The process's peak file-backed resident bytes during the turn (mapped file pages:
+    /// table pages read through memory maps), sampled with the heap.
+    pub peak_file_bytes: Option<u64>,
 }
 
 #[cfg(test)]

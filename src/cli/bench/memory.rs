@@ -1,7 +1,8 @@
 //! The process's memory, for `shale bench --compare`: the resident size (`VmRSS`), its peak
 //! (`VmHWM`) and a reset of that peak (writing `5` to `/proc/self/clear_refs`, Linux 4.0 and
-//! later), all from `/proc/self/status`; and a [`HeapPeakSampler`] for the peak of anonymous
-//! memory (`RssAnon`: the heap, thread stacks, everything the engine allocates). Elsewhere, or
+//! later), all from `/proc/self/status`; and a [`HeapPeakSampler`] for the peaks of anonymous
+//! memory (`RssAnon`: the heap, thread stacks, everything the engine allocates) and of
+//! file-backed memory (`RssFile`: mapped file pages), reported apart. Elsewhere, or
 //! when `/proc` refuses, every figure is `None` and the report says "n/a".
 //!
 //! Why two figures: shaledb reads tables through memory maps, so every table page it has read
@@ -29,12 +30,26 @@ pub const SAMPLE_INTERVAL: Duration = Duration::from_millis(5);
 /// Bytes of `field` (a `kB` line such as `VmHWM:   1234 kB`) in `/proc/self/status`.
 fn status_field(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    field_of(&status, field)
+}
+
+/// Bytes of `field` in the text of `/proc/self/status`.
+fn field_of(status: &str, field: &str) -> Option<u64> {
     let line = status.lines().find(|line| {
         line.strip_prefix(field)
             .is_some_and(|rest| rest.starts_with(':'))
     })?;
     let kilobytes: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kilobytes * 1024)
+}
+
+/// The anonymous (`RssAnon`) and file-backed (`RssFile`: mapped file pages, such as table
+/// pages read through memory maps) resident bytes now, from one read of the status file.
+fn anonymous_and_file_bytes() -> (Option<u64>, Option<u64>) {
+    match std::fs::read_to_string("/proc/self/status") {
+        Ok(status) => (field_of(&status, "RssAnon"), field_of(&status, "RssFile")),
+        Err(_) => (None, None),
+    }
 }
 
 /// The process's resident memory now, in bytes.
@@ -71,16 +86,23 @@ pub fn release_free_memory() {
     }
 }
 
-/// The process's anonymous resident memory now, in bytes.
-pub fn anonymous_bytes() -> Option<u64> {
-    status_field("RssAnon")
+/// The peaks a [`HeapPeakSampler`] saw.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Peaks {
+    /// The peak anonymous resident bytes (`RssAnon`: the heap, stacks, what the engine
+    /// allocated).
+    pub anonymous: Option<u64>,
+    /// The peak file-backed resident bytes (`RssFile`: mapped file pages, the table pages an
+    /// engine reads through memory maps among them).
+    pub file: Option<u64>,
 }
 
-/// A thread that samples [`anonymous_bytes`] every [`SAMPLE_INTERVAL`] until stopped, keeping
-/// the largest figure.
+/// A thread that samples the anonymous and file-backed resident memory every
+/// [`SAMPLE_INTERVAL`] until stopped, keeping the largest figure of each (the two peaks need
+/// not fall on the same sample).
 pub struct HeapPeakSampler {
     stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<Option<u64>>>,
+    thread: Option<JoinHandle<Peaks>>,
 }
 
 impl HeapPeakSampler {
@@ -91,21 +113,31 @@ impl HeapPeakSampler {
         let thread = std::thread::Builder::new()
             .name("shale-memory".into())
             .spawn(move || {
-                let mut peak = anonymous_bytes();
+                let mut peaks = Peaks::default();
+                let sample = |peaks: &mut Peaks| {
+                    let (anonymous, file) = anonymous_and_file_bytes();
+                    peaks.anonymous = peaks.anonymous.max(anonymous);
+                    peaks.file = peaks.file.max(file);
+                };
+                sample(&mut peaks);
                 while !stopped.load(Ordering::Relaxed) {
                     std::thread::sleep(SAMPLE_INTERVAL);
-                    peak = peak.max(anonymous_bytes());
+                    sample(&mut peaks);
                 }
-                peak.max(anonymous_bytes())
+                sample(&mut peaks);
+                peaks
             })
             .ok();
         HeapPeakSampler { stop, thread }
     }
 
-    /// Stops sampling and returns the peak, `None` where the figure is not available.
-    pub fn finish(mut self) -> Option<u64> {
+    /// Stops sampling and returns the peaks, `None` where a figure is not available.
+    pub fn finish(mut self) -> Peaks {
         self.stop.store(true, Ordering::Relaxed);
-        self.thread.take()?.join().ok().flatten()
+        self.thread
+            .take()
+            .and_then(|thread| thread.join().ok())
+            .unwrap_or_default()
     }
 }
 
@@ -119,6 +151,10 @@ impl Drop for HeapPeakSampler {
 }
 
 #[cfg(test)]
+#[expect(
+    clippy::unwrap_used,
+    reason = "a test fails on the first error, which unwrap shows"
+)]
 mod tests {
     use super::*;
 
@@ -141,17 +177,49 @@ mod tests {
     }
 
     #[test]
+    fn the_sampler_counts_mapped_file_pages_apart_from_the_heap() {
+        let _alone = MEASURING
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (Some(heap_before), Some(file_before)) = anonymous_and_file_bytes() else {
+            return; // Not Linux: nothing to check.
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mapped");
+        std::fs::write(&path, vec![7u8; 32 << 20]).unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        let sampler = HeapPeakSampler::start();
+        // SAFETY: the file is this test's own, in its own directory, and nothing writes or
+        // truncates it while it is mapped.
+        let map = unsafe { memmap2::Mmap::map(&file) }.unwrap();
+        let sum: u64 = map.iter().step_by(4096).map(|&byte| u64::from(byte)).sum();
+        std::thread::sleep(SAMPLE_INTERVAL * 4);
+        let peaks = sampler.finish();
+        assert_eq!(sum, 7 * (32 << 20) / 4096);
+        let file_peak = peaks.file.unwrap_or(0);
+        assert!(
+            file_peak >= file_before + (24 << 20),
+            "file peak {file_peak} after reading 32 MiB through a map on top of {file_before}"
+        );
+        let heap_peak = peaks.anonymous.unwrap_or(0);
+        assert!(
+            heap_peak < heap_before + (16 << 20),
+            "heap peak {heap_peak} on top of {heap_before}: the mapped pages are not heap"
+        );
+    }
+
+    #[test]
     fn the_sampler_sees_an_allocation_it_outlives() {
         let _alone = MEASURING
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let Some(before) = anonymous_bytes() else {
+        let (Some(before), _) = anonymous_and_file_bytes() else {
             return; // Not Linux: nothing to check.
         };
         let sampler = HeapPeakSampler::start();
         let block = vec![1u8; 64 << 20];
         std::thread::sleep(SAMPLE_INTERVAL * 4);
-        let peak = sampler.finish().unwrap_or(0);
+        let peak = sampler.finish().anonymous.unwrap_or(0);
         assert!(std::hint::black_box(block).len() == 64 << 20);
         assert!(
             peak >= before + (48 << 20),
