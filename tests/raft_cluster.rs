@@ -669,6 +669,93 @@ fn a_follower_down_past_a_purge_catches_up_by_snapshot() {
 
 // ---- shale raft demo ---------------------------------------------------------------------------
 
+/// A client's own `Request::Batch`, sent while other clients write, is applied and answered
+/// request by request, and does not fail the writes the node batches beside it (inside the
+/// node's batch it would be a batch in a batch, rejected with them); a batch in a batch is
+/// rejected alone.
+#[test]
+fn a_clients_own_batch_is_proposed_alone_beside_other_writers() {
+    run(async {
+        let root = tempfile::tempdir().expect("a temporary directory");
+        let mut cluster = start(root.path(), &[]).await;
+        let ids: Vec<NodeId> = cluster.addresses().into_keys().collect();
+        let leader = cluster
+            .client()
+            .wait_for_leader(Duration::from_secs(10))
+            .await
+            .expect("a leader");
+        // Every call goes to the leader once, without the client's retries, so that a write
+        // failed by a neighbour in the node's batch shows instead of being sent again.
+        let write_once = move |mut client: Client, message: Message| async move {
+            let reply = client.call_node(leader, &message).await;
+            (client, reply)
+        };
+        let mut writers = Vec::new();
+        for writer in 0..4u64 {
+            let mut client = cluster.client();
+            writers.push(tokio::spawn(async move {
+                for i in 0..200u64 {
+                    let key = format!("w{writer}/{i:04}").into_bytes();
+                    let put = Message::Write(Request::Put {
+                        key,
+                        value: b"v".to_vec(),
+                    });
+                    let reply;
+                    (client, reply) = write_once(client, put).await;
+                    match reply {
+                        Ok(Reply::Written {
+                            response: Response::Applied,
+                            ..
+                        }) => {}
+                        other => panic!("writer {writer}'s put {i} was answered {other:?}"),
+                    }
+                }
+            }));
+        }
+        let mut batcher = cluster.client();
+        for round in 0..40u64 {
+            let batch = Request::Batch(vec![
+                Request::Put {
+                    key: format!("b/{round:02}/a").into_bytes(),
+                    value: b"1".to_vec(),
+                },
+                Request::Put {
+                    key: format!("b/{round:02}/b").into_bytes(),
+                    value: b"2".to_vec(),
+                },
+            ]);
+            let reply;
+            (batcher, reply) = write_once(batcher, Message::Write(batch)).await;
+            match reply {
+                Ok(Reply::Written {
+                    response: Response::Batch(answers),
+                    ..
+                }) => {
+                    assert_eq!(answers, [Response::Applied, Response::Applied]);
+                }
+                other => panic!("the client's batch {round} was answered {other:?}"),
+            }
+        }
+        let nested = Request::Batch(vec![Request::Batch(vec![])]);
+        let (_, reply) = write_once(batcher, Message::Write(nested)).await;
+        match reply {
+            Ok(Reply::Written {
+                response: Response::Rejected { .. },
+                ..
+            }) => {}
+            other => panic!("a batch in a batch was answered {other:?}"),
+        }
+        for writer in writers {
+            writer.await.expect("a writer task");
+        }
+        let mut admin = cluster.client();
+        wait_until_applied_everywhere(&mut admin, &ids).await;
+        let data = identical_replicas(&mut admin, &ids).await;
+        assert_eq!(data.len(), 4 * 200 + 40 * 2, "every write applied once");
+        cluster.stop().await;
+    });
+}
+
 #[test]
 fn the_demo_runs_and_finds_every_replica_the_same() {
     let _one = one_cluster_at_a_time();

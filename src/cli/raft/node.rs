@@ -222,6 +222,17 @@ impl Node {
                 }
                 Reply::InstallSnapshot(result)
             }
+            // A client's own batch is proposed alone: inside the proposer's batch it would be
+            // a batch in a batch, rejected with every other client's write beside it.
+            Message::Write(request @ Request::Batch(_)) => {
+                let mut proposal = vec![];
+                let (answer, reply) = oneshot::channel();
+                proposal.push((request, answer));
+                commit(&self.raft, proposal).await;
+                reply.await.unwrap_or_else(|_| {
+                    Reply::Failed(format!("node {} dropped the write", self.id))
+                })
+            }
             Message::Write(request) => {
                 let (answer, reply) = oneshot::channel();
                 if self.proposals.send((request, answer)).is_err() {
