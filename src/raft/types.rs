@@ -61,7 +61,9 @@ pub type StorageError = openraft::StorageError<NodeId>;
 ///
 /// A client that may retry a write (it proposed it, and the leader died before answering)
 /// wraps it in a [`Request::Session`], so that the retry is not applied a second time.
-/// The variants are part of the log's format (FORMAT.md 9.2): new ones go at the end.
+/// The variants are part of the log's format (FORMAT.md 9.2): new ones go at the end, and the
+/// enum is `#[non_exhaustive]`, so that adding one is not a breaking change (a `match` outside
+/// this crate needs a `_` arm).
 ///
 /// ```
 /// use shaledb::raft::Request;
@@ -72,6 +74,7 @@ pub type StorageError = openraft::StorageError<NodeId>;
 /// assert!(backwards.validate().is_err()); // applied, it would be rejected on every node alike
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum Request {
     /// Set `key` to `value`.
     Put {
@@ -283,6 +286,7 @@ impl Request {
 /// assert_eq!(answer, Response::Applied);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum Response {
     /// The entry's [`Request`] is applied.
     Applied,

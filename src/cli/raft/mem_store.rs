@@ -220,6 +220,12 @@ fn apply_plain(data: &mut BTreeMap<Vec<u8>, Vec<u8>>, request: Request) -> Respo
                 reason: "a session or a batch inside a session".to_string(),
             };
         }
+        // A request of a later shaledb than this store knows (the enum is non-exhaustive).
+        other => {
+            return Response::Rejected {
+                reason: format!("the in-memory store cannot apply {other:?}"),
+            };
+        }
     }
     Response::Applied
 }
