@@ -112,7 +112,7 @@ impl RaftLogStorage<TypeConfig> for MemLog {
     async fn purge(&mut self, log_id: LogId<NodeId>) -> Result<()> {
         let mut log = lock(&self.log);
         log.purged = Some(log_id);
-        let kept = log.entries.split_off(&(log_id.index + 1));
+        let kept = log.entries.split_off(&log_id.index.saturating_add(1));
         log.entries = kept;
         Ok(())
     }

@@ -225,10 +225,8 @@ impl Node {
             // A client's own batch is proposed alone: inside the proposer's batch it would be
             // a batch in a batch, rejected with every other client's write beside it.
             Message::Write(request @ Request::Batch(_)) => {
-                let mut proposal = vec![];
                 let (answer, reply) = oneshot::channel();
-                proposal.push((request, answer));
-                commit(&self.raft, proposal).await;
+                commit(&self.raft, vec![(request, answer)]).await;
                 reply.await.unwrap_or_else(|_| {
                     Reply::Failed(format!("node {} dropped the write", self.id))
                 })
@@ -444,13 +442,8 @@ async fn commit(raft: &Raft<TypeConfig>, mut proposals: Vec<Proposal>) {
             }
         },
         Err(error) => {
-            let reply = not_leader_or_failed(&error);
             for answer in answers {
-                let _ = answer.send(match &reply {
-                    Reply::NotLeader(leader) => Reply::NotLeader(leader.clone()),
-                    Reply::Failed(why) => Reply::Failed(why.clone()),
-                    _ => Reply::Failed("a batch of writes failed".to_string()),
-                });
+                let _ = answer.send(not_leader_or_failed(&error));
             }
         }
     }
