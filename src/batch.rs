@@ -19,6 +19,9 @@ pub const BATCH_HEADER_SIZE: usize = 12;
 /// The operation byte of a range deletion (FORMAT.md 7); puts and deletes use their
 /// [`ValueKind`] bytes. Part of the on-disk format; never change.
 pub const RANGE_DELETE_OPERATION: u8 = 2;
+/// The operation byte of a merge operand (FORMAT.md 7), in write-ahead logs of version 5 and
+/// later. Part of the on-disk format; never change.
+pub const MERGE_OPERATION: u8 = 3;
 /// Set in an operation byte when a `varint32` keyspace id follows it (FORMAT.md 7): the
 /// operation (the byte without this bit) belongs to that keyspace instead of the default one.
 /// Part of the on-disk format; never change.
@@ -52,6 +55,11 @@ pub struct WriteBatch {
     /// The engine (`Engine::instance`) whose keyspaces the operations of keyspaces other than
     /// the default one belong to, once there is one.
     owner: Option<u64>,
+    /// The keyspaces that merge operations belong to, each once (empty for batches without
+    /// merges), so that a commit can check their merge operators.
+    merge_keyspaces: Vec<KeyspaceId>,
+    /// How many of the operations are merges.
+    merge_count: u32,
 }
 
 impl Default for WriteBatch {
@@ -117,6 +125,13 @@ pub enum BatchOperation<'a> {
         /// The first key after the range: not deleted.
         end: &'a [u8],
     },
+    /// Record `operand` for `key`, to be combined by the keyspace's merge operator.
+    Merge {
+        /// The user key.
+        key: &'a [u8],
+        /// The merge operand.
+        operand: &'a [u8],
+    },
 }
 
 impl WriteBatch {
@@ -133,6 +148,8 @@ impl WriteBatch {
             writes_default: false,
             other_keyspaces: Vec::new(),
             owner: None,
+            merge_keyspaces: Vec::new(),
+            merge_count: 0,
         }
     }
 
@@ -157,6 +174,8 @@ impl WriteBatch {
             writes_default: false,
             other_keyspaces: Vec::new(),
             owner: None,
+            merge_keyspaces: Vec::new(),
+            merge_count: 0,
         }
     }
 
@@ -257,6 +276,51 @@ impl WriteBatch {
         self.push_operation(RANGE_DELETE_OPERATION, start, Some(end))
     }
 
+    /// Adds "merge `operand` into `key`" (a merge operand, combined with the value below it by
+    /// the merge operator of the keyspace, [`Options::merge_operator`](crate::Options::merge_operator)
+    /// for the default one). Fails like [`put`](Self::put) for an oversized key or operand;
+    /// writing the batch fails with `Error::InvalidArgument` (and writes nothing) if the
+    /// keyspace has no merge operator.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use shaledb::{CounterAdd, Db, Options, WriteBatch, WriteOptions};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let options = Options { merge_operator: Some(Arc::new(CounterAdd)), ..Options::default() };
+    /// let db = Db::open(dir.path(), options)?;
+    /// let mut batch = WriteBatch::new();
+    /// batch.merge(b"hits", &CounterAdd::encode(2))?;
+    /// batch.merge(b"hits", &CounterAdd::encode(3))?;
+    /// db.write(batch, &WriteOptions::SYNC)?;
+    /// assert_eq!(db.get(b"hits")?.and_then(|value| CounterAdd::decode(&value)), Some(5));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn merge(&mut self, key: &[u8], operand: &[u8]) -> Result<()> {
+        check_key(key)?;
+        check_value(operand)?;
+        self.push_in(KeyspaceId::DEFAULT, MERGE_OPERATION, key, Some(operand))
+    }
+
+    /// A batch holding the one merge of `operand` into `key` in `keyspace`, at its exact size.
+    pub(crate) fn single_merge(keyspace: KeyspaceId, key: &[u8], operand: &[u8]) -> Result<Self> {
+        check_key(key)?;
+        check_value(operand)?;
+        let mut batch = Self::with_capacity(operation_size(keyspace, key, Some(operand)));
+        batch.push_in(keyspace, MERGE_OPERATION, key, Some(operand))?;
+        Ok(batch)
+    }
+
+    /// How many of the batch's operations are merges.
+    pub(crate) fn merge_count(&self) -> u32 {
+        self.merge_count
+    }
+
+    /// The keyspaces that merge operations of the batch belong to, each once.
+    pub(crate) fn merge_keyspaces(&self) -> &[KeyspaceId] {
+        &self.merge_keyspaces
+    }
+
     /// A batch holding the one range deletion `[start, end)` in `keyspace`, at its exact size.
     pub(crate) fn single_delete_range(
         keyspace: KeyspaceId,
@@ -303,6 +367,12 @@ impl WriteBatch {
             self.writes_default = true;
         } else if !self.other_keyspaces.contains(&keyspace) {
             self.other_keyspaces.push(keyspace);
+        }
+        if operation == MERGE_OPERATION {
+            self.merge_count += 1;
+            if !self.merge_keyspaces.contains(&keyspace) {
+                self.merge_keyspaces.push(keyspace);
+            }
         }
         put_length_prefixed(&mut self.encoded, key);
         if let Some(value) = value {
@@ -355,6 +425,8 @@ impl WriteBatch {
         self.writes_default = false;
         self.other_keyspaces.clear();
         self.owner = None;
+        self.merge_keyspaces.clear();
+        self.merge_count = 0;
     }
 
     /// The keyspaces the batch's operations belong to, each once.
@@ -562,6 +634,12 @@ impl<'a> BatchReader<'a> {
             }
             return Ok(BatchOperation::DeleteRange { start, end });
         }
+        if operation == MERGE_OPERATION {
+            let key = self.length_prefixed_within(MAX_KEY_SIZE, "key over the size limit")?;
+            let operand =
+                self.length_prefixed_within(MAX_VALUE_SIZE, "merge operand over the size limit")?;
+            return Ok(BatchOperation::Merge { key, operand });
+        }
         let kind = ValueKind::from_byte(operation).ok_or(DecodeError {
             offset: tag_offset,
             reason: "unknown operation kind in write batch",
@@ -574,6 +652,11 @@ impl<'a> BatchReader<'a> {
                 Ok(BatchOperation::Put { key, value })
             }
             ValueKind::Tombstone => Ok(BatchOperation::Delete { key }),
+            // Byte 2 is a range deletion in a batch (handled above).
+            ValueKind::Merge => Err(DecodeError {
+                offset: tag_offset,
+                reason: "unknown operation kind in write batch",
+            }),
         }
     }
 

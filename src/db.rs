@@ -763,6 +763,52 @@ impl Db {
         self.default.delete_with(key, options)
     }
 
+    /// Records `operand` for `key` (a merge), with the default sync: a read of `key` returns
+    /// the merge operator's ([`Options::merge_operator`]) combination of the value below it
+    /// (or none, if the key is absent or deleted) and every operand merged since, oldest first.
+    /// The write does not read: it costs what a put of the operand costs. Compactions combine
+    /// operands that no snapshot separates (see [`MergeOperator`](crate::MergeOperator)).
+    ///
+    /// Fails with `Error::InvalidArgument` if the default keyspace has no merge operator, or
+    /// the key or operand is over its size limit; a read fails with
+    /// [`Error::Merge`](crate::Error::Merge) if the operator cannot merge the key's operands.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use shaledb::{CounterAdd, Db, Error, Options};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let options = Options { merge_operator: Some(Arc::new(CounterAdd)), ..Options::default() };
+    /// let db = Db::open(dir.path(), options)?;
+    /// db.put(b"likes", &CounterAdd::encode(10))?;
+    /// db.merge(b"likes", &CounterAdd::encode(1))?;
+    /// db.merge(b"likes", &CounterAdd::encode(1))?;
+    /// assert_eq!(CounterAdd::decode(&db.get(b"likes")?.unwrap()), Some(12));
+    /// db.merge(b"broken", b"not 8 bytes")?; // written: operands are only read later
+    /// assert!(matches!(db.get(b"broken"), Err(Error::Merge { .. })));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn merge(&self, key: &[u8], operand: &[u8]) -> Result<()> {
+        self.default.merge(key, operand)
+    }
+
+    /// [`merge`](Self::merge), synced or not as `options` say.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use shaledb::{CounterAdd, Db, Options, WriteOptions};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let options = Options { merge_operator: Some(Arc::new(CounterAdd)), ..Options::default() };
+    /// let db = Db::open(dir.path(), options)?;
+    /// db.merge_with(b"n", &CounterAdd::encode(5), &WriteOptions::NO_SYNC)?;
+    /// assert_eq!(CounterAdd::decode(&db.get(b"n")?.unwrap()), Some(5));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn merge_with(&self, key: &[u8], operand: &[u8], options: &WriteOptions) -> Result<()> {
+        self.default.merge_with(key, operand, options)
+    }
+
     /// Deletes every key in `range` — from `range.start` up to but not including `range.end` —
     /// as one write, with the default sync: a range tombstone, whatever the number of keys.
     /// Keys written after it returns are not affected. Reads (`get`, `multi_get`, iterators

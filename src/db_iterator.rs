@@ -33,6 +33,7 @@ use crate::key::{
     SequenceNumber, ValueKind, internal_key, parse_internal_key, range_end_key, range_start_key,
 };
 use crate::key_range::{KeyBounds, as_slice, is_above, is_below, tighter_lower, tighter_upper};
+use crate::merge_operator::{SharedMergeOperator, merge_values};
 use crate::merging_iterator::{Direction, MergingIterator};
 use crate::range_tombstone::{Fragment, Fragments};
 use crate::value::Value;
@@ -116,13 +117,16 @@ pub struct DbIterator {
     /// ([`Fragments::find_from`]).
     front_piece: Cell<usize>,
     back_piece: Cell<usize>,
+    /// How the keyspace combines merge operands.
+    merge_operator: Option<SharedMergeOperator>,
 }
 
-/// The versions of one key seen walking backward (oldest first): the newest visible so far,
-/// with its sequence number (`None` for a tombstone).
+/// The versions of one key seen walking backward (oldest first): the visible ones from the
+/// newest put or tombstone so far on (a put or tombstone makes the older ones irrelevant; the
+/// merge operands above it are combined with it), oldest first.
 struct Group {
     key: Vec<u8>,
-    newest: Option<(SequenceNumber, Option<Value>)>,
+    versions: Vec<(SequenceNumber, ValueKind, Value)>,
 }
 
 impl DbIterator {
@@ -138,7 +142,14 @@ impl DbIterator {
             tombstones: Fragments::shared_empty(),
             front_piece: Cell::new(0),
             back_piece: Cell::new(0),
+            merge_operator: None,
         }
+    }
+
+    /// The iterator, combining merge operands with `operator`.
+    pub(crate) fn with_merge_operator(mut self, operator: Option<SharedMergeOperator>) -> Self {
+        self.merge_operator = operator;
+        self
     }
 
     /// The iterator, seeing `tombstones` (fragmented, visible at its sequence number).
@@ -325,9 +336,45 @@ impl DbIterator {
                 // The merge stays on the entry: the next step skips it (its key is this end's
                 // position then), so that a step reads no further than it yields.
                 ValueKind::Value => return Ok(Some((key, merge.value()))),
+                ValueKind::Merge => {
+                    let value = self.merge_forward(&key, merge)?;
+                    return Ok(Some((key, value)));
+                }
             }
         }
         Ok(None)
+    }
+
+    /// The value of `key`, whose newest visible version is the merge operand `merge` is on:
+    /// the operands from there down to the first put, tombstone or range tombstone hiding a
+    /// version, combined. Leaves `merge` on that put or tombstone, or past the key (the next
+    /// step skips the rest of the key).
+    fn merge_forward(&self, key: &[u8], merge: &mut MergingIterator) -> Result<Value> {
+        let mut operands = vec![merge.value()];
+        let mut base = None;
+        merge.advance()?;
+        while merge.valid() {
+            let parsed = parse_internal_key(merge.key())
+                .map_err(|reason| Error::corruption("<iterator>", 0, reason))?;
+            // Every later version of the key is older than the first, so visible too.
+            if parsed.user_key != key
+                || self
+                    .hiding_piece(Direction::Forward, key, parsed.sequence)
+                    .is_some()
+            {
+                break;
+            }
+            match parsed.kind {
+                ValueKind::Merge => operands.push(merge.value()),
+                ValueKind::Value => {
+                    base = Some(merge.value());
+                    break;
+                }
+                ValueKind::Tombstone => break,
+            }
+            merge.advance()?;
+        }
+        merge_values(self.merge_operator.as_ref(), key, base.as_deref(), &operands)
     }
 
     /// The next visible (key, value) walking backward, or `None` at the start.
@@ -355,14 +402,17 @@ impl DbIterator {
             }
             let entry = group.get_or_insert_with(|| Group {
                 key: parsed.user_key.to_vec(),
-                newest: None,
+                versions: Vec::new(),
             });
             if parsed.sequence <= self.sequence {
                 let value = match parsed.kind {
-                    ValueKind::Value => Some(merge.value()),
-                    ValueKind::Tombstone => None,
+                    ValueKind::Value | ValueKind::Merge => merge.value(),
+                    ValueKind::Tombstone => Value::from(Vec::new()),
                 };
-                entry.newest = Some((parsed.sequence, value));
+                if parsed.kind != ValueKind::Merge {
+                    entry.versions.clear();
+                }
+                entry.versions.push((parsed.sequence, parsed.kind, value));
             }
             merge.advance()?;
         }
@@ -380,7 +430,7 @@ impl DbIterator {
         group: Group,
         merge: &mut MergingIterator,
     ) -> Result<Option<(Key, Value)>> {
-        let Some((sequence, value)) = group.newest else {
+        let Some(&(sequence, kind, _)) = group.versions.last() else {
             return Ok(None);
         };
         if let Some(piece) = self.hiding_piece(Direction::Backward, &group.key, sequence) {
@@ -389,7 +439,34 @@ impl DbIterator {
             }
             return Ok(None);
         }
-        Ok(value.map(|value| (group.key, value)))
+        let Group { key, mut versions } = group;
+        match kind {
+            ValueKind::Tombstone => return Ok(None),
+            ValueKind::Value => return Ok(versions.pop().map(|(_, _, value)| (key, value))),
+            ValueKind::Merge => {}
+        }
+        // Newest first: the operands down to a put, a tombstone or a version a range
+        // tombstone hides.
+        let mut operands = Vec::new();
+        let mut base = None;
+        for (sequence, kind, value) in versions.into_iter().rev() {
+            if self
+                .hiding_piece(Direction::Backward, &key, sequence)
+                .is_some()
+            {
+                break;
+            }
+            match kind {
+                ValueKind::Merge => operands.push(value),
+                ValueKind::Value => {
+                    base = Some(value);
+                    break;
+                }
+                ValueKind::Tombstone => break,
+            }
+        }
+        let value = merge_values(self.merge_operator.as_ref(), &key, base.as_deref(), &operands)?;
+        Ok(Some((key, value)))
     }
 
     /// An iterator that yields `error` once and ends (the database was closed, say).

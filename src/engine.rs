@@ -364,6 +364,9 @@ pub(crate) struct Engine {
     /// The first panic caught in the commit path or a background thread; `close` returns it.
     pub panicked: Mutex<Option<String>>,
     pub closed: AtomicBool,
+    /// The keyspaces whose merge operator's name the manifest records (FORMAT.md 6.1, tag 13):
+    /// a commit of merges into any other first records it (`keyspace::record_merge_operators`).
+    pub merge_recorded: std::sync::RwLock<std::collections::BTreeSet<KeyspaceId>>,
     /// Called when a compaction job starts: tests use it to inject a panic.
     #[cfg(test)]
     pub compaction_started: crate::test_hook::TestHook,
@@ -400,6 +403,15 @@ impl Engine {
     pub fn assemble(parts: OpenedParts) -> Engine {
         static INSTANCES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let read_only = parts.wal.is_none();
+        let merge_recorded = parts
+            .state
+            .versions
+            .manifest_state()
+            .keyspaces
+            .iter()
+            .filter(|(_, keyspace)| keyspace.merge_operator.is_some())
+            .map(|(&id, _)| id)
+            .collect();
         Engine {
             instance: INSTANCES.fetch_add(1, Ordering::Relaxed),
             dir: parts.dir,
@@ -426,6 +438,7 @@ impl Engine {
             closed: AtomicBool::new(false),
             #[cfg(test)]
             compaction_started: Default::default(),
+            merge_recorded: std::sync::RwLock::new(merge_recorded),
             options: parts.options,
         }
     }
@@ -559,6 +572,9 @@ impl Engine {
                     .collect(),
                 version: Arc::clone(version),
                 level0_triggers,
+                merge_operator: state
+                    .keyspace_options(keyspace)
+                    .and_then(|options| options.merge_operator.clone()),
             },
         );
     }

@@ -89,6 +89,19 @@ pub enum Error {
     /// write or fsync, a flush or compaction that failed for good): reopen the database to
     /// recover from the log. Retrying on the same handle does not help.
     ReadOnly(String),
+    /// A keyspace's merge operator could not combine the merge operands of a key
+    /// ([`MergeOperator::full_merge`](crate::MergeOperator::full_merge) failed: a malformed
+    /// operand or value, say). Only the read of that key fails; nothing is lost (compactions keep
+    /// operands they cannot merge). Retrying does not help; overwriting the key with a put (or
+    /// deleting it) repairs it.
+    Merge {
+        /// The operator's name.
+        operator: String,
+        /// The key whose operands did not merge.
+        key: Vec<u8>,
+        /// What the operator said.
+        reason: String,
+    },
 }
 
 impl Error {
@@ -149,6 +162,15 @@ impl Error {
             Error::Locked(dir) => Error::Locked(dir.clone()),
             Error::Closed => Error::Closed,
             Error::ReadOnly(cause) => Error::ReadOnly(cause.clone()),
+            Error::Merge {
+                operator,
+                key,
+                reason,
+            } => Error::Merge {
+                operator: operator.clone(),
+                key: key.clone(),
+                reason: reason.clone(),
+            },
         }
     }
 
@@ -229,6 +251,15 @@ impl fmt::Display for Error {
             ),
             Error::Closed => write!(f, "the database is closed; open it again to continue"),
             Error::ReadOnly(cause) => write!(f, "the database refuses writes: {cause}"),
+            Error::Merge {
+                operator,
+                key,
+                reason,
+            } => write!(
+                f,
+                "merge operator {operator:?} failed to merge the operands of key {:?}: {reason} (retrying does not help; a put or delete of the key replaces the operands)",
+                String::from_utf8_lossy(key)
+            ),
         }
     }
 }

@@ -57,11 +57,16 @@ pub(crate) fn write_level0_table(
     let mut builder = TableBuilder::create_on(Arc::clone(file_system), &path, table.clone())?;
     // Versions that no snapshot and no later reader can see are not written, nor those that a
     // range deletion of the memtable hides from every reader. (Tombstones are kept: older
-    // versions of their keys may sit in tables below.)
+    // versions of their keys may sit in tables below.) Merge operands are written as they
+    // are, with every version below them in their stripe (`SnapshotStripes::admit`): a flush
+    // does not merge; compactions do.
     let mut stripes = SnapshotStripes::new(snapshots);
     let mut range_tombstones = Fragments::clone(&memtable.range_tombstones());
     for entry in memtable.iter() {
-        if !stripes.admit(entry.user_key(), entry.sequence()).visible {
+        if !stripes
+            .admit(entry.user_key(), entry.sequence(), entry.kind())
+            .visible
+        {
             continue;
         }
         let hidden = range_tombstones

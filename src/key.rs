@@ -118,6 +118,10 @@ pub enum ValueKind {
     Tombstone = 0,
     /// The key was set to a value at this sequence number.
     Value = 1,
+    /// A merge operand for the key was recorded at this sequence number (`Db::merge`): its
+    /// value is the operand, combined with the versions below it by the keyspace's merge
+    /// operator when read.
+    Merge = 2,
 }
 
 impl ValueKind {
@@ -126,6 +130,7 @@ impl ValueKind {
         match byte {
             0 => Some(ValueKind::Tombstone),
             1 => Some(ValueKind::Value),
+            2 => Some(ValueKind::Merge),
             _ => None,
         }
     }
@@ -182,7 +187,7 @@ pub struct ParsedInternalKey<'a> {
     pub user_key: &'a [u8],
     /// When it was written.
     pub sequence: SequenceNumber,
-    /// Whether it is a value or a tombstone.
+    /// Whether it is a value, a tombstone or a merge operand.
     pub kind: ValueKind,
 }
 

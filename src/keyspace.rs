@@ -11,7 +11,7 @@ use std::ops::Bound;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use crate::batch::{RANGE_DELETE_OPERATION, WriteBatch};
+use crate::batch::{MERGE_OPERATION, RANGE_DELETE_OPERATION, WriteBatch};
 use crate::db_iterator::{DbIterator, Key, prefix_successor};
 use crate::durability::Completion;
 use crate::engine::{Engine, KeyspaceShared, lock};
@@ -182,6 +182,48 @@ impl Keyspace {
     /// ```
     pub fn delete_with(&self, key: &[u8], options: &WriteOptions) -> Result<()> {
         let batch = WriteBatch::single_delete(self.id(), key)?;
+        commit(&self.engine, batch, options.sync, None)
+    }
+
+    /// Records `operand` for `key` in this keyspace, to be combined with the value below it by
+    /// the keyspace's merge operator ([`KeyspaceOptions::merge_operator`]). As
+    /// [`Db::merge`](crate::Db::merge).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use shaledb::{CounterAdd, Db, KeyspaceOptions, Options};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// let counters = KeyspaceOptions { merge_operator: Some(Arc::new(CounterAdd)), ..KeyspaceOptions::default() };
+    /// let stats = db.keyspace("stats", counters)?;
+    /// stats.merge(b"requests", &CounterAdd::encode(3))?;
+    /// stats.merge(b"requests", &CounterAdd::encode(4))?;
+    /// assert_eq!(CounterAdd::decode(&stats.get(b"requests")?.unwrap()), Some(7));
+    /// let plain = db.keyspace("plain", KeyspaceOptions::default())?;
+    /// assert!(plain.merge(b"k", b"x").is_err()); // no merge operator: Error::InvalidArgument
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn merge(&self, key: &[u8], operand: &[u8]) -> Result<()> {
+        self.merge_with(key, operand, &self.default_write_options())
+    }
+
+    /// [`merge`](Self::merge) with explicit write options.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use shaledb::{Db, KeyspaceOptions, ListAppend, Options, WriteOptions};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// let lists = KeyspaceOptions { merge_operator: Some(Arc::new(ListAppend)), ..KeyspaceOptions::default() };
+    /// let tags = db.keyspace("tags", lists)?;
+    /// tags.merge_with(b"post-1", &ListAppend::item(b"rust"), &WriteOptions::NO_SYNC)?;
+    /// assert_eq!(ListAppend::items(&tags.get(b"post-1")?.unwrap())?, vec![&b"rust"[..]]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn merge_with(&self, key: &[u8], operand: &[u8], options: &WriteOptions) -> Result<()> {
+        let batch = WriteBatch::single_merge(self.id(), key, operand)?;
         commit(&self.engine, batch, options.sync, None)
     }
 
@@ -406,12 +448,14 @@ impl Keyspace {
         {
             Ok((sequence, view)) => {
                 let tombstones = view.range_tombstones(sequence);
+                let merge_operator = view.merge_operator.clone();
                 DbIterator::new(
                     view.sources(block_options(options), bounds.clone()),
                     sequence,
                     bounds,
                 )
                 .with_range_tombstones(tombstones)
+                .with_merge_operator(merge_operator)
             }
             Err(error) => DbIterator::failed(error),
         }
@@ -623,6 +667,31 @@ impl WriteBatch {
         self.push_in(keyspace.id(), ValueKind::Tombstone as u8, key, None)
     }
 
+    /// Adds "merge `operand` into `key` of `keyspace`". Fails like [`merge`](Self::merge);
+    /// writing the batch fails (and writes nothing) if `keyspace` has no merge operator.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use shaledb::{CounterAdd, Db, KeyspaceOptions, Options, WriteBatch, WriteOptions};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// let counters = KeyspaceOptions { merge_operator: Some(Arc::new(CounterAdd)), ..KeyspaceOptions::default() };
+    /// let totals = db.keyspace("totals", counters)?;
+    /// let mut batch = WriteBatch::new();
+    /// batch.put(b"order-9", b"2 items")?;
+    /// batch.merge_in(&totals, b"items", &CounterAdd::encode(2))?;
+    /// db.write(batch, &WriteOptions::SYNC)?;
+    /// assert_eq!(CounterAdd::decode(&totals.get(b"items")?.unwrap()), Some(2));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn merge_in(&mut self, keyspace: &Keyspace, key: &[u8], operand: &[u8]) -> Result<()> {
+        check_key(key)?;
+        check_value(operand)?;
+        self.claim_keyspace(keyspace)?;
+        self.push_in(keyspace.id(), MERGE_OPERATION, key, Some(operand))
+    }
+
     /// Adds "delete every key of `keyspace` in `[start, end)`". Fails like
     /// [`delete_range`](Self::delete_range).
     ///
@@ -808,6 +877,10 @@ pub(crate) fn commit(
             "the batch writes to keyspaces of another database; nothing of it was written".into(),
         ));
     }
+    let merges = u64::from(batch.merge_count());
+    if merges > 0 {
+        record_merge_operators(engine, batch.merge_keyspaces())?;
+    }
     // Refuses a batch for a keyspace dropped before it (one dropped after this check, before
     // the batch commits, loses its part of the batch with the rest of its data).
     engine.apply_backpressure(batch.keyspaces())?;
@@ -820,10 +893,70 @@ pub(crate) fn commit(
             engine.record_callback_panics(panics);
             Ok(())
         }
-        completion => engine
-            .commit
-            .write(batch, sync, completion, |group| engine.commit_group(group)),
+        completion => {
+            engine
+                .commit
+                .write(batch, sync, completion, |group| engine.commit_group(group))?;
+            if merges > 0 {
+                engine
+                    .stats
+                    .merge_operands_written
+                    .fetch_add(merges, Ordering::Relaxed);
+            }
+            Ok(())
+        }
     }
+}
+
+/// Refuses merges into a keyspace without a merge operator, and records in the manifest the
+/// name of the operator of each keyspace in `keyspaces` that does not have it recorded yet
+/// (FORMAT.md 6.1, tag 13), durably, before the first merge into it is logged: from then on the
+/// keyspace opens only with an operator of that name. Once per keyspace; later merges find it
+/// in `Engine::merge_recorded`.
+fn record_merge_operators(engine: &Engine, keyspaces: &[KeyspaceId]) -> Result<()> {
+    {
+        let recorded = engine
+            .merge_recorded
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if keyspaces.iter().all(|id| recorded.contains(id)) {
+            return Ok(());
+        }
+    }
+    let mut state = lock(&engine.state);
+    let mut edit = crate::manifest::VersionEdit::new();
+    for &id in keyspaces {
+        let Some(entry) = state.keyspaces.get(&id) else {
+            return Err(Error::InvalidArgument(format!(
+                "keyspace {id} of a merge was dropped; nothing of the batch was written"
+            )));
+        };
+        let Some(operator) = &entry.options.merge_operator else {
+            let field = if id == KeyspaceId::DEFAULT {
+                "Options::merge_operator"
+            } else {
+                "KeyspaceOptions::merge_operator"
+            };
+            return Err(Error::InvalidArgument(format!(
+                "keyspace {:?} has no merge operator ({field} is None), so it takes no merges; \
+                 nothing of the batch was written",
+                entry.shared.name
+            )));
+        };
+        let known = state.versions.manifest_state().keyspace(id);
+        if known.merge_operator.is_none() {
+            edit.merge_operators.push((id, operator.name().to_string()));
+        }
+    }
+    if !edit.merge_operators.is_empty() {
+        state.versions.log_and_apply(edit, Vec::new())?;
+    }
+    let mut recorded = engine
+        .merge_recorded
+        .write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    recorded.extend(keyspaces.iter().copied());
+    Ok(())
 }
 
 fn block_options(options: &ReadOptions<'_>) -> BlockReadOptions {

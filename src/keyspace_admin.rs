@@ -39,16 +39,35 @@ pub(crate) fn open_keyspace(
             )));
         };
         let shared = Arc::clone(&entry.shared);
-        if *entry.options == *options || engine.read_only {
+        let recorded = state.versions.manifest_state().keyspace(id);
+        crate::merge_operator::check_recorded(
+            name,
+            recorded.merge_operator.as_deref(),
+            options.merge_operator.as_ref(),
+            "KeyspaceOptions::merge_operator",
+        )?;
+        if *entry.options == *options {
             return Ok(shared);
         }
-        let mut edit = VersionEdit::new();
-        edit.keyspaces.push(KeyspaceRecord {
-            id,
-            name: name.to_string(),
-            options: encoded,
-        });
-        state.versions.log_and_apply(edit, Vec::new())?;
+        // The merge operator is not among the encoded options: a change of it alone needs no
+        // manifest edit, and a read-only handle takes it (and keeps the other options).
+        let encoded_differs = entry.options.encode() != encoded;
+        let mut options = options.clone();
+        if encoded_differs && engine.read_only {
+            let merge_operator = options.merge_operator.take();
+            options = KeyspaceOptions {
+                merge_operator,
+                ..KeyspaceOptions::clone(&entry.options)
+            };
+        } else if encoded_differs {
+            let mut edit = VersionEdit::new();
+            edit.keyspaces.push(KeyspaceRecord {
+                id,
+                name: name.to_string(),
+                options: encoded,
+            });
+            state.versions.log_and_apply(edit, Vec::new())?;
+        }
         if let Some(entry) = state.keyspaces.get_mut(&id) {
             entry.options = Arc::new(options.clone());
         }

@@ -53,6 +53,12 @@ pub struct KeyspaceOptions {
     pub level_size_multiplier: u64,
     /// Target size of one SSTable written by compaction. Default 64 MiB.
     pub target_file_size: u64,
+    /// How this keyspace combines merge operands ([`Keyspace::merge`](crate::Keyspace::merge));
+    /// `None` (the default) refuses merges. Not encoded with the other options: the manifest
+    /// records the operator's name once a merge is written to the keyspace (FORMAT.md 6.1,
+    /// tag 13), and from then on the keyspace opens only with an operator of that name.
+    /// Compares by name.
+    pub merge_operator: Option<crate::merge_operator::SharedMergeOperator>,
 }
 
 /// Field tags of the encoding (FORMAT.md 6.1, "Keyspace options"). Part of the on-disk format;
@@ -132,6 +138,11 @@ impl KeyspaceOptions {
         )?;
         check("level_size_multiplier", self.level_size_multiplier, 2, 1000)?;
         check("target_file_size", self.target_file_size, 1 << 10, u64::MAX)?;
+        if let Some(operator) = &self.merge_operator {
+            crate::merge_operator::check_name(operator.as_ref()).map_err(|error| {
+                Error::InvalidArgument(format!("{owner}::merge_operator: {error}"))
+            })?;
+        }
         Ok(())
     }
 

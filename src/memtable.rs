@@ -53,14 +53,10 @@ impl MemtableEntry {
         SequenceNumber(self.trailer >> 8)
     }
 
-    /// Whether it is a value or a tombstone.
+    /// Whether it is a value, a tombstone or a merge operand.
     pub fn kind(&self) -> ValueKind {
         // Entries are only built by `Memtable::insert` from a `ValueKind`.
-        if self.trailer as u8 == ValueKind::Value as u8 {
-            ValueKind::Value
-        } else {
-            ValueKind::Tombstone
-        }
+        ValueKind::from_byte(self.trailer as u8).unwrap_or(ValueKind::Tombstone)
     }
 
     /// The value (empty for a tombstone), sharing the entry's arena chunk (which it keeps
@@ -210,7 +206,8 @@ impl Memtable {
         Some(self.first_log.load(AtomicOrdering::Acquire)).filter(|&log| log != 0)
     }
 
-    /// Adds one version of `user_key`. `value` is ignored (stored empty) for a tombstone.
+    /// Adds one version of `user_key`. `value` (a value or a merge operand) is ignored (stored
+    /// empty) for a tombstone.
     pub fn insert(&self, user_key: &[u8], sequence: SequenceNumber, kind: ValueKind, value: &[u8]) {
         let value = if kind == ValueKind::Tombstone {
             &[][..]

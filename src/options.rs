@@ -116,6 +116,11 @@ pub struct Options {
     /// a [`FaultFileSystem`](crate::vfs::FaultFileSystem) here to inject failures and power
     /// loss. Not settable from configuration text.
     pub file_system: Arc<dyn FileSystem>,
+    /// How the default keyspace combines merge operands ([`Db::merge`](crate::Db::merge));
+    /// `None` (the default) refuses merges. As
+    /// [`KeyspaceOptions::merge_operator`]: once a merge is written, the database opens only
+    /// with an operator of the same name. Not settable from configuration text.
+    pub merge_operator: Option<crate::merge_operator::SharedMergeOperator>,
 }
 
 impl Default for Options {
@@ -142,6 +147,7 @@ impl Default for Options {
             max_manifest_size: 16 << 20,
             max_total_wal_size: 256 << 20,
             file_system: Arc::new(OsFileSystem),
+            merge_operator: None,
         }
     }
 }
@@ -173,6 +179,7 @@ impl KeyspaceOptions {
             level1_target_size: options.level1_target_size,
             level_size_multiplier: options.level_size_multiplier,
             target_file_size: options.target_file_size,
+            merge_operator: options.merge_operator.clone(),
         }
     }
 }

@@ -21,8 +21,9 @@ use crate::iterator::{InternalIterator, LevelIterator, MemtableIterator, TableSo
 use crate::key::{KeyspaceId, SequenceNumber, ValueKind, user_key};
 use crate::key_range::KeyBounds;
 use crate::memtable::Memtable;
+use crate::merge_operator::{SharedMergeOperator, merge_values};
 use crate::range_tombstone::Fragments;
-use crate::sstable::{BlockReadOptions, LookupResult};
+use crate::sstable::BlockReadOptions;
 use crate::value::Value;
 use crate::version::Version;
 
@@ -34,6 +35,9 @@ pub(crate) struct ReadView {
     pub version: Arc<Version>,
     /// The keyspace's level-0 slowdown and stop triggers, for the writers' backpressure check.
     pub level0_triggers: (usize, usize),
+    /// How the keyspace combines merge operands (`None`: it has no operator; a read meeting an
+    /// operand fails).
+    pub merge_operator: Option<SharedMergeOperator>,
 }
 
 impl ReadView {
@@ -41,7 +45,9 @@ impl ReadView {
     /// the tables that may hold the key, newest first. Each source's range tombstones are
     /// consulted before its entries: a version older than a tombstone seen so far that covers
     /// the key is deleted. (A source holds nothing newer for a key than the sources before it,
-    /// so the first version found decides.)
+    /// so the first version found decides.) Merge operands found on the way are collected,
+    /// and the walk goes on to the first put, tombstone or covering range tombstone below them;
+    /// the keyspace's merge operator then combines them with that base.
     pub fn get(
         &self,
         key: &[u8],
@@ -49,21 +55,28 @@ impl ReadView {
         options: BlockReadOptions,
     ) -> Result<Option<Value>> {
         let mut deleted_at: Option<SequenceNumber> = None;
-        let newer = |deleted_at: Option<SequenceNumber>, found: SequenceNumber| {
-            deleted_at.is_none_or(|deleted| found > deleted)
-        };
+        // Merge operands seen so far, newest first.
+        let mut operands: Vec<Value> = Vec::new();
         let memtables = std::iter::once(&self.memtable).chain(self.immutables.iter());
         for memtable in memtables {
             if memtable.has_range_tombstones() {
                 deleted_at = deleted_at.max(memtable.range_tombstones().covering(key, sequence));
             }
-            if let Some(entry) = memtable.get_entry(key, sequence) {
-                let live = entry.kind() == ValueKind::Value && newer(deleted_at, entry.sequence());
-                return Ok(live.then(|| entry.value()));
+            let mut entry = memtable.get_entry(key, sequence);
+            while let Some(found) = entry {
+                match visit(&mut operands, deleted_at, found.sequence(), found.kind(), || {
+                    found.value()
+                }) {
+                    Visit::More => {}
+                    Visit::Base(base) => return self.resolve(key, base, operands),
+                }
+                entry = memtable
+                    .next_after(&found)
+                    .filter(|next| next.user_key() == key);
             }
             if deleted_at.is_some() {
                 // Everything below is older than this memtable's tombstone.
-                return Ok(None);
+                return self.resolve(key, None, operands);
             }
         }
         for handle in self.version.tables_for_key(key) {
@@ -71,15 +84,37 @@ impl ReadView {
             if !tombstones.is_empty() {
                 deleted_at = deleted_at.max(tombstones.covering(key, sequence));
             }
-            match handle.table.lookup_with(key, sequence, options)? {
-                Some((found, LookupResult::Value(value))) if newer(deleted_at, found) => {
-                    return Ok(Some(value));
-                }
-                Some(_) => return Ok(None),
-                None => {}
+            let mut base: Option<Option<Value>> = None;
+            handle
+                .table
+                .visit_versions(key, sequence, options, |found, kind, value| {
+                    match visit(&mut operands, deleted_at, found, kind, || value) {
+                        Visit::More => true,
+                        Visit::Base(found_base) => {
+                            base = Some(found_base);
+                            false
+                        }
+                    }
+                })?;
+            if let Some(base) = base {
+                return self.resolve(key, base, operands);
             }
         }
-        Ok(None)
+        self.resolve(key, None, operands)
+    }
+
+    /// The value of `key` given its `base` (the first put found, or `None` for a tombstone or
+    /// nothing) and the merge `operands` above it, newest first.
+    fn resolve(
+        &self,
+        key: &[u8],
+        base: Option<Value>,
+        operands: Vec<Value>,
+    ) -> Result<Option<Value>> {
+        if operands.is_empty() {
+            return Ok(base);
+        }
+        merge_values(self.merge_operator.as_ref(), key, base.as_deref(), &operands).map(Some)
     }
 
     /// The range tombstones a reader at `sequence` sees, from every memtable and table of the
@@ -134,6 +169,37 @@ impl ReadView {
             }
             sources
         })
+    }
+}
+
+/// What a point read does with one version of its key.
+enum Visit {
+    /// It was a merge operand (now collected): read on.
+    More,
+    /// The read stops here, with this base below the operands collected (`None`: deleted, by
+    /// a tombstone or a range tombstone).
+    Base(Option<Value>),
+}
+
+/// Looks at the version of kind `kind` at `sequence` (its value from `value`), given the
+/// newest range tombstone covering the key so far (`deleted_at`).
+fn visit(
+    operands: &mut Vec<Value>,
+    deleted_at: Option<SequenceNumber>,
+    sequence: SequenceNumber,
+    kind: ValueKind,
+    value: impl FnOnce() -> Value,
+) -> Visit {
+    if deleted_at.is_some_and(|deleted| sequence <= deleted) {
+        return Visit::Base(None);
+    }
+    match kind {
+        ValueKind::Value => Visit::Base(Some(value())),
+        ValueKind::Tombstone => Visit::Base(None),
+        ValueKind::Merge => {
+            operands.push(value());
+            Visit::More
+        }
     }
 }
 

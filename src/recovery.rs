@@ -316,6 +316,7 @@ pub(crate) fn fresh_view(
         immutables: Vec::new(),
         version: Arc::clone(version),
         level0_triggers: (options.level0_slowdown_trigger, options.level0_stop_trigger),
+        merge_operator: options.merge_operator.clone(),
     }
 }
 
@@ -330,6 +331,12 @@ pub(crate) fn keyspace_entries(
     let mut entries = BTreeMap::new();
     for (&id, keyspace) in &state.keyspaces {
         let keyspace_options = if id == KeyspaceId::DEFAULT {
+            crate::merge_operator::check_recorded(
+                &keyspace.name,
+                keyspace.merge_operator.as_deref(),
+                options.merge_operator.as_ref(),
+                "Options::merge_operator",
+            )?;
             KeyspaceOptions::from_options(options)
         } else {
             KeyspaceOptions::decode(&keyspace.options).map_err(|error| {

@@ -392,6 +392,9 @@ pub(crate) fn insert_batch<'m>(
             BatchOperation::DeleteRange { start, end } => {
                 memtable.insert_range_tombstone(start, end, sequence)
             }
+            BatchOperation::Merge { key, operand } => {
+                memtable.insert(key, sequence, ValueKind::Merge, operand)
+            }
         }
     }
     Ok(())

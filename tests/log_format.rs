@@ -476,23 +476,23 @@ fn bad_magic_is_corruption() {
 #[test]
 fn unknown_version_is_corruption_naming_the_version() {
     let mut bytes = encode_log(KIND, [b"record"]);
-    bytes[8] = 5;
+    bytes[8] = 6;
     let checksum = crc32fast::hash(&bytes[..12]);
     bytes[12..16].copy_from_slice(&checksum.to_le_bytes());
     let (offset, reason) = open_error(bytes, KIND);
     assert_eq!(offset, 8);
-    assert!(reason.contains("version 5"), "{reason}");
+    assert!(reason.contains("version 6"), "{reason}");
 }
 
 #[test]
-fn write_ahead_logs_are_version_4_and_versions_1_to_3_still_read() {
+fn write_ahead_logs_are_version_5_and_versions_1_to_4_still_read() {
     let bytes = encode_log(LogFileKind::Wal, [b"record"]);
-    assert_eq!(&bytes[8..10], &[4, 0], "a new write-ahead log is version 4");
+    assert_eq!(&bytes[8..10], &[5, 0], "a new write-ahead log is version 5");
     let manifest = encode_log(LogFileKind::Manifest, [b"edit"]);
     assert_eq!(&manifest[8..10], &[1, 0], "manifests stay version 1");
-    // Version-1 to version-3 write-ahead logs, as earlier builds wrote them, read with the
+    // Version-1 to version-4 write-ahead logs, as earlier builds wrote them, read with the
     // same records.
-    for version in [1, 2, 3] {
+    for version in [1, 2, 3, 4] {
         let mut old = bytes.clone();
         old[8] = version;
         let checksum = crc32fast::hash(&old[..12]);

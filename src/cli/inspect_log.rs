@@ -120,6 +120,11 @@ fn describe_operation(sequence: u64, keyspace: KeyspaceId, operation: &BatchOper
             escape_bytes(start),
             escape_bytes(end)
         ),
+        BatchOperation::Merge { key, operand } => format!(
+            "'{}' @ {sequence} merge, {} bytes",
+            escape_bytes(key),
+            operand.len()
+        ),
     };
     if keyspace != KeyspaceId::DEFAULT {
         line.push_str(&format!(", keyspace {keyspace}"));

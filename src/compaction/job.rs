@@ -36,6 +36,8 @@ use crate::fs::{sync_dir, table_path};
 use crate::iterator::{InternalIterator, LevelIterator, TableSource};
 use crate::key::{FileNumber, KeyspaceId, ValueKind, parse_internal_key, user_key};
 use crate::manifest::{FileMetadata, VersionEdit};
+use crate::key::{SequenceNumber, internal_key};
+use crate::merge_operator::SharedMergeOperator;
 use crate::merging_iterator::MergingIterator;
 use crate::range_tombstone::Fragments;
 use crate::sstable::{BlockReadOptions, TableBuilder, TableOptions};
@@ -58,6 +60,8 @@ pub(crate) struct Tree {
     pub keyspace: KeyspaceId,
     pub picker: PickerOptions,
     pub table: TableOptions,
+    /// How the keyspace combines merge operands (`None`: operands are kept as they are).
+    pub merge_operator: Option<SharedMergeOperator>,
 }
 
 /// Runs `compaction`, picked from `levels` (the manifest's files of `tree` when it was picked)
@@ -173,6 +177,7 @@ fn merge(
             levels,
             snapshots: &snapshots,
             tombstones: &tombstones,
+            merge_operator: tree.merge_operator.as_ref(),
         };
         merge_entries(engine, &context, &mut merge, &mut outputs)
     });
@@ -211,11 +216,14 @@ struct MergeContext<'a> {
     /// Every input's range tombstones (before pruning: an entry hidden by a tombstone that
     /// pruning drops is hidden by the one it keeps, or by nothing any reader needs).
     tombstones: &'a Fragments,
+    /// How the keyspace combines merge operands.
+    merge_operator: Option<&'a SharedMergeOperator>,
 }
 
 /// Feeds the merged entries to `outputs`, keeping the newest version of each key in each
 /// snapshot stripe, dropping those a range tombstone hides from every reader and tombstones
-/// nothing below can need (see the module docs).
+/// nothing below can need (see the module docs), and combining merge operands
+/// ([`OperandRun`]).
 fn merge_entries(
     engine: &Engine,
     context: &MergeContext<'_>,
@@ -227,12 +235,15 @@ fn merge_entries(
         levels,
         snapshots,
         tombstones,
+        merge_operator,
     } = *context;
     let mut stripes = SnapshotStripes::new(snapshots);
     // The user key of the entries being merged; reused, so that a new key costs a copy but no
     // allocation.
     let mut current_key: Vec<u8> = Vec::new();
     let mut has_current_key = false;
+    // The merge operands of `current_key` waiting for their base (with an operator only).
+    let mut run: Option<OperandRun> = None;
     let mut merged = 0u64;
     while merge.valid() {
         merged += 1;
@@ -244,12 +255,18 @@ fn merge_entries(
             Error::corruption(engine.dir.join("(compaction input)"), 0, reason)
         })?;
         if !has_current_key || current_key != parsed.user_key {
+            if let Some(run) = run.take() {
+                // No older version of the key is in the inputs: below the last level that may
+                // hold the key, the operands have no base at all.
+                let bottom = compaction.is_base_level_for_key(&current_key, levels);
+                run.finish(engine, &current_key, bottom.then_some(None), outputs)?;
+            }
             outputs.before_user_key(parsed.user_key)?;
             current_key.clear();
             current_key.extend_from_slice(parsed.user_key);
             has_current_key = true;
         }
-        let admission = stripes.admit(parsed.user_key, parsed.sequence);
+        let admission = stripes.admit(parsed.user_key, parsed.sequence, parsed.kind);
         let obsolete_tombstone = parsed.kind == ValueKind::Tombstone
             && admission.oldest_stripe
             && compaction.is_base_level_for_key(parsed.user_key, levels);
@@ -258,12 +275,119 @@ fn merge_entries(
             && tombstones
                 .find(parsed.user_key)
                 .is_some_and(|piece| hidden_by_range_tombstone(snapshots, parsed.sequence, piece));
-        if admission.visible && !obsolete_tombstone && !hidden {
-            outputs.add(key, &merge.value())?;
+        let kept = admission.visible && !obsolete_tombstone && !hidden;
+        if let Some(pending) = run.take() {
+            if !admission.below_operand || hidden {
+                // Another stripe, or a version no reader sees: the operands stay operands
+                // (combined if the operator can), and a range tombstone kept above the hidden
+                // version still ends every read of them.
+                pending.finish(engine, &current_key, None, outputs)?;
+            } else if parsed.kind == ValueKind::Merge {
+                let mut pending = pending;
+                pending.push(parsed.sequence, &merge.value());
+                run = Some(pending);
+                merge.advance()?;
+                continue;
+            } else {
+                // The base of the operands, in their stripe: a put, or a tombstone (kept or
+                // obsolete: either way nothing below counts).
+                let base = (parsed.kind == ValueKind::Value).then(|| merge.value());
+                let base = Some(base.as_deref());
+                if pending.finish(engine, &current_key, base, outputs)? {
+                    merge.advance()?;
+                    continue;
+                }
+            }
+        }
+        if kept {
+            match merge_operator {
+                Some(operator) if parsed.kind == ValueKind::Merge => {
+                    let mut pending = OperandRun::new(operator);
+                    pending.push(parsed.sequence, &merge.value());
+                    run = Some(pending);
+                }
+                _ => outputs.add(key, &merge.value())?,
+            }
         }
         merge.advance()?;
     }
+    if let Some(run) = run.take() {
+        let bottom = compaction.is_base_level_for_key(&current_key, levels);
+        run.finish(engine, &current_key, bottom.then_some(None), outputs)?;
+    }
     Ok(())
+}
+
+/// Consecutive merge operands of one key in one snapshot stripe (no snapshot between them, so
+/// no reader sees some of them without the others), newest first, waiting for what comes
+/// below them: their base in the same stripe (a put or a tombstone), which a full merge turns
+/// them into a put with; or the end of the stripe, where a partial merge combines them into
+/// one operand if the operator can; or, below every level that may hold the key, nothing,
+/// which a full merge also turns them into a put with.
+struct OperandRun<'a> {
+    operator: &'a SharedMergeOperator,
+    /// (sequence number, operand), newest first.
+    operands: Vec<(SequenceNumber, Vec<u8>)>,
+}
+
+impl<'a> OperandRun<'a> {
+    fn new(operator: &'a SharedMergeOperator) -> Self {
+        OperandRun {
+            operator,
+            operands: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, sequence: SequenceNumber, operand: &[u8]) {
+        self.operands.push((sequence, operand.to_vec()));
+    }
+
+    /// Writes the run to `outputs`: with `base` known (`Some(base)`: the put's value, or
+    /// `None` for a tombstone or nothing) a full merge into a put at the newest operand's
+    /// sequence number; else a partial merge into one operand at it, or the operands as they
+    /// are. Returns whether the base was consumed (a full merge succeeded). A merge the
+    /// operator refuses keeps the operands as they are (and the base, which the caller then
+    /// writes), counted in the stats: nothing is lost, and a read of the key reports the error.
+    fn finish(
+        self,
+        engine: &Engine,
+        user_key: &[u8],
+        base: Option<Option<&[u8]>>,
+        outputs: &mut OutputFiles<'_>,
+    ) -> Result<bool> {
+        let stats = &engine.stats;
+        let newest = self.operands[0].0;
+        let oldest_first: Vec<&[u8]> = self
+            .operands
+            .iter()
+            .rev()
+            .map(|(_, operand)| operand.as_slice())
+            .collect();
+        if let Some(base) = base {
+            match self.operator.full_merge(user_key, base, &oldest_first) {
+                Ok(value) => {
+                    stats.compaction_merges.fetch_add(1, Ordering::Relaxed);
+                    outputs.add(&internal_key(user_key, newest, ValueKind::Value), &value)?;
+                    return Ok(true);
+                }
+                Err(_) => {
+                    stats
+                        .compaction_merge_failures
+                        .fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        } else if self.operands.len() > 1 {
+            if let Some(operand) = self.operator.partial_merge(user_key, &oldest_first) {
+                stats.compaction_merges.fetch_add(1, Ordering::Relaxed);
+                outputs.add(&internal_key(user_key, newest, ValueKind::Merge), &operand)?;
+                return Ok(false);
+            }
+        }
+        for (sequence, operand) in &self.operands {
+            outputs.add(&internal_key(user_key, *sequence, ValueKind::Merge), operand)?;
+        }
+        Ok(false)
+    }
 }
 
 /// The output tables of one compaction, cut at the target file size and where their overlap

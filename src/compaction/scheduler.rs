@@ -64,6 +64,7 @@ fn tree(state: &EngineState, keyspace: KeyspaceId) -> Option<Tree> {
         keyspace,
         picker: entry.picker_options(),
         table: entry.options.table.clone(),
+        merge_operator: entry.options.merge_operator.clone(),
     })
 }
 

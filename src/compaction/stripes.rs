@@ -7,7 +7,7 @@
 //! newest version at or below its sequence number; so of the versions of one key, exactly the
 //! newest in each stripe is visible to someone, and every other version can be dropped.
 
-use crate::key::SequenceNumber;
+use crate::key::{SequenceNumber, ValueKind};
 use crate::range_tombstone::{Fragment, Fragments};
 
 /// The stripe of `sequence` among `snapshots` (ascending).
@@ -66,6 +66,9 @@ pub(crate) struct SnapshotStripes<'a> {
     snapshots: &'a [SequenceNumber],
     current_key: Option<Vec<u8>>,
     last_stripe: usize,
+    /// Whether the last version admitted is a merge operand: the version below it in the same
+    /// stripe is its base (or another operand), and some reader needs it too.
+    below_operand: bool,
 }
 
 /// What [`SnapshotStripes::admit`] decides about one version.
@@ -75,6 +78,9 @@ pub(crate) struct Admission {
     pub visible: bool,
     /// Whether it is in the oldest stripe (no snapshot can see an older version of its key).
     pub oldest_stripe: bool,
+    /// Whether it is visible only because a merge operand above it in its stripe is: it is
+    /// that operand's base, or another operand below it.
+    pub below_operand: bool,
 }
 
 impl<'a> SnapshotStripes<'a> {
@@ -88,24 +94,37 @@ impl<'a> SnapshotStripes<'a> {
             snapshots,
             current_key: None,
             last_stripe: usize::MAX,
+            below_operand: false,
         }
     }
 
     /// Decides about the next version in internal-key order (user key ascending, sequence
-    /// number descending).
-    pub fn admit(&mut self, user_key: &[u8], sequence: SequenceNumber) -> Admission {
+    /// number descending), of kind `kind`. A merge operand that is visible makes the version
+    /// below it in its stripe visible too (the operand means nothing without it), and so on
+    /// down to the first put or tombstone.
+    pub fn admit(
+        &mut self,
+        user_key: &[u8],
+        sequence: SequenceNumber,
+        kind: ValueKind,
+    ) -> Admission {
         if self.current_key.as_deref() != Some(user_key) {
             self.current_key = Some(user_key.to_vec());
             self.last_stripe = usize::MAX;
+            self.below_operand = false;
         }
         let stripe = self
             .snapshots
             .partition_point(|snapshot| *snapshot < sequence);
-        let visible = stripe != self.last_stripe;
+        let newest_in_stripe = stripe != self.last_stripe;
+        let below_operand = !newest_in_stripe && self.below_operand;
+        let visible = newest_in_stripe || below_operand;
         self.last_stripe = stripe;
+        self.below_operand = visible && kind == ValueKind::Merge;
         Admission {
             visible,
             oldest_stripe: stripe == 0,
+            below_operand,
         }
     }
 }
@@ -176,7 +195,7 @@ mod tests {
         let mut stripes = SnapshotStripes::new(&snapshots);
         versions
             .iter()
-            .map(|(key, sequence)| stripes.admit(key, SequenceNumber(*sequence)).visible)
+            .map(|(key, sequence)| stripes.admit(key, SequenceNumber(*sequence), ValueKind::Value).visible)
             .collect()
     }
 
@@ -203,7 +222,7 @@ mod tests {
         );
         let snapshots = [SequenceNumber(5)];
         let mut stripes = SnapshotStripes::new(&snapshots);
-        assert!(!stripes.admit(b"k", SequenceNumber(7)).oldest_stripe);
-        assert!(stripes.admit(b"k", SequenceNumber(5)).oldest_stripe);
+        assert!(!stripes.admit(b"k", SequenceNumber(7), ValueKind::Value).oldest_stripe);
+        assert!(stripes.admit(b"k", SequenceNumber(5), ValueKind::Value).oldest_stripe);
     }
 }

@@ -30,15 +30,16 @@ pub const LOG_FORMAT_VERSION: u16 = 1;
 /// The log format version of write-ahead logs this build writes: version 1 framing, the
 /// records may include sync markers (FORMAT.md 7.1, since version 2), and batches may hold range
 /// deletions (FORMAT.md 7, since version 3), which a reader of version 2 would take for damage,
-/// and operations may name a keyspace (FORMAT.md 7, since version 4).
-/// Write-ahead logs of versions 1 and 2 are still read. Part of the on-disk format; never
+/// and operations may name a keyspace (FORMAT.md 7, since version 4), and batches may hold
+/// merge operands (FORMAT.md 7, operation `0x03`, since version 5).
+/// Write-ahead logs of versions 1 to 4 are still read. Part of the on-disk format; never
 /// change.
-pub const WAL_FORMAT_VERSION: u16 = 4;
+pub const WAL_FORMAT_VERSION: u16 = 5;
 
 /// Every log format version this build reads for logs of `kind`.
 pub fn readable_versions(kind: LogFileKind) -> &'static [u16] {
     match kind {
-        LogFileKind::Wal => &[LOG_FORMAT_VERSION, 2, 3, WAL_FORMAT_VERSION],
+        LogFileKind::Wal => &[LOG_FORMAT_VERSION, 2, 3, 4, WAL_FORMAT_VERSION],
         LogFileKind::Manifest => &[LOG_FORMAT_VERSION],
     }
 }

@@ -56,6 +56,9 @@ pub const TAG_EDIT_KEYSPACE: u32 = 10;
 pub const TAG_KEYSPACE_LOG_NUMBER: u32 = 11;
 /// Tag of the next keyspace id: `varint32`. Part of the on-disk format; never change.
 pub const TAG_NEXT_KEYSPACE_ID: u32 = 12;
+/// Tag of a keyspace's merge operator: `varint32` keyspace id, length-prefixed UTF-8 name of
+/// the operator the keyspace's merge operands need. Part of the on-disk format; never change.
+pub const TAG_MERGE_OPERATOR: u32 = 13;
 /// A tag with this bit set is followed by length-prefixed data, and a reader that does not know
 /// the tag skips it. A tag without it that a reader does not know is corruption. Part of the
 /// on-disk format; never change.
@@ -135,6 +138,9 @@ pub struct VersionEdit {
     pub dropped_keyspaces: Vec<KeyspaceId>,
     /// The next keyspace id to hand out; every keyspace ever created has a smaller one.
     pub next_keyspace_id: Option<KeyspaceId>,
+    /// Keyspaces that hold merge operands, with the name of the operator they need (FORMAT.md
+    /// 6.1, tag 13), applied after `keyspaces`.
+    pub merge_operators: Vec<(KeyspaceId, String)>,
 }
 
 impl VersionEdit {
@@ -216,6 +222,11 @@ impl VersionEdit {
         if let Some(id) = self.next_keyspace_id {
             put_varint32(out, TAG_NEXT_KEYSPACE_ID);
             put_varint32(out, id.0);
+        }
+        for (id, name) in &self.merge_operators {
+            put_varint32(out, TAG_MERGE_OPERATOR);
+            put_varint32(out, id.0);
+            put_length_prefixed(out, name.as_bytes());
         }
     }
 
@@ -339,6 +350,17 @@ impl VersionEdit {
             TAG_NEXT_KEYSPACE_ID => {
                 let value = KeyspaceId(cursor.varint32()?);
                 set_once(&mut self.next_keyspace_id, value, field_start)
+            }
+            TAG_MERGE_OPERATOR => {
+                let id = KeyspaceId(cursor.varint32()?);
+                let name_start = cursor.position();
+                let name = std::str::from_utf8(cursor.length_prefixed()?)
+                    .map_err(|_| at(name_start, "merge operator name is not UTF-8"))?;
+                if name.is_empty() || name.len() > MAX_KEYSPACE_NAME {
+                    return Err(at(name_start, "merge operator name is empty or over 255 bytes"));
+                }
+                self.merge_operators.push((id, name.to_string()));
+                Ok(())
             }
             _ if tag & TAG_IGNORABLE_BIT != 0 => cursor.length_prefixed().map(|_| ()),
             _ => Err(at(field_start, "unknown tag without the ignorable bit")),

@@ -71,6 +71,9 @@ pub struct KeyspaceState {
     /// Live SSTables per level: level 0 newest (largest file number) first, levels 1 to 3 by
     /// smallest internal key.
     pub levels: [Vec<FileMetadata>; NUM_LEVELS],
+    /// The name of the merge operator this keyspace's merge operands need, once a merge was
+    /// written to it (FORMAT.md 6.1, tag 13).
+    pub merge_operator: Option<String>,
 }
 
 impl KeyspaceState {
@@ -80,6 +83,7 @@ impl KeyspaceState {
             options,
             log_number: FileNumber(0),
             levels: Default::default(),
+            merge_operator: None,
         }
     }
 
@@ -215,6 +219,9 @@ impl ManifestState {
                     options: keyspace.options.clone(),
                 });
             }
+            if let Some(name) = &keyspace.merge_operator {
+                edits[0].merge_operators.push((id, name.clone()));
+            }
             let mut edit = VersionEdit {
                 keyspace: id,
                 ..VersionEdit::default()
@@ -269,6 +276,17 @@ impl ManifestState {
         self.apply_counters(edit)?;
         for keyspace in &edit.keyspaces {
             self.declare_keyspace(keyspace)?;
+        }
+        for (id, name) in &edit.merge_operators {
+            let keyspace = self.keyspace_mut(*id)?;
+            if keyspace.merge_operator.as_ref().is_some_and(|known| known != name) {
+                return Err(InconsistentEdit::new(format!(
+                    "keyspace {id} holds merge operands of operator {:?}, and the edit names \
+                     {name:?}",
+                    keyspace.merge_operator.as_deref().unwrap_or_default()
+                )));
+            }
+            keyspace.merge_operator = Some(name.clone());
         }
         for &id in &edit.dropped_keyspaces {
             if id == KeyspaceId::DEFAULT || self.keyspaces.remove(&id).is_none() {

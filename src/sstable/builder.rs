@@ -25,7 +25,7 @@ use crate::sstable::block_builder::BlockBuilder;
 use crate::sstable::filter::FilterBuilder;
 use crate::sstable::format::{
     BLOCK_TRAILER_SIZE, BlockHandle, COMPRESSION_TYPE_LZ4, COMPRESSION_TYPE_NONE,
-    FORMAT_VERSION_RANGE_DELETIONS, Footer, MAX_BLOCK_SIZE, block_checksum,
+    FORMAT_VERSION_MERGES, FORMAT_VERSION_RANGE_DELETIONS, Footer, MAX_BLOCK_SIZE, block_checksum,
 };
 use crate::sstable::options::{Compression, TableOptions};
 use crate::sstable::properties::TableProperties;
@@ -107,6 +107,8 @@ pub struct TableBuilder {
     properties: TableProperties,
     /// The range deletions the table will hold (FORMAT.md 5.10).
     range_tombstones: Fragments,
+    /// Whether a merge operand was added: the table is then of format version 3.
+    has_merges: bool,
 }
 
 impl TableBuilder {
@@ -153,6 +155,7 @@ impl TableBuilder {
             last_key: Vec::new(),
             properties: TableProperties::default(),
             range_tombstones: Fragments::empty(),
+            has_merges: false,
             options,
         }
     }
@@ -220,6 +223,7 @@ impl TableBuilder {
         if kind == ValueKind::Tombstone {
             properties.tombstone_count += 1;
         }
+        self.has_merges |= kind == ValueKind::Merge;
         properties.smallest_sequence = properties.smallest_sequence.min(sequence);
         properties.largest_sequence = properties.largest_sequence.max(sequence);
         properties.raw_key_size += key.len() as u64;
@@ -388,6 +392,9 @@ impl TableBuilder {
                 self.properties.largest_sequence = self.properties.largest_sequence.max(largest);
             }
             footer.version = FORMAT_VERSION_RANGE_DELETIONS;
+        }
+        if self.has_merges {
+            footer.version = FORMAT_VERSION_MERGES;
         }
         self.properties.largest_key = self.last_key.clone();
         self.properties.bloom_bits_per_key = self.options.bloom_bits_per_key;

@@ -20,6 +20,10 @@ pub const FORMAT_VERSION: u32 = 1;
 /// reader of version 1 alone would ignore: it must refuse such a table instead. Part of the
 /// on-disk format.
 pub const FORMAT_VERSION_RANGE_DELETIONS: u32 = 2;
+/// The SSTable format version of a table holding merge operands (internal-key kind `0x02`,
+/// FORMAT.md 3), with or without a range-deletion block: a reader of version 2 would not know
+/// the kind, so it must refuse the table by its version. Part of the on-disk format.
+pub const FORMAT_VERSION_MERGES: u32 = 3;
 /// Size of the footer at the end of every SSTable. Part of the on-disk format; never change.
 pub const FOOTER_SIZE: usize = 64;
 /// Bytes after every stored block: compression type (`u8`) and CRC32 (`u32`). Part of the
@@ -155,14 +159,19 @@ impl Footer {
         let mut cursor = Cursor::new(&footer[FOOTER_VERSION_OFFSET..FOOTER_MAGIC_OFFSET]);
         let version = cursor.u32().map_err(|e| e.into_corruption(file, at(48)))?;
         let stored_checksum = cursor.u32().map_err(|e| e.into_corruption(file, at(52)))?;
-        if version != FORMAT_VERSION && version != FORMAT_VERSION_RANGE_DELETIONS {
+        if ![
+            FORMAT_VERSION,
+            FORMAT_VERSION_RANGE_DELETIONS,
+            FORMAT_VERSION_MERGES,
+        ]
+        .contains(&version)
+        {
             return Err(Error::corruption(
                 file,
                 at(FOOTER_VERSION_OFFSET),
                 format!(
                     "unknown SSTable format version {version} (this build reads versions \
-                     {FORMAT_VERSION} and {FORMAT_VERSION_RANGE_DELETIONS}); a newer shaledb \
-                     wrote it"
+                     {FORMAT_VERSION} to {FORMAT_VERSION_MERGES}); a newer shaledb wrote it"
                 ),
             ));
         }

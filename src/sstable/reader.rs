@@ -26,7 +26,9 @@ use crate::sstable::filter::BloomFilter;
 use crate::sstable::format::{BLOCK_TRAILER_SIZE, BlockHandle, FOOTER_SIZE, Footer};
 use crate::sstable::properties::TableProperties;
 use crate::range_tombstone::Fragments;
-use crate::sstable::format::{FORMAT_VERSION, FORMAT_VERSION_RANGE_DELETIONS};
+use crate::sstable::format::{
+    FORMAT_VERSION, FORMAT_VERSION_MERGES, FORMAT_VERSION_RANGE_DELETIONS,
+};
 use crate::value::Value;
 use crate::vfs::{FileSystem, OsFileSystem};
 
@@ -65,6 +67,8 @@ pub enum LookupResult {
     Value(Value),
     /// The newest visible entry is a tombstone: the key is deleted as of the snapshot.
     Deleted,
+    /// The newest visible entry is this merge operand: the versions below it count too.
+    Merge(Value),
 }
 
 /// The file's bytes and footer: enough to read blocks.
@@ -302,25 +306,49 @@ impl Table {
         if !self.may_contain(user_key) {
             return Ok(None);
         }
+        let mut found = None;
+        self.visit_versions(user_key, snapshot, options, |sequence, kind, value| {
+            let result = match kind {
+                ValueKind::Value => LookupResult::Value(value),
+                ValueKind::Tombstone => LookupResult::Deleted,
+                ValueKind::Merge => LookupResult::Merge(value),
+            };
+            found = Some((sequence, result));
+            false
+        })?;
+        Ok(found)
+    }
+
+    /// Calls `visit` with the entries of `user_key` with a sequence number <= `snapshot`, newest
+    /// first (sequence number, kind, value), while it returns true. Reads nothing if the filter
+    /// rules the key out.
+    pub fn visit_versions(
+        &self,
+        user_key: &[u8],
+        snapshot: SequenceNumber,
+        options: BlockReadOptions,
+        mut visit: impl FnMut(SequenceNumber, ValueKind, Value) -> bool,
+    ) -> Result<()> {
+        if !self.may_contain(user_key) {
+            return Ok(());
+        }
         let snapshot = snapshot.min(SequenceNumber::MAX);
-        // The value kind has the larger trailer, so this is the first key of `user_key` at or
+        // The merge kind has the largest trailer, so this is the first key of `user_key` at or
         // below `snapshot` in internal-key order.
-        let target = internal_key(user_key, snapshot, ValueKind::Value);
+        let target = internal_key(user_key, snapshot, ValueKind::Merge);
         let mut iterator = self.iter_with(options);
         iterator.seek(&target)?;
-        if !iterator.valid() {
-            return Ok(None);
+        while iterator.valid() {
+            let parsed = parse_internal_key(iterator.key())
+                .map_err(|reason| Error::corruption(self.file(), 0, reason))?;
+            if parsed.user_key != user_key
+                || !visit(parsed.sequence, parsed.kind, iterator.shared_value())
+            {
+                return Ok(());
+            }
+            iterator.next()?;
         }
-        let parsed = parse_internal_key(iterator.key())
-            .map_err(|reason| Error::corruption(self.file(), 0, reason))?;
-        if parsed.user_key != user_key {
-            return Ok(None);
-        }
-        let result = match parsed.kind {
-            ValueKind::Value => LookupResult::Value(iterator.shared_value()),
-            ValueKind::Tombstone => LookupResult::Deleted,
-        };
-        Ok(Some((parsed.sequence, result)))
+        Ok(())
     }
 }
 
@@ -459,6 +487,7 @@ impl TableFile {
         let consistent = match self.footer.version {
             FORMAT_VERSION => !has_block,
             FORMAT_VERSION_RANGE_DELETIONS => has_block && in_place,
+            FORMAT_VERSION_MERGES => !has_block || in_place,
             _ => false,
         };
         if !consistent {

@@ -63,6 +63,13 @@ pub(crate) struct EngineStats {
     pub wal_bytes: AtomicU64,
     /// Flush and compaction attempts that failed on a full disk and were retried.
     pub storage_full_retries: AtomicU64,
+    /// Merge operands committed (`Db::merge` and batches' merges).
+    pub merge_operands_written: AtomicU64,
+    /// Merges compactions did: runs of operands combined into one operand, or with their base
+    /// into a put.
+    pub compaction_merges: AtomicU64,
+    /// Merges that failed in compactions (the operands were kept as they were).
+    pub compaction_merge_failures: AtomicU64,
     /// What opening the database recovered from its logs.
     pub recovery: RecoveryReport,
 }
@@ -85,6 +92,9 @@ impl Default for EngineStats {
             write_rate: RateMeter::default(),
             wal_bytes: AtomicU64::new(0),
             storage_full_retries: AtomicU64::new(0),
+            merge_operands_written: AtomicU64::new(0),
+            compaction_merges: AtomicU64::new(0),
+            compaction_merge_failures: AtomicU64::new(0),
             recovery: RecoveryReport::default(),
         }
     }
@@ -163,6 +173,9 @@ impl EngineStats {
             compaction_busy_time: Duration::from_nanos(self.compaction_time.sum()),
             manifest_rolls: gauges.manifest_rolls,
             storage_full_retries: self.storage_full_retries.load(Ordering::Relaxed),
+            merge_operands_written: self.merge_operands_written.load(Ordering::Relaxed),
+            compaction_merges: self.compaction_merges.load(Ordering::Relaxed),
+            compaction_merge_failures: self.compaction_merge_failures.load(Ordering::Relaxed),
             user_bytes_written: self.write_rate.total(),
             wal_bytes: self.wal_bytes.load(Ordering::Relaxed),
             error: gauges.error,
@@ -352,6 +365,14 @@ pub struct Stats {
     /// Flush and compaction attempts that failed because the disk was full and were retried
     /// (background work stalls, without turning the database read-only, until space returns).
     pub storage_full_retries: u64,
+    /// Merge operands committed ([`Db::merge`](crate::Db::merge) and batches' merges).
+    pub merge_operands_written: u64,
+    /// Merges compactions did: runs of merge operands combined into one operand (a partial
+    /// merge), or with their base into a put (a full merge).
+    pub compaction_merges: u64,
+    /// Merges that failed in compactions: the merge operator refused the operands, which were
+    /// kept as they were (a read of the key reports the error).
+    pub compaction_merge_failures: u64,
     /// Bytes of write batches committed (what the application asked to write).
     pub user_bytes_written: u64,
     /// Why the database refuses writes, if it does.
