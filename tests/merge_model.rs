@@ -23,7 +23,10 @@ use shaledb::{
 
 const KEY_SPACE: u64 = 1_500;
 const PHASES: usize = 3;
-const OPERATIONS_PER_PHASE: usize = 12_000;
+/// Writes per phase; `SHALEDB_MERGE_MODEL_OPERATIONS` asks for more.
+fn operations_per_phase() -> usize {
+    common::count_from_env("SHALEDB_MERGE_MODEL_OPERATIONS", 12_000) as usize
+}
 const MAX_SNAPSHOTS: usize = 3;
 
 fn key(index: u64) -> Vec<u8> {
@@ -237,7 +240,7 @@ fn random_event(
 
 fn run_phase(db: &Db, tree: &Keyspace, flavor: &Flavor, model: &mut Model, rng: &mut Rng, at: &str) {
     let mut snapshots: Vec<HeldSnapshot> = Vec::new();
-    for operation in 0..OPERATIONS_PER_PHASE {
+    for operation in 0..operations_per_phase() {
         random_write(db, tree, flavor, model, rng);
         if rng.chance(1, 300) {
             let at = format!("{at}, operation {operation}");

@@ -134,6 +134,50 @@ mod tests {
     use super::*;
     use crate::range_tombstone::RangeTombstone;
 
+    #[test]
+    fn a_visible_operand_keeps_the_versions_below_it_in_its_stripe_only() {
+        use ValueKind::{Merge, Tombstone, Value};
+        // One snapshot at 5: stripes (5, ..] and [.., 5].
+        let snapshots = [SequenceNumber(5)];
+        let mut stripes = SnapshotStripes::new(&snapshots);
+        let decisions: Vec<(bool, bool)> = [
+            (9, Merge),     // newest of the upper stripe
+            (8, Merge),     // below an operand: kept
+            (7, Value),     // the operands' base: kept
+            (6, Merge),     // below a put in its stripe: dropped
+            (5, Merge),     // newest of the lower stripe
+            (4, Tombstone), // its base: kept
+            (3, Value),     // below a tombstone: dropped
+        ]
+        .iter()
+        .map(|&(sequence, kind)| {
+            let admission = stripes.admit(b"k", SequenceNumber(sequence), kind);
+            (admission.visible, admission.below_operand)
+        })
+        .collect();
+        assert_eq!(
+            decisions,
+            [
+                (true, false),
+                (true, true),
+                (true, true),
+                (false, false),
+                (true, false),
+                (true, true),
+                (false, false)
+            ]
+        );
+        // An operand at the end of a stripe does not reach into the next one, nor into the
+        // next key.
+        let mut stripes = SnapshotStripes::new(&snapshots);
+        assert!(stripes.admit(b"k", SequenceNumber(6), Merge).visible);
+        let below = stripes.admit(b"k", SequenceNumber(5), Value);
+        assert!(below.visible && !below.below_operand);
+        assert!(!stripes.admit(b"k", SequenceNumber(4), Value).visible);
+        assert!(stripes.admit(b"j", SequenceNumber(9), Merge).visible);
+        assert!(!stripes.admit(b"l", SequenceNumber(8), Value).below_operand);
+    }
+
     fn piece(sequences: &[u64]) -> Fragments {
         Fragments::new(sequences.iter().map(|&sequence| RangeTombstone {
             start: b"a".to_vec(),
