@@ -624,6 +624,7 @@ mod tests {
                     match kind {
                         Put => model.insert(key.to_vec(), value.to_vec()),
                         Tombstone => model.remove(*key),
+                        ValueKind::Merge => unreachable!("no merges here"),
                     };
                 }
             }
@@ -649,6 +650,73 @@ mod tests {
             reversed.reverse();
             assert_eq!(reversed, expected_at(sequence), "backward at {sequence}");
         }
+    }
+
+    #[test]
+    fn merge_operands_combine_with_their_base_at_every_sequence_both_ways() {
+        use crate::merge_operator::{CounterAdd, MergeOperator};
+        use ValueKind::{Merge, Tombstone, Value as Put};
+        let n = |count: i64| CounterAdd::encode(count).to_vec();
+        let owned: Vec<(&[u8], u64, ValueKind, Vec<u8>)> = vec![
+            (b"a", 1, Put, n(10)),
+            (b"a", 2, Merge, n(1)),
+            (b"a", 4, Merge, n(2)),
+            (b"b", 3, Merge, n(5)), // on nothing
+            (b"b", 5, Tombstone, Vec::new()),
+            (b"b", 6, Merge, n(7)), // on a tombstone
+            (b"c", 7, Merge, n(1)),
+            (b"c", 8, Put, n(100)), // a put hides the operand below it
+            (b"c", 9, Merge, n(3)),
+        ];
+        let entries: Vec<(&[u8], u64, ValueKind, &[u8])> = owned
+            .iter()
+            .map(|(key, sequence, kind, value)| (*key, *sequence, *kind, value.as_slice()))
+            .collect();
+        let expected_at = |sequence: u64| -> Vec<(Vec<u8>, Vec<u8>)> {
+            let mut model = std::collections::BTreeMap::<Vec<u8>, Vec<u8>>::new();
+            for (key, entry_sequence, kind, value) in &entries {
+                if *entry_sequence > sequence {
+                    continue;
+                }
+                match kind {
+                    Put => {
+                        model.insert(key.to_vec(), value.to_vec());
+                    }
+                    Tombstone => {
+                        model.remove(*key);
+                    }
+                    Merge => {
+                        let merged = CounterAdd
+                            .full_merge(key, model.get(*key).map(Vec::as_slice), &[value])
+                            .unwrap();
+                        model.insert(key.to_vec(), merged);
+                    }
+                }
+            }
+            model.into_iter().collect()
+        };
+        let operator: crate::merge_operator::SharedMergeOperator = Arc::new(CounterAdd);
+        for sequence in 0..=10 {
+            let iterator = || {
+                DbIterator::new(
+                    memtable_view(&entries),
+                    SequenceNumber(sequence),
+                    KeyBounds::UNBOUNDED,
+                )
+                .with_merge_operator(Some(Arc::clone(&operator)))
+            };
+            assert_eq!(collect(iterator()), expected_at(sequence), "forward at {sequence}");
+            let mut reversed = collect(iterator().rev());
+            reversed.reverse();
+            assert_eq!(reversed, expected_at(sequence), "backward at {sequence}");
+        }
+        // Without an operator, a key holding operands is an error, not a value.
+        let mut without = DbIterator::new(
+            memtable_view(&entries),
+            SequenceNumber(10),
+            KeyBounds::UNBOUNDED,
+        );
+        assert!(matches!(without.next(), Some(Err(Error::Merge { .. }))));
     }
 
     #[test]

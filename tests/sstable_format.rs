@@ -119,6 +119,7 @@ fn expected_get(entries: &[Entry], user: &[u8], snapshot: SequenceNumber) -> Opt
     (parsed.user_key == user).then(|| match parsed.kind {
         ValueKind::Value => LookupResult::Value(value.clone().into()),
         ValueKind::Tombstone => LookupResult::Deleted,
+        ValueKind::Merge => LookupResult::Merge(value.clone().into()),
     })
 }
 

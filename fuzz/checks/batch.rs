@@ -100,6 +100,7 @@ fn reference_encoding(first_sequence: &[u8], operations: &[Operation<'_>]) -> Ve
             BatchOperation::Delete { key } => (0x00, key, None),
             BatchOperation::Put { key, value } => (0x01, key, Some(value)),
             BatchOperation::DeleteRange { start, end } => (0x02, start, Some(end)),
+            BatchOperation::Merge { key, operand } => (0x03, key, Some(operand)),
         };
         if keyspace == KeyspaceId::DEFAULT {
             out.push(kind);
@@ -170,6 +171,7 @@ fn check_limits(operation: &BatchOperation<'_>) {
             assert!(end.len() <= MAX_KEY_SIZE, "decoded a key over the limit");
             (start, &[][..])
         }
+        BatchOperation::Merge { key, operand } => (key, operand),
     };
     assert!(key.len() <= MAX_KEY_SIZE, "decoded a key over the limit");
     assert!(
@@ -186,6 +188,7 @@ fn rebuild(operations: &[BatchOperation<'_>]) -> WriteBatch {
             BatchOperation::Put { key, value } => batch.put(key, value),
             BatchOperation::Delete { key } => batch.delete(key),
             BatchOperation::DeleteRange { start, end } => batch.delete_range(start, end),
+            BatchOperation::Merge { key, operand } => batch.merge(key, operand),
         };
         assert!(added.is_ok(), "WriteBatch refused a decoded operation");
     }

@@ -30,17 +30,63 @@
 //! keyspace dropped and created again after it reads empty at it), a reopen opens them again,
 //! and a checkpoint or a read-only handle opened beside the writer must hold exactly what the
 //! model holds, in every keyspace.
+//!
+//! Merges: every keyspace has the merge operator [`Concat`] (operands appended to the value, a
+//! missing value counting as empty), which the model applies itself. Three byte values that
+//! meant something else before merges came now mean merges, so that the rest of the corpus
+//! keeps its meaning: operation byte 254 (a put before) merges (key, value) into the default
+//! keyspace; keyspace operation byte 241 (a put, as 241 is 1 modulo 16) merges into a
+//! keyspace; and a batch whose count byte is 255 (in the default keyspace's batches and in
+//! batches across keyspaces) makes each of its puts a merge.
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::path::Path;
 
+use std::sync::Arc;
+
 use shaledb::{
-    Compression, Db, DbIterator, Keyspace, KeyspaceOptions, Options, ReadOptions, Snapshot,
-    TableOptions, WriteBatch, WriteOptions,
+    Compression, Db, DbIterator, Keyspace, KeyspaceOptions, MergeError, MergeOperator, Options,
+    ReadOptions, Snapshot, TableOptions, WriteBatch, WriteOptions,
 };
 
 type Model = BTreeMap<Vec<u8>, Vec<u8>>;
+
+/// The operation byte of a merge into the default keyspace.
+const MERGE_OPERATION: u8 = 254;
+
+/// The keyspace operation byte of a merge into a keyspace.
+const KEYSPACE_MERGE_OPERATION: u8 = 241;
+
+/// The count byte of a batch whose puts are merges.
+const MERGE_BATCH: u8 = 255;
+
+/// The merge operator of every keyspace: the operands appended to the value, oldest first.
+/// It never fails and combines operands without their base, so compactions merge partially.
+pub struct Concat;
+
+impl MergeOperator for Concat {
+    fn name(&self) -> &str {
+        "fuzz.concat"
+    }
+
+    fn full_merge(
+        &self,
+        _key: &[u8],
+        existing: Option<&[u8]>,
+        operands: &[&[u8]],
+    ) -> Result<Vec<u8>, MergeError> {
+        Ok(existing.into_iter().chain(operands.iter().copied()).flatten().copied().collect())
+    }
+
+    fn partial_merge(&self, _key: &[u8], operands: &[&[u8]]) -> Option<Vec<u8>> {
+        Some(operands.concat())
+    }
+}
+
+fn model_merge(model: &mut Model, key: &[u8], operand: &[u8]) {
+    model.entry(key.to_vec()).or_default().extend_from_slice(operand);
+}
 
 /// The keyspaces a program may create besides the default one.
 const NAMES: [&str; 3] = ["ks-a", "ks-b", "ks-c"];
@@ -59,6 +105,7 @@ fn options() -> Options {
         // often started again from a snapshot (with a record per keyspace).
         max_total_wal_size: 256 << 10,
         max_manifest_size: 8 << 10,
+        merge_operator: Some(Arc::new(Concat)),
         ..Options::default()
     }
 }
@@ -82,6 +129,7 @@ fn keyspace_options(selector: u8) -> KeyspaceOptions {
             bloom_bits_per_key: if bit(4) { 0 } else { 10 },
             ..TableOptions::default()
         },
+        merge_operator: Some(Arc::new(Concat)),
         ..KeyspaceOptions::default()
     }
 }
@@ -123,8 +171,9 @@ impl Program<'_> {
         Some((start, Some(end)))
     }
 
-    /// One operation of a batch: its key, and what it does (decided by the value's length).
-    fn batch_operation(&mut self) -> Option<(Vec<u8>, Change)> {
+    /// One operation of a batch: its key, and what it does (decided by the value's length; a
+    /// put is a merge in a batch of merges).
+    fn batch_operation(&mut self, merges: bool) -> Option<(Vec<u8>, Change)> {
         let (key, value) = (self.key()?, self.value()?);
         let change = if value.len() % 16 == 0 {
             Change::Delete
@@ -132,6 +181,8 @@ impl Program<'_> {
             let fill = value.first().copied().unwrap_or_default();
             let (start, end) = ordered(key, key_at(usize::from(fill % 48)));
             return Some((start, Change::DeleteRange(end)));
+        } else if merges {
+            Change::Merge(value)
         } else {
             Change::Put(value)
         };
@@ -164,6 +215,8 @@ enum Change {
     Delete,
     /// Deletes `[key, end)`.
     DeleteRange(Vec<u8>),
+    /// Merges this operand.
+    Merge(Vec<u8>),
 }
 
 impl Change {
@@ -176,6 +229,7 @@ impl Change {
                 model.remove(key);
             }
             Change::DeleteRange(end) => delete_model_range(model, key, end),
+            Change::Merge(operand) => model_merge(model, key, operand),
         }
     }
 }
@@ -479,11 +533,16 @@ pub enum KeyspaceOperation {
     ReadOnly,
     /// 15: `Db::verify`, then `wait_for_compaction` (its byte is unused).
     Verify,
+    /// Byte 241 only (1 modulo 16, a put before merges): a merge (key, value).
+    Merge,
 }
 
 impl KeyspaceOperation {
     fn of(operation: u8) -> KeyspaceOperation {
         use KeyspaceOperation::*;
+        if operation == KEYSPACE_MERGE_OPERATION {
+            return Merge;
+        }
         const ALL: [KeyspaceOperation; 16] = [
             Put,
             Put,
@@ -526,6 +585,8 @@ pub struct Summary {
     pub cross_keyspace_batches: usize,
     /// Reopens.
     pub reopens: usize,
+    /// Merge operations (alone or in batches).
+    pub merges: usize,
 }
 
 /// A keyspace of the program while it is live.
@@ -601,6 +662,13 @@ impl World {
     /// Runs one operation of the default keyspace (an operation byte below 255); `None` when
     /// the program ended in its arguments.
     fn run_default_operation(&mut self, operation: u8, program: &mut Program<'_>) -> Option<()> {
+        if operation == MERGE_OPERATION {
+            let (key, operand) = (program.key()?, program.value()?);
+            self.db.merge(&key, &operand).expect("merge");
+            model_merge(&mut self.model, &key, &operand);
+            self.summary.merges += 1;
+            return Some(());
+        }
         match operation % 12 {
             0..=3 => {
                 let (key, value) = (program.key()?, program.value()?);
@@ -650,7 +718,7 @@ impl World {
         let mut batch = WriteBatch::new();
         let mut staged = self.model.clone();
         for _ in 0..count % 8 {
-            let Some((key, change)) = program.batch_operation() else {
+            let Some((key, change)) = program.batch_operation(count == MERGE_BATCH) else {
                 break;
             };
             match &change {
@@ -658,6 +726,10 @@ impl World {
                 Change::Delete => batch.delete(&key).expect("batch delete"),
                 Change::DeleteRange(end) => {
                     batch.delete_range(&key, end).expect("batch delete_range");
+                }
+                Change::Merge(operand) => {
+                    batch.merge(&key, operand).expect("batch merge");
+                    self.summary.merges += 1;
                 }
             }
             change.apply(&mut staged, &key);
@@ -821,6 +893,10 @@ impl World {
         let (handle, model) = (&live.handle, &mut live.model);
         let name = NAMES[index];
         match arguments {
+            Arguments::Put(key, value) if kind == KeyspaceOperation::Merge => {
+                handle.merge(&key, &value).expect("keyspace merge");
+                model_merge(model, &key, &value);
+            }
             Arguments::Put(key, value) => {
                 handle.put(&key, &value).expect("keyspace put");
                 model.insert(key, value);
@@ -926,7 +1002,7 @@ impl World {
             let Some(keyspace_byte) = program.byte() else {
                 break;
             };
-            let Some((key, change)) = program.batch_operation() else {
+            let Some((key, change)) = program.batch_operation(selector == MERGE_BATCH) else {
                 break;
             };
             // Slot 0 is the default keyspace, slot 1 + i keyspace NAMES[i]; a dropped one has
@@ -948,6 +1024,12 @@ impl World {
                     batch
                         .delete_range_in(&handle, &key, end)
                         .expect("delete_range_in");
+                }
+                Change::Merge(operand) => {
+                    batch.merge_in(&handle, &key, operand).expect("merge_in");
+                    if slot.is_some() {
+                        self.summary.merges += 1;
+                    }
                 }
             }
             if let Some(slot) = slot {
@@ -1130,7 +1212,9 @@ enum Arguments {
 impl Arguments {
     fn read(kind: KeyspaceOperation, program: &mut Program<'_>) -> Option<Arguments> {
         Some(match kind {
-            KeyspaceOperation::Put => Arguments::Put(program.key()?, program.value()?),
+            KeyspaceOperation::Put | KeyspaceOperation::Merge => {
+                Arguments::Put(program.key()?, program.value()?)
+            }
             KeyspaceOperation::Delete => {
                 let (key, end) = program.delete()?;
                 Arguments::Delete(key, end)

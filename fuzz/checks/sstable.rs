@@ -254,6 +254,7 @@ fn check_reads(bytes: Vec<u8>, entries: &[Entry], original_size: usize, undamage
         let expected = match parsed.kind {
             ValueKind::Value => LookupResult::Value(value.clone().into()),
             ValueKind::Tombstone => LookupResult::Deleted,
+            ValueKind::Merge => LookupResult::Merge(value.clone().into()),
         };
         match table.get(parsed.user_key, parsed.sequence) {
             Ok(found) => assert_eq!(found, Some(expected), "get returned a wrong entry"),
