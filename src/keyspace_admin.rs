@@ -74,7 +74,23 @@ pub(crate) fn open_keyspace(
         if let Some(active) = wal.as_mut().and_then(|wal| wal.memtables.get_mut(&id)) {
             active.write_buffer_size = options.write_buffer_size;
         }
-        engine.install_view(&state, id);
+        if engine.read_only {
+            // Its view holds the replayed memtables, which `state` does not: keep them.
+            if let Some(view) = engine.visibility.view(id) {
+                engine.visibility.install(
+                    id,
+                    crate::read_view::ReadView {
+                        memtable: Arc::clone(&view.memtable),
+                        immutables: view.immutables.clone(),
+                        version: Arc::clone(&view.version),
+                        level0_triggers: view.level0_triggers,
+                        merge_operator: options.merge_operator.clone(),
+                    },
+                );
+            }
+        } else {
+            engine.install_view(&state, id);
+        }
         engine.state_changed.notify_all();
         return Ok(shared);
     }
