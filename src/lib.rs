@@ -100,6 +100,7 @@ mod batch_writer;
 mod checkpoint;
 mod commit;
 mod commit_policy;
+mod commit_token;
 mod compaction;
 mod db;
 mod db_iterator;
@@ -140,6 +141,7 @@ pub use batch_writer::{
 };
 pub use checkpoint::CheckpointReport;
 pub use commit_policy::CommitPolicy;
+pub use commit_token::{CommitStatus, CommitToken, TokenWrite};
 pub use db::Db;
 pub use db_iterator::{DbIterator, Key};
 pub use durability::DurableTicket;
@@ -148,7 +150,7 @@ pub use key::{MAX_KEY_SIZE, MAX_VALUE_SIZE, SequenceNumber};
 pub use key_range::KeyRange;
 pub use keyspace::Keyspace;
 pub use keyspace_options::KeyspaceOptions;
-pub use options::{Options, ReadOptions, WalRecoveryMode, WriteOptions};
+pub use options::{CommitTokenRetention, Options, ReadOptions, WalRecoveryMode, WriteOptions};
 pub use snapshot::Snapshot;
 pub use sstable::{Compression, TableOptions};
 pub use stats::{
