@@ -364,6 +364,19 @@ impl CommitTokens {
         let committed = batch
             .push_sequence_record_in(&keyspace, &token.record_key())
             .and_then(|()| crate::keyspace::commit(engine, batch, options.sync, None));
+        // Read while the token is still pending, which keeps a prune from forgetting it.
+        let sequence = match &committed {
+            Ok(()) => match keyspace.get(&token.record_key()) {
+                Ok(Some(value)) => decode_sequence(&value),
+                Ok(None) => Err(Error::corruption(
+                    format!("keyspace {COMMIT_TOKEN_KEYSPACE}"),
+                    0,
+                    "a commit token's record is missing right after its batch committed",
+                )),
+                Err(error) => Err(error),
+            },
+            Err(_) => Ok(SequenceNumber(0)),
+        };
         let due = {
             let mut inner = self.inner();
             inner.pending.remove(&token);
@@ -373,16 +386,7 @@ impl CommitTokens {
             self.prune_due(inner.remembered.unwrap_or(0))
         };
         committed?;
-        let sequence = match keyspace.get(&token.record_key())? {
-            Some(value) => decode_sequence(&value)?,
-            None => {
-                return Err(Error::corruption(
-                    format!("keyspace {COMMIT_TOKEN_KEYSPACE}"),
-                    0,
-                    "a commit token's record is missing right after its batch committed",
-                ));
-            }
-        };
+        let sequence = sequence?;
         if due {
             // The write itself succeeded: a failed prune is reported by the next one, and
             // leaves the tokens remembered a while longer, which answers no question wrongly.
@@ -432,7 +436,7 @@ impl CommitTokens {
             .max(self.cut.load(Ordering::Acquire));
         let excess = remembered.saturating_sub(self.retention.max_count);
         // Walk the oldest records: those below the age cut go, and so do the `excess` oldest.
-        let mut forgotten = 0u64;
+        let mut stamps: Vec<u64> = Vec::new();
         let start = [RECORD_PREFIX];
         let end = [RECORD_PREFIX + 1];
         for item in keyspace.range(&start[..]..&end[..]) {
@@ -442,19 +446,29 @@ impl CommitTokens {
                 .and_then(decode_u64_be)
                 .ok_or_else(|| corrupt_record("a token's key", &key))?;
             if stamp >= cut {
-                if forgotten >= excess {
+                if stamps.len() as u64 >= excess {
                     break;
                 }
                 // Tokens of one stamp go together: the cut is a stamp.
                 cut = stamp.saturating_add(1);
             }
-            forgotten += 1;
+            stamps.push(stamp);
         }
-        if cut <= self.cut.load(Ordering::Acquire) {
-            return Ok(());
+        {
+            // Never past a write in flight: it checked its token against the cut before, and
+            // reads its record back once committed. Raised before the deletion is visible (see
+            // the module documentation), with `inner` held so that no write starts meanwhile.
+            let inner = self.inner();
+            if let Some(oldest_pending) = inner.pending.iter().map(CommitToken::stamp_micros).min()
+            {
+                cut = cut.min(oldest_pending);
+            }
+            if cut <= self.cut.load(Ordering::Acquire) {
+                return Ok(());
+            }
+            self.cut.fetch_max(cut, Ordering::AcqRel);
         }
-        // Raised before the deletion is visible (see the module documentation).
-        self.cut.fetch_max(cut, Ordering::AcqRel);
+        let forgotten = stamps.iter().filter(|&&stamp| stamp < cut).count() as u64;
         let mut upper = [0u8; 9];
         upper[0] = RECORD_PREFIX;
         upper[1..].copy_from_slice(&cut.to_be_bytes());
@@ -535,4 +549,50 @@ fn process_start_nanos() -> u64 {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |elapsed| elapsed.as_nanos() as u64)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::Db;
+
+    /// A prune never raises the cut past a write in flight: that write checked its token
+    /// against the cut before, and reads its record back after it commits.
+    #[test]
+    fn a_prune_stops_below_a_write_in_flight() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), crate::Options::default()).unwrap();
+        let engine = Arc::clone(db.default_keyspace().engine());
+        let tokens = CommitTokens::new(CommitTokenRetention {
+            max_count: 10,
+            ..CommitTokenRetention::default()
+        });
+        let base = now_micros();
+        let write = |index: u64| {
+            let token = CommitToken::from_parts(base + index, index);
+            tokens
+                .write(&engine, WriteBatch::new(), token, &WriteOptions::NO_SYNC)
+                .unwrap();
+            token
+        };
+        let written: Vec<CommitToken> = (1..=11).map(write).collect();
+        let in_flight = CommitToken::from_parts(base, 0);
+        tokens.inner().pending.insert(in_flight);
+        write(12); // 12 remembered: a prune is due, and may not pass `in_flight`
+        assert_eq!(tokens.cut.load(Ordering::Acquire), base);
+        for token in &written {
+            let status = tokens.was_committed(&engine, token).unwrap();
+            assert!(
+                matches!(status, CommitStatus::Committed { .. }),
+                "{status:?}"
+            );
+        }
+        tokens.inner().pending.remove(&in_flight);
+        write(13);
+        assert!(tokens.cut.load(Ordering::Acquire) > base + 1);
+        assert_eq!(
+            tokens.was_committed(&engine, &written[0]).unwrap(),
+            CommitStatus::Unknown
+        );
+    }
 }
