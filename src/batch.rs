@@ -60,6 +60,10 @@ pub struct WriteBatch {
     merge_keyspaces: Vec<KeyspaceId>,
     /// How many of the operations are merges.
     merge_count: u32,
+    /// A put whose 8-byte value is the operation's own sequence number, written when the
+    /// batch is stamped (the record of a commit token, `commit_token.rs`): the offset of the
+    /// value in `encoded`, and the operation's index in the batch.
+    sequence_slot: Option<(usize, u32)>,
 }
 
 impl Default for WriteBatch {
@@ -150,6 +154,7 @@ impl WriteBatch {
             owner: None,
             merge_keyspaces: Vec::new(),
             merge_count: 0,
+            sequence_slot: None,
         }
     }
 
@@ -176,6 +181,7 @@ impl WriteBatch {
             owner: None,
             merge_keyspaces: Vec::new(),
             merge_count: 0,
+            sequence_slot: None,
         }
     }
 
@@ -427,6 +433,19 @@ impl WriteBatch {
         self.owner = None;
         self.merge_keyspaces.clear();
         self.merge_count = 0;
+        self.sequence_slot = None;
+    }
+
+    /// Adds, as the batch's last operation, a put of `key` in `keyspace` whose value is the
+    /// operation's own sequence number (8 bytes, little-endian), filled in when the batch is
+    /// stamped: what a commit token records (`commit_token.rs`). The caller checked the key,
+    /// and adds nothing after it.
+    pub(crate) fn push_sequence_record(&mut self, keyspace: KeyspaceId, key: &[u8]) -> Result<()> {
+        let index = self.count;
+        self.push_in(keyspace, ValueKind::Value as u8, key, Some(&[0; 8]))?;
+        let offset = self.encoded.len() - 8;
+        self.sequence_slot = Some((offset, index));
+        Ok(())
     }
 
     /// The keyspaces the batch's operations belong to, each once.
@@ -500,6 +519,10 @@ impl WriteBatch {
     /// Stamps the first sequence number into the header (done by the commit path).
     pub(crate) fn set_first_sequence(&mut self, sequence: SequenceNumber) {
         self.encoded[..8].copy_from_slice(&sequence.0.to_le_bytes());
+        if let Some((offset, index)) = self.sequence_slot {
+            let own = sequence.0 + u64::from(index);
+            self.encoded[offset..offset + 8].copy_from_slice(&own.to_le_bytes());
+        }
     }
 
     /// The encoded bytes: the payload of one write-ahead-log record.

@@ -26,6 +26,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::batch::WriteBatch;
+use crate::commit_token::{CommitStatus, CommitToken};
 use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::key::{check_key, check_value};
@@ -128,6 +129,7 @@ pub enum BatchStrategy {
 ///         max_attempts: 3, // the first attempt and two retries
 ///         initial_backoff: Duration::from_millis(1),
 ///         max_backoff: Duration::from_millis(10),
+///         commit_tokens: true, // a retry never applies a batch twice
 ///     },
 ///     ..BatchWriterOptions::default()
 /// };
@@ -144,6 +146,12 @@ pub struct RetryPolicy {
     pub initial_backoff: Duration,
     /// Longest pause between attempts. Default 100 ms.
     pub max_backoff: Duration,
+    /// Whether each batch that may be retried (`max_attempts` over 1) carries a fresh
+    /// [`CommitToken`](crate::CommitToken) ([`Db::write_with_token`]): before a retry, the
+    /// writer asks [`Db::was_committed`] and does not write again a batch whose attempt
+    /// committed though it reported an error, and the retry itself is applied at most once.
+    /// Costs each batch one 34-byte operation. Default `true`.
+    pub commit_tokens: bool,
 }
 
 impl Default for RetryPolicy {
@@ -152,6 +160,7 @@ impl Default for RetryPolicy {
             max_attempts: 1,
             initial_backoff: Duration::from_millis(1),
             max_backoff: Duration::from_millis(100),
+            commit_tokens: true,
         }
     }
 }
@@ -446,6 +455,10 @@ struct Shared {
     work: Condvar,
     /// Blocked producers and flushes sleep on this; notified after each commit.
     progress: Condvar,
+    /// Successful attempts still to be reported as an `Interrupted` error, in unit tests (an
+    /// error after the commit).
+    #[cfg(test)]
+    fail_after_commit: std::sync::atomic::AtomicU32,
 }
 
 /// Gathers single puts and deletes from any number of threads into [`WriteBatch`]es and commits
@@ -576,6 +589,8 @@ impl BatchWriter {
             }),
             work: Condvar::new(),
             progress: Condvar::new(),
+            #[cfg(test)]
+            fail_after_commit: std::sync::atomic::AtomicU32::new(0),
         });
         let committer_shared = Arc::clone(&shared);
         let committer = std::thread::Builder::new()
@@ -867,6 +882,23 @@ impl BatchLimit {
 }
 
 impl Shared {
+    /// An `Interrupted` error in place of a successful attempt, while the test asks for one.
+    #[cfg(test)]
+    fn injected_failure(&self) -> Result<()> {
+        use std::sync::atomic::Ordering;
+        let take = |left: u32| left.checked_sub(1);
+        match self
+            .fail_after_commit
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, take)
+        {
+            Ok(_) => Err(Error::Io {
+                path: None,
+                source: std::io::Error::new(std::io::ErrorKind::Interrupted, "injected"),
+            }),
+            Err(_) => Ok(()),
+        }
+    }
+
     fn batch_limit(&self, state: &State) -> BatchLimit {
         match self.options.strategy {
             BatchStrategy::FixedSize(operations) => BatchLimit::Operations(operations),
@@ -961,12 +993,14 @@ impl Shared {
     }
 
     /// Commits `batch`, retrying by the retry policy; returns the outcome and how long the last
-    /// attempt took.
+    /// attempt took. With `commit_tokens` (and a retry possible) every attempt carries one
+    /// token, and a retry is made only if the token did not commit.
     fn commit(&self, batch: WriteBatch) -> (Result<()>, Duration) {
         let options = WriteOptions {
             sync: self.options.sync,
         };
         let retry = self.options.retry;
+        let token = (retry.max_attempts > 1 && retry.commit_tokens).then(CommitToken::new);
         let mut backoff = retry.initial_backoff;
         let mut attempt = 1;
         let mut batch = Some(batch);
@@ -981,10 +1015,24 @@ impl Shared {
                 unreachable!("the batch is kept until the last attempt");
             };
             let started = Instant::now();
-            let outcome = self.db.write(this_attempt, &options);
+            let outcome = match token {
+                Some(token) => self
+                    .db
+                    .write_with_token(this_attempt, token, &options)
+                    .map(|_| ()),
+                None => self.db.write(this_attempt, &options),
+            };
+            #[cfg(test)]
+            let outcome = outcome.and_then(|()| self.injected_failure());
             let latency = started.elapsed();
             match outcome {
                 Err(error) if attempt < retry.max_attempts && is_retryable(&error) => {
+                    if let Some(token) = token {
+                        // The attempt may have committed though it reported an error.
+                        if let Ok(CommitStatus::Committed { .. }) = self.db.was_committed(&token) {
+                            return (Ok(()), latency);
+                        }
+                    }
                     std::thread::sleep(backoff);
                     backoff = (backoff * 2).min(retry.max_backoff);
                     attempt += 1;
@@ -1090,6 +1138,54 @@ mod tests {
         assert_eq!(steer(100, Duration::from_millis(20), target), 75);
         assert_eq!(steer(1, Duration::from_millis(1), target), 2);
         assert_eq!(steer(1, Duration::from_millis(20), target), 1);
+    }
+
+    /// An attempt that committed but reported a retryable error: with commit tokens the retry
+    /// finds it committed and writes nothing more; without them the batch is applied twice.
+    #[test]
+    fn a_retry_after_a_commit_that_reported_an_error_applies_nothing_twice() {
+        for commit_tokens in [true, false] {
+            let dir = tempfile::tempdir().unwrap();
+            let db = Arc::new(Db::open(dir.path(), crate::Options::default()).unwrap());
+            let options = BatchWriterOptions {
+                retry: RetryPolicy {
+                    max_attempts: 3,
+                    commit_tokens,
+                    ..RetryPolicy::default()
+                },
+                ..BatchWriterOptions::default()
+            };
+            let writer = BatchWriter::new(Arc::clone(&db), options).unwrap();
+            // The first token write also records the first cut (a batch of its own).
+            db.write_with_token(
+                WriteBatch::new(),
+                CommitToken::new(),
+                &WriteOptions::NO_SYNC,
+            )
+            .unwrap();
+            writer
+                .handle
+                .shared
+                .fail_after_commit
+                .store(1, std::sync::atomic::Ordering::Release);
+            let before = db.snapshot().sequence().0;
+            let tickets: Vec<_> = (0..3)
+                .map(|index| writer.put(format!("k{index}").as_bytes(), b"v").unwrap())
+                .collect();
+            writer.flush().unwrap();
+            for ticket in tickets {
+                ticket.wait().unwrap();
+            }
+            let applied = db.snapshot().sequence().0 - before;
+            let batches = writer.stats().commits;
+            if commit_tokens {
+                // Each batch's operations once, plus its token record.
+                assert_eq!(applied, 3 + batches, "commits {batches}");
+            } else {
+                // The batch that reported the error was written again.
+                assert!(applied > 3, "applied {applied} in {batches} commits");
+            }
+        }
     }
 
     #[test]

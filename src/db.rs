@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use crate::batch::WriteBatch;
+use crate::commit_token::{CommitStatus, CommitToken, CommitTokens, TokenWrite};
 use crate::db_iterator::{DbIterator, Key};
 use crate::durability::{Completion, DurableTicket};
 use crate::engine::{Engine, lock};
@@ -48,6 +49,8 @@ pub struct Db {
     engine: Arc<Engine>,
     /// The keyspace `put`, `get` and the rest work on.
     default: Keyspace,
+    /// The commit tokens of `write_with_token` and `was_committed`.
+    tokens: CommitTokens,
 }
 
 impl std::fmt::Debug for Db {
@@ -192,6 +195,77 @@ impl Db {
     /// ```
     pub fn write(&self, batch: WriteBatch, options: &WriteOptions) -> Result<()> {
         crate::keyspace::commit(&self.engine, batch, options.sync, None)
+    }
+
+    /// [`write`](Self::write) for a batch that carries `token`, a name the caller chose for it
+    /// ([`CommitToken::new`] makes one), recorded in the same batch: applied at most once per
+    /// token. If a batch carrying `token` committed before, nothing is written and the answer
+    /// is [`TokenWrite::AlreadyCommitted`] with that batch's sequence number; so a writer that
+    /// does not know whether its last attempt committed (its process crashed, its connection
+    /// dropped, the call returned an error) retries with the same token and never applies the
+    /// batch twice. [`was_committed`](Self::was_committed) answers for the token without
+    /// writing.
+    ///
+    /// Tokens are remembered for the window of [`Options::commit_token_retention`], across
+    /// flushes, compactions and restarts. Fails with `Error::InvalidArgument` for a token
+    /// stamped before the window (whether it committed is forgotten) or while another write
+    /// carrying the same token runs; otherwise as [`write`](Self::write). The record costs the
+    /// batch one operation of 34 bytes.
+    ///
+    /// ```
+    /// use shaledb::{CommitStatus, CommitToken, Db, Options, TokenWrite, WriteBatch, WriteOptions};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// let token = CommitToken::new(); // journaled by the writer before it writes
+    /// let mut order = WriteBatch::new();
+    /// order.put(b"order/7", b"2 pallets")?;
+    /// order.put(b"stock/pallets", b"38")?;
+    /// let outcome = db.write_with_token(order.clone(), token, &WriteOptions::SYNC)?;
+    /// assert!(matches!(outcome, TokenWrite::Applied { .. }));
+    /// // After a restart, the writer asks about the tokens of its journal...
+    /// db.close()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// assert!(matches!(db.was_committed(&token)?, CommitStatus::Committed { .. }));
+    /// // ...and a retry just in case changes nothing.
+    /// let again = db.write_with_token(order, token, &WriteOptions::SYNC)?;
+    /// assert!(matches!(again, TokenWrite::AlreadyCommitted { .. }));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn write_with_token(
+        &self,
+        batch: WriteBatch,
+        token: CommitToken,
+        options: &WriteOptions,
+    ) -> Result<TokenWrite> {
+        self.tokens.write(&self.engine, batch, token, options)
+    }
+
+    /// Whether a batch carrying `token` ([`write_with_token`](Self::write_with_token)) has
+    /// committed: [`CommitStatus::Committed`] (all of it is in the database, with the sequence
+    /// number of its last operation), [`CommitStatus::NotCommitted`] (none of it is, and no
+    /// write made so far will make it so: what a crash in the middle of the write leaves) or
+    /// [`CommitStatus::Unknown`] (the token is older than the window of
+    /// [`Options::commit_token_retention`]). A write carrying the token that is still running
+    /// in this process may commit after the answer. Works on a database opened read-only.
+    ///
+    /// ```
+    /// use shaledb::{CommitStatus, CommitToken, Db, Options, WriteBatch, WriteOptions};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// let sent = CommitToken::new();
+    /// let lost = CommitToken::new(); // its writer crashed before the write reached the log
+    /// let mut batch = WriteBatch::new();
+    /// batch.put(b"k", b"v")?;
+    /// db.write_with_token(batch, sent, &WriteOptions::SYNC)?;
+    /// assert!(matches!(db.was_committed(&sent)?, CommitStatus::Committed { .. }));
+    /// assert_eq!(db.was_committed(&lost)?, CommitStatus::NotCommitted); // retry it
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn was_committed(&self, token: &CommitToken) -> Result<CommitStatus> {
+        self.engine.check_open()?;
+        self.tokens.was_committed(&self.engine, token)
     }
 
     /// `Error::Closed` after close, `Error::ReadOnly` when opened read-only.
@@ -1133,7 +1207,12 @@ impl Db {
             }
         };
         let default = Keyspace::new(Arc::clone(&engine), shared);
-        Db { engine, default }
+        let tokens = CommitTokens::new(engine.options.commit_token_retention);
+        Db {
+            engine,
+            default,
+            tokens,
+        }
     }
 
     /// The keyspace named `name`, created with `options` if the database has none of that
@@ -1190,6 +1269,7 @@ impl Db {
         if name == crate::key::DEFAULT_KEYSPACE_NAME {
             return Ok(Some(self.default.clone()));
         }
+        crate::keyspace_admin::refuse_reserved(name)?;
         let state = lock(&self.engine.state);
         let shared = state
             .keyspaces
@@ -1230,6 +1310,7 @@ impl Db {
             .keyspaces
             .values()
             .map(|entry| entry.shared.name.clone())
+            .filter(|name| !crate::keyspace_admin::is_reserved(name))
             .collect()
     }
 

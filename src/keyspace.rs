@@ -714,6 +714,18 @@ impl WriteBatch {
         self.push_in(keyspace.id(), RANGE_DELETE_OPERATION, start, Some(end))
     }
 
+    /// Adds, last, a put of `key` in `keyspace` whose value is its own sequence number (the
+    /// record of a commit token: `commit_token.rs`).
+    pub(crate) fn push_sequence_record_in(
+        &mut self,
+        keyspace: &Keyspace,
+        key: &[u8],
+    ) -> Result<()> {
+        check_key(key)?;
+        self.claim_keyspace(keyspace)?;
+        self.push_sequence_record(keyspace.id(), key)
+    }
+
     /// Ties the batch to `keyspace`'s database (the default keyspace is every database's).
     fn claim_keyspace(&mut self, keyspace: &Keyspace) -> Result<()> {
         if keyspace.id() == KeyspaceId::DEFAULT {

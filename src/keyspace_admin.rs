@@ -19,9 +19,45 @@ use crate::keyspace_options::KeyspaceOptions;
 use crate::manifest::{KeyspaceRecord, VersionEdit};
 use crate::memtable::Memtable;
 
+/// Keyspace names starting with this are the engine's own (the commit tokens'
+/// [`COMMIT_TOKEN_KEYSPACE`]): a user cannot create, open or drop one, and
+/// [`Db::keyspaces`](crate::Db::keyspaces) does not list them.
+pub(crate) const RESERVED_KEYSPACE_PREFIX: &str = "__shaledb";
+
+/// The keyspace holding the commit tokens (`commit_token.rs`, FORMAT.md 7.2).
+pub(crate) const COMMIT_TOKEN_KEYSPACE: &str = "__shaledb_commit_tokens";
+
+/// Whether `name` is reserved for the engine's own keyspaces.
+pub(crate) fn is_reserved(name: &str) -> bool {
+    name.starts_with(RESERVED_KEYSPACE_PREFIX)
+}
+
 /// The keyspace named `name` of `engine` (created with `options` if it does not exist, its
-/// options changed to `options` if they differ), as what its handles share.
+/// options changed to `options` if they differ), as what its handles share. Refuses the
+/// engine's reserved names.
 pub(crate) fn open_keyspace(
+    engine: &Engine,
+    name: &str,
+    options: &KeyspaceOptions,
+) -> Result<Arc<crate::engine::KeyspaceShared>> {
+    check_name(name)?;
+    refuse_reserved(name)?;
+    open_any_keyspace(engine, name, options)
+}
+
+/// Refuses a name reserved for the engine's own keyspaces.
+pub(crate) fn refuse_reserved(name: &str) -> Result<()> {
+    if is_reserved(name) {
+        return Err(Error::InvalidArgument(format!(
+            "keyspace names starting with {RESERVED_KEYSPACE_PREFIX:?} are the engine's own; \
+             {name:?} is one"
+        )));
+    }
+    Ok(())
+}
+
+/// [`open_keyspace`], for reserved names too (the engine's own keyspaces).
+pub(crate) fn open_any_keyspace(
     engine: &Engine,
     name: &str,
     options: &KeyspaceOptions,
@@ -132,6 +168,7 @@ pub(crate) fn open_keyspace(
 /// deleted once no reader holds them.
 pub(crate) fn drop_keyspace(engine: &Engine, name: &str) -> Result<()> {
     engine.check_writable()?;
+    refuse_reserved(name)?;
     if name == DEFAULT_KEYSPACE_NAME {
         return Err(Error::InvalidArgument(
             "the default keyspace cannot be dropped".into(),

@@ -100,6 +100,7 @@ mod batch_writer;
 mod checkpoint;
 mod commit;
 mod commit_policy;
+mod commit_token;
 mod compaction;
 mod db;
 mod db_iterator;
@@ -141,6 +142,7 @@ pub use batch_writer::{
 };
 pub use checkpoint::CheckpointReport;
 pub use commit_policy::CommitPolicy;
+pub use commit_token::{CommitStatus, CommitToken, TokenWrite};
 pub use db::Db;
 pub use db_iterator::{DbIterator, Key};
 pub use durability::DurableTicket;
@@ -150,7 +152,7 @@ pub use key_range::KeyRange;
 pub use merge_operator::{CounterAdd, ListAppend, MergeError, MergeOperator, SharedMergeOperator};
 pub use keyspace::Keyspace;
 pub use keyspace_options::KeyspaceOptions;
-pub use options::{Options, ReadOptions, WalRecoveryMode, WriteOptions};
+pub use options::{CommitTokenRetention, Options, ReadOptions, WalRecoveryMode, WriteOptions};
 pub use snapshot::Snapshot;
 pub use sstable::{Compression, TableOptions};
 pub use stats::{

@@ -2,6 +2,7 @@
 //! and their validation, which names the offending field.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::commit_policy::CommitPolicy;
 use crate::error::{Error, Result};
@@ -112,6 +113,10 @@ pub struct Options {
     /// does not keep every log since its last flush (and make the next open replay them all).
     /// Default 256 MiB.
     pub max_total_wal_size: u64,
+    /// How long, and how many, the commit tokens of [`Db::write_with_token`](crate::Db::write_with_token)
+    /// are remembered, so that [`Db::was_committed`](crate::Db::was_committed) can answer for
+    /// them. Default: a day, and at most a million tokens.
+    pub commit_token_retention: CommitTokenRetention,
     /// The file system every file operation goes through. Default [`OsFileSystem`]; tests put
     /// a [`FaultFileSystem`](crate::vfs::FaultFileSystem) here to inject failures and power
     /// loss. Not settable from configuration text.
@@ -146,6 +151,7 @@ impl Default for Options {
             background_threads: 2,
             max_manifest_size: 16 << 20,
             max_total_wal_size: 256 << 20,
+            commit_token_retention: CommitTokenRetention::default(),
             file_system: Arc::new(OsFileSystem),
             merge_operator: None,
         }
@@ -227,6 +233,60 @@ impl Options {
             64 << 10,
             usize::MAX,
         )?;
+        self.commit_token_retention.validate()?;
+        Ok(())
+    }
+}
+
+/// The window in which commit tokens are remembered ([`Options::commit_token_retention`]): a
+/// token is forgotten once it is older than `max_age` (by the time its stamp names,
+/// [`CommitToken::stamp_micros`](crate::CommitToken::stamp_micros)), or once more than
+/// `max_count` newer tokens are remembered, whichever comes first. Within the window,
+/// [`Db::was_committed`](crate::Db::was_committed) answers committed or not committed; past
+/// it, unknown, and a write carrying such a token is refused (it could not be told apart from
+/// a retry of one that did commit).
+///
+/// ```
+/// use std::time::Duration;
+/// use shaledb::{CommitTokenRetention, Options};
+///
+/// let hour = CommitTokenRetention { max_age: Duration::from_secs(3600), max_count: 100_000 };
+/// let options = Options { commit_token_retention: hour, ..Options::default() };
+/// assert!(options.validate().is_ok());
+/// let none = CommitTokenRetention { max_count: 0, ..CommitTokenRetention::default() };
+/// assert!(Options { commit_token_retention: none, ..Options::default() }.validate().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommitTokenRetention {
+    /// How long after its stamp a token is remembered. Default 24 hours; at least 1 second.
+    pub max_age: Duration,
+    /// How many tokens are remembered at most (the newest by stamp). Default 1,000,000; at
+    /// least 1.
+    pub max_count: u64,
+}
+
+impl Default for CommitTokenRetention {
+    fn default() -> Self {
+        CommitTokenRetention {
+            max_age: Duration::from_secs(24 * 60 * 60),
+            max_count: 1_000_000,
+        }
+    }
+}
+
+impl CommitTokenRetention {
+    fn validate(&self) -> Result<()> {
+        if self.max_age < Duration::from_secs(1) {
+            return Err(Error::InvalidArgument(format!(
+                "Options::commit_token_retention.max_age must be at least 1s, not {:?}",
+                self.max_age
+            )));
+        }
+        if self.max_count == 0 {
+            return Err(Error::InvalidArgument(
+                "Options::commit_token_retention.max_count must be at least 1".into(),
+            ));
+        }
         Ok(())
     }
 }

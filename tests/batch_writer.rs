@@ -451,6 +451,7 @@ fn invalid_options_are_refused_naming_the_field() {
                     max_attempts: 3,
                     initial_backoff: Duration::from_secs(1),
                     max_backoff: millisecond,
+                    commit_tokens: true,
                 },
                 ..defaults
             },

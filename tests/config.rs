@@ -57,6 +57,12 @@ const ROUND_TRIPS: &[RoundTrip] = &[
     ("max_total_wal_size", "1GiB", |o| {
         o.max_total_wal_size == 1 << 30
     }),
+    ("commit_token_retention.max_age", "2h", |o| {
+        o.commit_token_retention.max_age == Duration::from_secs(7200)
+    }),
+    ("commit_token_retention.max_count", "5000", |o| {
+        o.commit_token_retention.max_count == 5000
+    }),
     ("table.block_size", "16KiB", |o| {
         o.table.block_size == 16 << 10
     }),
@@ -498,6 +504,7 @@ fn batch_cases() -> Vec<(Vec<(&'static str, &'static str)>, BatchWriterOptions)>
                 ("batch.retry.max_attempts", "4"),
                 ("batch.retry.initial_backoff", "500us"),
                 ("batch.retry.max_backoff", "20ms"),
+                ("batch.retry.commit_tokens", "false"),
             ],
             BatchWriterOptions {
                 strategy: BatchStrategy::LowLatency,
@@ -507,6 +514,7 @@ fn batch_cases() -> Vec<(Vec<(&'static str, &'static str)>, BatchWriterOptions)>
                     max_attempts: 4,
                     initial_backoff: Duration::from_micros(500),
                     max_backoff: Duration::from_millis(20),
+                    commit_tokens: false,
                 },
             },
         ),

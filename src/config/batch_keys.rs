@@ -114,6 +114,13 @@ pub(super) const SETTINGS: &[Setting<BatchWriterOptions>] = &[
             parse_duration(value).map(|parsed| options.retry.max_backoff = parsed)
         },
     },
+    Setting {
+        key: "batch.retry.commit_tokens",
+        accepts: BOOLEAN_ACCEPTS,
+        apply: |options, value| {
+            parse_bool(value).map(|parsed| options.retry.commit_tokens = parsed)
+        },
+    },
 ];
 
 /// Switches the strategy's kind. Selecting the kind already set keeps its parameters; another

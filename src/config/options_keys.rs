@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::text::{
-    BOOLEAN_ACCEPTS, COUNT_ACCEPTS, SIZE_ACCEPTS, Setting, count, from_file, from_pairs, from_text,
+    BOOLEAN_ACCEPTS, COUNT_ACCEPTS, DURATION_ACCEPTS, SIZE_ACCEPTS, Setting, count, from_file, from_pairs, from_text,
     parse_bool, parse_duration, set_key, size,
 };
 use crate::commit_policy::CommitPolicy;
@@ -118,6 +118,20 @@ pub(super) const SETTINGS: &[Setting<Options>] = &[
         key: "max_total_wal_size",
         accepts: SIZE_ACCEPTS,
         apply: |options, value| size(value).map(|parsed| options.max_total_wal_size = parsed),
+    },
+    Setting {
+        key: "commit_token_retention.max_age",
+        accepts: DURATION_ACCEPTS,
+        apply: |options, value| {
+            parse_duration(value).map(|parsed| options.commit_token_retention.max_age = parsed)
+        },
+    },
+    Setting {
+        key: "commit_token_retention.max_count",
+        accepts: COUNT_ACCEPTS,
+        apply: |options, value| {
+            count(value).map(|parsed| options.commit_token_retention.max_count = parsed)
+        },
     },
     Setting {
         key: "table.block_size",
@@ -349,6 +363,8 @@ impl Options {
     /// | `background_threads` | count, 1 ..= 64 | [`Options::background_threads`] | `2` |
     /// | `max_manifest_size` | size, at least 4 KiB | [`Options::max_manifest_size`] | `16MiB` |
     /// | `max_total_wal_size` | size, at least 64 KiB | [`Options::max_total_wal_size`] | `256MiB` |
+    /// | `commit_token_retention.max_age` | duration, at least 1 s | [`CommitTokenRetention::max_age`](crate::CommitTokenRetention::max_age) | `24h` |
+    /// | `commit_token_retention.max_count` | count, at least 1 | [`CommitTokenRetention::max_count`](crate::CommitTokenRetention::max_count) | `1000000` |
     /// | `table.block_size` | size, 64 B ..= 16 MiB | [`TableOptions::block_size`](crate::TableOptions::block_size) | `4KiB` |
     /// | `table.restart_interval` | count, 1 ..= 1024 | [`TableOptions::restart_interval`](crate::TableOptions::restart_interval) | `16` |
     /// | `table.bloom_bits_per_key` | count, 0 ..= 64, 0 writes no filter | [`TableOptions::bloom_bits_per_key`](crate::TableOptions::bloom_bits_per_key) | `10` |
@@ -370,6 +386,7 @@ impl Options {
     /// | `batch.retry.max_attempts` | count, at least 1 (1 = no retry) | [`RetryPolicy::max_attempts`] | `1` |
     /// | `batch.retry.initial_backoff` | duration | [`RetryPolicy::initial_backoff`] | `1ms` |
     /// | `batch.retry.max_backoff` | duration, at least `batch.retry.initial_backoff` | [`RetryPolicy::max_backoff`] | `100ms` |
+    /// | `batch.retry.commit_tokens` | boolean | [`RetryPolicy::commit_tokens`] | `true` |
     ///
     /// Ranges are checked by [`Options::validate`] / [`BatchWriterOptions::validate`] once all
     /// keys are applied (by `from_pairs`, `from_config_str` and `from_config_file`); a single
