@@ -93,6 +93,20 @@ fn operation_size(keyspace: KeyspaceId, key: &[u8], value: Option<&[u8]>) -> usi
     1 + keyspace_bytes + prefixed(key) + value.map_or(0, prefixed)
 }
 
+/// Refuses a value of a keyspace of expiring values too large to carry its expiry within
+/// [`MAX_VALUE_SIZE`].
+pub(crate) fn check_expiring_value(value: &[u8]) -> Result<()> {
+    let limit = MAX_VALUE_SIZE - crate::compaction_filter::EXPIRY_SIZE;
+    if value.len() > limit {
+        return Err(crate::Error::InvalidArgument(format!(
+            "a value of a keyspace with a time to live is at most {limit} bytes (the limit less \
+             its 8-byte expiry); this one is {}",
+            value.len()
+        )));
+    }
+    Ok(())
+}
+
 /// One operation of a batch, borrowing its bytes.
 ///
 /// ```
@@ -193,6 +207,23 @@ impl WriteBatch {
         check_value(value)?;
         let mut batch = Self::with_capacity(operation_size(keyspace, key, Some(value)));
         batch.push_in(keyspace, ValueKind::Value as u8, key, Some(value))?;
+        Ok(batch)
+    }
+
+    /// A batch holding the one put `key` = `value` expiring at `expiry` (microseconds since the
+    /// epoch) in a keyspace of expiring values (FORMAT.md 7.3). Fails like
+    /// [`put`](Self::put), and for a value too large to carry its expiry.
+    pub(crate) fn single_expiring_put(
+        keyspace: KeyspaceId,
+        key: &[u8],
+        value: &[u8],
+        expiry: u64,
+    ) -> Result<Self> {
+        check_key(key)?;
+        check_expiring_value(value)?;
+        let stored = crate::compaction_filter::with_expiry(expiry, value);
+        let mut batch = Self::with_capacity(operation_size(keyspace, key, Some(&stored)));
+        batch.push_in(keyspace, ValueKind::Value as u8, key, Some(&stored))?;
         Ok(batch)
     }
 

@@ -119,6 +119,9 @@ pub struct DbIterator {
     back_piece: Cell<usize>,
     /// How the keyspace combines merge operands.
     merge_operator: Option<SharedMergeOperator>,
+    /// In a keyspace of expiring values: the time (µs since the epoch) the iterator was made
+    /// at; values expired by then are skipped and the others yielded without their expiry.
+    expiry_now: Option<u64>,
 }
 
 /// The versions of one key seen walking backward (oldest first): the visible ones from the
@@ -143,7 +146,14 @@ impl DbIterator {
             front_piece: Cell::new(0),
             back_piece: Cell::new(0),
             merge_operator: None,
+            expiry_now: None,
         }
+    }
+
+    /// The iterator over a keyspace of expiring values (FORMAT.md 7.3), read at `now`.
+    pub(crate) fn with_expiry(mut self, now: Option<u64>) -> Self {
+        self.expiry_now = now;
+        self
     }
 
     /// The iterator, combining merge operands with `operator`.
@@ -374,7 +384,12 @@ impl DbIterator {
             }
             merge.advance()?;
         }
-        merge_values(self.merge_operator.as_ref(), key, base.as_deref(), &operands)
+        merge_values(
+            self.merge_operator.as_ref(),
+            key,
+            base.as_deref(),
+            &operands,
+        )
     }
 
     /// The next visible (key, value) walking backward, or `None` at the start.
@@ -465,7 +480,12 @@ impl DbIterator {
                 ValueKind::Tombstone => break,
             }
         }
-        let value = merge_values(self.merge_operator.as_ref(), &key, base.as_deref(), &operands)?;
+        let value = merge_values(
+            self.merge_operator.as_ref(),
+            &key,
+            base.as_deref(),
+            &operands,
+        )?;
         Ok(Some((key, value)))
     }
 
@@ -519,7 +539,28 @@ impl DbIterator {
 
     /// One step from the front (`Direction::Forward`) or the back: build that end's merge if
     /// needed, find its next visible entry, and end the iteration where the two ends meet.
+    /// The next item toward `direction`: in a keyspace of expiring values, the next one not
+    /// expired, without its expiry.
     fn step(&mut self, direction: Direction) -> Option<Result<(Key, Value)>> {
+        let Some(now) = self.expiry_now else {
+            return self.step_raw(direction);
+        };
+        loop {
+            let (key, value) = match self.step_raw(direction)? {
+                Ok(item) => item,
+                Err(error) => return Some(Err(error)),
+            };
+            match crate::compaction_filter::unwrap_expiring(value, now) {
+                Ok(Some(value)) => return Some(Ok((key, value))),
+                Ok(None) => continue,
+                Err(reason) => {
+                    return self.finish_with(Error::corruption("<iterator>", 0, reason));
+                }
+            }
+        }
+    }
+
+    fn step_raw(&mut self, direction: Direction) -> Option<Result<(Key, Value)>> {
         if let Some(error) = self.pending_error.take() {
             return self.finish_with(error);
         }
@@ -705,7 +746,11 @@ mod tests {
                 )
                 .with_merge_operator(Some(Arc::clone(&operator)))
             };
-            assert_eq!(collect(iterator()), expected_at(sequence), "forward at {sequence}");
+            assert_eq!(
+                collect(iterator()),
+                expected_at(sequence),
+                "forward at {sequence}"
+            );
             let mut reversed = collect(iterator().rev());
             reversed.reverse();
             assert_eq!(reversed, expected_at(sequence), "backward at {sequence}");

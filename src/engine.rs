@@ -34,7 +34,7 @@
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -135,6 +135,36 @@ pub(crate) struct KeyspaceShared {
     pub name: String,
     /// Set (with `wal` and `state` held) when the keyspace is dropped.
     pub dropped: AtomicBool,
+    /// For a keyspace of expiring values (`KeyspaceOptions::time_to_live`), its time to live
+    /// in microseconds (`u64::MAX`: `Duration::MAX`); 0 for any other keyspace, whose values
+    /// carry no expiry (FORMAT.md 7.3). Changed only with the options, with `state` held.
+    pub time_to_live_micros: AtomicU64,
+}
+
+impl KeyspaceShared {
+    /// Whether the keyspace's values carry an expiry (FORMAT.md 7.3).
+    pub fn expiring(&self) -> bool {
+        self.time_to_live_micros.load(Ordering::Acquire) != 0
+    }
+
+    /// The expiry of a value written now with the keyspace's time to live.
+    pub fn default_expiry(&self) -> u64 {
+        match self.time_to_live_micros.load(Ordering::Acquire) {
+            u64::MAX => crate::compaction_filter::NEVER,
+            micros => crate::compaction_filter::now_micros().saturating_add(micros),
+        }
+    }
+}
+
+/// A keyspace's time to live as `KeyspaceShared` holds it.
+pub(crate) fn time_to_live_micros(options: &KeyspaceOptions) -> u64 {
+    match options.time_to_live {
+        None => 0,
+        Some(ttl) if ttl == std::time::Duration::MAX => u64::MAX,
+        Some(ttl) => u64::try_from(ttl.as_micros())
+            .unwrap_or(u64::MAX - 1)
+            .max(1),
+    }
 }
 
 /// A live keyspace, as the engine's `state` keeps it.
@@ -152,6 +182,7 @@ impl KeyspaceEntry {
                 id,
                 name,
                 dropped: AtomicBool::new(false),
+                time_to_live_micros: AtomicU64::new(time_to_live_micros(&options)),
             }),
             options: Arc::new(options),
             cursors: Default::default(),

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use crate::batch::{MERGE_OPERATION, RANGE_DELETE_OPERATION, WriteBatch};
+use crate::compaction_filter::{now_micros, unwrap_expiring};
 use crate::db_iterator::{DbIterator, Key, prefix_successor};
 use crate::durability::Completion;
 use crate::engine::{Engine, KeyspaceShared, lock};
@@ -152,8 +153,52 @@ impl Keyspace {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn put_with(&self, key: &[u8], value: &[u8], options: &WriteOptions) -> Result<()> {
-        let batch = WriteBatch::single_put(self.id(), key, value)?;
+        let batch = if self.shared.expiring() {
+            WriteBatch::single_expiring_put(self.id(), key, value, self.shared.default_expiry())?
+        } else {
+            WriteBatch::single_put(self.id(), key, value)?
+        };
         commit(&self.engine, batch, options.sync, None)
+    }
+
+    /// Sets `key` to `value` for `ttl` from now (then it is absent to every read, and
+    /// compactions drop it), with the default sync: a put of its own lifetime in a keyspace of
+    /// expiring values ([`KeyspaceOptions::time_to_live`]). `Duration::MAX` never expires.
+    /// Fails with `Error::InvalidArgument` in a keyspace without a time to live.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use shaledb::{Db, KeyspaceOptions, Options};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// let hour = KeyspaceOptions { time_to_live: Some(Duration::from_secs(3600)), ..KeyspaceOptions::default() };
+    /// let sessions = db.keyspace("sessions", hour)?;
+    /// sessions.put(b"s1", b"alice")?; // lives an hour
+    /// sessions.put_with_ttl(b"s2", b"bob", Duration::from_millis(1))?;
+    /// std::thread::sleep(Duration::from_millis(5));
+    /// assert_eq!(sessions.get(b"s1")?.as_deref(), Some(&b"alice"[..]));
+    /// assert_eq!(sessions.get(b"s2")?, None); // expired: absent at once
+    /// assert!(db.default_keyspace().put_with_ttl(b"k", b"v", Duration::from_secs(1)).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn put_with_ttl(&self, key: &[u8], value: &[u8], ttl: std::time::Duration) -> Result<()> {
+        self.check_expiring()?;
+        let expiry = crate::compaction_filter::expiry_after(ttl);
+        let batch = WriteBatch::single_expiring_put(self.id(), key, value, expiry)?;
+        commit(&self.engine, batch, self.default_write_options().sync, None)
+    }
+
+    /// `Error::InvalidArgument` unless this is a keyspace of expiring values.
+    fn check_expiring(&self) -> Result<()> {
+        if !self.shared.expiring() {
+            return Err(Error::InvalidArgument(format!(
+                "keyspace {:?} has no time to live (KeyspaceOptions::time_to_live is None): \
+                 its values carry no expiry",
+                self.shared.name
+            )));
+        }
+        Ok(())
     }
 
     /// Deletes `key` from this keyspace. As [`Db::delete`](crate::Db::delete).
@@ -294,7 +339,21 @@ impl Keyspace {
         self.engine.check_open()?;
         check_key(key)?;
         let (sequence, view) = self.read_point(options)?;
-        view.get(key, sequence, block_options(options))
+        let value = view.get(key, sequence, block_options(options))?;
+        self.visible(value, now_micros())
+    }
+
+    /// What a reader at `now` sees of `value`, a stored value of this keyspace: in a keyspace
+    /// of expiring values, nothing once it expired, else the value without its expiry.
+    fn visible(&self, value: Option<Value>, now: u64) -> Result<Option<Value>> {
+        match value {
+            Some(stored) if self.shared.expiring() => {
+                unwrap_expiring(stored, now).map_err(|reason| {
+                    Error::corruption(format!("keyspace {}", self.shared.name), 0, reason)
+                })
+            }
+            value => Ok(value),
+        }
     }
 
     /// The values of `keys` in this keyspace, all at one sequence. As
@@ -345,6 +404,12 @@ impl Keyspace {
                 _ => view.get(key, sequence, block_options(options))?,
             };
             previous = Some((index, key));
+        }
+        if self.shared.expiring() {
+            let now = now_micros();
+            for result in &mut results {
+                *result = self.visible(result.take(), now)?;
+            }
         }
         Ok(results)
     }
@@ -456,6 +521,7 @@ impl Keyspace {
                 )
                 .with_range_tombstones(tombstones)
                 .with_merge_operator(merge_operator)
+                .with_expiry(self.shared.expiring().then(now_micros))
             }
             Err(error) => DbIterator::failed(error),
         }
@@ -640,10 +706,58 @@ impl WriteBatch {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn put_in(&mut self, keyspace: &Keyspace, key: &[u8], value: &[u8]) -> Result<()> {
+        if keyspace.shared.expiring() {
+            return self.push_expiring_in(keyspace, key, value, keyspace.shared.default_expiry());
+        }
         check_key(key)?;
         check_value(value)?;
         self.claim_keyspace(keyspace)?;
         self.push_in(keyspace.id(), ValueKind::Value as u8, key, Some(value))
+    }
+
+    /// Adds "set `key` to `value` in `keyspace` for `ttl` from now": as
+    /// [`Keyspace::put_with_ttl`], in a batch. Fails like [`put_in`](Self::put_in), and with
+    /// `Error::InvalidArgument` for a keyspace without a time to live.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use shaledb::{Db, KeyspaceOptions, Options, WriteBatch, WriteOptions};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// let only_per_write = KeyspaceOptions { time_to_live: Some(Duration::MAX), ..KeyspaceOptions::default() };
+    /// let cache = db.keyspace("cache", only_per_write)?;
+    /// let mut batch = WriteBatch::new();
+    /// batch.put_in_with_ttl(&cache, b"page/1", b"<html>", Duration::from_secs(60))?;
+    /// batch.put_in(&cache, b"config", b"kept")?; // Duration::MAX: never expires
+    /// db.write(batch, &WriteOptions::SYNC)?;
+    /// assert_eq!(cache.get(b"page/1")?.as_deref(), Some(&b"<html>"[..]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn put_in_with_ttl(
+        &mut self,
+        keyspace: &Keyspace,
+        key: &[u8],
+        value: &[u8],
+        ttl: std::time::Duration,
+    ) -> Result<()> {
+        keyspace.check_expiring()?;
+        let expiry = crate::compaction_filter::expiry_after(ttl);
+        self.push_expiring_in(keyspace, key, value, expiry)
+    }
+
+    fn push_expiring_in(
+        &mut self,
+        keyspace: &Keyspace,
+        key: &[u8],
+        value: &[u8],
+        expiry: u64,
+    ) -> Result<()> {
+        check_key(key)?;
+        crate::batch::check_expiring_value(value)?;
+        self.claim_keyspace(keyspace)?;
+        let stored = crate::compaction_filter::with_expiry(expiry, value);
+        self.push_in(keyspace.id(), ValueKind::Value as u8, key, Some(&stored))
     }
 
     /// Adds "delete `key` from `keyspace`". Fails like [`delete`](Self::delete).
@@ -818,12 +932,14 @@ pub(crate) fn multi_get_in<K: AsRef<[u8]>>(
         ));
     };
     let mut results = Vec::with_capacity(keys.len());
+    let now = now_micros();
     for (keyspace, key) in keys {
         let index = ids.iter().position(|&id| id == keyspace.id());
         let Some(view) = index.and_then(|index| views.get(index)) else {
             return Err(dropped_error(keyspace.name()));
         };
-        results.push(view.get(key.as_ref(), sequence, block_options(options))?);
+        let value = view.get(key.as_ref(), sequence, block_options(options))?;
+        results.push(keyspace.visible(value, now)?);
     }
     Ok(results)
 }

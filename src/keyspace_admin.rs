@@ -82,6 +82,20 @@ pub(crate) fn open_any_keyspace(
             options.merge_operator.as_ref(),
             "KeyspaceOptions::merge_operator",
         )?;
+        if entry.options.time_to_live.is_some() != options.time_to_live.is_some() {
+            let (was, asked) = if entry.options.time_to_live.is_some() {
+                ("with", "None")
+            } else {
+                ("without", "Some")
+            };
+            return Err(Error::InvalidArgument(format!(
+                "keyspace {name:?} was created {was} a time to live, and \
+                 KeyspaceOptions::time_to_live is {asked}: its values {} an expiry (FORMAT.md \
+                 7.3), which cannot change; open it with time_to_live {}",
+                if was == "with" { "carry" } else { "carry no" },
+                if was == "with" { "Some(..)" } else { "None" },
+            )));
+        }
         if *entry.options == *options {
             return Ok(shared);
         }
@@ -106,6 +120,10 @@ pub(crate) fn open_any_keyspace(
         }
         if let Some(entry) = state.keyspaces.get_mut(&id) {
             entry.options = Arc::new(options.clone());
+            entry.shared.time_to_live_micros.store(
+                crate::engine::time_to_live_micros(&options),
+                Ordering::Release,
+            );
         }
         if let Some(active) = wal.as_mut().and_then(|wal| wal.memtables.get_mut(&id)) {
             active.write_buffer_size = options.write_buffer_size;

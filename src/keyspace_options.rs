@@ -59,6 +59,28 @@ pub struct KeyspaceOptions {
     /// tag 13), and from then on the keyspace opens only with an operator of that name.
     /// Compares by name.
     pub merge_operator: Option<crate::merge_operator::SharedMergeOperator>,
+    /// How long values written to this keyspace live: `Some` makes it a keyspace of expiring
+    /// values, where each put expires this long after it was written (or when
+    /// [`Keyspace::put_with_ttl`](crate::Keyspace::put_with_ttl) says; `Duration::MAX`: only
+    /// when that says). Expired values are absent to every read at once, and compactions drop
+    /// them. Set when the keyspace is created: the values of such a keyspace carry their
+    /// expiry (FORMAT.md 7.3), so a keyspace cannot gain or lose it later (the duration may
+    /// change, for later writes). Not with a merge operator. Not settable for the default
+    /// keyspace. Default `None`.
+    pub time_to_live: Option<std::time::Duration>,
+    /// The rule compactions of this keyspace apply to its entries
+    /// ([`CompactionFilter`](crate::CompactionFilter)): keep, remove or rewrite. Not recorded: give it at each open.
+    /// Compares by name. Default `None`.
+    pub compaction_filter: Option<crate::compaction_filter::SharedCompactionFilter>,
+}
+
+/// A time to live as the encoding holds it: microseconds, `u64::MAX` for `Duration::MAX`.
+fn ttl_micros(ttl: std::time::Duration) -> u64 {
+    if ttl == std::time::Duration::MAX {
+        u64::MAX
+    } else {
+        u64::try_from(ttl.as_micros()).unwrap_or(u64::MAX - 1)
+    }
 }
 
 /// Field tags of the encoding (FORMAT.md 6.1, "Keyspace options"). Part of the on-disk format;
@@ -77,6 +99,9 @@ mod tag {
     pub const LEVEL1_TARGET_SIZE: u32 = 11;
     pub const LEVEL_SIZE_MULTIPLIER: u32 = 12;
     pub const TARGET_FILE_SIZE: u32 = 13;
+    /// Present only for a keyspace of expiring values: microseconds (`u64::MAX`:
+    /// `Duration::MAX`).
+    pub const TIME_TO_LIVE: u32 = 14;
 }
 
 impl KeyspaceOptions {
@@ -143,6 +168,19 @@ impl KeyspaceOptions {
                 Error::InvalidArgument(format!("{owner}::merge_operator: {error}"))
             })?;
         }
+        if let Some(ttl) = self.time_to_live {
+            if ttl.is_zero() {
+                return Err(Error::InvalidArgument(format!(
+                    "{owner}::time_to_live must be more than zero"
+                )));
+            }
+            if self.merge_operator.is_some() {
+                return Err(Error::InvalidArgument(format!(
+                    "{owner}::time_to_live and {owner}::merge_operator: a keyspace of expiring \
+                     values takes no merge operands"
+                )));
+            }
+        }
         Ok(())
     }
 
@@ -184,7 +222,10 @@ impl KeyspaceOptions {
             (tag::TARGET_FILE_SIZE, self.target_file_size),
         ];
         let mut out = Vec::new();
-        for (tag, value) in fields {
+        let ttl = self
+            .time_to_live
+            .map(|ttl| (tag::TIME_TO_LIVE, ttl_micros(ttl)));
+        for (tag, value) in fields.into_iter().chain(ttl) {
             put_varint32(&mut out, tag);
             put_varint64(&mut out, value);
         }
@@ -239,6 +280,13 @@ impl KeyspaceOptions {
                 tag::LEVEL1_TARGET_SIZE => options.level1_target_size = value,
                 tag::LEVEL_SIZE_MULTIPLIER => options.level_size_multiplier = value,
                 tag::TARGET_FILE_SIZE => options.target_file_size = value,
+                tag::TIME_TO_LIVE => {
+                    options.time_to_live = Some(if value == u64::MAX {
+                        std::time::Duration::MAX
+                    } else {
+                        std::time::Duration::from_micros(value)
+                    });
+                }
                 _ => {}
             }
         }

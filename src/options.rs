@@ -126,6 +126,10 @@ pub struct Options {
     /// [`KeyspaceOptions::merge_operator`]: once a merge is written, the database opens only
     /// with an operator of the same name. Not settable from configuration text.
     pub merge_operator: Option<crate::merge_operator::SharedMergeOperator>,
+    /// The rule compactions of the default keyspace apply to its entries
+    /// ([`KeyspaceOptions::compaction_filter`]). Not settable from configuration text.
+    /// Default `None`.
+    pub compaction_filter: Option<crate::compaction_filter::SharedCompactionFilter>,
 }
 
 impl Default for Options {
@@ -154,6 +158,7 @@ impl Default for Options {
             commit_token_retention: CommitTokenRetention::default(),
             file_system: Arc::new(OsFileSystem),
             merge_operator: None,
+            compaction_filter: None,
         }
     }
 }
@@ -186,6 +191,8 @@ impl KeyspaceOptions {
             level_size_multiplier: options.level_size_multiplier,
             target_file_size: options.target_file_size,
             merge_operator: options.merge_operator.clone(),
+            time_to_live: None,
+            compaction_filter: options.compaction_filter.clone(),
         }
     }
 }

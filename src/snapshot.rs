@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::key::SequenceNumber;
@@ -14,6 +15,8 @@ use crate::key::SequenceNumber;
 #[derive(Debug, Default)]
 pub(crate) struct SnapshotRegistry {
     live: Mutex<BTreeMap<SequenceNumber, usize>>,
+    /// How many snapshots were ever taken (changed with `live` locked).
+    taken: AtomicU64,
 }
 
 impl SnapshotRegistry {
@@ -33,6 +36,7 @@ impl SnapshotRegistry {
         let mut live = self.live();
         let sequence = current();
         *live.entry(sequence).or_insert(0) += 1;
+        self.taken.fetch_add(1, Ordering::Relaxed);
         drop(live);
         Snapshot {
             sequence,
@@ -43,6 +47,30 @@ impl SnapshotRegistry {
     /// Every pinned sequence number, ascending (compaction keeps one version per snapshot).
     pub(crate) fn pinned(&self) -> Vec<SequenceNumber> {
         self.live().keys().copied().collect()
+    }
+
+    /// [`pinned`](Self::pinned), with how many snapshots had been taken then.
+    pub(crate) fn pinned_and_taken(&self) -> (Vec<SequenceNumber>, u64) {
+        let live = self.live();
+        (
+            live.keys().copied().collect(),
+            self.taken.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Runs `install` unless a snapshot was taken since `taken` (of
+    /// [`pinned_and_taken`](Self::pinned_and_taken)), with the registry locked so that none is
+    /// taken meanwhile: how a compaction that filtered entries publishes its result only if no
+    /// snapshot could have read what it changed (a snapshot taken after the compaction read the
+    /// pinned list would have seen the entries before the filter). Takes the engine's `state`
+    /// inside: no thread takes the registry with `state` held.
+    pub(crate) fn unless_taken_since<T>(
+        &self,
+        taken: u64,
+        install: impl FnOnce() -> T,
+    ) -> Option<T> {
+        let _live = self.live();
+        (self.taken.load(Ordering::Relaxed) == taken).then(install)
     }
 
     fn release(&self, sequence: SequenceNumber) {

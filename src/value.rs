@@ -106,6 +106,17 @@ impl Value {
         }
     }
 
+    /// The bytes of this value from `offset` on, sharing its buffer (`offset` at most its
+    /// length: a bug in the caller otherwise).
+    pub(crate) fn tail(&self, offset: usize) -> Value {
+        let start = (self.start + offset).min(self.end);
+        Value {
+            buffer: self.buffer.clone(),
+            start,
+            end: self.end,
+        }
+    }
+
     /// Copies the bytes out into a `Vec` (a `Value` itself derefs to `[u8]` without copying).
     ///
     /// ```

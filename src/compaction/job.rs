@@ -30,13 +30,14 @@ use crate::compaction::picker::{
 use crate::compaction::stripes::{
     SnapshotStripes, hidden_by_range_tombstone, prune_range_tombstones,
 };
+use crate::compaction_filter::{FilterDecision, SharedCompactionFilter};
 use crate::engine::{Engine, lock};
 use crate::error::{Error, Result};
 use crate::fs::{sync_dir, table_path};
 use crate::iterator::{InternalIterator, LevelIterator, TableSource};
 use crate::key::{FileNumber, KeyspaceId, ValueKind, parse_internal_key, user_key};
-use crate::manifest::{FileMetadata, VersionEdit};
 use crate::key::{SequenceNumber, internal_key};
+use crate::manifest::{FileMetadata, VersionEdit};
 use crate::merge_operator::SharedMergeOperator;
 use crate::merging_iterator::MergingIterator;
 use crate::range_tombstone::Fragments;
@@ -62,6 +63,10 @@ pub(crate) struct Tree {
     pub table: TableOptions,
     /// How the keyspace combines merge operands (`None`: operands are kept as they are).
     pub merge_operator: Option<SharedMergeOperator>,
+    /// The keyspace's compaction filter.
+    pub compaction_filter: Option<SharedCompactionFilter>,
+    /// Whether the keyspace's values carry an expiry (FORMAT.md 7.3): expired ones are dropped.
+    pub expiring: bool,
 }
 
 /// Runs `compaction`, picked from `levels` (the manifest's files of `tree` when it was picked)
@@ -79,9 +84,30 @@ pub(crate) fn run(
         return move_trivially(engine, compaction, version, tree.keyspace);
     }
     let started = std::time::Instant::now();
-    let outputs = merge(engine, compaction, levels, version, tree)?;
+    let merged = merge(engine, compaction, levels, version, tree)?;
+    let outputs = merged.outputs;
     let bytes_written = outputs.iter().map(|handle| handle.metadata.file_size).sum();
-    install(engine, compaction, outputs, tree.keyspace)?;
+    if merged.filter_changed {
+        // Only if no snapshot was taken since the merge read the live ones: it could have read
+        // the entries the filter changed.
+        let installed = engine
+            .snapshots
+            .unless_taken_since(merged.snapshots_taken, || {
+                install(engine, compaction, outputs.clone(), tree.keyspace)
+            });
+        match installed {
+            Some(result) => result?,
+            None => {
+                outputs.iter().for_each(|handle| handle.mark_obsolete());
+                engine
+                    .stats
+                    .filtered_compactions_discarded
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    } else {
+        install(engine, compaction, outputs, tree.keyspace)?;
+    }
     Ok(CompactionReport {
         bytes_read: compaction.input_bytes(),
         bytes_written,
@@ -155,6 +181,16 @@ fn sources(compaction: &Compaction, version: &Version) -> Result<Vec<Box<dyn Int
     Ok(sources)
 }
 
+/// What [`merge`] wrote.
+struct Merged {
+    /// New, durable tables of the output level (not yet live).
+    outputs: Vec<Arc<TableHandle>>,
+    /// Whether the compaction filter removed or changed an entry.
+    filter_changed: bool,
+    /// How many snapshots had been taken when the merge read the live ones.
+    snapshots_taken: u64,
+}
+
 /// Merges the inputs into new, durable tables of the output level (not yet live).
 fn merge(
     engine: &Engine,
@@ -162,9 +198,10 @@ fn merge(
     levels: &Levels,
     version: &Version,
     tree: &Tree,
-) -> Result<Vec<Arc<TableHandle>>> {
+) -> Result<Merged> {
     let mut merge = MergingIterator::new(sources(compaction, version)?);
-    let snapshots = engine.snapshots.pinned();
+    let (snapshots, snapshots_taken) = engine.snapshots.pinned_and_taken();
+    let filter_changed = std::cell::Cell::new(false);
     let tombstones = input_range_tombstones(compaction, version)?;
     let mut kept_tombstones = tombstones.clone();
     prune_range_tombstones(&mut kept_tombstones, &snapshots, |start, end| {
@@ -178,6 +215,12 @@ fn merge(
             snapshots: &snapshots,
             tombstones: &tombstones,
             merge_operator: tree.merge_operator.as_ref(),
+            filter: Filter {
+                compaction_filter: tree.compaction_filter.as_ref(),
+                expiry_now: tree.expiring.then(crate::compaction_filter::now_micros),
+                output_level: compaction.output_level,
+                changed: &filter_changed,
+            },
         };
         merge_entries(engine, &context, &mut merge, &mut outputs)
     });
@@ -186,7 +229,11 @@ fn merge(
             if !handles.is_empty() {
                 sync_dir(engine.file_system(), &engine.dir)?;
             }
-            Ok(handles)
+            Ok(Merged {
+                outputs: handles,
+                filter_changed: filter_changed.get(),
+                snapshots_taken,
+            })
         }
         Err(error) => {
             outputs.abandon();
@@ -218,6 +265,72 @@ struct MergeContext<'a> {
     tombstones: &'a Fragments,
     /// How the keyspace combines merge operands.
     merge_operator: Option<&'a SharedMergeOperator>,
+    /// What may remove or rewrite entries no snapshot sees ([`Filter`]).
+    filter: Filter<'a>,
+}
+
+/// The keyspace's compaction filter and value expiry, applied to the newest version of each key
+/// when it is a put newer than every snapshot (so that no snapshot reads what they change).
+#[derive(Clone, Copy)]
+struct Filter<'a> {
+    compaction_filter: Option<&'a SharedCompactionFilter>,
+    /// The time the compaction started at, in a keyspace of expiring values.
+    expiry_now: Option<u64>,
+    output_level: usize,
+    /// Set once the user's filter removed or changed an entry (expiry alone changes nothing
+    /// a reader sees: an expired value is absent to every read already).
+    changed: &'a std::cell::Cell<bool>,
+}
+
+/// What [`Filter::apply`] makes of an entry.
+enum Filtered {
+    Keep,
+    /// Removed: a tombstone in its place (it hid older versions), or nothing where none can be.
+    Remove,
+    Value(Vec<u8>),
+}
+
+impl Filter<'_> {
+    fn is_active(&self) -> bool {
+        self.compaction_filter.is_some() || self.expiry_now.is_some()
+    }
+
+    fn apply(&self, user_key: &[u8], value: &[u8]) -> std::result::Result<Filtered, String> {
+        let (expiry, user_value) = match self.expiry_now {
+            Some(now) => {
+                let Some(expiry) = crate::compaction_filter::expiry_of(value) else {
+                    return Err(format!(
+                        "a value of a keyspace with a time to live is {} bytes, shorter than \
+                         its expiry (FORMAT.md 7.3)",
+                        value.len()
+                    ));
+                };
+                if crate::compaction_filter::expired(expiry, now) {
+                    return Ok(Filtered::Remove);
+                }
+                (
+                    Some(expiry),
+                    &value[crate::compaction_filter::EXPIRY_SIZE..],
+                )
+            }
+            None => (None, value),
+        };
+        let Some(filter) = self.compaction_filter else {
+            return Ok(Filtered::Keep);
+        };
+        let decision = filter.filter(self.output_level, user_key, user_value);
+        if decision != FilterDecision::Keep {
+            self.changed.set(true);
+        }
+        Ok(match decision {
+            FilterDecision::Keep => Filtered::Keep,
+            FilterDecision::Remove => Filtered::Remove,
+            FilterDecision::ChangeValue(changed) => Filtered::Value(match expiry {
+                Some(expiry) => crate::compaction_filter::with_expiry(expiry, &changed),
+                None => changed,
+            }),
+        })
+    }
 }
 
 /// Feeds the merged entries to `outputs`, keeping the newest version of each key in each
@@ -236,8 +349,11 @@ fn merge_entries(
         snapshots,
         tombstones,
         merge_operator,
+        filter,
     } = *context;
     let mut stripes = SnapshotStripes::new(snapshots);
+    // Whether the entry at hand is the first (newest) of its key in the inputs.
+    let mut first_of_key = false;
     // The user key of the entries being merged; reused, so that a new key costs a copy but no
     // allocation.
     let mut current_key: Vec<u8> = Vec::new();
@@ -265,7 +381,9 @@ fn merge_entries(
             current_key.clear();
             current_key.extend_from_slice(parsed.user_key);
             has_current_key = true;
+            first_of_key = true;
         }
+        let newest_of_key = std::mem::replace(&mut first_of_key, false);
         let admission = stripes.admit(parsed.user_key, parsed.sequence, parsed.kind);
         let obsolete_tombstone = parsed.kind == ValueKind::Tombstone
             && admission.oldest_stripe
@@ -305,6 +423,33 @@ fn merge_entries(
                     let mut pending = OperandRun::new(operator);
                     pending.push(parsed.sequence, &merge.value());
                     run = Some(pending);
+                }
+                _ if filter.is_active()
+                    && newest_of_key
+                    && parsed.kind == ValueKind::Value
+                    && snapshots
+                        .last()
+                        .is_none_or(|&newest| newest < parsed.sequence) =>
+                {
+                    let value = merge.value();
+                    let filtered = filter.apply(parsed.user_key, &value).map_err(|reason| {
+                        Error::corruption(engine.dir.join("(compaction input)"), 0, reason)
+                    })?;
+                    match filtered {
+                        Filtered::Keep => outputs.add(key, &value)?,
+                        Filtered::Value(changed) => outputs.add(key, &changed)?,
+                        Filtered::Remove
+                            if admission.oldest_stripe
+                                && compaction.is_base_level_for_key(parsed.user_key, levels) => {}
+                        Filtered::Remove => {
+                            let tombstone = internal_key(
+                                parsed.user_key,
+                                parsed.sequence,
+                                ValueKind::Tombstone,
+                            );
+                            outputs.add(&tombstone, &[])?;
+                        }
+                    }
                 }
                 _ => outputs.add(key, &merge.value())?,
             }
@@ -384,7 +529,10 @@ impl<'a> OperandRun<'a> {
             }
         }
         for (sequence, operand) in &self.operands {
-            outputs.add(&internal_key(user_key, *sequence, ValueKind::Merge), operand)?;
+            outputs.add(
+                &internal_key(user_key, *sequence, ValueKind::Merge),
+                operand,
+            )?;
         }
         Ok(false)
     }

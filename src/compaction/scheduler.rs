@@ -65,6 +65,8 @@ fn tree(state: &EngineState, keyspace: KeyspaceId) -> Option<Tree> {
         picker: entry.picker_options(),
         table: entry.options.table.clone(),
         merge_operator: entry.options.merge_operator.clone(),
+        compaction_filter: entry.options.compaction_filter.clone(),
+        expiring: entry.options.time_to_live.is_some(),
     })
 }
 
@@ -222,7 +224,9 @@ pub(crate) fn compact_range(
     // so versions that a dropped snapshot kept, and tombstones that reached it under a
     // snapshot, go only here. One file at a time: its outputs stay inside its own key range, so
     // a concurrent compaction into the last level cannot overlap them.
-    for number in reclaimable_last_level_files(engine, keyspace, start, end) {
+    // A compaction filter or an expiry may change any entry: every file goes through them.
+    let every_file = tree.compaction_filter.is_some() || tree.expiring;
+    for number in reclaimable_last_level_files(engine, keyspace, start, end, every_file) {
         run_manual(
             engine,
             &tree,
@@ -234,12 +238,13 @@ pub(crate) fn compact_range(
 }
 
 /// Files of the last level in the range whose properties show more entries than keys, or
-/// tombstones: rewriting them can drop something.
+/// tombstones: rewriting them can drop something (`every_file`: all of them).
 fn reclaimable_last_level_files(
     engine: &Engine,
     keyspace: KeyspaceId,
     start: Bound<&[u8]>,
     end: Bound<&[u8]>,
+    every_file: bool,
 ) -> Vec<FileNumber> {
     let state = lock(&engine.state);
     let Some(version) = state.versions.current(keyspace) else {
@@ -250,7 +255,8 @@ fn reclaimable_last_level_files(
         .filter(|handle| in_bounds(&handle.metadata, start, end))
         .filter(|handle| {
             let properties = handle.table.properties();
-            properties.entry_count > properties.user_key_count
+            every_file
+                || properties.entry_count > properties.user_key_count
                 || properties.tombstone_count > 0
                 || properties.range_deletion_count > 0
         })

@@ -63,6 +63,9 @@ pub(crate) struct EngineStats {
     pub wal_bytes: AtomicU64,
     /// Flush and compaction attempts that failed on a full disk and were retried.
     pub storage_full_retries: AtomicU64,
+    /// Compactions whose filter changed entries, discarded because a snapshot was taken
+    /// while they ran.
+    pub filtered_compactions_discarded: AtomicU64,
     /// Merge operands committed (`Db::merge` and batches' merges).
     pub merge_operands_written: AtomicU64,
     /// Merges compactions did: runs of operands combined into one operand, or with their base
@@ -92,6 +95,7 @@ impl Default for EngineStats {
             write_rate: RateMeter::default(),
             wal_bytes: AtomicU64::new(0),
             storage_full_retries: AtomicU64::new(0),
+            filtered_compactions_discarded: AtomicU64::new(0),
             merge_operands_written: AtomicU64::new(0),
             compaction_merges: AtomicU64::new(0),
             compaction_merge_failures: AtomicU64::new(0),
@@ -173,6 +177,9 @@ impl EngineStats {
             compaction_busy_time: Duration::from_nanos(self.compaction_time.sum()),
             manifest_rolls: gauges.manifest_rolls,
             storage_full_retries: self.storage_full_retries.load(Ordering::Relaxed),
+            filtered_compactions_discarded: self
+                .filtered_compactions_discarded
+                .load(Ordering::Relaxed),
             merge_operands_written: self.merge_operands_written.load(Ordering::Relaxed),
             compaction_merges: self.compaction_merges.load(Ordering::Relaxed),
             compaction_merge_failures: self.compaction_merge_failures.load(Ordering::Relaxed),
@@ -365,6 +372,10 @@ pub struct Stats {
     /// Flush and compaction attempts that failed because the disk was full and were retried
     /// (background work stalls, without turning the database read-only, until space returns).
     pub storage_full_retries: u64,
+    /// Compactions whose [`CompactionFilter`](crate::CompactionFilter) removed or changed
+    /// entries, discarded (and run again later) because a snapshot was taken while they ran:
+    /// that snapshot could have read the entries before the filter.
+    pub filtered_compactions_discarded: u64,
     /// Merge operands committed ([`Db::merge`](crate::Db::merge) and batches' merges).
     pub merge_operands_written: u64,
     /// Merges compactions did: runs of merge operands combined into one operand (a partial
