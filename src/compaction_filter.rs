@@ -156,3 +156,63 @@ pub(crate) fn unwrap_expiring(
     }
     Ok(Some(stored.tail(EXPIRY_SIZE)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Db, Options, ReadOptions, Snapshot};
+    use std::sync::Mutex;
+
+    struct RemoveAll;
+
+    impl CompactionFilter for RemoveAll {
+        fn name(&self) -> &str {
+            "remove-all"
+        }
+        fn filter(&self, _level: usize, _key: &[u8], _value: &[u8]) -> FilterDecision {
+            FilterDecision::Remove
+        }
+    }
+
+    /// A snapshot taken while a compaction filter runs must not see the compaction's result
+    /// (it read the entries before the filter): the compaction is discarded.
+    #[test]
+    fn a_snapshot_taken_during_a_filtering_compaction_discards_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = Options {
+            compaction_filter: Some(Arc::new(RemoveAll)),
+            ..Options::default()
+        };
+        let db = Arc::new(Db::open(dir.path(), options).unwrap());
+        db.put(b"k", b"v").unwrap();
+        db.flush().unwrap();
+        let taken: Arc<Mutex<Option<Snapshot>>> = Arc::default();
+        let engine = Arc::clone(db.default_keyspace().engine());
+        {
+            let (db, taken) = (Arc::downgrade(&db), Arc::clone(&taken));
+            engine.compaction_merged.set(move || {
+                let mut taken = taken.lock().unwrap();
+                if taken.is_none() {
+                    *taken = db.upgrade().map(|db| db.snapshot());
+                }
+            });
+        }
+        db.compact_range(..).unwrap();
+        engine.compaction_merged.clear();
+        let snapshot = taken
+            .lock()
+            .unwrap()
+            .take()
+            .expect("taken during the compaction");
+        let at = ReadOptions {
+            snapshot: Some(&snapshot),
+            ..ReadOptions::default()
+        };
+        assert_eq!(db.get_with(b"k", &at).unwrap().as_deref(), Some(&b"v"[..]));
+        assert_eq!(db.get(b"k").unwrap().as_deref(), Some(&b"v"[..]));
+        assert!(db.stats().filtered_compactions_discarded >= 1);
+        drop(snapshot);
+        db.compact_range(..).unwrap();
+        assert_eq!(db.get(b"k").unwrap(), None);
+    }
+}

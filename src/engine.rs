@@ -401,6 +401,10 @@ pub(crate) struct Engine {
     /// Called when a compaction job starts: tests use it to inject a panic.
     #[cfg(test)]
     pub compaction_started: crate::test_hook::TestHook,
+    /// Called when a compaction has written its outputs, before it installs them: tests use it
+    /// to take a snapshot meanwhile.
+    #[cfg(test)]
+    pub compaction_merged: crate::test_hook::TestHook,
 }
 
 /// Takes a mutex even if a panicking thread poisoned it. Every critical section in the engine
@@ -469,6 +473,8 @@ impl Engine {
             closed: AtomicBool::new(false),
             #[cfg(test)]
             compaction_started: Default::default(),
+            #[cfg(test)]
+            compaction_merged: Default::default(),
             merge_recorded: std::sync::RwLock::new(merge_recorded),
             options: parts.options,
         }

@@ -85,6 +85,8 @@ pub(crate) fn run(
     }
     let started = std::time::Instant::now();
     let merged = merge(engine, compaction, levels, version, tree)?;
+    #[cfg(test)]
+    engine.compaction_merged.call();
     let outputs = merged.outputs;
     let bytes_written = outputs.iter().map(|handle| handle.metadata.file_size).sum();
     if merged.filter_changed {
