@@ -669,7 +669,11 @@ impl BatchWriter {
     pub fn merge(&self, key: &[u8], operand: &[u8]) -> Result<Ticket> {
         check_key(key)?;
         check_value(operand)?;
-        self.handle.shared.db.default_keyspace().check_takes_merges()?;
+        self.handle
+            .shared
+            .db
+            .default_keyspace()
+            .check_takes_merges()?;
         self.enqueue(|batch| batch.merge(key, operand), key.len() + operand.len())
     }
 

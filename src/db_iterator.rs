@@ -374,7 +374,12 @@ impl DbIterator {
             }
             merge.advance()?;
         }
-        merge_values(self.merge_operator.as_ref(), key, base.as_deref(), &operands)
+        merge_values(
+            self.merge_operator.as_ref(),
+            key,
+            base.as_deref(),
+            &operands,
+        )
     }
 
     /// The next visible (key, value) walking backward, or `None` at the start.
@@ -465,7 +470,12 @@ impl DbIterator {
                 ValueKind::Tombstone => break,
             }
         }
-        let value = merge_values(self.merge_operator.as_ref(), &key, base.as_deref(), &operands)?;
+        let value = merge_values(
+            self.merge_operator.as_ref(),
+            &key,
+            base.as_deref(),
+            &operands,
+        )?;
         Ok(Some((key, value)))
     }
 
@@ -705,7 +715,11 @@ mod tests {
                 )
                 .with_merge_operator(Some(Arc::clone(&operator)))
             };
-            assert_eq!(collect(iterator()), expected_at(sequence), "forward at {sequence}");
+            assert_eq!(
+                collect(iterator()),
+                expected_at(sequence),
+                "forward at {sequence}"
+            );
             let mut reversed = collect(iterator().rev());
             reversed.reverse();
             assert_eq!(reversed, expected_at(sequence), "backward at {sequence}");

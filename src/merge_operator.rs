@@ -471,7 +471,10 @@ mod tests {
             vec![&b"a"[..], b"", b"\x00,\xff", b"z"]
         );
         assert!(ListAppend.full_merge(b"k", None, &[&[3, b'a']]).is_err());
-        assert_eq!(ListAppend.partial_merge(b"k", &[&[3, b'a'], &operand]), None);
+        assert_eq!(
+            ListAppend.partial_merge(b"k", &[&[3, b'a'], &operand]),
+            None
+        );
         let partial = ListAppend
             .partial_merge(b"k", &[&operand, &operand])
             .unwrap();

@@ -64,9 +64,13 @@ impl ReadView {
             }
             let mut entry = memtable.get_entry(key, sequence);
             while let Some(found) = entry {
-                match visit(&mut operands, deleted_at, found.sequence(), found.kind(), || {
-                    found.value()
-                }) {
+                match visit(
+                    &mut operands,
+                    deleted_at,
+                    found.sequence(),
+                    found.kind(),
+                    || found.value(),
+                ) {
                     Visit::More => {}
                     Visit::Base(base) => return self.resolve(key, base, operands),
                 }
@@ -85,17 +89,18 @@ impl ReadView {
                 deleted_at = deleted_at.max(tombstones.covering(key, sequence));
             }
             let mut base: Option<Option<Value>> = None;
-            handle
-                .table
-                .visit_versions(key, sequence, options, |found, kind, value| {
-                    match visit(&mut operands, deleted_at, found, kind, || value) {
-                        Visit::More => true,
-                        Visit::Base(found_base) => {
-                            base = Some(found_base);
-                            false
-                        }
+            handle.table.visit_versions(
+                key,
+                sequence,
+                options,
+                |found, kind, value| match visit(&mut operands, deleted_at, found, kind, || value) {
+                    Visit::More => true,
+                    Visit::Base(found_base) => {
+                        base = Some(found_base);
+                        false
                     }
-                })?;
+                },
+            )?;
             if let Some(base) = base {
                 return self.resolve(key, base, operands);
             }
@@ -114,7 +119,13 @@ impl ReadView {
         if operands.is_empty() {
             return Ok(base);
         }
-        merge_values(self.merge_operator.as_ref(), key, base.as_deref(), &operands).map(Some)
+        merge_values(
+            self.merge_operator.as_ref(),
+            key,
+            base.as_deref(),
+            &operands,
+        )
+        .map(Some)
     }
 
     /// The range tombstones a reader at `sequence` sees, from every memtable and table of the

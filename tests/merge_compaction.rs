@@ -114,7 +114,11 @@ fn operands_above_a_delete_or_range_delete_merge_onto_nothing() {
             .map(|item| item.map(|(key, value)| (key, CounterAdd::decode(&value))))
             .collect::<Result<_, _>>()
             .unwrap();
-        assert_eq!(pairs, [(b"a".to_vec(), Some(1)), (b"b".to_vec(), Some(2))], "{at}");
+        assert_eq!(
+            pairs,
+            [(b"a".to_vec(), Some(1)), (b"b".to_vec(), Some(2))],
+            "{at}"
+        );
         let mut backward: Vec<_> = db
             .iter()
             .rev()
@@ -142,7 +146,10 @@ fn an_operand_the_operator_refuses_is_kept_reported_and_repaired_by_a_put() {
     db.compact_range(..).unwrap();
     let stats = db.stats();
     assert!(stats.compaction_merge_failures > 0, "{stats}");
-    assert!(stats.error.is_none(), "a refused merge failed the compaction");
+    assert!(
+        stats.error.is_none(),
+        "a refused merge failed the compaction"
+    );
     assert_eq!(count(&db, b"good"), Some(1));
     let error = db.get(b"bad").unwrap_err();
     match &error {

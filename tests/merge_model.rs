@@ -156,7 +156,13 @@ fn random_write(db: &Db, tree: &Keyspace, flavor: &Flavor, model: &mut Model, rn
 }
 
 /// Compares a sample of reads of `tree` at `options` with `model`.
-fn check_sample(tree: &Keyspace, model: &Model, options: &ReadOptions<'_>, rng: &mut Rng, at: &str) {
+fn check_sample(
+    tree: &Keyspace,
+    model: &Model,
+    options: &ReadOptions<'_>,
+    rng: &mut Rng,
+    at: &str,
+) {
     common::check_sample_reads(tree, model, options, rng, random_key, at);
     let first = tree.range_with(.., options).next().transpose().unwrap();
     let want_first = model.iter().next();
@@ -165,7 +171,11 @@ fn check_sample(tree: &Keyspace, model: &Model, options: &ReadOptions<'_>, rng: 
         want_first.map(|(key, value)| (key.clone(), value.clone())),
         "{at}: first entry"
     );
-    let last = tree.range_with(.., options).next_back().transpose().unwrap();
+    let last = tree
+        .range_with(.., options)
+        .next_back()
+        .transpose()
+        .unwrap();
     let want_last = model.iter().next_back();
     assert_eq!(
         last.map(|(key, value)| (key, value.to_vec())),
@@ -184,14 +194,26 @@ fn check_sample(tree: &Keyspace, model: &Model, options: &ReadOptions<'_>, rng: 
 fn assert_matches_model(tree: &Keyspace, model: &Model, at: &str) {
     let expected: Pairs = model.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     let forward = collect(tree.iter(), at);
-    assert!(forward == expected, "{at}: forward scan differs from the model");
+    assert!(
+        forward == expected,
+        "{at}: forward scan differs from the model"
+    );
     let mut backward = collect(tree.iter().rev(), at);
     backward.reverse();
-    assert!(backward == expected, "{at}: reverse scan differs from the model");
+    assert!(
+        backward == expected,
+        "{at}: reverse scan differs from the model"
+    );
     for index in 0..KEY_SPACE {
         let key = key(index);
-        let found = tree.get(&key).unwrap_or_else(|error| panic!("{at}: get: {error}"));
-        assert_eq!(found.as_deref(), model.get(&key).map(Vec::as_slice), "{at}: get {key:?}");
+        let found = tree
+            .get(&key)
+            .unwrap_or_else(|error| panic!("{at}: get: {error}"));
+        assert_eq!(
+            found.as_deref(),
+            model.get(&key).map(Vec::as_slice),
+            "{at}: get {key:?}"
+        );
     }
     assert_eq!(
         tree.first_key_value().unwrap().map(|(key, _)| key),
@@ -238,7 +260,14 @@ fn random_event(
     }
 }
 
-fn run_phase(db: &Db, tree: &Keyspace, flavor: &Flavor, model: &mut Model, rng: &mut Rng, at: &str) {
+fn run_phase(
+    db: &Db,
+    tree: &Keyspace,
+    flavor: &Flavor,
+    model: &mut Model,
+    rng: &mut Rng,
+    at: &str,
+) {
     let mut snapshots: Vec<HeldSnapshot> = Vec::new();
     for operation in 0..operations_per_phase() {
         random_write(db, tree, flavor, model, rng);
@@ -251,7 +280,11 @@ fn run_phase(db: &Db, tree: &Keyspace, flavor: &Flavor, model: &mut Model, rng: 
         let at = format!("{at}, end of phase, snapshot taken {}", held.taken_at);
         check_sample(tree, &held.model, &held.options(), rng, &at);
         let everything = collect(tree.range_with(.., &held.options()), &at);
-        let expected: Pairs = held.model.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let expected: Pairs = held
+            .model
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         assert!(everything == expected, "{at}: full scan at the snapshot");
     }
     assert_matches_model(tree, model, &format!("{at}, end of phase"));
@@ -287,7 +320,8 @@ fn run(test: &str, flavor: Flavor, keyspace: Option<&str>) {
         };
         assert_matches_model(&tree, &model, &format!("{at}, after reopening"));
         run_phase(&db, &tree, &flavor, &mut model, &mut rng, &at);
-        db.verify().unwrap_or_else(|error| panic!("{at}: verify: {error}"));
+        db.verify()
+            .unwrap_or_else(|error| panic!("{at}: verify: {error}"));
         let stats = db.stats();
         assert!(stats.error.is_none(), "{at}: {:?}", stats.error);
         assert!(stats.compactions > 0, "{at}: no compaction ran:\n{stats}");
@@ -300,7 +334,10 @@ fn run(test: &str, flavor: Flavor, keyspace: Option<&str>) {
             check_levels_on_disk(dir.path(), &at);
         }
     }
-    assert!(merges_in_compactions > 0, "seed {seed}: no compaction merged operands");
+    assert!(
+        merges_in_compactions > 0,
+        "seed {seed}: no compaction merged operands"
+    );
     // A full compaction without snapshots merges every key into a put: no operand is left.
     let at = format!("seed {seed}, after a full compaction");
     let db = Db::open(dir.path(), options()).unwrap();

@@ -120,7 +120,11 @@ fn merges_into_a_keyspace_without_an_operator_write_nothing() {
         message.contains("\"plain\"") && message.contains("KeyspaceOptions::merge_operator"),
         "{message}"
     );
-    assert_eq!(db.get(b"a").unwrap(), None, "half of a refused batch was written");
+    assert_eq!(
+        db.get(b"a").unwrap(),
+        None,
+        "half of a refused batch was written"
+    );
     db.close().unwrap();
     drop(db);
     // Nothing was recorded: the database opens without operators.
@@ -144,8 +148,10 @@ fn a_keyspace_of_its_own_is_checked_when_it_is_opened() {
     // The database opens (its default keyspace never merged); the keyspace does not, without
     // its operator.
     let db = Db::open(dir.path(), Options::default()).unwrap();
-    let message =
-        invalid_argument(db.keyspace("events", KeyspaceOptions::default()).unwrap_err());
+    let message = invalid_argument(
+        db.keyspace("events", KeyspaceOptions::default())
+            .unwrap_err(),
+    );
     assert!(
         message.contains("\"events\"")
             && message.contains(ListAppend::NAME)
@@ -220,5 +226,9 @@ fn tables_holding_operands_are_of_sstable_version_3() {
         versions.push(table.footer().version);
     }
     versions.sort_unstable();
-    assert_eq!(versions, vec![1, 3], "a table without operands stays version 1");
+    assert_eq!(
+        versions,
+        vec![1, 3],
+        "a table without operands stays version 1"
+    );
 }

@@ -846,6 +846,7 @@ fn check_damaged(damaged: Vec<u8>, entries: &[Entry], original_size: usize, what
         let expected = match parsed.kind {
             ValueKind::Value => LookupResult::Value(value.clone().into()),
             ValueKind::Tombstone => LookupResult::Deleted,
+            ValueKind::Merge => LookupResult::Merge(value.clone().into()),
         };
         match table.get(parsed.user_key, parsed.sequence) {
             Ok(found) => assert_eq!(found, Some(expected), "{what}"),

@@ -76,7 +76,12 @@ impl MergeOperator for Concat {
         existing: Option<&[u8]>,
         operands: &[&[u8]],
     ) -> Result<Vec<u8>, MergeError> {
-        Ok(existing.into_iter().chain(operands.iter().copied()).flatten().copied().collect())
+        Ok(existing
+            .into_iter()
+            .chain(operands.iter().copied())
+            .flatten()
+            .copied()
+            .collect())
     }
 
     fn partial_merge(&self, _key: &[u8], operands: &[&[u8]]) -> Option<Vec<u8>> {
@@ -85,7 +90,10 @@ impl MergeOperator for Concat {
 }
 
 fn model_merge(model: &mut Model, key: &[u8], operand: &[u8]) {
-    model.entry(key.to_vec()).or_default().extend_from_slice(operand);
+    model
+        .entry(key.to_vec())
+        .or_default()
+        .extend_from_slice(operand);
 }
 
 /// The keyspaces a program may create besides the default one.

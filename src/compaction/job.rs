@@ -35,8 +35,8 @@ use crate::error::{Error, Result};
 use crate::fs::{sync_dir, table_path};
 use crate::iterator::{InternalIterator, LevelIterator, TableSource};
 use crate::key::{FileNumber, KeyspaceId, ValueKind, parse_internal_key, user_key};
-use crate::manifest::{FileMetadata, VersionEdit};
 use crate::key::{SequenceNumber, internal_key};
+use crate::manifest::{FileMetadata, VersionEdit};
 use crate::merge_operator::SharedMergeOperator;
 use crate::merging_iterator::MergingIterator;
 use crate::range_tombstone::Fragments;
@@ -376,15 +376,18 @@ impl<'a> OperandRun<'a> {
                         .fetch_add(1, Ordering::Relaxed);
                 }
             }
-        } else if self.operands.len() > 1 {
-            if let Some(operand) = self.operator.partial_merge(user_key, &oldest_first) {
-                stats.compaction_merges.fetch_add(1, Ordering::Relaxed);
-                outputs.add(&internal_key(user_key, newest, ValueKind::Merge), &operand)?;
-                return Ok(false);
-            }
+        } else if self.operands.len() > 1
+            && let Some(operand) = self.operator.partial_merge(user_key, &oldest_first)
+        {
+            stats.compaction_merges.fetch_add(1, Ordering::Relaxed);
+            outputs.add(&internal_key(user_key, newest, ValueKind::Merge), &operand)?;
+            return Ok(false);
         }
         for (sequence, operand) in &self.operands {
-            outputs.add(&internal_key(user_key, *sequence, ValueKind::Merge), operand)?;
+            outputs.add(
+                &internal_key(user_key, *sequence, ValueKind::Merge),
+                operand,
+            )?;
         }
         Ok(false)
     }

@@ -239,7 +239,11 @@ mod tests {
         let mut stripes = SnapshotStripes::new(&snapshots);
         versions
             .iter()
-            .map(|(key, sequence)| stripes.admit(key, SequenceNumber(*sequence), ValueKind::Value).visible)
+            .map(|(key, sequence)| {
+                stripes
+                    .admit(key, SequenceNumber(*sequence), ValueKind::Value)
+                    .visible
+            })
             .collect()
     }
 
@@ -266,7 +270,15 @@ mod tests {
         );
         let snapshots = [SequenceNumber(5)];
         let mut stripes = SnapshotStripes::new(&snapshots);
-        assert!(!stripes.admit(b"k", SequenceNumber(7), ValueKind::Value).oldest_stripe);
-        assert!(stripes.admit(b"k", SequenceNumber(5), ValueKind::Value).oldest_stripe);
+        assert!(
+            !stripes
+                .admit(b"k", SequenceNumber(7), ValueKind::Value)
+                .oldest_stripe
+        );
+        assert!(
+            stripes
+                .admit(b"k", SequenceNumber(5), ValueKind::Value)
+                .oldest_stripe
+        );
     }
 }
