@@ -660,6 +660,65 @@ impl BatchWriter {
         )
     }
 
+    /// Queues "merge `operand` into `key`" (of the default keyspace, [`Db::merge`]); fails and
+    /// blocks like [`put`](Self::put), and at once with `Error::InvalidArgument` when the
+    /// keyspace has no merge operator (so that it fails no batch it would share).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use shaledb::{BatchWriter, BatchWriterOptions, CounterAdd, Db, Options};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let options = Options { merge_operator: Some(Arc::new(CounterAdd)), ..Options::default() };
+    /// let db = Arc::new(Db::open(dir.path(), options)?);
+    /// let writer = BatchWriter::new(Arc::clone(&db), BatchWriterOptions::default())?;
+    /// let tickets: Vec<_> = (0..10)
+    ///     .map(|_| writer.merge(b"clicks", &CounterAdd::encode(1)))
+    ///     .collect::<Result<_, _>>()?;
+    /// for ticket in tickets {
+    ///     ticket.wait()?;
+    /// }
+    /// assert_eq!(CounterAdd::decode(&db.get(b"clicks")?.unwrap()), Some(10));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn merge(&self, key: &[u8], operand: &[u8]) -> Result<Ticket> {
+        check_key(key)?;
+        check_value(operand)?;
+        self.handle
+            .shared
+            .db
+            .default_keyspace()
+            .check_takes_merges()?;
+        self.enqueue(|batch| batch.merge(key, operand), key.len() + operand.len())
+    }
+
+    /// Queues "merge `operand` into `key` of `keyspace`"; fails and blocks like
+    /// [`merge`](Self::merge).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use shaledb::{BatchWriter, BatchWriterOptions, Db, KeyspaceOptions, ListAppend, Options};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Arc::new(Db::open(dir.path(), Options::default())?);
+    /// let lists = KeyspaceOptions { merge_operator: Some(Arc::new(ListAppend)), ..KeyspaceOptions::default() };
+    /// let feed = db.keyspace("feed", lists)?;
+    /// let writer = BatchWriter::new(Arc::clone(&db), BatchWriterOptions::default())?;
+    /// writer.merge_in(&feed, b"user-1", &ListAppend::item(b"post-7"))?.wait()?;
+    /// assert_eq!(ListAppend::items(&feed.get(b"user-1")?.unwrap())?, vec![&b"post-7"[..]]);
+    /// assert!(writer.merge_in(&db.default_keyspace(), b"k", b"x").is_err()); // no operator
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn merge_in(&self, keyspace: &Keyspace, key: &[u8], operand: &[u8]) -> Result<Ticket> {
+        check_key(key)?;
+        check_value(operand)?;
+        keyspace.check_takes_merges()?;
+        self.enqueue(
+            |batch| batch.merge_in(keyspace, key, operand),
+            key.len() + operand.len(),
+        )
+    }
+
     /// Queues "delete `key` from `keyspace`"; fails and blocks like [`put`](Self::put).
     ///
     /// ```

@@ -114,6 +114,23 @@ impl Keyspace {
         }
     }
 
+    /// `Error::InvalidArgument` unless the keyspace has a merge operator (for writers that
+    /// share batches between callers, so that one caller's merge does not fail the others').
+    pub(crate) fn check_takes_merges(&self) -> Result<()> {
+        let has_operator = self
+            .engine
+            .visibility
+            .view(self.id())
+            .is_some_and(|view| view.merge_operator.is_some());
+        if has_operator {
+            return Ok(());
+        }
+        Err(Error::InvalidArgument(format!(
+            "keyspace {:?} has no merge operator, so it takes no merges",
+            self.shared.name
+        )))
+    }
+
     /// `Error::InvalidArgument` once the keyspace was dropped.
     fn check_live(&self) -> Result<()> {
         if self.shared.dropped.load(Ordering::Acquire) {

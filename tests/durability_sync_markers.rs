@@ -55,6 +55,7 @@ fn read_log(path: &Path) -> (Vec<(Vec<u8>, u64)>, Vec<u64>) {
                         BatchOperation::Put { key, .. } => key.to_vec(),
                         BatchOperation::Delete { key } => key.to_vec(),
                         BatchOperation::DeleteRange { start, .. } => start.to_vec(),
+                        BatchOperation::Merge { key, .. } => key.to_vec(),
                     };
                     batches.push((key, record_end(offset, payload.len())));
                 }

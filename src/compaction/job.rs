@@ -523,12 +523,12 @@ impl<'a> OperandRun<'a> {
                         .fetch_add(1, Ordering::Relaxed);
                 }
             }
-        } else if self.operands.len() > 1 {
-            if let Some(operand) = self.operator.partial_merge(user_key, &oldest_first) {
-                stats.compaction_merges.fetch_add(1, Ordering::Relaxed);
-                outputs.add(&internal_key(user_key, newest, ValueKind::Merge), &operand)?;
-                return Ok(false);
-            }
+        } else if self.operands.len() > 1
+            && let Some(operand) = self.operator.partial_merge(user_key, &oldest_first)
+        {
+            stats.compaction_merges.fetch_add(1, Ordering::Relaxed);
+            outputs.add(&internal_key(user_key, newest, ValueKind::Merge), &operand)?;
+            return Ok(false);
         }
         for (sequence, operand) in &self.operands {
             outputs.add(
