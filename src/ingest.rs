@@ -3,8 +3,10 @@
 //!
 //! A commit gets tables that are already complete, fsynced and named `NNNNNN.sst` in the
 //! database directory, but that no manifest names yet (so the next open removes them, FORMAT.md
-//! 6.6). Table `i` of `n` is read at global sequence number `base + i` (FORMAT.md 6.1, tag 13):
-//! a later table wins over an earlier one, and all of them over every write before. The commit,
+//! 6.6). Table `i` of `n` takes two sequence numbers: its range tombstones are read at
+//! `base + 2i` and its entries at its global sequence number `base + 2i + 1` (FORMAT.md 6.1,
+//! tag 13), so a later table wins over an earlier one, all of them over every write before, and
+//! a table's range tombstones delete what came before it but not its own entries. The commit,
 //! in order:
 //!
 //! 1. syncs the directory, so that every table's name is durable;
@@ -66,16 +68,18 @@ pub(crate) struct PreparedTable {
 /// writer.finish()?;
 /// let report = db.ingest(&[&path])?;
 /// assert_eq!(report.levels, vec![3]); // an empty database: the last level
-/// assert_eq!(report.first_sequence, report.last_sequence);
+/// assert_eq!(report.last_sequence.0, report.first_sequence.0 + 1); // two per table
 /// # Ok::<(), shaledb::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct IngestReport {
-    /// The sequence number of the first table (the batch's first run). Every earlier write
-    /// has a lower one; a snapshot at a lower one does not see the tables.
+    /// The first sequence number the commit took (two per table: range tombstones, then
+    /// entries). Every earlier write has a lower one; a snapshot at a lower one does not see
+    /// the tables.
     pub first_sequence: SequenceNumber,
-    /// The sequence number of the last table: the database's last sequence after the commit.
+    /// The last sequence number it took (the last table's entries'): the database's last
+    /// sequence after the commit.
     pub last_sequence: SequenceNumber,
     /// The level each table went to, in the order given.
     pub levels: Vec<usize>,
@@ -97,7 +101,6 @@ pub struct IngestReport {
 /// assert!(options.move_files);
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct IngestOptions {
     /// Move the files into the database (rename, or link and remove the original) instead of
     /// linking or copying them and leaving the originals (default `false`).
@@ -156,7 +159,7 @@ fn memtable_overlaps(memtable: &Memtable, range: &UserRange) -> bool {
 }
 
 /// Commits `tables` to `keyspace` (see the module documentation); table `i` is read at the
-/// commit's first sequence number plus `i`. On error nothing of them is visible and their files
+/// commit's first sequence number plus `2i + 1`. On error nothing of them is visible and their files
 /// are removed, except after a failed manifest append (the record may be on disk): then the
 /// next open keeps them all or removes them all.
 pub(crate) fn commit_tables(
@@ -201,7 +204,9 @@ fn commit_tables_inner(
     }
     let flushed_memtable = flush_overlapping_memtables(engine, wal, keyspace, &ranges)?;
     let mut state = lock(&engine.state);
-    let count = tables.len() as u64;
+    // Two sequence numbers per table: its range tombstones at the first, its entries at the
+    // second (a tombstone never shares a sequence number with what it must not delete).
+    let count = 2 * tables.len() as u64;
     let base = wal.last_sequence.0 + 1;
     let last = base + count - 1;
     if last > SequenceNumber::MAX.0 {
@@ -222,15 +227,19 @@ fn commit_tables_inner(
     let mut handles = Vec::with_capacity(tables.len());
     let (mut entries, mut bytes) = (0, 0);
     for (index, (prepared, &level)) in tables.into_iter().zip(&levels).enumerate() {
-        let sequence = SequenceNumber(base + index as u64);
+        let sequence = SequenceNumber(base + 2 * index as u64 + 1);
         let table = prepared.table.at_global_sequence(sequence)?;
         let (smallest, largest) = table.key_range();
+        let smallest_sequence = match table.range_tombstones().is_empty() {
+            true => sequence,
+            false => SequenceNumber(sequence.0 - 1),
+        };
         let metadata = FileMetadata {
             number: prepared.number,
             file_size: table.file_size(),
             smallest,
             largest,
-            smallest_sequence: sequence,
+            smallest_sequence,
             largest_sequence: sequence,
             global_sequence: Some(sequence),
         };

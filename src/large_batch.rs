@@ -9,7 +9,8 @@
 //! fsynced. No manifest names a run until the commit, so a crash before it leaves nothing
 //! visible, and the next open removes the runs with every other unreferenced table (FORMAT.md
 //! 6.6). The commit writes the last run and hands all of them to `ingest::commit_tables`: run
-//! `i` is read at the commit's first sequence number plus `i`, so a later run wins over an
+//! `i` is read at the commit's first sequence number plus `2i + 1` (its range deletions one
+//! below), so a later run wins over an
 //! earlier one where they share keys, and a range deletion of run `i` deletes what runs before
 //! it and the database held, never run `i`'s own entries (which come after it in the batch,
 //! since the buffer already dropped those before it).
@@ -42,7 +43,6 @@ const MIN_BUFFER_SIZE: usize = 4 << 10;
 /// assert!(options.buffer_size < LargeBatchOptions::default().buffer_size);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct LargeBatchOptions {
     /// Bytes of operations (keys, values and 16 bytes each) buffered in memory before they
     /// are sorted and written as one run (default 64 MiB; at least 4 KiB). Larger: fewer,

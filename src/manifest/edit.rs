@@ -80,8 +80,8 @@ pub struct FileMetadata {
     pub smallest_sequence: SequenceNumber,
     /// The largest sequence number of any entry in the table.
     pub largest_sequence: SequenceNumber,
-    /// The sequence number every entry and range tombstone of the table is read at, whatever
-    /// the file holds (tag 13, FORMAT.md 6.1): set for tables a large batch built or
+    /// The sequence number every entry of the table is read at, whatever the file holds (its
+    /// range tombstones are read one below it; tag 13, FORMAT.md 6.1): set for tables a large batch built or
     /// [`Db::ingest`](crate::Db::ingest) took in, whose files hold sequence number 0 and each
     /// user key once. `None` for the tables flushes and compactions write.
     pub global_sequence: Option<SequenceNumber>,
@@ -311,10 +311,14 @@ impl VersionEdit {
                 let mut file = decode_file_metadata(cursor)?;
                 let global_start = cursor.position();
                 let global = SequenceNumber(cursor.varint64()?);
-                if global != file.smallest_sequence || global != file.largest_sequence {
+                // Entries at the global sequence number, range tombstones one below it.
+                let lowest = SequenceNumber(global.0.saturating_sub(1));
+                if global != file.largest_sequence
+                    || (file.smallest_sequence != global && file.smallest_sequence != lowest)
+                {
                     return Err(at(
                         global_start,
-                        "global sequence number differs from the file's sequence range",
+                        "global sequence number does not match the file's sequence range",
                     ));
                 }
                 file.global_sequence = Some(global);

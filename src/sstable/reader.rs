@@ -192,7 +192,8 @@ impl Table {
     }
 
     /// This table read at global sequence number `sequence` (FORMAT.md 6.1, tag 13): every
-    /// entry and range tombstone is seen at `sequence`, whatever its file holds. Only for a
+    /// entry is seen at `sequence` and every range tombstone at `sequence - 1`, whatever its
+    /// file holds (so its tombstones delete what came before the table, not its own entries). Only for a
     /// table that holds each user key at most once and sequence number 0 throughout (what
     /// [`TableWriter`](crate::TableWriter) and a large batch write): refused otherwise, since
     /// two versions of a key at one sequence number would be ambiguous.
@@ -214,7 +215,11 @@ impl Table {
                 ),
             ));
         }
-        let range_tombstones = Arc::new(self.inner.range_tombstones.at_sequence(sequence));
+        // A range tombstone at `sequence` would share its sequence number with the entries
+        // it must not delete; one below them deletes exactly what came before the table.
+        let tombstone_sequence = SequenceNumber(sequence.0.saturating_sub(1));
+        let range_tombstones =
+            Arc::new(self.inner.range_tombstones.at_sequence(tombstone_sequence));
         self.global = Some(Arc::new(GlobalSequence {
             sequence,
             range_tombstones,
