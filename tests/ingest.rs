@@ -158,10 +158,7 @@ fn moving_files_removes_the_originals() {
     let db = Db::open(dir.path(), Options::default()).unwrap();
     let table = write_table(&external.path().join("1.sst"), &["a"], b"moved");
     let linked = write_table(&external.path().join("2.sst"), &["b"], b"linked");
-    let moving = IngestOptions {
-        move_files: true,
-        ..IngestOptions::default()
-    };
+    let moving = IngestOptions { move_files: true };
     db.ingest_with(&[&table], &moving).unwrap();
     db.ingest(&[&linked]).unwrap();
     assert!(!table.exists());
@@ -205,7 +202,7 @@ fn bad_files_are_refused_before_anything_changes() {
     assert_refused(
         &db,
         dir.path(),
-        &[not_a_table.clone()],
+        std::slice::from_ref(&not_a_table),
         corruption_naming(&not_a_table),
     );
 
@@ -219,7 +216,7 @@ fn bad_files_are_refused_before_anything_changes() {
     assert_refused(
         &db,
         dir.path(),
-        &[damaged.clone()],
+        std::slice::from_ref(&damaged),
         corruption_naming(&damaged),
     );
 
@@ -231,7 +228,7 @@ fn bad_files_are_refused_before_anything_changes() {
     let checksum = crc32fast::hash(&bytes[footer..footer + 52]);
     bytes[footer + 52..footer + 56].copy_from_slice(&checksum.to_le_bytes());
     std::fs::write(&newer, &bytes).unwrap();
-    assert_refused(&db, dir.path(), &[newer.clone()], |error| {
+    assert_refused(&db, dir.path(), std::slice::from_ref(&newer), |error| {
         error.to_string().contains("version 9")
     });
 
@@ -239,7 +236,7 @@ fn bad_files_are_refused_before_anything_changes() {
     let (own, _) = files_ending_with(dir.path(), ".sst").remove(0);
     let own_copy = external.path().join("own.sst");
     std::fs::copy(dir.path().join(own), &own_copy).unwrap();
-    assert_refused(&db, dir.path(), &[own_copy.clone()], |error| {
+    assert_refused(&db, dir.path(), std::slice::from_ref(&own_copy), |error| {
         matches!(error, Error::InvalidArgument(_)) && error.to_string().contains("TableWriter")
     });
 

@@ -87,7 +87,6 @@ fn ordinary_write(db: &Db, model: &mut Model, rng: &mut Rng) {
 fn large_batch_round(db: &Db, model: &mut Model, rng: &mut Rng, context: &str) {
     let options = LargeBatchOptions {
         buffer_size: 4 << 10,
-        ..LargeBatchOptions::default()
     };
     let mut batch = db.large_batch_with(&options).unwrap();
     let dense = rng

@@ -39,7 +39,7 @@ const INGEST_TABLE_BYTES: u64 = 64 << 20;
 /// Entry `position`'s number in a fixed random order of `0..num` (a multiplicative
 /// permutation: the multiplier is odd and coprime with `num` by construction).
 fn shuffled(position: u64, num: u64) -> u64 {
-    let mut multiplier = 0x9e37_79b9_7f4a_7c15 % num | 1;
+    let mut multiplier = (0x9e37_79b9_7f4a_7c15 % num) | 1;
     while gcd(multiplier, num) != 1 {
         multiplier += 2;
     }
