@@ -33,6 +33,13 @@ use crate::sstable::{Table, TableOptions, TableWriter};
 /// The smallest [`LargeBatchOptions::buffer_size`] accepted.
 const MIN_BUFFER_SIZE: usize = 4 << 10;
 
+/// The error for a batch of keyspace `name`, dropped meanwhile (as `Keyspace` words it).
+fn dropped(name: &str) -> Error {
+    Error::InvalidArgument(format!(
+        "keyspace {name:?} was dropped (Db::drop_keyspace) before the large batch committed"
+    ))
+}
+
 /// How a [`LargeBatch`] stages its operations.
 ///
 /// ```
@@ -222,7 +229,7 @@ impl LargeBatch {
         let table_options = lock(&engine.state)
             .keyspace_options(keyspace.id)
             .map(|options| options.table.clone())
-            .ok_or_else(|| crate::keyspace::dropped_error(&keyspace.name))?;
+            .ok_or_else(|| dropped(&keyspace.name))?;
         Ok(LargeBatch {
             engine,
             keyspace,
@@ -371,9 +378,9 @@ impl LargeBatch {
             return Ok(());
         }
         if self.keyspace.dropped.load(Ordering::Acquire) {
-            return Err(crate::keyspace::dropped_error(&self.keyspace.name));
+            return Err(dropped(&self.keyspace.name));
         }
-        crate::keyspace::check_writable_handle(&self.engine)?;
+        self.engine.check_writable()?;
         let engine = &self.engine;
         let number = lock(&engine.state).versions.allocate_file_number();
         let path = table_path(&engine.dir, number);
@@ -444,7 +451,7 @@ impl LargeBatch {
         }
         if self.keyspace.dropped.load(Ordering::Acquire) {
             self.abort_runs();
-            return Err(crate::keyspace::dropped_error(&self.keyspace.name));
+            return Err(dropped(&self.keyspace.name));
         }
         let runs = std::mem::take(&mut self.runs);
         commit_tables(&self.engine, self.keyspace.id, runs)
