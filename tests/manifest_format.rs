@@ -286,7 +286,7 @@ fn valid_file() -> FileMetadata {
 #[test]
 fn unknown_and_ignorable_tags() {
     let mut bytes = vec![0x01, 0x05]; // log number 5
-    put_varint32(&mut bytes, 13); // unknown, not ignorable
+    put_varint32(&mut bytes, 14); // unknown, not ignorable (13 is a table at a global sequence)
     assert_eq!(
         decode_error(&bytes),
         (2, "unknown tag without the ignorable bit")
