@@ -533,6 +533,93 @@ impl Db {
         crate::flush::flush_and_wait(&self.engine, None)
     }
 
+    /// A [`LargeBatch`](crate::LargeBatch) of the default keyspace: an atomic batch of any size,
+    /// its operations staged on disk as sorted runs and committed with one manifest edit, at
+    /// a sequence number above every earlier write (see [`LargeBatch`](crate::LargeBatch)).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = shaledb::Db::open(dir.path(), shaledb::Options::default())?;
+    /// let mut batch = db.large_batch()?;
+    /// batch.put(b"k", b"v")?;
+    /// batch.commit()?;
+    /// assert_eq!(db.get(b"k")?.as_deref(), Some(&b"v"[..]));
+    /// # Ok::<(), shaledb::Error>(())
+    /// ```
+    pub fn large_batch(&self) -> Result<crate::LargeBatch> {
+        self.default.large_batch()
+    }
+
+    /// [`large_batch`](Self::large_batch) with `options` (the staging buffer's size).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = shaledb::Db::open(dir.path(), shaledb::Options::default())?;
+    /// let options = shaledb::LargeBatchOptions { buffer_size: 8 << 20, ..Default::default() };
+    /// let mut batch = db.large_batch_with(&options)?;
+    /// batch.put(b"k", b"v")?;
+    /// batch.commit()?;
+    /// # Ok::<(), shaledb::Error>(())
+    /// ```
+    pub fn large_batch_with(
+        &self,
+        options: &crate::LargeBatchOptions,
+    ) -> Result<crate::LargeBatch> {
+        self.default.large_batch_with(options)
+    }
+
+    /// Takes the SSTable files `paths`, written by [`TableWriter`](crate::TableWriter), into
+    /// the default keyspace atomically (RocksDB's `IngestExternalFile`). Each file is checked
+    /// whole first (an SSTable of a format this build reads, every block's checksum, keys
+    /// strictly increasing at sequence 0) and the files must not overlap each other; anything
+    /// else is refused before the database changes. The files are hard-linked into the
+    /// database directory (copied and fsynced when the link fails, as across file systems; the
+    /// original must then not be changed while the database uses the link), get sequence
+    /// numbers above every earlier write and are committed in one manifest edit, each placed
+    /// in the deepest level where nothing above it overlaps it (a memtable holding keys in
+    /// their ranges is flushed first).
+    ///
+    /// ```
+    /// use shaledb::{TableOptions, TableWriter};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = shaledb::Db::open(dir.path().join("db"), shaledb::Options::default())?;
+    /// let path = dir.path().join("bulk.sst");
+    /// let mut writer = TableWriter::create(&path, &TableOptions::default())?;
+    /// for index in 0..1000u32 {
+    ///     writer.put(format!("{index:04}").as_bytes(), b"value")?;
+    /// }
+    /// writer.finish()?;
+    /// let report = db.ingest(&[&path])?;
+    /// assert_eq!(report.entries, 1000);
+    /// assert!(db.ingest(&[dir.path().join("missing.sst")]).is_err());
+    /// # Ok::<(), shaledb::Error>(())
+    /// ```
+    pub fn ingest<P: AsRef<std::path::Path>>(&self, paths: &[P]) -> Result<crate::IngestReport> {
+        self.default.ingest(paths)
+    }
+
+    /// [`ingest`](Self::ingest) with `options` (to move the files instead of linking them).
+    ///
+    /// ```
+    /// use shaledb::{IngestOptions, TableOptions, TableWriter};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = shaledb::Db::open(dir.path().join("db"), shaledb::Options::default())?;
+    /// let path = dir.path().join("t.sst");
+    /// let mut writer = TableWriter::create(&path, &TableOptions::default())?;
+    /// writer.put(b"k", b"v")?;
+    /// writer.finish()?;
+    /// db.ingest_with(&[&path], &IngestOptions { move_files: true, ..Default::default() })?;
+    /// assert!(!path.exists());
+    /// # Ok::<(), shaledb::Error>(())
+    /// ```
+    pub fn ingest_with<P: AsRef<std::path::Path>>(
+        &self,
+        paths: &[P],
+        options: &crate::IngestOptions,
+    ) -> Result<crate::IngestReport> {
+        self.default.ingest_with(paths, options)
+    }
+
     /// Flushes the memtable, then compacts every file holding keys in `range`, level by level,
     /// down to the last level: deleted and overwritten versions that no snapshot can see are
     /// dropped. Waits until done.

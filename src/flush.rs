@@ -97,6 +97,7 @@ pub(crate) fn write_level0_table(
         largest: summary.largest,
         smallest_sequence: properties.smallest_sequence,
         largest_sequence: properties.largest_sequence,
+        global_sequence: None,
     }))
 }
 

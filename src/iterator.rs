@@ -266,7 +266,7 @@ impl InternalIterator for TableSource {
         self.iterator.valid()
     }
     fn largest_sequence(&self) -> Option<SequenceNumber> {
-        Some(self.iterator.table().properties().largest_sequence)
+        Some(self.iterator.table().largest_sequence())
     }
     fn key(&self) -> &[u8] {
         self.iterator.key()

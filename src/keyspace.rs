@@ -592,6 +592,109 @@ impl Keyspace {
         crate::flush::flush_and_wait(&self.engine, Some(&[self.id()]))
     }
 
+    /// A [`LargeBatch`](crate::LargeBatch) of this keyspace with the default
+    /// [`LargeBatchOptions`](crate::LargeBatchOptions) (a 64 MiB buffer): an atomic batch of
+    /// any size, staged on disk and committed with one manifest edit.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = shaledb::Db::open(dir.path(), shaledb::Options::default())?;
+    /// let tree = db.keyspace("tree", shaledb::KeyspaceOptions::default())?;
+    /// let mut batch = tree.large_batch()?;
+    /// batch.put(b"k", b"v")?;
+    /// batch.commit()?;
+    /// assert_eq!(tree.get(b"k")?.as_deref(), Some(&b"v"[..]));
+    /// assert_eq!(db.get(b"k")?, None); // another keyspace
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn large_batch(&self) -> Result<crate::LargeBatch> {
+        self.large_batch_with(&crate::LargeBatchOptions::default())
+    }
+
+    /// [`large_batch`](Self::large_batch) with `options`.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = shaledb::Db::open(dir.path(), shaledb::Options::default())?;
+    /// let options = shaledb::LargeBatchOptions { buffer_size: 1 << 20, ..Default::default() };
+    /// let batch = db.default_keyspace().large_batch_with(&options)?;
+    /// assert!(batch.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn large_batch_with(
+        &self,
+        options: &crate::LargeBatchOptions,
+    ) -> Result<crate::LargeBatch> {
+        check_writable_handle(&self.engine)?;
+        self.check_live()?;
+        crate::large_batch::LargeBatch::new(
+            Arc::clone(&self.engine),
+            Arc::clone(&self.shared),
+            options,
+        )
+    }
+
+    /// Takes the SSTable files `paths`, written by [`TableWriter`](crate::TableWriter), into
+    /// this keyspace atomically, linked (or copied) into the database directory: as
+    /// [`Db::ingest`](crate::Db::ingest).
+    ///
+    /// ```
+    /// use shaledb::{TableOptions, TableWriter};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = shaledb::Db::open(dir.path().join("db"), shaledb::Options::default())?;
+    /// let path = dir.path().join("t.sst");
+    /// let mut writer = TableWriter::create(&path, &TableOptions::default())?;
+    /// writer.put(b"k", b"v")?;
+    /// writer.finish()?;
+    /// let tree = db.keyspace("tree", shaledb::KeyspaceOptions::default())?;
+    /// tree.ingest(&[&path])?;
+    /// assert_eq!(tree.get(b"k")?.as_deref(), Some(&b"v"[..]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn ingest<P: AsRef<std::path::Path>>(&self, paths: &[P]) -> Result<crate::IngestReport> {
+        self.ingest_with(paths, &crate::IngestOptions::default())
+    }
+
+    /// [`ingest`](Self::ingest) with `options` (to move the files instead of linking them).
+    ///
+    /// ```
+    /// use shaledb::{IngestOptions, TableOptions, TableWriter};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = shaledb::Db::open(dir.path().join("db"), shaledb::Options::default())?;
+    /// let path = dir.path().join("t.sst");
+    /// let mut writer = TableWriter::create(&path, &TableOptions::default())?;
+    /// writer.put(b"k", b"v")?;
+    /// writer.finish()?;
+    /// let moving = IngestOptions { move_files: true, ..IngestOptions::default() };
+    /// db.default_keyspace().ingest_with(&[&path], &moving)?;
+    /// assert!(!path.exists());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn ingest_with<P: AsRef<std::path::Path>>(
+        &self,
+        paths: &[P],
+        options: &crate::IngestOptions,
+    ) -> Result<crate::IngestReport> {
+        check_writable_handle(&self.engine)?;
+        self.check_live()?;
+        if self.shared.expiring() {
+            return Err(Error::InvalidArgument(format!(
+                "keyspace {:?} holds expiring values (KeyspaceOptions::time_to_live), whose \
+                 bytes carry an expiry (FORMAT.md 7.3) that a table built by TableWriter does \
+                 not; ingest into a keyspace without a time to live, or write through a \
+                 LargeBatch",
+                self.shared.name
+            )));
+        }
+        let paths: Vec<std::path::PathBuf> = paths
+            .iter()
+            .map(|path| path.as_ref().to_path_buf())
+            .collect();
+        let tables = crate::ingest::take_in_files(&self.engine, &paths, options)?;
+        self.check_live()?;
+        crate::ingest::commit_tables(&self.engine, self.id(), tables)
+    }
+
     /// Compacts every file of this keyspace overlapping `range` down to the last level. As
     /// [`Db::compact_range`](crate::Db::compact_range).
     ///

@@ -150,6 +150,15 @@ impl Fragments {
         Fragments { pieces }
     }
 
+    /// These tombstones all at `sequence`: what a table read at a global sequence number
+    /// (FORMAT.md 6.1, tag 14) holds, whatever sequence numbers its file gives them.
+    pub fn at_sequence(&self, sequence: SequenceNumber) -> Self {
+        Fragments::new(self.tombstones().map(|tombstone| RangeTombstone {
+            sequence,
+            ..tombstone
+        }))
+    }
+
     /// The tombstones of every one of `sources`, fragmented together (one non-empty source is
     /// copied as it is: its pieces are fragmented already).
     pub fn merge<'a>(sources: impl IntoIterator<Item = &'a Fragments>) -> Self {

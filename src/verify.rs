@@ -83,6 +83,10 @@ pub(crate) fn verify(engine: &Engine, keyspace: Option<KeyspaceId>) -> Result<Ve
     };
     for (_, handle) in version.iter().flat_map(|version| version.all_tables()) {
         let table = open_table(engine, handle)?;
+        let table = match handle.metadata.global_sequence {
+            Some(sequence) => table.at_global_sequence(sequence)?,
+            None => table,
+        };
         verify_table(&table, &handle.metadata, &mut report)?;
     }
     Ok(report)
@@ -267,6 +271,23 @@ fn compare_tally(table: &Table, metadata: &FileMetadata, tally: &TableTally) -> 
     let has_items = tally.entries > 0 || !tombstones.is_empty();
     let (mut smallest_sequence, mut largest_sequence) =
         (tally.smallest_sequence, tally.largest_sequence);
+    // A table read at a global sequence number holds sequence 0 in its blocks
+    // (`Table::at_global_sequence` checked the properties say so; the tally checks the blocks).
+    if let Some(global) = table.global_sequence()
+        && tally.entries > 0
+    {
+        if largest_sequence != SequenceNumber(0) {
+            return Err(Error::corruption(
+                table.file(),
+                0,
+                format!(
+                    "a table read at global sequence {global} holds sequence numbers up to \
+                     {largest_sequence} in its blocks, not 0"
+                ),
+            ));
+        }
+        (smallest_sequence, largest_sequence) = (global, global);
+    }
     if let Some((low, high)) = tombstones.sequence_range() {
         if tally.entries == 0 {
             (smallest_sequence, largest_sequence) = (low, high);

@@ -96,6 +96,10 @@ pub(crate) fn open_table_handle(
     let path = table_path(dir, metadata.number);
     let cache = Some(Arc::clone(cache));
     let table = Table::open_on(&**file_system, &path, metadata.number, cache.clone())?;
+    let table = match metadata.global_sequence {
+        Some(sequence) => table.at_global_sequence(sequence)?,
+        None => table,
+    };
     Ok(TableHandle::new(
         metadata,
         table,

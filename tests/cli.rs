@@ -1102,6 +1102,7 @@ fn dump_manifest_reads_current_and_every_edit() {
             largest: internal_key(b"pear", SequenceNumber(77), ValueKind::Value),
             smallest_sequence: SequenceNumber(5),
             largest_sequence: SequenceNumber(77),
+            global_sequence: None,
         },
     );
     writer.append(&edit).expect("append edit");

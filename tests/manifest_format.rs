@@ -57,6 +57,7 @@ fn random_file(rng: &mut Rng) -> FileMetadata {
         largest,
         smallest_sequence: sequence_a.min(sequence_b),
         largest_sequence: sequence_a.max(sequence_b),
+        global_sequence: None,
     }
 }
 
@@ -170,6 +171,7 @@ impl Model {
             ),
             smallest_sequence,
             largest_sequence,
+            global_sequence: None,
         }
     }
 
@@ -227,6 +229,7 @@ fn every_field_and_max_size_keys_round_trip() {
         largest: internal_key(&max_key, SequenceNumber(0), ValueKind::Tombstone),
         smallest_sequence: SequenceNumber(0),
         largest_sequence: SequenceNumber::MAX,
+        global_sequence: None,
     };
     let mut edit = VersionEdit {
         snapshot: true,
@@ -276,13 +279,14 @@ fn valid_file() -> FileMetadata {
         largest: internal_key(b"b", SequenceNumber(2), ValueKind::Value),
         smallest_sequence: SequenceNumber(1),
         largest_sequence: SequenceNumber(2),
+        global_sequence: None,
     }
 }
 
 #[test]
 fn unknown_and_ignorable_tags() {
     let mut bytes = vec![0x01, 0x05]; // log number 5
-    put_varint32(&mut bytes, 14); // unknown, not ignorable
+    put_varint32(&mut bytes, 15); // unknown, not ignorable (13 and 14 are known)
     assert_eq!(
         decode_error(&bytes),
         (2, "unknown tag without the ignorable bit")
@@ -651,6 +655,7 @@ fn format_example_edit() -> VersionEdit {
             largest: internal_key(b"bee", SequenceNumber(300), ValueKind::Tombstone),
             smallest_sequence: SequenceNumber(290),
             largest_sequence: SequenceNumber(300),
+            global_sequence: None,
         },
     );
     edit

@@ -198,3 +198,23 @@ fn a_time_to_live_takes_no_merge_operator_and_is_more_than_zero() {
         Err(Error::InvalidArgument(_))
     ));
 }
+
+#[test]
+fn large_batches_write_expiring_values_and_ingestion_is_refused() {
+    let dir = temp_dir();
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    let cache = db.keyspace("cache", ttl(SHORT)).unwrap();
+    let mut batch = cache.large_batch().unwrap();
+    batch.put(b"a", b"1").unwrap();
+    batch.put(b"b", b"2").unwrap();
+    batch.commit().unwrap();
+    assert_eq!(cache.get(b"a").unwrap().as_deref(), Some(&b"1"[..]));
+    wait_past(SHORT);
+    assert_eq!(cache.get(b"a").unwrap(), None);
+    assert_eq!(cache.iter().count(), 0);
+    let table = dir.path().join("external.sst");
+    assert!(matches!(
+        cache.ingest(&[&table]),
+        Err(Error::InvalidArgument(message)) if message.contains("time_to_live")
+    ));
+}

@@ -221,6 +221,10 @@ pub enum Workload {
     /// Seeks and 100-entry scans over keys 90% deleted by ten range deletes, beside a database
     /// that never had those keys and one where they were deleted one by one (shaledb only).
     Seekdeleted,
+    /// num entries committed as one LargeBatch, as ordinary 1,000-entry WriteBatches, and as
+    /// tables built with TableWriter and ingested, beside the disk's sequential write rate;
+    /// entries/s, MB/s, peak heap (shaledb only).
+    Largebatch,
     /// A full compact_range of the current database: exact space amplification.
     Compact,
     /// YCSB core workloads A-F on a fresh database loaded with num records: scrambled

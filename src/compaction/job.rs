@@ -656,6 +656,7 @@ impl<'a> OutputFiles<'a> {
             largest: summary.largest,
             smallest_sequence: properties.smallest_sequence,
             largest_sequence: properties.largest_sequence,
+            global_sequence: None,
         };
         let handle = open_table_handle(
             &self.engine.options.file_system,

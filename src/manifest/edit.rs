@@ -59,6 +59,10 @@ pub const TAG_NEXT_KEYSPACE_ID: u32 = 12;
 /// Tag of a keyspace's merge operator: `varint32` keyspace id, length-prefixed UTF-8 name of
 /// the operator the keyspace's merge operands need. Part of the on-disk format; never change.
 pub const TAG_MERGE_OPERATOR: u32 = 13;
+/// Tag of a new file whose entries are all read at one sequence number (an ingested table or a
+/// large batch's run): the data of [`TAG_NEW_FILE`] followed by that global sequence number,
+/// `varint64`. Part of the on-disk format; never change.
+pub const TAG_NEW_FILE_AT_GLOBAL_SEQUENCE: u32 = 14;
 /// A tag with this bit set is followed by length-prefixed data, and a reader that does not know
 /// the tag skips it. A tag without it that a reader does not know is corruption. Part of the
 /// on-disk format; never change.
@@ -79,6 +83,11 @@ pub struct FileMetadata {
     pub smallest_sequence: SequenceNumber,
     /// The largest sequence number of any entry in the table.
     pub largest_sequence: SequenceNumber,
+    /// The sequence number every entry of the table is read at, whatever the file holds (its
+    /// range tombstones are read one below it; tag 14, FORMAT.md 6.1): set for tables a large batch built or
+    /// [`Db::ingest`](crate::Db::ingest) took in, whose files hold sequence number 0 and each
+    /// user key once. `None` for the tables flushes and compactions write.
+    pub global_sequence: Option<SequenceNumber>,
 }
 
 /// A write-ahead log as the manifest records it: that it exists, how large its preallocated
@@ -186,7 +195,11 @@ impl VersionEdit {
             put_varint64(out, number.0);
         }
         for (level, file) in &self.new_files {
-            put_varint32(out, TAG_NEW_FILE);
+            let tag = match file.global_sequence {
+                Some(_) => TAG_NEW_FILE_AT_GLOBAL_SEQUENCE,
+                None => TAG_NEW_FILE,
+            };
+            put_varint32(out, tag);
             put_varint64(out, *level as u64);
             put_varint64(out, file.number.0);
             put_varint64(out, file.file_size);
@@ -194,6 +207,9 @@ impl VersionEdit {
             put_length_prefixed(out, &file.largest);
             put_varint64(out, file.smallest_sequence.0);
             put_varint64(out, file.largest_sequence.0);
+            if let Some(global) = file.global_sequence {
+                put_varint64(out, global.0);
+            }
         }
         for wal in &self.wals {
             put_varint32(out, TAG_WAL);
@@ -298,6 +314,25 @@ impl VersionEdit {
             TAG_NEW_FILE => {
                 let level = decode_level(cursor)?;
                 let file = decode_file_metadata(cursor)?;
+                self.new_files.push((level, file));
+                Ok(())
+            }
+            TAG_NEW_FILE_AT_GLOBAL_SEQUENCE => {
+                let level = decode_level(cursor)?;
+                let mut file = decode_file_metadata(cursor)?;
+                let global_start = cursor.position();
+                let global = SequenceNumber(cursor.varint64()?);
+                // Entries at the global sequence number, range tombstones one below it.
+                let lowest = SequenceNumber(global.0.saturating_sub(1));
+                if global != file.largest_sequence
+                    || (file.smallest_sequence != global && file.smallest_sequence != lowest)
+                {
+                    return Err(at(
+                        global_start,
+                        "global sequence number does not match the file's sequence range",
+                    ));
+                }
+                file.global_sequence = Some(global);
                 self.new_files.push((level, file));
                 Ok(())
             }
@@ -448,6 +483,7 @@ fn decode_file_metadata(cursor: &mut Cursor<'_>) -> Result<FileMetadata, DecodeE
         largest,
         smallest_sequence,
         largest_sequence,
+        global_sequence: None,
     })
 }
 

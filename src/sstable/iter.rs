@@ -20,7 +20,8 @@ use crate::key::{compare_internal_keys, parse_internal_key, user_key};
 use crate::key_range::KeyBounds;
 use crate::sstable::block::BlockIterator;
 use crate::sstable::format::BlockHandle;
-use crate::sstable::reader::{BlockReadOptions, Table, decode_handle};
+use crate::key::SequenceNumber;
+use crate::sstable::reader::{BlockReadOptions, Table, decode_handle, set_sequence};
 use crate::value::Value;
 
 // The iterator methods of `Table` live beside the iterator, so that the reader does not import
@@ -49,11 +50,16 @@ pub struct TableIterator {
     /// The user keys the caller wants: no block wholly outside them is read (see the module
     /// documentation).
     bounds: Option<Arc<KeyBounds>>,
+    /// The table's global sequence number, if it has one: keys are then returned from
+    /// `global_key`, the current entry's key at that sequence number (see `raw_target`).
+    global: Option<SequenceNumber>,
+    global_key: Vec<u8>,
 }
 
 impl TableIterator {
     pub(crate) fn new(table: Table, options: BlockReadOptions) -> Self {
         let index = table.index_block().iter();
+        let global = table.global_sequence();
         TableIterator {
             table,
             options,
@@ -61,6 +67,8 @@ impl TableIterator {
             data: None,
             data_handle: None,
             bounds: None,
+            global,
+            global_key: Vec::new(),
         }
     }
 
@@ -82,7 +90,11 @@ impl TableIterator {
 
     /// The current entry's internal key (empty when not valid).
     pub fn key(&self) -> &[u8] {
-        self.data.as_ref().map_or(&[], BlockIterator::key)
+        match self.data.as_ref() {
+            Some(data) if data.valid() && self.global.is_some() => &self.global_key,
+            Some(data) => data.key(),
+            None => &[],
+        }
     }
 
     /// The current entry's value (empty when not valid).
@@ -124,6 +136,8 @@ impl TableIterator {
     /// Positions at the first entry whose key is >= `target` in internal-key order (invalid if
     /// there is none).
     pub fn seek(&mut self, target: &[u8]) -> Result<()> {
+        let raw = self.raw_target(target, true);
+        let target = raw.as_deref().unwrap_or(target);
         self.step(|iterator| {
             iterator.index.seek(target)?;
             iterator.load_data_block()?;
@@ -138,6 +152,8 @@ impl TableIterator {
     /// there is none). Reads the block `target` falls in and, when every key of it is above
     /// `target`, the one before.
     pub fn seek_for_prev(&mut self, target: &[u8]) -> Result<()> {
+        let raw = self.raw_target(target, false);
+        let target = raw.as_deref().unwrap_or(target);
         self.step(|iterator| {
             iterator.index.seek(target)?;
             if !iterator.index.valid() {
@@ -216,7 +232,50 @@ impl TableIterator {
             self.data = None;
             self.data_handle = None;
         }
+        if let (Some(global), Some(data)) = (self.global, self.data.as_ref())
+            && data.valid()
+        {
+            self.global_key.clear();
+            self.global_key.extend_from_slice(data.key());
+            set_sequence(&mut self.global_key, global);
+        }
         result
+    }
+
+    /// For a table read at a global sequence number `g`, the target in the file's own keys
+    /// (`None`: `target` itself) that a seek (`forward`) or a seek for the previous entry
+    /// lands on exactly as `target` would among the keys at `g`. The file holds each user key
+    /// once, at sequence 0, so its order is that of the keys at `g`, and only the entry of
+    /// the target's own user key compares differently: its trailer is its kind `k` in the
+    /// file and `g << 8 | k` as read. For a target trailer `t`, a seek wants it when
+    /// `g << 8 | k <= t`, that is `k <= t - (g << 8)`; a seek for the previous entry when
+    /// `k >= t - (g << 8)`. The target is rewritten to ask the same of `k`.
+    fn raw_target(&self, target: &[u8], forward: bool) -> Option<Vec<u8>> {
+        let global = self.global?;
+        let start = target.len().checked_sub(crate::key::TRAILER_SIZE)?;
+        let (user, trailer_bytes) = target.split_at(start);
+        let trailer = u64::from_le_bytes(trailer_bytes.try_into().ok()?);
+        let base = global.0 << 8;
+        let raw_trailer = match (forward, trailer.checked_sub(base)) {
+            // A seek: the entry qualifies when its kind is at most `excess`.
+            (true, Some(excess)) => excess.min(u64::from(u8::MAX)),
+            // No kind qualifies: land after every entry of `user` (the first key of the
+            // smallest longer user key).
+            (true, None) => {
+                let mut after = user.to_vec();
+                after.push(0);
+                after.extend_from_slice(&u64::MAX.to_le_bytes());
+                return Some(after);
+            }
+            // A seek for the previous entry: every kind qualifies below `base`.
+            (false, None) | (false, Some(0)) => 0,
+            // Kinds of at least `excess` qualify; none does past a byte.
+            (false, Some(excess)) if excess <= u64::from(u8::MAX) => excess,
+            (false, Some(_)) => u64::MAX,
+        };
+        let mut raw = user.to_vec();
+        raw.extend_from_slice(&raw_trailer.to_le_bytes());
+        Some(raw)
     }
 
     fn check_current_key(&self) -> Result<()> {

@@ -37,6 +37,7 @@ pub mod iter;
 pub mod options;
 pub mod properties;
 pub mod reader;
+pub mod table_writer;
 
 pub use block::{Block, BlockIterator};
 pub use block_builder::BlockBuilder;
@@ -47,3 +48,4 @@ pub use iter::TableIterator;
 pub use options::{Compression, TableOptions};
 pub use properties::TableProperties;
 pub use reader::{BlockReadOptions, LookupResult, Table};
+pub use table_writer::{TableInfo, TableWriter};

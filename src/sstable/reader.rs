@@ -88,10 +88,20 @@ struct TableInner {
     range_tombstones: Arc<Fragments>,
 }
 
+/// A table read at a global sequence number: every entry and range tombstone at `sequence`.
+#[derive(Debug)]
+pub(crate) struct GlobalSequence {
+    pub sequence: SequenceNumber,
+    pub range_tombstones: Arc<Fragments>,
+}
+
 /// An open SSTable. Clones share the same bytes and metadata.
 #[derive(Clone)]
 pub struct Table {
     inner: Arc<TableInner>,
+    /// Set by [`at_global_sequence`](Table::at_global_sequence): the sequence number every
+    /// entry is read at instead of the one its file holds.
+    global: Option<Arc<GlobalSequence>>,
 }
 
 impl std::fmt::Debug for Table {
@@ -181,7 +191,61 @@ impl Table {
         };
         Ok(Table {
             inner: Arc::new(inner),
+            global: None,
         })
+    }
+
+    /// This table read at global sequence number `sequence` (FORMAT.md 6.1, tag 14): every
+    /// entry is seen at `sequence` and every range tombstone at `sequence - 1`, whatever its
+    /// file holds (so its tombstones delete what came before the table, not its own entries). Only for a
+    /// table that holds each user key at most once and sequence number 0 throughout (what
+    /// [`TableWriter`](crate::TableWriter) and a large batch write): refused otherwise, since
+    /// two versions of a key at one sequence number would be ambiguous.
+    pub fn at_global_sequence(mut self, sequence: SequenceNumber) -> Result<Table> {
+        let properties = &self.inner.properties;
+        if properties.largest_sequence != SequenceNumber(0)
+            || properties.user_key_count != properties.entry_count
+        {
+            return Err(Error::corruption(
+                self.file(),
+                self.footer_offset(),
+                format!(
+                    "a table read at a global sequence number must hold each key once at \
+                     sequence 0; this one holds {} entries of {} keys at sequence numbers \
+                     up to {}",
+                    properties.entry_count,
+                    properties.user_key_count,
+                    properties.largest_sequence
+                ),
+            ));
+        }
+        // A range tombstone at `sequence` would share its sequence number with the entries
+        // it must not delete; one below them deletes exactly what came before the table.
+        let tombstone_sequence = SequenceNumber(sequence.0.saturating_sub(1));
+        let range_tombstones =
+            Arc::new(self.inner.range_tombstones.at_sequence(tombstone_sequence));
+        self.global = Some(Arc::new(GlobalSequence {
+            sequence,
+            range_tombstones,
+        }));
+        Ok(self)
+    }
+
+    /// The global sequence number the table is read at, if any
+    /// ([`at_global_sequence`](Self::at_global_sequence)).
+    pub fn global_sequence(&self) -> Option<SequenceNumber> {
+        self.global.as_ref().map(|global| global.sequence)
+    }
+
+    /// The largest sequence number a reader sees in the table: the global one if it has one,
+    /// else its properties'.
+    pub fn largest_sequence(&self) -> SequenceNumber {
+        self.global_sequence()
+            .unwrap_or(self.inner.properties.largest_sequence)
+    }
+
+    fn footer_offset(&self) -> u64 {
+        self.file_size().saturating_sub(FOOTER_SIZE as u64)
     }
 
     /// This table opened again over the bytes it already holds, without a block cache: the
@@ -190,12 +254,16 @@ impl Table {
     /// while their bytes are mapped).
     pub(crate) fn reopen_uncached(&self) -> Result<Table> {
         let source = &self.inner.source;
-        Self::from_shared(
+        let table = Self::from_shared(
             source.file.to_path_buf(),
             self.inner.file_number,
             Arc::clone(&source.bytes),
             None,
-        )
+        )?;
+        match self.global_sequence() {
+            Some(sequence) => table.at_global_sequence(sequence),
+            None => Ok(table),
+        }
     }
 
     /// The file this table was opened from (or the name given to [`from_bytes`](Self::from_bytes)).
@@ -267,15 +335,29 @@ impl Table {
         Ok(block)
     }
 
-    /// The table's range deletions (FORMAT.md 5.10), read and checked when it was opened.
+    /// The table's range deletions (FORMAT.md 5.10), read and checked when it was opened (at
+    /// the global sequence number, if the table has one).
     pub fn range_tombstones(&self) -> &Arc<Fragments> {
-        &self.inner.range_tombstones
+        match &self.global {
+            Some(global) => &global.range_tombstones,
+            None => &self.inner.range_tombstones,
+        }
     }
 
     /// The table's key range as the manifest records it: its entries' and its range
     /// tombstones' (see [`TableSummary`](crate::sstable::TableSummary)).
     pub fn key_range(&self) -> (Vec<u8>, Vec<u8>) {
-        crate::sstable::builder::table_key_range(&self.inner.properties, &self.inner.range_tombstones)
+        let Some(global) = &self.global else {
+            return crate::sstable::builder::table_key_range(
+                &self.inner.properties,
+                &self.inner.range_tombstones,
+            );
+        };
+        let mut properties = self.inner.properties.clone();
+        for key in [&mut properties.smallest_key, &mut properties.largest_key] {
+            set_sequence(key, global.sequence);
+        }
+        crate::sstable::builder::table_key_range(&properties, &global.range_tombstones)
     }
 
     /// The newest entry for `user_key` with a sequence number <= `snapshot`, checking block
@@ -586,6 +668,19 @@ impl TableFile {
         }
         Ok(())
     }
+}
+
+/// Replaces the sequence number in the trailer of internal key `key`, keeping its kind (a key
+/// shorter than a trailer, which no valid table holds, is left alone).
+pub(crate) fn set_sequence(key: &mut [u8], sequence: SequenceNumber) {
+    let Some(start) = key.len().checked_sub(crate::key::TRAILER_SIZE) else {
+        return;
+    };
+    let Some(trailer) = key.get_mut(start..) else {
+        return;
+    };
+    let kind = u64::from(trailer.first().copied().unwrap_or(0));
+    trailer.copy_from_slice(&((sequence.0 << 8) | kind).to_le_bytes());
 }
 
 /// Decodes the block handle in an index entry's value.

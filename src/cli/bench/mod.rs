@@ -5,7 +5,7 @@
 //! full compaction (`compact`), the YCSB core workloads A to F (`ycsb`, on a database of its
 //! own), and the keyspace workloads (`keyspaces`, `dropkeyspace`, each on a database of its
 //! own). The workloads are in [`workloads`], [`batches`], [`formats`], [`amplification`],
-//! [`range_deletes`], [`ycsb`] and [`keyspaces`]; output in [`report`].
+//! [`range_deletes`], [`large_batch`], [`ycsb`] and [`keyspaces`]; output in [`report`].
 //!
 //! Honesty rules: every figure is one timed loop (`Instant` around the loop, nothing else in
 //! it but the work, the per-operation latency clock and the checks that the work was right);
@@ -21,7 +21,7 @@
 //! (the results every runner fills in and every report prints), [`config`], [`directory`] and
 //! [`keys`]; then [`progress`] and [`report`]; then [`engine`] (the trait, one file per engine,
 //! and [`engine::open`], the one file that names them all); then the workloads ([`workloads`],
-//! [`batches`], [`formats`], [`amplification`], [`range_deletes`], and [`ycsb`] and
+//! [`batches`], [`formats`], [`amplification`], [`range_deletes`], [`large_batch`], and [`ycsb`] and
 //! [`keyspaces`], which run their threads with [`workloads`]'s helper) and [`compare_report`];
 //! then [`compare`]; and last this file, which dispatches.
 
@@ -36,6 +36,7 @@ mod engine;
 mod formats;
 mod keys;
 mod keyspaces;
+mod large_batch;
 mod measurement;
 mod memory;
 mod progress;
@@ -143,6 +144,7 @@ impl Bench<'_> {
             | Workload::Multiget
             | Workload::Compact => self.read(workload),
             Workload::Seekdeleted => range_deletes::run(config, self.scratch),
+            Workload::Largebatch => large_batch::run(config, self.scratch),
             Workload::Ycsb => self.ycsb(),
             Workload::Keyspaces | Workload::Dropkeyspace => {
                 // A fresh database of their own in the benchmark's directory, which they leave

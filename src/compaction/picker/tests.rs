@@ -31,6 +31,7 @@ fn file_with_sequences(
         largest: key(largest, largest_sequence),
         smallest_sequence: SequenceNumber(smallest_sequence.min(largest_sequence)),
         largest_sequence: SequenceNumber(smallest_sequence.max(largest_sequence)),
+        global_sequence: None,
     }
 }
 

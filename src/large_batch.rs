@@ -1,0 +1,499 @@
+//! [`LargeBatch`]: an atomic batch of any size, staged on disk as sorted runs and committed
+//! with one manifest edit (`ingest.rs`).
+//!
+//! Operations go into an in-memory buffer of at most [`LargeBatchOptions::buffer_size`] bytes
+//! (keys and values in one byte arena, a 16-byte record per operation). When it is full, the
+//! buffer is sorted by key (the later operation on a key wins, and a range deletion drops the
+//! buffered operations before it that it covers) and written as one *run*: an SSTable
+//! `NNNNNN.sst` in the database directory, each key once at sequence 0 (FORMAT.md 2 and 5),
+//! fsynced. No manifest names a run until the commit, so a crash before it leaves nothing
+//! visible, and the next open removes the runs with every other unreferenced table (FORMAT.md
+//! 6.6). The commit writes the last run and hands all of them to `ingest::commit_tables`: run
+//! `i` is read at the commit's first sequence number plus `2i + 1` (its range deletions one
+//! below), so a later run wins over an
+//! earlier one where they share keys, and a range deletion of run `i` deletes what runs before
+//! it and the database held, never run `i`'s own entries (which come after it in the batch,
+//! since the buffer already dropped those before it).
+//!
+//! Memory: the buffer (at most `buffer_size` plus one operation), a sort index of 4 bytes per
+//! buffered operation while a run is written, and the open runs' index and filter blocks.
+//!
+//! Not thread-safe by itself (`&mut self`); a batch may move between threads.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use crate::engine::{Engine, KeyspaceShared, lock};
+use crate::error::{Error, Result};
+use crate::fs::table_path;
+use crate::ingest::{IngestReport, PreparedTable, commit_tables, remove_prepared};
+use crate::key::{MAX_KEY_SIZE, MAX_VALUE_SIZE, ValueKind, check_key, check_value};
+use crate::sstable::{Table, TableOptions, TableWriter};
+
+/// The smallest [`LargeBatchOptions::buffer_size`] accepted.
+const MIN_BUFFER_SIZE: usize = 4 << 10;
+
+/// The error for a batch of keyspace `name`, dropped meanwhile (as `Keyspace` words it).
+fn dropped(name: &str) -> Error {
+    Error::InvalidArgument(format!(
+        "keyspace {name:?} was dropped (Db::drop_keyspace) before the large batch committed"
+    ))
+}
+
+/// How a [`LargeBatch`] stages its operations.
+///
+/// ```
+/// use shaledb::LargeBatchOptions;
+///
+/// let options = LargeBatchOptions { buffer_size: 16 << 20, ..LargeBatchOptions::default() };
+/// assert_eq!(LargeBatchOptions::default().buffer_size, 64 << 20);
+/// assert!(options.buffer_size < LargeBatchOptions::default().buffer_size);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LargeBatchOptions {
+    /// Bytes of operations (keys, values and 16 bytes each) buffered in memory before they
+    /// are sorted and written as one run (default 64 MiB; at least 4 KiB). Larger: fewer,
+    /// larger runs, which overlap less; smaller: less memory.
+    pub buffer_size: usize,
+}
+
+impl Default for LargeBatchOptions {
+    fn default() -> Self {
+        LargeBatchOptions {
+            buffer_size: 64 << 20,
+        }
+    }
+}
+
+/// One buffered operation: its key and value in the arena.
+#[derive(Debug, Clone, Copy)]
+struct BufferedOperation {
+    offset: usize,
+    key_length: u32,
+    value_length: u32,
+    kind: ValueKind,
+}
+
+/// A range deletion buffered after `position` operations.
+#[derive(Debug, Clone)]
+struct BufferedRange {
+    start: Vec<u8>,
+    end: Vec<u8>,
+    position: usize,
+}
+
+/// The operations of the run being gathered.
+#[derive(Debug, Default)]
+struct RunBuffer {
+    arena: Vec<u8>,
+    operations: Vec<BufferedOperation>,
+    ranges: Vec<BufferedRange>,
+    range_bytes: usize,
+}
+
+impl RunBuffer {
+    fn size(&self) -> usize {
+        self.arena.len()
+            + self.operations.len() * std::mem::size_of::<BufferedOperation>()
+            + self.range_bytes
+    }
+
+    fn is_empty(&self) -> bool {
+        self.operations.is_empty() && self.ranges.is_empty()
+    }
+
+    fn push(&mut self, key: &[u8], kind: ValueKind, value: &[u8]) {
+        self.operations.push(BufferedOperation {
+            offset: self.arena.len(),
+            // Both fit: keys and values were checked against MAX_KEY_SIZE and MAX_VALUE_SIZE.
+            key_length: key.len() as u32,
+            value_length: value.len() as u32,
+            kind,
+        });
+        self.arena.extend_from_slice(key);
+        self.arena.extend_from_slice(value);
+    }
+
+    fn key(&self, operation: &BufferedOperation) -> &[u8] {
+        let end = operation.offset + operation.key_length as usize;
+        self.arena.get(operation.offset..end).unwrap_or(&[])
+    }
+
+    fn value(&self, operation: &BufferedOperation) -> &[u8] {
+        let start = operation.offset + operation.key_length as usize;
+        let end = start + operation.value_length as usize;
+        self.arena.get(start..end).unwrap_or(&[])
+    }
+
+    /// Whether a range deletion buffered after operation `index` covers `key`.
+    fn deleted_later(&self, index: usize, key: &[u8]) -> bool {
+        self.ranges.iter().any(|range| {
+            range.position > index && range.start.as_slice() <= key && key < range.end.as_slice()
+        })
+    }
+
+    /// The operations to write, in key order: the last one of each key, unless a later range
+    /// deletion of the buffer covers it.
+    fn sorted_survivors(&self) -> Vec<u32> {
+        let mut order: Vec<u32> = (0..self.operations.len() as u32).collect();
+        let key_of = |index: u32| {
+            self.operations
+                .get(index as usize)
+                .map_or(&[][..], |operation| self.key(operation))
+        };
+        order.sort_unstable_by(|&a, &b| key_of(a).cmp(key_of(b)).then(a.cmp(&b)));
+        let mut survivors = Vec::with_capacity(order.len());
+        for (position, &index) in order.iter().enumerate() {
+            let key = key_of(index);
+            let superseded = order
+                .get(position + 1)
+                .is_some_and(|&next| key_of(next) == key);
+            if superseded || self.deleted_later(index as usize, key) {
+                continue;
+            }
+            survivors.push(index);
+        }
+        survivors
+    }
+
+    fn clear(&mut self) {
+        self.arena.clear();
+        self.operations.clear();
+        self.ranges.clear();
+        self.range_bytes = 0;
+    }
+}
+
+/// An atomic batch of any size (see the module documentation of `large_batch.rs` for how it is
+/// staged): [`put`](Self::put), [`delete`](Self::delete) and
+/// [`delete_range`](Self::delete_range) in any key order, the later operation on a key winning,
+/// then [`commit`](Self::commit). Readers see none of it before the commit returns and all of it
+/// after; a crash before the commit leaves nothing of it, and one after keeps it whole. A batch
+/// dropped without `commit` is aborted: its staged files are removed.
+///
+/// The batch is committed above every write committed before [`commit`](Self::commit) is
+/// called, including those made while it was staged; snapshots taken before the commit do not
+/// see it.
+///
+/// ```
+/// use shaledb::{Db, Options};
+///
+/// let dir = tempfile::tempdir()?;
+/// let db = Db::open(dir.path(), Options::default())?;
+/// db.put(b"counter", b"old")?;
+/// let mut batch = db.large_batch()?;
+/// for index in 0..10_000u32 {
+///     batch.put(format!("key{index:05}").as_bytes(), b"value")?;
+/// }
+/// batch.put(b"counter", b"new")?;
+/// assert_eq!(db.get(b"key00042")?, None); // nothing before the commit
+/// let report = batch.commit()?;
+/// assert_eq!(report.entries, 10_001);
+/// assert_eq!(db.get(b"key00042")?.as_deref(), Some(&b"value"[..]));
+/// assert_eq!(db.get(b"counter")?.as_deref(), Some(&b"new"[..]));
+/// # Ok::<(), shaledb::Error>(())
+/// ```
+pub struct LargeBatch {
+    engine: Arc<Engine>,
+    keyspace: Arc<KeyspaceShared>,
+    buffer_size: usize,
+    table_options: TableOptions,
+    buffer: RunBuffer,
+    runs: Vec<PreparedTable>,
+    operations: u64,
+}
+
+impl std::fmt::Debug for LargeBatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LargeBatch")
+            .field("keyspace", &self.keyspace.name)
+            .field("operations", &self.operations)
+            .field("runs", &self.runs.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl LargeBatch {
+    /// A batch for keyspace `keyspace` of `engine` (`Keyspace::large_batch_with`).
+    pub(crate) fn new(
+        engine: Arc<Engine>,
+        keyspace: Arc<KeyspaceShared>,
+        options: &LargeBatchOptions,
+    ) -> Result<LargeBatch> {
+        if options.buffer_size < MIN_BUFFER_SIZE {
+            return Err(Error::InvalidArgument(format!(
+                "LargeBatchOptions::buffer_size is {}; it must be at least {MIN_BUFFER_SIZE}",
+                options.buffer_size
+            )));
+        }
+        let table_options = lock(&engine.state)
+            .keyspace_options(keyspace.id)
+            .map(|options| options.table.clone())
+            .ok_or_else(|| dropped(&keyspace.name))?;
+        Ok(LargeBatch {
+            engine,
+            keyspace,
+            buffer_size: options.buffer_size,
+            table_options,
+            buffer: RunBuffer::default(),
+            runs: Vec::new(),
+            operations: 0,
+        })
+    }
+
+    /// Sets `key` to `value` when the batch commits. Keys and values have the limits of
+    /// [`Db::put`](crate::Db::put) (`Error::InvalidArgument` beyond them).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = shaledb::Db::open(dir.path(), shaledb::Options::default())?;
+    /// let mut batch = db.large_batch()?;
+    /// batch.put(b"b", b"2")?;
+    /// batch.put(b"a", b"1")?; // any order
+    /// batch.put(b"b", b"3")?; // the later one wins
+    /// batch.commit()?;
+    /// assert_eq!(db.get(b"b")?.as_deref(), Some(&b"3"[..]));
+    /// # Ok::<(), shaledb::Error>(())
+    /// ```
+    pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        check_key(key)?;
+        if self.keyspace.expiring() {
+            // A keyspace of expiring values: the value carries its expiry (FORMAT.md 7.3).
+            crate::batch::check_expiring_value(value)?;
+            let stored =
+                crate::compaction_filter::with_expiry(self.keyspace.default_expiry(), value);
+            return self.add(key, ValueKind::Value, &stored);
+        }
+        check_value(value)?;
+        self.add(key, ValueKind::Value, value)
+    }
+
+    /// Deletes `key` when the batch commits.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = shaledb::Db::open(dir.path(), shaledb::Options::default())?;
+    /// db.put(b"k", b"v")?;
+    /// let mut batch = db.large_batch()?;
+    /// batch.delete(b"k")?;
+    /// batch.commit()?;
+    /// assert_eq!(db.get(b"k")?, None);
+    /// # Ok::<(), shaledb::Error>(())
+    /// ```
+    pub fn delete(&mut self, key: &[u8]) -> Result<()> {
+        check_key(key)?;
+        self.add(key, ValueKind::Tombstone, &[])
+    }
+
+    /// Deletes every key in `[start, end)` when the batch commits: what the database held and
+    /// what the batch wrote before this call; the batch's later operations in the range stay.
+    /// An empty range (`start >= end`) does nothing.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = shaledb::Db::open(dir.path(), shaledb::Options::default())?;
+    /// db.put(b"log/1", b"old")?;
+    /// let mut batch = db.large_batch()?;
+    /// batch.put(b"log/2", b"written before the range deletion")?;
+    /// batch.delete_range(b"log/", b"log0")?;
+    /// batch.put(b"log/3", b"written after it")?;
+    /// batch.commit()?;
+    /// assert_eq!(db.get(b"log/1")?, None);
+    /// assert_eq!(db.get(b"log/2")?, None);
+    /// assert_eq!(db.get(b"log/3")?.as_deref(), Some(&b"written after it"[..]));
+    /// # Ok::<(), shaledb::Error>(())
+    /// ```
+    pub fn delete_range(&mut self, start: &[u8], end: &[u8]) -> Result<()> {
+        check_key(start)?;
+        check_key(end)?;
+        if start >= end {
+            return Ok(());
+        }
+        self.buffer.range_bytes += start.len() + end.len() + std::mem::size_of::<BufferedRange>();
+        self.buffer.ranges.push(BufferedRange {
+            start: start.to_vec(),
+            end: end.to_vec(),
+            position: self.buffer.operations.len(),
+        });
+        self.operations += 1;
+        self.write_run_if_full()
+    }
+
+    fn add(&mut self, key: &[u8], kind: ValueKind, value: &[u8]) -> Result<()> {
+        debug_assert!(key.len() <= MAX_KEY_SIZE && value.len() <= MAX_VALUE_SIZE);
+        self.buffer.push(key, kind, value);
+        self.operations += 1;
+        self.write_run_if_full()
+    }
+
+    fn write_run_if_full(&mut self) -> Result<()> {
+        if self.buffer.size() >= self.buffer_size {
+            self.write_run()?;
+        }
+        Ok(())
+    }
+
+    /// Operations added so far (puts, deletes and range deletions).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = shaledb::Db::open(dir.path(), shaledb::Options::default())?;
+    /// let mut batch = db.large_batch()?;
+    /// batch.put(b"a", b"1")?;
+    /// batch.delete(b"a")?;
+    /// assert_eq!(batch.len(), 2);
+    /// assert!(!batch.is_empty());
+    /// # Ok::<(), shaledb::Error>(())
+    /// ```
+    pub fn len(&self) -> u64 {
+        self.operations
+    }
+
+    /// Whether no operation was added.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = shaledb::Db::open(dir.path(), shaledb::Options::default())?;
+    /// assert!(db.large_batch()?.is_empty());
+    /// # Ok::<(), shaledb::Error>(())
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.operations == 0
+    }
+
+    /// Runs written to disk so far (the buffer is written as one more at the commit).
+    ///
+    /// ```
+    /// use shaledb::LargeBatchOptions;
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = shaledb::Db::open(dir.path(), shaledb::Options::default())?;
+    /// let options = LargeBatchOptions { buffer_size: 4096, ..LargeBatchOptions::default() };
+    /// let mut batch = db.large_batch_with(&options)?;
+    /// for index in 0..1_000u32 {
+    ///     batch.put(&index.to_be_bytes(), &[7; 100])?;
+    /// }
+    /// assert!(batch.staged_runs() > 1);
+    /// # Ok::<(), shaledb::Error>(())
+    /// ```
+    pub fn staged_runs(&self) -> usize {
+        self.runs.len()
+    }
+
+    /// Sorts the buffer and writes it as one run (see the module documentation).
+    fn write_run(&mut self) -> Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        if self.keyspace.dropped.load(Ordering::Acquire) {
+            return Err(dropped(&self.keyspace.name));
+        }
+        self.engine.check_writable()?;
+        let engine = &self.engine;
+        let number = lock(&engine.state).versions.allocate_file_number();
+        let path = table_path(&engine.dir, number);
+        let written = self.write_run_file(&path);
+        let opened = written.and_then(|()| {
+            Table::open_on(
+                engine.file_system(),
+                &path,
+                number,
+                Some(Arc::clone(&engine.cache)),
+            )
+        });
+        match opened {
+            Ok(table) => {
+                self.runs.push(PreparedTable { number, table });
+                self.buffer.clear();
+                Ok(())
+            }
+            Err(error) => {
+                let _ = crate::fs::remove_file(engine.file_system(), &path);
+                Err(error)
+            }
+        }
+    }
+
+    fn write_run_file(&self, path: &std::path::Path) -> Result<()> {
+        let file_system = Arc::clone(&self.engine.options.file_system);
+        let mut writer = TableWriter::create_on(file_system, path, &self.table_options)?;
+        let buffer = &self.buffer;
+        for index in buffer.sorted_survivors() {
+            let Some(operation) = buffer.operations.get(index as usize) else {
+                continue;
+            };
+            let key = buffer.key(operation);
+            match operation.kind {
+                ValueKind::Value => writer.put(key, buffer.value(operation))?,
+                ValueKind::Tombstone => writer.delete(key)?,
+                // `add` takes puts and deletes only.
+                ValueKind::Merge => {
+                    return Err(Error::InvalidArgument(
+                        "a large batch holds no merge operands".into(),
+                    ));
+                }
+            }
+        }
+        for range in &buffer.ranges {
+            writer.delete_range(&range.start, &range.end)?;
+        }
+        writer.finish().map(|_| ())
+    }
+
+    /// Writes the last run and commits every run in one manifest edit, above every write
+    /// committed before: see [`LargeBatch`]. An empty batch commits nothing. On error nothing
+    /// of the batch is visible and its runs are removed (after a failed manifest append, the
+    /// next open keeps or removes them, whole, as the record did or did not reach the disk).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = shaledb::Db::open(dir.path(), shaledb::Options::default())?;
+    /// let before = db.snapshot();
+    /// let mut batch = db.large_batch()?;
+    /// batch.put(b"k", b"v")?;
+    /// let report = batch.commit()?;
+    /// assert!(report.first_sequence > before.sequence());
+    /// let at_before = shaledb::ReadOptions { snapshot: Some(&before), ..Default::default() };
+    /// assert_eq!(db.get_with(b"k", &at_before)?, None);
+    /// assert_eq!(db.get(b"k")?.as_deref(), Some(&b"v"[..]));
+    /// # Ok::<(), shaledb::Error>(())
+    /// ```
+    pub fn commit(mut self) -> Result<IngestReport> {
+        if let Err(error) = self.write_run() {
+            self.abort_runs();
+            return Err(error);
+        }
+        if self.keyspace.dropped.load(Ordering::Acquire) {
+            self.abort_runs();
+            return Err(dropped(&self.keyspace.name));
+        }
+        let runs = std::mem::take(&mut self.runs);
+        commit_tables(&self.engine, self.keyspace.id, runs)
+    }
+
+    /// Drops the batch and removes its staged runs (what dropping it does too).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = shaledb::Db::open(dir.path(), shaledb::Options::default())?;
+    /// let mut batch = db.large_batch()?;
+    /// batch.put(b"k", b"v")?;
+    /// batch.abort();
+    /// assert_eq!(db.get(b"k")?, None);
+    /// # Ok::<(), shaledb::Error>(())
+    /// ```
+    pub fn abort(mut self) {
+        self.abort_runs();
+    }
+
+    fn abort_runs(&mut self) {
+        let runs = std::mem::take(&mut self.runs);
+        remove_prepared(&self.engine, &runs);
+        self.buffer.clear();
+    }
+}
+
+impl Drop for LargeBatch {
+    fn drop(&mut self) {
+        self.abort_runs();
+    }
+}
