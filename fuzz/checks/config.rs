@@ -208,6 +208,12 @@ const RENDERERS: &[(&str, Renderer)] = &[
     ("max_total_wal_size", |o| {
         Some(o.max_total_wal_size.to_string())
     }),
+    ("commit_token_retention.max_age", |o| {
+        Some(format!("{}ns", o.commit_token_retention.max_age.as_nanos()))
+    }),
+    ("commit_token_retention.max_count", |o| {
+        Some(o.commit_token_retention.max_count.to_string())
+    }),
     ("table.block_size", |o| Some(o.table.block_size.to_string())),
     ("table.restart_interval", |o| {
         Some(o.table.restart_interval.to_string())
