@@ -30,12 +30,38 @@ use crate::memtable_arena::{Arena, ArenaBytes};
 use crate::range_tombstone::{Fragments, RangeTombstone};
 use crate::value::Value;
 
-/// Bytes charged per entry on top of its key and value, for the skiplist node and its tower.
-const ENTRY_OVERHEAD: usize = 64;
+/// Bytes charged per entry on top of its key and value, for the skiplist node and its tower
+/// (the entry itself is 56 bytes, 16 of them its key prefix).
+const ENTRY_OVERHEAD: usize = 80;
+
+/// The first [`PREFIX_BYTES`] bytes of a user key as two big-endian numbers, zero-padded: keys
+/// whose prefixes differ compare as their prefixes do, so most skiplist comparisons are one
+/// integer comparison on the node itself, without following the entry into the arena (a cache
+/// miss) or calling `memcmp`. Equal prefixes (one key may be the other zero-padded) fall back to
+/// comparing the whole keys.
+/// (Two `u64`s rather than one `u128`, whose 16-byte alignment would pad every entry.)
+type KeyPrefix = (u64, u64);
+
+/// Bytes of a user key held in its [`KeyPrefix`].
+const PREFIX_BYTES: usize = 16;
+
+fn key_prefix(user_key: &[u8]) -> KeyPrefix {
+    let mut bytes = [0u8; PREFIX_BYTES];
+    let length = user_key.len().min(PREFIX_BYTES);
+    bytes[..length].copy_from_slice(&user_key[..length]);
+    let [high, low] = [&bytes[..8], &bytes[8..]].map(|half| {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(half);
+        u64::from_be_bytes(word)
+    });
+    (high, low)
+}
 
 /// One version of one key in a memtable. Cloning shares the arena chunk it is in.
 #[derive(Clone)]
 pub struct MemtableEntry {
+    /// The start of the user key, for comparisons (see [`KeyPrefix`]).
+    prefix: KeyPrefix,
     /// `user_key || value`, in the memtable's arena.
     data: ArenaBytes,
     user_key_length: usize,
@@ -83,15 +109,21 @@ impl std::fmt::Debug for MemtableEntry {
 
 /// A view of an internal key, so that lookups can search the skiplist without allocating.
 trait KeyView {
+    fn prefix(&self) -> KeyPrefix;
     fn user_key(&self) -> &[u8];
     fn trailer(&self) -> u64;
 }
 
 impl KeyView for MemtableEntry {
     #[inline]
+    fn prefix(&self) -> KeyPrefix {
+        self.prefix
+    }
+    #[inline]
     fn user_key(&self) -> &[u8] {
         MemtableEntry::user_key(self)
     }
+    #[inline]
     fn trailer(&self) -> u64 {
         self.trailer
     }
@@ -99,11 +131,25 @@ impl KeyView for MemtableEntry {
 
 /// A borrowed search key.
 struct LookupKey<'a> {
+    prefix: KeyPrefix,
     user_key: &'a [u8],
     trailer: u64,
 }
 
+impl<'a> LookupKey<'a> {
+    fn new(user_key: &'a [u8], trailer: u64) -> Self {
+        LookupKey {
+            prefix: key_prefix(user_key),
+            user_key,
+            trailer,
+        }
+    }
+}
+
 impl KeyView for LookupKey<'_> {
+    fn prefix(&self) -> KeyPrefix {
+        self.prefix
+    }
     fn user_key(&self) -> &[u8] {
         self.user_key
     }
@@ -113,11 +159,13 @@ impl KeyView for LookupKey<'_> {
 }
 
 /// Generic, so that the skiplist's entry-to-entry comparisons (every insert) are statically
-/// dispatched and inlined; only lookups by a borrowed key go through `dyn KeyView`.
+/// dispatched and inlined; only lookups by a borrowed key go through `dyn KeyView`. The
+/// prefixes decide unless they are equal (see [`KeyPrefix`]).
 #[inline]
 fn compare_views<A: KeyView + ?Sized, B: KeyView + ?Sized>(a: &A, b: &B) -> Ordering {
-    a.user_key()
-        .cmp(b.user_key())
+    a.prefix()
+        .cmp(&b.prefix())
+        .then_with(|| a.user_key().cmp(b.user_key()))
         .then_with(|| b.trailer().cmp(&a.trailer()))
 }
 
@@ -215,6 +263,7 @@ impl Memtable {
             value
         };
         let entry = MemtableEntry {
+            prefix: key_prefix(user_key),
             data: self.arena.alloc_copy(&[user_key, value]),
             user_key_length: user_key.len(),
             trailer: pack_trailer(sequence, kind),
@@ -289,10 +338,7 @@ impl Memtable {
     /// version of `user_key` visible at `snapshot`, or else the first entry of a greater key.
     pub fn seek(&self, user_key: &[u8], snapshot: SequenceNumber) -> Option<MemtableEntry> {
         // The highest trailer for `snapshot` sorts before every entry with sequence <= snapshot.
-        let lookup = LookupKey {
-            user_key,
-            trailer: (snapshot.0 << 8) | 0xff,
-        };
+        let lookup = LookupKey::new(user_key, (snapshot.0 << 8) | 0xff);
         let bound: Bound<&dyn KeyView> = Bound::Included(&lookup);
         self.entries
             .lower_bound(bound)
@@ -372,6 +418,39 @@ mod tests {
 
     fn sequence(number: u64) -> SequenceNumber {
         SequenceNumber(number)
+    }
+
+    /// The prefix comparison must order keys exactly as comparing their bytes does, around the
+    /// cases it cannot tell apart by itself: a key and the same key with zero bytes appended,
+    /// keys shorter than, equal to and longer than the prefix, and bytes at 0x00 and 0xff.
+    #[test]
+    fn prefix_comparison_orders_keys_as_their_bytes() {
+        let mut keys: Vec<Vec<u8>> = vec![Vec::new()];
+        let alphabet = [0x00u8, 0x01, 0x7f, 0x80, 0xff];
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..2_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let length = (state % 24) as usize;
+            let key: Vec<u8> = (0..length)
+                .map(|index| alphabet[((state >> (index % 60)) % 5) as usize])
+                .collect();
+            let mut padded = key.clone();
+            padded.push(0);
+            keys.push(key);
+            keys.push(padded);
+        }
+        let views: Vec<LookupKey<'_>> = keys.iter().map(|key| LookupKey::new(key, 0)).collect();
+        for (left, left_view) in keys.iter().zip(&views).step_by(7) {
+            for (right, right_view) in keys.iter().zip(&views) {
+                assert_eq!(
+                    compare_views(left_view, right_view),
+                    left.cmp(right),
+                    "{left:?} against {right:?}"
+                );
+            }
+        }
     }
 
     #[test]

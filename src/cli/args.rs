@@ -349,6 +349,12 @@ pub struct BenchArgs {
     /// Block cache size in bytes (shaledb's default, 64 MiB).
     #[arg(long, value_name = "B", default_value = "67108864", value_parser = parse_cache_size)]
     pub cache_size: u64,
+    /// A shaledb option by its configuration key (`shale`'s config file keys, as
+    /// `Options::set` takes them), applied after --write-buffer-size and --cache-size; may be
+    /// given more than once. Only shaledb reads them: the peers of --compare keep the shared
+    /// settings. Example: --set level0_compaction_trigger=8
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_setting)]
+    pub settings: Vec<(String, String)>,
     /// Run the workloads on shaledb and on each peer engine of this build (fjall with the
     /// `compare` feature, RocksDB with `compare-rocksdb`), interleaved, with the same settings,
     /// and print the ratios and each engine's peak memory. Runs fillseq, fillrandom, overwrite, readrandom, readmissing,
@@ -390,6 +396,14 @@ fn parse_buffer_size(text: &str) -> Result<u64, String> {
 
 fn parse_cache_size(text: &str) -> Result<u64, String> {
     parse_number(text, 0, 64 << 30)
+}
+
+/// `KEY=VALUE` (the bench configuration applies it with `Options::set`, which checks both).
+fn parse_setting(text: &str) -> Result<(String, String), String> {
+    let (key, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("'{text}' is not KEY=VALUE"))?;
+    Ok((key.trim().to_owned(), value.trim().to_owned()))
 }
 
 /// A keyspace name: escapes decoded, then UTF-8 of 1 to 255 bytes (FORMAT.md 6.1, tag 8).

@@ -48,6 +48,8 @@ pub struct BenchConfig {
     pub write_buffer_size: usize,
     /// `Options::block_cache_capacity` of the benchmark databases.
     pub block_cache_capacity: usize,
+    /// The options of every shaledb benchmark database: see [`BenchConfig::db_options`].
+    options: Options,
     /// One JSON object per workload, no table, no progress bars.
     pub json: bool,
     /// The options of the format-level benchmark table.
@@ -102,6 +104,7 @@ impl BenchConfig {
             strategy: arguments.strategy,
             write_buffer_size: arguments.write_buffer_size as usize,
             block_cache_capacity: arguments.cache_size as usize,
+            options: shaledb_options(arguments)?,
             json: arguments.json,
             table_options: TableOptions::default(),
         })
@@ -120,12 +123,7 @@ impl BenchConfig {
     /// The options every benchmark database is opened with: unsynced writes by default (the
     /// synced workloads ask for sync per write), the configured memtable and cache sizes.
     pub fn db_options(&self) -> Options {
-        Options {
-            sync_writes: false,
-            write_buffer_size: self.write_buffer_size,
-            block_cache_capacity: self.block_cache_capacity,
-            ..Options::default()
-        }
+        self.options.clone()
     }
 }
 
@@ -139,6 +137,30 @@ pub fn default_args() -> Result<BenchArgs, CliError> {
             "the default benchmark arguments do not parse (a bug)".into(),
         )),
     }
+}
+
+/// Unsynced writes by default, the memtable and cache sizes of their flags, then each `--set`
+/// in order. The two sizes have flags of their own, which the report and the peers read, so
+/// `--set` may not change them.
+fn shaledb_options(arguments: &BenchArgs) -> Result<Options, CliError> {
+    let mut options = Options {
+        sync_writes: false,
+        write_buffer_size: arguments.write_buffer_size as usize,
+        block_cache_capacity: arguments.cache_size as usize,
+        ..Options::default()
+    };
+    for (key, value) in &arguments.settings {
+        if key == "write_buffer_size" || key == "block_cache_capacity" {
+            return Err(CliError::Usage(format!(
+                "--set {key}: use --write-buffer-size or --cache-size, which every engine of \
+                 the comparison reads"
+            )));
+        }
+        options
+            .set(key, value)
+            .map_err(|error| CliError::Usage(format!("--set {key}={value}: {error}")))?;
+    }
+    Ok(options)
 }
 
 /// Entries of `entry_bytes` each in `bytes` (at least one).
