@@ -109,7 +109,10 @@ impl<'a> SnapshotStripes<'a> {
         kind: ValueKind,
     ) -> Admission {
         if self.current_key.as_deref() != Some(user_key) {
-            self.current_key = Some(user_key.to_vec());
+            // The buffer is reused: one allocation per flush or compaction, not one per key.
+            let current = self.current_key.get_or_insert_with(Vec::new);
+            current.clear();
+            current.extend_from_slice(user_key);
             self.last_stripe = usize::MAX;
             self.below_operand = false;
         }
