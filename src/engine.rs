@@ -198,6 +198,7 @@ impl KeyspaceEntry {
             level_size_multiplier: options.level_size_multiplier,
             target_file_size: options.target_file_size,
             level0_size_percent_trigger: options.level0_size_percent_trigger,
+            dynamic_level_sizes: options.dynamic_level_sizes,
         }
     }
 }

@@ -983,7 +983,9 @@ fn pressure_of(
         level_size_multiplier: options.level_size_multiplier,
         target_file_size: options.target_file_size,
         level0_size_percent_trigger: options.level0_size_percent_trigger,
+        dynamic_level_sizes: options.dynamic_level_sizes,
     };
+    let targets = crate::compaction::picker::level_targets(levels, &picker);
     let level0 = levels[0].len();
     let mut debt = 0u64;
     if level0 >= options.level0_compaction_trigger {
@@ -991,8 +993,11 @@ fn pressure_of(
     }
     for (level, files) in levels.iter().enumerate().take(NUM_LEVELS - 1).skip(1) {
         let bytes: u64 = files.iter().map(|file| file.file_size).sum();
-        let target =
-            crate::compaction::picker::level_target_size(level, &picker).unwrap_or(u64::MAX);
+        // A level above the base level owes all it holds (it drains whole).
+        let target = match targets.size(level) {
+            Some(_) if level < targets.base_level => 0,
+            target => target.unwrap_or(u64::MAX),
+        };
         debt += bytes.saturating_sub(target);
     }
     Pressure::estimate(PressureInputs {

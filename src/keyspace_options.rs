@@ -38,21 +38,26 @@ pub struct KeyspaceOptions {
     pub max_immutable_memtables: usize,
     /// How this keyspace's SSTables are laid out.
     pub table: TableOptions,
-    /// Level-0 files at which a compaction into level 1 is due. Default 4.
+    /// Level-0 files at which a compaction out of level 0 is due. Default 4.
     pub level0_compaction_trigger: usize,
-    /// Level-0 bytes, in percent of the bytes in levels 1 to 3, at which a compaction into
-    /// level 1 is due once level 0 holds two files (0 disables). Default 25.
+    /// Level-0 bytes, in percent of the bytes in levels 1 to 3, at which a compaction out of
+    /// level 0 is due once it holds two files (0, the default, disables).
     pub level0_size_percent_trigger: u64,
     /// Level-0 files from which writes to this keyspace are delayed. Default 20.
     pub level0_slowdown_trigger: usize,
     /// Level-0 files at which writes to this keyspace wait for compaction. Default 36.
     pub level0_stop_trigger: usize,
-    /// Target size of level 1 in bytes. Default 256 MiB.
+    /// Target size of level 1 in bytes, or with `dynamic_level_sizes` the largest target of
+    /// the base level (the level that level 0 compacts into). Default 256 MiB.
     pub level1_target_size: u64,
     /// Size ratio between consecutive levels. Default 10.
     pub level_size_multiplier: u64,
     /// Target size of one SSTable written by compaction. Default 64 MiB.
     pub target_file_size: u64,
+    /// Whether level targets follow the size of the last level, as
+    /// [`Options::dynamic_level_sizes`](crate::Options::dynamic_level_sizes) describes.
+    /// Default true.
+    pub dynamic_level_sizes: bool,
     /// How this keyspace combines merge operands ([`Keyspace::merge`](crate::Keyspace::merge));
     /// `None` (the default) refuses merges. Not encoded with the other options: the manifest
     /// records the operator's name once a merge is written to the keyspace (FORMAT.md 6.1,
@@ -102,6 +107,9 @@ mod tag {
     /// Present only for a keyspace of expiring values: microseconds (`u64::MAX`:
     /// `Duration::MAX`).
     pub const TIME_TO_LIVE: u32 = 14;
+    /// 1: level targets follow the last level; 0: fixed targets. Absent (manifests before it):
+    /// the default, 1.
+    pub const DYNAMIC_LEVEL_SIZES: u32 = 15;
 }
 
 impl KeyspaceOptions {
@@ -220,6 +228,10 @@ impl KeyspaceOptions {
             (tag::LEVEL1_TARGET_SIZE, self.level1_target_size),
             (tag::LEVEL_SIZE_MULTIPLIER, self.level_size_multiplier),
             (tag::TARGET_FILE_SIZE, self.target_file_size),
+            (
+                tag::DYNAMIC_LEVEL_SIZES,
+                u64::from(self.dynamic_level_sizes),
+            ),
         ];
         let mut out = Vec::new();
         let ttl = self
@@ -280,6 +292,18 @@ impl KeyspaceOptions {
                 tag::LEVEL1_TARGET_SIZE => options.level1_target_size = value,
                 tag::LEVEL_SIZE_MULTIPLIER => options.level_size_multiplier = value,
                 tag::TARGET_FILE_SIZE => options.target_file_size = value,
+                tag::DYNAMIC_LEVEL_SIZES => {
+                    options.dynamic_level_sizes = match value {
+                        0 => false,
+                        1 => true,
+                        _ => {
+                            return Err(DecodeError {
+                                offset: start,
+                                reason: "dynamic level sizes is neither 0 nor 1",
+                            });
+                        }
+                    };
+                }
                 tag::TIME_TO_LIVE => {
                     options.time_to_live = Some(if value == u64::MAX {
                         std::time::Duration::MAX

@@ -85,11 +85,11 @@ pub struct Options {
     pub table: TableOptions,
     /// What recovery does with damaged write-ahead logs.
     pub wal_recovery_mode: WalRecoveryMode,
-    /// Level-0 files at which a compaction into level 1 is due. Default 4.
+    /// Level-0 files at which a compaction out of level 0 is due. Default 4.
     pub level0_compaction_trigger: usize,
-    /// Level-0 bytes, in percent of the bytes in levels 1 to 3, at which a compaction into level
-    /// 1 is due once level 0 holds two files — so that space amplification stays low while the
-    /// database is small (0 disables). Default 25.
+    /// Level-0 bytes, in percent of the bytes in levels 1 to 3, at which a compaction out of
+    /// level 0 is due once it holds two files — space amplification stays lower while the
+    /// database is small, at the price of compacting more often (0, the default, disables).
     pub level0_size_percent_trigger: u64,
     /// Level-0 files from which each write group is delayed a little (more as the count grows),
     /// so that writers feel compaction debt before they outrun it. Default 20.
@@ -97,12 +97,22 @@ pub struct Options {
     /// Level-0 files at which writes wait until compaction brings the count down. Default 36.
     pub level0_stop_trigger: usize,
     /// Target size of level 1 in bytes; each deeper level targets `level_size_multiplier`
-    /// times the one above, and level 3, the last, has no bound. Default 256 MiB.
+    /// times the one above, and level 3, the last, has no bound. With `dynamic_level_sizes`
+    /// (the default), the largest target of the base level instead. Default 256 MiB.
     pub level1_target_size: u64,
     /// Size ratio between consecutive levels. Default 10.
     pub level_size_multiplier: u64,
     /// Target size of one SSTable written by compaction, in bytes. Default 64 MiB.
     pub target_file_size: u64,
+    /// Whether level targets follow the size of the last level (RocksDB's
+    /// `level_compaction_dynamic_level_bytes`). Then level 3 holds what it holds, each level
+    /// above targets a `level_size_multiplier`-th of the one below, and level 0 compacts into
+    /// the *base level*: the highest level whose target is still over `level1_target_size`
+    /// divided by the multiplier. While the data is small the base level is level 3 itself,
+    /// and levels 1 and 2 stay empty. So the four levels suit any size of data and space
+    /// amplification stays near 1.1. Off: level 1 targets `level1_target_size`, level 2 ten
+    /// times that, level 3 the rest, whatever the size. Default true.
+    pub dynamic_level_sizes: bool,
     /// Threads running compactions (flushes have their own). Default 2.
     pub background_threads: usize,
     /// Size in bytes past which the manifest is rewritten as a snapshot of the current state
@@ -146,12 +156,13 @@ impl Default for Options {
             table: TableOptions::default(),
             wal_recovery_mode: WalRecoveryMode::default(),
             level0_compaction_trigger: 4,
-            level0_size_percent_trigger: 25,
+            level0_size_percent_trigger: 0,
             level0_slowdown_trigger: 20,
             level0_stop_trigger: 36,
             level1_target_size: 256 << 20,
             level_size_multiplier: 10,
             target_file_size: 64 << 20,
+            dynamic_level_sizes: true,
             background_threads: 2,
             max_manifest_size: 16 << 20,
             max_total_wal_size: 256 << 20,
@@ -190,6 +201,7 @@ impl KeyspaceOptions {
             level1_target_size: options.level1_target_size,
             level_size_multiplier: options.level_size_multiplier,
             target_file_size: options.target_file_size,
+            dynamic_level_sizes: options.dynamic_level_sizes,
             merge_operator: options.merge_operator.clone(),
             time_to_live: None,
             compaction_filter: options.compaction_filter.clone(),

@@ -29,6 +29,8 @@ fn small_options() -> Options {
         level0_compaction_trigger: 2,
         level1_target_size: 256 << 10,
         target_file_size: 64 << 10,
+        // Fixed level sizes, so that a small database has tables in several levels.
+        dynamic_level_sizes: false,
         sync_writes: false,
         ..Options::default()
     }
@@ -137,6 +139,9 @@ fn a_checkpoint_opens_and_holds_exactly_the_state() {
     db.compact_range(..).unwrap();
     // Tables in several levels, and writes only the live log holds.
     random_writes(&db, &mut model, &mut rng, 1500);
+    // Flushed, so that the 100 writes below (fewer than a memtable holds) leave no frozen
+    // memtable behind: only the live log holds them.
+    db.flush().unwrap();
     db.wait_for_compaction().unwrap();
     random_writes(&db, &mut model, &mut rng, 100);
     let at_checkpoint = model.clone();
@@ -199,8 +204,9 @@ fn the_logs_of_frozen_memtables_are_carried_whole() {
     let db = Db::open(root.path().join("db"), options.clone()).unwrap();
     let mut model = Model::new();
     let mut rng = Rng::new(7);
-    // Enough for one rotation: the first memtable is frozen and waits for its flush.
-    for index in 0..700 {
+    // Enough for one rotation and not two (about 350 entries fill 64 KiB): the first
+    // memtable is frozen and waits for its flush.
+    for index in 0..500 {
         let key = format!("key{index:05}").into_bytes();
         let value = rng.bytes(100);
         db.put(&key, &value).unwrap();

@@ -144,6 +144,8 @@ fn snapshot_versions_through_compaction(seed: u64, check_space: bool) {
 fn eager_options() -> Options {
     Options {
         level0_compaction_trigger: 1,
+        // Fixed level sizes: the tests place tables in level 1 and below it.
+        dynamic_level_sizes: false,
         ..tiny_options()
     }
 }

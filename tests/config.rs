@@ -34,8 +34,8 @@ const ROUND_TRIPS: &[RoundTrip] = &[
     ("level0_compaction_trigger", "3", |o| {
         o.level0_compaction_trigger == 3
     }),
-    ("level0_size_percent_trigger", "0", |o| {
-        o.level0_size_percent_trigger == 0
+    ("level0_size_percent_trigger", "25", |o| {
+        o.level0_size_percent_trigger == 25
     }),
     ("level0_slowdown_trigger", "30", |o| {
         o.level0_slowdown_trigger == 30
@@ -47,6 +47,7 @@ const ROUND_TRIPS: &[RoundTrip] = &[
     ("level_size_multiplier", "8", |o| {
         o.level_size_multiplier == 8
     }),
+    ("dynamic_level_sizes", "false", |o| !o.dynamic_level_sizes),
     ("target_file_size", "32MiB", |o| {
         o.target_file_size == 32 << 20
     }),

@@ -167,6 +167,7 @@ fn a_tombstone_moving_into_the_last_level_is_dropped_there() {
         level0_compaction_trigger: 1,
         level1_target_size: 1 << 10,
         level_size_multiplier: 2,
+        dynamic_level_sizes: false,
         ..small_options()
     };
     let db = Db::open(dir.path(), options.clone()).unwrap();

@@ -198,6 +198,9 @@ const RENDERERS: &[(&str, Renderer)] = &[
     ("level_size_multiplier", |o| {
         Some(o.level_size_multiplier.to_string())
     }),
+    ("dynamic_level_sizes", |o| {
+        Some(o.dynamic_level_sizes.to_string())
+    }),
     ("target_file_size", |o| Some(o.target_file_size.to_string())),
     ("background_threads", |o| {
         Some(o.background_threads.to_string())

@@ -301,7 +301,7 @@ fn describe_options(options: &KeyspaceOptions) -> String {
          table.restart_interval {}, table.bloom_bits_per_key {}, table.compression {compression}, \
          level0_compaction_trigger {}, level0_size_percent_trigger {}, \
          level0_slowdown_trigger {}, level0_stop_trigger {}, level1_target_size {}, \
-         level_size_multiplier {}, target_file_size {}",
+         level_size_multiplier {}, target_file_size {}, dynamic_level_sizes {}",
         options.write_buffer_size,
         options.max_immutable_memtables,
         table.block_size,
@@ -313,7 +313,8 @@ fn describe_options(options: &KeyspaceOptions) -> String {
         options.level0_stop_trigger,
         options.level1_target_size,
         options.level_size_multiplier,
-        options.target_file_size
+        options.target_file_size,
+        options.dynamic_level_sizes
     )
 }
 

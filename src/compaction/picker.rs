@@ -6,14 +6,16 @@
 //! **Scores.** Level 0 scores its file count over `level0_compaction_trigger` (or, once it holds
 //! two files, its bytes over `level0_size_percent_trigger` percent of the deeper levels' bytes,
 //! if that is higher: see `level0_score`); levels 1 and 2
-//! score their bytes over their target size ([`level_target_size`]); level 3, the last, has no
-//! score and is never a source. [`level_scores`] counts every file (for stats and backpressure);
+//! score their bytes over their target size ([`level_targets`]: by default the targets follow
+//! the size of the last level, and level 0 compacts into the *base level* they name, skipping
+//! the empty levels above it); a level above the base level that holds files scores at least 1,
+//! so that it drains; level 3, the last, has no score and is never a source. [`level_scores`] counts every file (for stats and backpressure);
 //! [`pick_compaction`] counts only files not being compacted, so that a level already being
 //! emptied does not start a second compaction for the same excess. The highest score of at
 //! least 1 goes first (ties: the lower level); if nothing in that level can be compacted now
 //! (its files, or the files below them, are busy), the next-highest is tried.
 //!
-//! **Level 0.** The seed is the oldest L0 file not being compacted (old data should move down
+//! **Level 0.** Its output level is [`level0_output_level`]. The seed is the oldest L0 file not being compacted (old data should move down
 //! first). The inputs are every L0 file overlapping the seed's user-key range, with the range
 //! grown by each file taken until nothing more overlaps (a fixed point). No L0 file left behind
 //! then overlaps a chosen one, so moving the chosen files into L1 can never put a newer version
@@ -64,8 +66,11 @@ pub struct PickerOptions {
     /// Target size of one compaction output file in bytes. Default 64 MiB.
     pub target_file_size: u64,
     /// Level-0 bytes, in percent of the bytes in the deeper levels, at which level 0 also
-    /// scores 1 once it holds at least two files (0 disables). Default 25.
+    /// scores 1 once it holds at least two files (0 disables). Default 0.
     pub level0_size_percent_trigger: u64,
+    /// Whether level targets follow the size of the last level ([`level_targets`]); if not,
+    /// L1 targets `level1_target_size` and L2 ten times that, whatever the data. Default true.
+    pub dynamic_level_sizes: bool,
 }
 
 impl Default for PickerOptions {
@@ -75,18 +80,21 @@ impl Default for PickerOptions {
             level1_target_size: 256 << 20,
             level_size_multiplier: 10,
             target_file_size: 64 << 20,
-            level0_size_percent_trigger: 25,
+            level0_size_percent_trigger: 0,
+            dynamic_level_sizes: true,
         }
     }
 }
 
 /// One compaction chosen by the picker: merge `inputs` (from `level`) with `next_inputs` (from
-/// `output_level = level + 1`) into new files of `output_level`.
+/// `output_level`) into new files of `output_level`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Compaction {
     /// The source level.
     pub level: usize,
-    /// The level the outputs go to: always `level + 1`.
+    /// The level the outputs go to: `level + 1`, except out of level 0, which compacts into
+    /// [`level0_output_level`] (the base level of dynamic level sizes, or an occupied level
+    /// above it), and a rewrite in place of the last level.
     pub output_level: usize,
     /// Input files of the source level (never empty). L0: newest first; otherwise sorted.
     pub inputs: Vec<FileMetadata>,
@@ -168,18 +176,86 @@ impl Compaction {
     }
 }
 
-/// The target size in bytes of `level`: `None` for L0 (scored by file count) and for the last
-/// level (unbounded).
-pub fn level_target_size(level: usize, options: &PickerOptions) -> Option<u64> {
-    match level {
-        1 => Some(options.level1_target_size),
-        2 => Some(
-            options
-                .level1_target_size
-                .saturating_mul(options.level_size_multiplier),
-        ),
-        _ => None,
+/// The target sizes of the levels, and the *base level*: the level that level 0 compacts into.
+///
+/// **Static** (`dynamic_level_sizes` off): the base level is L1, L1 targets
+/// `level1_target_size` and L2 `level_size_multiplier` times that; L3 is unbounded.
+///
+/// **Dynamic** (the default; RocksDB's `level_compaction_dynamic_level_bytes` is the same idea):
+/// the targets are derived from the size of the last level, so that each level holds about a
+/// `level_size_multiplier`-th of the one below it whatever the size of the data, and space
+/// amplification stays near `1 + 1 / multiplier`. Starting at the last level, with the size of
+/// the largest level (normally the last), the size is divided by the multiplier one level up
+/// at a time while it exceeds `level1_target_size`; the level reached is the base level and the
+/// size reached its target. While the data is small, the base level is the last level itself:
+/// level 0 compacts straight into it and no data is written to L1 or L2 on the way. The levels
+/// above the base level should be empty; any that hold files (from a static layout, or after
+/// the data shrank) drain into the level below them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LevelTargets {
+    /// The level that level 0 compacts into (1 to [`LAST_LEVEL`]).
+    pub base_level: usize,
+    /// The target of each level below L0 and above the last (`None` for L0 and the last
+    /// level, which are not scored by size); levels above the base level carry the base
+    /// level's target.
+    sizes: [Option<u64>; NUM_LEVELS],
+}
+
+impl LevelTargets {
+    /// The target size in bytes of `level`: `None` for L0 (scored by file count) and for the
+    /// last level (unbounded).
+    pub fn size(&self, level: usize) -> Option<u64> {
+        self.sizes.get(level).copied().flatten()
     }
+}
+
+/// The targets for the current `levels`: see [`LevelTargets`].
+pub fn level_targets(levels: &Levels, options: &PickerOptions) -> LevelTargets {
+    let multiplier = options.level_size_multiplier.max(2);
+    let mut sizes = [None; NUM_LEVELS];
+    if !options.dynamic_level_sizes {
+        let mut target = options.level1_target_size;
+        for size in sizes.iter_mut().take(LAST_LEVEL).skip(1) {
+            *size = Some(target);
+            target = target.saturating_mul(multiplier);
+        }
+        return LevelTargets {
+            base_level: 1,
+            sizes,
+        };
+    }
+    let largest = levels[1..]
+        .iter()
+        .map(|files| level_bytes(files))
+        .max()
+        .unwrap_or(0);
+    let mut base_level = LAST_LEVEL;
+    let mut base_target = largest;
+    while base_level > 1 && base_target > options.level1_target_size {
+        base_target /= multiplier;
+        base_level -= 1;
+    }
+    let base_target = base_target.max(1);
+    for (level, size) in sizes.iter_mut().enumerate().take(LAST_LEVEL).skip(1) {
+        let steps = level.saturating_sub(base_level) as u32;
+        *size = Some(base_target.saturating_mul(multiplier.saturating_pow(steps)));
+    }
+    LevelTargets { base_level, sizes }
+}
+
+fn level_bytes(files: &[FileMetadata]) -> u64 {
+    files.iter().map(|file| file.file_size).sum()
+}
+
+/// The level a compaction out of level 0 writes to: the base level, or the first level above
+/// it that holds any file (busy or not). Every level between L0 and the output level is then
+/// empty, so the compaction never puts level-0 data (the newest) below an older version in a
+/// level it skips; only level-0 compactions write into such empty levels, and their inputs
+/// never share a key range (the level-0 closure).
+pub fn level0_output_level(levels: &Levels, targets: &LevelTargets) -> usize {
+    (1..targets.base_level)
+        .find(|&level| !levels[level].is_empty())
+        .unwrap_or(targets.base_level)
 }
 
 /// How many bytes of the level below its output an output file (or a trivially moved file) may
@@ -211,14 +287,19 @@ fn scores_of(
     options: &PickerOptions,
     counts: impl Fn(&FileMetadata) -> bool,
 ) -> [f64; LAST_LEVEL] {
+    let targets = level_targets(levels, options);
     let mut scores = [0.0; LAST_LEVEL];
     for (level, score) in scores.iter_mut().enumerate() {
         let files = levels[level].iter().filter(|file| counts(file));
-        *score = match level_target_size(level, options) {
+        let bytes: u64 = files.map(|file| file.file_size).sum();
+        *score = match targets.size(level) {
             None => level0_score(levels, options, &counts),
-            Some(target) => {
-                files.map(|file| file.file_size).sum::<u64>() as f64 / target.max(1) as f64
+            // A level above the base level drains whenever it holds files (see
+            // `LevelTargets`), faster the more it holds.
+            Some(target) if level < targets.base_level && bytes > 0 => {
+                (bytes as f64 / target.max(1) as f64).max(1.0)
             }
+            Some(target) => bytes as f64 / target.max(1) as f64,
         };
     }
     scores
@@ -260,16 +341,20 @@ pub fn pick_compaction(
     options: &PickerOptions,
 ) -> Option<Compaction> {
     let scores = free_scores(levels, being_compacted, options);
+    let level0_output = level0_output_level(levels, &level_targets(levels, options));
     let mut order: Vec<usize> = (0..LAST_LEVEL).filter(|&l| scores[l] >= 1.0).collect();
     // A stable sort: among equal scores the lower level goes first.
     order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
     order.into_iter().find_map(|level| {
-        let (inputs, next_inputs) = if level == 0 {
-            pick_level0(levels, being_compacted)?
+        let (inputs, next_inputs, output_level) = if level == 0 {
+            let (inputs, next_inputs) = pick_level0(levels, being_compacted, level0_output)?;
+            (inputs, next_inputs, level0_output)
         } else {
-            pick_sorted_level(level, levels, being_compacted, cursors[level].as_deref())?
+            let (inputs, next_inputs) =
+                pick_sorted_level(level, levels, being_compacted, cursors[level].as_deref())?;
+            (inputs, next_inputs, level + 1)
         };
-        let mut compaction = assemble(level, inputs, next_inputs, levels);
+        let mut compaction = assemble(level, output_level, inputs, next_inputs, levels);
         compaction.score = scores[level];
         compaction.trivial_move = is_trivial_move(&compaction, levels, options);
         if level > 0 {
@@ -307,11 +392,11 @@ pub fn pick_range(
     if inputs.iter().any(busy) {
         return None;
     }
-    let next_inputs = next_level_inputs(level, &inputs, levels);
+    let next_inputs = next_level_inputs(level + 1, &inputs, levels);
     if next_inputs.iter().any(busy) {
         return None;
     }
-    let mut compaction = assemble(level, inputs, next_inputs, levels);
+    let mut compaction = assemble(level, level + 1, inputs, next_inputs, levels);
     compaction.score = free_scores(levels, being_compacted, options)[level];
     Some(compaction)
 }
@@ -336,13 +421,14 @@ pub fn is_base_level_for_key(key: &[u8], output_level: usize, levels: &Levels) -
 /// Builds a compaction without score, trivial-move decision or cursor (the callers set them).
 fn assemble(
     level: usize,
+    output_level: usize,
     inputs: Vec<&FileMetadata>,
     next_inputs: Vec<&FileMetadata>,
     levels: &Levels,
 ) -> Compaction {
     let range = KeyRange::of_files(inputs.iter().chain(&next_inputs).copied())
         .expect("the picker chooses at least one input");
-    let grandparents = match levels.get(level + 2) {
+    let grandparents = match levels.get(output_level + 1) {
         Some(files) => files
             .iter()
             .filter(|file| range.overlaps(file))
@@ -352,7 +438,7 @@ fn assemble(
     };
     Compaction {
         level,
-        output_level: level + 1,
+        output_level,
         inputs: inputs.into_iter().cloned().collect(),
         next_inputs: next_inputs.into_iter().cloned().collect(),
         grandparents,
@@ -380,10 +466,12 @@ fn is_trivial_move(compaction: &Compaction, levels: &Levels, options: &PickerOpt
 
 type Inputs<'a> = (Vec<&'a FileMetadata>, Vec<&'a FileMetadata>);
 
-/// L0 inputs and their L1 overlaps: the closure of the oldest seed whose files are all free.
+/// L0 inputs and their overlaps in `output_level`: the closure of the oldest seed whose files
+/// are all free.
 fn pick_level0<'a>(
     levels: &'a Levels,
     being_compacted: &HashSet<FileNumber>,
+    output_level: usize,
 ) -> Option<Inputs<'a>> {
     let busy = |file: &&FileMetadata| being_compacted.contains(&file.number);
     let level0 = &levels[0];
@@ -396,7 +484,7 @@ fn pick_level0<'a>(
             if inputs.iter().any(busy) {
                 return None;
             }
-            let next_inputs = next_level_inputs(0, &inputs, levels);
+            let next_inputs = next_level_inputs(output_level, &inputs, levels);
             if next_inputs.iter().any(busy) {
                 return None;
             }
@@ -449,7 +537,7 @@ fn pick_sorted_level<'a>(
         if inputs.iter().any(busy) {
             return None;
         }
-        let next_inputs = next_level_inputs(level, &inputs, levels);
+        let next_inputs = next_level_inputs(level + 1, &inputs, levels);
         if next_inputs.iter().any(busy) {
             return None;
         }
@@ -457,13 +545,13 @@ fn pick_sorted_level<'a>(
     })
 }
 
-/// The files of `level + 1` overlapping the user-key range of `inputs`.
+/// The files of `output_level` overlapping the user-key range of `inputs`.
 fn next_level_inputs<'a>(
-    level: usize,
+    output_level: usize,
     inputs: &[&FileMetadata],
     levels: &'a Levels,
 ) -> Vec<&'a FileMetadata> {
-    let next = &levels[level + 1];
+    let next = &levels[output_level];
     match KeyRange::of_files(inputs.iter().copied()) {
         Some(range) => next[overlapping_run(next, range)].iter().collect(),
         None => Vec::new(),

@@ -105,6 +105,13 @@ pub(super) const SETTINGS: &[Setting<Options>] = &[
         apply: |options, value| size(value).map(|parsed| options.target_file_size = parsed),
     },
     Setting {
+        key: "dynamic_level_sizes",
+        accepts: BOOLEAN_ACCEPTS,
+        apply: |options, value| {
+            parse_bool(value).map(|parsed| options.dynamic_level_sizes = parsed)
+        },
+    },
+    Setting {
         key: "background_threads",
         accepts: COUNT_ACCEPTS,
         apply: |options, value| count(value).map(|parsed| options.background_threads = parsed),
@@ -354,12 +361,13 @@ impl Options {
     /// | `block_cache_capacity` | size, 0 disables | [`Options::block_cache_capacity`] | `64MiB` |
     /// | `wal_recovery_mode` | `tolerate_corrupted_tail_records`, `absolute_consistency`, `point_in_time`, `skip_any_corrupted_records` | [`Options::wal_recovery_mode`] | `tolerate_corrupted_tail_records` |
     /// | `level0_compaction_trigger` | count, 1 ..= 1024 | [`Options::level0_compaction_trigger`] | `4` |
-    /// | `level0_size_percent_trigger` | count (percent), 0 ..= 10000, 0 disables | [`Options::level0_size_percent_trigger`] | `25` |
+    /// | `level0_size_percent_trigger` | count (percent), 0 ..= 10000, 0 disables | [`Options::level0_size_percent_trigger`] | `0` |
     /// | `level0_slowdown_trigger` | count, `level0_compaction_trigger` ..= 1024 | [`Options::level0_slowdown_trigger`] | `20` |
     /// | `level0_stop_trigger` | count, `level0_slowdown_trigger` ..= 1024 | [`Options::level0_stop_trigger`] | `36` |
     /// | `level1_target_size` | size, at least 1 KiB | [`Options::level1_target_size`] | `256MiB` |
     /// | `level_size_multiplier` | count, 2 ..= 1000 | [`Options::level_size_multiplier`] | `10` |
     /// | `target_file_size` | size, at least 1 KiB | [`Options::target_file_size`] | `64MiB` |
+    /// | `dynamic_level_sizes` | boolean | [`Options::dynamic_level_sizes`] | `true` |
     /// | `background_threads` | count, 1 ..= 64 | [`Options::background_threads`] | `2` |
     /// | `max_manifest_size` | size, at least 4 KiB | [`Options::max_manifest_size`] | `16MiB` |
     /// | `max_total_wal_size` | size, at least 64 KiB | [`Options::max_total_wal_size`] | `256MiB` |

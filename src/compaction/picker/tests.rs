@@ -44,6 +44,7 @@ fn options() -> PickerOptions {
         level_size_multiplier: 10,
         target_file_size: 10,
         level0_size_percent_trigger: 0,
+        dynamic_level_sizes: false,
     }
 }
 
@@ -85,10 +86,12 @@ fn scores_count_files_in_level0_and_bytes_below() {
         vec![file(30, "a", "z", 1_000_000)],
     );
     assert_eq!(level_scores(&levels, &options()), [1.5, 1.5, 0.5]);
-    assert_eq!(level_target_size(0, &options()), None);
-    assert_eq!(level_target_size(1, &options()), Some(100));
-    assert_eq!(level_target_size(2, &options()), Some(1000));
-    assert_eq!(level_target_size(3, &options()), None);
+    let targets = level_targets(&levels, &options());
+    assert_eq!(targets.base_level, 1);
+    assert_eq!(targets.size(0), None);
+    assert_eq!(targets.size(1), Some(100));
+    assert_eq!(targets.size(2), Some(1000));
+    assert_eq!(targets.size(3), None);
     assert_eq!(max_grandparent_overlap_bytes(&options()), 100);
     // The picker's scores leave out busy files: with 10 busy L1 is at 0.6, so L0 goes first;
     // with 1 busy L0 is at 1.0 and L1 first; with 10 and 3 busy, L0 (at 1.0) cannot go.
@@ -524,10 +527,19 @@ fn check_compaction(
     manual: bool,
 ) {
     let (level, output_level) = (compaction.level, compaction.output_level);
-    assert!(
-        level < LAST_LEVEL && output_level == level + 1,
-        "{compaction:?}"
-    );
+    assert!(level < LAST_LEVEL && output_level > level, "{compaction:?}");
+    if level == 0 && !manual {
+        // Level 0 may skip levels, only empty ones, and compacts into the base level unless a
+        // level above it holds files.
+        assert!(
+            (1..output_level).all(|skipped| levels[skipped].is_empty()),
+            "{compaction:?}"
+        );
+        let targets = level_targets(levels, &simulation_options_in_use());
+        assert!(output_level <= targets.base_level, "{compaction:?}");
+    } else {
+        assert_eq!(output_level, level + 1, "{compaction:?}");
+    }
     assert!(!compaction.inputs.is_empty());
     for (files, from) in [
         (&compaction.inputs, level),
@@ -572,7 +584,7 @@ fn check_compaction(
         );
     }
     let expected_grandparents: Vec<FileMetadata> = levels
-        .get(level + 2)
+        .get(output_level + 1)
         .map(|files| {
             files
                 .iter()
@@ -586,7 +598,7 @@ fn check_compaction(
     let trivial = !manual
         && compaction.inputs.len() == 1
         && compaction.next_inputs.is_empty()
-        && grandparent_bytes <= max_grandparent_overlap_bytes(&options_for_simulation());
+        && grandparent_bytes <= max_grandparent_overlap_bytes(&options_for_simulation(false));
     assert_eq!(compaction.trivial_move, trivial, "{compaction:?}");
     let cursor = (!manual && level > 0).then(|| compaction.inputs.last().unwrap().largest.clone());
     assert_eq!(compaction.cursor, cursor);
@@ -612,21 +624,41 @@ fn check_concurrent(running: &[Compaction]) {
     }
 }
 
-fn options_for_simulation() -> PickerOptions {
+fn options_for_simulation(dynamic_level_sizes: bool) -> PickerOptions {
     PickerOptions {
         level0_compaction_trigger: 2,
         level1_target_size: 60,
         level_size_multiplier: 3,
         target_file_size: 8,
         level0_size_percent_trigger: 0,
+        dynamic_level_sizes,
     }
+}
+
+thread_local! {
+    /// Which sizing the running simulation uses, for `check_compaction`.
+    static SIMULATION_DYNAMIC: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+fn simulation_options_in_use() -> PickerOptions {
+    options_for_simulation(SIMULATION_DYNAMIC.get())
 }
 
 #[test]
 fn simulation_of_concurrent_picks_keeps_every_invariant() {
+    simulate_concurrent_picks(false);
+}
+
+#[test]
+fn simulation_of_concurrent_picks_with_dynamic_level_sizes_keeps_every_invariant() {
+    simulate_concurrent_picks(true);
+}
+
+fn simulate_concurrent_picks(dynamic_level_sizes: bool) {
+    SIMULATION_DYNAMIC.set(dynamic_level_sizes);
     let seed = test_seed();
     let mut rng = Rng(seed);
-    let options = options_for_simulation();
+    let options = options_for_simulation(dynamic_level_sizes);
     // Picks per source level, trivial moves, manual picks, and rounds with concurrent picks
     // into one output level: the generator must exercise every case.
     let mut counts = [0usize; LAST_LEVEL + 3];
@@ -742,4 +774,79 @@ fn level0_also_scores_its_size_against_the_deeper_levels() {
         ..options
     };
     assert_eq!(level_scores(&two, &disabled)[0], 0.5);
+}
+
+fn dynamic() -> PickerOptions {
+    PickerOptions {
+        dynamic_level_sizes: true,
+        ..options()
+    }
+}
+
+/// Dynamic sizes: the base level is the last while the data is small, then moves up one level
+/// each time the last level grows by the multiplier past `level1_target_size` (100 here), and
+/// the targets above it are the last level's size divided down.
+#[test]
+fn dynamic_targets_follow_the_last_level() {
+    let with_last = |bytes: u64| levels(vec![], vec![], vec![], vec![file(30, "a", "z", bytes)]);
+    let empty = levels(vec![], vec![], vec![], vec![]);
+    assert_eq!(level_targets(&empty, &dynamic()).base_level, LAST_LEVEL);
+    let small = level_targets(&with_last(90), &dynamic());
+    assert_eq!(small.base_level, 3);
+    assert_eq!(
+        (small.size(1), small.size(2), small.size(3)),
+        (Some(90), Some(90), None)
+    );
+    let middle = level_targets(&with_last(500), &dynamic());
+    assert_eq!(middle.base_level, 2);
+    assert_eq!((middle.size(1), middle.size(2)), (Some(50), Some(50)));
+    let large = level_targets(&with_last(50_000), &dynamic());
+    assert_eq!(large.base_level, 1);
+    assert_eq!((large.size(1), large.size(2)), (Some(500), Some(5_000)));
+    // Static sizes ignore the data.
+    let fixed = level_targets(&with_last(50_000), &options());
+    assert_eq!(
+        (fixed.base_level, fixed.size(1), fixed.size(2)),
+        (1, Some(100), Some(1000))
+    );
+}
+
+/// Level 0 compacts into the base level, skipping the empty levels above it, unless a level
+/// above it holds files: then into the first such level, so that newer data never lands
+/// below older.
+#[test]
+fn level0_compacts_into_the_base_level_over_empty_levels_only() {
+    let level0 = || vec![file(2, "a", "m", 5), file(1, "c", "z", 5)];
+    let into_last = levels(level0(), vec![], vec![], vec![file(30, "a", "z", 90)]);
+    let compaction = pick_compaction(&into_last, &HashSet::new(), &no_cursors(), &dynamic())
+        .expect("L0 is at its trigger");
+    assert_eq!((compaction.level, compaction.output_level), (0, 3));
+    assert_eq!(numbers(&compaction.next_inputs), [30]);
+    assert!(compaction.grandparents.is_empty());
+    // Base level 2: the last level's neighbours are the grandparents.
+    let into_two = levels(level0(), vec![], vec![], vec![file(30, "a", "z", 500)]);
+    let compaction = pick_compaction(&into_two, &HashSet::new(), &no_cursors(), &dynamic())
+        .expect("L0 is at its trigger");
+    assert_eq!(compaction.output_level, 2);
+    assert_eq!(numbers(&compaction.grandparents), [30]);
+    // A file left in L1 (say, from static sizes) keeps level 0 above it, and drains.
+    let occupied = levels(
+        level0(),
+        vec![file(10, "x", "y", 1)],
+        vec![],
+        vec![file(30, "a", "z", 90)],
+    );
+    let compaction = pick_compaction(&occupied, &HashSet::new(), &no_cursors(), &dynamic())
+        .expect("L0 is at its trigger");
+    assert_eq!(compaction.output_level, 1);
+    assert!(level_scores(&occupied, &dynamic())[1] >= 1.0);
+    let only_l1 = levels(
+        vec![],
+        vec![file(10, "x", "y", 1)],
+        vec![],
+        vec![file(30, "a", "z", 90)],
+    );
+    let drain = pick_compaction(&only_l1, &HashSet::new(), &no_cursors(), &dynamic())
+        .expect("a level above the base level drains");
+    assert_eq!((drain.level, drain.output_level), (1, 2));
 }
