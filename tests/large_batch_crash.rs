@@ -44,6 +44,7 @@ fn large_batch_crash_child() {
     let db = Db::open(&dir, tiny_options()).unwrap();
     let options = LargeBatchOptions {
         buffer_size: 4 << 10,
+        ..LargeBatchOptions::default()
     };
     for batch_number in start.. {
         let mut batch = db.large_batch_with(&options).unwrap();

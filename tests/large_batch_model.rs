@@ -87,6 +87,8 @@ fn ordinary_write(db: &Db, model: &mut Model, rng: &mut Rng) {
 fn large_batch_round(db: &Db, model: &mut Model, rng: &mut Rng, context: &str) {
     let options = LargeBatchOptions {
         buffer_size: 4 << 10,
+        // Both ways the runs can be written: uncompressed (the default) and compressed.
+        compress_runs: rng.chance(1, 2),
     };
     let mut batch = db.large_batch_with(&options).unwrap();
     let dense = rng
