@@ -26,7 +26,7 @@ use std::sync::atomic::Ordering;
 use crate::engine::{Engine, KeyspaceShared, lock};
 use crate::error::{Error, Result};
 use crate::fs::table_path;
-use crate::ingest::{IngestReport, PreparedTable, commit_tables, remove_prepared};
+use crate::ingest::{IngestReport, PreparedTable, commit_keyspace_tables, remove_prepared};
 use crate::key::{MAX_KEY_SIZE, MAX_VALUE_SIZE, ValueKind, check_key, check_value};
 use crate::sstable::{Compression, Table, TableOptions, TableWriter};
 
@@ -249,20 +249,32 @@ impl RunBuffer {
 /// ```
 pub struct LargeBatch {
     engine: Arc<Engine>,
-    keyspace: Arc<KeyspaceShared>,
+    /// One part per keyspace the batch writes to; the first is the keyspace it was made for.
+    parts: Vec<Part>,
     buffer_size: usize,
+    compress_runs: bool,
+    operations: u64,
+}
+
+/// What a [`LargeBatch`] holds for one keyspace: its buffered operations and its runs.
+struct Part {
+    keyspace: Arc<KeyspaceShared>,
     table_options: TableOptions,
     buffer: RunBuffer,
     runs: Vec<PreparedTable>,
-    operations: u64,
 }
 
 impl std::fmt::Debug for LargeBatch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let keyspaces: Vec<&str> = self
+            .parts
+            .iter()
+            .map(|part| part.keyspace.name.as_str())
+            .collect();
         f.debug_struct("LargeBatch")
-            .field("keyspace", &self.keyspace.name)
+            .field("keyspaces", &keyspaces)
             .field("operations", &self.operations)
-            .field("runs", &self.runs.len())
+            .field("runs", &self.staged_runs())
             .finish_non_exhaustive()
     }
 }
@@ -280,22 +292,56 @@ impl LargeBatch {
                 options.buffer_size
             )));
         }
-        let mut table_options = lock(&engine.state)
+        let mut batch = LargeBatch {
+            engine,
+            parts: Vec::new(),
+            buffer_size: options.buffer_size,
+            compress_runs: options.compress_runs,
+            operations: 0,
+        };
+        batch.part_of(&Arc::clone(&batch.engine), &keyspace)?;
+        Ok(batch)
+    }
+
+    /// The index of the part of `keyspace` (of the database of `engine`), made if the batch
+    /// has none yet (`LargeBatch::put_in` and the like, in `keyspace.rs`). A keyspace of
+    /// another database is refused.
+    pub(crate) fn part_of(
+        &mut self,
+        engine: &Arc<Engine>,
+        keyspace: &Arc<KeyspaceShared>,
+    ) -> Result<usize> {
+        if !Arc::ptr_eq(engine, &self.engine) {
+            return Err(Error::InvalidArgument(
+                "a large batch holds keyspaces of two databases; a batch is committed to the \
+                 database it was made from"
+                    .into(),
+            ));
+        }
+        if let Some(index) = self
+            .parts
+            .iter()
+            .position(|part| part.keyspace.id == keyspace.id)
+        {
+            return Ok(index);
+        }
+        if keyspace.dropped.load(Ordering::Acquire) {
+            return Err(dropped(&keyspace.name));
+        }
+        let mut table_options = lock(&self.engine.state)
             .keyspace_options(keyspace.id)
             .map(|options| options.table.clone())
             .ok_or_else(|| dropped(&keyspace.name))?;
-        if !options.compress_runs {
+        if !self.compress_runs {
             table_options.compression = Compression::None;
         }
-        Ok(LargeBatch {
-            engine,
-            keyspace,
-            buffer_size: options.buffer_size,
+        self.parts.push(Part {
+            keyspace: Arc::clone(keyspace),
             table_options,
             buffer: RunBuffer::default(),
             runs: Vec::new(),
-            operations: 0,
-        })
+        });
+        Ok(self.parts.len() - 1)
     }
 
     /// Sets `key` to `value` when the batch commits. Keys and values have the limits of
@@ -313,16 +359,26 @@ impl LargeBatch {
     /// # Ok::<(), shaledb::Error>(())
     /// ```
     pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        self.put_at(0, key, value)
+    }
+
+    /// A put into the keyspace of part `index`.
+    pub(crate) fn put_at(&mut self, index: usize, key: &[u8], value: &[u8]) -> Result<()> {
         check_key(key)?;
-        if self.keyspace.expiring() {
+        let Some(part) = self.parts.get(index) else {
+            return Err(Error::InvalidArgument(
+                "no such keyspace in the batch".into(),
+            ));
+        };
+        if part.keyspace.expiring() {
             // A keyspace of expiring values: the value carries its expiry (FORMAT.md 7.3).
             crate::batch::check_expiring_value(value)?;
             let stored =
-                crate::compaction_filter::with_expiry(self.keyspace.default_expiry(), value);
-            return self.add(key, ValueKind::Value, &stored);
+                crate::compaction_filter::with_expiry(part.keyspace.default_expiry(), value);
+            return self.add(index, key, ValueKind::Value, &stored);
         }
         check_value(value)?;
-        self.add(key, ValueKind::Value, value)
+        self.add(index, key, ValueKind::Value, value)
     }
 
     /// Deletes `key` when the batch commits.
@@ -338,8 +394,13 @@ impl LargeBatch {
     /// # Ok::<(), shaledb::Error>(())
     /// ```
     pub fn delete(&mut self, key: &[u8]) -> Result<()> {
+        self.delete_at(0, key)
+    }
+
+    /// A delete in the keyspace of part `index`.
+    pub(crate) fn delete_at(&mut self, index: usize, key: &[u8]) -> Result<()> {
         check_key(key)?;
-        self.add(key, ValueKind::Tombstone, &[])
+        self.add(index, key, ValueKind::Tombstone, &[])
     }
 
     /// Deletes every key in `[start, end)` when the batch commits: what the database held and
@@ -361,36 +422,60 @@ impl LargeBatch {
     /// # Ok::<(), shaledb::Error>(())
     /// ```
     pub fn delete_range(&mut self, start: &[u8], end: &[u8]) -> Result<()> {
+        self.delete_range_at(0, start, end)
+    }
+
+    /// A range deletion in the keyspace of part `index`.
+    pub(crate) fn delete_range_at(&mut self, index: usize, start: &[u8], end: &[u8]) -> Result<()> {
         check_key(start)?;
         check_key(end)?;
         if start >= end {
             return Ok(());
         }
-        self.buffer.range_bytes += start.len() + end.len() + std::mem::size_of::<BufferedRange>();
-        self.buffer.ranges.push(BufferedRange {
+        let Some(part) = self.parts.get_mut(index) else {
+            return Err(Error::InvalidArgument(
+                "no such keyspace in the batch".into(),
+            ));
+        };
+        let buffer = &mut part.buffer;
+        buffer.range_bytes += start.len() + end.len() + std::mem::size_of::<BufferedRange>();
+        buffer.ranges.push(BufferedRange {
             start: start.to_vec(),
             end: end.to_vec(),
-            position: self.buffer.operations.len(),
+            position: buffer.operations.len(),
         });
         self.operations += 1;
         self.write_run_if_full()
     }
 
-    fn add(&mut self, key: &[u8], kind: ValueKind, value: &[u8]) -> Result<()> {
+    fn add(&mut self, index: usize, key: &[u8], kind: ValueKind, value: &[u8]) -> Result<()> {
         debug_assert!(key.len() <= MAX_KEY_SIZE && value.len() <= MAX_VALUE_SIZE);
-        self.buffer.push(key, kind, value);
+        let Some(part) = self.parts.get_mut(index) else {
+            return Err(Error::InvalidArgument(
+                "no such keyspace in the batch".into(),
+            ));
+        };
+        part.buffer.push(key, kind, value);
         self.operations += 1;
         self.write_run_if_full()
     }
 
+    /// When the buffers of all keyspaces hold `buffer_size` bytes or more, writes the largest
+    /// one as a run (so the batch's memory stays bounded however many keyspaces it spans).
     fn write_run_if_full(&mut self) -> Result<()> {
-        if self.buffer.size() >= self.buffer_size {
-            self.write_run()?;
+        let buffered: usize = self.parts.iter().map(|part| part.buffer.size()).sum();
+        if buffered < self.buffer_size {
+            return Ok(());
         }
-        Ok(())
+        let largest = (0..self.parts.len())
+            .max_by_key(|&index| self.parts.get(index).map_or(0, |part| part.buffer.size()));
+        match largest {
+            Some(index) => self.write_run(index),
+            None => Ok(()),
+        }
     }
 
-    /// Operations added so far (puts, deletes and range deletions).
+    /// Operations added so far (puts, deletes and range deletions), in every keyspace.
     ///
     /// ```
     /// # let dir = tempfile::tempdir()?;
@@ -418,7 +503,8 @@ impl LargeBatch {
         self.operations == 0
     }
 
-    /// Runs written to disk so far (the buffer is written as one more at the commit).
+    /// Runs written to disk so far, in every keyspace (each keyspace's buffer is written as one
+    /// more at the commit).
     ///
     /// ```
     /// use shaledb::LargeBatchOptions;
@@ -433,22 +519,26 @@ impl LargeBatch {
     /// # Ok::<(), shaledb::Error>(())
     /// ```
     pub fn staged_runs(&self) -> usize {
-        self.runs.len()
+        self.parts.iter().map(|part| part.runs.len()).sum()
     }
 
-    /// Sorts the buffer and writes it as one run (see the module documentation).
-    fn write_run(&mut self) -> Result<()> {
-        if self.buffer.is_empty() {
+    /// Sorts the buffer of part `index` and writes it as one run (see the module
+    /// documentation).
+    fn write_run(&mut self, index: usize) -> Result<()> {
+        let engine = Arc::clone(&self.engine);
+        let Some(part) = self.parts.get_mut(index) else {
+            return Ok(());
+        };
+        if part.buffer.is_empty() {
             return Ok(());
         }
-        if self.keyspace.dropped.load(Ordering::Acquire) {
-            return Err(dropped(&self.keyspace.name));
+        if part.keyspace.dropped.load(Ordering::Acquire) {
+            return Err(dropped(&part.keyspace.name));
         }
-        self.engine.check_writable()?;
-        let engine = &self.engine;
+        engine.check_writable()?;
         let number = lock(&engine.state).versions.allocate_file_number();
         let path = table_path(&engine.dir, number);
-        let written = self.write_run_file(&path);
+        let written = part.write_run_file(&engine, &path);
         let opened = written.and_then(|()| {
             Table::open_on(
                 engine.file_system(),
@@ -459,8 +549,8 @@ impl LargeBatch {
         });
         match opened {
             Ok(table) => {
-                self.runs.push(PreparedTable { number, table });
-                self.buffer.clear();
+                part.runs.push(PreparedTable { number, table });
+                part.buffer.clear();
                 Ok(())
             }
             Err(error) => {
@@ -470,8 +560,76 @@ impl LargeBatch {
         }
     }
 
-    fn write_run_file(&self, path: &std::path::Path) -> Result<()> {
-        let file_system = Arc::clone(&self.engine.options.file_system);
+    /// Writes the last runs and commits every run of every keyspace in one manifest edit, at
+    /// one range of sequence numbers above every write committed before: see [`LargeBatch`].
+    /// An empty batch commits nothing. On error nothing of the batch is visible, in any
+    /// keyspace, and its runs are removed (after a failed manifest append, the next open keeps
+    /// or removes them, whole, as the record did or did not reach the disk).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = shaledb::Db::open(dir.path(), shaledb::Options::default())?;
+    /// let before = db.snapshot();
+    /// let mut batch = db.large_batch()?;
+    /// batch.put(b"k", b"v")?;
+    /// let report = batch.commit()?;
+    /// assert!(report.first_sequence > before.sequence());
+    /// let at_before = shaledb::ReadOptions { snapshot: Some(&before), ..Default::default() };
+    /// assert_eq!(db.get_with(b"k", &at_before)?, None);
+    /// assert_eq!(db.get(b"k")?.as_deref(), Some(&b"v"[..]));
+    /// # Ok::<(), shaledb::Error>(())
+    /// ```
+    pub fn commit(mut self) -> Result<IngestReport> {
+        for index in 0..self.parts.len() {
+            if let Err(error) = self.write_run(index) {
+                self.abort_runs();
+                return Err(error);
+            }
+        }
+        if let Some(part) = self
+            .parts
+            .iter()
+            .find(|part| part.keyspace.dropped.load(Ordering::Acquire))
+        {
+            let error = dropped(&part.keyspace.name);
+            self.abort_runs();
+            return Err(error);
+        }
+        let groups = self
+            .parts
+            .iter_mut()
+            .map(|part| (part.keyspace.id, std::mem::take(&mut part.runs)))
+            .collect();
+        commit_keyspace_tables(&self.engine, groups)
+    }
+
+    /// Drops the batch and removes its staged runs (what dropping it does too).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = shaledb::Db::open(dir.path(), shaledb::Options::default())?;
+    /// let mut batch = db.large_batch()?;
+    /// batch.put(b"k", b"v")?;
+    /// batch.abort();
+    /// assert_eq!(db.get(b"k")?, None);
+    /// # Ok::<(), shaledb::Error>(())
+    /// ```
+    pub fn abort(mut self) {
+        self.abort_runs();
+    }
+
+    fn abort_runs(&mut self) {
+        for part in &mut self.parts {
+            let runs = std::mem::take(&mut part.runs);
+            remove_prepared(&self.engine, &runs);
+            part.buffer.clear();
+        }
+    }
+}
+
+impl Part {
+    fn write_run_file(&self, engine: &Engine, path: &std::path::Path) -> Result<()> {
+        let file_system = Arc::clone(&engine.options.file_system);
         let mut writer = TableWriter::create_on(file_system, path, &self.table_options)?;
         let buffer = &self.buffer;
         for index in buffer.sorted_survivors() {
@@ -494,58 +652,6 @@ impl LargeBatch {
             writer.delete_range(&range.start, &range.end)?;
         }
         writer.finish().map(|_| ())
-    }
-
-    /// Writes the last run and commits every run in one manifest edit, above every write
-    /// committed before: see [`LargeBatch`]. An empty batch commits nothing. On error nothing
-    /// of the batch is visible and its runs are removed (after a failed manifest append, the
-    /// next open keeps or removes them, whole, as the record did or did not reach the disk).
-    ///
-    /// ```
-    /// # let dir = tempfile::tempdir()?;
-    /// # let db = shaledb::Db::open(dir.path(), shaledb::Options::default())?;
-    /// let before = db.snapshot();
-    /// let mut batch = db.large_batch()?;
-    /// batch.put(b"k", b"v")?;
-    /// let report = batch.commit()?;
-    /// assert!(report.first_sequence > before.sequence());
-    /// let at_before = shaledb::ReadOptions { snapshot: Some(&before), ..Default::default() };
-    /// assert_eq!(db.get_with(b"k", &at_before)?, None);
-    /// assert_eq!(db.get(b"k")?.as_deref(), Some(&b"v"[..]));
-    /// # Ok::<(), shaledb::Error>(())
-    /// ```
-    pub fn commit(mut self) -> Result<IngestReport> {
-        if let Err(error) = self.write_run() {
-            self.abort_runs();
-            return Err(error);
-        }
-        if self.keyspace.dropped.load(Ordering::Acquire) {
-            self.abort_runs();
-            return Err(dropped(&self.keyspace.name));
-        }
-        let runs = std::mem::take(&mut self.runs);
-        commit_tables(&self.engine, self.keyspace.id, runs)
-    }
-
-    /// Drops the batch and removes its staged runs (what dropping it does too).
-    ///
-    /// ```
-    /// # let dir = tempfile::tempdir()?;
-    /// # let db = shaledb::Db::open(dir.path(), shaledb::Options::default())?;
-    /// let mut batch = db.large_batch()?;
-    /// batch.put(b"k", b"v")?;
-    /// batch.abort();
-    /// assert_eq!(db.get(b"k")?, None);
-    /// # Ok::<(), shaledb::Error>(())
-    /// ```
-    pub fn abort(mut self) {
-        self.abort_runs();
-    }
-
-    fn abort_runs(&mut self) {
-        let runs = std::mem::take(&mut self.runs);
-        remove_prepared(&self.engine, &runs);
-        self.buffer.clear();
     }
 }
 
