@@ -25,6 +25,13 @@
 //!    none of them before step 5 and all of them after; a snapshot taken before keeps a
 //!    sequence number below `base` and never sees them.
 //!
+//! **Several keyspaces** (a large batch that wrote to more than one): the tables of every
+//! keyspace are numbered in one sequence, `i` counted across the keyspaces, step 3 runs for
+//! each keyspace, and step 4 logs one edit, the first keyspace's tables as its own files (tag
+//! 14) and every other keyspace's as tag 15 (FORMAT.md 6.1); step 5 installs every keyspace's
+//! view before it publishes the last sequence, so a reader or snapshot of any keyspace sees the
+//! whole commit or none of it, and a crash keeps it in every keyspace or in none.
+//!
 //! **Placement.** Table `i` goes to the deepest level `L` such that no table of levels `0..=L`
 //! (including the tables of this commit placed before it) overlaps its key range, else to
 //! level 0, where the highest sequence number sorts first. A running compaction may write
@@ -81,7 +88,8 @@ pub struct IngestReport {
     /// The last sequence number it took (the last table's entries'): the database's last
     /// sequence after the commit.
     pub last_sequence: SequenceNumber,
-    /// The level each table went to, in the order given.
+    /// The level each table went to, in the order given (a large batch spanning keyspaces:
+    /// the runs of each keyspace it wrote to, in the order the keyspaces were first named).
     pub levels: Vec<usize>,
     /// Entries (puts and deletes) in all the tables.
     pub entries: u64,
@@ -583,15 +591,14 @@ fn check_external_table(table: &Table) -> Result<()> {
     };
     let mut iterator = table.iter_with(options);
     iterator.seek_to_first()?;
-    let mut previous: Option<Vec<u8>> = None;
+    // The previous user key, in a buffer reused from entry to entry.
+    let mut previous: Vec<u8> = Vec::new();
     let mut count = 0u64;
     while iterator.valid() {
         let parsed = crate::key::parse_internal_key(iterator.key())
             .map_err(|reason| Error::corruption(table.file(), 0, reason))?;
         if parsed.sequence != SequenceNumber(0)
-            || previous
-                .as_deref()
-                .is_some_and(|previous| previous >= parsed.user_key)
+            || (count > 0 && previous.as_slice() >= parsed.user_key)
         {
             return Err(Error::InvalidArgument(format!(
                 "{}: entry {count} (key {:?}) is not at sequence 0 or does not follow the \
@@ -600,7 +607,8 @@ fn check_external_table(table: &Table) -> Result<()> {
                 String::from_utf8_lossy(parsed.user_key)
             )));
         }
-        previous = Some(parsed.user_key.to_vec());
+        previous.clear();
+        previous.extend_from_slice(parsed.user_key);
         count += 1;
         iterator.next()?;
     }

@@ -1,22 +1,27 @@
 //! [`LargeBatch`]: an atomic batch of any size, staged on disk as sorted runs and committed
 //! with one manifest edit (`ingest.rs`).
 //!
-//! Operations go into an in-memory buffer of at most [`LargeBatchOptions::buffer_size`] bytes
-//! (keys and values in one byte arena, a 16-byte record per operation). When it is full, the
-//! buffer is sorted by key (the later operation on a key wins, and a range deletion drops the
-//! buffered operations before it that it covers) and written as one *run*: an SSTable
+//! Operations go into an in-memory buffer per keyspace the batch writes to (keys and values
+//! in one byte arena, a 24-byte record per operation); together the buffers hold at most
+//! [`LargeBatchOptions::buffer_size`] bytes. When they are full, the largest is sorted by key
+//! (the later operation on a key wins, and a range deletion drops the buffered operations
+//! before it that it covers) and written as one *run* of its keyspace: an SSTable
 //! `NNNNNN.sst` in the database directory, each key once at sequence 0 (FORMAT.md 2 and 5),
-//! fsynced. No manifest names a run until the commit, so a crash before it leaves nothing
-//! visible, and the next open removes the runs with every other unreferenced table (FORMAT.md
-//! 6.6). The commit writes the last run and hands all of them to `ingest::commit_tables`: run
-//! `i` is read at the commit's first sequence number plus `2i + 1` (its range deletions one
-//! below), so a later run wins over an
-//! earlier one where they share keys, and a range deletion of run `i` deletes what runs before
-//! it and the database held, never run `i`'s own entries (which come after it in the batch,
-//! since the buffer already dropped those before it).
+//! uncompressed unless [`LargeBatchOptions::compress_runs`], fsynced. No manifest names a run
+//! until the commit, so a crash before it leaves nothing visible, and the next open removes
+//! the runs with every other unreferenced table (FORMAT.md 6.6). The commit writes the last
+//! runs and hands all of them, per keyspace, to `ingest::commit_keyspace_tables`: one manifest
+//! edit for every keyspace (tags 14 and 15, FORMAT.md 6.1), run `i` of the commit (counted
+//! across keyspaces) read at its first sequence number plus `2i + 1` (its range deletions one
+//! below), so a later run of a keyspace wins over an earlier one where they share keys, and a
+//! range deletion of a run deletes what runs before it and the database held, never the run's
+//! own entries (which come after it in the batch, since the buffer already dropped those
+//! before it).
 //!
-//! Memory: the buffer (at most `buffer_size` plus one operation), a sort index of 4 bytes per
-//! buffered operation while a run is written, and the open runs' index and filter blocks.
+//! Memory: the buffers (at most `buffer_size` plus one operation), while a run is written a
+//! sort array of 24 bytes per buffered operation of its keyspace (the key's first 16 bytes
+//! beside its index, so that the sort seldom reads the arena), and the open runs' index and
+//! filter blocks.
 //!
 //! Not thread-safe by itself (`&mut self`); a batch may move between threads.
 
