@@ -43,7 +43,7 @@ fn side(db: &Db) -> Keyspace {
 
 /// Whether batch entry `index` is also written to keyspace `side`.
 fn also_in_side(index: u64) -> bool {
-    index % 3 == 0
+    index.is_multiple_of(3)
 }
 
 const SIDE_KEYS_PER_BATCH: u64 = KEYS_PER_BATCH.div_ceil(3);
