@@ -25,6 +25,13 @@
 //!    none of them before step 5 and all of them after; a snapshot taken before keeps a
 //!    sequence number below `base` and never sees them.
 //!
+//! **Several keyspaces** (a large batch that wrote to more than one): the tables of every
+//! keyspace are numbered in one sequence, `i` counted across the keyspaces, step 3 runs for
+//! each keyspace, and step 4 logs one edit, the first keyspace's tables as its own files (tag
+//! 14) and every other keyspace's as tag 15 (FORMAT.md 6.1); step 5 installs every keyspace's
+//! view before it publishes the last sequence, so a reader or snapshot of any keyspace sees the
+//! whole commit or none of it, and a crash keeps it in every keyspace or in none.
+//!
 //! **Placement.** Table `i` goes to the deepest level `L` such that no table of levels `0..=L`
 //! (including the tables of this commit placed before it) overlaps its key range, else to
 //! level 0, where the highest sequence number sorts first. A running compaction may write
@@ -81,7 +88,8 @@ pub struct IngestReport {
     /// The last sequence number it took (the last table's entries'): the database's last
     /// sequence after the commit.
     pub last_sequence: SequenceNumber,
-    /// The level each table went to, in the order given.
+    /// The level each table went to, in the order given (a large batch spanning keyspaces:
+    /// the runs of each keyspace it wrote to, in the order the keyspaces were first named).
     pub levels: Vec<usize>,
     /// Entries (puts and deletes) in all the tables.
     pub entries: u64,
@@ -159,17 +167,32 @@ fn memtable_overlaps(memtable: &Memtable, range: &UserRange) -> bool {
 }
 
 /// Commits `tables` to `keyspace` (see the module documentation); table `i` is read at the
-/// commit's first sequence number plus `2i + 1`. On error nothing of them is visible and their files
-/// are removed, except after a failed manifest append (the record may be on disk): then the
-/// next open keeps them all or removes them all.
+/// commit's first sequence number plus `2i + 1`. On error nothing of them is visible and their
+/// files are removed, except after a failed manifest append (the record may be on disk): then
+/// the next open keeps them all or removes them all.
 pub(crate) fn commit_tables(
     engine: &Engine,
     keyspace: KeyspaceId,
     tables: Vec<PreparedTable>,
 ) -> Result<IngestReport> {
-    let numbers: Vec<FileNumber> = tables.iter().map(|prepared| prepared.number).collect();
+    commit_keyspace_tables(engine, vec![(keyspace, tables)])
+}
+
+/// [`commit_tables`] of the tables of several keyspaces at once, in one manifest edit (the
+/// first keyspace's tables as its tags 14, the others' as tags 15, FORMAT.md 6.1): the tables
+/// are numbered across the groups in order, table `i` read at the first sequence number plus
+/// `2i + 1`, so the commit is one range of sequence numbers, above every earlier write, and
+/// readers of any keyspace, and snapshots, see all of it or none. Each keyspace appears once.
+pub(crate) fn commit_keyspace_tables(
+    engine: &Engine,
+    groups: Vec<(KeyspaceId, Vec<PreparedTable>)>,
+) -> Result<IngestReport> {
+    let numbers: Vec<FileNumber> = groups
+        .iter()
+        .flat_map(|(_, tables)| tables.iter().map(|prepared| prepared.number))
+        .collect();
     let mut reached_manifest = false;
-    let committed = commit_tables_inner(engine, keyspace, tables, &mut reached_manifest);
+    let committed = commit_tables_inner(engine, groups, &mut reached_manifest);
     if committed.is_err() && !reached_manifest {
         for number in numbers {
             let _ = remove_file(engine.file_system(), &table_path(&engine.dir, number));
@@ -178,82 +201,107 @@ pub(crate) fn commit_tables(
     committed
 }
 
-fn commit_tables_inner(
-    engine: &Engine,
+/// The tables of one keyspace in a commit, with their key ranges.
+struct KeyspaceTables {
     keyspace: KeyspaceId,
     tables: Vec<PreparedTable>,
+    ranges: Vec<UserRange>,
+}
+
+fn dropped_before_commit() -> Error {
+    Error::InvalidArgument("the keyspace was dropped before the tables were committed".into())
+}
+
+fn commit_tables_inner(
+    engine: &Engine,
+    groups: Vec<(KeyspaceId, Vec<PreparedTable>)>,
     reached_manifest: &mut bool,
 ) -> Result<IngestReport> {
-    if tables.is_empty() {
+    let groups: Vec<KeyspaceTables> = groups
+        .into_iter()
+        .filter(|(_, tables)| !tables.is_empty())
+        .map(|(keyspace, tables)| KeyspaceTables {
+            keyspace,
+            ranges: tables
+                .iter()
+                .map(|prepared| UserRange::of(&prepared.table))
+                .collect(),
+            tables,
+        })
+        .collect();
+    if groups.is_empty() {
         return Ok(IngestReport::default());
     }
     sync_dir(engine.file_system(), &engine.dir)?;
-    let ranges: Vec<UserRange> = tables
-        .iter()
-        .map(|prepared| UserRange::of(&prepared.table))
-        .collect();
     let mut wal_guard = lock(&engine.wal);
     engine.check_writable()?;
     let Some(wal) = wal_guard.as_mut() else {
         return Err(Error::opened_read_only());
     };
-    if !wal.memtables.contains_key(&keyspace) {
-        return Err(Error::InvalidArgument(
-            "the keyspace was dropped before the tables were committed".into(),
-        ));
+    if groups
+        .iter()
+        .any(|group| !wal.memtables.contains_key(&group.keyspace))
+    {
+        return Err(dropped_before_commit());
     }
-    let flushed_memtable = flush_overlapping_memtables(engine, wal, keyspace, &ranges)?;
+    let mut flushed_memtable = false;
+    for group in &groups {
+        flushed_memtable |=
+            flush_overlapping_memtables(engine, wal, group.keyspace, &group.ranges)?;
+    }
     let mut state = lock(&engine.state);
     // Two sequence numbers per table: its range tombstones at the first, its entries at the
     // second (a tombstone never shares a sequence number with what it must not delete).
-    let count = 2 * tables.len() as u64;
+    let table_count: usize = groups.iter().map(|group| group.tables.len()).sum();
     let base = wal.last_sequence.0 + 1;
-    let last = base + count - 1;
+    let last = base + 2 * table_count as u64 - 1;
     if last > SequenceNumber::MAX.0 {
         return Err(Error::InvalidArgument(
             "sequence numbers are exhausted".into(),
         ));
     }
-    let Some(version) = state.versions.current(keyspace).cloned() else {
-        return Err(Error::InvalidArgument(
-            "the keyspace was dropped before the tables were committed".into(),
-        ));
-    };
-    let compacting = compacting_hull(&version, &state.compacting);
-    let levels = place_tables(&version, &ranges, compacting.as_ref());
     let mut edit = VersionEdit::new();
-    edit.keyspace = keyspace;
+    edit.keyspace = groups[0].keyspace;
     edit.last_sequence = Some(SequenceNumber(last));
-    let mut handles = Vec::with_capacity(tables.len());
-    let (mut entries, mut bytes) = (0, 0);
-    for (index, (prepared, &level)) in tables.into_iter().zip(&levels).enumerate() {
-        let sequence = SequenceNumber(base + 2 * index as u64 + 1);
-        let table = prepared.table.at_global_sequence(sequence)?;
-        let (smallest, largest) = table.key_range();
-        let smallest_sequence = match table.range_tombstones().is_empty() {
-            true => sequence,
-            false => SequenceNumber(sequence.0 - 1),
+    let mut handles = Vec::with_capacity(table_count);
+    let mut report = IngestReport {
+        first_sequence: SequenceNumber(base),
+        last_sequence: SequenceNumber(last),
+        flushed_memtable,
+        ..IngestReport::default()
+    };
+    let mut index = 0u64;
+    for group in groups {
+        let Some(version) = state.versions.current(group.keyspace).cloned() else {
+            return Err(dropped_before_commit());
         };
-        let metadata = FileMetadata {
-            number: prepared.number,
-            file_size: table.file_size(),
-            smallest,
-            largest,
-            smallest_sequence,
-            largest_sequence: sequence,
-            global_sequence: Some(sequence),
-        };
-        entries += table.properties().entry_count;
-        bytes += table.file_size();
-        edit.add_file(level, metadata.clone());
-        handles.push(Arc::new(TableHandle::new(
-            metadata,
-            table,
-            table_path(&engine.dir, prepared.number),
-            Arc::clone(&engine.options.file_system),
-            Some(Arc::clone(&engine.cache)),
-        )));
+        let compacting = compacting_hull(&version, &state.compacting);
+        let levels = place_tables(&version, &group.ranges, compacting.as_ref());
+        for (prepared, &level) in group.tables.into_iter().zip(&levels) {
+            let sequence = SequenceNumber(base + 2 * index + 1);
+            index += 1;
+            let (metadata, handle) = committed_table(engine, prepared, sequence)?;
+            report.entries += handle.table.properties().entry_count;
+            report.bytes += metadata.file_size;
+            if group.keyspace == edit.keyspace {
+                edit.add_file(level, metadata);
+            } else {
+                edit.keyspace_new_files
+                    .push((group.keyspace, level, metadata));
+            }
+            handles.push(handle);
+        }
+        report.levels.extend(levels);
     }
+    // `log_and_apply` takes the handles of `new_files`, then of `keyspace_new_files`: the
+    // first group's tables come first, in both.
+    let keyspaces: Vec<KeyspaceId> = std::iter::once(edit.keyspace)
+        .chain(
+            edit.keyspace_new_files
+                .iter()
+                .map(|(keyspace, _, _)| *keyspace),
+        )
+        .collect();
     *reached_manifest = true;
     let logged = state.versions.log_and_apply(edit, handles);
     // Whether or not the record reached the disk, its sequence numbers are not handed out
@@ -263,17 +311,47 @@ fn commit_tables_inner(
         engine.visibility.publish(SequenceNumber(last));
         return Err(error);
     }
-    engine.install_view(&state, keyspace);
+    let mut installed: Vec<KeyspaceId> = Vec::new();
+    for keyspace in keyspaces {
+        if !installed.contains(&keyspace) {
+            engine.install_view(&state, keyspace);
+            installed.push(keyspace);
+        }
+    }
     engine.visibility.publish(SequenceNumber(last));
     engine.state_changed.notify_all();
-    Ok(IngestReport {
-        first_sequence: SequenceNumber(base),
-        last_sequence: SequenceNumber(last),
-        levels,
-        entries,
-        bytes,
-        flushed_memtable,
-    })
+    Ok(report)
+}
+
+/// The manifest record and the open handle of `prepared` read at global sequence `sequence`.
+fn committed_table(
+    engine: &Engine,
+    prepared: PreparedTable,
+    sequence: SequenceNumber,
+) -> Result<(FileMetadata, Arc<TableHandle>)> {
+    let table = prepared.table.at_global_sequence(sequence)?;
+    let (smallest, largest) = table.key_range();
+    let smallest_sequence = match table.range_tombstones().is_empty() {
+        true => sequence,
+        false => SequenceNumber(sequence.0 - 1),
+    };
+    let metadata = FileMetadata {
+        number: prepared.number,
+        file_size: table.file_size(),
+        smallest,
+        largest,
+        smallest_sequence,
+        largest_sequence: sequence,
+        global_sequence: Some(sequence),
+    };
+    let handle = Arc::new(TableHandle::new(
+        metadata.clone(),
+        table,
+        table_path(&engine.dir, prepared.number),
+        Arc::clone(&engine.options.file_system),
+        Some(Arc::clone(&engine.cache)),
+    ));
+    Ok((metadata, handle))
 }
 
 /// Step 3 of the module documentation: freezes the active memtable of `keyspace` and waits
@@ -513,15 +591,14 @@ fn check_external_table(table: &Table) -> Result<()> {
     };
     let mut iterator = table.iter_with(options);
     iterator.seek_to_first()?;
-    let mut previous: Option<Vec<u8>> = None;
+    // The previous user key, in a buffer reused from entry to entry.
+    let mut previous: Vec<u8> = Vec::new();
     let mut count = 0u64;
     while iterator.valid() {
         let parsed = crate::key::parse_internal_key(iterator.key())
             .map_err(|reason| Error::corruption(table.file(), 0, reason))?;
         if parsed.sequence != SequenceNumber(0)
-            || previous
-                .as_deref()
-                .is_some_and(|previous| previous >= parsed.user_key)
+            || (count > 0 && previous.as_slice() >= parsed.user_key)
         {
             return Err(Error::InvalidArgument(format!(
                 "{}: entry {count} (key {:?}) is not at sequence 0 or does not follow the \
@@ -530,7 +607,8 @@ fn check_external_table(table: &Table) -> Result<()> {
                 String::from_utf8_lossy(parsed.user_key)
             )));
         }
-        previous = Some(parsed.user_key.to_vec());
+        previous.clear();
+        previous.extend_from_slice(parsed.user_key);
         count += 1;
         iterator.next()?;
     }

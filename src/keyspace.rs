@@ -969,6 +969,91 @@ impl WriteBatch {
     }
 }
 
+impl crate::LargeBatch {
+    /// Sets `key` to `value` in `keyspace` when the batch commits: a large batch may span
+    /// keyspaces of its database, and commits all of them at once (one manifest edit, one range
+    /// of sequence numbers), atomically before and after a crash. Fails like
+    /// [`put`](crate::LargeBatch::put), and with `Error::InvalidArgument` for a keyspace of
+    /// another database or one dropped.
+    ///
+    /// ```
+    /// use shaledb::{Db, KeyspaceOptions, Options};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// let users = db.keyspace("users", KeyspaceOptions::default())?;
+    /// let by_email = db.keyspace("by_email", KeyspaceOptions::default())?;
+    /// let mut batch = users.large_batch()?;
+    /// for id in 0..1_000u32 {
+    ///     batch.put(&id.to_be_bytes(), format!("user {id}").as_bytes())?;
+    ///     batch.put_in(&by_email, format!("{id}@example.com").as_bytes(), &id.to_be_bytes())?;
+    /// }
+    /// assert_eq!(by_email.get(b"7@example.com")?, None); // nothing before the commit
+    /// batch.commit()?;
+    /// assert_eq!(users.get(&7u32.to_be_bytes())?.as_deref(), Some(&b"user 7"[..]));
+    /// assert_eq!(by_email.get(b"7@example.com")?.as_deref(), Some(&7u32.to_be_bytes()[..]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn put_in(&mut self, keyspace: &Keyspace, key: &[u8], value: &[u8]) -> Result<()> {
+        let index = self.large_batch_part(keyspace)?;
+        self.put_at(index, key, value)
+    }
+
+    /// Deletes `key` from `keyspace` when the batch commits. Fails like
+    /// [`put_in`](crate::LargeBatch::put_in).
+    ///
+    /// ```
+    /// use shaledb::{Db, KeyspaceOptions, Options};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// let index = db.keyspace("index", KeyspaceOptions::default())?;
+    /// index.put(b"stale", b"")?;
+    /// let mut batch = db.large_batch()?;
+    /// batch.put(b"record", b"new")?;
+    /// batch.delete_in(&index, b"stale")?;
+    /// batch.commit()?;
+    /// assert_eq!(index.get(b"stale")?, None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn delete_in(&mut self, keyspace: &Keyspace, key: &[u8]) -> Result<()> {
+        let index = self.large_batch_part(keyspace)?;
+        self.delete_at(index, key)
+    }
+
+    /// Deletes every key of `keyspace` in `[start, end)` when the batch commits (what the
+    /// keyspace held and what the batch wrote to it before this call), as
+    /// [`delete_range`](crate::LargeBatch::delete_range) does in the batch's own keyspace.
+    /// Fails like [`put_in`](crate::LargeBatch::put_in).
+    ///
+    /// ```
+    /// use shaledb::{Db, KeyspaceOptions, Options};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let db = Db::open(dir.path(), Options::default())?;
+    /// let log = db.keyspace("log", KeyspaceOptions::default())?;
+    /// log.put(b"1", b"old")?;
+    /// let mut batch = db.large_batch()?;
+    /// batch.put(b"snapshot", b"taken")?;
+    /// batch.delete_range_in(&log, b"0", b"9")?;
+    /// batch.put_in(&log, b"2", b"after the snapshot")?;
+    /// batch.commit()?;
+    /// assert_eq!(log.get(b"1")?, None);
+    /// assert_eq!(log.get(b"2")?.as_deref(), Some(&b"after the snapshot"[..]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn delete_range_in(&mut self, keyspace: &Keyspace, start: &[u8], end: &[u8]) -> Result<()> {
+        let index = self.large_batch_part(keyspace)?;
+        self.delete_range_at(index, start, end)
+    }
+
+    /// The batch's part for `keyspace`, which must be live and of the batch's database.
+    fn large_batch_part(&mut self, keyspace: &Keyspace) -> Result<usize> {
+        keyspace.check_live()?;
+        self.part_of(&keyspace.engine, &keyspace.shared)
+    }
+}
+
 /// The pressure on writes of a keyspace with `options`, manifest `levels` and `immutables` frozen
 /// memtables.
 fn pressure_of(

@@ -1,22 +1,27 @@
 //! [`LargeBatch`]: an atomic batch of any size, staged on disk as sorted runs and committed
 //! with one manifest edit (`ingest.rs`).
 //!
-//! Operations go into an in-memory buffer of at most [`LargeBatchOptions::buffer_size`] bytes
-//! (keys and values in one byte arena, a 16-byte record per operation). When it is full, the
-//! buffer is sorted by key (the later operation on a key wins, and a range deletion drops the
-//! buffered operations before it that it covers) and written as one *run*: an SSTable
+//! Operations go into an in-memory buffer per keyspace the batch writes to (keys and values
+//! in one byte arena, a 24-byte record per operation); together the buffers hold at most
+//! [`LargeBatchOptions::buffer_size`] bytes. When they are full, the largest is sorted by key
+//! (the later operation on a key wins, and a range deletion drops the buffered operations
+//! before it that it covers) and written as one *run* of its keyspace: an SSTable
 //! `NNNNNN.sst` in the database directory, each key once at sequence 0 (FORMAT.md 2 and 5),
-//! fsynced. No manifest names a run until the commit, so a crash before it leaves nothing
-//! visible, and the next open removes the runs with every other unreferenced table (FORMAT.md
-//! 6.6). The commit writes the last run and hands all of them to `ingest::commit_tables`: run
-//! `i` is read at the commit's first sequence number plus `2i + 1` (its range deletions one
-//! below), so a later run wins over an
-//! earlier one where they share keys, and a range deletion of run `i` deletes what runs before
-//! it and the database held, never run `i`'s own entries (which come after it in the batch,
-//! since the buffer already dropped those before it).
+//! uncompressed unless [`LargeBatchOptions::compress_runs`], fsynced. No manifest names a run
+//! until the commit, so a crash before it leaves nothing visible, and the next open removes
+//! the runs with every other unreferenced table (FORMAT.md 6.6). The commit writes the last
+//! runs and hands all of them, per keyspace, to `ingest::commit_keyspace_tables`: one manifest
+//! edit for every keyspace (tags 14 and 15, FORMAT.md 6.1), run `i` of the commit (counted
+//! across keyspaces) read at its first sequence number plus `2i + 1` (its range deletions one
+//! below), so a later run of a keyspace wins over an earlier one where they share keys, and a
+//! range deletion of a run deletes what runs before it and the database held, never the run's
+//! own entries (which come after it in the batch, since the buffer already dropped those
+//! before it).
 //!
-//! Memory: the buffer (at most `buffer_size` plus one operation), a sort index of 4 bytes per
-//! buffered operation while a run is written, and the open runs' index and filter blocks.
+//! Memory: the buffers (at most `buffer_size` plus one operation), while a run is written a
+//! sort array of 24 bytes per buffered operation of its keyspace (the key's first 16 bytes
+//! beside its index, so that the sort seldom reads the arena), and the open runs' index and
+//! filter blocks.
 //!
 //! Not thread-safe by itself (`&mut self`); a batch may move between threads.
 
@@ -26,9 +31,9 @@ use std::sync::atomic::Ordering;
 use crate::engine::{Engine, KeyspaceShared, lock};
 use crate::error::{Error, Result};
 use crate::fs::table_path;
-use crate::ingest::{IngestReport, PreparedTable, commit_tables, remove_prepared};
+use crate::ingest::{IngestReport, PreparedTable, commit_keyspace_tables, remove_prepared};
 use crate::key::{MAX_KEY_SIZE, MAX_VALUE_SIZE, ValueKind, check_key, check_value};
-use crate::sstable::{Table, TableOptions, TableWriter};
+use crate::sstable::{Compression, Table, TableOptions, TableWriter};
 
 /// The smallest [`LargeBatchOptions::buffer_size`] accepted.
 const MIN_BUFFER_SIZE: usize = 4 << 10;
@@ -47,6 +52,7 @@ fn dropped(name: &str) -> Error {
 ///
 /// let options = LargeBatchOptions { buffer_size: 16 << 20, ..LargeBatchOptions::default() };
 /// assert_eq!(LargeBatchOptions::default().buffer_size, 64 << 20);
+/// assert!(!LargeBatchOptions::default().compress_runs);
 /// assert!(options.buffer_size < LargeBatchOptions::default().buffer_size);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,12 +61,21 @@ pub struct LargeBatchOptions {
     /// are sorted and written as one run (default 64 MiB; at least 4 KiB). Larger: fewer,
     /// larger runs, which overlap less; smaller: less memory.
     pub buffer_size: usize,
+    /// Compress the runs' blocks with the keyspace's table compression (default `false`: the
+    /// runs are written uncompressed). Compression was a third of the CPU time a run took to
+    /// write, and the batch is committed sooner without it; the cost is disk space (about
+    /// twice the bytes for data LZ4 halves) until a compaction rewrites the runs with the
+    /// keyspace's compression, which a run placed in an empty last level may not get until
+    /// [`Db::compact_range`](crate::Db::compact_range). Reads right after the commit are no
+    /// slower: an uncompressed block is read without being decompressed.
+    pub compress_runs: bool,
 }
 
 impl Default for LargeBatchOptions {
     fn default() -> Self {
         LargeBatchOptions {
             buffer_size: 64 << 20,
+            compress_runs: false,
         }
     }
 }
@@ -72,6 +87,30 @@ struct BufferedOperation {
     key_length: u32,
     value_length: u32,
     kind: ValueKind,
+}
+
+/// A buffered operation in the sort of a run: the first 16 bytes of its key (zero-padded, as
+/// two big-endian words) and its index. Prefixes order as their keys do wherever they differ
+/// (a shorter key padded with zeros sorts before any longer key it starts); equal prefixes
+/// need the whole keys compared.
+#[derive(Debug, Clone, Copy)]
+struct SortEntry {
+    prefix: (u64, u64),
+    index: u32,
+}
+
+impl SortEntry {
+    fn new(key: &[u8], index: u32) -> SortEntry {
+        let mut padded = [0u8; 16];
+        let length = key.len().min(16);
+        padded[..length].copy_from_slice(&key[..length]);
+        let (high, low) = padded.split_at(8);
+        let word = |bytes: &[u8]| u64::from_be_bytes(bytes.try_into().unwrap_or([0; 8]));
+        SortEntry {
+            prefix: (word(high), word(low)),
+            index,
+        }
+    }
 }
 
 /// A range deletion buffered after `position` operations.
@@ -134,24 +173,44 @@ impl RunBuffer {
 
     /// The operations to write, in key order: the last one of each key, unless a later range
     /// deletion of the buffer covers it.
+    ///
+    /// The sort moves 24-byte entries holding the key's first 16 bytes beside the operation's
+    /// index, so that most comparisons touch no arena byte (a sort of bare indexes into the
+    /// arena missed the cache on every comparison); only keys sharing those 16 bytes are
+    /// compared in full.
     fn sorted_survivors(&self) -> Vec<u32> {
-        let mut order: Vec<u32> = (0..self.operations.len() as u32).collect();
+        let mut order: Vec<SortEntry> = self
+            .operations
+            .iter()
+            .enumerate()
+            .map(|(index, operation)| SortEntry::new(self.key(operation), index as u32))
+            .collect();
         let key_of = |index: u32| {
             self.operations
                 .get(index as usize)
                 .map_or(&[][..], |operation| self.key(operation))
         };
-        order.sort_unstable_by(|&a, &b| key_of(a).cmp(key_of(b)).then(a.cmp(&b)));
+        order.sort_unstable_by(|a, b| {
+            a.prefix
+                .cmp(&b.prefix)
+                .then_with(|| key_of(a.index).cmp(key_of(b.index)))
+                .then(a.index.cmp(&b.index))
+        });
+        let same_key = |a: &SortEntry, b: &SortEntry| {
+            a.prefix == b.prefix && key_of(a.index) == key_of(b.index)
+        };
         let mut survivors = Vec::with_capacity(order.len());
-        for (position, &index) in order.iter().enumerate() {
-            let key = key_of(index);
+        for (position, entry) in order.iter().enumerate() {
             let superseded = order
                 .get(position + 1)
-                .is_some_and(|&next| key_of(next) == key);
-            if superseded || self.deleted_later(index as usize, key) {
+                .is_some_and(|next| same_key(entry, next));
+            if superseded
+                || (!self.ranges.is_empty()
+                    && self.deleted_later(entry.index as usize, key_of(entry.index)))
+            {
                 continue;
             }
-            survivors.push(index);
+            survivors.push(entry.index);
         }
         survivors
     }
@@ -195,20 +254,32 @@ impl RunBuffer {
 /// ```
 pub struct LargeBatch {
     engine: Arc<Engine>,
-    keyspace: Arc<KeyspaceShared>,
+    /// One part per keyspace the batch writes to; the first is the keyspace it was made for.
+    parts: Vec<Part>,
     buffer_size: usize,
+    compress_runs: bool,
+    operations: u64,
+}
+
+/// What a [`LargeBatch`] holds for one keyspace: its buffered operations and its runs.
+struct Part {
+    keyspace: Arc<KeyspaceShared>,
     table_options: TableOptions,
     buffer: RunBuffer,
     runs: Vec<PreparedTable>,
-    operations: u64,
 }
 
 impl std::fmt::Debug for LargeBatch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let keyspaces: Vec<&str> = self
+            .parts
+            .iter()
+            .map(|part| part.keyspace.name.as_str())
+            .collect();
         f.debug_struct("LargeBatch")
-            .field("keyspace", &self.keyspace.name)
+            .field("keyspaces", &keyspaces)
             .field("operations", &self.operations)
-            .field("runs", &self.runs.len())
+            .field("runs", &self.staged_runs())
             .finish_non_exhaustive()
     }
 }
@@ -226,19 +297,56 @@ impl LargeBatch {
                 options.buffer_size
             )));
         }
-        let table_options = lock(&engine.state)
+        let mut batch = LargeBatch {
+            engine,
+            parts: Vec::new(),
+            buffer_size: options.buffer_size,
+            compress_runs: options.compress_runs,
+            operations: 0,
+        };
+        batch.part_of(&Arc::clone(&batch.engine), &keyspace)?;
+        Ok(batch)
+    }
+
+    /// The index of the part of `keyspace` (of the database of `engine`), made if the batch
+    /// has none yet (`LargeBatch::put_in` and the like, in `keyspace.rs`). A keyspace of
+    /// another database is refused.
+    pub(crate) fn part_of(
+        &mut self,
+        engine: &Arc<Engine>,
+        keyspace: &Arc<KeyspaceShared>,
+    ) -> Result<usize> {
+        if !Arc::ptr_eq(engine, &self.engine) {
+            return Err(Error::InvalidArgument(
+                "a large batch holds keyspaces of two databases; a batch is committed to the \
+                 database it was made from"
+                    .into(),
+            ));
+        }
+        if let Some(index) = self
+            .parts
+            .iter()
+            .position(|part| part.keyspace.id == keyspace.id)
+        {
+            return Ok(index);
+        }
+        if keyspace.dropped.load(Ordering::Acquire) {
+            return Err(dropped(&keyspace.name));
+        }
+        let mut table_options = lock(&self.engine.state)
             .keyspace_options(keyspace.id)
             .map(|options| options.table.clone())
             .ok_or_else(|| dropped(&keyspace.name))?;
-        Ok(LargeBatch {
-            engine,
-            keyspace,
-            buffer_size: options.buffer_size,
+        if !self.compress_runs {
+            table_options.compression = Compression::None;
+        }
+        self.parts.push(Part {
+            keyspace: Arc::clone(keyspace),
             table_options,
             buffer: RunBuffer::default(),
             runs: Vec::new(),
-            operations: 0,
-        })
+        });
+        Ok(self.parts.len() - 1)
     }
 
     /// Sets `key` to `value` when the batch commits. Keys and values have the limits of
@@ -256,16 +364,26 @@ impl LargeBatch {
     /// # Ok::<(), shaledb::Error>(())
     /// ```
     pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        self.put_at(0, key, value)
+    }
+
+    /// A put into the keyspace of part `index`.
+    pub(crate) fn put_at(&mut self, index: usize, key: &[u8], value: &[u8]) -> Result<()> {
         check_key(key)?;
-        if self.keyspace.expiring() {
+        let Some(part) = self.parts.get(index) else {
+            return Err(Error::InvalidArgument(
+                "no such keyspace in the batch".into(),
+            ));
+        };
+        if part.keyspace.expiring() {
             // A keyspace of expiring values: the value carries its expiry (FORMAT.md 7.3).
             crate::batch::check_expiring_value(value)?;
             let stored =
-                crate::compaction_filter::with_expiry(self.keyspace.default_expiry(), value);
-            return self.add(key, ValueKind::Value, &stored);
+                crate::compaction_filter::with_expiry(part.keyspace.default_expiry(), value);
+            return self.add(index, key, ValueKind::Value, &stored);
         }
         check_value(value)?;
-        self.add(key, ValueKind::Value, value)
+        self.add(index, key, ValueKind::Value, value)
     }
 
     /// Deletes `key` when the batch commits.
@@ -281,8 +399,13 @@ impl LargeBatch {
     /// # Ok::<(), shaledb::Error>(())
     /// ```
     pub fn delete(&mut self, key: &[u8]) -> Result<()> {
+        self.delete_at(0, key)
+    }
+
+    /// A delete in the keyspace of part `index`.
+    pub(crate) fn delete_at(&mut self, index: usize, key: &[u8]) -> Result<()> {
         check_key(key)?;
-        self.add(key, ValueKind::Tombstone, &[])
+        self.add(index, key, ValueKind::Tombstone, &[])
     }
 
     /// Deletes every key in `[start, end)` when the batch commits: what the database held and
@@ -304,36 +427,60 @@ impl LargeBatch {
     /// # Ok::<(), shaledb::Error>(())
     /// ```
     pub fn delete_range(&mut self, start: &[u8], end: &[u8]) -> Result<()> {
+        self.delete_range_at(0, start, end)
+    }
+
+    /// A range deletion in the keyspace of part `index`.
+    pub(crate) fn delete_range_at(&mut self, index: usize, start: &[u8], end: &[u8]) -> Result<()> {
         check_key(start)?;
         check_key(end)?;
         if start >= end {
             return Ok(());
         }
-        self.buffer.range_bytes += start.len() + end.len() + std::mem::size_of::<BufferedRange>();
-        self.buffer.ranges.push(BufferedRange {
+        let Some(part) = self.parts.get_mut(index) else {
+            return Err(Error::InvalidArgument(
+                "no such keyspace in the batch".into(),
+            ));
+        };
+        let buffer = &mut part.buffer;
+        buffer.range_bytes += start.len() + end.len() + std::mem::size_of::<BufferedRange>();
+        buffer.ranges.push(BufferedRange {
             start: start.to_vec(),
             end: end.to_vec(),
-            position: self.buffer.operations.len(),
+            position: buffer.operations.len(),
         });
         self.operations += 1;
         self.write_run_if_full()
     }
 
-    fn add(&mut self, key: &[u8], kind: ValueKind, value: &[u8]) -> Result<()> {
+    fn add(&mut self, index: usize, key: &[u8], kind: ValueKind, value: &[u8]) -> Result<()> {
         debug_assert!(key.len() <= MAX_KEY_SIZE && value.len() <= MAX_VALUE_SIZE);
-        self.buffer.push(key, kind, value);
+        let Some(part) = self.parts.get_mut(index) else {
+            return Err(Error::InvalidArgument(
+                "no such keyspace in the batch".into(),
+            ));
+        };
+        part.buffer.push(key, kind, value);
         self.operations += 1;
         self.write_run_if_full()
     }
 
+    /// When the buffers of all keyspaces hold `buffer_size` bytes or more, writes the largest
+    /// one as a run (so the batch's memory stays bounded however many keyspaces it spans).
     fn write_run_if_full(&mut self) -> Result<()> {
-        if self.buffer.size() >= self.buffer_size {
-            self.write_run()?;
+        let buffered: usize = self.parts.iter().map(|part| part.buffer.size()).sum();
+        if buffered < self.buffer_size {
+            return Ok(());
         }
-        Ok(())
+        let largest = (0..self.parts.len())
+            .max_by_key(|&index| self.parts.get(index).map_or(0, |part| part.buffer.size()));
+        match largest {
+            Some(index) => self.write_run(index),
+            None => Ok(()),
+        }
     }
 
-    /// Operations added so far (puts, deletes and range deletions).
+    /// Operations added so far (puts, deletes and range deletions), in every keyspace.
     ///
     /// ```
     /// # let dir = tempfile::tempdir()?;
@@ -361,7 +508,8 @@ impl LargeBatch {
         self.operations == 0
     }
 
-    /// Runs written to disk so far (the buffer is written as one more at the commit).
+    /// Runs written to disk so far, in every keyspace (each keyspace's buffer is written as one
+    /// more at the commit).
     ///
     /// ```
     /// use shaledb::LargeBatchOptions;
@@ -376,22 +524,26 @@ impl LargeBatch {
     /// # Ok::<(), shaledb::Error>(())
     /// ```
     pub fn staged_runs(&self) -> usize {
-        self.runs.len()
+        self.parts.iter().map(|part| part.runs.len()).sum()
     }
 
-    /// Sorts the buffer and writes it as one run (see the module documentation).
-    fn write_run(&mut self) -> Result<()> {
-        if self.buffer.is_empty() {
+    /// Sorts the buffer of part `index` and writes it as one run (see the module
+    /// documentation).
+    fn write_run(&mut self, index: usize) -> Result<()> {
+        let engine = Arc::clone(&self.engine);
+        let Some(part) = self.parts.get_mut(index) else {
+            return Ok(());
+        };
+        if part.buffer.is_empty() {
             return Ok(());
         }
-        if self.keyspace.dropped.load(Ordering::Acquire) {
-            return Err(dropped(&self.keyspace.name));
+        if part.keyspace.dropped.load(Ordering::Acquire) {
+            return Err(dropped(&part.keyspace.name));
         }
-        self.engine.check_writable()?;
-        let engine = &self.engine;
+        engine.check_writable()?;
         let number = lock(&engine.state).versions.allocate_file_number();
         let path = table_path(&engine.dir, number);
-        let written = self.write_run_file(&path);
+        let written = part.write_run_file(&engine, &path);
         let opened = written.and_then(|()| {
             Table::open_on(
                 engine.file_system(),
@@ -402,8 +554,8 @@ impl LargeBatch {
         });
         match opened {
             Ok(table) => {
-                self.runs.push(PreparedTable { number, table });
-                self.buffer.clear();
+                part.runs.push(PreparedTable { number, table });
+                part.buffer.clear();
                 Ok(())
             }
             Err(error) => {
@@ -413,8 +565,76 @@ impl LargeBatch {
         }
     }
 
-    fn write_run_file(&self, path: &std::path::Path) -> Result<()> {
-        let file_system = Arc::clone(&self.engine.options.file_system);
+    /// Writes the last runs and commits every run of every keyspace in one manifest edit, at
+    /// one range of sequence numbers above every write committed before: see [`LargeBatch`].
+    /// An empty batch commits nothing. On error nothing of the batch is visible, in any
+    /// keyspace, and its runs are removed (after a failed manifest append, the next open keeps
+    /// or removes them, whole, as the record did or did not reach the disk).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = shaledb::Db::open(dir.path(), shaledb::Options::default())?;
+    /// let before = db.snapshot();
+    /// let mut batch = db.large_batch()?;
+    /// batch.put(b"k", b"v")?;
+    /// let report = batch.commit()?;
+    /// assert!(report.first_sequence > before.sequence());
+    /// let at_before = shaledb::ReadOptions { snapshot: Some(&before), ..Default::default() };
+    /// assert_eq!(db.get_with(b"k", &at_before)?, None);
+    /// assert_eq!(db.get(b"k")?.as_deref(), Some(&b"v"[..]));
+    /// # Ok::<(), shaledb::Error>(())
+    /// ```
+    pub fn commit(mut self) -> Result<IngestReport> {
+        for index in 0..self.parts.len() {
+            if let Err(error) = self.write_run(index) {
+                self.abort_runs();
+                return Err(error);
+            }
+        }
+        if let Some(part) = self
+            .parts
+            .iter()
+            .find(|part| part.keyspace.dropped.load(Ordering::Acquire))
+        {
+            let error = dropped(&part.keyspace.name);
+            self.abort_runs();
+            return Err(error);
+        }
+        let groups = self
+            .parts
+            .iter_mut()
+            .map(|part| (part.keyspace.id, std::mem::take(&mut part.runs)))
+            .collect();
+        commit_keyspace_tables(&self.engine, groups)
+    }
+
+    /// Drops the batch and removes its staged runs (what dropping it does too).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let db = shaledb::Db::open(dir.path(), shaledb::Options::default())?;
+    /// let mut batch = db.large_batch()?;
+    /// batch.put(b"k", b"v")?;
+    /// batch.abort();
+    /// assert_eq!(db.get(b"k")?, None);
+    /// # Ok::<(), shaledb::Error>(())
+    /// ```
+    pub fn abort(mut self) {
+        self.abort_runs();
+    }
+
+    fn abort_runs(&mut self) {
+        for part in &mut self.parts {
+            let runs = std::mem::take(&mut part.runs);
+            remove_prepared(&self.engine, &runs);
+            part.buffer.clear();
+        }
+    }
+}
+
+impl Part {
+    fn write_run_file(&self, engine: &Engine, path: &std::path::Path) -> Result<()> {
+        let file_system = Arc::clone(&engine.options.file_system);
         let mut writer = TableWriter::create_on(file_system, path, &self.table_options)?;
         let buffer = &self.buffer;
         for index in buffer.sorted_survivors() {
@@ -437,58 +657,6 @@ impl LargeBatch {
             writer.delete_range(&range.start, &range.end)?;
         }
         writer.finish().map(|_| ())
-    }
-
-    /// Writes the last run and commits every run in one manifest edit, above every write
-    /// committed before: see [`LargeBatch`]. An empty batch commits nothing. On error nothing
-    /// of the batch is visible and its runs are removed (after a failed manifest append, the
-    /// next open keeps or removes them, whole, as the record did or did not reach the disk).
-    ///
-    /// ```
-    /// # let dir = tempfile::tempdir()?;
-    /// # let db = shaledb::Db::open(dir.path(), shaledb::Options::default())?;
-    /// let before = db.snapshot();
-    /// let mut batch = db.large_batch()?;
-    /// batch.put(b"k", b"v")?;
-    /// let report = batch.commit()?;
-    /// assert!(report.first_sequence > before.sequence());
-    /// let at_before = shaledb::ReadOptions { snapshot: Some(&before), ..Default::default() };
-    /// assert_eq!(db.get_with(b"k", &at_before)?, None);
-    /// assert_eq!(db.get(b"k")?.as_deref(), Some(&b"v"[..]));
-    /// # Ok::<(), shaledb::Error>(())
-    /// ```
-    pub fn commit(mut self) -> Result<IngestReport> {
-        if let Err(error) = self.write_run() {
-            self.abort_runs();
-            return Err(error);
-        }
-        if self.keyspace.dropped.load(Ordering::Acquire) {
-            self.abort_runs();
-            return Err(dropped(&self.keyspace.name));
-        }
-        let runs = std::mem::take(&mut self.runs);
-        commit_tables(&self.engine, self.keyspace.id, runs)
-    }
-
-    /// Drops the batch and removes its staged runs (what dropping it does too).
-    ///
-    /// ```
-    /// # let dir = tempfile::tempdir()?;
-    /// # let db = shaledb::Db::open(dir.path(), shaledb::Options::default())?;
-    /// let mut batch = db.large_batch()?;
-    /// batch.put(b"k", b"v")?;
-    /// batch.abort();
-    /// assert_eq!(db.get(b"k")?, None);
-    /// # Ok::<(), shaledb::Error>(())
-    /// ```
-    pub fn abort(mut self) {
-        self.abort_runs();
-    }
-
-    fn abort_runs(&mut self) {
-        let runs = std::mem::take(&mut self.runs);
-        remove_prepared(&self.engine, &runs);
-        self.buffer.clear();
     }
 }
 

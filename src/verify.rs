@@ -296,6 +296,13 @@ fn compare_tally(table: &Table, metadata: &FileMetadata, tally: &TableTally) -> 
             largest_sequence = largest_sequence.max(high);
         }
     }
+    // A table read at a global sequence number is recorded at it even when it holds range
+    // tombstones only (read one below it: FORMAT.md 6.1, tag 14).
+    if let Some(global) = table.global_sequence()
+        && has_items
+    {
+        largest_sequence = global;
+    }
     let mismatch = if properties.entry_count != tally.entries {
         Some(format!(
             "properties count {} entries, the blocks hold {}",

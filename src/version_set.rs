@@ -185,12 +185,14 @@ impl VersionSet {
 
     /// Logs `edit` and makes the versions it produces current: keyspaces it creates start
     /// empty, keyspaces it drops lose their version (their tables are deleted once no reader
-    /// holds them), and `edit.keyspace` gets the version with its file changes; `added` holds
-    /// the open handles of `edit.new_files`, in order. On failure nothing is applied.
+    /// holds them), `edit.keyspace` gets the version with its file changes, and each keyspace
+    /// of `edit.keyspace_new_files` one with its new files; `added` holds the open handles of
+    /// `edit.new_files`, then of `edit.keyspace_new_files`, in order. On failure nothing is
+    /// applied.
     pub fn log_and_apply(
         &mut self,
         mut edit: VersionEdit,
-        added: Vec<Arc<TableHandle>>,
+        mut added: Vec<Arc<TableHandle>>,
     ) -> Result<()> {
         self.log_edit(&mut edit)?;
         for keyspace in &edit.keyspaces {
@@ -203,11 +205,43 @@ impl VersionSet {
                     .for_each(|(_, handle)| handle.mark_obsolete());
             }
         }
+        let other_keyspaces = added.split_off(edit.new_files.len().min(added.len()));
         if !edit.new_files.is_empty() || !edit.deleted_files.is_empty() {
             let current = self.current.entry(edit.keyspace).or_default();
             *current = Arc::new(current.apply(&edit, added));
         }
+        self.apply_keyspace_new_files(&edit, other_keyspaces);
         Ok(())
+    }
+
+    /// The versions of the keyspaces `edit.keyspace_new_files` adds files to, each with its
+    /// files (`added`: their handles, in order).
+    fn apply_keyspace_new_files(&mut self, edit: &VersionEdit, added: Vec<Arc<TableHandle>>) {
+        let mut by_keyspace: Vec<(VersionEdit, Vec<Arc<TableHandle>>)> = Vec::new();
+        for ((keyspace, level, file), handle) in edit.keyspace_new_files.iter().zip(added) {
+            let position = match by_keyspace
+                .iter()
+                .position(|(part, _)| part.keyspace == *keyspace)
+            {
+                Some(position) => position,
+                None => {
+                    let part = VersionEdit {
+                        keyspace: *keyspace,
+                        ..VersionEdit::default()
+                    };
+                    by_keyspace.push((part, Vec::new()));
+                    by_keyspace.len() - 1
+                }
+            };
+            if let Some((part, handles)) = by_keyspace.get_mut(position) {
+                part.add_file(*level, file.clone());
+                handles.push(handle);
+            }
+        }
+        for (part, handles) in by_keyspace {
+            let current = self.current.entry(part.keyspace).or_default();
+            *current = Arc::new(current.apply(&part, handles));
+        }
     }
 
     /// Writes the current state as the snapshot that starts a new manifest, points CURRENT at

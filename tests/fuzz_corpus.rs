@@ -345,6 +345,36 @@ fn db_model_keyspace_seeds_are_what_their_names_say() {
     }
 }
 
+/// Regression: the check kept the handle of a keyspace dropped before a reopen and named it in a
+/// batch beside a keyspace of the reopened database, which `WriteBatch::put_in` refuses at once
+/// ("a write batch holds keyspaces of two databases"): the program panicked in the check, not
+/// in the engine. The check now forgets dropped keyspaces' handles at a reopen. The program
+/// (also in the corpus, as `stale-dropped-handle-after-reopen-in-cross-keyspace-batch`):
+/// create `ks-a`, drop it, reopen, then a batch putting into `ks-b` and into `ks-a` through a
+/// keyspace byte of 128 or more (which would pick the dropped handle).
+#[test]
+fn a_dropped_keyspace_handle_from_before_a_reopen_is_not_reused() {
+    let program = [
+        255, 8, 0, // create ks-a
+        255, 9, 0,  // drop ks-a
+        11, // reopen
+        255, 3, 2, // a batch across keyspaces of two operations:
+        2, 5, 3, 65, // a put into ks-b (created)
+        129, 6, 3, 66, // a put into ks-a (created again: no dropped handle is known)
+    ];
+    let on_disk = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fuzz/corpus/db_model/stale-dropped-handle-after-reopen-in-cross-keyspace-batch"),
+    )
+    .unwrap();
+    assert_eq!(on_disk, program, "the corpus file is this program");
+    let summary = checks::db::run_program(&program);
+    assert_eq!(summary.reopens, 1, "{summary:?}");
+    assert_eq!(summary.keyspaces_dropped, 1, "{summary:?}");
+    assert_eq!(summary.cross_keyspace_batches, 1, "{summary:?}");
+    assert_eq!(summary.dropped_handle_uses, 0, "{summary:?}");
+}
+
 /// Programs of the `db_model` target about keyspaces, spelled with the operation bytes that
 /// `fuzz/checks/db.rs` documents.
 mod db_model {

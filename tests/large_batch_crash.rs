@@ -5,7 +5,9 @@
 //! is there whole or not at all, that every batch the child acknowledged is there, and that no
 //! staged run is left on disk after the open. Batch `n` writes `batch{n}/{i}` for every `i`
 //! and overwrites every `shared/{i}` with `n`, so a partial batch shows as a missing key of its
-//! own or as shared keys holding different batches' numbers.
+//! own or as shared keys holding different batches' numbers. Each batch spans two keyspaces:
+//! it also writes every third `batch{n}/{i}` and every `shared/{i}` into keyspace `side`
+//! (through `put_in`), and must be whole in both or absent from both.
 //!
 //! `SHALEDB_LARGE_BATCH_CRASH_CYCLES` asks for more cycles (default 4).
 
@@ -16,7 +18,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::{Rng, count_from_env, files_ending_with, temp_dir, test_seed, tiny_options};
-use shaledb::{Db, LargeBatchOptions};
+use shaledb::{Db, Keyspace, KeyspaceOptions, LargeBatchOptions};
 
 const KEYS_PER_BATCH: u64 = 1_500;
 const SHARED_KEYS: u64 = 200;
@@ -30,6 +32,22 @@ fn shared_key(index: u64) -> Vec<u8> {
     format!("shared/{index:05}").into_bytes()
 }
 
+/// The keyspace each batch writes beside the default one.
+fn side(db: &Db) -> Keyspace {
+    let options = KeyspaceOptions {
+        write_buffer_size: 64 << 10,
+        ..KeyspaceOptions::default()
+    };
+    db.keyspace("side", options).unwrap()
+}
+
+/// Whether batch entry `index` is also written to keyspace `side`.
+fn also_in_side(index: u64) -> bool {
+    index.is_multiple_of(3)
+}
+
+const SIDE_KEYS_PER_BATCH: u64 = KEYS_PER_BATCH.div_ceil(3);
+
 /// The child: commits batches from `SHALEDB_LARGE_BATCH_CRASH_START` on until it is killed.
 #[test]
 #[ignore = "run by large_batches_survive_sigkill_whole_or_not_at_all as a child process"]
@@ -42,14 +60,21 @@ fn large_batch_crash_child() {
         .parse()
         .unwrap();
     let db = Db::open(&dir, tiny_options()).unwrap();
+    let side = side(&db);
     let options = LargeBatchOptions {
         buffer_size: 4 << 10,
+        ..LargeBatchOptions::default()
     };
     for batch_number in start.. {
         let mut batch = db.large_batch_with(&options).unwrap();
         let value = batch_number.to_string().into_bytes();
         for index in (0..KEYS_PER_BATCH).rev() {
             batch.put(&batch_key(batch_number, index), &value).unwrap();
+            if also_in_side(index) {
+                batch
+                    .put_in(&side, &batch_key(batch_number, index), &value)
+                    .unwrap();
+            }
             if index % 10 == 0 {
                 batch.put(&shared_key(index % SHARED_KEYS), &value).unwrap();
                 // An ordinary write beside the batch, into its key range (so that the commit
@@ -61,14 +86,17 @@ fn large_batch_crash_child() {
         }
         for index in 0..SHARED_KEYS {
             batch.put(&shared_key(index), &value).unwrap();
+            batch.put_in(&side, &shared_key(index), &value).unwrap();
         }
         batch.commit().unwrap();
         println!("{ACK_MARKER}{batch_number}");
     }
 }
 
-/// Which batches the database holds whole; panics on a partial one.
+/// Which batches the database holds whole, in both keyspaces; panics on a batch partial in
+/// either, or whole in one and absent from the other.
 fn check_batches(db: &Db, up_to: u64, context: &str) -> Vec<u64> {
+    let side = side(db);
     let mut whole = Vec::new();
     for batch_number in 0..=up_to {
         let present = (0..KEYS_PER_BATCH)
@@ -78,20 +106,34 @@ fn check_batches(db: &Db, up_to: u64, context: &str) -> Vec<u64> {
             present == 0 || present == KEYS_PER_BATCH,
             "{context}: batch {batch_number} is partial: {present} of {KEYS_PER_BATCH} keys"
         );
+        let present_in_side = (0..KEYS_PER_BATCH)
+            .filter(|&index| also_in_side(index))
+            .filter(|&index| side.get(&batch_key(batch_number, index)).unwrap().is_some())
+            .count() as u64;
+        let expected_in_side = if present == 0 { 0 } else { SIDE_KEYS_PER_BATCH };
+        assert_eq!(
+            present_in_side, expected_in_side,
+            "{context}: batch {batch_number} has {present} of {KEYS_PER_BATCH} keys in the \
+             default keyspace and {present_in_side} of {SIDE_KEYS_PER_BATCH} in keyspace side"
+        );
         if present == KEYS_PER_BATCH {
             whole.push(batch_number);
         }
     }
     // The shared keys all hold the newest whole batch's number (its commit is above every
-    // ordinary write made before it).
+    // ordinary write made before it), in both keyspaces.
     if let Some(&newest) = whole.last() {
         for index in 0..SHARED_KEYS {
-            let value = db.get(&shared_key(index)).unwrap();
-            assert_eq!(
-                value.as_deref(),
-                Some(newest.to_string().as_bytes()),
-                "{context}: shared key {index} after batch {newest}"
-            );
+            for (name, value) in [
+                ("default", db.get(&shared_key(index)).unwrap()),
+                ("side", side.get(&shared_key(index)).unwrap()),
+            ] {
+                assert_eq!(
+                    value.as_deref(),
+                    Some(newest.to_string().as_bytes()),
+                    "{context}: shared key {index} of keyspace {name} after batch {newest}"
+                );
+            }
         }
     }
     whole

@@ -286,7 +286,7 @@ fn valid_file() -> FileMetadata {
 #[test]
 fn unknown_and_ignorable_tags() {
     let mut bytes = vec![0x01, 0x05]; // log number 5
-    put_varint32(&mut bytes, 15); // unknown, not ignorable (13 and 14 are known)
+    put_varint32(&mut bytes, 16); // unknown, not ignorable (13, 14 and 15 are known)
     assert_eq!(
         decode_error(&bytes),
         (2, "unknown tag without the ignorable bit")
@@ -1373,4 +1373,81 @@ fn write_keyspace_fuzz_corpus() {
         flipped[middle] ^= 0x08;
         std::fs::write(replay_dir.join(format!("{name}-flipped")), flipped).expect("write");
     }
+}
+
+/// Tag 15: a file of another keyspace than the edit's, at a global sequence number (a large
+/// batch spanning keyspaces). Its bytes (FORMAT.md 6.1), its round trip, the checks of tag 14
+/// on its data, and its application: to a live keyspace only, never in a snapshot.
+#[test]
+fn a_file_of_another_keyspace_at_a_global_sequence_round_trips_and_is_checked() {
+    let file = FileMetadata {
+        number: FileNumber(9),
+        file_size: 4096,
+        smallest: internal_key(b"a", SequenceNumber(41), ValueKind::Value),
+        largest: internal_key(b"z", SequenceNumber(41), ValueKind::Value),
+        smallest_sequence: SequenceNumber(41),
+        largest_sequence: SequenceNumber(41),
+        global_sequence: Some(SequenceNumber(41)),
+    };
+    let mut edit = VersionEdit::new();
+    edit.keyspace_new_files
+        .push((KeyspaceId(3), 2, file.clone()));
+    let encoded = edit.encode();
+    let mut expected = vec![0x0f, 0x03, 0x02, 0x09, 0x80, 0x20];
+    expected.extend_from_slice(&[0x09, b'a', 0x01, 0x29, 0, 0, 0, 0, 0, 0]);
+    expected.extend_from_slice(&[0x09, b'z', 0x01, 0x29, 0, 0, 0, 0, 0, 0]);
+    expected.extend_from_slice(&[0x29, 0x29, 0x29]);
+    assert_eq!(encoded, expected, "tag 15, keyspace 3, then tag 14's data");
+    assert_eq!(VersionEdit::decode(&encoded).unwrap(), edit);
+
+    // The data is checked as tag 14's is.
+    let mut wrong = edit.clone();
+    wrong.keyspace_new_files[0].2.global_sequence = Some(SequenceNumber(45));
+    let error = VersionEdit::decode(&wrong.encode()).unwrap_err();
+    assert!(error.reason.contains("global sequence"), "{}", error.reason);
+
+    // Applied to a live keyspace, beside the edit's own keyspace's files; refused for one
+    // that is not live.
+    let mut state = ManifestState::empty(FileNumber(1));
+    let mut create = VersionEdit::new();
+    create.next_file_number = Some(FileNumber(20));
+    create.last_sequence = Some(SequenceNumber(50));
+    create.keyspaces.push(keyspace_record(3, "side"));
+    create.next_keyspace_id = Some(KeyspaceId(4));
+    state.apply(&create).unwrap();
+    let mut both = VersionEdit::new();
+    let mut own = file.clone();
+    own.number = FileNumber(8);
+    own.smallest_sequence = SequenceNumber(39);
+    own.largest_sequence = SequenceNumber(39);
+    own.global_sequence = Some(SequenceNumber(39));
+    own.smallest = internal_key(b"a", SequenceNumber(39), ValueKind::Value);
+    own.largest = internal_key(b"z", SequenceNumber(39), ValueKind::Value);
+    both.add_file(3, own);
+    both.keyspace_new_files
+        .push((KeyspaceId(3), 2, file.clone()));
+    let decoded = VersionEdit::decode(&both.encode()).unwrap();
+    let mut applied = state.clone();
+    applied.apply(&decoded).unwrap();
+    let side = &applied.keyspaces[&KeyspaceId(3)];
+    assert_eq!(side.levels[2], vec![file.clone()]);
+    assert_eq!(applied.keyspaces[&KeyspaceId::DEFAULT].levels[3].len(), 1);
+    let mut elsewhere = VersionEdit::new();
+    elsewhere
+        .keyspace_new_files
+        .push((KeyspaceId(5), 2, file.clone()));
+    let error = state.clone().apply(&elsewhere).unwrap_err();
+    assert!(error.reason.contains("not live"), "{}", error.reason);
+
+    // A snapshot's first record names the default keyspace's files only.
+    let mut snapshot = VersionEdit {
+        snapshot: true,
+        log_number: Some(FileNumber(1)),
+        next_file_number: Some(FileNumber(20)),
+        last_sequence: Some(SequenceNumber(50)),
+        ..VersionEdit::default()
+    };
+    snapshot.keyspace_new_files.push((KeyspaceId(3), 2, file));
+    let error = VersionEdit::decode(&snapshot.encode()).unwrap_err();
+    assert!(error.reason.contains("tag 15"), "{}", error.reason);
 }

@@ -27,8 +27,9 @@
 //! (a batch naming it too, writing nothing); else the keyspace is created first (keyspaces come
 //! into being as programs use them). Each keyspace has a small write buffer and options picked by
 //! a byte, a batch may span every keyspace and the default one, a snapshot covers them all (a
-//! keyspace dropped and created again after it reads empty at it), a reopen opens them again,
-//! and a checkpoint or a read-only handle opened beside the writer must hold exactly what the
+//! keyspace dropped and created again after it reads empty at it), a reopen opens them again
+//! (and forgets the dropped keyspaces' handles, which belong to the closed database), and a
+//! checkpoint or a read-only handle opened beside the writer must hold exactly what the
 //! model holds, in every keyspace.
 //!
 //! Merges: every keyspace has the merge operator [`Concat`] (operands appended to the value, a
@@ -773,6 +774,12 @@ impl World {
         self.snapshots.clear();
         self.db.close().expect("close");
         self.db = Db::open(self.dir.path(), options()).expect("reopen");
+        // The handles of dropped keyspaces belong to the closed database: a batch naming one
+        // beside a keyspace of the new database is refused at once ("a write batch holds
+        // keyspaces of two databases"), not at its write, which the program does not expect.
+        // A dropped keyspace cannot be opened again, so its handle is forgotten; the live ones
+        // are opened again below.
+        self.dropped = Default::default();
         for index in self.created.clone() {
             let live = self.live[index]
                 .as_mut()

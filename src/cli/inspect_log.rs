@@ -208,6 +208,12 @@ fn print_edit_fields(edit: &VersionEdit, state: Option<&ManifestState>) -> Resul
     for (level, file) in &edit.new_files {
         say!("  add L{level} {}", describe_file(file));
     }
+    for (keyspace, level, file) in &edit.keyspace_new_files {
+        say!(
+            "  add to keyspace {keyspace} L{level} {}",
+            describe_file(file)
+        );
+    }
     for wal in &edit.wals {
         match wal.synced_size {
             Some(synced) => say!(

@@ -63,6 +63,10 @@ pub const TAG_MERGE_OPERATOR: u32 = 13;
 /// large batch's run): the data of [`TAG_NEW_FILE`] followed by that global sequence number,
 /// `varint64`. Part of the on-disk format; never change.
 pub const TAG_NEW_FILE_AT_GLOBAL_SEQUENCE: u32 = 14;
+/// Tag of a new file of another keyspace than the edit's, read at a global sequence number (a
+/// run of a large batch spanning keyspaces): `varint32` keyspace id, then the data of
+/// [`TAG_NEW_FILE_AT_GLOBAL_SEQUENCE`]. Part of the on-disk format; never change.
+pub const TAG_KEYSPACE_NEW_FILE_AT_GLOBAL_SEQUENCE: u32 = 15;
 /// A tag with this bit set is followed by length-prefixed data, and a reader that does not know
 /// the tag skips it. A tag without it that a reader does not know is corruption. Part of the
 /// on-disk format; never change.
@@ -150,6 +154,10 @@ pub struct VersionEdit {
     /// Keyspaces that hold merge operands, with the name of the operator they need (FORMAT.md
     /// 6.1, tag 13), applied after `keyspaces`.
     pub merge_operators: Vec<(KeyspaceId, String)>,
+    /// Files added to keyspaces other than `keyspace`, as (keyspace, level, metadata), each
+    /// read at its global sequence number (FORMAT.md 6.1, tag 15): the runs of a large batch
+    /// spanning keyspaces, so that one edit commits all of them. Applied after `new_files`.
+    pub keyspace_new_files: Vec<(KeyspaceId, usize, FileMetadata)>,
 }
 
 impl VersionEdit {
@@ -200,16 +208,7 @@ impl VersionEdit {
                 None => TAG_NEW_FILE,
             };
             put_varint32(out, tag);
-            put_varint64(out, *level as u64);
-            put_varint64(out, file.number.0);
-            put_varint64(out, file.file_size);
-            put_length_prefixed(out, &file.smallest);
-            put_length_prefixed(out, &file.largest);
-            put_varint64(out, file.smallest_sequence.0);
-            put_varint64(out, file.largest_sequence.0);
-            if let Some(global) = file.global_sequence {
-                put_varint64(out, global.0);
-            }
+            encode_new_file(out, *level, file);
         }
         for wal in &self.wals {
             put_varint32(out, TAG_WAL);
@@ -243,6 +242,11 @@ impl VersionEdit {
             put_varint32(out, TAG_MERGE_OPERATOR);
             put_varint32(out, id.0);
             put_length_prefixed(out, name.as_bytes());
+        }
+        for (id, level, file) in &self.keyspace_new_files {
+            put_varint32(out, TAG_KEYSPACE_NEW_FILE_AT_GLOBAL_SEQUENCE);
+            put_varint32(out, id.0);
+            encode_new_file(out, *level, file);
         }
     }
 
@@ -318,22 +322,14 @@ impl VersionEdit {
                 Ok(())
             }
             TAG_NEW_FILE_AT_GLOBAL_SEQUENCE => {
-                let level = decode_level(cursor)?;
-                let mut file = decode_file_metadata(cursor)?;
-                let global_start = cursor.position();
-                let global = SequenceNumber(cursor.varint64()?);
-                // Entries at the global sequence number, range tombstones one below it.
-                let lowest = SequenceNumber(global.0.saturating_sub(1));
-                if global != file.largest_sequence
-                    || (file.smallest_sequence != global && file.smallest_sequence != lowest)
-                {
-                    return Err(at(
-                        global_start,
-                        "global sequence number does not match the file's sequence range",
-                    ));
-                }
-                file.global_sequence = Some(global);
+                let (level, file) = decode_file_at_global_sequence(cursor)?;
                 self.new_files.push((level, file));
+                Ok(())
+            }
+            TAG_KEYSPACE_NEW_FILE_AT_GLOBAL_SEQUENCE => {
+                let id = KeyspaceId(cursor.varint32()?);
+                let (level, file) = decode_file_at_global_sequence(cursor)?;
+                self.keyspace_new_files.push((id, level, file));
                 Ok(())
             }
             TAG_WAL => {
@@ -422,6 +418,9 @@ impl VersionEdit {
         if !self.dropped_keyspaces.is_empty() {
             return Err(at(0, "snapshot edit drops keyspaces"));
         }
+        if !self.keyspace_new_files.is_empty() {
+            return Err(at(0, "snapshot edit adds files of another keyspace (tag 15)"));
+        }
         Ok(())
     }
 }
@@ -485,6 +484,43 @@ fn decode_file_metadata(cursor: &mut Cursor<'_>) -> Result<FileMetadata, DecodeE
         largest_sequence,
         global_sequence: None,
     })
+}
+
+/// Appends the data of tag 5, and of tag 14 when `file` has a global sequence number.
+fn encode_new_file(out: &mut Vec<u8>, level: usize, file: &FileMetadata) {
+    put_varint64(out, level as u64);
+    put_varint64(out, file.number.0);
+    put_varint64(out, file.file_size);
+    put_length_prefixed(out, &file.smallest);
+    put_length_prefixed(out, &file.largest);
+    put_varint64(out, file.smallest_sequence.0);
+    put_varint64(out, file.largest_sequence.0);
+    if let Some(global) = file.global_sequence {
+        put_varint64(out, global.0);
+    }
+}
+
+/// Decodes the data of tag 14 (that of tag 5, then the global sequence number, which must be
+/// the file's largest sequence number, its smallest that or one below).
+fn decode_file_at_global_sequence(
+    cursor: &mut Cursor<'_>,
+) -> Result<(usize, FileMetadata), DecodeError> {
+    let level = decode_level(cursor)?;
+    let mut file = decode_file_metadata(cursor)?;
+    let global_start = cursor.position();
+    let global = SequenceNumber(cursor.varint64()?);
+    // Entries at the global sequence number, range tombstones one below it.
+    let lowest = SequenceNumber(global.0.saturating_sub(1));
+    if global != file.largest_sequence
+        || (file.smallest_sequence != global && file.smallest_sequence != lowest)
+    {
+        return Err(at(
+            global_start,
+            "global sequence number does not match the file's sequence range",
+        ));
+    }
+    file.global_sequence = Some(global);
+    Ok((level, file))
 }
 
 fn decode_internal_key(cursor: &mut Cursor<'_>) -> Result<Vec<u8>, DecodeError> {

@@ -310,6 +310,10 @@ impl ManifestState {
         for (level, file) in &edit.new_files {
             self.add_file(edit.keyspace, *level, file)?;
         }
+        for (keyspace, level, file) in &edit.keyspace_new_files {
+            // `add_file` refuses a keyspace that is not live.
+            self.add_file(*keyspace, *level, file)?;
+        }
         if let Some(number) = edit.keyspace_log_number {
             let next_file_number = self.next_file_number;
             let keyspace = self.keyspace_mut(edit.keyspace)?;

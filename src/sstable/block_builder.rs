@@ -89,7 +89,10 @@ impl BlockBuilder {
     /// Appends the restart array and returns the finished block contents; the builder is reset
     /// for the next block.
     pub fn finish(&mut self) -> Vec<u8> {
-        let mut contents = std::mem::take(&mut self.buffer);
+        // The next block starts with room for as many bytes, not with an empty buffer that
+        // grows (and is copied) a dozen times on the way to the block size.
+        let capacity = self.buffer.capacity();
+        let mut contents = std::mem::replace(&mut self.buffer, Vec::with_capacity(capacity));
         for &restart in &self.restarts {
             put_u32(&mut contents, restart);
         }
@@ -113,10 +116,43 @@ impl BlockBuilder {
     }
 }
 
+/// The length of the longest common prefix of `a` and `b`, compared 8 bytes at a time.
 fn common_prefix_length(a: &[u8], b: &[u8]) -> usize {
-    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+    let words = a.chunks_exact(8).zip(b.chunks_exact(8));
+    let mut shared = 0;
+    for (x, y) in words {
+        if x != y {
+            break;
+        }
+        shared += 8;
+    }
+    let rest = a.get(shared..).unwrap_or(&[]).iter().zip(b.get(shared..).unwrap_or(&[]));
+    shared + rest.take_while(|(x, y)| x == y).count()
 }
 
 fn to_u32(length: usize) -> u32 {
     u32::try_from(length).expect("block sizes are bounded well below 4 GiB by the table builder")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::common_prefix_length;
+
+    #[test]
+    fn common_prefix_length_matches_a_bytewise_count() {
+        let cases: [(&[u8], &[u8]); 7] = [
+            (b"", b""),
+            (b"abc", b""),
+            (b"abcdefgh", b"abcdefgh"),
+            (b"abcdefghij", b"abcdefghik"),
+            (b"abcdefgXij", b"abcdefghij"),
+            (b"0000000000001234", b"0000000000001299"),
+            (b"abcdefghabcdefgh1", b"abcdefghabcdefgh"),
+        ];
+        for (a, b) in cases {
+            let bytewise = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+            assert_eq!(common_prefix_length(a, b), bytewise, "{a:?} {b:?}");
+            assert_eq!(common_prefix_length(b, a), bytewise, "{b:?} {a:?}");
+        }
+    }
 }

@@ -109,6 +109,8 @@ pub struct TableBuilder {
     range_tombstones: Fragments,
     /// Whether a merge operand was added: the table is then of format version 3.
     has_merges: bool,
+    /// Reused output of block compression (`compress_if_worth_it`).
+    compression_scratch: Vec<u8>,
 }
 
 impl TableBuilder {
@@ -156,6 +158,7 @@ impl TableBuilder {
             properties: TableProperties::default(),
             range_tombstones: Fragments::empty(),
             has_merges: false,
+            compression_scratch: Vec::new(),
             options,
         }
     }
@@ -280,12 +283,14 @@ impl TableBuilder {
                 contents.len()
             )));
         }
+        // The scratch buffer is taken out of `self` while its bytes are written, and put back.
+        let mut scratch = std::mem::take(&mut self.compression_scratch);
         let compressed = match compression {
             Compression::None => None,
-            Compression::Lz4 => compress_if_worth_it(contents),
+            Compression::Lz4 => compress_if_worth_it(contents, &mut scratch),
         };
-        let (stored, compression_type) = match &compressed {
-            Some(payload) => (payload.as_slice(), COMPRESSION_TYPE_LZ4),
+        let (stored, compression_type) = match compressed {
+            Some(range) => (scratch.get(range).unwrap_or(&[]), COMPRESSION_TYPE_LZ4),
             None => (contents, COMPRESSION_TYPE_NONE),
         };
         let handle = BlockHandle {
@@ -295,9 +300,11 @@ impl TableBuilder {
         let mut trailer = [0u8; BLOCK_TRAILER_SIZE];
         trailer[0] = compression_type;
         trailer[1..].copy_from_slice(&block_checksum(stored, compression_type).to_le_bytes());
-        self.write(stored)?;
-        self.write(&trailer)?;
-        Ok((handle, compressed.is_some()))
+        let written = self.write(stored).and_then(|()| self.write(&trailer));
+        let was_compressed = compression_type == COMPRESSION_TYPE_LZ4;
+        self.compression_scratch = scratch;
+        written?;
+        Ok((handle, was_compressed))
     }
 
     fn write(&mut self, bytes: &[u8]) -> Result<()> {
@@ -423,13 +430,28 @@ impl TableBuilder {
     }
 }
 
-/// `varint32 uncompressed length || LZ4 block`, if that is at most 7/8 of the raw size.
-fn compress_if_worth_it(contents: &[u8]) -> Option<Vec<u8>> {
+/// `varint32 uncompressed length || LZ4 block`, if that is at most 7/8 of the raw size: the
+/// range of `scratch` holding it. `scratch` is reused from block to block (it only grows, so
+/// no block pays for allocating and zeroing LZ4's worst-case output): the block is compressed
+/// at offset 5, and the length's varint (at most 5 bytes) written just before it.
+fn compress_if_worth_it(
+    contents: &[u8],
+    scratch: &mut Vec<u8>,
+) -> Option<std::ops::Range<usize>> {
+    const HEADER_ROOM: usize = 5;
     let length = u32::try_from(contents.len()).ok()?;
-    let mut payload = Vec::with_capacity(contents.len() / 2 + 16);
-    put_varint32(&mut payload, length);
-    payload.extend_from_slice(&lz4_flex::block::compress(contents));
-    (payload.len() <= contents.len() - contents.len() / 8).then_some(payload)
+    let needed = HEADER_ROOM + lz4_flex::block::get_maximum_output_size(contents.len());
+    if scratch.len() < needed {
+        scratch.resize(needed, 0);
+    }
+    let payload_length =
+        lz4_flex::block::compress_into(contents, scratch.get_mut(HEADER_ROOM..)?).ok()?;
+    let mut header = Vec::with_capacity(HEADER_ROOM);
+    put_varint32(&mut header, length);
+    let start = HEADER_ROOM.checked_sub(header.len())?;
+    scratch.get_mut(start..HEADER_ROOM)?.copy_from_slice(&header);
+    let stored = header.len() + payload_length;
+    (stored <= contents.len() - contents.len() / 8).then_some(start..HEADER_ROOM + payload_length)
 }
 
 /// The largest trailer a valid internal key can have: for a given user key, the internal key

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::key::{SequenceNumber, ValueKind, check_key, check_value, internal_key};
+use crate::key::{SequenceNumber, ValueKind, append_internal_key, check_key, check_value};
 use crate::range_tombstone::{Fragments, RangeTombstone};
 use crate::sstable::builder::TableBuilder;
 use crate::sstable::options::TableOptions;
@@ -66,6 +66,8 @@ pub struct TableWriter {
     path: PathBuf,
     last_key: Option<Vec<u8>>,
     range_tombstones: Vec<RangeTombstone>,
+    /// The internal key of the entry being added, reused (no allocation per entry).
+    internal_key: Vec<u8>,
 }
 
 impl std::fmt::Debug for TableWriter {
@@ -118,6 +120,7 @@ impl TableWriter {
             path: path.to_path_buf(),
             last_key: None,
             range_tombstones: Vec::new(),
+            internal_key: Vec::new(),
         })
     }
 
@@ -229,8 +232,12 @@ impl TableWriter {
                 String::from_utf8_lossy(last)
             )));
         }
-        let builder = self.builder_mut()?;
-        if let Err(error) = builder.add(&internal_key(key, SequenceNumber(0), kind), value) {
+        self.internal_key.clear();
+        append_internal_key(&mut self.internal_key, key, SequenceNumber(0), kind);
+        let Some(builder) = self.builder.as_mut() else {
+            return Err(Error::InvalidArgument("the TableWriter failed before".into()));
+        };
+        if let Err(error) = builder.add(&self.internal_key, value) {
             // A failed write leaves the file in an unknown state: the writer stops.
             if !matches!(error, Error::InvalidArgument(_))
                 && let Some(builder) = self.builder.take()
@@ -247,12 +254,6 @@ impl TableWriter {
             None => self.last_key = Some(key.to_vec()),
         }
         Ok(())
-    }
-
-    fn builder_mut(&mut self) -> Result<&mut TableBuilder> {
-        self.builder
-            .as_mut()
-            .ok_or_else(|| Error::InvalidArgument("the TableWriter failed before".into()))
     }
 
     /// Writes the index, filter and footer and fsyncs the file. A table with no entry and no

@@ -207,11 +207,16 @@ fn ingest(
     let built = start.elapsed();
     let report = db.ingest(&paths)?;
     let ingested = start.elapsed() - built;
+    let rate =
+        |elapsed: std::time::Duration| report.bytes as f64 / 1e6 / elapsed.as_secs_f64().max(1e-9);
     Ok(format!(
-        "{} tables built in {:.2} s, ingested in {:.3} s, levels {:?}",
+        "{} tables ({} MB) built in {:.2} s ({:.0} MB/s of table), ingested in {:.3} s ({:.0} MB/s), levels {:?}",
         paths.len(),
+        report.bytes / 1_000_000,
         built.as_secs_f64(),
+        rate(built),
         ingested.as_secs_f64(),
+        rate(ingested),
         level_counts(&report.levels)
     ))
 }
